@@ -1,0 +1,43 @@
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Services } from './context.js';
+import { startDemo } from './demo.js';
+import { XClient } from './providers/x/client.js';
+import { startServer, type RunningServer } from './server.js';
+
+/**
+ * The whole subgraph, assembled from a configuration: the demo's emulators when asked for, one
+ * client per configured provider, and the HTTP server. `close()` takes it down in the reverse order.
+ */
+export interface App {
+  url: string;
+  server: RunningServer;
+  close(): Promise<void>;
+}
+
+export async function startApp(config: Config, logger: Logger): Promise<App> {
+  const demo = config.demo ? await startDemo(config, logger) : undefined;
+  const effective = demo?.config ?? config;
+  const services = createServices(effective, logger);
+  for (const [name, client] of Object.entries(services)) {
+    if (client === undefined) logger.warn({ provider: name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
+  }
+  const server = await startServer(effective, services, logger);
+  logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
+  return {
+    url: server.url,
+    server,
+    async close() {
+      await server.close();
+      await Promise.all(Object.values(services).map((client) => client?.close()));
+      await demo?.close();
+    },
+  };
+}
+
+function createServices(config: Config, logger: Logger): Services {
+  const { timeoutMs, connections, retry } = config.upstream;
+  return {
+    x: config.x && new XClient({ ...config.x, timeoutMs, connections, retry, logger: logger.child({ provider: 'x' }) }),
+  };
+}

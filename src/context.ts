@@ -1,0 +1,46 @@
+import DataLoader from 'dataloader';
+import type { Logger } from 'pino';
+import type { SelectedFields } from './plan/selected-fields.js';
+import { ProviderError, type ProviderName } from './upstream/errors.js';
+import { createXLoaders, type XLoaders } from './providers/x/batch.js';
+import type { XClient } from './providers/x/client.js';
+import { FULL_X_PLAN, planXFields } from './providers/x/plan.js';
+
+/** The long-lived clients, one per configured provider; `undefined` means not configured. */
+export interface Services {
+  x: XClient | undefined;
+}
+
+/**
+ * What one GraphQL request carries: its logger, the fields its operation selects (set once the
+ * operation is known, before execution), and its loaders — made on first use, never shared
+ * between requests, so one caller's results are never served to another.
+ */
+export class RequestContext {
+  /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
+  selected: SelectedFields | undefined;
+  private xLoaders: XLoaders | undefined;
+
+  constructor(
+    private readonly services: Services,
+    readonly logger: Logger,
+  ) {}
+
+  get x(): XLoaders {
+    if (this.xLoaders === undefined) {
+      const client = this.services.x;
+      this.xLoaders =
+        client === undefined
+          ? { usersById: notConfigured('x'), usersByUsername: notConfigured('x'), tweetsById: notConfigured('x') }
+          : createXLoaders(client, () => (this.selected ? planXFields(this.selected) : FULL_X_PLAN), this.logger);
+    }
+    return this.xLoaders;
+  }
+}
+
+/** A loader for a provider without credentials: every key fails with PROVIDER_NOT_CONFIGURED, nothing is sent. */
+function notConfigured<V>(provider: ProviderName): DataLoader<string, V, string> {
+  return new DataLoader<string, V, string>(async (keys) =>
+    keys.map((id) => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider, id })),
+  );
+}

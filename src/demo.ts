@@ -1,0 +1,28 @@
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { startXEmulator } from './providers/x/emulator.js';
+
+/**
+ * The embedded demo (contract.md): the built-in emulators of the upstream APIs, started in-process
+ * on loopback, with the configuration pointed at them. Each knows users 1-10000. The credentials are
+ * made up per process and exist only between this process and its own emulators.
+ */
+export interface Demo {
+  config: Config;
+  close(): Promise<void>;
+}
+
+export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
+  const bearerToken = randomBytes(24).toString('base64url');
+  const x = await startXEmulator({ bearerToken });
+  logger.info(
+    { providers: { x: x.url } },
+    'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +
+      'of the upstream APIs on loopback; every provider knows the users with ids 1-10000',
+  );
+  return {
+    config: { ...config, x: { bearerToken, baseUrl: x.url } },
+    close: () => x.close(),
+  };
+}

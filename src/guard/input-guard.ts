@@ -1,0 +1,114 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import {
+  Kind,
+  getArgumentValues,
+  type FragmentDefinitionNode,
+  type GraphQLObjectType,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type FieldNode,
+} from 'graphql';
+import { badUserInput, type ProviderName } from '../upstream/errors.js';
+import type { RequestContext } from '../context.js';
+
+/** A root-field argument that carries ids: what a valid one looks like, and whose it is. */
+export interface IdArgument {
+  field: string;
+  argument: string;
+  provider: ProviderName;
+  pattern: RegExp;
+  /** Names a valid value in an error message, e.g. "an X user id (1-19 digits)". */
+  expected: string;
+}
+
+/**
+ * Refuses an operation before it runs — so nothing at all is sent upstream — when a root field is
+ * given a malformed id, or when the operation asks for more ids in all than `maxIds` (root-field id
+ * lists and `_entities` representations added up; duplicates count, as they cost the caller's
+ * payload). Both answer HTTP 400 with `extensions.code` BAD_USER_INPUT.
+ */
+export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: number): ApolloServerPlugin<RequestContext> {
+  const byField = new Map(idArguments.map((a) => [a.field, a]));
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ operation, document, schema, request }) {
+          const query = schema.getQueryType();
+          if (operation?.operation !== 'query' || query == null) return;
+          const fragments = new Map<string, FragmentDefinitionNode>();
+          for (const def of document.definitions) {
+            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+          }
+          let total = 0;
+          for (const field of rootFields(operation, fragments)) {
+            const values = argumentValues(query, field, request.variables ?? {});
+            if (values === undefined) continue;
+            const name = field.name.value;
+            if (name === '_entities') {
+              total += listLength(values.representations);
+              continue;
+            }
+            const spec = byField.get(name);
+            if (spec === undefined) continue;
+            const ids = values[spec.argument];
+            if (!Array.isArray(ids)) continue;
+            total += ids.length;
+            const bad = ids.findIndex((id) => typeof id !== 'string' || !spec.pattern.test(id));
+            if (bad >= 0) {
+              const others = ids.filter((id) => typeof id !== 'string' || !spec.pattern.test(id)).length - 1;
+              throw badUserInput(
+                `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${spec.expected}` +
+                  (others > 0 ? ` (and ${others} more invalid)` : ''),
+                { provider: spec.provider, id: String(ids[bad]), argument: spec.argument, index: bad },
+              );
+            }
+          }
+          if (total > maxIds) {
+            throw badUserInput(
+              `This operation asks for ${total} ids; at most ${maxIds} are allowed per operation (MAX_IDS_PER_OPERATION)`,
+              { limit: maxIds, requested: total },
+            );
+          }
+        },
+      };
+    },
+  };
+}
+
+/** The operation's root fields, looking through fragments spread at the root. */
+function* rootFields(
+  operation: OperationDefinitionNode,
+  fragments: Map<string, FragmentDefinitionNode>,
+): Generator<FieldNode> {
+  function* walk(set: SelectionSetNode, seen: Set<string>): Generator<FieldNode> {
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.FIELD) yield selection;
+      else if (selection.kind === Kind.INLINE_FRAGMENT) yield* walk(selection.selectionSet, seen);
+      else if (!seen.has(selection.name.value)) {
+        seen.add(selection.name.value);
+        const fragment = fragments.get(selection.name.value);
+        if (fragment) yield* walk(fragment.selectionSet, seen);
+      }
+    }
+  }
+  yield* walk(operation.selectionSet, new Set());
+}
+
+function argumentValues(
+  query: GraphQLObjectType,
+  node: FieldNode,
+  variables: Record<string, unknown>,
+): Record<string, unknown> | undefined {
+  const definition = query.getFields()[node.name.value];
+  if (definition === undefined) return undefined;
+  try {
+    return getArgumentValues(definition, node, variables);
+  } catch {
+    // Invalid variables: execution reports them in GraphQL's own words.
+    return undefined;
+  }
+}
+
+function listLength(value: unknown): number {
+  return Array.isArray(value) ? value.length : 0;
+}

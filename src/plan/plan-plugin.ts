@@ -1,0 +1,21 @@
+import type { ApolloServerPlugin } from '@apollo/server';
+import type { RequestContext } from '../context.js';
+import { selectedFields } from './selected-fields.js';
+
+/**
+ * Works out, once the operation is known and before any resolver runs, which fields it selects, so
+ * that the first upstream call of every provider already asks for all of them. Cached per document:
+ * Apollo Server reuses the parsed document of a repeated query, so this is a WeakMap hit after the
+ * first request.
+ */
+export function fieldPlanPlugin(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async didResolveOperation({ document, schema, contextValue }) {
+          contextValue.selected = selectedFields(schema, document);
+        },
+      };
+    },
+  };
+}

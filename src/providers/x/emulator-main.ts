@@ -1,0 +1,21 @@
+/**
+ * Runs the X API v2 emulator standalone, e.g. to point the subgraph (or curl) at it:
+ *   PORT=4101 X_BEARER_TOKEN=demo-token tsx src/providers/x/emulator-main.ts
+ */
+import { startXEmulator } from './emulator.js';
+
+const port = Number(process.env.PORT ?? 4101);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`x emulator: PORT must be an integer 0-65535, got ${JSON.stringify(process.env.PORT)}`);
+  process.exit(1);
+}
+const bearerToken = process.env.X_BEARER_TOKEN || 'demo-token';
+
+const emulator = await startXEmulator({ bearerToken, port });
+console.log(`x emulator listening on ${emulator.url} (try: curl -H "Authorization: Bearer $X_BEARER_TOKEN" '${emulator.url}/2/users?ids=1,2')`);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void emulator.close().then(() => process.exit(0));
+  });
+}

@@ -1,0 +1,503 @@
+/**
+ * A real HTTP server that speaks the three X API v2 lookups this subgraph uses
+ * (`GET /2/users`, `/2/users/by`, `/2/tweets`) over the deterministic demo data.
+ *
+ * It mimics what a client must cope with on the real API (see ../shared/upstreams.md):
+ * bearer auth, X's 400 "invalid request" problems, partial 200s with `errors`, results that are NOT in
+ * request order, per-endpoint rate-limit headers and 429s, plus injectable 5xx faults and latency.
+ *
+ * Order of checks per request: injected fault → route (404) → auth (401, costs no budget)
+ * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
+ */
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import {
+  demoUserIdForUsername,
+  demoXTweet,
+  demoXUser,
+  DEMO_MAX_ID,
+  parseDemoUserId,
+} from './demo-data.js';
+import {
+  X_ID_PATTERN,
+  X_MAX_IDS_PER_CALL,
+  X_PROBLEM_INVALID_REQUEST,
+  X_PROBLEM_NOT_FOUND,
+  X_TWEET_EXPANSIONS,
+  X_TWEET_FIELDS,
+  X_USER_EXPANSIONS,
+  X_USER_FIELDS,
+  X_USERNAME_PATTERN,
+  type XApiTweet,
+  type XApiUser,
+  type XLookupResponse,
+  type XProblem,
+} from './wire.js';
+
+export interface XEmulatorOptions {
+  /** Requests without `Authorization: Bearer <this>` get 401. */
+  bearerToken: string;
+  /** Default 0 (any free port). */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Users `1..maxKnownId` exist. Default DEMO_MAX_ID. */
+  maxKnownId?: number;
+  /** User ids that answer as suspended (`"title":"Forbidden"`). */
+  suspendedIds?: Iterable<string>;
+  /** Budget per endpoint path. Default 300 requests per 900 s. */
+  rateLimit?: { limit: number; windowSeconds: number };
+  /** Artificial delay before every response. Default 0. */
+  latencyMs?: number;
+}
+
+export interface XEmulatorRequest {
+  method: string;
+  path: string;
+  query: Record<string, string>;
+  /** HTTP status sent back; 0 while the response is still pending (e.g. during `latencyMs`). */
+  status: number;
+}
+
+export interface XEmulator {
+  /** e.g. http://127.0.0.1:PORT (no trailing slash). */
+  url: string;
+  /** Every request received, in arrival order (including 401/400/404/429/5xx). */
+  requests: XEmulatorRequest[];
+  /** Clears `requests`, the rate-limit counters and injected faults. */
+  reset(): void;
+  /** Forces the budget of one endpoint path (e.g. `/2/users`) for the current window. */
+  setRemaining(endpointPath: string, remaining: number, resetEpochSeconds?: number): void;
+  /** The next `count` requests (whatever they are) answer `status` with X's generic problem body. */
+  failNext(count: number, status: 500 | 502 | 503 | 504, headers?: Record<string, string>): void;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoint table: which query parameters each path accepts and with which values.
+
+type ListParam = 'ids' | 'usernames';
+type Resource = 'user' | 'tweet';
+
+interface EndpointSpec {
+  listParam: ListParam;
+  itemPattern: RegExp;
+  resource: Resource;
+  /** Enum-valued parameters; a Map so that names like `__proto__` can't hit Object.prototype. */
+  enums: ReadonlyMap<string, ReadonlySet<string>>;
+  /** Accepted parameter names in the order X lists them in its "is not one of" message. */
+  paramNames: readonly string[];
+  /** Enum values joined for the error message, computed once. */
+  enumLists: ReadonlyMap<string, string>;
+}
+
+function endpoint(listParam: ListParam, itemPattern: RegExp, resource: Resource, expansions: readonly string[]): EndpointSpec {
+  const enums = new Map<string, ReadonlySet<string>>([
+    ['expansions', new Set(expansions)],
+    ['tweet.fields', new Set<string>(X_TWEET_FIELDS)],
+    ['user.fields', new Set<string>(X_USER_FIELDS)],
+  ]);
+  return {
+    listParam,
+    itemPattern,
+    resource,
+    enums,
+    paramNames: [listParam, ...enums.keys()],
+    enumLists: new Map([...enums].map(([name, values]) => [name, [...values].join(',')])),
+  };
+}
+
+const ENDPOINTS: ReadonlyMap<string, EndpointSpec> = new Map([
+  ['/2/users', endpoint('ids', X_ID_PATTERN, 'user', X_USER_EXPANSIONS)],
+  ['/2/users/by', endpoint('usernames', X_USERNAME_PATTERN, 'user', X_USER_EXPANSIONS)],
+  ['/2/tweets', endpoint('ids', X_ID_PATTERN, 'tweet', X_TWEET_EXPANSIONS)],
+]);
+
+/** The values the emulator accepts for an enum parameter of an endpoint (for drift tests against the spec). */
+export function xEmulatorAcceptedValues(path: string, param: string): string[] | undefined {
+  const values = ENDPOINTS.get(path)?.enums.get(param);
+  return values && [...values];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bodies X sends.
+
+interface InvalidParam {
+  parameters: Record<string, string[]>;
+  message: string;
+}
+
+const JSON_CT = 'application/json; charset=utf-8';
+const PROBLEM_CT = 'application/problem+json';
+
+const NOT_FOUND_PAGE = JSON.stringify({ errors: [{ message: 'Sorry, that page does not exist', code: 34 }] });
+const UNAUTHORIZED = JSON.stringify({ title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' });
+const TOO_MANY = JSON.stringify({ title: 'Too Many Requests', detail: 'Too Many Requests', type: 'about:blank', status: 429 });
+const STATUS_TITLES: Record<number, string> = {
+  500: 'Internal Server Error',
+  502: 'Bad Gateway',
+  503: 'Service Unavailable',
+  504: 'Gateway Timeout',
+};
+
+function genericProblem(status: number): string {
+  const title = STATUS_TITLES[status] ?? 'Error';
+  return JSON.stringify({ title, detail: title, type: 'about:blank', status });
+}
+
+function invalidRequest(errors: InvalidParam[]): string {
+  return JSON.stringify({
+    errors,
+    title: 'Invalid Request',
+    detail: 'One or more parameters to your request was invalid.',
+    type: X_PROBLEM_INVALID_REQUEST,
+  });
+}
+
+function lookupError(resource: Resource, param: ListParam, value: string, suspended: boolean): XProblem {
+  return {
+    value,
+    detail: suspended ? `User has been suspended: [${value}].` : `Could not find ${resource} with ${param}: [${value}].`,
+    title: suspended ? 'Forbidden' : 'Not Found Error',
+    resource_type: resource,
+    parameter: param,
+    resource_id: value,
+    type: X_PROBLEM_NOT_FOUND,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Validation.
+
+/** Checks the query like X does and returns every problem found (empty = valid). */
+function validate(spec: EndpointSpec, params: URLSearchParams): InvalidParam[] {
+  const errors: InvalidParam[] = [];
+  const seen = new Set<string>();
+  for (const [name, value] of params) {
+    if (name !== spec.listParam && !spec.enums.has(name)) {
+      errors.push({
+        parameters: { [name]: [value] },
+        message: `The query parameter [${name}] is not one of [${spec.paramNames.join(',')}]`,
+      });
+    } else if (seen.has(name)) {
+      // Emulator wording: a repeated parameter is ambiguous, so refuse it rather than guess.
+      errors.push({ parameters: { [name]: params.getAll(name) }, message: `The query parameter [${name}] was given more than once` });
+    }
+    seen.add(name);
+  }
+
+  const list = spec.listParam;
+  const raw = params.get(list);
+  if (raw === null || raw === '') {
+    errors.push({ parameters: { [list]: [] }, message: `The \`${list}\` query parameter can not be empty` });
+  } else {
+    const items = raw.split(',');
+    if (items.length > X_MAX_IDS_PER_CALL) {
+      errors.push({
+        parameters: { [list]: [raw] },
+        message: `The number of values in the \`${list}\` query parameter list [${items.length}] is not between 1 and ${X_MAX_IDS_PER_CALL}`,
+      });
+    }
+    for (const item of items) {
+      if (!spec.itemPattern.test(item)) {
+        errors.push({ parameters: { [list]: [item] }, message: `The \`${list}\` query parameter value [${item}] is not valid` });
+      }
+    }
+  }
+
+  for (const [name, allowed] of spec.enums) {
+    const value = params.get(name);
+    if (value === null) continue;
+    for (const item of value.split(',')) {
+      if (!allowed.has(item)) {
+        errors.push({
+          parameters: { [name]: [item] },
+          message: `The \`${name}\` query parameter value [${item}] is not one of [${spec.enumLists.get(name)}]`,
+        });
+      }
+    }
+  }
+  return errors;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Projection: X returns only the fields asked for (plus the ones it always sends).
+
+/** XApiUser keys beyond the always-present id/name/username. */
+const USER_OPTIONAL_KEYS = [
+  'created_at', 'description', 'location', 'url', 'profile_image_url', 'protected', 'verified', 'verified_type',
+  'public_metrics', 'withheld', 'pinned_tweet_id', 'most_recent_tweet_id',
+] as const satisfies readonly Exclude<keyof XApiUser, 'id' | 'name' | 'username'>[];
+
+const TWEET_OPTIONAL_KEYS = ['author_id', 'created_at', 'lang', 'public_metrics'] as const satisfies readonly Exclude<
+  keyof XApiTweet,
+  'id' | 'text' | 'edit_history_tweet_ids'
+>[];
+
+function csvSet(value: string | null): Set<string> {
+  return new Set(value === null ? [] : value.split(','));
+}
+
+/**
+ * `fields` = requested user.fields plus any id field whose expansion was requested:
+ * X includes e.g. `pinned_tweet_id` in the user when it expands it.
+ */
+function projectUser(user: XApiUser, fields: ReadonlySet<string>): XApiUser {
+  const out: XApiUser = { id: user.id, name: user.name, username: user.username };
+  for (const key of USER_OPTIONAL_KEYS) {
+    if (fields.has(key) && user[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = user[key];
+  }
+  return out;
+}
+
+function projectTweet(tweet: XApiTweet, fields: ReadonlySet<string>): XApiTweet {
+  const out: XApiTweet = { edit_history_tweet_ids: tweet.edit_history_tweet_ids ?? [tweet.id], id: tweet.id, text: tweet.text };
+  for (const key of TWEET_OPTIONAL_KEYS) {
+    if (fields.has(key) && tweet[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = tweet[key];
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rate limiting: a fixed window per endpoint path, like X's 15-minute windows.
+
+interface Window {
+  used: number;
+  resetS: number;
+}
+
+class RateLimiter {
+  private readonly windows = new Map<string, Window>();
+  constructor(
+    readonly limit: number,
+    private readonly windowSeconds: number,
+  ) {}
+
+  private current(path: string, nowS: number): Window {
+    let w = this.windows.get(path);
+    if (w === undefined || nowS >= w.resetS) {
+      w = { used: 0, resetS: nowS + this.windowSeconds };
+      this.windows.set(path, w);
+    }
+    return w;
+  }
+
+  /** Spends one unit if any is left; returns whether it could, plus the headers to send. */
+  take(path: string): { allowed: boolean; headers: Record<string, string> } {
+    const w = this.current(path, Math.floor(Date.now() / 1000));
+    const allowed = w.used < this.limit;
+    if (allowed) w.used++;
+    return { allowed, headers: this.headers(w) };
+  }
+
+  force(path: string, remaining: number, resetEpochSeconds?: number): void {
+    const w = this.current(path, Math.floor(Date.now() / 1000));
+    w.used = this.limit - remaining;
+    if (resetEpochSeconds !== undefined) w.resetS = resetEpochSeconds;
+  }
+
+  clear(): void {
+    this.windows.clear();
+  }
+
+  private headers(w: Window): Record<string, string> {
+    return {
+      'x-rate-limit-limit': String(this.limit),
+      'x-rate-limit-remaining': String(Math.max(0, this.limit - w.used)),
+      'x-rate-limit-reset': String(w.resetS),
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups.
+
+interface LookupContext {
+  maxKnownId: number;
+  suspended: ReadonlySet<string>;
+}
+
+function lookupUsers(spec: EndpointSpec, params: URLSearchParams, ctx: LookupContext): XLookupResponse<XApiUser> {
+  const fields = csvSet(params.get('user.fields'));
+  const expansions = csvSet(params.get('expansions'));
+  const tweetFields = csvSet(params.get('tweet.fields'));
+  for (const e of ['pinned_tweet_id', 'most_recent_tweet_id'] as const) if (expansions.has(e)) fields.add(e);
+
+  const byUsername = spec.listParam === 'usernames';
+  const seen = new Set<string>();
+  const data: XApiUser[] = [];
+  const errors: XProblem[] = [];
+  const tweets = new Map<string, XApiTweet>();
+
+  for (const value of (params.get(spec.listParam) ?? '').split(',')) {
+    const key = byUsername ? value.toLowerCase() : value;
+    if (seen.has(key)) continue; // duplicates come back once
+    seen.add(key);
+    const id = byUsername ? demoUserIdForUsername(value, ctx.maxKnownId) : parseDemoUserId(value, ctx.maxKnownId);
+    // Suspension is keyed by user id; an id-lookup checks the raw id so even ids beyond the demo range can be suspended.
+    const suspended = byUsername ? id !== undefined && ctx.suspended.has(String(id)) : ctx.suspended.has(value);
+    if (suspended || id === undefined) {
+      errors.push(lookupError('user', spec.listParam, value, suspended));
+      continue;
+    }
+    const user = demoXUser(id);
+    data.push(projectUser(user, fields));
+    for (const tweetId of [
+      expansions.has('pinned_tweet_id') ? user.pinned_tweet_id : undefined,
+      expansions.has('most_recent_tweet_id') ? user.most_recent_tweet_id : undefined,
+    ]) {
+      if (tweetId === undefined || tweets.has(tweetId)) continue;
+      const tweet = demoXTweet(tweetId, ctx.maxKnownId);
+      if (tweet) tweets.set(tweetId, projectTweet(tweet, tweetFields));
+    }
+  }
+  return assemble(data, errors, tweets.size > 0 ? { tweets: [...tweets.values()] } : undefined);
+}
+
+function lookupTweets(params: URLSearchParams, ctx: LookupContext): XLookupResponse<XApiTweet> {
+  const fields = csvSet(params.get('tweet.fields'));
+  const expandAuthors = csvSet(params.get('expansions')).has('author_id');
+  const userFields = csvSet(params.get('user.fields'));
+  if (expandAuthors) fields.add('author_id'); // X includes the id field it expands
+
+  const seen = new Set<string>();
+  const data: XApiTweet[] = [];
+  const errors: XProblem[] = [];
+  const authors = new Map<string, XApiUser>();
+
+  for (const id of (params.get('ids') ?? '').split(',')) {
+    if (seen.has(id)) continue;
+    seen.add(id);
+    const tweet = demoXTweet(id, ctx.maxKnownId);
+    // Tweets of suspended accounts are gone for API clients: they answer as not found.
+    if (tweet === undefined || (tweet.author_id !== undefined && ctx.suspended.has(tweet.author_id))) {
+      errors.push(lookupError('tweet', 'ids', id, false));
+      continue;
+    }
+    data.push(projectTweet(tweet, fields));
+    const authorId = tweet.author_id;
+    if (expandAuthors && authorId !== undefined && !authors.has(authorId)) {
+      authors.set(authorId, projectUser(demoXUser(Number(authorId)), userFields));
+    }
+  }
+  return assemble(data, errors, authors.size > 0 ? { users: [...authors.values()] } : undefined);
+}
+
+/**
+ * Builds the 200 body. `data` is reversed on purpose: X does not answer in request order, and a
+ * client that matches results by position must break here rather than in production.
+ * Empty `data` / `includes` / `errors` are omitted, as X does.
+ */
+function assemble<T>(data: T[], errors: XProblem[], includes: XLookupResponse<T>['includes']): XLookupResponse<T> {
+  const body: XLookupResponse<T> = {};
+  if (data.length > 0) body.data = data.reverse();
+  if (includes) body.includes = includes;
+  if (errors.length > 0) body.errors = errors;
+  return body;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server.
+
+interface Fault {
+  status: number;
+  headers: Record<string, string>;
+}
+
+export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulator> {
+  const host = options.host ?? '127.0.0.1';
+  const expectedAuth = `Bearer ${options.bearerToken}`;
+  const latencyMs = options.latencyMs ?? 0;
+  const limiter = new RateLimiter(options.rateLimit?.limit ?? 300, options.rateLimit?.windowSeconds ?? 900);
+  const ctx: LookupContext = { maxKnownId: options.maxKnownId ?? DEMO_MAX_ID, suspended: new Set(options.suspendedIds ?? []) };
+  const requests: XEmulatorRequest[] = [];
+  const faults: Fault[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    req.resume(); // drain any body so the keep-alive socket can be reused
+    const rawUrl = req.url ?? '/';
+    const q = rawUrl.indexOf('?');
+    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
+    const params = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
+    const record: XEmulatorRequest = { method: req.method ?? 'GET', path, query: Object.fromEntries(params), status: 0 };
+    requests.push(record);
+
+    const send = (status: number, contentType: string, body: string, headers?: Record<string, string>): void => {
+      record.status = status;
+      const write = (): void => {
+        if (res.destroyed) return;
+        res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
+        res.end(body);
+      };
+      if (latencyMs <= 0) return write();
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        write();
+      }, latencyMs);
+      timers.add(timer);
+    };
+
+    const fault = faults.shift();
+    if (fault) return send(fault.status, PROBLEM_CT, genericProblem(fault.status), fault.headers);
+
+    const spec = ENDPOINTS.get(path);
+    if (spec === undefined || req.method !== 'GET') return send(404, JSON_CT, NOT_FOUND_PAGE);
+
+    if (req.headers.authorization !== expectedAuth) return send(401, PROBLEM_CT, UNAUTHORIZED);
+
+    const budget = limiter.take(path);
+    if (!budget.allowed) return send(429, PROBLEM_CT, TOO_MANY, budget.headers);
+
+    const invalid = validate(spec, params);
+    if (invalid.length > 0) return send(400, JSON_CT, invalidRequest(invalid), budget.headers);
+
+    const body = spec.resource === 'tweet' ? lookupTweets(params, ctx) : lookupUsers(spec, params, ctx);
+    send(200, JSON_CT, JSON.stringify(body), budget.headers);
+  }
+
+  const server = createServer((req, res) => {
+    try {
+      handle(req, res);
+    } catch (err) {
+      // A bug in the emulator must surface as a 500 in the test, not hang the client.
+      if (!res.headersSent) res.writeHead(500, { 'content-type': PROBLEM_CT });
+      res.end(genericProblem(500));
+      console.error('x emulator: handler failed', err);
+    }
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    requests,
+    reset() {
+      requests.length = 0;
+      faults.length = 0;
+      limiter.clear();
+    },
+    setRemaining(endpointPath, remaining, resetEpochSeconds) {
+      limiter.force(endpointPath, remaining, resetEpochSeconds);
+    },
+    failNext(count, status, headers = {}) {
+      for (let i = 0; i < count; i++) faults.push({ status, headers });
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+      return new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // server.close() only stops accepting; idle keep-alive sockets would keep it open.
+        server.closeAllConnections();
+      });
+    },
+  };
+}

@@ -1,0 +1,89 @@
+import type { SelectedFields } from '../../plan/selected-fields.js';
+import type { XTweetField, XUserExpansion, XUserField } from './wire.js';
+
+/**
+ * What to ask X for, derived from the fields an operation selects. `id`, `name` and `username` (and
+ * a tweet's `id` and `text`) always come back, so they are never asked for: an operation that selects
+ * only `id name` sends `GET /2/users?ids=…` and nothing else.
+ */
+export interface XFieldPlan {
+  userFields: readonly XUserField[];
+  userExpansions: readonly XUserExpansion[];
+  tweetFields: readonly XTweetField[];
+  /** `Tweet.author` is selected: `/2/tweets` expands `author_id` so authors arrive in the same call. */
+  expandTweetAuthor: boolean;
+}
+
+/** GraphQL field -> the `user.fields` it needs. Fields absent here need nothing beyond the defaults. */
+const USER_FIELDS: Record<string, XUserField[]> = {
+  createdAt: ['created_at'],
+  description: ['description'],
+  location: ['location'],
+  url: ['url'],
+  profileImageUrl: ['profile_image_url'],
+  avatarUrl: ['profile_image_url'],
+  protected: ['protected'],
+  verified: ['verified'],
+  verifiedType: ['verified_type'],
+  publicMetrics: ['public_metrics'],
+  withheld: ['withheld'],
+  // The id field is asked for alongside its expansion so the link never depends on X adding it implicitly.
+  pinnedTweet: ['pinned_tweet_id'],
+  mostRecentTweet: ['most_recent_tweet_id'],
+};
+
+const USER_EXPANSIONS: Record<string, XUserExpansion> = {
+  pinnedTweet: 'pinned_tweet_id',
+  mostRecentTweet: 'most_recent_tweet_id',
+};
+
+const TWEET_FIELDS: Record<string, XTweetField> = {
+  createdAt: 'created_at',
+  lang: 'lang',
+  publicMetrics: 'public_metrics',
+  author: 'author_id',
+};
+
+const cache = new WeakMap<SelectedFields, XFieldPlan>();
+
+export function planXFields(selected: SelectedFields): XFieldPlan {
+  let plan = cache.get(selected);
+  if (plan === undefined) {
+    plan = build(selected);
+    cache.set(selected, plan);
+  }
+  return plan;
+}
+
+function build(selected: SelectedFields): XFieldPlan {
+  const userFields = new Set<XUserField>();
+  const userExpansions = new Set<XUserExpansion>();
+  const tweetFields = new Set<XTweetField>();
+  for (const coordinate of selected) {
+    const dot = coordinate.indexOf('.');
+    const type = coordinate.slice(0, dot);
+    const field = coordinate.slice(dot + 1);
+    if (type === 'XUser') {
+      for (const f of USER_FIELDS[field] ?? []) userFields.add(f);
+      const expansion = USER_EXPANSIONS[field];
+      if (expansion) userExpansions.add(expansion);
+    } else if (type === 'Tweet') {
+      const f = TWEET_FIELDS[field];
+      if (f) tweetFields.add(f);
+    }
+  }
+  return {
+    userFields: [...userFields].sort(),
+    userExpansions: [...userExpansions].sort(),
+    tweetFields: [...tweetFields].sort(),
+    expandTweetAuthor: selected.has('Tweet.author'),
+  };
+}
+
+/** Everything this subgraph can map, for callers that have no operation to plan from. */
+export const FULL_X_PLAN: XFieldPlan = build(
+  new Set([
+    ...Object.keys(USER_FIELDS).map((f) => `XUser.${f}`),
+    ...Object.keys(TWEET_FIELDS).map((f) => `Tweet.${f}`),
+  ]),
+);

@@ -1,0 +1,43 @@
+import { readFileSync, readdirSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse, type GraphQLSchema } from 'graphql';
+import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
+import type { Resolvers } from './generated/resolvers-types.js';
+import { xResolvers } from './providers/x/resolvers.js';
+
+/** `schema/` holds the SDL, the source of truth; found from `src/` (tsx, vitest) and `dist/src/` (npm start). */
+export function schemaDirectory(): string {
+  for (const relative of ['../schema/', '../../schema/']) {
+    const dir = fileURLToPath(new URL(relative, import.meta.url));
+    if (existsSync(join(dir, 'users.graphql'))) return dir;
+  }
+  throw new Error('schema/ not found next to src/ or dist/');
+}
+
+export function loadTypeDefs(): string {
+  const dir = schemaDirectory();
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.graphql'))
+    .sort((a, b) => (a === 'users.graphql' ? -1 : b === 'users.graphql' ? 1 : a.localeCompare(b)))
+    .map((file) => readFileSync(join(dir, file), 'utf8'))
+    .join('\n');
+}
+
+/** Each provider's resolvers; adding a provider adds one entry. */
+const providerResolvers: Resolvers[] = [xResolvers];
+
+export function buildSchema(): GraphQLSchema {
+  return buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providerResolvers) });
+}
+
+function mergeResolvers(all: Resolvers[]): GraphQLResolverMap<unknown> {
+  const merged: Record<string, Record<string, unknown>> = {};
+  for (const resolvers of all) {
+    for (const [type, fields] of Object.entries(resolvers)) {
+      merged[type] = { ...merged[type], ...(fields as Record<string, unknown>) };
+    }
+  }
+  return merged as GraphQLResolverMap<unknown>;
+}

@@ -1,0 +1,89 @@
+import { GraphQLError } from 'graphql';
+
+/** The providers this subgraph speaks to; the value is the `provider` label of every metric. */
+export type ProviderName = 'x' | 'telegram' | 'bitrix24' | 'nexudus';
+
+/** `extensions.code` of every error this subgraph produces (contract.md, "Schema"). */
+export type ErrorCode =
+  | 'NOT_FOUND'
+  | 'SUSPENDED'
+  | 'RATE_LIMITED'
+  | 'UPSTREAM_UNAVAILABLE'
+  | 'UNAUTHENTICATED'
+  | 'BAD_USER_INPUT'
+  | 'PROVIDER_NOT_CONFIGURED';
+
+export interface ProviderErrorInit {
+  code: ErrorCode;
+  provider: ProviderName;
+  /** The id (or username) this error is about; absent for a whole-call failure before it is fanned out. */
+  id?: string;
+  /** Seconds until the upstream will take calls again, when it said so. */
+  retryAfter?: number;
+}
+
+/**
+ * A lookup that did not produce a record. It is a GraphQLError so that graphql-js puts it, with its
+ * `extensions`, at the exact path of the item that failed: a batch function returns one per failed id,
+ * DataLoader rejects only that id's promise, and the rest of the batch still resolves.
+ *
+ * Messages are composed here from the code and ids only, never from upstream text or request data,
+ * so no token, password or webhook URL can reach a client through an error.
+ */
+export class ProviderError extends GraphQLError {
+  readonly code: ErrorCode;
+  readonly provider: ProviderName;
+  readonly id: string | undefined;
+  readonly retryAfter: number | undefined;
+
+  constructor(init: ProviderErrorInit, message = describe(init)) {
+    const extensions: Record<string, unknown> = { code: init.code, provider: init.provider };
+    if (init.id !== undefined) extensions.id = init.id;
+    if (init.retryAfter !== undefined) extensions.retryAfter = init.retryAfter;
+    super(message, { extensions });
+    this.code = init.code;
+    this.provider = init.provider;
+    this.id = init.id;
+    this.retryAfter = init.retryAfter;
+  }
+
+  /** The same failure, about one id: how a whole-call failure is reported at each id's path. */
+  forId(id: string): ProviderError {
+    return new ProviderError({ code: this.code, provider: this.provider, id, retryAfter: this.retryAfter });
+  }
+}
+
+const PROVIDER_LABEL: Record<ProviderName, string> = {
+  x: 'X',
+  telegram: 'Telegram',
+  bitrix24: 'Bitrix24',
+  nexudus: 'Nexudus',
+};
+
+function describe({ code, provider, id, retryAfter }: ProviderErrorInit): string {
+  const who = PROVIDER_LABEL[provider];
+  const subject = id === undefined ? '' : ` for ${JSON.stringify(id)}`;
+  switch (code) {
+    case 'NOT_FOUND':
+      return `${who} has no user${subject}`;
+    case 'SUSPENDED':
+      return `${who} user${subject} is suspended`;
+    case 'RATE_LIMITED':
+      return `${who} rate limit reached${subject}` + (retryAfter === undefined ? '' : `; retry in ${retryAfter}s`);
+    case 'UPSTREAM_UNAVAILABLE':
+      return `${who} is unavailable${subject}`;
+    case 'UNAUTHENTICATED':
+      return `${who} rejected this subgraph's credentials${subject}`;
+    case 'BAD_USER_INPUT':
+      return `${who} rejected the input${subject}`;
+    case 'PROVIDER_NOT_CONFIGURED':
+      return `${who} is not configured on this subgraph`;
+  }
+}
+
+/** A request-level refusal (bad arguments, too many ids): HTTP 400, nothing sent upstream. */
+export function badUserInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
+  return new GraphQLError(message, {
+    extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } },
+  });
+}

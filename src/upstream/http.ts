@@ -1,0 +1,181 @@
+import { Pool } from 'undici';
+import type { Logger } from 'pino';
+import { ProviderError, type ErrorCode, type ProviderName } from './errors.js';
+import { countUpstreamRequest, upstreamDuration } from './metrics.js';
+import { DEFAULT_RETRY_POLICY, retryDelayMs, sleep, type RetryPolicy } from './retry.js';
+
+/**
+ * The one HTTP path to every upstream: a pooled keep-alive connection set per upstream origin, a
+ * deadline per attempt, retries that honour the upstream's rate-limit signals, a metric per request
+ * sent, and failures turned into `ProviderError`s with a code.
+ *
+ * Secrets never leave this module in anything observable: logs and metrics name a request by its
+ * `label` (a method template such as `GET /2/users`), never by its URL, headers or body, and errors
+ * carry only a code. The URL may itself be a secret (a Bitrix24 webhook is).
+ */
+
+export interface UpstreamRequest {
+  method: 'GET' | 'POST';
+  /** How logs and metrics name this call; must not contain ids or secrets. */
+  label: string;
+  /** Path and query, appended to the base URL's path. */
+  path: string;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+export interface UpstreamResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** The parsed JSON body, or `undefined` when the body is empty or not JSON. */
+  body: unknown;
+}
+
+/** What a provider makes of a response. */
+export type Verdict =
+  | { kind: 'ok' }
+  /** Worth another attempt (after `waitMs` if the upstream said how long). */
+  | { kind: 'retry'; code: ErrorCode; waitMs?: number }
+  /** Final: trying again would not help. */
+  | { kind: 'fail'; code: ErrorCode; waitMs?: number };
+
+export interface UpstreamClientOptions {
+  provider: ProviderName;
+  baseUrl: string;
+  /** Most open connections to this upstream. */
+  connections: number;
+  /** Deadline of one attempt, headers and body included. */
+  timeoutMs: number;
+  retry?: RetryPolicy;
+  logger: Logger;
+  /** The provider's reading of a response: success, or which failure and whether to retry. */
+  classify(response: UpstreamResponse): Verdict;
+  /**
+   * The upstream's rate-limit budget as this response states it, if it states one. When it says
+   * nothing is left, calls with the same label fail fast until the reset instead of spending a 429.
+   */
+  budget?(response: UpstreamResponse): { remaining: number; resetInMs: number } | undefined;
+  random?: () => number;
+}
+
+export class UpstreamClient {
+  readonly provider: ProviderName;
+  private readonly pool: Pool;
+  private readonly basePath: string;
+  private readonly retry: RetryPolicy;
+  /** label -> epoch ms before which the upstream has told us not to call. */
+  private readonly blockedUntil = new Map<string, number>();
+
+  constructor(private readonly options: UpstreamClientOptions) {
+    this.provider = options.provider;
+    const base = new URL(options.baseUrl);
+    this.basePath = base.pathname.replace(/\/+$/, '');
+    this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.pool = new Pool(base.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      keepAliveTimeout: 30_000,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+  }
+
+  /** Sends `request`, retrying as the policy allows; resolves with a response the provider called ok. */
+  async send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const { provider, logger } = this.options;
+    let waited = 0;
+    for (let attempt = 1; ; attempt++) {
+      this.failIfBlocked(request.label);
+      const outcome = await this.attempt(request);
+      const verdict: Verdict = 'response' in outcome ? this.options.classify(outcome.response) : outcome.verdict;
+      if (verdict.kind === 'ok' && 'response' in outcome) return outcome.response;
+      if (verdict.kind === 'ok') throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
+
+      const retryAfter = verdict.waitMs === undefined ? undefined : Math.ceil(verdict.waitMs / 1000);
+      const fail = () => new ProviderError({ code: verdict.code, provider, retryAfter });
+      if (verdict.kind === 'fail' || attempt >= this.retry.maxAttempts) {
+        logger.warn({ provider, method: request.label, attempt, code: verdict.code }, 'upstream call failed');
+        throw fail();
+      }
+      const delay = retryDelayMs(this.retry, attempt, verdict.waitMs, this.options.random);
+      if (waited + delay > this.retry.maxTotalWaitMs) {
+        logger.warn({ provider, method: request.label, attempt, code: verdict.code, waitMs: delay }, 'upstream wait exceeds the cap; giving up');
+        throw fail();
+      }
+      logger.debug({ provider, method: request.label, attempt, code: verdict.code, waitMs: delay }, 'retrying upstream call');
+      waited += delay;
+      await sleep(delay);
+    }
+  }
+
+  private async attempt(request: UpstreamRequest): Promise<{ response: UpstreamResponse } | { verdict: Verdict }> {
+    const { provider } = this.options;
+    const started = performance.now();
+    try {
+      const res = await this.pool.request({
+        method: request.method,
+        path: this.basePath + request.path,
+        headers: request.headers,
+        body: request.body,
+        signal: AbortSignal.timeout(this.options.timeoutMs),
+      });
+      const text = await res.body.text();
+      countUpstreamRequest(provider, request.label, res.statusCode);
+      upstreamDuration.observe({ provider, method: request.label }, (performance.now() - started) / 1000);
+      const response: UpstreamResponse = { status: res.statusCode, headers: res.headers, body: parseJson(text) };
+      this.noteBudget(request.label, response);
+      return { response };
+    } catch (error) {
+      // Connection refused or reset, or the deadline passed: the upstream is not answering.
+      countUpstreamRequest(provider, request.label, 'error');
+      this.options.logger.debug({ provider, method: request.label, reason: errorName(error) }, 'upstream request error');
+      return { verdict: { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' } };
+    }
+  }
+
+  private noteBudget(label: string, response: UpstreamResponse): void {
+    const budget = this.options.budget?.(response);
+    if (budget === undefined) return;
+    if (budget.remaining <= 0) this.blockedUntil.set(label, Date.now() + budget.resetInMs);
+    else this.blockedUntil.delete(label);
+  }
+
+  private failIfBlocked(label: string): void {
+    const until = this.blockedUntil.get(label);
+    if (until === undefined) return;
+    const waitMs = until - Date.now();
+    if (waitMs <= 0) {
+      this.blockedUntil.delete(label);
+      return;
+    }
+    throw new ProviderError({ code: 'RATE_LIMITED', provider: this.provider, retryAfter: Math.ceil(waitMs / 1000) });
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close();
+  }
+}
+
+function parseJson(text: string): unknown {
+  if (text === '') return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The kind of a transport error, for logs: its name and code, never its message (which may hold a URL). */
+function errorName(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as { code?: unknown }).code;
+    return typeof code === 'string' ? `${error.name}:${code}` : error.name;
+  }
+  return 'unknown';
+}
+
+/** First value of a response header (undici gives arrays for repeated headers). */
+export function header(response: UpstreamResponse, name: string): string | undefined {
+  const value = response.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}

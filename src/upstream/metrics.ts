@@ -1,0 +1,36 @@
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ProviderName } from './errors.js';
+
+/**
+ * Prometheus metrics (contract.md, "HTTP"). Labels carry only provider names, method templates and
+ * status codes: never an id, a URL or a credential.
+ */
+export const registry = new Registry();
+collectDefaultMetrics({ register: registry, prefix: 'users_subgraph_' });
+
+export const upstreamRequests = new Counter({
+  name: 'users_subgraph_upstream_requests_total',
+  help: 'HTTP requests / RPCs sent upstream (each retry counts again).',
+  labelNames: ['provider', 'method', 'status'] as const,
+  registers: [registry],
+});
+
+export const upstreamBatchSize = new Histogram({
+  name: 'users_subgraph_upstream_batch_size',
+  help: 'Ids per upstream call.',
+  labelNames: ['provider'] as const,
+  buckets: [1, 2, 5, 10, 20, 50, 100, 200],
+  registers: [registry],
+});
+
+export const upstreamDuration = new Histogram({
+  name: 'users_subgraph_upstream_request_duration_seconds',
+  help: 'Time from sending an upstream request to having its whole body.',
+  labelNames: ['provider', 'method'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export function countUpstreamRequest(provider: ProviderName, method: string, status: number | 'error'): void {
+  upstreamRequests.inc({ provider, method, status: String(status) });
+}

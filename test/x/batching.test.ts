@@ -1,0 +1,214 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { demoIds, idsOf, startHarness, type Harness } from '../support/harness.js';
+
+/**
+ * The core promise, measured at the emulator: every lookup resolved in one tick becomes
+ * ceil(distinct ids / 100) calls, duplicates are fetched once, and results land at their own index.
+ */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ emulator: { suspendedIds: ['666'] } });
+});
+afterAll(() => h.close());
+beforeEach(() => h.reset());
+
+describe('xUsers batching', () => {
+  it('250 ids -> 3 calls of at most 100 distinct ids, results aligned with the input', async () => {
+    const ids = demoIds(250);
+    const { status, body } = await h.gql<{ xUsers: Array<{ id: string; username: string } | null> }>(
+      'query($ids: [ID!]!) { xUsers(ids: $ids) { id username } }',
+      { ids },
+    );
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    expect(body.data!.xUsers.map((u) => u?.id)).toEqual(ids);
+    expect(body.data!.xUsers.map((u) => u?.username)).toEqual(ids.map((id) => `user${id}`));
+
+    const calls = h.xCalls('/2/users');
+    expect(calls).toHaveLength(3);
+    const sent = calls.flatMap(idsOf);
+    expect(calls.every((c) => idsOf(c).length <= 100)).toBe(true);
+    expect(new Set(sent).size).toBe(250);
+    expect(sent.sort()).toEqual([...ids].sort());
+  });
+
+  it('fetches a repeated id once and answers it at every index', async () => {
+    const ids = ['7', '8', '7', '9', '8', '7'];
+    const { body } = await h.gql('query($ids: [ID!]!) { xUsers(ids: $ids) { id name } }', { ids });
+    expect(body.data.xUsers.map((u: any) => u.id)).toEqual(ids);
+    const calls = h.xCalls('/2/users');
+    expect(calls).toHaveLength(1);
+    expect(idsOf(calls[0]!).sort()).toEqual(['7', '8', '9']);
+  });
+
+  it('gives null plus a typed error at the exact index for missing and suspended ids', async () => {
+    const { status, body } = await h.gql('{ xUsers(ids: ["1", "55555", "666", "2"]) { id } }');
+    expect(status).toBe(200);
+    expect(body.data.xUsers).toEqual([{ id: '1' }, null, null, { id: '2' }]);
+    const errors = body.errors!.map((e) => ({ path: e.path, ...e.extensions }));
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        { path: ['xUsers', 1], code: 'NOT_FOUND', provider: 'x', id: '55555' },
+        { path: ['xUsers', 2], code: 'SUSPENDED', provider: 'x', id: '666' },
+      ]),
+    );
+    expect(errors).toHaveLength(2);
+    expect(h.xCalls('/2/users')).toHaveLength(1);
+  });
+
+  it('an operation with several root fields and usernames makes one call per lookup kind', async () => {
+    const { body } = await h.gql(`{
+      a: xUsers(ids: ["1", "2"]) { id }
+      b: xUsers(ids: ["2", "3"]) { id }
+      c: xUsersByUsername(usernames: ["user4", "USER5", "user4", "nobody_here"]) { id username }
+    }`);
+    expect(body.data.a.map((u: any) => u.id)).toEqual(['1', '2']);
+    expect(body.data.b.map((u: any) => u.id)).toEqual(['2', '3']);
+    expect(body.data.c.map((u: any) => u?.id ?? null)).toEqual(['4', '5', '4', null]);
+    expect(body.errors).toEqual([
+      expect.objectContaining({ path: ['c', 3], extensions: { code: 'NOT_FOUND', provider: 'x', id: 'nobody_here' } }),
+    ]);
+    expect(h.xCalls('/2/users')).toHaveLength(1);
+    expect(idsOf(h.xCalls('/2/users')[0]!).sort()).toEqual(['1', '2', '3']);
+    const byName = h.xCalls('/2/users/by');
+    expect(byName).toHaveLength(1);
+    expect(idsOf(byName[0]!)).toHaveLength(3); // user4 once, USER5, nobody_here
+  });
+});
+
+describe('field pushdown', () => {
+  it('a selection of only `id name` sends ids and nothing else', async () => {
+    await h.gql('{ xUsers(ids: ["1", "2"]) { id name } }');
+    const [call] = h.xCalls('/2/users');
+    expect(Object.keys(call!.query)).toEqual(['ids']);
+  });
+
+  it('aliases, named fragments and inline fragments on User merge into one call with their union', async () => {
+    const { body } = await h.gql(`
+      query {
+        first: xUsers(ids: ["1", "2"]) { ...Card }
+        second: xUsers(ids: ["2", "3"]) {
+          ... on User { avatarUrl displayName }
+          loc: location
+        }
+      }
+      fragment Card on XUser { handle: username createdAt publicMetrics { followersCount } }
+    `);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.first[0]).toEqual({ handle: 'user1', createdAt: expect.any(String), publicMetrics: { followersCount: expect.any(Number) } });
+    expect(body.data.second[1]).toEqual({ avatarUrl: expect.stringContaining('/3/'), displayName: 'Demo User 3', loc: expect.any(String) });
+    const calls = h.xCalls('/2/users');
+    expect(calls).toHaveLength(1);
+    expect(idsOf(calls[0]!).sort()).toEqual(['1', '2', '3']);
+    expect(calls[0]!.query['user.fields']!.split(',').sort()).toEqual(['created_at', 'location', 'profile_image_url', 'public_metrics']);
+    expect(calls[0]!.query.expansions).toBeUndefined();
+  });
+
+  it('pinnedTweet and mostRecentTweet arrive as expansions of the same call', async () => {
+    const { body } = await h.gql(`{
+      xUsers(ids: ["1", "2", "3"]) {
+        id
+        pinnedTweet { id text createdAt }
+        mostRecentTweet { id lang publicMetrics { likeCount } }
+      }
+    }`);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.xUsers[0].pinnedTweet).toEqual({ id: '1001', text: expect.any(String), createdAt: expect.any(String) });
+    expect(body.data.xUsers[2].pinnedTweet).toBeNull(); // demo user 3 has no pinned tweet
+    expect(body.data.xUsers[2].mostRecentTweet).toEqual({ id: '3002', lang: 'en', publicMetrics: { likeCount: expect.any(Number) } });
+    expect(h.xCalls()).toHaveLength(1);
+    const [call] = h.xCalls('/2/users');
+    expect(call!.query.expansions!.split(',').sort()).toEqual(['most_recent_tweet_id', 'pinned_tweet_id']);
+    expect(call!.query['tweet.fields']!.split(',').sort()).toEqual(['created_at', 'lang', 'public_metrics']);
+  });
+
+  it('Tweet.author goes back through the user loader: no extra call for an author already loaded', async () => {
+    const { body } = await h.gql(`{
+      xUsers(ids: ["1", "2"]) { name pinnedTweet { author { id name pinnedTweet { id } } } }
+    }`);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.xUsers[0].pinnedTweet.author).toEqual({ id: '1', name: 'Demo User 1', pinnedTweet: { id: '1001' } });
+    expect(h.xCalls()).toHaveLength(1);
+    expect(h.xCalls('/2/users')[0]!.query['tweet.fields']).toBe('author_id');
+  });
+});
+
+describe('_entities', () => {
+  const entities = `query($r: [_Any!]!) { _entities(representations: $r) {
+    ... on XUser { id username }
+    ... on Tweet { id text author { username } }
+  } }`;
+
+  it('150 XUser representations -> 2 calls, answers in representation order', async () => {
+    const ids = demoIds(150, 500);
+    const { body } = await h.gql(entities, { r: ids.map((id) => ({ __typename: 'XUser', id })) });
+    expect(body.errors).toBeUndefined();
+    expect(body.data._entities.map((e: any) => e.username)).toEqual(ids.map((id) => `user${id}`));
+    const calls = h.xCalls('/2/users');
+    expect(calls.map((c) => idsOf(c).length).sort()).toEqual([100, 50].sort());
+  });
+
+  it('Tweet representations take one /2/tweets call, with their authors expanded into it', async () => {
+    const { body } = await h.gql(entities, {
+      r: [{ __typename: 'Tweet', id: '1001' }, { __typename: 'Tweet', id: '2002' }, { __typename: 'Tweet', id: '424242' }, { __typename: 'XUser', id: '2' }],
+    });
+    expect(body.data._entities[0]).toEqual({ id: '1001', text: expect.any(String), author: { username: 'user1' } });
+    expect(body.data._entities[1].author).toEqual({ username: 'user2' });
+    expect(body.data._entities[2]).toBeNull();
+    expect(body.errors).toEqual([expect.objectContaining({ path: ['_entities', 2], extensions: { code: 'NOT_FOUND', provider: 'x', id: '424242' } })]);
+    const tweets = h.xCalls('/2/tweets');
+    expect(tweets).toHaveLength(1);
+    expect(tweets[0]!.query.expansions).toBe('author_id');
+    // The XUser representation and the authors are served from one lookup at most.
+    expect(h.xCalls('/2/users').length).toBeLessThanOrEqual(1);
+  });
+
+  it('a malformed representation id fails alone with BAD_USER_INPUT and is never sent', async () => {
+    const { body } = await h.gql(entities, { r: [{ __typename: 'XUser', id: 'abc' }, { __typename: 'XUser', id: '3' }] });
+    expect(body.data._entities[0]).toBeNull();
+    expect(body.data._entities[1]).toEqual({ id: '3', username: 'user3' });
+    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: 'abc' });
+    expect(h.xCalls('/2/users').flatMap(idsOf)).toEqual(['3']);
+  });
+});
+
+describe('bad input is refused before anything is sent', () => {
+  it('a non-numeric id', async () => {
+    const { status, body } = await h.gql('{ xUsers(ids: ["1", "12a", "x"]) { id } }');
+    expect(status).toBe(400);
+    expect(body.data).toBeUndefined();
+    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: '12a', argument: 'ids', index: 1 });
+    expect(body.errors![0]!.message).toContain('(and 1 more invalid)');
+    expect(h.xCalls()).toHaveLength(0);
+  });
+
+  it('an id longer than 19 digits, and a bad username', async () => {
+    const long = await h.gql('{ xUsers(ids: ["12345678901234567890"]) { id } }');
+    expect(long.body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
+    const name = await h.gql('query($n: [String!]!) { xUsersByUsername(usernames: $n) { id } }', { n: ['ok_name', 'has space'] });
+    expect(name.status).toBe(400);
+    expect(name.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', id: 'has space' });
+    expect(h.xCalls()).toHaveLength(0);
+  });
+
+  it('more ids than MAX_IDS_PER_OPERATION, counted across root fields and _entities', async () => {
+    const { status, body } = await h.gql('query($a: [ID!]!, $b: [ID!]!) { a: xUsers(ids: $a) { id } b: xUsers(ids: $b) { id } }', {
+      a: demoIds(600),
+      b: demoIds(401),
+    });
+    expect(status).toBe(400);
+    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 1000, requested: 1001 });
+    const entities = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on XUser { id } } }', {
+      r: demoIds(1001).map((id) => ({ __typename: 'XUser', id })),
+    });
+    expect(entities.status).toBe(400);
+    expect(h.xCalls()).toHaveLength(0);
+  });
+
+  it('exactly the limit is served', async () => {
+    const { status, body } = await h.gql('query($a: [ID!]!) { xUsers(ids: $a) { id } }', { a: demoIds(1000) });
+    expect(status).toBe(200);
+    expect(body.data.xUsers).toHaveLength(1000);
+    expect(h.xCalls('/2/users')).toHaveLength(10);
+  });
+});
