@@ -32,6 +32,8 @@ export async function startServer(config: Config, services: Services, logger: Lo
     introspection: config.introspection,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
+    // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then closes upstream pools.
+    stopOnTerminationSignals: false,
     logger,
     plugins: [
       ApolloServerPluginCacheControlDisabled(),

@@ -493,6 +493,8 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     close() {
       for (const timer of timers) clearTimeout(timer);
       timers.clear();
+      // Idempotent: a test may stop the upstream to simulate an outage, and then clean up as usual.
+      if (!server.listening) return Promise.resolve();
       return new Promise<void>((resolve, reject) => {
         server.close((err) => (err ? reject(err) : resolve()));
         // server.close() only stops accepting; idle keep-alive sockets would keep it open.

@@ -1,0 +1,88 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+/**
+ * The process as `npm start` runs it (from source here, through tsx): the demo when nothing is
+ * configured, refusal of bad configuration naming the variable, graceful shutdown on SIGTERM.
+ */
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+interface Run {
+  child: ChildProcess;
+  lines: string[];
+  exited: Promise<{ code: number | null; stderr: string }>;
+  waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+function run(env: Record<string, string>): Run {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const lines: string[] = [];
+  let stderr = '';
+  const waiters: Array<() => void> = [];
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    lines.push(...chunk.split('\n').filter(Boolean));
+    for (const wake of waiters.splice(0)) wake();
+  });
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stderr })),
+  );
+  return {
+    child,
+    lines,
+    exited,
+    async waitFor(pattern, timeoutMs = 15_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const line = lines.find((l) => pattern.test(l));
+        if (line) return line;
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`no line matching ${pattern}; got:\n${lines.join('\n')}`);
+        await new Promise<void>((resolve) => {
+          waiters.push(resolve);
+          setTimeout(resolve, 200);
+        });
+      }
+    },
+  };
+}
+
+describe('npm start', () => {
+  it('with nothing configured runs the demo, serves it, and stops cleanly on SIGTERM', async () => {
+    const p = run({ PORT: '0', HOST: '127.0.0.1' });
+    try {
+      expect(await p.waitFor(/DEMO MODE/)).toContain('ids 1-10000');
+      const ready = JSON.parse(await p.waitFor(/users-subgraph ready/));
+      const res = await fetch(ready.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query: '{ xUsers(ids: ["42", "10001"]) { id username } }' }),
+      });
+      const body = (await res.json()) as any;
+      expect(body.data.xUsers).toEqual([{ id: '42', username: 'user42' }, null]);
+      expect(body.errors[0].extensions.code).toBe('NOT_FOUND');
+    } finally {
+      p.child.kill('SIGTERM');
+      // A shutdown that hangs must fail this test, not leave a process behind.
+      setTimeout(() => p.child.kill('SIGKILL'), 8_000).unref();
+    }
+    const { code } = await p.exited;
+    expect(code).toBe(0);
+    expect(p.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
+  });
+
+  it('refuses bad configuration, naming the variable and never echoing a secret', async () => {
+    const secret = 'bad token with spaces';
+    const p = run({ PORT: 'eighty', X_BEARER_TOKEN: secret, X_API_BASE_URL: 'not a url' });
+    const { code, stderr } = await p.exited;
+    expect(code).toBe(78);
+    expect(stderr).toContain('PORT');
+    expect(stderr).toContain('X_BEARER_TOKEN');
+    expect(stderr).toContain('X_API_BASE_URL');
+    expect(stderr).not.toContain(secret);
+  });
+});

@@ -1,0 +1,115 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { loadConfig } from '../src/config.js';
+import { startServer, type RunningServer } from '../src/server.js';
+import { startHarness, type Harness } from './support/harness.js';
+
+/** The HTTP surface of contract.md: endpoints, GraphQL over POST and GET, CSRF prevention, limits. */
+let h: Harness;
+beforeAll(async () => {
+  h = await startHarness({ env: { MAX_REQUEST_BYTES: '4096' } });
+});
+afterAll(() => h.close());
+
+describe('endpoints', () => {
+  it('/health and /ready answer 200', async () => {
+    expect((await fetch(`${h.url}/health`)).status).toBe(200);
+    const ready = await fetch(`${h.url}/ready`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+  });
+
+  it('/metrics is Prometheus text with the contract metrics', async () => {
+    await h.gql('{ xUsers(ids: ["1"]) { id } }');
+    const res = await fetch(`${h.url}/metrics`);
+    expect(res.headers.get('content-type')).toContain('text/plain');
+    const text = await res.text();
+    expect(text).toContain('# TYPE users_subgraph_upstream_requests_total counter');
+    expect(text).toContain('# TYPE users_subgraph_upstream_batch_size histogram');
+    expect(text).toMatch(/users_subgraph_upstream_requests_total\{provider="x",method="GET \/2\/users",status="200"\} \d+/);
+  });
+
+  it('an unknown path is 404', async () => {
+    expect((await fetch(`${h.url}/nope`)).status).toBe(404);
+  });
+});
+
+describe('GraphQL over HTTP', () => {
+  it('GET queries work when the request is not a simple (CSRF-able) one', async () => {
+    const query = encodeURIComponent('{ xUsers(ids: ["5"]) { username } }');
+    const res = await fetch(`${h.url}/graphql?query=${query}`, { headers: { 'apollo-require-preflight': 'true' } });
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual({ data: { xUsers: [{ username: 'user5' }] } });
+  });
+
+  it('CSRF prevention refuses a simple GET and a text/plain POST, sending nothing upstream', async () => {
+    h.reset();
+    const query = encodeURIComponent('{ xUsers(ids: ["5"]) { username } }');
+    expect((await fetch(`${h.url}/graphql?query=${query}`)).status).toBe(400);
+    const post = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ query: '{ xUsers(ids: ["5"]) { id } }' }),
+    });
+    expect(post.status).toBe(400);
+    expect(h.xCalls()).toHaveLength(0);
+  });
+
+  it('malformed JSON is a 400, an oversize body a 413', async () => {
+    const bad = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":' });
+    expect(bad.status).toBe(400);
+    const big = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: `{ xUsers(ids: [${'"1",'.repeat(2000)}"1"]) { id } }` }),
+    });
+    expect(big.status).toBe(413);
+  });
+
+  it('a syntax error and an unknown field are GraphQL errors with their codes', async () => {
+    const syntax = await h.gql('{ xUsers(ids: ["1"]) { id ');
+    expect(syntax.status).toBe(400);
+    expect(syntax.body.errors![0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
+    const unknown = await h.gql('{ xUsers(ids: ["1"]) { nope } }');
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.errors![0]!.extensions!.code).toBe('GRAPHQL_VALIDATION_FAILED');
+  });
+
+  it('introspection is on for explorers, and the browser landing page is served', async () => {
+    const { body } = await h.gql('{ __type(name: "XUser") { fields { name } } }');
+    expect(body.data.__type.fields.map((f: any) => f.name)).toContain('pinnedTweet');
+    const page = await fetch(`${h.url}/graphql`, { headers: { accept: 'text/html' } });
+    expect(page.status).toBe(200);
+    expect(await page.text()).toContain('<html');
+  });
+
+  it('the subgraph SDL is served to composition tools via _service', async () => {
+    const { body } = await h.gql('{ _service { sdl } }');
+    expect(body.data._service.sdl).toContain('type XUser implements User');
+    expect(body.data._service.sdl).toContain('@key(fields: "id")');
+  });
+});
+
+describe('a provider without credentials', () => {
+  let server: RunningServer;
+  beforeAll(async () => {
+    const config = { ...loadConfig({ PORT: '0', HOST: '127.0.0.1' }), demo: false };
+    server = await startServer(config, { x: undefined }, pino({ level: 'silent' }));
+  });
+  afterAll(() => server.close());
+
+  it('answers PROVIDER_NOT_CONFIGURED at each index, never a crash', async () => {
+    const res = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ xUsers(ids: ["1", "2"]) { id } }' }),
+    });
+    const body = (await res.json()) as any;
+    expect(res.status).toBe(200);
+    expect(body.data).toEqual({ xUsers: [null, null] });
+    expect(body.errors.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([
+      ['xUsers.0', 'PROVIDER_NOT_CONFIGURED'],
+      ['xUsers.1', 'PROVIDER_NOT_CONFIGURED'],
+    ]);
+  });
+});
