@@ -45,9 +45,9 @@ const environment = z.object({
   PORT: int(0, 65535, 4001),
   HOST: z.string().optional().transform((v) => v || '0.0.0.0'),
   LOG_LEVEL: z
-    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'])
+    .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', ''])
     .optional()
-    .transform((v) => v ?? 'info'),
+    .transform((v) => v || 'info'),
   DEMO: flag,
   INTROSPECTION: z.enum(['1', '0', 'true', 'false', '']).optional().transform((v) => v !== '0' && v !== 'false'),
   MAX_IDS_PER_OPERATION: int(1, 100_000, 1000),

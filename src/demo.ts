@@ -15,7 +15,11 @@ export interface Demo {
 
 export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
   const bearerToken = randomBytes(24).toString('base64url');
-  const x = await startXEmulator({ bearerToken });
+  // X's real budget (300 calls / 15 min) would end a demo session early; the demo allows 100 times that.
+  const x = await startXEmulator({ bearerToken, rateLimit: { limit: 30_000, windowSeconds: 900 },
+    recordRequests: false,
+    memoizeBodies: true,
+  });
   logger.info(
     { providers: { x: x.url } },
     'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +

@@ -31,16 +31,24 @@ export interface ProviderErrorInit {
  * so no token, password or webhook URL can reach a client through an error.
  */
 export class ProviderError extends GraphQLError {
-  readonly code: ErrorCode;
-  readonly provider: ProviderName;
-  readonly id: string | undefined;
-  readonly retryAfter: number | undefined;
+  declare readonly code: ErrorCode;
+  declare readonly provider: ProviderName;
+  declare readonly id: string | undefined;
+  declare readonly retryAfter: number | undefined;
 
   constructor(init: ProviderErrorInit, message = describe(init)) {
     const extensions: Record<string, unknown> = { code: init.code, provider: init.provider };
     if (init.id !== undefined) extensions.id = init.id;
     if (init.retryAfter !== undefined) extensions.retryAfter = init.retryAfter;
-    super(message, { extensions });
+    // These are values, one per failed id (a rate-limited batch of 1,000 ids makes 1,000), and no
+    // one reads their stack: capturing it would cost more than the rest of the error.
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message, { extensions });
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
     this.code = init.code;
     this.provider = init.provider;
     this.id = init.id;

@@ -36,14 +36,44 @@ export function retryDelayMs(
 }
 
 /**
- * `Retry-After` as milliseconds from `now`: either delta-seconds or an HTTP date (RFC 9110 §10.2.3).
+ * `Retry-After` as milliseconds from `now`: delta-seconds, or an HTTP-date in one of its three forms
+ * (RFC 9110 §5.6.7), all UTC. Anything else is ignored (undefined), so normal backoff applies: a
+ * lenient date parser would read `1.5` as a day in 2001 and retry at once.
  */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
-  if (value === undefined || value === '') return undefined;
+  if (value === undefined) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+  const date = parseHttpDate(trimmed);
+  return date === undefined ? undefined : Math.max(0, date - now);
+}
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const TIME = '(?<h>\\d{2}):(?<m>\\d{2}):(?<s>\\d{2})';
+const HTTP_DATE_FORMS = [
+  // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (?<day>\\d{2}) (?<month>[A-Z][a-z]{2}) (?<year>\\d{4}) ${TIME} GMT$`),
+  // obsolete RFC 850: Sunday, 06-Nov-94 08:49:37 GMT
+  new RegExp(`^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (?<day>\\d{2})-(?<month>[A-Z][a-z]{2})-(?<yy>\\d{2}) ${TIME} GMT$`),
+  // obsolete asctime: Sun Nov  6 08:49:37 1994 (UTC, though it does not say so)
+  new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?<month>[A-Z][a-z]{2}) (?<day>[ \\d]\\d) ${TIME} (?<year>\\d{4})$`),
+];
+
+function parseHttpDate(text: string): number | undefined {
+  for (const form of HTTP_DATE_FORMS) {
+    const g = form.exec(text)?.groups;
+    if (g === undefined) continue;
+    const month = MONTHS.indexOf(g.month!);
+    if (month < 0) return undefined;
+    // A two-digit year more than 50 years ahead is in the past century (RFC 9110 §5.6.7).
+    const year = g.year !== undefined ? Number(g.year) : twoDigitYear(Number(g.yy));
+    return Date.UTC(year, month, Number(g.day), Number(g.h), Number(g.m), Number(g.s));
+  }
+  return undefined;
+}
+
+function twoDigitYear(yy: number): number {
+  return 2000 + yy > new Date().getUTCFullYear() + 50 ? 1900 + yy : 2000 + yy;
 }
 
 /** An epoch-seconds reset time (X's `x-rate-limit-reset`) as milliseconds from `now`. */

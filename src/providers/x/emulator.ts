@@ -49,6 +49,17 @@ export interface XEmulatorOptions {
   rateLimit?: { limit: number; windowSeconds: number };
   /** Artificial delay before every response. Default 0. */
   latencyMs?: number;
+  /**
+   * Keep every request in `requests` (default true, for tests). A long-running demo or a benchmark
+   * turns this off so memory stays flat.
+   */
+  recordRequests?: boolean;
+  /**
+   * Serve a repeated 200 lookup from a cache of response bodies (default false). The data is
+   * deterministic, so the answer is the same; it makes the emulator the "fast local fake" a
+   * benchmark compares against, instead of a measure of this emulator's JSON building.
+   */
+  memoizeBodies?: boolean;
 }
 
 export interface XEmulatorRequest {
@@ -413,6 +424,8 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
   const requests: XEmulatorRequest[] = [];
   const faults: Fault[] = [];
   const timers = new Set<NodeJS.Timeout>();
+  const recordRequests = options.recordRequests ?? true;
+  const bodies = options.memoizeBodies ? new Map<string, string>() : undefined;
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     req.resume(); // drain any body so the keep-alive socket can be reused
@@ -421,7 +434,7 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
     const params = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
     const record: XEmulatorRequest = { method: req.method ?? 'GET', path, query: Object.fromEntries(params), status: 0 };
-    requests.push(record);
+    if (recordRequests) requests.push(record);
 
     const send = (status: number, contentType: string, body: string, headers?: Record<string, string>): void => {
       record.status = status;
@@ -452,8 +465,15 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     const invalid = validate(spec, params);
     if (invalid.length > 0) return send(400, JSON_CT, invalidRequest(invalid), budget.headers);
 
-    const body = spec.resource === 'tweet' ? lookupTweets(params, ctx) : lookupUsers(spec, params, ctx);
-    send(200, JSON_CT, JSON.stringify(body), budget.headers);
+    let body = bodies?.get(rawUrl);
+    if (body === undefined) {
+      body = JSON.stringify(spec.resource === 'tweet' ? lookupTweets(params, ctx) : lookupUsers(spec, params, ctx));
+      if (bodies !== undefined) {
+        if (bodies.size >= 1_000) bodies.clear(); // bounded: a cache, not a store
+        bodies.set(rawUrl, body);
+      }
+    }
+    send(200, JSON_CT, body, budget.headers);
   }
 
   const server = createServer((req, res) => {
