@@ -12,6 +12,7 @@ export default defineConfig({
   },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    reporters: ['default', './test/support/summary-reporter.ts'],
     // Servers and emulators bind loopback ports; 2 cores, so keep parallelism modest.
     pool: 'forks',
     maxWorkers: 2,
