@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import type { Services } from './context.js';
 import { startDemo } from './demo.js';
-import { XClient } from './providers/x/client.js';
+import type { Services } from './context.js';
+import { createServices } from './services.js';
 import { startServer, type RunningServer } from './server.js';
 
 /**
@@ -15,10 +15,15 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function startApp(config: Config, logger: Logger): Promise<App> {
+export interface StartOptions {
+  /** Clients to use instead of those the configuration makes (tests use the emulators through this). */
+  services?: Partial<Services>;
+}
+
+export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const demo = config.demo ? await startDemo(config, logger) : undefined;
   const effective = demo?.config ?? config;
-  const services = createServices(effective, logger);
+  const services: Services = { ...(demo?.services ?? createServices(effective, logger)), ...options.services };
   for (const [name, client] of Object.entries(services)) {
     if (client === undefined) logger.warn({ provider: name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
   }
@@ -32,12 +37,5 @@ export async function startApp(config: Config, logger: Logger): Promise<App> {
       await Promise.all(Object.values(services).map((client) => client?.close()));
       await demo?.close();
     },
-  };
-}
-
-function createServices(config: Config, logger: Logger): Services {
-  const { timeoutMs, connections, retry } = config.upstream;
-  return {
-    x: config.x && new XClient({ ...config.x, timeoutMs, connections, retry, logger: logger.child({ provider: 'x' }) }),
   };
 }

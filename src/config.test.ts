@@ -28,6 +28,8 @@ describe('loadConfig defaults', () => {
       maxRequestBytes: 1024 * 1024,
       upstream: { timeoutMs: 5_000, connections: 32, retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 100 } },
       x: undefined,
+      telegram: undefined,
+      telegramLimits: { maxIdsPerCall: 100, floodWaitThresholdSeconds: 5 },
     };
     expect(loadConfig({})).toEqual(expected);
   });
@@ -67,6 +69,12 @@ describe('loadConfig defaults', () => {
       UPSTREAM_CONNECTIONS: '8',
       X_BEARER_TOKEN: TOKEN,
       X_API_BASE_URL: 'http://127.0.0.1:9999',
+      TELEGRAM_API_ID: '42',
+      TELEGRAM_API_HASH: 'ffffffffffffffffffffffffffffffff',
+      TELEGRAM_BOT_TOKEN: '42:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+      TELEGRAM_SESSION_PATH: '/data/tg.session',
+      TELEGRAM_MAX_IDS_PER_CALL: '150',
+      TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '30',
     });
     expect(config).toEqual({
       port: 8080,
@@ -78,6 +86,13 @@ describe('loadConfig defaults', () => {
       maxRequestBytes: 2048,
       upstream: { timeoutMs: 750, connections: 8, retry: { maxAttempts: 5, maxTotalWaitMs: 0, baseDelayMs: 100 } },
       x: { bearerToken: TOKEN, baseUrl: 'http://127.0.0.1:9999' },
+      telegram: {
+        apiId: 42,
+        apiHash: 'ffffffffffffffffffffffffffffffff',
+        botToken: '42:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+        sessionPath: '/data/tg.session',
+      },
+      telegramLimits: { maxIdsPerCall: 150, floodWaitThresholdSeconds: 30 },
     });
   });
 
@@ -207,5 +222,43 @@ describe('loadConfig errors', () => {
     const error = configError(values);
     expect(error.problems).toHaveLength(7);
     expect(error.message).not.toContain('v4lu3');
+  });
+});
+
+describe('Telegram configuration', () => {
+  const app = { TELEGRAM_API_ID: '123456', TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef' };
+  const botToken = '123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw';
+  const noSession = { sessionExists: () => false };
+
+  it('is on as a bot with the app credentials and a bot token; the demo is then off', () => {
+    const config = loadConfig({ ...app, TELEGRAM_BOT_TOKEN: botToken }, noSession);
+    expect(config.telegram).toEqual({ apiId: 123456, apiHash: app.TELEGRAM_API_HASH, botToken, sessionPath: 'telegram.session' });
+    expect(config.demo).toBe(false);
+  });
+
+  it('is on as a user when a saved session exists at TELEGRAM_SESSION_PATH', () => {
+    const config = loadConfig({ ...app, TELEGRAM_SESSION_PATH: '/var/lib/users/tg.session' }, { sessionExists: (p) => p === '/var/lib/users/tg.session' });
+    expect(config.telegram).toMatchObject({ botToken: undefined, sessionPath: '/var/lib/users/tg.session' });
+  });
+
+  it('refuses half a configuration, naming what is missing, and never echoes the token', () => {
+    const missingHash = configError({ TELEGRAM_API_ID: '1', TELEGRAM_BOT_TOKEN: botToken });
+    expect(named(missingHash)).toEqual(['TELEGRAM_API_HASH']);
+    expect(missingHash.message).not.toContain(botToken);
+    let noOne: unknown;
+    try {
+      loadConfig(app, noSession);
+    } catch (error) {
+      noOne = error;
+    }
+    expect(noOne).toBeInstanceOf(ConfigError);
+    expect((noOne as ConfigError).message).toContain('npm run telegram:login');
+  });
+
+  it('checks the formats of the Telegram variables without repeating their values', () => {
+    const bad = configError({ TELEGRAM_API_ID: 'abc', TELEGRAM_API_HASH: 'short', TELEGRAM_BOT_TOKEN: 'not-a-token', TELEGRAM_MAX_IDS_PER_CALL: '500' });
+    expect(named(bad).sort()).toEqual(['TELEGRAM_API_HASH', 'TELEGRAM_API_ID', 'TELEGRAM_BOT_TOKEN', 'TELEGRAM_MAX_IDS_PER_CALL']);
+    expect(bad.message).not.toContain('not-a-token');
+    expect(bad.message).not.toContain('short');
   });
 });

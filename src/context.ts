@@ -5,10 +5,14 @@ import { ProviderError, type ProviderName } from './upstream/errors.js';
 import { createXLoaders, type XLoaders } from './providers/x/batch.js';
 import type { XClient } from './providers/x/client.js';
 import { FULL_X_PLAN, planXFields } from './providers/x/plan.js';
+import { createTelegramLoaders, type TelegramLoaders } from './providers/telegram/batch.js';
+import type { TelegramClient } from './providers/telegram/client.js';
+import type { TelegramApiUser } from './providers/telegram/wire.js';
 
 /** The long-lived clients, one per configured provider; `undefined` means not configured. */
 export interface Services {
   x: XClient | undefined;
+  telegram: TelegramClient | undefined;
 }
 
 /**
@@ -20,6 +24,7 @@ export class RequestContext {
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;
   private xLoaders: XLoaders | undefined;
+  private telegramLoaders: TelegramLoaders | undefined;
 
   constructor(
     private readonly services: Services,
@@ -35,6 +40,19 @@ export class RequestContext {
           : createXLoaders(client, () => (this.selected ? planXFields(this.selected) : FULL_X_PLAN), this.logger);
     }
     return this.xLoaders;
+  }
+
+  get telegram(): TelegramLoaders {
+    if (this.telegramLoaders === undefined) {
+      const service = this.services.telegram;
+      if (service === undefined) {
+        const usersById = notConfigured<TelegramApiUser>('telegram');
+        this.telegramLoaders = { usersById, byUsername: (name) => usersById.load(name) };
+      } else {
+        this.telegramLoaders = createTelegramLoaders(service, this.logger);
+      }
+    }
+    return this.telegramLoaders;
   }
 }
 

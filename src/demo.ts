@@ -1,6 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
+import { createServices } from './services.js';
+import type { Services } from './context.js';
+import { telegramClient } from './providers/telegram/connect.js';
+import { TelegramEmulator, createEmulatedTelegramClient } from './providers/telegram/emulator.js';
 import { startXEmulator } from './providers/x/emulator.js';
 
 /**
@@ -10,6 +14,7 @@ import { startXEmulator } from './providers/x/emulator.js';
  */
 export interface Demo {
   config: Config;
+  services: Services;
   close(): Promise<void>;
 }
 
@@ -20,13 +25,26 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     recordRequests: false,
     memoizeBodies: true,
   });
+  // Telegram speaks MTProto, not HTTP: its emulator answers RPCs in-process, as a bot that may use
+  // access_hash 0, with mtcute's real (in-memory) peer cache behind it.
+  const telegramRpc = createEmulatedTelegramClient(new TelegramEmulator());
+  const telegram = telegramClient(telegramRpc, {
+    isBot: true,
+    limits: config.telegramLimits,
+    upstream: config.upstream,
+    logger: logger.child({ provider: 'telegram' }),
+    close: () => telegramRpc.destroy(),
+  });
+  const demoConfig: Config = { ...config, x: { bearerToken, baseUrl: x.url } };
+  const { x: xClient } = createServices({ ...demoConfig, telegram: undefined }, logger);
   logger.info(
-    { providers: { x: x.url } },
+    { providers: { x: x.url, telegram: 'in-process' } },
     'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +
       'of the upstream APIs on loopback; every provider knows the users with ids 1-10000',
   );
   return {
-    config: { ...config, x: { bearerToken, baseUrl: x.url } },
+    config: demoConfig,
+    services: { x: xClient, telegram },
     close: () => x.close(),
   };
 }

@@ -5,7 +5,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { Resolvers } from './generated/resolvers-types.js';
-import { xResolvers } from './providers/x/resolvers.js';
+import { providers } from './providers/index.js';
 
 /** `schema/` holds the SDL, the source of truth; found from `src/` (tsx, vitest) and `dist/src/` (npm start). */
 export function schemaDirectory(): string {
@@ -25,11 +25,8 @@ export function loadTypeDefs(): string {
     .join('\n');
 }
 
-/** Each provider's resolvers; adding a provider adds one entry. */
-const providerResolvers: Resolvers[] = [xResolvers];
-
 export function buildSchema(): GraphQLSchema {
-  return buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providerResolvers) });
+  return buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providers.map((p) => p.resolvers)) });
 }
 
 function mergeResolvers(all: Resolvers[]): GraphQLResolverMap<unknown> {

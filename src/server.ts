@@ -9,7 +9,7 @@ import type { Config } from './config.js';
 import { RequestContext, type Services } from './context.js';
 import { inputGuardPlugin } from './guard/input-guard.js';
 import { fieldPlanPlugin } from './plan/plan-plugin.js';
-import { xIdArguments } from './providers/x/inputs.js';
+import { providers } from './providers/index.js';
 import { buildSchema } from './schema.js';
 import { registry } from './upstream/metrics.js';
 
@@ -39,7 +39,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
-      inputGuardPlugin([...xIdArguments], config.maxIdsPerOperation),
+      inputGuardPlugin(providers.flatMap((p) => p.idArguments), config.maxIdsPerOperation),
       fieldPlanPlugin(),
     ],
   });

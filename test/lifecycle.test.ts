@@ -60,11 +60,14 @@ describe('npm start', () => {
       const res = await fetch(ready.endpoint, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ query: '{ xUsers(ids: ["42", "10001"]) { id username } }' }),
+        body: JSON.stringify({
+          query: '{ xUsers(ids: ["42", "10001"]) { id username } telegramUsers(ids: ["42"], usernames: ["tg_user7"]) { id username } }',
+        }),
       });
       const body = (await res.json()) as any;
       expect(body.data.xUsers).toEqual([{ id: '42', username: 'user42' }, null]);
-      expect(body.errors[0].extensions.code).toBe('NOT_FOUND');
+      expect(body.data.telegramUsers).toEqual([{ id: '42', username: 'tg_user42' }, { id: '7', username: 'tg_user7' }]);
+      expect(body.errors.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([['xUsers.1', 'NOT_FOUND']]);
     } finally {
       p.child.kill('SIGTERM');
       // A shutdown that hangs must fail this test, not leave a process behind.

@@ -16,7 +16,7 @@ export interface IdArgument {
   field: string;
   argument: string;
   provider: ProviderName;
-  pattern: RegExp;
+  isValid: (value: string) => boolean;
   /** Names a valid value in an error message, e.g. "an X user id (1-19 digits)". */
   expected: string;
 }
@@ -28,7 +28,8 @@ export interface IdArgument {
  * payload). Both answer HTTP 400 with `extensions.code` BAD_USER_INPUT.
  */
 export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: number): ApolloServerPlugin<RequestContext> {
-  const byField = new Map(idArguments.map((a) => [a.field, a]));
+  const byField = new Map<string, IdArgument[]>();
+  for (const argument of idArguments) byField.set(argument.field, [...(byField.get(argument.field) ?? []), argument]);
   return {
     async requestDidStart() {
       return {
@@ -48,19 +49,20 @@ export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: num
               total += listLength(values.representations);
               continue;
             }
-            const spec = byField.get(name);
-            if (spec === undefined) continue;
-            const ids = values[spec.argument];
-            if (!Array.isArray(ids)) continue;
-            total += ids.length;
-            const bad = ids.findIndex((id) => typeof id !== 'string' || !spec.pattern.test(id));
-            if (bad >= 0) {
-              const others = ids.filter((id) => typeof id !== 'string' || !spec.pattern.test(id)).length - 1;
-              throw badUserInput(
-                `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${spec.expected}` +
-                  (others > 0 ? ` (and ${others} more invalid)` : ''),
-                { provider: spec.provider, id: String(ids[bad]), argument: spec.argument, index: bad },
-              );
+            for (const spec of byField.get(name) ?? []) {
+              const ids = values[spec.argument];
+              if (!Array.isArray(ids)) continue;
+              total += ids.length;
+              const invalid = (id: unknown) => typeof id !== 'string' || !spec.isValid(id);
+              const bad = ids.findIndex(invalid);
+              if (bad >= 0) {
+                const others = ids.filter(invalid).length - 1;
+                throw badUserInput(
+                  `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${spec.expected}` +
+                    (others > 0 ? ` (and ${others} more invalid)` : ''),
+                  { provider: spec.provider, id: String(ids[bad]), argument: spec.argument, index: bad },
+                );
+              }
             }
           }
           if (total > maxIds) {

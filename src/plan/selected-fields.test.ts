@@ -47,20 +47,30 @@ describe('selectedFields', () => {
     );
   });
 
-  it('expands fields selected on the User interface to XUser (inline fragment)', () => {
+  it('expands fields selected on the User interface to every implementation (inline fragment)', () => {
     const fields = fieldsOf('{ xUsers(ids: ["1"]) { ... on User { id displayName avatarUrl provider } } }');
+    const common = ['id', 'displayName', 'avatarUrl', 'provider'];
     expect(fields).toEqual(
-      new Set(['Query.xUsers', 'XUser.id', 'XUser.displayName', 'XUser.avatarUrl', 'XUser.provider']),
+      new Set(['Query.xUsers', ...common.map((f) => `XUser.${f}`), ...common.map((f) => `TelegramUser.${f}`)]),
     );
     expect([...fields].some((f) => f.startsWith('User.'))).toBe(false);
   });
 
-  it('expands fields selected on the User interface to XUser (named fragment)', () => {
+  it('expands fields selected on the User interface to every implementation (named fragment)', () => {
     const fields = fieldsOf(`
       { xUsers(ids: ["1"]) { ...Common ... on XUser { createdAt } } }
       fragment Common on User { displayName avatarUrl }
     `);
-    expect(fields).toEqual(new Set(['Query.xUsers', 'XUser.displayName', 'XUser.avatarUrl', 'XUser.createdAt']));
+    expect(fields).toEqual(
+      new Set([
+        'Query.xUsers',
+        'XUser.displayName',
+        'XUser.avatarUrl',
+        'XUser.createdAt',
+        'TelegramUser.displayName',
+        'TelegramUser.avatarUrl',
+      ]),
+    );
   });
 
   it('reads _entities with inline fragments on XUser and Tweet', () => {

@@ -1,8 +1,9 @@
 import { Pool } from 'undici';
 import type { Logger } from 'pino';
-import { ProviderError, type ErrorCode, type ProviderName } from './errors.js';
+import { callWithRetries, type Failure } from './call-with-retries.js';
+import { ProviderError, type ProviderName } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
-import { DEFAULT_RETRY_POLICY, retryDelayMs, sleep, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 /**
  * The one HTTP path to every upstream: a pooled keep-alive connection set per upstream origin, a
@@ -31,13 +32,8 @@ export interface UpstreamResponse {
   body: unknown;
 }
 
-/** What a provider makes of a response. */
-export type Verdict =
-  | { kind: 'ok' }
-  /** Worth another attempt (after `waitMs` if the upstream said how long). */
-  | { kind: 'retry'; code: ErrorCode; waitMs?: number }
-  /** Final: trying again would not help. */
-  | { kind: 'fail'; code: ErrorCode; waitMs?: number };
+/** What a provider makes of a response: ok, or a failure that is worth retrying or final. */
+export type Verdict = { kind: 'ok' } | Failure;
 
 export interface UpstreamClientOptions {
   provider: ProviderName;
@@ -81,34 +77,18 @@ export class UpstreamClient {
   }
 
   /** Sends `request`, retrying as the policy allows; resolves with a response the provider called ok. */
-  async send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const { provider, logger } = this.options;
-    let waited = 0;
-    for (let attempt = 1; ; attempt++) {
+  send(request: UpstreamRequest): Promise<UpstreamResponse> {
+    const { provider, logger, random } = this.options;
+    return callWithRetries({ provider, label: request.label, policy: this.retry, logger, random }, async () => {
       this.failIfBlocked(request.label);
       const outcome = await this.attempt(request);
-      const verdict: Verdict = 'response' in outcome ? this.options.classify(outcome.response) : outcome.verdict;
-      if (verdict.kind === 'ok' && 'response' in outcome) return outcome.response;
-      if (verdict.kind === 'ok') throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
-
-      const retryAfter = verdict.waitMs === undefined ? undefined : Math.ceil(verdict.waitMs / 1000);
-      const fail = () => new ProviderError({ code: verdict.code, provider, retryAfter });
-      if (verdict.kind === 'fail' || attempt >= this.retry.maxAttempts) {
-        logger.warn({ provider, method: request.label, attempt, code: verdict.code }, 'upstream call failed');
-        throw fail();
-      }
-      const delay = retryDelayMs(this.retry, attempt, verdict.waitMs, this.options.random);
-      if (waited + delay > this.retry.maxTotalWaitMs) {
-        logger.warn({ provider, method: request.label, attempt, code: verdict.code, waitMs: delay }, 'upstream wait exceeds the cap; giving up');
-        throw fail();
-      }
-      logger.debug({ provider, method: request.label, attempt, code: verdict.code, waitMs: delay }, 'retrying upstream call');
-      waited += delay;
-      await sleep(delay);
-    }
+      if ('failure' in outcome) return { ok: false, failure: outcome.failure };
+      const verdict = this.options.classify(outcome.response);
+      return verdict.kind === 'ok' ? { ok: true, value: outcome.response } : { ok: false, failure: verdict };
+    });
   }
 
-  private async attempt(request: UpstreamRequest): Promise<{ response: UpstreamResponse } | { verdict: Verdict }> {
+  private async attempt(request: UpstreamRequest): Promise<{ response: UpstreamResponse } | { failure: Failure }> {
     const { provider } = this.options;
     const started = performance.now();
     try {
@@ -129,7 +109,7 @@ export class UpstreamClient {
       // Connection refused or reset, or the deadline passed: the upstream is not answering.
       countUpstreamRequest(provider, request.label, 'error');
       this.options.logger.debug({ provider, method: request.label, reason: errorName(error) }, 'upstream request error');
-      return { verdict: { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' } };
+      return { failure: { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' } };
     }
   }
 

@@ -3,6 +3,13 @@ import { pino } from 'pino';
 import { startApp, type App } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { startXEmulator, type XEmulator, type XEmulatorOptions } from '../../src/providers/x/emulator.js';
+import { telegramClient } from '../../src/providers/telegram/connect.js';
+import {
+  TelegramEmulator,
+  createEmulatedTelegramClient,
+  type TelegramEmulatorOptions,
+} from '../../src/providers/telegram/emulator.js';
+import type { ITelegramStorageProvider } from '@mtcute/node';
 
 /**
  * The real thing for tests: the X emulator on loopback and the subgraph over HTTP in front of it,
@@ -15,6 +22,8 @@ export interface Harness {
   app: App;
   url: string;
   x: XEmulator;
+  /** The Telegram emulator answering this subgraph's RPCs in-process. */
+  telegram: TelegramEmulator;
   logs: string[];
   /** POSTs an operation to /graphql; returns the HTTP status and the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
@@ -31,6 +40,12 @@ export interface GqlResult<T> {
 
 export interface HarnessOptions {
   emulator?: Partial<XEmulatorOptions>;
+  telegram?: TelegramEmulatorOptions & {
+    /** Act as a bot (may use access_hash 0 for unseen users); default true. */
+    isBot?: boolean;
+    /** mtcute storage for the session and peer cache; in-memory unless given. */
+    storage?: ITelegramStorageProvider;
+  };
   env?: Record<string, string>;
 }
 
@@ -52,12 +67,25 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     UPSTREAM_MAX_RETRY_WAIT_MS: '1500',
     ...options.env,
   });
-  const app = await startApp(config, logger);
+  const telegram = new TelegramEmulator(options.telegram);
+  const telegramRpc = createEmulatedTelegramClient(telegram, { storage: options.telegram?.storage });
+  const app = await startApp(config, logger, {
+    services: {
+      telegram: telegramClient(telegramRpc, {
+        isBot: options.telegram?.isBot ?? true,
+        limits: config.telegramLimits,
+        upstream: config.upstream,
+        logger: logger.child({ provider: 'telegram' }),
+        close: () => telegramRpc.destroy(),
+      }),
+    },
+  });
   const url = app.url;
   return {
     app,
     url,
     x,
+    telegram,
     logs,
     async gql(query, variables, headers = {}) {
       const res = await fetch(`${url}/graphql`, {
@@ -72,6 +100,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     },
     reset() {
       x.reset();
+      telegram.reset();
     },
     async close() {
       await app.close();

@@ -1,0 +1,180 @@
+import { Long, tl, type BaseTelegramClient } from '@mtcute/node';
+import type { Logger } from 'pino';
+import { callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
+import { ProviderError } from '../../upstream/errors.js';
+import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
+import type { RetryPolicy } from '../../upstream/retry.js';
+import type { TelegramApiUser } from './wire.js';
+
+/** What this provider needs of an MTProto client: mtcute's `call` and its persistent peer cache. */
+export interface TelegramRpc {
+  call: BaseTelegramClient['call'];
+  /** Opens the storage (session, peer cache); mtcute needs it before the peer cache can be read. */
+  prepare(): Promise<void>;
+  storage: { peers: Pick<BaseTelegramClient['storage']['peers'], 'getById' | 'getByUsername'> };
+}
+
+export interface TelegramClientOptions {
+  rpc: TelegramRpc;
+  /** Bots may name a user they have never seen with access_hash 0; user accounts may not. */
+  isBot: boolean;
+  /** Most users one `users.getUsers` asks for (README: "Telegram"). */
+  maxIdsPerCall: number;
+  /**
+   * Retries: `maxTotalWaitMs` is the FLOOD_WAIT threshold — a FLOOD_WAIT_X of at most that many
+   * milliseconds is waited out and retried; a longer one fails at once as RATE_LIMITED with `retryAfter`.
+   */
+  retry: RetryPolicy;
+  timeoutMs: number;
+  logger: Logger;
+  /** Called once when the client is no longer needed (closes the MTProto connection and storage). */
+  close?: () => Promise<void>;
+}
+
+/**
+ * The Telegram RPCs this subgraph makes, each counted in the upstream metrics, retried through the
+ * shared retry loop, and failing as a `ProviderError` with the contract's codes. mtcute's own flood
+ * waiting is off (`floodSleepThreshold: 0`) so that every RPC actually sent is counted here.
+ */
+export class TelegramClient {
+  /** Resolutions in flight, shared by concurrent requests: one RPC per username at a time. */
+  private readonly resolving = new Map<string, Promise<TelegramApiUser | undefined>>();
+  /** Usernames nobody has, until when to believe it (epoch ms): Telegram flood-limits resolveUsername hard. */
+  private readonly misses = new Map<string, number>();
+
+  private prepared: Promise<void> | undefined;
+
+  constructor(private readonly options: TelegramClientOptions) {}
+
+  private peers(): Promise<TelegramRpc['storage']['peers']> {
+    this.prepared ??= this.options.rpc.prepare();
+    return this.prepared.then(() => this.options.rpc.storage.peers);
+  }
+
+  get maxIdsPerCall(): number {
+    return this.options.maxIdsPerCall;
+  }
+
+  /** One `users.getUsers` RPC for these users (the caller chunks). Unknown users are simply absent. */
+  getUsers(users: readonly tl.TypeInputUser[]): Promise<tl.TypeUser[]> {
+    return this.call('users.getUsers', { _: 'users.getUsers', id: [...users] });
+  }
+
+  /**
+   * `contacts.resolveUsername` for a normalized username: the user, or `undefined` when no one has it.
+   * Found users land in the peer cache (mtcute stores every user a response carries), so the next
+   * lookup of the name needs no resolution; misses are remembered for `MISS_TTL_MS`.
+   */
+  resolveUsername(username: string): Promise<TelegramApiUser | undefined> {
+    const missUntil = this.misses.get(username);
+    if (missUntil !== undefined && missUntil > Date.now()) return Promise.resolve(undefined);
+    let pending = this.resolving.get(username);
+    if (pending === undefined) {
+      pending = this.resolveUncached(username).finally(() => this.resolving.delete(username));
+      this.resolving.set(username, pending);
+    }
+    return pending;
+  }
+
+  private async resolveUncached(username: string): Promise<TelegramApiUser | undefined> {
+    try {
+      const resolved = await this.call('contacts.resolveUsername', { _: 'contacts.resolveUsername', username });
+      if (resolved.peer._ !== 'peerUser') return undefined; // a channel or group, not a user
+      const userId = resolved.peer.userId;
+      return resolved.users.find((u): u is TelegramApiUser => u._ === 'user' && u.id === userId);
+    } catch (error) {
+      if (!(error instanceof UsernameNotFound)) throw error;
+      if (this.misses.size >= 10_000) this.misses.clear(); // bounded
+      this.misses.set(username, Date.now() + MISS_TTL_MS);
+      return undefined;
+    }
+  }
+
+  /**
+   * The InputUser to name `id` with: from the peer cache (persisted with the session), else, for a
+   * bot, access_hash 0. `undefined` when this account has no way to name the user.
+   */
+  async inputUser(id: number): Promise<tl.TypeInputUser | undefined> {
+    const peer = await (await this.peers()).getById(id);
+    if (peer?._ === 'inputPeerUser') return { _: 'inputUser', userId: peer.userId, accessHash: peer.accessHash };
+    if (peer?._ === 'inputPeerUserFromMessage') return { _: 'inputUserFromMessage', peer: peer.peer, msgId: peer.msgId, userId: peer.userId };
+    return this.options.isBot ? { _: 'inputUser', userId: id, accessHash: Long.ZERO } : undefined;
+  }
+
+  /** The id of a username the peer cache knows (usernames seen in earlier responses), without an RPC. */
+  async cachedIdForUsername(username: string): Promise<number | undefined> {
+    const peer = await (await this.peers()).getByUsername(username);
+    return peer?._ === 'inputPeerUser' ? peer.userId : undefined;
+  }
+
+  private call<M extends 'users.getUsers' | 'contacts.resolveUsername'>(
+    method: M,
+    request: tl.FindByName<tl.RpcMethod, M>,
+  ): Promise<tl.RpcCallReturn[M]> {
+    const { logger, retry, timeoutMs, rpc } = this.options;
+    return callWithRetries({ provider: 'telegram', label: method, policy: retry, logger }, async () => {
+      const started = performance.now();
+      try {
+        const value = (await rpc.call(request as tl.RpcMethod as never, {
+          floodSleepThreshold: 0,
+          maxRetryCount: 0,
+          timeout: timeoutMs,
+        })) as tl.RpcCallReturn[M];
+        countUpstreamRequest('telegram', method, 200);
+        upstreamDuration.observe({ provider: 'telegram', method }, (performance.now() - started) / 1000);
+        return { ok: true, value };
+      } catch (error) {
+        const failure = classifyTelegramError(error);
+        countUpstreamRequest('telegram', method, error instanceof tl.RpcError ? error.code : 'error');
+        if (failure === 'username-not-found') throw new UsernameNotFound();
+        return { ok: false, failure };
+      }
+    });
+  }
+
+  close(): Promise<void> {
+    return this.options.close?.() ?? Promise.resolve();
+  }
+}
+
+class UsernameNotFound extends Error {}
+
+const MISS_TTL_MS = 10 * 60 * 1000;
+
+/**
+ * FLOOD_WAIT_X and its relatives: "wait X seconds". mtcute parses the ones it knows into a template
+ * text (`FLOOD_WAIT_%d`) plus `seconds`; others keep the number in the text.
+ */
+const WAIT_TEMPLATE = /^(?:FLOOD_WAIT|FLOOD_PREMIUM_WAIT|SLOWMODE_WAIT|FLOOD_TEST_PHONE_WAIT)_%d$/;
+const WAIT_ERROR = /^(?:FLOOD_WAIT|FLOOD_PREMIUM_WAIT|SLOWMODE_WAIT|FLOOD_TEST_PHONE_WAIT)_(\d+)$/;
+
+function waitSeconds(error: tl.RpcError): number | undefined {
+  const seconds = (error as { seconds?: unknown }).seconds;
+  if (WAIT_TEMPLATE.test(error.text) && typeof seconds === 'number') return seconds;
+  const match = WAIT_ERROR.exec(error.text);
+  return match ? Number(match[1]) : undefined;
+}
+const AUTH_ERRORS = new Set([
+  'AUTH_KEY_UNREGISTERED', 'AUTH_KEY_INVALID', 'AUTH_KEY_PERM_EMPTY', 'SESSION_REVOKED', 'SESSION_EXPIRED',
+  'USER_DEACTIVATED', 'USER_DEACTIVATED_BAN', 'SESSION_PASSWORD_NEEDED', 'ACCESS_TOKEN_INVALID', 'ACCESS_TOKEN_EXPIRED',
+]);
+
+/** How an RPC failure maps to the contract's codes (upstreams.md, "Telegram MTProto"). */
+export function classifyTelegramError(error: unknown): Failure | 'username-not-found' {
+  if (!(error instanceof tl.RpcError)) {
+    // A transport failure or a timeout of mtcute's: the connection may come back.
+    return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
+  }
+  const wait = waitSeconds(error);
+  if (wait !== undefined) return { kind: 'retry', code: 'RATE_LIMITED', waitMs: wait * 1000 };
+  if (error.text === 'USERNAME_NOT_OCCUPIED' || error.text === 'USERNAME_INVALID') return 'username-not-found';
+  if (error.code === 401 || AUTH_ERRORS.has(error.text)) return { kind: 'fail', code: 'UNAUTHENTICATED' };
+  if (error.code === 400) return { kind: 'fail', code: 'BAD_USER_INPUT' };
+  // 500 RPC_CALL_FAIL, -503 Timeout, "All workers are busy": Telegram's side, worth another try.
+  return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
+}
+
+/** A failure about one id, for a batch function. */
+export function telegramError(code: ProviderError['code'], id: string, message?: string): ProviderError {
+  return new ProviderError({ code, provider: 'telegram', id }, message);
+}
