@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { startDemo } from './demo.js';
 import type { Services } from './context.js';
-import { createServices } from './services.js';
+import { closeServices, createServices } from './services.js';
 import { startServer, type RunningServer } from './server.js';
 
 /**
@@ -24,9 +24,12 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   const demo = config.demo ? await startDemo(config, logger) : undefined;
   const effective = demo?.config ?? config;
   const services: Services = { ...(demo?.services ?? createServices(effective, logger)), ...options.services };
-  for (const [name, client] of Object.entries(services)) {
-    if (client === undefined) logger.warn({ provider: name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
-  }
+  const unconfigured = [
+    services.x === undefined && 'x',
+    services.telegram === undefined && 'telegram',
+    services.bitrix24.portals.size === 0 && 'bitrix24',
+  ].filter(Boolean);
+  for (const provider of unconfigured) logger.warn({ provider }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
   const server = await startServer(effective, services, logger);
   logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
   return {
@@ -34,7 +37,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     server,
     async close() {
       await server.close();
-      await Promise.all(Object.values(services).map((client) => client?.close()));
+      await closeServices(services);
       await demo?.close();
     },
   };

@@ -30,6 +30,7 @@ describe('loadConfig defaults', () => {
       x: undefined,
       telegram: undefined,
       telegramLimits: { maxIdsPerCall: 100, floodWaitThresholdSeconds: 5 },
+      bitrix24: { portals: [], maxIdsPerCall: 50 },
     };
     expect(loadConfig({})).toEqual(expected);
   });
@@ -93,6 +94,7 @@ describe('loadConfig defaults', () => {
         sessionPath: '/data/tg.session',
       },
       telegramLimits: { maxIdsPerCall: 150, floodWaitThresholdSeconds: 30 },
+      bitrix24: { portals: [], maxIdsPerCall: 50 },
     });
   });
 

@@ -1,4 +1,6 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import type { PortalAccess } from './providers/bitrix24/client.js';
+import type { RateLimit } from './upstream/leaky-bucket.js';
 import { z } from 'zod';
 
 /**
@@ -69,6 +71,26 @@ const environment = z.object({
   TELEGRAM_SESSION_PATH: z.string().optional().transform((v) => v || 'telegram.session'),
   TELEGRAM_MAX_IDS_PER_CALL: int(1, 200, 100),
   TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: int(0, 600, 5),
+  BITRIX24_WEBHOOK_URL: secret.pipe(
+    z
+      .string()
+      .regex(/^https?:\/\/[^/\s]+\/rest\/\d+\/[^/\s]+\/?$/, 'must look like https://<portal>/rest/<user id>/<secret>/')
+      .optional(),
+  ),
+  BITRIX24_PORTAL_URL: z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
+    .pipe(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must be the portal address, e.g. https://acme.bitrix24.com').optional()),
+  BITRIX24_ACCESS_TOKEN: secret,
+  BITRIX24_REFRESH_TOKEN: secret,
+  BITRIX24_CLIENT_ID: secret,
+  BITRIX24_CLIENT_SECRET: secret,
+  BITRIX24_OAUTH_URL: httpUrl('https://oauth.bitrix.info'),
+  BITRIX24_PORTALS_FILE: z.string().optional().transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim())),
+  BITRIX24_MAX_IDS_PER_CALL: int(1, 500, 50),
+  BITRIX24_RATE_PER_SECOND: int(1, 1000, 2),
+  BITRIX24_RATE_BURST: int(1, 10_000, 50),
 });
 
 export interface UpstreamSettings {
@@ -90,6 +112,13 @@ export interface Config {
   x: { bearerToken: string; baseUrl: string } | undefined;
   telegram: TelegramConfig | undefined;
   telegramLimits: TelegramLimits;
+  bitrix24: { portals: Bitrix24PortalConfig[]; maxIdsPerCall: number };
+}
+
+export interface Bitrix24PortalConfig {
+  name: string;
+  access: PortalAccess;
+  rate: RateLimit;
 }
 
 export interface TelegramLimits {
@@ -118,6 +147,8 @@ export class ConfigError extends Error {
 export interface LoadOptions {
   /** Whether a Telegram session file exists (injectable for tests). */
   sessionExists?: (path: string) => boolean;
+  /** Reads BITRIX24_PORTALS_FILE (injectable for tests). */
+  readFile?: (path: string) => string;
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOptions = {}): Config {
@@ -129,12 +160,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   const e = parsed.data;
   const x = e.X_BEARER_TOKEN === undefined ? undefined : { bearerToken: e.X_BEARER_TOKEN, baseUrl: e.X_API_BASE_URL };
   const telegram = telegramConfig(e, options.sessionExists ?? existsSync);
+  const bitrix24Portals = bitrix24Config(e, options.readFile ?? ((path) => readFileSync(path, 'utf8')));
   return {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     // With no provider configured there is nothing to serve but the demo (contract.md, "Commands").
-    demo: e.DEMO || (x === undefined && telegram === undefined),
+    demo: e.DEMO || (x === undefined && telegram === undefined && bitrix24Portals.length === 0),
     introspection: e.INTROSPECTION,
     maxIdsPerOperation: e.MAX_IDS_PER_OPERATION,
     maxRequestBytes: e.MAX_REQUEST_BYTES,
@@ -149,7 +181,91 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       maxIdsPerCall: e.TELEGRAM_MAX_IDS_PER_CALL,
       floodWaitThresholdSeconds: e.TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS,
     },
+    bitrix24: { portals: bitrix24Portals, maxIdsPerCall: e.BITRIX24_MAX_IDS_PER_CALL },
   };
+}
+
+/** One portal in BITRIX24_PORTALS_FILE: a webhook, or OAuth tokens; an optional name and rate. */
+const portalEntry = z
+  .object({
+    name: z.string().min(1).optional(),
+    webhookUrl: z.string().regex(/^https?:\/\/[^/\s]+\/rest\/\d+\/[^/\s]+\/?$/, 'must look like https://<portal>/rest/<user id>/<secret>/').optional(),
+    portalUrl: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must be the portal address').optional(),
+    accessToken: z.string().min(1).optional(),
+    refreshToken: z.string().min(1).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    rate: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).optional(),
+  })
+  .strict()
+  .refine((p) => (p.webhookUrl === undefined) !== (p.portalUrl === undefined), 'give either webhookUrl or portalUrl')
+  .refine((p) => p.portalUrl === undefined || p.accessToken !== undefined, 'portalUrl needs accessToken');
+const portalsFile = z.object({ portals: z.array(portalEntry).min(1) }).strict();
+
+/**
+ * Bitrix24 portals: the one the BITRIX24_* variables describe, plus those of BITRIX24_PORTALS_FILE.
+ * Problems name the variable (or the file and the entry), never a value: webhook URLs are secrets.
+ */
+function bitrix24Config(e: z.infer<typeof environment>, readFile: (path: string) => string): Bitrix24PortalConfig[] {
+  const rate = { perSecond: e.BITRIX24_RATE_PER_SECOND, burst: e.BITRIX24_RATE_BURST };
+  const oauthUrl = e.BITRIX24_OAUTH_URL;
+  const portals: Bitrix24PortalConfig[] = [];
+  const problems: string[] = [];
+  const refreshFor = (refreshToken?: string, clientId?: string, clientSecret?: string) =>
+    refreshToken && clientId && clientSecret ? { refreshToken, clientId, clientSecret, oauthUrl } : undefined;
+
+  if (e.BITRIX24_WEBHOOK_URL !== undefined && e.BITRIX24_PORTAL_URL !== undefined) {
+    problems.push('BITRIX24_WEBHOOK_URL: set either it or BITRIX24_PORTAL_URL (use BITRIX24_PORTALS_FILE for several portals)');
+  } else if (e.BITRIX24_WEBHOOK_URL !== undefined) {
+    portals.push({ name: new URL(e.BITRIX24_WEBHOOK_URL).host, access: { kind: 'webhook', webhookUrl: withSlash(e.BITRIX24_WEBHOOK_URL) }, rate });
+  } else if (e.BITRIX24_PORTAL_URL !== undefined) {
+    if (e.BITRIX24_ACCESS_TOKEN === undefined) problems.push('BITRIX24_ACCESS_TOKEN: required with BITRIX24_PORTAL_URL');
+    else {
+      portals.push({
+        name: new URL(e.BITRIX24_PORTAL_URL).host,
+        access: {
+          kind: 'oauth',
+          portalUrl: e.BITRIX24_PORTAL_URL,
+          accessToken: e.BITRIX24_ACCESS_TOKEN,
+          refresh: refreshFor(e.BITRIX24_REFRESH_TOKEN, e.BITRIX24_CLIENT_ID, e.BITRIX24_CLIENT_SECRET),
+        },
+        rate,
+      });
+    }
+  }
+
+  if (e.BITRIX24_PORTALS_FILE !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFile(e.BITRIX24_PORTALS_FILE));
+    } catch {
+      problems.push('BITRIX24_PORTALS_FILE: cannot read it as JSON');
+    }
+    if (parsed !== undefined) {
+      const file = portalsFile.safeParse(parsed);
+      if (!file.success) {
+        for (const issue of file.error.issues) problems.push(`BITRIX24_PORTALS_FILE: ${issue.path.join('.') || 'file'}: ${issue.message}`);
+      } else {
+        for (const p of file.data.portals) {
+          const url = p.webhookUrl ?? p.portalUrl!;
+          const access: PortalAccess = p.webhookUrl
+            ? { kind: 'webhook', webhookUrl: withSlash(p.webhookUrl) }
+            : { kind: 'oauth', portalUrl: p.portalUrl!, accessToken: p.accessToken!, refresh: refreshFor(p.refreshToken, p.clientId, p.clientSecret) };
+          portals.push({ name: p.name ?? new URL(url).host, access, rate: p.rate ?? rate });
+        }
+      }
+    }
+  }
+
+  const names = portals.map((p) => p.name);
+  const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+  if (duplicate !== undefined) problems.push(`BITRIX24_PORTALS_FILE: two portals are named ${JSON.stringify(duplicate)}; give them distinct "name"s`);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return portals;
+}
+
+function withSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
 }
 
 /**

@@ -8,11 +8,15 @@ import { FULL_X_PLAN, planXFields } from './providers/x/plan.js';
 import { createTelegramLoaders, type TelegramLoaders } from './providers/telegram/batch.js';
 import type { TelegramClient } from './providers/telegram/client.js';
 import type { TelegramApiUser } from './providers/telegram/wire.js';
+import { createBitrix24Loaders, type Bitrix24Loaders } from './providers/bitrix24/batch.js';
+import type { Bitrix24Portal } from './providers/bitrix24/client.js';
 
 /** The long-lived clients, one per configured provider; `undefined` means not configured. */
 export interface Services {
   x: XClient | undefined;
   telegram: TelegramClient | undefined;
+  /** Every configured portal by name (empty: Bitrix24 not configured), and the ids per command. */
+  bitrix24: { portals: ReadonlyMap<string, Bitrix24Portal>; maxIdsPerCall: number };
 }
 
 /**
@@ -25,6 +29,7 @@ export class RequestContext {
   selected: SelectedFields | undefined;
   private xLoaders: XLoaders | undefined;
   private telegramLoaders: TelegramLoaders | undefined;
+  private bitrix24Loaders: Bitrix24Loaders | undefined;
 
   constructor(
     private readonly services: Services,
@@ -53,6 +58,17 @@ export class RequestContext {
       }
     }
     return this.telegramLoaders;
+  }
+
+  get bitrix24(): Bitrix24Loaders {
+    if (this.bitrix24Loaders === undefined) {
+      const { portals, maxIdsPerCall } = this.services.bitrix24;
+      this.bitrix24Loaders =
+        portals.size === 0
+          ? { forPortal: () => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: 'bitrix24' }) }
+          : createBitrix24Loaders(portals, maxIdsPerCall, () => this.selected?.has('Bitrix24User.avatarHr') ?? true, this.logger);
+    }
+    return this.bitrix24Loaders;
   }
 }
 

@@ -6,6 +6,7 @@ import type { Services } from './context.js';
 import { telegramClient } from './providers/telegram/connect.js';
 import { TelegramEmulator, createEmulatedTelegramClient } from './providers/telegram/emulator.js';
 import { startXEmulator } from './providers/x/emulator.js';
+import { startBitrix24Emulator } from './providers/bitrix24/emulator.js';
 
 /**
  * The embedded demo (contract.md): the built-in emulators of the upstream APIs, started in-process
@@ -35,16 +36,34 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     logger: logger.child({ provider: 'telegram' }),
     close: () => telegramRpc.destroy(),
   });
-  const demoConfig: Config = { ...config, x: { bearerToken, baseUrl: x.url } };
-  const { x: xClient } = createServices({ ...demoConfig, telegram: undefined }, logger);
+  // Bitrix24: a strict fake portal reached through an incoming webhook, as most installations are.
+  const bitrix24 = await startBitrix24Emulator({ webhook: { userId: 1, secret: randomBytes(12).toString('hex') } });
+  const demoConfig: Config = {
+    ...config,
+    x: { bearerToken, baseUrl: x.url },
+    telegram: undefined,
+    bitrix24: {
+      ...config.bitrix24,
+      portals: [
+        {
+          name: 'demo.bitrix24.local',
+          access: { kind: 'webhook', webhookUrl: bitrix24.webhookUrl! },
+          rate: { perSecond: 2, burst: 50 }, // the portal's own leaky bucket, as on Bitrix24
+        },
+      ],
+    },
+  };
+  const { x: xClient, bitrix24: bitrix24Portals } = createServices(demoConfig, logger);
   logger.info(
-    { providers: { x: x.url, telegram: 'in-process' } },
+    { providers: { x: x.url, telegram: 'in-process', bitrix24: bitrix24.url } },
     'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +
       'of the upstream APIs on loopback; every provider knows the users with ids 1-10000',
   );
   return {
     config: demoConfig,
-    services: { x: xClient, telegram },
-    close: () => x.close(),
+    services: { x: xClient, telegram, bitrix24: bitrix24Portals },
+    close: async () => {
+      await Promise.all([x.close(), bitrix24.close()]);
+    },
   };
 }

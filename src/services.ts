@@ -1,15 +1,30 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
+import { Bitrix24Portal } from './providers/bitrix24/client.js';
 import { connectTelegram } from './providers/telegram/connect.js';
 import { XClient } from './providers/x/client.js';
 
-/** One long-lived client per configured provider; `undefined` for a provider without credentials. */
+/** One long-lived client per configured provider (per portal for Bitrix24); `undefined` or empty when not configured. */
 export function createServices(config: Config, logger: Logger): Services {
   const { timeoutMs, connections, retry } = config.upstream;
   return {
     x: config.x && new XClient({ ...config.x, timeoutMs, connections, retry, logger: logger.child({ provider: 'x' }) }),
     telegram:
       config.telegram && connectTelegram(config.telegram, config.telegramLimits, config.upstream, logger.child({ provider: 'telegram' })),
+    bitrix24: {
+      portals: new Map(
+        config.bitrix24.portals.map((portal) => [
+          portal.name,
+          new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, logger: logger.child({ provider: 'bitrix24', portal: portal.name }) }),
+        ]),
+      ),
+      maxIdsPerCall: config.bitrix24.maxIdsPerCall,
+    },
   };
+}
+
+/** Closes every client: pools drain, MTProto disconnects. */
+export async function closeServices(services: Services): Promise<void> {
+  await Promise.all([services.x?.close(), services.telegram?.close(), ...[...services.bitrix24.portals.values()].map((p) => p.close())]);
 }

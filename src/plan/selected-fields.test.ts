@@ -51,7 +51,10 @@ describe('selectedFields', () => {
     const fields = fieldsOf('{ xUsers(ids: ["1"]) { ... on User { id displayName avatarUrl provider } } }');
     const common = ['id', 'displayName', 'avatarUrl', 'provider'];
     expect(fields).toEqual(
-      new Set(['Query.xUsers', ...common.map((f) => `XUser.${f}`), ...common.map((f) => `TelegramUser.${f}`)]),
+      new Set([
+        'Query.xUsers',
+        ...['XUser', 'TelegramUser', 'Bitrix24User'].flatMap((type) => common.map((f) => `${type}.${f}`)),
+      ]),
     );
     expect([...fields].some((f) => f.startsWith('User.'))).toBe(false);
   });
@@ -69,6 +72,8 @@ describe('selectedFields', () => {
         'XUser.createdAt',
         'TelegramUser.displayName',
         'TelegramUser.avatarUrl',
+        'Bitrix24User.displayName',
+        'Bitrix24User.avatarUrl',
       ]),
     );
   });

@@ -1,5 +1,7 @@
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
+import { bitrix24IdArguments } from './bitrix24/inputs.js';
+import { bitrix24Resolvers } from './bitrix24/resolvers.js';
 import { telegramIdArguments } from './telegram/inputs.js';
 import { telegramResolvers } from './telegram/resolvers.js';
 import { xIdArguments } from './x/inputs.js';
@@ -17,4 +19,5 @@ export interface ProviderModule {
 export const providers: readonly ProviderModule[] = [
   { resolvers: xResolvers, idArguments: xIdArguments },
   { resolvers: telegramResolvers, idArguments: telegramIdArguments },
+  { resolvers: bitrix24Resolvers, idArguments: bitrix24IdArguments },
 ];

@@ -27,16 +27,18 @@ export interface ProviderErrorInit {
  * `extensions`, at the exact path of the item that failed: a batch function returns one per failed id,
  * DataLoader rejects only that id's promise, and the rest of the batch still resolves.
  *
- * Messages are composed here from the code and ids only, never from upstream text or request data,
- * so no token, password or webhook URL can reach a client through an error.
+ * Messages are written by this code (from the code and the id, or a fixed explanation of ours), never
+ * copied from upstream text or request data, so no token, password or webhook URL can reach a client.
  */
 export class ProviderError extends GraphQLError {
   declare readonly code: ErrorCode;
   declare readonly provider: ProviderName;
   declare readonly id: string | undefined;
   declare readonly retryAfter: number | undefined;
+  /** The message was written for this failure, not derived from the code: keep it when fanned out. */
+  declare private readonly explained: boolean;
 
-  constructor(init: ProviderErrorInit, message = describe(init)) {
+  constructor(init: ProviderErrorInit, message?: string) {
     const extensions: Record<string, unknown> = { code: init.code, provider: init.provider };
     if (init.id !== undefined) extensions.id = init.id;
     if (init.retryAfter !== undefined) extensions.retryAfter = init.retryAfter;
@@ -45,7 +47,7 @@ export class ProviderError extends GraphQLError {
     const stackTraceLimit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      super(message, { extensions });
+      super(message ?? describe(init), { extensions });
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
     }
@@ -53,11 +55,13 @@ export class ProviderError extends GraphQLError {
     this.provider = init.provider;
     this.id = init.id;
     this.retryAfter = init.retryAfter;
+    this.explained = message !== undefined;
   }
 
   /** The same failure, about one id: how a whole-call failure is reported at each id's path. */
   forId(id: string): ProviderError {
-    return new ProviderError({ code: this.code, provider: this.provider, id, retryAfter: this.retryAfter });
+    const init = { code: this.code, provider: this.provider, id, retryAfter: this.retryAfter };
+    return new ProviderError(init, this.explained ? this.message : undefined);
   }
 }
 

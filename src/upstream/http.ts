@@ -51,6 +51,8 @@ export interface UpstreamClientOptions {
    * nothing is left, calls with the same label fail fast until the reset instead of spending a 429.
    */
   budget?(response: UpstreamResponse): { remaining: number; resetInMs: number } | undefined;
+  /** Client-side pacing: awaited before every attempt (retries included). */
+  pacer?: { acquire(): Promise<void> };
   random?: () => number;
 }
 
@@ -81,6 +83,7 @@ export class UpstreamClient {
     const { provider, logger, random } = this.options;
     return callWithRetries({ provider, label: request.label, policy: this.retry, logger, random }, async () => {
       this.failIfBlocked(request.label);
+      await this.options.pacer?.acquire();
       const outcome = await this.attempt(request);
       if ('failure' in outcome) return { ok: false, failure: outcome.failure };
       const verdict = this.options.classify(outcome.response);

@@ -10,6 +10,14 @@ import {
   type TelegramEmulatorOptions,
 } from '../../src/providers/telegram/emulator.js';
 import type { ITelegramStorageProvider } from '@mtcute/node';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  startBitrix24Emulator,
+  type Bitrix24Emulator,
+  type Bitrix24EmulatorOptions,
+} from '../../src/providers/bitrix24/emulator.js';
 
 /**
  * The real thing for tests: the X emulator on loopback and the subgraph over HTTP in front of it,
@@ -24,6 +32,8 @@ export interface Harness {
   x: XEmulator;
   /** The Telegram emulator answering this subgraph's RPCs in-process. */
   telegram: TelegramEmulator;
+  /** The Bitrix24 portals' emulators, by portal name (`HarnessOptions.bitrix24`). */
+  bitrix24: Map<string, Bitrix24Emulator>;
   logs: string[];
   /** POSTs an operation to /graphql; returns the HTTP status and the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
@@ -46,11 +56,37 @@ export interface HarnessOptions {
     /** mtcute storage for the session and peer cache; in-memory unless given. */
     storage?: ITelegramStorageProvider;
   };
+  /** Bitrix24 portals to emulate, configured through BITRIX24_PORTALS_FILE; default one webhook portal "portal-a". */
+  bitrix24?: Array<{ name: string; oauth?: boolean; emulator?: Partial<Bitrix24EmulatorOptions> }>;
   env?: Record<string, string>;
+}
+
+export const BITRIX_TEST_SECRET = 'wh5ecr3tAbCdEf0123';
+export const BITRIX_OAUTH = { clientId: 'app.test.1', clientSecret: 'cl1ent-s3cret-XYZ', accessToken: 'acc-t0ken-1', refreshToken: 'ref-t0ken-1' };
+
+async function startBitrixPortals(specs: NonNullable<HarnessOptions['bitrix24']>) {
+  const emulators = new Map<string, Bitrix24Emulator>();
+  const portals = [];
+  for (const spec of specs) {
+    const emulator = await startBitrix24Emulator(
+      spec.oauth ? { oauth: { ...BITRIX_OAUTH }, ...spec.emulator } : { webhook: { userId: 1, secret: BITRIX_TEST_SECRET }, ...spec.emulator },
+    );
+    emulators.set(spec.name, emulator);
+    portals.push(
+      spec.oauth
+        ? { name: spec.name, portalUrl: emulator.url, ...BITRIX_OAUTH }
+        : { name: spec.name, webhookUrl: emulator.webhookUrl },
+    );
+  }
+  const file = join(mkdtempSync(join(tmpdir(), 'bitrix-portals-')), 'portals.json');
+  writeFileSync(file, JSON.stringify({ portals }));
+  const oauthSpec = specs.find((spec) => spec.oauth);
+  return { emulators, file, oauthServer: oauthSpec && emulators.get(oauthSpec.name)!.url };
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const x = await startXEmulator({ bearerToken: X_TEST_TOKEN, ...options.emulator });
+  const bitrix = await startBitrixPortals(options.bitrix24 ?? [{ name: 'portal-a' }]);
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -65,6 +101,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     X_BEARER_TOKEN: X_TEST_TOKEN,
     X_API_BASE_URL: x.url,
     UPSTREAM_MAX_RETRY_WAIT_MS: '1500',
+    BITRIX24_PORTALS_FILE: bitrix.file,
+    // The emulator of an OAuth portal also plays Bitrix24's OAuth server.
+    ...(bitrix.oauthServer === undefined ? {} : { BITRIX24_OAUTH_URL: bitrix.oauthServer }),
     ...options.env,
   });
   const telegram = new TelegramEmulator(options.telegram);
@@ -86,6 +125,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     url,
     x,
     telegram,
+    bitrix24: bitrix.emulators,
     logs,
     async gql(query, variables, headers = {}) {
       const res = await fetch(`${url}/graphql`, {
@@ -101,10 +141,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     reset() {
       x.reset();
       telegram.reset();
+      for (const emulator of bitrix.emulators.values()) emulator.reset();
     },
     async close() {
       await app.close();
-      await x.close();
+      await Promise.all([x.close(), ...[...bitrix.emulators.values()].map((e) => e.close())]);
     },
   };
 }

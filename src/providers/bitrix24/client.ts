@@ -1,0 +1,209 @@
+import type { Logger } from 'pino';
+import { ProviderError, type ErrorCode } from '../../upstream/errors.js';
+import { UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { LeakyBucket, type RateLimit } from '../../upstream/leaky-bucket.js';
+import type { RetryPolicy } from '../../upstream/retry.js';
+import type { BitrixApiUser, BitrixBatchResponse, BitrixError, BitrixTokenResponse, BitrixUserListResponse } from './wire.js';
+
+/** How to reach one portal: its incoming webhook URL (the URL is the secret), or OAuth tokens. */
+export type PortalAccess =
+  | { kind: 'webhook'; webhookUrl: string }
+  | {
+      kind: 'oauth';
+      portalUrl: string;
+      accessToken: string;
+      /** With the app's client id and secret, lets an expired access token be renewed. */
+      refresh?: { refreshToken: string; clientId: string; clientSecret: string; oauthUrl: string };
+    };
+
+export interface PortalOptions {
+  /** How GraphQL names the portal (`Bitrix24User.portal`, the `portal` argument): by default its host. */
+  name: string;
+  access: PortalAccess;
+  rate: RateLimit;
+  connections: number;
+  timeoutMs: number;
+  retry: RetryPolicy;
+  logger: Logger;
+}
+
+/** What one `im.user.list.get` command produced: users keyed by id (`null` for unknown), or an error. */
+export type UserListOutcome = { users: Record<string, BitrixApiUser | null> } | { error: BitrixError };
+
+/**
+ * One Bitrix24 portal: `im.user.list.get` alone, or several of them in one `batch` request, paced by
+ * a client-side leaky bucket matching the portal's own (so QUERY_LIMIT_EXCEEDED stays rare), over the
+ * shared upstream HTTP layer. With OAuth, an `expired_token` answer renews the token once for all
+ * callers in flight and the request is sent again; the new pair is kept for the next ones.
+ */
+export class Bitrix24Portal {
+  readonly name: string;
+  private readonly http: UpstreamClient;
+  private readonly oauthHttp: UpstreamClient | undefined;
+  private accessToken: string | undefined;
+  private refreshToken: string | undefined;
+  private refreshing: Promise<void> | undefined;
+
+  constructor(private readonly options: PortalOptions) {
+    this.name = options.name;
+    const { access, connections, timeoutMs, retry, logger } = options;
+    const base = access.kind === 'webhook' ? access.webhookUrl : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;
+    this.http = new UpstreamClient({
+      provider: 'bitrix24',
+      baseUrl: base,
+      connections,
+      timeoutMs,
+      retry,
+      logger,
+      classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth'),
+      pacer: new LeakyBucket([options.rate]),
+    });
+    if (access.kind === 'oauth') {
+      this.accessToken = access.accessToken;
+      this.refreshToken = access.refresh?.refreshToken;
+      if (access.refresh) {
+        this.oauthHttp = new UpstreamClient({
+          provider: 'bitrix24',
+          baseUrl: access.refresh.oauthUrl,
+          connections: 2,
+          timeoutMs,
+          retry,
+          logger,
+          classify: classifyOAuthResponse,
+        });
+      }
+    }
+  }
+
+  /** One `im.user.list.get` for these ids. */
+  async userList(ids: readonly number[], avatarHr: boolean): Promise<UserListOutcome> {
+    const body = await this.post<BitrixUserListResponse>('im.user.list.get', { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) });
+    return { users: asMap(body.result) };
+  }
+
+  /** Several `im.user.list.get` commands in one `batch` request (at most BITRIX_MAX_BATCH_COMMANDS). */
+  async batchUserLists(chunks: readonly (readonly number[])[], avatarHr: boolean): Promise<UserListOutcome[]> {
+    const cmd: Record<string, string> = {};
+    chunks.forEach((ids, i) => {
+      const query = ids.map((id) => `ID[]=${id}`);
+      if (avatarHr) query.push('AVATAR_HR=Y');
+      cmd[`c${i}`] = `im.user.list.get?${query.join('&')}`;
+    });
+    const body = await this.post<BitrixBatchResponse>('batch', { halt: 0, cmd });
+    const results = asMap(body.result?.result ?? []);
+    const errors = asMap(body.result?.result_error ?? []);
+    return chunks.map((_, i) => {
+      const error = errors[`c${i}`];
+      if (error) return { error };
+      return { users: asMap(results[`c${i}`] ?? []) };
+    });
+  }
+
+  private async post<T>(method: string, payload: Record<string, unknown>): Promise<T> {
+    for (let renewed = false; ; renewed = true) {
+      const token = this.accessToken;
+      const response = await this.http.send({
+        method: 'POST',
+        label: method,
+        path: `/${method}`,
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify(token === undefined ? payload : { ...payload, auth: token }),
+      });
+      if (response.status === 200) {
+        if (typeof response.body !== 'object' || response.body === null) throw this.error('UPSTREAM_UNAVAILABLE');
+        return response.body as T;
+      }
+      // The only non-200 the classifier lets through: OAuth's expired_token. Renew once, then send again.
+      if (renewed || this.oauthHttp === undefined) throw this.error('UNAUTHENTICATED');
+      await this.renew(token);
+    }
+  }
+
+  /** Renews the access token; concurrent callers share one refresh, and one that lost the race just retries. */
+  private renew(expired: string | undefined): Promise<void> {
+    if (this.accessToken !== expired) return Promise.resolve(); // someone renewed it meanwhile
+    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refresh(): Promise<void> {
+    const access = this.options.access;
+    if (access.kind !== 'oauth' || access.refresh === undefined || this.oauthHttp === undefined || this.refreshToken === undefined) {
+      throw this.error('UNAUTHENTICATED');
+    }
+    const query = new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: access.refresh.clientId,
+      client_secret: access.refresh.clientSecret,
+      refresh_token: this.refreshToken,
+    });
+    const response = await this.oauthHttp.send({ method: 'GET', label: 'oauth.token', path: `/oauth/token/?${query}` });
+    const tokens = response.body as Partial<BitrixTokenResponse> | undefined;
+    if (typeof tokens?.access_token !== 'string' || typeof tokens.refresh_token !== 'string') throw this.error('UNAUTHENTICATED');
+    this.accessToken = tokens.access_token;
+    this.refreshToken = tokens.refresh_token;
+    this.options.logger.info({ provider: 'bitrix24', portal: this.name }, 'renewed the OAuth access token');
+  }
+
+  private error(code: ErrorCode): ProviderError {
+    return new ProviderError({ code, provider: 'bitrix24' });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([this.http.close(), this.oauthHttp?.close()]);
+  }
+}
+
+/** Bitrix serializes an empty map as `[]`. */
+function asMap<V>(value: Record<string, V> | [] | undefined): Record<string, V> {
+  return value === undefined || Array.isArray(value) ? {} : value;
+}
+
+function errorOf(response: UpstreamResponse): string | undefined {
+  const body = response.body as Partial<BitrixError> | undefined;
+  return typeof body?.error === 'string' ? body.error : undefined;
+}
+
+/** Bitrix24's REST answers (upstreams.md): what is final, what is worth another try, and how long to wait. */
+export function classifyBitrixResponse(response: UpstreamResponse, oauth: boolean): Verdict {
+  const { status } = response;
+  const error = errorOf(response);
+  if (status === 200) return { kind: 'ok' };
+  if (status === 401 && oauth && error === 'expired_token') return { kind: 'ok' }; // the portal renews it
+  if (status === 401 || status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED' };
+  // The leaky bucket overflowed: it drains at 2/s, so a short backoff is enough.
+  if (status === 503 || error === 'QUERY_LIMIT_EXCEEDED') return { kind: 'retry', code: 'RATE_LIMITED' };
+  if (status === 429 || error === 'OPERATION_TIME_LIMIT') {
+    const resetAt = (response.body as { time?: { operating_reset_at?: unknown } } | undefined)?.time?.operating_reset_at;
+    const waitMs = typeof resetAt === 'number' ? Math.max(0, resetAt * 1000 - Date.now()) : undefined;
+    return { kind: 'fail', code: 'RATE_LIMITED', waitMs };
+  }
+  if (status === 400) return { kind: 'fail', code: 'BAD_USER_INPUT' };
+  if (status >= 500) return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
+  return { kind: 'fail', code: 'UPSTREAM_UNAVAILABLE' };
+}
+
+function classifyOAuthResponse(response: UpstreamResponse): Verdict {
+  if (response.status === 200) return { kind: 'ok' };
+  if (response.status >= 500) return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
+  return { kind: 'fail', code: 'UNAUTHENTICATED' }; // invalid_grant, invalid_client: the refresh token is no good
+}
+
+/** A `result_error` entry of one batch command, as the code every id of that command gets. */
+export function codeForBitrixError(error: string): ErrorCode {
+  switch (error) {
+    case 'QUERY_LIMIT_EXCEEDED':
+    case 'OPERATION_TIME_LIMIT':
+      return 'RATE_LIMITED';
+    case 'NO_AUTH_FOUND':
+    case 'expired_token':
+    case 'invalid_token':
+    case 'insufficient_scope':
+    case 'ACCESS_DENIED':
+      return 'UNAUTHENTICATED';
+    case 'INVALID_FORMAT':
+      return 'BAD_USER_INPUT';
+    default:
+      return 'UPSTREAM_UNAVAILABLE';
+  }
+}
