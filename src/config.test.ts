@@ -264,3 +264,70 @@ describe('Telegram configuration', () => {
     expect(bad.message).not.toContain('short');
   });
 });
+
+describe('Bitrix24 configuration', () => {
+  const webhook = 'https://acme.bitrix24.com/rest/1/s3cr3tW3bh00k/';
+
+  it('one portal from BITRIX24_WEBHOOK_URL, named by its host; the demo is then off', () => {
+    const config = loadConfig({ BITRIX24_WEBHOOK_URL: webhook });
+    expect(config.bitrix24.portals).toEqual([
+      { name: 'acme.bitrix24.com', access: { kind: 'webhook', webhookUrl: webhook }, rate: { perSecond: 2, burst: 50 } },
+    ]);
+    expect(config.demo).toBe(false);
+  });
+
+  it('one portal through OAuth, renewable when the refresh triple is set', () => {
+    const config = loadConfig({
+      BITRIX24_PORTAL_URL: 'https://globex.bitrix24.com',
+      BITRIX24_ACCESS_TOKEN: 'acc',
+      BITRIX24_REFRESH_TOKEN: 'ref',
+      BITRIX24_CLIENT_ID: 'local.1',
+      BITRIX24_CLIENT_SECRET: 'sec',
+      BITRIX24_RATE_PER_SECOND: '5',
+      BITRIX24_RATE_BURST: '250',
+    });
+    expect(config.bitrix24.portals[0]).toEqual({
+      name: 'globex.bitrix24.com',
+      access: {
+        kind: 'oauth',
+        portalUrl: 'https://globex.bitrix24.com',
+        accessToken: 'acc',
+        refresh: { refreshToken: 'ref', clientId: 'local.1', clientSecret: 'sec', oauthUrl: 'https://oauth.bitrix.info' },
+      },
+      rate: { perSecond: 5, burst: 250 },
+    });
+  });
+
+  it('several portals from BITRIX24_PORTALS_FILE', () => {
+    const file = JSON.stringify({
+      portals: [
+        { name: 'acme', webhookUrl: webhook },
+        { portalUrl: 'https://globex.bitrix24.com', accessToken: 'acc', rate: { perSecond: 5, burst: 250 } },
+      ],
+    });
+    const config = loadConfig({ BITRIX24_PORTALS_FILE: '/etc/portals.json' }, { readFile: () => file });
+    expect(config.bitrix24.portals.map((p) => [p.name, p.access.kind, p.rate.perSecond])).toEqual([
+      ['acme', 'webhook', 2],
+      ['globex.bitrix24.com', 'oauth', 5],
+    ]);
+  });
+
+  it('refuses bad Bitrix24 configuration, naming the variable and never echoing the webhook secret', () => {
+    const bad = configError({ BITRIX24_WEBHOOK_URL: 'https://acme.bitrix24.com/s3cr3tW3bh00k' });
+    expect(named(bad)).toEqual(['BITRIX24_WEBHOOK_URL']);
+    expect(bad.message).not.toContain('s3cr3tW3bh00k');
+    expect(named(configError({ BITRIX24_PORTAL_URL: 'https://acme.bitrix24.com' }))).toEqual(['BITRIX24_ACCESS_TOKEN']);
+    let fileError: unknown;
+    try {
+      loadConfig(
+        { BITRIX24_PORTALS_FILE: '/etc/portals.json' },
+        { readFile: () => JSON.stringify({ portals: [{ name: 'a', webhookUrl: 'https://a.example/rest/1/s3cr3tW3bh00k/', portalUrl: 'https://a.example' }] }) },
+      );
+    } catch (error) {
+      fileError = error;
+    }
+    expect(fileError).toBeInstanceOf(ConfigError);
+    expect((fileError as ConfigError).message).toContain('BITRIX24_PORTALS_FILE');
+    expect((fileError as ConfigError).message).not.toContain('s3cr3tW3bh00k');
+  });
+});
