@@ -224,9 +224,9 @@ describe('Bitrix24 emulator', () => {
       try {
         expect(short.webhookUrl).toBeUndefined();
         const url = `${short.url}/rest/im.user.list.get`;
-        expect((await postJson(url, { ID: [1], auth: access() })).status).toBe(200);
+        expect((await postJson(url, { ID: [1], auth: OAUTH.accessToken })).status).toBe(200);
         await new Promise((r) => setTimeout(r, 1_100));
-        expectError(await postJson(url, { ID: [1], auth: access() }), 401, 'expired_token');
+        expectError(await postJson(url, { ID: [1], auth: OAUTH.accessToken }), 401, 'expired_token');
         // A webhook path is refused when no webhook is configured.
         expectError(await postJson(`${short.url}/rest/1/${WEBHOOK.secret}/im.user.list.get`, { ID: [1] }), 401, 'NO_AUTH_FOUND');
       } finally {
