@@ -31,6 +31,7 @@ const config: CodegenConfig = {
           TelegramProfilePhoto: '../providers/telegram/wire.js#TelegramApiProfilePhoto',
           Bitrix24User: '../providers/bitrix24/wire.js#Bitrix24UserRecord',
           Bitrix24Phones: '../providers/bitrix24/wire.js#BitrixPhones',
+          NexudusUser: '../providers/nexudus/wire.js#NexudusApiUser',
         },
         scalars: { ID: 'string', DateTime: 'string' },
       },

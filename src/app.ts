@@ -28,6 +28,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     services.x === undefined && 'x',
     services.telegram === undefined && 'telegram',
     services.bitrix24.portals.size === 0 && 'bitrix24',
+    services.nexudus === undefined && 'nexudus',
   ].filter(Boolean);
   for (const provider of unconfigured) logger.warn({ provider }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
   const server = await startServer(effective, services, logger);

@@ -31,6 +31,7 @@ describe('loadConfig defaults', () => {
       telegram: undefined,
       telegramLimits: { maxIdsPerCall: 100, floodWaitThresholdSeconds: 5 },
       bitrix24: { portals: [], maxIdsPerCall: 50 },
+      nexudus: undefined,
     };
     expect(loadConfig({})).toEqual(expected);
   });
@@ -95,6 +96,7 @@ describe('loadConfig defaults', () => {
       },
       telegramLimits: { maxIdsPerCall: 150, floodWaitThresholdSeconds: 30 },
       bitrix24: { portals: [], maxIdsPerCall: 50 },
+      nexudus: undefined,
     });
   });
 

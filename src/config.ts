@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { PortalAccess } from './providers/bitrix24/client.js';
 import type { RateLimit } from './upstream/leaky-bucket.js';
+import type { NexudusCredentials } from './providers/nexudus/token.js';
 import { z } from 'zod';
 
 /**
@@ -91,6 +92,12 @@ const environment = z.object({
   BITRIX24_MAX_IDS_PER_CALL: int(1, 500, 50),
   BITRIX24_RATE_PER_SECOND: int(1, 1000, 2),
   BITRIX24_RATE_BURST: int(1, 10_000, 50),
+  NEXUDUS_BASE_URL: httpUrl('https://spaces.nexudus.com'),
+  NEXUDUS_TOKEN: secret,
+  NEXUDUS_USERNAME: z.string().optional().transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim())),
+  NEXUDUS_PASSWORD: z.string().optional().transform((v) => (v === undefined || v === '' ? undefined : v)),
+  NEXUDUS_MAX_IDS_PER_CALL: int(1, 500, 100),
+  NEXUDUS_FULL_RECORD_CONCURRENCY: int(1, 32, 4),
 });
 
 export interface UpstreamSettings {
@@ -113,6 +120,14 @@ export interface Config {
   telegram: TelegramConfig | undefined;
   telegramLimits: TelegramLimits;
   bitrix24: { portals: Bitrix24PortalConfig[]; maxIdsPerCall: number };
+  nexudus: NexudusConfig | undefined;
+}
+
+export interface NexudusConfig {
+  baseUrl: string;
+  credentials: NexudusCredentials;
+  maxIdsPerCall: number;
+  fullRecordConcurrency: number;
 }
 
 export interface Bitrix24PortalConfig {
@@ -161,12 +176,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
   const x = e.X_BEARER_TOKEN === undefined ? undefined : { bearerToken: e.X_BEARER_TOKEN, baseUrl: e.X_API_BASE_URL };
   const telegram = telegramConfig(e, options.sessionExists ?? existsSync);
   const bitrix24Portals = bitrix24Config(e, options.readFile ?? ((path) => readFileSync(path, 'utf8')));
+  const nexudus = nexudusConfig(e);
   return {
     port: e.PORT,
     host: e.HOST,
     logLevel: e.LOG_LEVEL,
     // With no provider configured there is nothing to serve but the demo (contract.md, "Commands").
-    demo: e.DEMO || (x === undefined && telegram === undefined && bitrix24Portals.length === 0),
+    demo: e.DEMO || (x === undefined && telegram === undefined && bitrix24Portals.length === 0 && nexudus === undefined),
     introspection: e.INTROSPECTION,
     maxIdsPerOperation: e.MAX_IDS_PER_OPERATION,
     maxRequestBytes: e.MAX_REQUEST_BYTES,
@@ -182,7 +198,23 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
       floodWaitThresholdSeconds: e.TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS,
     },
     bitrix24: { portals: bitrix24Portals, maxIdsPerCall: e.BITRIX24_MAX_IDS_PER_CALL },
+    nexudus,
   };
+}
+
+/** Nexudus is on with a token, or with a username and password to exchange for one. */
+function nexudusConfig(e: z.infer<typeof environment>): NexudusConfig | undefined {
+  const common = { baseUrl: e.NEXUDUS_BASE_URL, maxIdsPerCall: e.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: e.NEXUDUS_FULL_RECORD_CONCURRENCY };
+  if (e.NEXUDUS_TOKEN !== undefined) {
+    if (e.NEXUDUS_USERNAME !== undefined || e.NEXUDUS_PASSWORD !== undefined) {
+      throw new ConfigError(['NEXUDUS_TOKEN: set either it or NEXUDUS_USERNAME and NEXUDUS_PASSWORD, not both']);
+    }
+    return { ...common, credentials: { kind: 'token', token: e.NEXUDUS_TOKEN } };
+  }
+  if (e.NEXUDUS_USERNAME === undefined && e.NEXUDUS_PASSWORD === undefined) return undefined;
+  if (e.NEXUDUS_USERNAME === undefined) throw new ConfigError(['NEXUDUS_USERNAME: required with NEXUDUS_PASSWORD']);
+  if (e.NEXUDUS_PASSWORD === undefined) throw new ConfigError(['NEXUDUS_PASSWORD: required with NEXUDUS_USERNAME']);
+  return { ...common, credentials: { kind: 'password', username: e.NEXUDUS_USERNAME, password: e.NEXUDUS_PASSWORD } };
 }
 
 /** One portal in BITRIX24_PORTALS_FILE: a webhook, or OAuth tokens; an optional name and rate. */

@@ -10,6 +10,9 @@ import type { TelegramClient } from './providers/telegram/client.js';
 import type { TelegramApiUser } from './providers/telegram/wire.js';
 import { createBitrix24Loaders, type Bitrix24Loaders } from './providers/bitrix24/batch.js';
 import type { Bitrix24Portal } from './providers/bitrix24/client.js';
+import { createNexudusLoader, needsFullRecords } from './providers/nexudus/batch.js';
+import type { NexudusClient } from './providers/nexudus/client.js';
+import type { NexudusApiUser } from './providers/nexudus/wire.js';
 
 /** The long-lived clients, one per configured provider; `undefined` means not configured. */
 export interface Services {
@@ -17,6 +20,7 @@ export interface Services {
   telegram: TelegramClient | undefined;
   /** Every configured portal by name (empty: Bitrix24 not configured), and the ids per command. */
   bitrix24: { portals: ReadonlyMap<string, Bitrix24Portal>; maxIdsPerCall: number };
+  nexudus: NexudusClient | undefined;
 }
 
 /**
@@ -30,6 +34,7 @@ export class RequestContext {
   private xLoaders: XLoaders | undefined;
   private telegramLoaders: TelegramLoaders | undefined;
   private bitrix24Loaders: Bitrix24Loaders | undefined;
+  private nexudusLoader: DataLoader<string, NexudusApiUser, string> | undefined;
 
   constructor(
     private readonly services: Services,
@@ -69,6 +74,15 @@ export class RequestContext {
           : createBitrix24Loaders(portals, maxIdsPerCall, () => this.selected?.has('Bitrix24User.avatarHr') ?? true, this.logger);
     }
     return this.bitrix24Loaders;
+  }
+
+  get nexudus(): DataLoader<string, NexudusApiUser, string> {
+    if (this.nexudusLoader === undefined) {
+      const client = this.services.nexudus;
+      this.nexudusLoader =
+        client === undefined ? notConfigured('nexudus') : createNexudusLoader(client, () => needsFullRecords(this.selected), this.logger);
+    }
+    return this.nexudusLoader;
   }
 }
 

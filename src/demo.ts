@@ -7,6 +7,7 @@ import { telegramClient } from './providers/telegram/connect.js';
 import { TelegramEmulator, createEmulatedTelegramClient } from './providers/telegram/emulator.js';
 import { startXEmulator } from './providers/x/emulator.js';
 import { startBitrix24Emulator } from './providers/bitrix24/emulator.js';
+import { startNexudusEmulator } from './providers/nexudus/emulator.js';
 
 /**
  * The embedded demo (contract.md): the built-in emulators of the upstream APIs, started in-process
@@ -38,6 +39,9 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
   });
   // Bitrix24: a strict fake portal reached through an incoming webhook, as most installations are.
   const bitrix24 = await startBitrix24Emulator({ webhook: { userId: 1, secret: randomBytes(12).toString('hex') } });
+  // Nexudus: a password grant against the emulator's token endpoint, partial and full records, 409 pacing.
+  const nexudusLogin = { username: 'demo@coworking.example', password: randomBytes(12).toString('base64url') };
+  const nexudus = await startNexudusEmulator(nexudusLogin);
   const demoConfig: Config = {
     ...config,
     x: { bearerToken, baseUrl: x.url },
@@ -52,18 +56,24 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
         },
       ],
     },
+    nexudus: {
+      baseUrl: nexudus.url,
+      credentials: { kind: 'password', ...nexudusLogin },
+      maxIdsPerCall: config.nexudus?.maxIdsPerCall ?? 100,
+      fullRecordConcurrency: config.nexudus?.fullRecordConcurrency ?? 4,
+    },
   };
-  const { x: xClient, bitrix24: bitrix24Portals } = createServices(demoConfig, logger);
+  const { x: xClient, bitrix24: bitrix24Portals, nexudus: nexudusClient } = createServices(demoConfig, logger);
   logger.info(
-    { providers: { x: x.url, telegram: 'in-process', bitrix24: bitrix24.url } },
+    { providers: { x: x.url, telegram: 'in-process', bitrix24: bitrix24.url, nexudus: nexudus.url } },
     'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +
       'of the upstream APIs on loopback; every provider knows the users with ids 1-10000',
   );
   return {
     config: demoConfig,
-    services: { x: xClient, telegram, bitrix24: bitrix24Portals },
+    services: { x: xClient, telegram, bitrix24: bitrix24Portals, nexudus: nexudusClient },
     close: async () => {
-      await Promise.all([x.close(), bitrix24.close()]);
+      await Promise.all([x.close(), bitrix24.close(), nexudus.close()]);
     },
   };
 }

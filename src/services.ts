@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { Bitrix24Portal } from './providers/bitrix24/client.js';
+import { NexudusClient } from './providers/nexudus/client.js';
 import { connectTelegram } from './providers/telegram/connect.js';
 import { XClient } from './providers/x/client.js';
 
@@ -21,10 +22,13 @@ export function createServices(config: Config, logger: Logger): Services {
       ),
       maxIdsPerCall: config.bitrix24.maxIdsPerCall,
     },
+    nexudus:
+      config.nexudus &&
+      new NexudusClient({ ...config.nexudus, connections, timeoutMs, retry, logger: logger.child({ provider: 'nexudus' }) }),
   };
 }
 
 /** Closes every client: pools drain, MTProto disconnects. */
 export async function closeServices(services: Services): Promise<void> {
-  await Promise.all([services.x?.close(), services.telegram?.close(), ...[...services.bitrix24.portals.values()].map((p) => p.close())]);
+  await Promise.all([services.x?.close(), services.telegram?.close(), services.nexudus?.close(), ...[...services.bitrix24.portals.values()].map((p) => p.close())]);
 }

@@ -94,7 +94,7 @@ describe('a provider without credentials', () => {
   let server: RunningServer;
   beforeAll(async () => {
     const config = { ...loadConfig({ PORT: '0', HOST: '127.0.0.1' }), demo: false };
-    server = await startServer(config, { x: undefined, telegram: undefined, bitrix24: { portals: new Map(), maxIdsPerCall: 50 } }, pino({ level: 'silent' }));
+    server = await startServer(config, { x: undefined, telegram: undefined, bitrix24: { portals: new Map(), maxIdsPerCall: 50 }, nexudus: undefined }, pino({ level: 'silent' }));
   });
   afterAll(() => server.close());
 

@@ -4,6 +4,7 @@ import type { GraphQLResolveInfo, GraphQLScalarType, GraphQLScalarTypeConfig } f
 import type { XApiUser, XApiTweet, XUserPublicMetrics as XApiUserPublicMetrics, XWithheld as XApiWithheld, XTweetPublicMetrics as XApiTweetPublicMetrics } from '../providers/x/wire.js';
 import type { TelegramApiUser, TelegramApiUserStatus, TelegramApiProfilePhoto } from '../providers/telegram/wire.js';
 import type { Bitrix24UserRecord, BitrixPhones } from '../providers/bitrix24/wire.js';
+import type { NexudusApiUser } from '../providers/nexudus/wire.js';
 import type { RequestContext } from '../context.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
@@ -77,6 +78,43 @@ export type Bitrix24User = User & {
   workPosition?: Maybe<Scalars['String']['output']>;
 };
 
+/**
+ * A user of a Nexudus account (coworking spaces), from `GET /api/sys/users/?id=[...]`. The fields marked
+ * "full record" are left empty by that batch endpoint; selecting one makes the lookup fetch each user's full
+ * record (`GET /api/sys/users/{id}`) instead.
+ */
+export type NexudusUser = User & {
+  __typename?: 'NexudusUser';
+  active: Scalars['Boolean']['output'];
+  /** Full record. May use the API. */
+  apiAccess?: Maybe<Scalars['Boolean']['output']>;
+  /** The avatar's URL, when Nexudus gives one. */
+  avatarUrl?: Maybe<Scalars['String']['output']>;
+  /** Full record. The locations (businesses) the user belongs to. */
+  businessIds?: Maybe<Array<Scalars['ID']['output']>>;
+  createdOn?: Maybe<Scalars['DateTime']['output']>;
+  defaultBusinessId?: Maybe<Scalars['ID']['output']>;
+  /** Same as `fullName`. */
+  displayName?: Maybe<Scalars['String']['output']>;
+  email?: Maybe<Scalars['String']['output']>;
+  fullName?: Maybe<Scalars['String']['output']>;
+  id: Scalars['ID']['output'];
+  /** Full record. A full unrestricted administrator. */
+  isAdmin?: Maybe<Scalars['Boolean']['output']>;
+  /** Full record. Last sign-in. */
+  lastAccess?: Maybe<Scalars['DateTime']['output']>;
+  /** Full record. Must choose a new password at next sign-in. */
+  mustResetPassword?: Maybe<Scalars['Boolean']['output']>;
+  provider: Provider;
+  /** Full record. The ids of the user's roles (Nexudus sends role ids, not names). */
+  roles?: Maybe<Array<Scalars['ID']['output']>>;
+  twoFactorEnabled: Scalars['Boolean']['output'];
+  uniqueId?: Maybe<Scalars['ID']['output']>;
+  updatedOn?: Maybe<Scalars['DateTime']['output']>;
+  /** The user confirmed their email address. */
+  validated: Scalars['Boolean']['output'];
+};
+
 /** The upstream service a user record comes from. */
 export type Provider =
   | 'BITRIX24'
@@ -91,6 +129,8 @@ export type Query = {
    * configured portal; it may be omitted when only one is configured.
    */
   bitrix24Users: Array<Maybe<Bitrix24User>>;
+  /** Nexudus users by id (positive integers), aligned with the input. */
+  nexudusUsers: Array<Maybe<NexudusUser>>;
   /**
    * Telegram users by id and/or username, in the order asked: the users for `ids` first, then those for
    * `usernames` (5-32 letters, digits or `_`, case-insensitive), with `null` and an error at the index of one
@@ -112,6 +152,11 @@ export type Query = {
 export type QueryBitrix24UsersArgs = {
   ids: Array<Scalars['ID']['input']>;
   portal?: InputMaybe<Scalars['String']['input']>;
+};
+
+
+export type QueryNexudusUsersArgs = {
+  ids: Array<Scalars['ID']['input']>;
 };
 
 
@@ -367,6 +412,7 @@ export type DirectiveResolverFn<TResult = Record<PropertyKey, never>, TParent = 
 /** Mapping of federation types */
 export type FederationTypes = ResolversObject<{
   Bitrix24User: Bitrix24User;
+  NexudusUser: NexudusUser;
   TelegramUser: TelegramUser;
   Tweet: Tweet;
   XUser: XUser;
@@ -377,6 +423,9 @@ export type FederationReferenceTypes = ResolversObject<{
   Bitrix24User:
     ( { __typename: 'Bitrix24User' }
     & GraphQLRecursivePick<FederationTypes['Bitrix24User'], {"portal":true,"id":true}> );
+  NexudusUser:
+    ( { __typename: 'NexudusUser' }
+    & GraphQLRecursivePick<FederationTypes['NexudusUser'], {"id":true}> );
   TelegramUser:
     ( { __typename: 'TelegramUser' }
     & GraphQLRecursivePick<FederationTypes['TelegramUser'], {"id":true}> );
@@ -393,6 +442,7 @@ export type FederationReferenceTypes = ResolversObject<{
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = ResolversObject<{
   User:
     | ( Bitrix24UserRecord )
+    | ( NexudusApiUser )
     | ( TelegramApiUser )
     | ( XApiUser )
   ;
@@ -406,6 +456,7 @@ export type ResolversTypes = ResolversObject<{
   Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  NexudusUser: ResolverTypeWrapper<NexudusApiUser>;
   Provider: Provider;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TelegramPresence: TelegramPresence;
@@ -429,6 +480,7 @@ export type ResolversParentTypes = ResolversObject<{
   Boolean: Scalars['Boolean']['output'];
   ID: Scalars['ID']['output'];
   DateTime: Scalars['DateTime']['output'];
+  NexudusUser: NexudusApiUser;
   Query: Record<PropertyKey, never>;
   TelegramProfilePhoto: TelegramApiProfilePhoto;
   Int: Scalars['Int']['output'];
@@ -485,8 +537,33 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
+export type NexudusUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser'], FederationReferenceType extends FederationReferenceTypes['NexudusUser'] = FederationReferenceTypes['NexudusUser']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['NexudusUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
+  active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  apiAccess?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  businessIds?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
+  createdOn?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  defaultBusinessId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  email?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  fullName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
+  isAdmin?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  lastAccess?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  mustResetPassword?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
+  roles?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
+  twoFactorEnabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  uniqueId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
+  updatedOn?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  validated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
+}>;
+
 export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   bitrix24Users?: Resolver<Array<Maybe<ResolversTypes['Bitrix24User']>>, ParentType, ContextType, RequireFields<QueryBitrix24UsersArgs, 'ids'>>;
+  nexudusUsers?: Resolver<Array<Maybe<ResolversTypes['NexudusUser']>>, ParentType, ContextType, RequireFields<QueryNexudusUsersArgs, 'ids'>>;
   telegramUsers?: Resolver<Array<Maybe<ResolversTypes['TelegramUser']>>, ParentType, ContextType, Partial<QueryTelegramUsersArgs>>;
   xUsers?: Resolver<Array<Maybe<ResolversTypes['XUser']>>, ParentType, ContextType, RequireFields<QueryXUsersArgs, 'ids'>>;
   xUsersByUsername?: Resolver<Array<Maybe<ResolversTypes['XUser']>>, ParentType, ContextType, RequireFields<QueryXUsersByUsernameArgs, 'usernames'>>;
@@ -551,7 +628,7 @@ export type TweetPublicMetricsResolvers<ContextType = RequestContext, ParentType
 }>;
 
 export type UserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
-  __resolveType: TypeResolveFn<'Bitrix24User' | 'TelegramUser' | 'XUser', ParentType, ContextType>;
+  __resolveType: TypeResolveFn<'Bitrix24User' | 'NexudusUser' | 'TelegramUser' | 'XUser', ParentType, ContextType>;
 }>;
 
 export type XUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['XUser'] = ResolversParentTypes['XUser'], FederationReferenceType extends FederationReferenceTypes['XUser'] = FederationReferenceTypes['XUser']> = ResolversObject<{
@@ -595,6 +672,7 @@ export type Resolvers<ContextType = RequestContext> = ResolversObject<{
   Bitrix24Phones?: Bitrix24PhonesResolvers<ContextType>;
   Bitrix24User?: Bitrix24UserResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  NexudusUser?: NexudusUserResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   TelegramProfilePhoto?: TelegramProfilePhotoResolvers<ContextType>;
   TelegramUser?: TelegramUserResolvers<ContextType>;

@@ -53,7 +53,7 @@ describe('selectedFields', () => {
     expect(fields).toEqual(
       new Set([
         'Query.xUsers',
-        ...['XUser', 'TelegramUser', 'Bitrix24User'].flatMap((type) => common.map((f) => `${type}.${f}`)),
+        ...['XUser', 'TelegramUser', 'Bitrix24User', 'NexudusUser'].flatMap((type) => common.map((f) => `${type}.${f}`)),
       ]),
     );
     expect([...fields].some((f) => f.startsWith('User.'))).toBe(false);
@@ -74,6 +74,8 @@ describe('selectedFields', () => {
         'TelegramUser.avatarUrl',
         'Bitrix24User.displayName',
         'Bitrix24User.avatarUrl',
+        'NexudusUser.displayName',
+        'NexudusUser.avatarUrl',
       ]),
     );
   });

@@ -2,6 +2,8 @@ import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
 import { bitrix24IdArguments } from './bitrix24/inputs.js';
 import { bitrix24Resolvers } from './bitrix24/resolvers.js';
+import { nexudusIdArguments } from './nexudus/inputs.js';
+import { nexudusResolvers } from './nexudus/resolvers.js';
 import { telegramIdArguments } from './telegram/inputs.js';
 import { telegramResolvers } from './telegram/resolvers.js';
 import { xIdArguments } from './x/inputs.js';
@@ -20,4 +22,5 @@ export const providers: readonly ProviderModule[] = [
   { resolvers: xResolvers, idArguments: xIdArguments },
   { resolvers: telegramResolvers, idArguments: telegramIdArguments },
   { resolvers: bitrix24Resolvers, idArguments: bitrix24IdArguments },
+  { resolvers: nexudusResolvers, idArguments: nexudusIdArguments },
 ];

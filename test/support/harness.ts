@@ -13,6 +13,7 @@ import type { ITelegramStorageProvider } from '@mtcute/node';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { startNexudusEmulator, type NexudusEmulator, type NexudusEmulatorOptions } from '../../src/providers/nexudus/emulator.js';
 import {
   startBitrix24Emulator,
   type Bitrix24Emulator,
@@ -34,6 +35,7 @@ export interface Harness {
   telegram: TelegramEmulator;
   /** The Bitrix24 portals' emulators, by portal name (`HarnessOptions.bitrix24`). */
   bitrix24: Map<string, Bitrix24Emulator>;
+  nexudus: NexudusEmulator;
   logs: string[];
   /** POSTs an operation to /graphql; returns the HTTP status and the parsed body. */
   gql<T = any>(query: string, variables?: Record<string, unknown>, headers?: Record<string, string>): Promise<GqlResult<T>>;
@@ -58,8 +60,13 @@ export interface HarnessOptions {
   };
   /** Bitrix24 portals to emulate, configured through BITRIX24_PORTALS_FILE; default one webhook portal "portal-a". */
   bitrix24?: Array<{ name: string; oauth?: boolean; emulator?: Partial<Bitrix24EmulatorOptions> }>;
+  /** The Nexudus emulator's options; `auth: 'token'` configures NEXUDUS_TOKEN instead of the password grant. */
+  nexudus?: Partial<NexudusEmulatorOptions> & { auth?: 'password' | 'token' };
   env?: Record<string, string>;
 }
+
+export const NEXUDUS_LOGIN = { username: 'ops@coworking.example', password: 'Pa55-w0rd!nexudus' };
+export const NEXUDUS_STATIC_TOKEN = 'nx-static-t0ken-123';
 
 export const BITRIX_TEST_SECRET = 'wh5ecr3tAbCdEf0123';
 export const BITRIX_OAUTH = { clientId: 'app.test.1', clientSecret: 'cl1ent-s3cret-XYZ', accessToken: 'acc-t0ken-1', refreshToken: 'ref-t0ken-1' };
@@ -87,6 +94,11 @@ async function startBitrixPortals(specs: NonNullable<HarnessOptions['bitrix24']>
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const x = await startXEmulator({ bearerToken: X_TEST_TOKEN, ...options.emulator });
   const bitrix = await startBitrixPortals(options.bitrix24 ?? [{ name: 'portal-a' }]);
+  const nexudus = await startNexudusEmulator({ ...NEXUDUS_LOGIN, staticToken: NEXUDUS_STATIC_TOKEN, ...options.nexudus });
+  const nexudusAuth =
+    options.nexudus?.auth === 'token'
+      ? { NEXUDUS_TOKEN: NEXUDUS_STATIC_TOKEN }
+      : { NEXUDUS_USERNAME: NEXUDUS_LOGIN.username, NEXUDUS_PASSWORD: NEXUDUS_LOGIN.password };
   const logs: string[] = [];
   const sink = new Writable({
     write(chunk, _encoding, done) {
@@ -102,6 +114,8 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     X_API_BASE_URL: x.url,
     UPSTREAM_MAX_RETRY_WAIT_MS: '1500',
     BITRIX24_PORTALS_FILE: bitrix.file,
+    NEXUDUS_BASE_URL: nexudus.url,
+    ...nexudusAuth,
     // The emulator of an OAuth portal also plays Bitrix24's OAuth server.
     ...(bitrix.oauthServer === undefined ? {} : { BITRIX24_OAUTH_URL: bitrix.oauthServer }),
     ...options.env,
@@ -126,6 +140,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     x,
     telegram,
     bitrix24: bitrix.emulators,
+    nexudus,
     logs,
     async gql(query, variables, headers = {}) {
       const res = await fetch(`${url}/graphql`, {
@@ -142,10 +157,11 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       x.reset();
       telegram.reset();
       for (const emulator of bitrix.emulators.values()) emulator.reset();
+      nexudus.reset();
     },
     async close() {
       await app.close();
-      await Promise.all([x.close(), ...[...bitrix.emulators.values()].map((e) => e.close())]);
+      await Promise.all([x.close(), nexudus.close(), ...[...bitrix.emulators.values()].map((e) => e.close())]);
     },
   };
 }

@@ -1,0 +1,47 @@
+import type { Resolvers } from '../../generated/resolvers-types.js';
+import { ProviderError } from '../../upstream/errors.js';
+import { NEXUDUS_ID_PATTERN } from './wire.js';
+
+/**
+ * Nexudus's GraphQL type, mapped from its PascalCase records. The full-record fields read what only a
+ * full record carries; the loader fetched full records whenever the operation selects one of them.
+ */
+export const nexudusResolvers: Resolvers = {
+  Query: {
+    nexudusUsers: (_parent, { ids }, { nexudus }) => ids.map((id) => nexudus.load(id)),
+  },
+  NexudusUser: {
+    __resolveReference: (reference, { nexudus }) => {
+      const id = String(reference.id);
+      return NEXUDUS_ID_PATTERN.test(id)
+        ? nexudus.load(id)
+        : Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider: 'nexudus', id }));
+    },
+    id: (user) => String(user.Id),
+    provider: () => 'NEXUDUS',
+    displayName: (user) => user.FullName || null,
+    avatarUrl: (user) => user.NewAvatarUrl || null,
+    fullName: (user) => user.FullName || null,
+    email: (user) => user.Email || null,
+    active: (user) => user.Active === true,
+    validated: (user) => user.Validated === true,
+    twoFactorEnabled: (user) => user.TwoFactorEnabled === true,
+    createdOn: (user) => isoDate(user.CreatedOn),
+    updatedOn: (user) => isoDate(user.UpdatedOn),
+    uniqueId: (user) => user.UniqueId || null,
+    defaultBusinessId: (user) => (user.DefaultBusinessId == null ? null : String(user.DefaultBusinessId)),
+    isAdmin: (user) => user.IsAdmin ?? null,
+    apiAccess: (user) => user.APIAccess ?? null,
+    mustResetPassword: (user) => user.MustResetPassword ?? null,
+    lastAccess: (user) => isoDate(user.LastAccess),
+    businessIds: (user) => (user.Businesses ?? []).map(String),
+    roles: (user) => (user.UserRoles ?? []).map(String),
+  },
+};
+
+/** Nexudus dates are ISO 8601 (`2025-01-15T10:30:00Z`); normalized to milliseconds in UTC. */
+function isoDate(value: string | null | undefined): string | null {
+  if (!value) return null;
+  const time = Date.parse(value);
+  return Number.isNaN(time) ? null : new Date(time).toISOString();
+}
