@@ -32,6 +32,7 @@ describe('loadConfig defaults', () => {
       telegramLimits: { maxIdsPerCall: 100, floodWaitThresholdSeconds: 5 },
       bitrix24: { portals: [], maxIdsPerCall: 50 },
       nexudus: undefined,
+      nexudusLimits: { maxIdsPerCall: 100, fullRecordConcurrency: 4 },
     };
     expect(loadConfig({})).toEqual(expected);
   });
@@ -97,6 +98,7 @@ describe('loadConfig defaults', () => {
       telegramLimits: { maxIdsPerCall: 150, floodWaitThresholdSeconds: 30 },
       bitrix24: { portals: [], maxIdsPerCall: 50 },
       nexudus: undefined,
+      nexudusLimits: { maxIdsPerCall: 100, fullRecordConcurrency: 4 },
     });
   });
 
@@ -331,5 +333,32 @@ describe('Bitrix24 configuration', () => {
     expect(fileError).toBeInstanceOf(ConfigError);
     expect((fileError as ConfigError).message).toContain('BITRIX24_PORTALS_FILE');
     expect((fileError as ConfigError).message).not.toContain('s3cr3tW3bh00k');
+  });
+});
+
+describe('Nexudus configuration', () => {
+  it('is on with a token, used as is', () => {
+    const config = loadConfig({ NEXUDUS_TOKEN: 'tok3n' });
+    expect(config.nexudus).toEqual({ baseUrl: 'https://spaces.nexudus.com', credentials: { kind: 'token', token: 'tok3n' } });
+    expect(config.demo).toBe(false);
+  });
+
+  it('is on with a username and password, and reads its limits', () => {
+    const config = loadConfig({
+      NEXUDUS_USERNAME: 'ops@example.com',
+      NEXUDUS_PASSWORD: 'pw',
+      NEXUDUS_BASE_URL: 'http://127.0.0.1:9',
+      NEXUDUS_MAX_IDS_PER_CALL: '25',
+      NEXUDUS_FULL_RECORD_CONCURRENCY: '2',
+    });
+    expect(config.nexudus).toEqual({ baseUrl: 'http://127.0.0.1:9', credentials: { kind: 'password', username: 'ops@example.com', password: 'pw' } });
+    expect(config.nexudusLimits).toEqual({ maxIdsPerCall: 25, fullRecordConcurrency: 2 });
+  });
+
+  it('refuses half a login or both kinds at once, never echoing the password', () => {
+    expect(named(configError({ NEXUDUS_PASSWORD: 'hunter2-secret' }))).toEqual(['NEXUDUS_USERNAME']);
+    expect(configError({ NEXUDUS_PASSWORD: 'hunter2-secret' }).message).not.toContain('hunter2-secret');
+    expect(named(configError({ NEXUDUS_USERNAME: 'a' }))).toEqual(['NEXUDUS_PASSWORD']);
+    expect(named(configError({ NEXUDUS_TOKEN: 't', NEXUDUS_USERNAME: 'a', NEXUDUS_PASSWORD: 'p' }))).toEqual(['NEXUDUS_TOKEN']);
   });
 });

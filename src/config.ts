@@ -121,12 +121,18 @@ export interface Config {
   telegramLimits: TelegramLimits;
   bitrix24: { portals: Bitrix24PortalConfig[]; maxIdsPerCall: number };
   nexudus: NexudusConfig | undefined;
+  nexudusLimits: NexudusLimits;
 }
 
 export interface NexudusConfig {
   baseUrl: string;
   credentials: NexudusCredentials;
+}
+
+export interface NexudusLimits {
+  /** Ids per list call. */
   maxIdsPerCall: number;
+  /** Single-record calls in flight at once. */
   fullRecordConcurrency: number;
 }
 
@@ -199,12 +205,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, options: LoadOp
     },
     bitrix24: { portals: bitrix24Portals, maxIdsPerCall: e.BITRIX24_MAX_IDS_PER_CALL },
     nexudus,
+    nexudusLimits: { maxIdsPerCall: e.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: e.NEXUDUS_FULL_RECORD_CONCURRENCY },
   };
 }
 
 /** Nexudus is on with a token, or with a username and password to exchange for one. */
 function nexudusConfig(e: z.infer<typeof environment>): NexudusConfig | undefined {
-  const common = { baseUrl: e.NEXUDUS_BASE_URL, maxIdsPerCall: e.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: e.NEXUDUS_FULL_RECORD_CONCURRENCY };
+  const common = { baseUrl: e.NEXUDUS_BASE_URL };
   if (e.NEXUDUS_TOKEN !== undefined) {
     if (e.NEXUDUS_USERNAME !== undefined || e.NEXUDUS_PASSWORD !== undefined) {
       throw new ConfigError(['NEXUDUS_TOKEN: set either it or NEXUDUS_USERNAME and NEXUDUS_PASSWORD, not both']);

@@ -23,13 +23,15 @@ export interface Demo {
 export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
   const bearerToken = randomBytes(24).toString('base64url');
   // X's real budget (300 calls / 15 min) would end a demo session early; the demo allows 100 times that.
-  const x = await startXEmulator({ bearerToken, rateLimit: { limit: 30_000, windowSeconds: 900 },
+  const x = await startXEmulator({
+    bearerToken,
+    rateLimit: { limit: 30_000, windowSeconds: 900 },
     recordRequests: false,
     memoizeBodies: true,
   });
   // Telegram speaks MTProto, not HTTP: its emulator answers RPCs in-process, as a bot that may use
   // access_hash 0, with mtcute's real (in-memory) peer cache behind it.
-  const telegramRpc = createEmulatedTelegramClient(new TelegramEmulator());
+  const telegramRpc = createEmulatedTelegramClient(new TelegramEmulator({ recordRpcs: false }));
   const telegram = telegramClient(telegramRpc, {
     isBot: true,
     limits: config.telegramLimits,
@@ -38,10 +40,13 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     close: () => telegramRpc.destroy(),
   });
   // Bitrix24: a strict fake portal reached through an incoming webhook, as most installations are.
-  const bitrix24 = await startBitrix24Emulator({ webhook: { userId: 1, secret: randomBytes(12).toString('hex') } });
+  const bitrix24 = await startBitrix24Emulator({
+    webhook: { userId: 1, secret: randomBytes(12).toString('hex') },
+    recordRequests: false,
+  });
   // Nexudus: a password grant against the emulator's token endpoint, partial and full records, 409 pacing.
   const nexudusLogin = { username: 'demo@coworking.example', password: randomBytes(12).toString('base64url') };
-  const nexudus = await startNexudusEmulator(nexudusLogin);
+  const nexudus = await startNexudusEmulator({ ...nexudusLogin, recordRequests: false });
   const demoConfig: Config = {
     ...config,
     x: { bearerToken, baseUrl: x.url },
@@ -56,12 +61,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
         },
       ],
     },
-    nexudus: {
-      baseUrl: nexudus.url,
-      credentials: { kind: 'password', ...nexudusLogin },
-      maxIdsPerCall: config.nexudus?.maxIdsPerCall ?? 100,
-      fullRecordConcurrency: config.nexudus?.fullRecordConcurrency ?? 4,
-    },
+    nexudus: { baseUrl: nexudus.url, credentials: { kind: 'password', ...nexudusLogin } },
   };
   const { x: xClient, bitrix24: bitrix24Portals, nexudus: nexudusClient } = createServices(demoConfig, logger);
   logger.info(

@@ -24,7 +24,14 @@ export function createServices(config: Config, logger: Logger): Services {
     },
     nexudus:
       config.nexudus &&
-      new NexudusClient({ ...config.nexudus, connections, timeoutMs, retry, logger: logger.child({ provider: 'nexudus' }) }),
+      new NexudusClient({
+        ...config.nexudus,
+        ...config.nexudusLimits,
+        connections,
+        timeoutMs,
+        retry,
+        logger: logger.child({ provider: 'nexudus' }),
+      }),
   };
 }
 

@@ -52,7 +52,7 @@ function run(env: Record<string, string>): Run {
 }
 
 describe('npm start', () => {
-  it('with nothing configured runs the demo, serves it, and stops cleanly on SIGTERM', async () => {
+  it('with nothing configured runs the demo of all four providers, serves it, and stops cleanly on SIGTERM', async () => {
     const p = run({ PORT: '0', HOST: '127.0.0.1' });
     try {
       expect(await p.waitFor(/DEMO MODE/)).toContain('ids 1-10000');
@@ -61,12 +61,19 @@ describe('npm start', () => {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({
-          query: '{ xUsers(ids: ["42", "10001"]) { id username } telegramUsers(ids: ["42"], usernames: ["tg_user7"]) { id username } }',
+          query: `{
+            xUsers(ids: ["42", "10001"]) { id username }
+            telegramUsers(ids: ["42"], usernames: ["tg_user7"]) { id username }
+            bitrix24Users(ids: ["42"]) { id portal name }
+            nexudusUsers(ids: ["42"]) { id fullName isAdmin }
+          }`,
         }),
       });
       const body = (await res.json()) as any;
       expect(body.data.xUsers).toEqual([{ id: '42', username: 'user42' }, null]);
       expect(body.data.telegramUsers).toEqual([{ id: '42', username: 'tg_user42' }, { id: '7', username: 'tg_user7' }]);
+      expect(body.data.bitrix24Users).toEqual([{ id: '42', portal: 'demo.bitrix24.local', name: 'Demo User 42' }]);
+      expect(body.data.nexudusUsers).toEqual([{ id: '42', fullName: 'Demo User 42', isAdmin: false }]);
       expect(body.errors.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([['xUsers.1', 'NOT_FOUND']]);
     } finally {
       p.child.kill('SIGTERM');

@@ -44,6 +44,8 @@ export interface Bitrix24EmulatorOptions {
   bucket?: { perSecond: number; burst: number };
   /** Artificial delay before every response. Default 0. */
   latencyMs?: number;
+  /** Keep every request in `requests` (default true, for tests); the long-running demo turns it off. */
+  recordRequests?: boolean;
 }
 
 export interface Bitrix24EmulatorRequest {
@@ -541,7 +543,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       path: redactPath(path),
       status: 0,
     };
-    requests.push(record);
+    if (options.recordRequests ?? true) requests.push(record);
     const body = await readBody(req);
 
     if (r.kind === 'token') {

@@ -56,6 +56,8 @@ export interface NexudusEmulatorOptions {
   throttle?: NexudusThrottle | false;
   /** Artificial delay before every response. Default 0. */
   latencyMs?: number;
+  /** Keep every request in `requests` (default true, for tests); the long-running demo turns it off. */
+  recordRequests?: boolean;
 }
 
 export interface NexudusEmulatorRequest {
@@ -364,7 +366,7 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     const r = route(path, qi === -1 ? '' : rawUrl.slice(qi + 1));
     const method = req.method ?? 'GET';
     const record: NexudusEmulatorRequest = { kind: r.kind, method, path, status: 0 };
-    requests.push(record);
+    if (options.recordRequests ?? true) requests.push(record);
     const body = await readBody(req);
 
     if (r.kind === 'token') return send(res, record, token(req, body, record));

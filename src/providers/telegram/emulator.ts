@@ -33,6 +33,8 @@ export interface TelegramEmulatorOptions {
   acceptZeroAccessHash?: boolean;
   /** Artificial delay before every answer. Default 0. */
   latencyMs?: number;
+  /** Keep every RPC in `rpcs` (default true, for tests); the long-running demo turns it off. */
+  recordRpcs?: boolean;
 }
 
 export interface TelegramEmulatorRpc {
@@ -58,6 +60,7 @@ export class TelegramEmulator {
   private readonly emptyIds: ReadonlySet<number>;
   private readonly acceptZeroAccessHash: boolean;
   private readonly latencyMs: number;
+  private readonly recordRpcs: boolean;
   /** Injected failures, one per upcoming RPC. */
   private readonly faults: Array<{ code: number; text: string }> = [];
 
@@ -66,6 +69,7 @@ export class TelegramEmulator {
     this.emptyIds = new Set(options.emptyIds ?? []);
     this.acceptZeroAccessHash = options.acceptZeroAccessHash ?? true;
     this.latencyMs = options.latencyMs ?? 0;
+    this.recordRpcs = options.recordRpcs ?? true;
   }
 
   /** The next `count` RPCs (whatever they are) fail with `RpcError(code, text)`, after being recorded. */
@@ -90,7 +94,7 @@ export class TelegramEmulator {
     const rpc: TelegramEmulatorRpc = { method: request._, outcome: 'ok' };
     if (request._ === 'users.getUsers') rpc.ids = request.id.map(requestedId);
     if (request._ === 'contacts.resolveUsername') rpc.username = request.username;
-    this.rpcs.push(rpc);
+    if (this.recordRpcs) this.rpcs.push(rpc);
     try {
       const fault = this.faults.shift();
       if (fault !== undefined) throw new tl.RpcError(fault.code, fault.text);
