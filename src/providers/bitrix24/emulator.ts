@@ -15,8 +15,9 @@
  * The OAuth endpoint (`GET /oauth/token/`) is another server on the real service: no bucket, no faults.
  */
 import { randomBytes } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLoopbackServer } from '../../emulators/loopback-server.js';
+import { readBody } from '../../emulators/read-body.js';
 import { BITRIX_DEMO_MAX_ID, demoBitrixUser, formatBitrixAtom } from './demo-data.js';
 import {
   BITRIX_ID_PATTERN,
@@ -404,19 +405,6 @@ function redactPath(path: string): string {
 
 const MAX_BODY_BYTES = 1 << 20;
 
-/** The whole body as UTF-8, or undefined when it is larger than MAX_BODY_BYTES (it is drained anyway). */
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // Server.
@@ -544,7 +532,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       status: 0,
     };
     if (options.recordRequests ?? true) requests.push(record);
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
 
     if (r.kind === 'token') {
       const answer = token(req, query);
@@ -577,24 +565,18 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
     }
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // A bug in the emulator must surface as a 500 in the test, not hang the client.
-      if (!res.headersSent) res.writeHead(500, { 'content-type': JSON_CT });
+  const server = await startLoopbackServer({
+    name: 'bitrix24 emulator',
+    port: options.port,
+    host,
+    handle,
+    timers,
+    internalError: (res) => {
+      res.writeHead(500, { 'content-type': JSON_CT });
       res.end(JSON.stringify(FAULT_BODIES[500]));
-      console.error('bitrix24 emulator: handler failed', err);
-    });
+    },
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  baseUrl = server.url;
 
   return {
     url: baseUrl,
@@ -621,15 +603,6 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
     failCommand(id, error, description) {
       failures.set(id, description === undefined ? { error } : { error, error_description: description });
     },
-    close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      if (!server.listening) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // server.close() only stops accepting; idle keep-alive sockets would keep it open.
-        server.closeAllConnections();
-      });
-    },
+    close: () => server.close(),
   };
 }

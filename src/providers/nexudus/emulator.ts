@@ -27,8 +27,9 @@
  * emulated and answers 404.
  */
 import { createHash } from 'node:crypto';
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLoopbackServer } from '../../emulators/loopback-server.js';
+import { readBody } from '../../emulators/read-body.js';
 import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, partialNexudusUser } from './demo-data.js';
 import { NEXUDUS_ID_PATTERN, type NexudusApiMessage, type NexudusTokenError, type NexudusTokenResponse } from './wire.js';
 
@@ -218,19 +219,6 @@ function bearerToken(req: IncomingMessage): string | undefined {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-/** The whole body as UTF-8, or undefined when larger than MAX_BODY_BYTES (it is drained anyway). */
-function readBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => resolve(size > MAX_BODY_BYTES ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /** The form OWIN reads: the body when it is form-encoded, otherwise nothing. */
 function readForm(req: IncomingMessage, body: string | undefined): URLSearchParams {
@@ -367,7 +355,7 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     const method = req.method ?? 'GET';
     const record: NexudusEmulatorRequest = { kind: r.kind, method, path, status: 0 };
     if (options.recordRequests ?? true) requests.push(record);
-    const body = await readBody(req);
+    const body = await readBody(req, MAX_BODY_BYTES);
 
     if (r.kind === 'token') return send(res, record, token(req, body, record));
     if (r.kind === 'other') return send(res, record, message(404, `No HTTP resource was found that matches the request URI '${baseUrl}${rawUrl}'.`));
@@ -377,24 +365,18 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     send(res, record, users(req, r, record));
   }
 
-  const server = createServer((req, res) => {
-    handle(req, res).catch((err: unknown) => {
-      // A bug in the emulator must surface as a 500 in the test, not hang the client.
-      if (!res.headersSent) res.writeHead(500, { 'content-type': JSON_CT });
+  const server = await startLoopbackServer({
+    name: 'nexudus emulator',
+    port: options.port,
+    host,
+    handle,
+    timers,
+    internalError: (res) => {
+      res.writeHead(500, { 'content-type': JSON_CT });
       res.end(JSON.stringify({ Message: 'An error has occurred.' }));
-      console.error('nexudus emulator: handler failed', err);
-    });
+    },
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
-  baseUrl = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  baseUrl = server.url;
 
   return {
     url: baseUrl,
@@ -410,15 +392,6 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     failNext(count, status) {
       for (let i = 0; i < count; i++) faults.push(status);
     },
-    close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      if (!server.listening) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // server.close() only stops accepting; idle keep-alive sockets would keep it open.
-        server.closeAllConnections();
-      });
-    },
+    close: () => server.close(),
   };
 }

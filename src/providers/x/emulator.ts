@@ -9,8 +9,8 @@
  * Order of checks per request: injected fault → route (404) → auth (401, costs no budget)
  * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { startLoopbackServer } from '../../emulators/loopback-server.js';
 import {
   demoUserIdForUsername,
   demoXTweet,
@@ -476,28 +476,20 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     send(200, JSON_CT, body, budget.headers);
   }
 
-  const server = createServer((req, res) => {
-    try {
-      handle(req, res);
-    } catch (err) {
-      // A bug in the emulator must surface as a 500 in the test, not hang the client.
-      if (!res.headersSent) res.writeHead(500, { 'content-type': PROBLEM_CT });
+  const server = await startLoopbackServer({
+    name: 'x emulator',
+    port: options.port,
+    host,
+    handle,
+    timers,
+    internalError: (res) => {
+      res.writeHead(500, { 'content-type': PROBLEM_CT });
       res.end(genericProblem(500));
-      console.error('x emulator: handler failed', err);
-    }
+    },
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(options.port ?? 0, host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    url: server.url,
     requests,
     reset() {
       requests.length = 0;
@@ -510,16 +502,6 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     failNext(count, status, headers = {}) {
       for (let i = 0; i < count; i++) faults.push({ status, headers });
     },
-    close() {
-      for (const timer of timers) clearTimeout(timer);
-      timers.clear();
-      // Idempotent: a test may stop the upstream to simulate an outage, and then clean up as usual.
-      if (!server.listening) return Promise.resolve();
-      return new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // server.close() only stops accepting; idle keep-alive sockets would keep it open.
-        server.closeAllConnections();
-      });
-    },
+    close: () => server.close(),
   };
 }
