@@ -1,0 +1,44 @@
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { afterAll, expect, it } from 'vitest';
+import { loadConfig } from '../../config.js';
+import { connectTelegram } from './connect.js';
+
+/**
+ * The production connection as far as it goes without Telegram: mtcute's client over a real SQLite
+ * session file at TELEGRAM_SESSION_PATH, its peer cache read through our client. Nothing here makes an
+ * RPC (mtcute's `prepare()` opens storage and does not connect), so no traffic leaves the machine.
+ */
+const dir = mkdtempSync(join(tmpdir(), 'tg-connect-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+const app = { TELEGRAM_API_ID: '12345', TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef' };
+
+it('as a bot: opens the session file and names an unseen user with access hash 0', async () => {
+  const sessionPath = join(dir, 'bot.session');
+  const config = loadConfig({ ...app, TELEGRAM_BOT_TOKEN: '123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', TELEGRAM_SESSION_PATH: sessionPath });
+  const client = connectTelegram(config.telegram!, config.telegramLimits, config.upstream, pino({ level: 'silent' }));
+  try {
+    const input = await client.inputUser(5);
+    expect(input).toMatchObject({ _: 'inputUser', userId: 5 });
+    expect(input?._ === 'inputUser' && input.accessHash.isZero()).toBe(true);
+    expect(await client.cachedIdForUsername('tg_user5')).toBeUndefined();
+    expect(client.maxIdsPerCall).toBe(100);
+    expect(existsSync(sessionPath)).toBe(true);
+  } finally {
+    await client.close();
+  }
+});
+
+it('as a user account: an unseen user has no InputUser', async () => {
+  const sessionPath = join(dir, 'user.session');
+  const config = loadConfig({ ...app, TELEGRAM_SESSION_PATH: sessionPath }, { sessionExists: () => true });
+  const client = connectTelegram(config.telegram!, config.telegramLimits, config.upstream, pino({ level: 'silent' }));
+  try {
+    expect(await client.inputUser(5)).toBeUndefined();
+  } finally {
+    await client.close();
+  }
+});
