@@ -16,6 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterLatency } from '../../emulators/latency.js';
 import { startLoopbackServer } from '../../emulators/loopback-server.js';
 import { readBody } from '../../emulators/read-body.js';
 import { BITRIX_DEMO_MAX_ID, demoBitrixUser, formatBitrixAtom } from './demo-data.js';
@@ -447,12 +448,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       res.writeHead(status, { ...headers, 'content-type': JSON_CT, 'content-length': Buffer.byteLength(text) });
       res.end(text);
     };
-    if (latencyMs <= 0) return write();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      write();
-    }, latencyMs);
-    timers.add(timer);
+    afterLatency(latencyMs, timers, write);
   }
 
   /** `GET /oauth/token/?grant_type=refresh_token&client_id&client_secret&refresh_token`. */

@@ -28,6 +28,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterLatency } from '../../emulators/latency.js';
 import { startLoopbackServer } from '../../emulators/loopback-server.js';
 import { readBody } from '../../emulators/read-body.js';
 import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, partialNexudusUser } from './demo-data.js';
@@ -295,12 +296,7 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
       res.writeHead(answer.status, headers);
       res.end(text);
     };
-    if (latencyMs <= 0) return write();
-    const timer = setTimeout(() => {
-      timers.delete(timer);
-      write();
-    }, latencyMs);
-    timers.add(timer);
+    afterLatency(latencyMs, timers, write);
   }
 
   /** `POST /api/token`: the password and refresh_token grants. */

@@ -10,6 +10,7 @@
  * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { afterLatency } from '../../emulators/latency.js';
 import { startLoopbackServer } from '../../emulators/loopback-server.js';
 import {
   demoUserIdForUsername,
@@ -443,12 +444,7 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
         res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
         res.end(body);
       };
-      if (latencyMs <= 0) return write();
-      const timer = setTimeout(() => {
-        timers.delete(timer);
-        write();
-      }, latencyMs);
-      timers.add(timer);
+      afterLatency(latencyMs, timers, write);
     };
 
     const fault = faults.shift();
