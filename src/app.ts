@@ -23,7 +23,7 @@ export interface StartOptions {
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const demo = config.demo ? await startDemo(config, logger) : undefined;
   const effective = demo?.config ?? config;
-  const services: Services = { ...(demo?.services ?? createServices(effective, logger)), ...options.services };
+  const services: Services = { ...(demo?.services ?? (await createServices(effective, logger))), ...options.services };
   const unconfigured = [
     services.x === undefined && 'x',
     services.telegram === undefined && 'telegram',

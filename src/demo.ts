@@ -3,8 +3,6 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { createServices } from './services.js';
 import type { Services } from './context.js';
-import { telegramClient } from './providers/telegram/connect.js';
-import { TelegramEmulator, createEmulatedTelegramClient } from './providers/telegram/emulator.js';
 import { startXEmulator } from './providers/x/emulator.js';
 import { startBitrix24Emulator } from './providers/bitrix24/emulator.js';
 import { startNexudusEmulator } from './providers/nexudus/emulator.js';
@@ -31,6 +29,8 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
   });
   // Telegram speaks MTProto, not HTTP: its emulator answers RPCs in-process, as a bot that may use
   // access_hash 0, with mtcute's real (in-memory) peer cache behind it.
+  const { telegramClient } = await import('./providers/telegram/connect.js');
+  const { TelegramEmulator, createEmulatedTelegramClient } = await import('./providers/telegram/emulator.js');
   const telegramRpc = createEmulatedTelegramClient(new TelegramEmulator({ recordRpcs: false }));
   const telegram = telegramClient(telegramRpc, {
     isBot: true,
@@ -63,7 +63,7 @@ export async function startDemo(config: Config, logger: Logger): Promise<Demo> {
     },
     nexudus: { baseUrl: nexudus.url, credentials: { kind: 'password', ...nexudusLogin } },
   };
-  const { x: xClient, bitrix24: bitrix24Portals, nexudus: nexudusClient } = createServices(demoConfig, logger);
+  const { x: xClient, bitrix24: bitrix24Portals, nexudus: nexudusClient } = await createServices(demoConfig, logger);
   logger.info(
     { providers: { x: x.url, telegram: 'in-process', bitrix24: bitrix24.url, nexudus: nexudus.url } },
     'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +

@@ -3,16 +3,20 @@ import type { Config } from './config.js';
 import type { Services } from './context.js';
 import { Bitrix24Portal } from './providers/bitrix24/client.js';
 import { NexudusClient } from './providers/nexudus/client.js';
-import { connectTelegram } from './providers/telegram/connect.js';
 import { XClient } from './providers/x/client.js';
 
-/** One long-lived client per configured provider (per portal for Bitrix24); `undefined` or empty when not configured. */
-export function createServices(config: Config, logger: Logger): Services {
+/**
+ * One long-lived client per configured provider (per portal for Bitrix24); `undefined` or empty when
+ * not configured. mtcute is loaded only when Telegram is configured: it weighs ~50 MiB of memory.
+ */
+export async function createServices(config: Config, logger: Logger): Promise<Services> {
   const { timeoutMs, connections, retry } = config.upstream;
+  const connectTelegram = config.telegram && (await import('./providers/telegram/connect.js')).connectTelegram;
   return {
     x: config.x && new XClient({ ...config.x, timeoutMs, connections, retry, logger: logger.child({ provider: 'x' }) }),
     telegram:
-      config.telegram && connectTelegram(config.telegram, config.telegramLimits, config.upstream, logger.child({ provider: 'telegram' })),
+      config.telegram &&
+      connectTelegram?.(config.telegram, config.telegramLimits, config.upstream, logger.child({ provider: 'telegram' })),
     bitrix24: {
       portals: new Map(
         config.bitrix24.portals.map((portal) => [

@@ -1,5 +1,5 @@
 import type DataLoader from 'dataloader';
-import { Long, type tl } from '@mtcute/node';
+import type { tl } from '@mtcute/node';
 import type { Logger } from 'pino';
 import { createBatchLoader } from '../../batching/batch-loader.js';
 import { ProviderError } from '../../upstream/errors.js';
@@ -72,7 +72,7 @@ async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promi
         found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: 'telegram', id }, unseen(id)));
         return;
       }
-      if (input._ === 'inputUser' && Long.ZERO.eq(input.accessHash)) guessed.add(id);
+      if (input._ === 'inputUser' && input.accessHash.isZero()) guessed.add(id);
       inputs.push(input);
     }),
   );
