@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { ProviderError, type ErrorCode } from '../../upstream/errors.js';
 import { UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { LeakyBucket, type RateLimit } from '../../upstream/leaky-bucket.js';
+import { SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
 import type { BitrixApiUser, BitrixBatchResponse, BitrixError, BitrixTokenResponse, BitrixUserListResponse } from './wire.js';
 
@@ -33,16 +34,15 @@ export type UserListOutcome = { users: Record<string, BitrixApiUser | null> } | 
 /**
  * One Bitrix24 portal: `im.user.list.get` alone, or several of them in one `batch` request, paced by
  * a client-side leaky bucket matching the portal's own (so QUERY_LIMIT_EXCEEDED stays rare), over the
- * shared upstream HTTP layer. With OAuth, an `expired_token` answer renews the token once for all
- * callers in flight and the request is sent again; the new pair is kept for the next ones.
+ * shared upstream HTTP layer. With OAuth, an `expired_token` answer renews the shared token once for
+ * all callers in flight (`SharedToken`) and the request is sent again.
  */
 export class Bitrix24Portal {
   readonly name: string;
   private readonly http: UpstreamClient;
   private readonly oauthHttp: UpstreamClient | undefined;
-  private accessToken: string | undefined;
-  private refreshToken: string | undefined;
-  private refreshing: Promise<void> | undefined;
+  /** OAuth only: the access token, renewed through the refresh token when the portal says it expired. */
+  private readonly token: SharedToken | undefined;
 
   constructor(private readonly options: PortalOptions) {
     this.name = options.name;
@@ -59,19 +59,17 @@ export class Bitrix24Portal {
       pacer: new LeakyBucket([options.rate]),
     });
     if (access.kind === 'oauth') {
-      this.accessToken = access.accessToken;
-      this.refreshToken = access.refresh?.refreshToken;
-      if (access.refresh) {
-        this.oauthHttp = new UpstreamClient({
-          provider: 'bitrix24',
-          baseUrl: access.refresh.oauthUrl,
-          connections: 2,
-          timeoutMs,
-          retry,
-          logger,
-          classify: classifyOAuthResponse,
-        });
-      }
+      const { refresh } = access;
+      this.oauthHttp =
+        refresh &&
+        new UpstreamClient({ provider: 'bitrix24', baseUrl: refresh.oauthUrl, connections: 2, timeoutMs, retry, logger, classify: classifyOAuthResponse });
+      const issue: TokenIssuer =
+        refresh && this.oauthHttp
+          ? refreshingIssuer(refresh, this.oauthHttp, () => logger.info({ provider: 'bitrix24', portal: this.name }, 'renewed the OAuth access token'))
+          : async () => {
+              throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'bitrix24' }); // no refresh token configured
+            };
+      this.token = new SharedToken('bitrix24', issue, access.accessToken);
     }
   }
 
@@ -100,49 +98,19 @@ export class Bitrix24Portal {
   }
 
   private async post<T>(method: string, payload: Record<string, unknown>): Promise<T> {
-    for (let renewed = false; ; renewed = true) {
-      const token = this.accessToken;
-      const response = await this.http.send({
+    const send = (token?: string) =>
+      this.http.send({
         method: 'POST',
         label: method,
         path: `/${method}`,
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(token === undefined ? payload : { ...payload, auth: token }),
       });
-      if (response.status === 200) {
-        if (typeof response.body !== 'object' || response.body === null) throw this.error('UPSTREAM_UNAVAILABLE');
-        return response.body as T;
-      }
-      // The only non-200 the classifier lets through: OAuth's expired_token. Renew once, then send again.
-      if (renewed || this.oauthHttp === undefined) throw this.error('UNAUTHENTICATED');
-      await this.renew(token);
-    }
-  }
-
-  /** Renews the access token; concurrent callers share one refresh, and one that lost the race just retries. */
-  private renew(expired: string | undefined): Promise<void> {
-    if (this.accessToken !== expired) return Promise.resolve(); // someone renewed it meanwhile
-    this.refreshing ??= this.refresh().finally(() => (this.refreshing = undefined));
-    return this.refreshing;
-  }
-
-  private async refresh(): Promise<void> {
-    const access = this.options.access;
-    if (access.kind !== 'oauth' || access.refresh === undefined || this.oauthHttp === undefined || this.refreshToken === undefined) {
-      throw this.error('UNAUTHENTICATED');
-    }
-    const query = new URLSearchParams({
-      grant_type: 'refresh_token',
-      client_id: access.refresh.clientId,
-      client_secret: access.refresh.clientSecret,
-      refresh_token: this.refreshToken,
-    });
-    const response = await this.oauthHttp.send({ method: 'GET', label: 'oauth.token', path: `/oauth/token/?${query}` });
-    const tokens = response.body as Partial<BitrixTokenResponse> | undefined;
-    if (typeof tokens?.access_token !== 'string' || typeof tokens.refresh_token !== 'string') throw this.error('UNAUTHENTICATED');
-    this.accessToken = tokens.access_token;
-    this.refreshToken = tokens.refresh_token;
-    this.options.logger.info({ provider: 'bitrix24', portal: this.name }, 'renewed the OAuth access token');
+    // The only non-200 the classifier lets through is OAuth's expired_token.
+    const response = this.token === undefined ? await send() : await sendWithToken(this.token, send, (r) => r.status === 401);
+    if (response.status !== 200) throw this.error('UNAUTHENTICATED');
+    if (typeof response.body !== 'object' || response.body === null) throw this.error('UPSTREAM_UNAVAILABLE');
+    return response.body as T;
   }
 
   private error(code: ErrorCode): ProviderError {
@@ -152,6 +120,34 @@ export class Bitrix24Portal {
   async close(): Promise<void> {
     await Promise.all([this.http.close(), this.oauthHttp?.close()]);
   }
+}
+
+/**
+ * Renews an access token through Bitrix24's OAuth server (`grant_type=refresh_token`). Each answer
+ * carries a new refresh token too: the pair is kept for the next renewal.
+ */
+function refreshingIssuer(
+  refresh: { refreshToken: string; clientId: string; clientSecret: string },
+  oauthHttp: UpstreamClient,
+  renewed: () => void,
+): TokenIssuer {
+  let refreshToken = refresh.refreshToken;
+  return async () => {
+    const query = new URLSearchParams({
+      grant_type: 'refresh_token',
+      client_id: refresh.clientId,
+      client_secret: refresh.clientSecret,
+      refresh_token: refreshToken,
+    });
+    const response = await oauthHttp.send({ method: 'GET', label: 'oauth.token', path: `/oauth/token/?${query}` });
+    const tokens = response.body as Partial<BitrixTokenResponse> | undefined;
+    if (typeof tokens?.access_token !== 'string' || typeof tokens.refresh_token !== 'string') {
+      throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'bitrix24' });
+    }
+    refreshToken = tokens.refresh_token;
+    renewed();
+    return { token: tokens.access_token };
+  };
 }
 
 /** Bitrix serializes an empty map as `[]`. */

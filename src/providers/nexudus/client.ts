@@ -3,7 +3,8 @@ import { ProviderError } from '../../upstream/errors.js';
 import { UpstreamClient, header, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { LeakyBucket, type RateLimit } from '../../upstream/leaky-bucket.js';
 import { parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
-import { NexudusTokenSource, type NexudusCredentials } from './token.js';
+import { sendWithToken, type SharedToken } from '../../upstream/shared-token.js';
+import { nexudusToken, type NexudusCredentials } from './token.js';
 import type { NexudusApiUser } from './wire.js';
 
 /**
@@ -40,7 +41,7 @@ export class NexudusClient {
   readonly fullRecordConcurrency: number;
   private readonly http: UpstreamClient;
   private readonly tokenHttp: UpstreamClient;
-  private readonly tokens: NexudusTokenSource;
+  private readonly token: SharedToken;
 
   constructor(options: NexudusClientOptions) {
     const { baseUrl, connections, timeoutMs, retry, logger } = options;
@@ -49,7 +50,7 @@ export class NexudusClient {
     const common = { provider: 'nexudus' as const, baseUrl, timeoutMs, retry, logger };
     this.http = new UpstreamClient({ ...common, connections, classify: classifyNexudusResponse, pacer: new LeakyBucket(NEXUDUS_RATE_LIMITS) });
     this.tokenHttp = new UpstreamClient({ ...common, connections: 2, classify: classifyTokenResponse });
-    this.tokens = new NexudusTokenSource(options.credentials, this.tokenHttp);
+    this.token = nexudusToken(options.credentials, this.tokenHttp);
   }
 
   /** One list call: the (partial) records of those ids Nexudus knows; unknown ids are simply absent. */
@@ -67,16 +68,12 @@ export class NexudusClient {
     return response.body as NexudusApiUser;
   }
 
-  private async get(label: string, path: string): Promise<UpstreamResponse> {
-    let token = await this.tokens.get();
-    for (let renewed = false; ; renewed = true) {
-      const response = await this.http.send({ method: 'GET', label, path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } });
-      if (response.status !== 401) return response;
-      // The token was refused (expired early, or revoked): get another once, shared with concurrent callers.
-      const next = renewed ? undefined : await this.tokens.renew(token);
-      if (next === undefined) throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'nexudus' });
-      token = next;
-    }
+  private get(label: string, path: string): Promise<UpstreamResponse> {
+    return sendWithToken(
+      this.token,
+      (token) => this.http.send({ method: 'GET', label, path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }),
+      (response) => response.status === 401,
+    );
   }
 
   async close(): Promise<void> {
