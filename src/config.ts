@@ -45,6 +45,10 @@ const secret = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
   .pipe(z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional());
 
+/** A Bitrix24 incoming webhook URL, and a portal address: the pattern and what to say when it does not match. */
+const BITRIX24_WEBHOOK = [/^https?:\/\/[^/\s]+\/rest\/\d+\/[^/\s]+\/?$/, 'must look like https://<portal>/rest/<user id>/<secret>/'] as const;
+const BITRIX24_PORTAL = [/^https?:\/\/[^/\s]+\/?$/, 'must be the portal address, e.g. https://acme.bitrix24.com'] as const;
+
 const environment = z.object({
   PORT: int(0, 65535, 4001),
   HOST: z.string().optional().transform((v) => v || '0.0.0.0'),
@@ -75,14 +79,14 @@ const environment = z.object({
   BITRIX24_WEBHOOK_URL: secret.pipe(
     z
       .string()
-      .regex(/^https?:\/\/[^/\s]+\/rest\/\d+\/[^/\s]+\/?$/, 'must look like https://<portal>/rest/<user id>/<secret>/')
+      .regex(...BITRIX24_WEBHOOK)
       .optional(),
   ),
   BITRIX24_PORTAL_URL: z
     .string()
     .optional()
     .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()))
-    .pipe(z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must be the portal address, e.g. https://acme.bitrix24.com').optional()),
+    .pipe(z.string().regex(...BITRIX24_PORTAL).optional()),
   BITRIX24_ACCESS_TOKEN: secret,
   BITRIX24_REFRESH_TOKEN: secret,
   BITRIX24_CLIENT_ID: secret,
@@ -228,8 +232,8 @@ function nexudusConfig(e: z.infer<typeof environment>): NexudusConfig | undefine
 const portalEntry = z
   .object({
     name: z.string().min(1).optional(),
-    webhookUrl: z.string().regex(/^https?:\/\/[^/\s]+\/rest\/\d+\/[^/\s]+\/?$/, 'must look like https://<portal>/rest/<user id>/<secret>/').optional(),
-    portalUrl: z.string().regex(/^https?:\/\/[^/\s]+\/?$/, 'must be the portal address').optional(),
+    webhookUrl: z.string().regex(...BITRIX24_WEBHOOK).optional(),
+    portalUrl: z.string().regex(...BITRIX24_PORTAL).optional(),
     accessToken: z.string().min(1).optional(),
     refreshToken: z.string().min(1).optional(),
     clientId: z.string().min(1).optional(),

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import {
   Kind,
   getArgumentValues,
@@ -7,6 +7,7 @@ import {
   type OperationDefinitionNode,
   type SelectionSetNode,
   type FieldNode,
+  type DocumentNode,
 } from 'graphql';
 import { badUserInput, type ProviderName } from '../upstream/errors.js';
 import type { RequestContext } from '../context.js';
@@ -30,51 +31,61 @@ export interface IdArgument {
 export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: number): ApolloServerPlugin<RequestContext> {
   const byField = new Map<string, IdArgument[]>();
   for (const argument of idArguments) byField.set(argument.field, [...(byField.get(argument.field) ?? []), argument]);
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ operation, document, schema, request }) {
-          const query = schema.getQueryType();
-          if (operation?.operation !== 'query' || query == null) return;
-          const fragments = new Map<string, FragmentDefinitionNode>();
-          for (const def of document.definitions) {
-            if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
-          }
-          let total = 0;
-          for (const field of rootFields(operation, fragments)) {
-            const values = argumentValues(query, field, request.variables ?? {});
-            if (values === undefined) continue;
-            const name = field.name.value;
-            if (name === '_entities') {
-              total += listLength(values.representations);
-              continue;
-            }
-            for (const spec of byField.get(name) ?? []) {
-              const ids = values[spec.argument];
-              if (!Array.isArray(ids)) continue;
-              total += ids.length;
-              const invalid = (id: unknown) => typeof id !== 'string' || !spec.isValid(id);
-              const bad = ids.findIndex(invalid);
-              if (bad >= 0) {
-                const others = ids.filter(invalid).length - 1;
-                throw badUserInput(
-                  `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${spec.expected}` +
-                    (others > 0 ? ` (and ${others} more invalid)` : ''),
-                  { provider: spec.provider, id: String(ids[bad]), argument: spec.argument, index: bad },
-                );
-              }
-            }
-          }
-          if (total > maxIds) {
+  // Stateless, so one listener serves every request.
+  const listener: GraphQLRequestListener<RequestContext> = {
+    async didResolveOperation({ operation, document, schema, request }) {
+      const query = schema.getQueryType();
+      if (operation?.operation !== 'query' || query == null) return;
+      let total = 0;
+      for (const field of rootFieldsOf(operation, document)) {
+        const values = argumentValues(query, field, request.variables ?? {});
+        if (values === undefined) continue;
+        const name = field.name.value;
+        if (name === '_entities') {
+          total += listLength(values.representations);
+          continue;
+        }
+        for (const spec of byField.get(name) ?? []) {
+          const ids = values[spec.argument];
+          if (!Array.isArray(ids)) continue;
+          total += ids.length;
+          const invalid = (id: unknown) => typeof id !== 'string' || !spec.isValid(id);
+          const bad = ids.findIndex(invalid);
+          if (bad >= 0) {
+            const others = ids.filter(invalid).length - 1;
             throw badUserInput(
-              `This operation asks for ${total} ids; at most ${maxIds} are allowed per operation (MAX_IDS_PER_OPERATION)`,
-              { limit: maxIds, requested: total },
+              `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${spec.expected}` +
+                (others > 0 ? ` (and ${others} more invalid)` : ''),
+              { provider: spec.provider, id: String(ids[bad]), argument: spec.argument, index: bad },
             );
           }
-        },
-      };
+        }
+      }
+      if (total > maxIds) {
+        throw badUserInput(
+          `This operation asks for ${total} ids; at most ${maxIds} are allowed per operation (MAX_IDS_PER_OPERATION)`,
+          { limit: maxIds, requested: total },
+        );
+      }
     },
   };
+  return { requestDidStart: async () => listener };
+}
+
+/** The root fields of an operation depend on the document alone: found once per parsed document. */
+const rootFieldCache = new WeakMap<OperationDefinitionNode, readonly FieldNode[]>();
+
+function rootFieldsOf(operation: OperationDefinitionNode, document: DocumentNode): readonly FieldNode[] {
+  let fields = rootFieldCache.get(operation);
+  if (fields === undefined) {
+    const fragments = new Map<string, FragmentDefinitionNode>();
+    for (const def of document.definitions) {
+      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    }
+    fields = [...rootFields(operation, fragments)];
+    rootFieldCache.set(operation, fields);
+  }
+  return fields;
 }
 
 /** The operation's root fields, looking through fragments spread at the root. */

@@ -1,4 +1,4 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { RequestContext } from '../context.js';
 import { selectedFields } from './selected-fields.js';
 
@@ -9,13 +9,11 @@ import { selectedFields } from './selected-fields.js';
  * first request.
  */
 export function fieldPlanPlugin(): ApolloServerPlugin<RequestContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async didResolveOperation({ document, schema, contextValue }) {
-          contextValue.selected = selectedFields(schema, document);
-        },
-      };
+  // Stateless, so one listener serves every request.
+  const listener: GraphQLRequestListener<RequestContext> = {
+    async didResolveOperation({ document, schema, contextValue }) {
+      contextValue.selected = selectedFields(schema, document);
     },
   };
+  return { requestDidStart: async () => listener };
 }

@@ -99,3 +99,11 @@ export function badUserInput(message: string, extensions: Record<string, unknown
     extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } },
   });
 }
+
+/**
+ * A malformed id in an `_entities` representation: it fails alone and is never sent. A rejected promise,
+ * not a throw: @apollo/subgraph maps representations synchronously, so a throw would fail all of `_entities`.
+ */
+export function rejectInvalidId(provider: ProviderName, id: string): Promise<never> {
+  return Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider, id }));
+}

@@ -44,7 +44,7 @@ export class Bitrix24Portal {
   /** OAuth only: the access token, renewed through the refresh token when the portal says it expired. */
   private readonly token: SharedToken | undefined;
 
-  constructor(private readonly options: PortalOptions) {
+  constructor(options: PortalOptions) {
     this.name = options.name;
     const { access, connections, timeoutMs, retry, logger } = options;
     const base = access.kind === 'webhook' ? access.webhookUrl : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { ProviderError, rejectInvalidId } from '../../upstream/errors.js';
 import { BITRIX_ID_PATTERN, type BitrixDate } from './wire.js';
 
 /**
@@ -17,7 +17,7 @@ export const bitrix24Resolvers: Resolvers = {
   Bitrix24User: {
     __resolveReference: (reference, { bitrix24 }) => {
       const id = String(reference.id);
-      if (!BITRIX_ID_PATTERN.test(id)) return Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider: 'bitrix24', id }));
+      if (!BITRIX_ID_PATTERN.test(id)) return rejectInvalidId('bitrix24', id);
       const loader = bitrix24.forPortal(reference.portal);
       return loader instanceof ProviderError ? Promise.reject(loader.forId(id)) : loader.load(id);
     },

@@ -7,7 +7,7 @@
  * `partialNexudusUser` is what the batch endpoint (`GET /api/sys/users/?id=[..]`) sends for it.
  * Credential-like fields (AccessToken, Password, NewPassword, TwoFactorSecret) are always null.
  */
-import { NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusPartialField } from './wire.js';
+import { NEXUDUS_NOTIFICATION_FIELDS, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusPartialField } from './wire.js';
 
 /** Highest known demo user id; ids `1..NEXUDUS_DEMO_MAX_ID` exist, every other id is unknown. */
 export const NEXUDUS_DEMO_MAX_ID = 10_000;
@@ -54,29 +54,8 @@ export function demoNexudusUniqueId(id: number): string {
   return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${variant}${hex8(mix32(id + 31)).slice(0, 3)}-${id.toString(16).padStart(12, '0')}`;
 }
 
-/** Notification flags, in wire order; each one's value is `(id + index) % 3 !== 0`. */
-const NOTIFICATION_FIELDS = [
-  'OnNewEmail',
-  'OnHelpDeskMsg',
-  'OnNewWallPost',
-  'OnNewMember',
-  'OnProfileChanges',
-  'OnNewBlogComment',
-  'OnNewEventComment',
-  'OnTariffChange',
-  'OnBookingChange',
-  'OnTentativeBookingChange',
-  'OnPurchases',
-  'OnVisitorRegistration',
-  'OnPlaformInvoices',
-  'ReceiveCommunityDigest',
-  'ReceiveEveryMessage',
-  'OnAccessControlErrors',
-  'OnMemberRemovedFromTeam',
-  'OnVirtualOfficeTariffChange',
-  'OnVirtualOfficeDeliveryPreferenceUpdate',
-  'OnIdentityCheckUpdate',
-] as const satisfies readonly (keyof NexudusApiUser)[];
+/** Each notification flag's value is `(id + its index) % 3 !== 0`. */
+const NOTIFICATION_FIELDS = NEXUDUS_NOTIFICATION_FIELDS;
 
 type NotificationField = (typeof NOTIFICATION_FIELDS)[number];
 

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { rejectInvalidId } from '../../upstream/errors.js';
 import { NEXUDUS_ID_PATTERN } from './wire.js';
 
 /**
@@ -15,7 +15,7 @@ export const nexudusResolvers: Resolvers = {
       const id = String(reference.id);
       return NEXUDUS_ID_PATTERN.test(id)
         ? nexudus.load(id)
-        : Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider: 'nexudus', id }));
+        : rejectInvalidId('nexudus', id);
     },
     id: (user) => String(user.Id),
     provider: () => 'NEXUDUS',

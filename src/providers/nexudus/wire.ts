@@ -100,17 +100,8 @@ export interface NexudusApiUser {
   CustomFields?: unknown;
 }
 
-/**
- * Fields `GET /api/sys/users/?id=[..]` leaves unpopulated: the seed's warning list, plus Businesses and
- * UserRoles (upstreams.md; both revisions of the page's example show them as `[]`).
- */
-export const NEXUDUS_PARTIAL_FIELDS = [
-  'NewPassword',
-  'IsAdmin',
-  'APIAccess',
-  'MustResetPassword',
-  'LastAccess',
-  'Devices',
+/** The notification settings of a user, in wire order: none of them comes with the batch endpoint. */
+export const NEXUDUS_NOTIFICATION_FIELDS = [
   'OnNewEmail',
   'OnHelpDeskMsg',
   'OnNewWallPost',
@@ -126,13 +117,27 @@ export const NEXUDUS_PARTIAL_FIELDS = [
   'OnPlaformInvoices',
   'ReceiveCommunityDigest',
   'ReceiveEveryMessage',
-  'TwoFactorSecret',
-  'LastHelpVisited',
   'OnAccessControlErrors',
   'OnMemberRemovedFromTeam',
   'OnVirtualOfficeTariffChange',
   'OnVirtualOfficeDeliveryPreferenceUpdate',
   'OnIdentityCheckUpdate',
+] as const satisfies readonly (keyof NexudusApiUser)[];
+
+/**
+ * Fields `GET /api/sys/users/?id=[..]` leaves unpopulated: the seed's warning list (the notification
+ * settings among them), plus Businesses and UserRoles (upstreams.md; the page's examples show them as `[]`).
+ */
+export const NEXUDUS_PARTIAL_FIELDS = [
+  'NewPassword',
+  'IsAdmin',
+  'APIAccess',
+  'MustResetPassword',
+  'LastAccess',
+  'Devices',
+  'TwoFactorSecret',
+  'LastHelpVisited',
+  ...NEXUDUS_NOTIFICATION_FIELDS,
   'Businesses',
   'UserRoles',
 ] as const satisfies readonly (keyof NexudusApiUser)[];

@@ -1,7 +1,6 @@
 import { Long, tl, type BaseTelegramClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import { callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
-import { ProviderError } from '../../upstream/errors.js';
 import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
 import type { TelegramApiUser } from './wire.js';
@@ -174,7 +173,3 @@ export function classifyTelegramError(error: unknown): Failure | 'username-not-f
   return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
 }
 
-/** A failure about one id, for a batch function. */
-export function telegramError(code: ProviderError['code'], id: string, message?: string): ProviderError {
-  return new ProviderError({ code, provider: 'telegram', id }, message);
-}

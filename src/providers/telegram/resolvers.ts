@@ -1,5 +1,5 @@
 import type { Resolvers, TelegramPresence } from '../../generated/resolvers-types.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { rejectInvalidId } from '../../upstream/errors.js';
 import { isTelegramId, type TelegramApiUserStatus } from './wire.js';
 
 /**
@@ -19,7 +19,7 @@ export const telegramResolvers: Resolvers = {
       const id = String(reference.id);
       return isTelegramId(id)
         ? telegram.usersById.load(id)
-        : Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider: 'telegram', id }));
+        : rejectInvalidId('telegram', id);
     },
     id: (user) => String(user.id),
     provider: () => 'TELEGRAM',

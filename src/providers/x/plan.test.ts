@@ -1,5 +1,5 @@
 import { parse, type GraphQLSchema } from 'graphql';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { selectedFields } from '../../plan/selected-fields.js';
 import { buildSchema } from '../../schema.js';
 import { FULL_X_PLAN, planXFields, type XFieldPlan } from './plan.js';

@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { rejectInvalidId } from '../../upstream/errors.js';
 import { X_ID_PATTERN } from './wire.js';
 
 /**
@@ -15,7 +15,7 @@ export const xResolvers: Resolvers = {
   XUser: {
     __resolveReference: (reference, { x }) => {
       const id = String(reference.id);
-      return X_ID_PATTERN.test(id) ? x.usersById.load(id) : invalidId(id);
+      return X_ID_PATTERN.test(id) ? x.usersById.load(id) : rejectInvalidId('x', id);
     },
     provider: () => 'X',
     displayName: (user) => user.name,
@@ -41,7 +41,7 @@ export const xResolvers: Resolvers = {
   Tweet: {
     __resolveReference: (reference, { x }) => {
       const id = String(reference.id);
-      return X_ID_PATTERN.test(id) ? x.tweetsById.load(id) : invalidId(id);
+      return X_ID_PATTERN.test(id) ? x.tweetsById.load(id) : rejectInvalidId('x', id);
     },
     createdAt: (tweet) => tweet.created_at ?? null,
     publicMetrics: (tweet) => tweet.public_metrics ?? null,
@@ -57,10 +57,3 @@ export const xResolvers: Resolvers = {
   },
 };
 
-/**
- * A malformed representation id fails alone and is never sent. It must be a rejected promise, not a
- * throw: @apollo/subgraph maps representations synchronously, so a throw would fail all of `_entities`.
- */
-function invalidId(id: string): Promise<never> {
-  return Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider: 'x', id }));
-}
