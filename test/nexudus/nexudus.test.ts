@@ -31,6 +31,12 @@ describe('with a username and password', () => {
     expect(calls(h, 'single')).toHaveLength(0);
 
     h.reset();
+    // A repeated id is asked once and answered at every index.
+    const repeated = await h.gql(query, { ids: ['5', '6', '5'] });
+    expect(repeated.body.data.nexudusUsers.map((u: any) => u.id)).toEqual(['5', '6', '5']);
+    expect(calls(h, 'list').map((r) => [...r.ids!].sort())).toEqual([[5, 6]]);
+
+    h.reset();
     await h.gql(query, { ids: ['1', '2'] });
     expect(calls(h, 'token')).toHaveLength(0);
     expect(calls(h, 'list')).toHaveLength(1);

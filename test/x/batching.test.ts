@@ -159,8 +159,10 @@ describe('_entities', () => {
     const tweets = h.xCalls('/2/tweets');
     expect(tweets).toHaveLength(1);
     expect(tweets[0]!.query.expansions).toBe('author_id');
-    // The XUser representation and the authors are served from one lookup at most.
-    expect(h.xCalls('/2/users').length).toBeLessThanOrEqual(1);
+    // The XUser representation is the only user lookup: the authors came expanded in the tweets call.
+    const users = h.xCalls('/2/users');
+    expect(users).toHaveLength(1);
+    expect(idsOf(users[0]!)).toEqual(['2']);
   });
 
   it('a malformed representation id fails alone with BAD_USER_INPUT and is never sent', async () => {
