@@ -1,10 +1,24 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import type { CodegenConfig } from '@graphql-codegen/cli';
 
 /**
  * Typed resolvers from `schema/` (the source of truth). Mappers point each GraphQL type at the
  * upstream record its resolvers receive as parent, so a resolver that reads a field the upstream
- * does not send fails to compile. `npm run codegen:check` (part of `npm test`) fails when stale.
+ * does not send fails to compile. Each provider lists its own in `src/providers/<name>/mappers.json`
+ * (paths relative to that folder); this file gathers them, naming no provider.
+ * `npm run codegen:check` (part of `npm test`) fails when the generated file is stale.
  */
+const providersDir = 'src/providers';
+const mappers: Record<string, string> = {};
+for (const name of readdirSync(providersDir).sort()) {
+  const file = `${providersDir}/${name}/mappers.json`;
+  if (!existsSync(file)) continue;
+  const own = (JSON.parse(readFileSync(file, 'utf8')) as { mappers: Record<string, string> }).mappers;
+  for (const [type, target] of Object.entries(own)) {
+    mappers[type] = target.replace(/^\.\//, `../providers/${name}/`);
+  }
+}
+
 const config: CodegenConfig = {
   schema: 'schema/*.graphql',
   generates: {
@@ -20,19 +34,7 @@ const config: CodegenConfig = {
         useTypeImports: true,
         enumsAsTypes: true,
         contextType: '../context.js#RequestContext',
-        mappers: {
-          XUser: '../providers/x/wire.js#XApiUser',
-          Tweet: '../providers/x/wire.js#XApiTweet',
-          XUserPublicMetrics: '../providers/x/wire.js#XUserPublicMetrics as XApiUserPublicMetrics',
-          XWithheld: '../providers/x/wire.js#XWithheld as XApiWithheld',
-          TweetPublicMetrics: '../providers/x/wire.js#XTweetPublicMetrics as XApiTweetPublicMetrics',
-          TelegramUser: '../providers/telegram/wire.js#TelegramApiUser',
-          TelegramUserStatus: '../providers/telegram/wire.js#TelegramApiUserStatus',
-          TelegramProfilePhoto: '../providers/telegram/wire.js#TelegramApiProfilePhoto',
-          Bitrix24User: '../providers/bitrix24/wire.js#Bitrix24UserRecord',
-          Bitrix24Phones: '../providers/bitrix24/wire.js#BitrixPhones',
-          NexudusUser: '../providers/nexudus/wire.js#NexudusApiUser',
-        },
+        mappers,
         scalars: { ID: 'string', DateTime: 'string' },
       },
     },

@@ -128,7 +128,7 @@ async function upstreamCalls(url: string): Promise<number> {
 
 async function main(): Promise<void> {
   execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
-  const emulator = await start(['dist/src/providers/x/emulator-main.js'], { PORT: '0', X_BEARER_TOKEN: token, X_RATE_LIMIT: '1000000000/900', X_MEMOIZE: '1' }, /listening on/);
+  const emulator = await start(['dist/src/providers/x/emulator/main.js'], { PORT: '0', X_BEARER_TOKEN: token, X_RATE_LIMIT: '1000000000/900', X_MEMOIZE: '1' }, /listening on/);
   const upstream = emulator.line.match(/http:\/\/[\d.]+:\d+/)![0];
   // BENCH_PROFILE=dir writes a V8 CPU profile of the subgraph there (open it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { startDemo } from './demo.js';
-import type { Services } from './context.js';
-import { closeServices, createServices } from './services.js';
-import { startServer, type RunningServer } from './server.js';
+import { providers } from './providers/registry.js';
+import { type RunningServer, startServer } from './server.js';
+import { createClients } from './services.js';
 
 /**
  * The whole subgraph, assembled from a configuration: the demo's emulators when asked for, one
@@ -16,29 +16,27 @@ export interface App {
 }
 
 export interface StartOptions {
-  /** Clients to use instead of those the configuration makes (tests use the emulators through this). */
-  services?: Partial<Services>;
+  /** Transports of in-process emulators, by provider name (tests). */
+  transports?: ReadonlyMap<string, unknown>;
 }
 
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
-  const demo = config.demo ? await startDemo(config, logger) : undefined;
-  const effective = demo?.config ?? config;
-  const services: Services = { ...(demo?.services ?? (await createServices(effective, logger))), ...options.services };
-  const unconfigured = [
-    services.x === undefined && 'x',
-    services.telegram === undefined && 'telegram',
-    services.bitrix24.portals.size === 0 && 'bitrix24',
-    services.nexudus === undefined && 'nexudus',
-  ].filter(Boolean);
-  for (const provider of unconfigured) logger.warn({ provider }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
-  const server = await startServer(effective, services, logger);
+  const demo = config.demo ? await startDemo(logger) : undefined;
+  const setups = demo?.setups ?? config.providers;
+  const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports);
+  for (const provider of providers) {
+    if (!running.clients.has(provider.id.name)) {
+      logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
+    }
+  }
+  const server = await startServer(config, running.clients, logger);
   logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
   return {
     url: server.url,
     server,
     async close() {
       await server.close();
-      await closeServices(services);
+      await running.close();
       await demo?.close();
     },
   };

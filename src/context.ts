@@ -1,94 +1,127 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
+import { createBatchLoader } from './batching/batch-loader.js';
 import type { SelectedFields } from './plan/selected-fields.js';
-import { ProviderError, type ProviderName } from './upstream/errors.js';
-import { createXLoaders, type XLoaders } from './providers/x/batch.js';
-import type { XClient } from './providers/x/client.js';
-import { FULL_X_PLAN, planXFields } from './providers/x/plan.js';
-import { createTelegramLoaders, type TelegramLoaders } from './providers/telegram/batch.js';
-import type { TelegramClient } from './providers/telegram/client.js';
-import type { TelegramApiUser } from './providers/telegram/wire.js';
-import { createBitrix24Loaders, type Bitrix24Loaders } from './providers/bitrix24/batch.js';
-import type { Bitrix24Portal } from './providers/bitrix24/client.js';
-import { createNexudusLoader, needsFullRecords } from './providers/nexudus/batch.js';
-import type { NexudusClient } from './providers/nexudus/client.js';
-import type { NexudusApiUser } from './providers/nexudus/wire.js';
+import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
+import { ProviderError } from './upstream/errors.js';
 
-/** The long-lived clients, one per configured provider; `undefined` means not configured. */
-export interface Services {
-  x: XClient | undefined;
-  telegram: TelegramClient | undefined;
-  /** Every configured portal by name (empty: Bitrix24 not configured), and the ids per command. */
-  bitrix24: { portals: ReadonlyMap<string, Bitrix24Portal>; maxIdsPerCall: number };
-  nexudus: NexudusClient | undefined;
-}
+/** The long-lived client of each configured provider, by provider name. */
+export type Clients = ReadonlyMap<string, unknown>;
 
 /**
  * What one GraphQL request carries: its logger, the fields its operation selects (set once the
- * operation is known, before execution), and its loaders — made on first use, never shared
- * between requests, so one caller's results are never served to another.
+ * operation is known, before execution), and its loaders, one per lookup and partition, made on first
+ * use and never shared between requests, so one caller's results are never served to another.
  */
 export class RequestContext {
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;
-  private xLoaders: XLoaders | undefined;
-  private telegramLoaders: TelegramLoaders | undefined;
-  private bitrix24Loaders: Bitrix24Loaders | undefined;
-  private nexudusLoader: DataLoader<string, NexudusApiUser, string> | undefined;
+  private readonly loaders = new Map<Lookup<never, unknown>, Map<string, DataLoader<string, unknown, string>>>();
+  private readonly memo = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly services: Services,
+    private readonly clients: Clients,
     readonly logger: Logger,
   ) {}
 
-  get x(): XLoaders {
-    if (this.xLoaders === undefined) {
-      const client = this.services.x;
-      this.xLoaders =
-        client === undefined
-          ? { usersById: notConfigured('x'), usersByUsername: notConfigured('x'), tweetsById: notConfigured('x') }
-          : createXLoaders(client, () => (this.selected ? planXFields(this.selected) : FULL_X_PLAN), this.logger);
-    }
-    return this.xLoaders;
+  /**
+   * The record `key` names in `lookup` (within `partition`, e.g. one of several accounts of a provider). Every load of the
+   * request in the same tick joins one batch. A key that is not valid for the lookup fails alone with
+   * BAD_USER_INPUT and is never sent: this is where every id is checked, whatever the way it came in
+   * (a root argument after coercion, a default value, an `_entities` representation, an expansion).
+   */
+  load<R>(lookup: Lookup<never, R>, key: unknown, partition = ''): Promise<R> {
+    const checked = checkKey(lookup.provider, lookup.key, key);
+    if (checked instanceof ProviderError) return Promise.reject(checked);
+    return this.loader(lookup, partition).load(checked);
   }
 
-  get telegram(): TelegramLoaders {
-    if (this.telegramLoaders === undefined) {
-      const service = this.services.telegram;
-      if (service === undefined) {
-        const usersById = notConfigured<TelegramApiUser>('telegram');
-        this.telegramLoaders = { usersById, byUsername: (name) => usersById.load(name) };
-      } else {
-        this.telegramLoaders = createTelegramLoaders(service, this.logger);
-      }
-    }
-    return this.telegramLoaders;
+  /** Gives the request's `lookup` a record it came by otherwise, so that loading `key` costs no call. */
+  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, partition = ''): void {
+    this.loader(lookup, partition).prime(key, value);
   }
 
-  get bitrix24(): Bitrix24Loaders {
-    if (this.bitrix24Loaders === undefined) {
-      const { portals, maxIdsPerCall } = this.services.bitrix24;
-      this.bitrix24Loaders =
-        portals.size === 0
-          ? { forPortal: () => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: 'bitrix24' }) }
-          : createBitrix24Loaders(portals, maxIdsPerCall, () => this.selected?.has('Bitrix24User.avatarHr') ?? true, this.logger);
-    }
-    return this.bitrix24Loaders;
+  /** The client of `lookup`'s provider, or `undefined` when the provider is not configured. */
+  clientOf<C>(lookup: Lookup<C, unknown>): C | undefined {
+    return this.clients.get(lookup.provider.name) as C | undefined;
   }
 
-  get nexudus(): DataLoader<string, NexudusApiUser, string> {
-    if (this.nexudusLoader === undefined) {
-      const client = this.services.nexudus;
-      this.nexudusLoader =
-        client === undefined ? notConfigured('nexudus') : createNexudusLoader(client, () => needsFullRecords(this.selected), this.logger);
+  /** Computes `value` once per request and key: what a provider keeps for one request only. */
+  once<T>(key: string, value: () => Promise<T>): Promise<T> {
+    let pending = this.memo.get(key) as Promise<T> | undefined;
+    if (pending === undefined) {
+      pending = value();
+      this.memo.set(key, pending);
     }
-    return this.nexudusLoader;
+    return pending;
+  }
+
+  private loader<R>(lookup: Lookup<never, R>, partition: string): DataLoader<string, R, string> {
+    let byPartition = this.loaders.get(lookup);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.loaders.set(lookup, byPartition);
+    }
+    let loader = byPartition.get(partition) as DataLoader<string, R, string> | undefined;
+    if (loader === undefined) {
+      loader = this.createLoader(lookup, partition);
+      byPartition.set(partition, loader as DataLoader<string, unknown, string>);
+    }
+    return loader;
+  }
+
+  private createLoader<R>(lookup: Lookup<never, R>, partition: string): DataLoader<string, R, string> {
+    const { provider } = lookup;
+    const client = this.clients.get(provider.name);
+    if (client === undefined) {
+      return new DataLoader<string, R, string>(async (keys) =>
+        keys.map((id) => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider, id })),
+      );
+    }
+    const scope = {
+      partition,
+      fields: fieldsOf(lookup, this.selected),
+      logger: this.logger,
+      prime: <P>(other: Lookup<never, P>, key: string, value: P | ProviderError) => this.prime(other, key, value, partition),
+    };
+    return createBatchLoader<R>({
+      provider,
+      maxBatchSize: lookup.maxBatchSize(client as never),
+      cacheKey: lookup.key.normalize,
+      logger: this.logger,
+      fetch: (keys) => lookup.fetch(client as never, keys, scope),
+    });
   }
 }
 
-/** A loader for a provider without credentials: every key fails with PROVIDER_NOT_CONFIGURED, nothing is sent. */
-function notConfigured<V>(provider: ProviderName): DataLoader<string, V, string> {
-  return new DataLoader<string, V, string>(async (keys) =>
-    keys.map((id) => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider, id })),
-  );
+/**
+ * `key` as the lookup's text, or the error to answer when `spec` refuses it. An integer is taken as its
+ * decimal text, as GraphQL's `ID` coerces one (an `_entities` representation is raw JSON).
+ */
+export function checkKey(provider: ProviderId, spec: KeySpec, key: unknown): string | ProviderError {
+  const text = typeof key === 'string' ? key : Number.isSafeInteger(key) ? String(key) : undefined;
+  if (text !== undefined && spec.isValid(text)) return text;
+  const raw = text ?? JSON.stringify(key) ?? String(key);
+  // Echo at most a little of what was sent: enough to find it, never a megabyte of it.
+  const shown = raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
+  return new ProviderError({ code: 'BAD_USER_INPUT', provider, id: shown }, `${JSON.stringify(shown)} is not ${spec.expected}`);
+}
+
+/** A lookup's field set for an operation: depends on the document alone, so computed once per selection. */
+const fieldSets = new WeakMap<object, Map<Lookup<never, unknown>, FieldSet>>();
+const EVERYTHING = {};
+
+function fieldsOf(lookup: Lookup<never, unknown>, selected: SelectedFields | undefined): FieldSet {
+  const owner = selected ?? EVERYTHING;
+  let byLookup = fieldSets.get(owner);
+  if (byLookup === undefined) {
+    byLookup = new Map();
+    fieldSets.set(owner, byLookup);
+  }
+  let fields = byLookup.get(lookup);
+  if (fields === undefined) {
+    fields = lookup.fields(selected);
+    byLookup.set(lookup, fields);
+  }
+  return fields;
 }

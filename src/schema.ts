@@ -5,7 +5,7 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse, type GraphQLSchema } from 'graphql';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import type { Resolvers } from './generated/resolvers-types.js';
-import { providers } from './providers/index.js';
+import { providers } from './providers/registry.js';
 
 /** `schema/` holds the SDL, the source of truth; found from `src/` (tsx, vitest) and `dist/src/` (npm start). */
 export function schemaDirectory(): string {

@@ -6,10 +6,10 @@ import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
-import { RequestContext, type Services } from './context.js';
+import { type Clients, RequestContext } from './context.js';
 import { inputGuardPlugin } from './guard/input-guard.js';
 import { fieldPlanPlugin } from './plan/plan-plugin.js';
-import { providers } from './providers/index.js';
+import { providers } from './providers/registry.js';
 import { buildSchema } from './schema.js';
 import { registry } from './upstream/metrics.js';
 
@@ -17,7 +17,7 @@ import { registry } from './upstream/metrics.js';
  * The HTTP face of the subgraph: `/graphql` (Apollo Server, CSRF prevention on), `/health`, `/ready`
  * and `/metrics`, on a plain `node:http` server. Apollo's framework-free entry point saves the work
  * of an express stack on every request, and the cache-control plugin (per-field hooks nobody here
- * reads) is off: both measured in ../shared/performance.md.
+ * reads) is off: both measured before this server was written (README, "Benchmark").
  */
 export interface RunningServer {
   url: string;
@@ -26,13 +26,13 @@ export interface RunningServer {
   close(): Promise<void>;
 }
 
-export async function startServer(config: Config, services: Services, logger: Logger): Promise<RunningServer> {
+export async function startServer(config: Config, clients: Clients, logger: Logger): Promise<RunningServer> {
   const apollo = new ApolloServer<RequestContext>({
     schema: buildSchema(),
     introspection: config.introspection,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,
-    // main.ts owns shutdown: it drains HTTP first, then stops Apollo, then closes upstream pools.
+    // `close()` below owns shutdown: it drains HTTP first, then stops Apollo; the app then closes upstream pools.
     stopOnTerminationSignals: false,
     logger,
     plugins: [
@@ -105,7 +105,7 @@ export async function startServer(config: Config, services: Services, logger: Lo
     };
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: request,
-      context: async () => new RequestContext(services, logger),
+      context: async () => new RequestContext(clients, logger),
     });
     res.statusCode = response.status ?? 200;
     for (const [name, value] of response.headers) res.setHeader(name, value);

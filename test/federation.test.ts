@@ -7,7 +7,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { composeServices } from '@apollo/composition';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { loadTypeDefs } from '../src/schema.js';
-import { idsOf, startHarness, type Harness } from './support/harness.js';
+import { startHarness, type Harness } from './support/harness.js';
+import { idsOf, xCalls } from './support/x.js';
 
 /**
  * The subgraph behind a real Apollo Gateway: a second subgraph ("posts", defined here) returns
@@ -149,8 +150,8 @@ function expectOneEntitiesFetch(): Array<{ __typename: string; id: string }> {
 }
 
 /** `/2/users` calls: ceil(distinct / 100) of them, each id in exactly one call, all of them 200. */
-function expectBatchedUserCalls(): ReturnType<Harness['xCalls']> {
-  const calls = h.xCalls('/2/users');
+function expectBatchedUserCalls(): ReturnType<typeof xCalls> {
+  const calls = xCalls(h, '/2/users');
   expect(calls).toHaveLength(Math.ceil(DISTINCT_AUTHOR_IDS.size / 100));
   expect(calls).toHaveLength(2);
   for (const call of calls) {
@@ -220,8 +221,8 @@ describe('users subgraph behind Apollo Gateway', () => {
       expect(call.query['tweet.fields']?.split(',')).toContain('author_id');
     }
     // Pinned tweets arrive as expansions and their authors come from the user loader: no tweet lookup.
-    expect(h.xCalls('/2/tweets')).toHaveLength(0);
-    expect(h.xCalls()).toHaveLength(2);
+    expect(xCalls(h, '/2/tweets')).toHaveLength(0);
+    expect(xCalls(h)).toHaveLength(2);
   });
 
   it('asks X for nothing but ids when only id and name are selected', async () => {
@@ -238,7 +239,7 @@ describe('users subgraph behind Apollo Gateway', () => {
     for (const call of expectBatchedUserCalls()) {
       expect(Object.keys(call.query)).toEqual(['ids']);
     }
-    expect(h.xCalls('/2/tweets')).toHaveLength(0);
-    expect(h.xCalls()).toHaveLength(2);
+    expect(xCalls(h, '/2/tweets')).toHaveLength(0);
+    expect(xCalls(h)).toHaveLength(2);
   });
 });

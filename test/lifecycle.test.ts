@@ -85,6 +85,47 @@ describe('npm start', () => {
     expect(p.lines.some((l) => l.includes('"msg":"stopped"'))).toBe(true);
   });
 
+  it('a fresh demo answers 120 ids of every provider with the fewest calls: X 2, Telegram 2, Bitrix24 1, Nexudus 3, no 409', async () => {
+    const p = run({ PORT: '0', HOST: '127.0.0.1' });
+    try {
+      const ready = JSON.parse(await p.waitFor(/users-subgraph ready/));
+      const ids = Array.from({ length: 120 }, (_, i) => String(i + 1));
+      const res = await fetch(ready.endpoint, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: `query ($ids: [ID!]!) {
+            xUsers(ids: $ids) { id username description publicMetrics { followersCount } pinnedTweet { text } }
+            telegramUsers(ids: $ids) { id username status { presence } }
+            bitrix24Users(ids: $ids) { id name avatarHr }
+            nexudusUsers(ids: $ids) { id fullName email }
+          }`,
+          variables: { ids },
+        }),
+      });
+      const body = (await res.json()) as any;
+      expect(body.errors).toBeUndefined();
+      for (const field of ['xUsers', 'telegramUsers', 'bitrix24Users', 'nexudusUsers']) expect(body.data[field]).toHaveLength(120);
+
+      const metrics = await (await fetch(ready.endpoint.replace(/\/graphql$/, '/metrics'))).text();
+      const sent = new Map<string, number>();
+      const statuses = new Set<string>();
+      for (const [, provider, status, count] of metrics.matchAll(
+        /^users_subgraph_upstream_requests_total\{provider="(\w+)",method="[^"]*",status="(\w+)"\} (\d+)$/gm,
+      )) {
+        sent.set(provider!, (sent.get(provider!) ?? 0) + Number(count));
+        statuses.add(status!);
+      }
+      // Nexudus: the token, then two list calls (100 + 20 ids), paced so that none is refused.
+      expect(Object.fromEntries(sent)).toEqual({ x: 2, telegram: 2, bitrix24: 1, nexudus: 3 });
+      expect([...statuses]).toEqual(['200']);
+    } finally {
+      p.child.kill('SIGTERM');
+      setTimeout(() => p.child.kill('SIGKILL'), 8_000).unref();
+    }
+    expect((await p.exited).code).toBe(0);
+  });
+
   it('refuses bad configuration, naming the variable and never echoing a secret', async () => {
     const secret = 'bad token with spaces';
     const p = run({ PORT: 'eighty', X_BEARER_TOKEN: secret, X_API_BASE_URL: 'not a url' });

@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../src/config.js';
 import { startServer, type RunningServer } from '../src/server.js';
 import { startHarness, type Harness } from './support/harness.js';
+import { xCalls } from './support/x.js';
 
 /** The HTTP surface of contract.md: endpoints, GraphQL over POST and GET, CSRF prevention, limits. */
 let h: Harness;
@@ -52,7 +53,7 @@ describe('GraphQL over HTTP', () => {
       body: JSON.stringify({ query: '{ xUsers(ids: ["5"]) { id } }' }),
     });
     expect(post.status).toBe(400);
-    expect(h.xCalls()).toHaveLength(0);
+    expect(xCalls(h)).toHaveLength(0);
   });
 
   it('malformed JSON is a 400, an oversize body a 413', async () => {
@@ -94,7 +95,7 @@ describe('a provider without credentials', () => {
   let server: RunningServer;
   beforeAll(async () => {
     const config = { ...loadConfig({ PORT: '0', HOST: '127.0.0.1' }), demo: false };
-    server = await startServer(config, { x: undefined, telegram: undefined, bitrix24: { portals: new Map(), maxIdsPerCall: 50 }, nexudus: undefined }, pino({ level: 'silent' }));
+    server = await startServer(config, new Map(), pino({ level: 'silent' }));
   });
   afterAll(() => server.close());
 

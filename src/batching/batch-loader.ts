@@ -1,6 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
-import { ProviderError, type ProviderName } from '../upstream/errors.js';
+import type { ProviderId } from '../providers/provider.js';
+import { ProviderError } from '../upstream/errors.js';
 import { upstreamBatchSize } from '../upstream/metrics.js';
 
 /**
@@ -11,7 +12,7 @@ import { upstreamBatchSize } from '../upstream/metrics.js';
 export type FetchBatch<V> = (keys: readonly string[]) => Promise<Map<string, V | ProviderError>>;
 
 export interface BatchLoaderOptions<V> {
-  provider: ProviderName;
+  provider: ProviderId;
   /** Most keys one upstream call takes; larger batches are split into calls of this size. */
   maxBatchSize: number;
   fetch: FetchBatch<V>;
@@ -31,7 +32,7 @@ export function createBatchLoader<V>(options: BatchLoaderOptions<V>): DataLoader
   const cacheKey = options.cacheKey ?? ((key: string) => key);
 
   async function batch(keys: readonly string[]): Promise<Array<V | ProviderError>> {
-    upstreamBatchSize.observe({ provider }, keys.length);
+    upstreamBatchSize.observe({ provider: provider.name }, keys.length);
     let found: Map<string, V | ProviderError>;
     try {
       found = await fetch(keys);
@@ -40,7 +41,7 @@ export function createBatchLoader<V>(options: BatchLoaderOptions<V>): DataLoader
       const failure =
         error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
       if (!(error instanceof ProviderError)) {
-        logger.error({ provider, err: error instanceof Error ? error.name : 'unknown' }, 'batch function failed');
+        logger.error({ provider: provider.name, err: error instanceof Error ? error.name : 'unknown' }, 'batch function failed');
       }
       return keys.map((key) => failure.forId(key));
     }

@@ -9,17 +9,15 @@ import {
   type FieldNode,
   type DocumentNode,
 } from 'graphql';
-import { badUserInput, type ProviderName } from '../upstream/errors.js';
 import type { RequestContext } from '../context.js';
+import type { Lookup } from '../providers/provider.js';
+import { badUserInput } from '../upstream/errors.js';
 
-/** A root-field argument that carries ids: what a valid one looks like, and whose it is. */
+/** A root-field argument that carries keys of a lookup (or keys checked like one): whose, and what a valid one is. */
 export interface IdArgument {
   field: string;
   argument: string;
-  provider: ProviderName;
-  isValid: (value: string) => boolean;
-  /** Names a valid value in an error message, e.g. "an X user id (1-19 digits)". */
-  expected: string;
+  lookup: Pick<Lookup<never, unknown>, 'provider' | 'key'>;
 }
 
 /**
@@ -49,14 +47,15 @@ export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: num
           const ids = values[spec.argument];
           if (!Array.isArray(ids)) continue;
           total += ids.length;
-          const invalid = (id: unknown) => typeof id !== 'string' || !spec.isValid(id);
+          const { provider, key } = spec.lookup;
+          const invalid = (id: unknown) => typeof id !== 'string' || !key.isValid(id);
           const bad = ids.findIndex(invalid);
           if (bad >= 0) {
             const others = ids.filter(invalid).length - 1;
             throw badUserInput(
-              `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${spec.expected}` +
+              `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${key.expected}` +
                 (others > 0 ? ` (and ${others} more invalid)` : ''),
-              { provider: spec.provider, id: String(ids[bad]), argument: spec.argument, index: bad },
+              { provider: provider.name, id: String(ids[bad]), argument: spec.argument, index: bad },
             );
           }
         }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { ProviderError, type ErrorCode, type ProviderName } from './errors.js';
+import type { ProviderId } from '../providers/provider.js';
+import { ProviderError, type ErrorCode } from './errors.js';
 import { retryDelayMs, sleep, type RetryPolicy } from './retry.js';
 
 /** Why an attempt failed, as the provider reads it, and whether another attempt could help. */
@@ -13,7 +14,7 @@ export interface Failure {
 export type AttemptOutcome<T> = { ok: true; value: T } | { ok: false; failure: Failure };
 
 export interface RetryingCall {
-  provider: ProviderName;
+  provider: ProviderId;
   /** Names the call in logs (a method template, never ids or secrets). */
   label: string;
   policy: RetryPolicy;
@@ -36,14 +37,14 @@ export async function callWithRetries<T>(call: RetryingCall, attempt: () => Prom
     const { failure } = outcome;
     const retryAfter = failure.waitMs === undefined ? undefined : Math.ceil(failure.waitMs / 1000);
     const giveUp = (why: string, waitMs?: number) => {
-      logger.warn({ provider, method: label, attempt: n, code: failure.code, waitMs }, why);
+      logger.warn({ method: label, attempt: n, code: failure.code, waitMs }, why);
       return new ProviderError({ code: failure.code, provider, retryAfter });
     };
     if (failure.kind === 'fail') throw giveUp('upstream call failed');
     if (n >= policy.maxAttempts) throw giveUp('upstream call failed after its last attempt');
     const delay = retryDelayMs(policy, n, failure.waitMs, call.random);
     if (waited + delay > policy.maxTotalWaitMs) throw giveUp('upstream wait exceeds the cap; giving up', delay);
-    logger.debug({ provider, method: label, attempt: n, code: failure.code, waitMs: delay }, 'retrying upstream call');
+    logger.debug({ method: label, attempt: n, code: failure.code, waitMs: delay }, 'retrying upstream call');
     waited += delay;
     await sleep(delay);
   }

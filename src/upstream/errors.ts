@@ -1,7 +1,5 @@
 import { GraphQLError } from 'graphql';
-
-/** The providers this subgraph speaks to; the value is the `provider` label of every metric. */
-export type ProviderName = 'x' | 'telegram' | 'bitrix24' | 'nexudus';
+import type { ProviderId } from '../providers/provider.js';
 
 /** `extensions.code` of every error this subgraph produces (contract.md, "Schema"). */
 export type ErrorCode =
@@ -15,7 +13,7 @@ export type ErrorCode =
 
 export interface ProviderErrorInit {
   code: ErrorCode;
-  provider: ProviderName;
+  provider: ProviderId;
   /** The id (or username) this error is about; absent for a whole-call failure before it is fanned out. */
   id?: string;
   /** Seconds until the upstream will take calls again, when it said so. */
@@ -32,14 +30,14 @@ export interface ProviderErrorInit {
  */
 export class ProviderError extends GraphQLError {
   declare readonly code: ErrorCode;
-  declare readonly provider: ProviderName;
+  declare readonly provider: ProviderId;
   declare readonly id: string | undefined;
   declare readonly retryAfter: number | undefined;
   /** The message was written for this failure, not derived from the code: keep it when fanned out. */
   declare private readonly explained: boolean;
 
   constructor(init: ProviderErrorInit, message?: string) {
-    const extensions: Record<string, unknown> = { code: init.code, provider: init.provider };
+    const extensions: Record<string, unknown> = { code: init.code, provider: init.provider.name };
     if (init.id !== undefined) extensions.id = init.id;
     if (init.retryAfter !== undefined) extensions.retryAfter = init.retryAfter;
     // These are values, one per failed id (a rate-limited batch of 1,000 ids makes 1,000), and no
@@ -65,15 +63,8 @@ export class ProviderError extends GraphQLError {
   }
 }
 
-const PROVIDER_LABEL: Record<ProviderName, string> = {
-  x: 'X',
-  telegram: 'Telegram',
-  bitrix24: 'Bitrix24',
-  nexudus: 'Nexudus',
-};
-
 function describe({ code, provider, id, retryAfter }: ProviderErrorInit): string {
-  const who = PROVIDER_LABEL[provider];
+  const who = provider.label;
   const subject = id === undefined ? '' : ` for ${JSON.stringify(id)}`;
   switch (code) {
     case 'NOT_FOUND':
@@ -98,12 +89,4 @@ export function badUserInput(message: string, extensions: Record<string, unknown
   return new GraphQLError(message, {
     extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } },
   });
-}
-
-/**
- * A malformed id in an `_entities` representation: it fails alone and is never sent. A rejected promise,
- * not a throw: @apollo/subgraph maps representations synchronously, so a throw would fail all of `_entities`.
- */
-export function rejectInvalidId(provider: ProviderName, id: string): Promise<never> {
-  return Promise.reject(new ProviderError({ code: 'BAD_USER_INPUT', provider, id }));
 }

@@ -3,8 +3,9 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ProviderError, type ProviderName } from './errors.js';
-import { UpstreamClient, header, type UpstreamClientOptions, type UpstreamResponse, type Verdict } from './http.js';
+import type { ProviderId } from '../providers/provider.js';
+import { ProviderError } from './errors.js';
+import { UpstreamClient, header, path, type UpstreamClientOptions, type UpstreamResponse, type Verdict } from './http.js';
 import { registry, upstreamRequests } from './metrics.js';
 import { parseRetryAfter } from './retry.js';
 
@@ -97,9 +98,13 @@ function budget(response: UpstreamResponse): { remaining: number; resetInMs: num
 
 const silent = pino({ level: 'silent' });
 
+/** Made-up providers: the upstream layer knows none by name. */
+const ACME: ProviderId = { name: 'acme', label: 'Acme' };
+const OTHER: ProviderId = { name: 'other', label: 'Other' };
+
 function client(overrides: Partial<UpstreamClientOptions> = {}): UpstreamClient {
   const c = new UpstreamClient({
-    provider: 'x',
+    provider: ACME,
     baseUrl,
     connections: 4,
     timeoutMs: 2_000,
@@ -119,14 +124,14 @@ function freshLabel(): string {
   return `GET /test/${++labelCounter}`;
 }
 
-async function counted(provider: ProviderName, method: string, status: string): Promise<number> {
+async function counted(provider: string, method: string, status: string): Promise<number> {
   const metric = await upstreamRequests.get();
   return metric.values
     .filter((v) => v.labels.provider === provider && v.labels.method === method && v.labels.status === status)
     .reduce((sum, v) => sum + v.value, 0);
 }
 
-async function countedAll(provider: ProviderName, method: string): Promise<number> {
+async function countedAll(provider: string, method: string): Promise<number> {
   const metric = await upstreamRequests.get();
   return metric.values
     .filter((v) => v.labels.provider === provider && v.labels.method === method)
@@ -143,7 +148,7 @@ async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
   throw new Error('expected the call to fail');
 }
 
-const get = (label: string, path = '/2/users?ids=1') => ({ method: 'GET' as const, label, path });
+const get = (label: string) => ({ method: 'GET' as const, label, path: path`/2/users`, query: [['ids', '1']] as Array<[string, string]> });
 
 // ---------------------------------------------------------------------------------------------
 
@@ -159,6 +164,18 @@ describe('UpstreamClient: success', () => {
     expect(seen[0]!.url).toBe('/2/users?ids=1');
   });
 
+  it('encodes every interpolated path segment and every query value: a value can add no segment or parameter', async () => {
+    script = [reply(200, {})];
+    const hostile = '1&user.fields=x/../admin?y=1#z';
+    await client().send({ method: 'GET', label: freshLabel(), path: path`/users/${hostile}/`, query: [['ids', hostile], ['a b', 'c,d']] });
+    const url = new URL(seen[0]!.url, 'http://upstream');
+    expect(url.pathname).toBe(`/users/${encodeURIComponent(hostile)}/`);
+    expect([...url.searchParams]).toEqual([
+      ['ids', hostile],
+      ['a b', 'c,d'],
+    ]);
+  });
+
   it('gives an undefined body for an empty or non-JSON response', async () => {
     script = [reply(200), reply(200, 'not json {')];
     const c = client();
@@ -172,7 +189,8 @@ describe('UpstreamClient: success', () => {
     await c.send({
       method: 'POST',
       label: freshLabel(),
-      path: '/thing.get?x=1',
+      path: path`/thing.get`,
+      query: [['x', '1']],
       headers: { 'content-type': 'application/json', 'x-custom': 'v' },
       body: '{"a":1}',
     });
@@ -221,9 +239,9 @@ describe('UpstreamClient: retries', () => {
     const error = await rejection(client().send(get(freshLabel())));
     expect(performance.now() - started).toBeLessThan(1_000);
     expect(error.code).toBe('RATE_LIMITED');
-    expect(error.provider).toBe('x');
+    expect(error.provider).toBe(ACME);
     expect(error.retryAfter).toBe(5);
-    expect(error.extensions).toMatchObject({ code: 'RATE_LIMITED', provider: 'x', retryAfter: 5 });
+    expect(error.extensions).toMatchObject({ code: 'RATE_LIMITED', provider: 'acme', retryAfter: 5 });
     expect(seen).toHaveLength(1);
   });
 
@@ -280,11 +298,11 @@ describe('UpstreamClient: transport failures', () => {
     await new Promise<void>((resolve) => closed.close(() => resolve()));
 
     const label = freshLabel();
-    const before = await counted('x', label, 'error');
+    const before = await counted('acme', label, 'error');
     const c = client({ baseUrl: `http://127.0.0.1:${port}` });
     const error = await rejection(c.send(get(label)));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
-    expect((await counted('x', label, 'error')) - before).toBe(3);
+    expect((await counted('acme', label, 'error')) - before).toBe(3);
   });
 
   it('gives UPSTREAM_UNAVAILABLE after maxAttempts when the upstream destroys the socket', async () => {
@@ -347,7 +365,7 @@ describe('UpstreamClient: rate-limit budget', () => {
 
     const error = await rejection(c.send(get(label)));
     expect(error.code).toBe('RATE_LIMITED');
-    expect(error.provider).toBe('x');
+    expect(error.provider).toBe(ACME);
     expect(error.retryAfter).toBe(1);
     expect(seen).toHaveLength(1); // nothing sent
 
@@ -391,28 +409,28 @@ describe('UpstreamClient: metrics', () => {
     script = [reply(503, {}), reply(429, undefined, { 'x-test-wait-ms': '5' }), reply(200, {})];
     const label = freshLabel();
     const before = {
-      s503: await counted('x', label, '503'),
-      s429: await counted('x', label, '429'),
-      s200: await counted('x', label, '200'),
-      all: await countedAll('x', label),
+      s503: await counted('acme', label, '503'),
+      s429: await counted('acme', label, '429'),
+      s200: await counted('acme', label, '200'),
+      all: await countedAll('acme', label),
     };
     await client().send(get(label));
-    expect((await counted('x', label, '503')) - before.s503).toBe(1);
-    expect((await counted('x', label, '429')) - before.s429).toBe(1);
-    expect((await counted('x', label, '200')) - before.s200).toBe(1);
-    expect((await countedAll('x', label)) - before.all).toBe(3);
+    expect((await counted('acme', label, '503')) - before.s503).toBe(1);
+    expect((await counted('acme', label, '429')) - before.s429).toBe(1);
+    expect((await counted('acme', label, '200')) - before.s200).toBe(1);
+    expect((await countedAll('acme', label)) - before.all).toBe(3);
 
     const text = await registry.getSingleMetricAsString('users_subgraph_upstream_requests_total');
-    expect(text).toContain(`users_subgraph_upstream_requests_total{provider="x",method="${label}",status="503"} 1`);
+    expect(text).toContain(`users_subgraph_upstream_requests_total{provider="acme",method="${label}",status="503"} 1`);
   });
 
   it('counts requests that never got a response with status "error"', async () => {
     script = [destroy, reply(200, {})];
     const label = freshLabel();
-    const before = { error: await counted('x', label, 'error'), ok: await counted('x', label, '200') };
+    const before = { error: await counted('acme', label, 'error'), ok: await counted('acme', label, '200') };
     await client().send(get(label));
-    expect((await counted('x', label, 'error')) - before.error).toBe(1);
-    expect((await counted('x', label, '200')) - before.ok).toBe(1);
+    expect((await counted('acme', label, 'error')) - before.error).toBe(1);
+    expect((await counted('acme', label, '200')) - before.ok).toBe(1);
   });
 
   it('counts nothing for a call refused by the budget', async () => {
@@ -420,18 +438,18 @@ describe('UpstreamClient: metrics', () => {
     const c = client({ budget });
     const label = freshLabel();
     await c.send(get(label));
-    const before = await countedAll('x', label);
+    const before = await countedAll('acme', label);
     await rejection(c.send(get(label)));
-    expect((await countedAll('x', label)) - before).toBe(0);
+    expect((await countedAll('acme', label)) - before).toBe(0);
   });
 
   it('labels by the provider of the client', async () => {
     script = [reply(200, {})];
     const label = freshLabel();
-    const before = await counted('nexudus', label, '200');
-    await client({ provider: 'nexudus' }).send(get(label));
-    expect((await counted('nexudus', label, '200')) - before).toBe(1);
-    expect(await counted('x', label, '200')).toBe(0);
+    const before = await counted('other', label, '200');
+    await client({ provider: OTHER }).send(get(label));
+    expect((await counted('other', label, '200')) - before).toBe(1);
+    expect(await counted('acme', label, '200')).toBe(0);
   });
 });
 
@@ -462,7 +480,7 @@ describe('UpstreamClient: secrets', () => {
     script = [reply(503, { error: `bad ${WEBHOOK_SECRET}` }), destroy, delayed(1_000, reply(200, {})), reply(500, {})];
     const label = 'POST user.get';
     const c = client({
-      provider: 'bitrix24',
+      provider: OTHER,
       baseUrl: `${baseUrl}/rest/1/${WEBHOOK_SECRET}/`,
       logger,
       timeoutMs: 100,
@@ -472,7 +490,7 @@ describe('UpstreamClient: secrets', () => {
       c.send({
         method: 'POST',
         label,
-        path: '/user.get.json',
+        path: path`/user.get.json`,
         headers: { authorization: TOKEN, 'content-type': 'application/json' },
         body: '{"ID":[1]}',
       }),
@@ -493,14 +511,14 @@ describe('UpstreamClient: secrets', () => {
     assertClean('error toJSON', JSON.stringify(error.toJSON()));
     assertClean('error stack', String(error.stack));
     assertClean('metrics', await registry.metrics());
-    expect(await registry.metrics()).toContain(`provider="bitrix24",method="${label}"`);
+    expect(await registry.metrics()).toContain(`provider="other",method="${label}"`);
   });
 
   it('keeps the secret out of the rate-limited error and its logs', async () => {
     const { logger, lines } = capture();
     script = [reply(429, undefined, { 'retry-after': '30' })];
-    const c = client({ provider: 'bitrix24', baseUrl: `${baseUrl}/rest/1/${WEBHOOK_SECRET}`, logger });
-    const error = await rejection(c.send({ method: 'GET', label: 'GET profile', path: '/profile.json', headers: { authorization: TOKEN } }));
+    const c = client({ provider: OTHER, baseUrl: `${baseUrl}/rest/1/${WEBHOOK_SECRET}`, logger });
+    const error = await rejection(c.send({ method: 'GET', label: 'GET profile', path: path`/profile.json`, headers: { authorization: TOKEN } }));
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.retryAfter).toBe(30);
     expect(seen[0]!.url).toBe(`/rest/1/${WEBHOOK_SECRET}/profile.json`);
@@ -516,8 +534,8 @@ describe('UpstreamClient: secrets', () => {
     const port = (closed.address() as AddressInfo).port;
     await new Promise<void>((resolve) => closed.close(() => resolve()));
 
-    const c = client({ provider: 'bitrix24', baseUrl: `http://127.0.0.1:${port}/rest/1/${WEBHOOK_SECRET}/`, logger });
-    const error = await rejection(c.send({ method: 'GET', label: 'GET refused', path: '/x.json', headers: { authorization: TOKEN } }));
+    const c = client({ provider: OTHER, baseUrl: `http://127.0.0.1:${port}/rest/1/${WEBHOOK_SECRET}/`, logger });
+    const error = await rejection(c.send({ method: 'GET', label: 'GET refused', path: path`/x.json`, headers: { authorization: TOKEN } }));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) assertClean('log line', line);

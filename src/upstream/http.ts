@@ -1,8 +1,10 @@
 import { Pool } from 'undici';
 import type { Logger } from 'pino';
 import { callWithRetries, type Failure } from './call-with-retries.js';
-import { ProviderError, type ProviderName } from './errors.js';
+import type { ProviderId } from '../providers/provider.js';
+import { ProviderError } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
+import type { Pacer } from './pacing.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 /**
@@ -12,15 +14,32 @@ import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
  *
  * Secrets never leave this module in anything observable: logs and metrics name a request by its
  * `label` (a method template such as `GET /2/users`), never by its URL, headers or body, and errors
- * carry only a code. The URL may itself be a secret (a Bitrix24 webhook is).
+ * carry only a code. The URL may itself be a secret (an incoming webhook's is).
  */
+
+/**
+ * A request path whose every interpolated value was percent-encoded: made only by the `path` tag, so
+ * an id can never add a segment or a query of its own.
+ */
+export type EncodedPath = string & { readonly __encoded: unique symbol };
+
+/** `path\`/api/sys/users/${id}\`` encodes each interpolated value as one path segment. */
+export function path(strings: TemplateStringsArray, ...values: Array<string | number>): EncodedPath {
+  let out = strings[0] ?? '';
+  values.forEach((value, i) => {
+    out += encodeURIComponent(String(value)) + (strings[i + 1] ?? '');
+  });
+  return out as EncodedPath;
+}
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST';
   /** How logs and metrics name this call; must not contain ids or secrets. */
   label: string;
-  /** Path and query, appended to the base URL's path. */
-  path: string;
+  /** Appended to the base URL's path. */
+  path: EncodedPath;
+  /** Query parameters, encoded here (`URLSearchParams`), never concatenated by a caller. */
+  query?: ReadonlyArray<readonly [string, string]>;
   headers?: Record<string, string>;
   body?: string;
 }
@@ -36,7 +55,7 @@ export interface UpstreamResponse {
 export type Verdict = { kind: 'ok' } | Failure;
 
 export interface UpstreamClientOptions {
-  provider: ProviderName;
+  provider: ProviderId;
   baseUrl: string;
   /** Most open connections to this upstream. */
   connections: number;
@@ -51,13 +70,13 @@ export interface UpstreamClientOptions {
    * nothing is left, calls with the same label fail fast until the reset instead of spending a 429.
    */
   budget?(response: UpstreamResponse): { remaining: number; resetInMs: number } | undefined;
-  /** Client-side pacing: awaited before every attempt (retries included). */
-  pacer?: { acquire(): Promise<void> };
+  /** Client-side pacing, shared by every client of the same upstream account: each attempt holds a permit. */
+  pacer?: Pacer;
   random?: () => number;
 }
 
 export class UpstreamClient {
-  readonly provider: ProviderName;
+  readonly provider: ProviderId;
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly retry: RetryPolicy;
@@ -83,8 +102,13 @@ export class UpstreamClient {
     const { provider, logger, random } = this.options;
     return callWithRetries({ provider, label: request.label, policy: this.retry, logger, random }, async () => {
       this.failIfBlocked(request.label);
-      await this.options.pacer?.acquire();
-      const outcome = await this.attempt(request);
+      const permit = await this.options.pacer?.acquire();
+      let outcome: Awaited<ReturnType<UpstreamClient['attempt']>>;
+      try {
+        outcome = await this.attempt(request);
+      } finally {
+        permit?.release();
+      }
       if ('failure' in outcome) return { ok: false, failure: outcome.failure };
       const verdict = this.options.classify(outcome.response);
       return verdict.kind === 'ok' ? { ok: true, value: outcome.response } : { ok: false, failure: verdict };
@@ -97,21 +121,21 @@ export class UpstreamClient {
     try {
       const res = await this.pool.request({
         method: request.method,
-        path: this.basePath + request.path,
+        path: this.basePath + request.path + queryString(request.query),
         headers: request.headers,
         body: request.body,
         signal: AbortSignal.timeout(this.options.timeoutMs),
       });
       const text = await res.body.text();
       countUpstreamRequest(provider, request.label, res.statusCode);
-      upstreamDuration.observe({ provider, method: request.label }, (performance.now() - started) / 1000);
+      upstreamDuration.observe({ provider: provider.name, method: request.label }, (performance.now() - started) / 1000);
       const response: UpstreamResponse = { status: res.statusCode, headers: res.headers, body: parseJson(text) };
       this.noteBudget(request.label, response);
       return { response };
     } catch (error) {
       // Connection refused or reset, or the deadline passed: the upstream is not answering.
       countUpstreamRequest(provider, request.label, 'error');
-      this.options.logger.debug({ provider, method: request.label, reason: errorName(error) }, 'upstream request error');
+      this.options.logger.debug({ method: request.label, reason: errorName(error) }, 'upstream request error');
       return { failure: { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' } };
     }
   }
@@ -137,6 +161,11 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+function queryString(query: UpstreamRequest['query']): string {
+  if (query === undefined || query.length === 0) return '';
+  return `?${new URLSearchParams(query as Array<[string, string]>).toString()}`;
 }
 
 function parseJson(text: string): unknown {

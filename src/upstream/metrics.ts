@@ -1,5 +1,5 @@
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
-import type { ProviderName } from './errors.js';
+import type { ProviderId } from '../providers/provider.js';
 
 /**
  * Prometheus metrics (contract.md, "HTTP"). Labels carry only provider names, method templates and
@@ -31,6 +31,6 @@ export const upstreamDuration = new Histogram({
   registers: [registry],
 });
 
-export function countUpstreamRequest(provider: ProviderName, method: string, status: number | 'error'): void {
-  upstreamRequests.inc({ provider, method, status: String(status) });
+export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error'): void {
+  upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }

@@ -1,4 +1,5 @@
-import { ProviderError, type ProviderName } from './errors.js';
+import type { ProviderId } from '../providers/provider.js';
+import { ProviderError } from './errors.js';
 
 /** A token as its issuer hands it out: how soon to renew it, if it says (else it is used until refused). */
 export interface IssuedToken {
@@ -13,8 +14,8 @@ export interface IssuedToken {
 export type TokenIssuer = (previous: string | undefined) => Promise<IssuedToken>;
 
 /**
- * The bearer credential of one upstream account, shared by every request (Bitrix24's OAuth pair,
- * Nexudus's password-grant token): issued once however many callers ask at the same moment, renewed
+ * The bearer credential of one upstream account, shared by every request (a renewable OAuth pair,
+ * a password-grant token): issued once however many callers ask at the same moment, renewed
  * ahead of its expiry when the issuer gave one, and renewed once when the API refuses it — a caller
  * that lost the race to a renewal simply gets the new token.
  */
@@ -23,7 +24,7 @@ export class SharedToken {
   private pending: Promise<string> | undefined;
 
   constructor(
-    readonly provider: ProviderName,
+    readonly provider: ProviderId,
     private readonly issue: TokenIssuer,
     initial?: string,
     private readonly now: () => number = Date.now,

@@ -1,5 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BITRIX_OAUTH, BITRIX_TEST_SECRET, demoIds, startHarness, type Harness } from '../support/harness.js';
+import { BITRIX_OAUTH, BITRIX_TEST_SECRET } from '../../src/providers/bitrix24/emulator/index.js';
+import type { Bitrix24Emulator } from '../../src/providers/bitrix24/emulator/server.js';
+import { demoIds, startHarness, type Harness } from '../support/harness.js';
 
 /**
  * Bitrix24 over the real server against strict fake portals: HTTP requests per operation, AVATAR_HR
@@ -10,10 +12,10 @@ const usersQuery = 'query($ids: [ID!]!, $portal: String) { bitrix24Users(ids: $i
 
 describe('one webhook portal', () => {
   let h: Harness;
-  let portal: NonNullable<ReturnType<Harness['bitrix24']['get']>>;
+  let portal: Bitrix24Emulator;
   beforeAll(async () => {
     h = await startHarness({ env: { MAX_IDS_PER_OPERATION: '5000' } });
-    portal = h.bitrix24.get('portal-a')!;
+    portal = h.emulator('bitrix24').get('portal-a')!;
   });
   afterAll(() => h.close());
   beforeEach(() => h.reset());
@@ -134,7 +136,7 @@ describe('one webhook portal', () => {
 describe('several portals', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ bitrix24: [{ name: 'one' }, { name: 'two', oauth: true }] });
+    h = await startHarness({ emulators: { bitrix24: { portals: [{ name: 'one' }, { name: 'two', oauth: true }] } } });
   });
   afterAll(() => h.close());
   beforeEach(() => h.reset());
@@ -148,20 +150,23 @@ describe('several portals', () => {
       a: [{ id: '1', portal: 'one' }, { id: '2', portal: 'one' }],
       b: [{ id: '2', portal: 'two' }, { id: '3', portal: 'two' }],
     });
-    expect(h.bitrix24.get('one')!.requests).toHaveLength(1);
-    expect(h.bitrix24.get('two')!.requests.filter((r) => r.method !== 'oauth.token')).toHaveLength(1);
+    expect(h.emulator('bitrix24').get('one')!.requests).toHaveLength(1);
+    expect(h.emulator('bitrix24').get('two')!.requests.filter((r) => r.method !== 'oauth.token')).toHaveLength(1);
   });
 
   it('without `portal` when several are configured, or with an unknown one: BAD_USER_INPUT, nothing sent', async () => {
     const { body } = await h.gql('{ a: bitrix24Users(ids: ["1"]) { id } b: bitrix24Users(ids: ["1"], portal: "three") { id } }');
     expect(body.errors!.map((e) => e.extensions!.code)).toEqual(['BAD_USER_INPUT', 'BAD_USER_INPUT']);
-    expect(body.errors![0]!.message).toContain('one, two');
-    expect(h.bitrix24.get('one')!.requests).toHaveLength(0);
-    expect(h.bitrix24.get('two')!.requests).toHaveLength(0);
+    expect(body.errors![0]!.message).toContain('name one with the `portal` argument');
+    expect(body.errors![1]!.message).toContain('No Bitrix24 portal named "three"');
+    // The configured portals are this deployment's business: no error lists them.
+    for (const error of body.errors!) expect(error.message).not.toMatch(/\bone\b.*\btwo\b|"two"/);
+    expect(h.emulator('bitrix24').get('one')!.requests).toHaveLength(0);
+    expect(h.emulator('bitrix24').get('two')!.requests).toHaveLength(0);
   });
 
   it('an expired OAuth token is renewed once for concurrent operations, and the new pair is kept', async () => {
-    const two = h.bitrix24.get('two')!;
+    const two = h.emulator('bitrix24').get('two')!;
     two.expireAccessToken();
     const results = await Promise.all(
       Array.from({ length: 5 }, (_, i) => h.gql(usersQuery, { ids: [String(i + 1)], portal: 'two' })),
@@ -185,13 +190,13 @@ describe('client-side pacing', () => {
 
   it("keeps under the portal's leaky bucket, so QUERY_LIMIT_EXCEEDED does not happen", async () => {
     h = await startHarness({
-      bitrix24: [{ name: 'slow', emulator: { bucket: { perSecond: 4, burst: 2 } } }],
+      emulators: { bitrix24: { portals: [{ name: 'slow', emulator: { bucket: { perSecond: 4, burst: 2 } } }] } },
       // The client paces a little under the portal's bucket, as one should: arrival times jitter.
       env: { BITRIX24_RATE_PER_SECOND: '3', BITRIX24_RATE_BURST: '2' },
     });
     const started = Date.now();
     for (let i = 0; i < 5; i++) await h.gql(usersQuery, { ids: [String(i + 1)] });
-    const portal = h.bitrix24.get('slow')!;
+    const portal = h.emulator('bitrix24').get('slow')!;
     expect(portal.requests.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
     expect(Date.now() - started).toBeGreaterThanOrEqual(900); // 3 of the 5 waited ~333 ms each
   });

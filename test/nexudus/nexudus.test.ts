@@ -1,11 +1,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN, demoIds, startHarness, type Harness } from '../support/harness.js';
+import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN } from '../../src/providers/nexudus/emulator/index.js';
+import { demoIds, startHarness, type Harness } from '../support/harness.js';
 
 /**
  * Nexudus over the real server against its emulator: one shared token, list calls for partial
  * records, single-record calls only when a full-record field is selected, 409 pacing.
  */
-const calls = (h: Harness, kind: 'token' | 'list' | 'single') => h.nexudus.requests.filter((r) => r.kind === kind);
+const calls = (h: Harness, kind: 'token' | 'list' | 'single') => h.emulator('nexudus').requests.filter((r) => r.kind === kind);
 const query = 'query($ids: [ID!]!) { nexudusUsers(ids: $ids) { id fullName email active } }';
 
 describe('with a username and password', () => {
@@ -65,7 +66,7 @@ describe('with a username and password', () => {
   it('a 409 is retried after its Retry-After', async () => {
     await h.gql(query, { ids: ['1'] });
     h.reset();
-    h.nexudus.failNext(1, 409);
+    h.emulator('nexudus').failNext(1, 409);
     const { body } = await h.gql(query, { ids: ['1', '2'] });
     expect(body.errors).toBeUndefined();
     expect(calls(h, 'list').map((r) => r.status)).toEqual([409, 200]);
@@ -74,7 +75,7 @@ describe('with a username and password', () => {
   it('a token the API stops accepting is re-obtained once, shared by concurrent operations', async () => {
     await h.gql(query, { ids: ['1'] });
     h.reset();
-    h.nexudus.expireTokens();
+    h.emulator('nexudus').expireTokens();
     const results = await Promise.all([1, 2, 3].map((i) => h.gql(query, { ids: [String(i)] })));
     for (const { body } of results) expect(body.errors).toBeUndefined();
     expect(calls(h, 'token')).toHaveLength(1);
@@ -85,7 +86,7 @@ describe('with a username and password', () => {
     const { status, body } = await h.gql(query, { ids: ['1', 'abc'] });
     expect(status).toBe(400);
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'nexudus', id: 'abc' });
-    expect(h.nexudus.requests).toHaveLength(0);
+    expect(h.emulator('nexudus').requests).toHaveLength(0);
   });
 
   it('_entities for NexudusUser', async () => {
@@ -99,7 +100,7 @@ describe('with a username and password', () => {
   });
 
   it('credentials and tokens appear in no response, log line or metric', async () => {
-    h.nexudus.expireTokens();
+    h.emulator('nexudus').expireTokens();
     const { body } = await h.gql(query, { ids: ['1', '999999'] });
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     for (const text of [JSON.stringify(body), h.logs.join('\n'), metrics]) {
@@ -114,7 +115,7 @@ describe('token lifecycle', () => {
   afterEach(() => h.close());
 
   it('a token close to expiry is renewed with the refresh token before it is refused', async () => {
-    h = await startHarness({ nexudus: { tokenTtlSeconds: 1 } });
+    h = await startHarness({ emulators: { nexudus: { tokenTtlSeconds: 1 } } });
     await h.gql(query, { ids: ['1'] });
     await new Promise((resolve) => setTimeout(resolve, 1_100));
     h.reset();
@@ -125,14 +126,14 @@ describe('token lifecycle', () => {
   });
 
   it('NEXUDUS_TOKEN is used as is: no token call', async () => {
-    h = await startHarness({ nexudus: { auth: 'token' } });
+    h = await startHarness({ emulators: { nexudus: { auth: 'token' } } });
     const { body } = await h.gql(query, { ids: ['1'] });
     expect(body.errors).toBeUndefined();
     expect(calls(h, 'token')).toHaveLength(0);
   });
 
   it('wrong credentials answer UNAUTHENTICATED', async () => {
-    h = await startHarness({ nexudus: { password: 'something-else' } });
+    h = await startHarness({ emulators: { nexudus: { password: 'something-else' } } });
     const { body } = await h.gql(query, { ids: ['1'] });
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED', provider: 'nexudus', id: '1' });
     expect(calls(h, 'list')).toHaveLength(0);

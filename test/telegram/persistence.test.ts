@@ -17,19 +17,19 @@ it('keeps the peer cache across a restart', async () => {
   const path = join(dir, 'telegram.session');
   const options = { isBot: false, acceptZeroAccessHash: false } as const;
 
-  const before = await startHarness({ telegram: { ...options, storage: new SqliteStorage(path) } });
+  const before = await startHarness({ emulators: { telegram: { ...options, storage: new SqliteStorage(path) } } });
   const seen = await before.gql('{ telegramUsers(usernames: ["tg_user77"]) { id } }');
   expect(seen.body.errors).toBeUndefined();
   expect(seen.body.data.telegramUsers).toEqual([{ id: '77' }]);
   await before.close();
 
-  const after = await startHarness({ telegram: { ...options, storage: new SqliteStorage(path) } });
+  const after = await startHarness({ emulators: { telegram: { ...options, storage: new SqliteStorage(path) } } });
   try {
     const { body } = await after.gql('{ telegramUsers(ids: ["77", "78"]) { id username } }');
     expect(body.data.telegramUsers).toEqual([{ id: '77', username: 'tg_user77' }, null]);
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND', id: '78' });
-    expect(after.telegram.rpcs.map((r) => r.method)).toEqual(['users.getUsers']);
-    expect(after.telegram.rpcs[0]!.ids).toEqual([77]);
+    expect(after.emulator('telegram').rpcs.map((r) => r.method)).toEqual(['users.getUsers']);
+    expect(after.emulator('telegram').rpcs[0]!.ids).toEqual([77]);
   } finally {
     await after.close();
   }

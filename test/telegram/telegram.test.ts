@@ -5,12 +5,12 @@ import { demoIds, startHarness, type Harness } from '../support/harness.js';
  * Telegram over the real server: the subgraph's client, loaders and error mapping against the
  * in-process MTProto emulator, counting the RPCs it answers.
  */
-const rpcs = (h: Harness, method = 'users.getUsers') => h.telegram.rpcs.filter((r) => r.method === method);
+const rpcs = (h: Harness, method = 'users.getUsers') => h.emulator('telegram').rpcs.filter((r) => r.method === method);
 
 describe('as a bot (the demo set-up)', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ telegram: { emptyIds: [4242] } });
+    h = await startHarness({ emulators: { telegram: { emptyIds: [4242] } } });
   });
   afterAll(() => h.close());
   beforeEach(() => h.reset());
@@ -107,14 +107,14 @@ describe('as a bot (the demo set-up)', () => {
     expect(badName.status).toBe(400);
     const tooBig = await h.gql('{ telegramUsers(ids: ["9007199254740993"]) { id } }');
     expect(tooBig.status).toBe(400);
-    expect(h.telegram.rpcs).toHaveLength(0);
+    expect(h.emulator('telegram').rpcs).toHaveLength(0);
   });
 
   it('a guessed access hash that Telegram refuses (PEER_ID_INVALID) fails only the unseen ids', async () => {
     // Users 7 and 8 become known (cached hashes) through a lookup; 9 is never seen.
     await h.gql('{ telegramUsers(usernames: ["tg_user7", "tg_user8"]) { id } }');
     h.reset();
-    h.telegram.failNext(1, 400, 'PEER_ID_INVALID');
+    h.emulator('telegram').failNext(1, 400, 'PEER_ID_INVALID');
     const { body } = await h.gql('{ telegramUsers(ids: ["7", "9", "8"]) { id } }');
     expect(body.data.telegramUsers).toEqual([{ id: '7' }, null, { id: '8' }]);
     expect(body.errors![0]).toMatchObject({ path: ['telegramUsers', 1], extensions: { code: 'NOT_FOUND', id: '9' } });
@@ -140,7 +140,7 @@ describe('errors', () => {
       return { flood: count('420'), ok: count('200') };
     };
     const before = await metric();
-    h.telegram.failNext(1, 420, 'FLOOD_WAIT_1');
+    h.emulator('telegram').failNext(1, 420, 'FLOOD_WAIT_1');
     const started = Date.now();
     const { body } = await h.gql('{ telegramUsers(ids: ["1"]) { id } }');
     expect(Date.now() - started).toBeGreaterThanOrEqual(950);
@@ -153,7 +153,7 @@ describe('errors', () => {
 
   it('FLOOD_WAIT over the threshold answers RATE_LIMITED with retryAfter at once', async () => {
     h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' } });
-    h.telegram.failNext(1, 420, 'FLOOD_WAIT_300');
+    h.emulator('telegram').failNext(1, 420, 'FLOOD_WAIT_300');
     const started = Date.now();
     const { status, body } = await h.gql('{ telegramUsers(ids: ["1", "2"]) { id } x: xUsers(ids: ["1"]) { id } }');
     expect(Date.now() - started).toBeLessThan(1_000);
@@ -168,12 +168,12 @@ describe('errors', () => {
 
   it('an auth error is UNAUTHENTICATED, not retried; an internal error is retried', async () => {
     h = await startHarness();
-    h.telegram.failNext(1, 401, 'AUTH_KEY_UNREGISTERED');
+    h.emulator('telegram').failNext(1, 401, 'AUTH_KEY_UNREGISTERED');
     const auth = await h.gql('{ telegramUsers(ids: ["1"]) { id } }');
     expect(auth.body.errors![0]!.extensions).toMatchObject({ code: 'UNAUTHENTICATED', provider: 'telegram' });
     expect(rpcs(h)).toHaveLength(1);
     h.reset();
-    h.telegram.failNext(1, 500, 'RPC_CALL_FAIL');
+    h.emulator('telegram').failNext(1, 500, 'RPC_CALL_FAIL');
     const retried = await h.gql('{ telegramUsers(ids: ["1"]) { id } }');
     expect(retried.body.errors).toBeUndefined();
     expect(rpcs(h).map((c) => c.outcome)).toEqual(['RPC_CALL_FAIL', 'ok']);
@@ -183,7 +183,7 @@ describe('errors', () => {
 describe('as a user account', () => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness({ telegram: { isBot: false, acceptZeroAccessHash: false } });
+    h = await startHarness({ emulators: { telegram: { isBot: false, acceptZeroAccessHash: false } } });
   });
   afterAll(() => h.close());
   beforeEach(() => h.reset());
@@ -193,7 +193,7 @@ describe('as a user account', () => {
     expect(body.data.telegramUsers).toEqual([null]);
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'NOT_FOUND', provider: 'telegram', id: '31' });
     expect(body.errors![0]!.message).toContain('never seen');
-    expect(h.telegram.rpcs).toHaveLength(0);
+    expect(h.emulator('telegram').rpcs).toHaveLength(0);
   });
 
   it('once seen (here through its username), the id is looked up with the cached access hash', async () => {

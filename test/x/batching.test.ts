@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { demoIds, idsOf, startHarness, type Harness } from '../support/harness.js';
+import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { idsOf, xCalls } from '../support/x.js';
 
 /**
  * The core promise, measured at the emulator: every lookup resolved in one tick becomes
@@ -7,7 +8,7 @@ import { demoIds, idsOf, startHarness, type Harness } from '../support/harness.j
  */
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ emulator: { suspendedIds: ['666'] } });
+  h = await startHarness({ emulators: { x: { suspendedIds: ['666'] } } });
 });
 afterAll(() => h.close());
 beforeEach(() => h.reset());
@@ -24,7 +25,7 @@ describe('xUsers batching', () => {
     expect(body.data!.xUsers.map((u) => u?.id)).toEqual(ids);
     expect(body.data!.xUsers.map((u) => u?.username)).toEqual(ids.map((id) => `user${id}`));
 
-    const calls = h.xCalls('/2/users');
+    const calls = xCalls(h, '/2/users');
     expect(calls).toHaveLength(3);
     const sent = calls.flatMap(idsOf);
     expect(calls.every((c) => idsOf(c).length <= 100)).toBe(true);
@@ -36,7 +37,7 @@ describe('xUsers batching', () => {
     const ids = ['7', '8', '7', '9', '8', '7'];
     const { body } = await h.gql('query($ids: [ID!]!) { xUsers(ids: $ids) { id name } }', { ids });
     expect(body.data.xUsers.map((u: any) => u.id)).toEqual(ids);
-    const calls = h.xCalls('/2/users');
+    const calls = xCalls(h, '/2/users');
     expect(calls).toHaveLength(1);
     expect(idsOf(calls[0]!).sort()).toEqual(['7', '8', '9']);
   });
@@ -53,7 +54,7 @@ describe('xUsers batching', () => {
       ]),
     );
     expect(errors).toHaveLength(2);
-    expect(h.xCalls('/2/users')).toHaveLength(1);
+    expect(xCalls(h, '/2/users')).toHaveLength(1);
   });
 
   it('an operation with several root fields and usernames makes one call per lookup kind', async () => {
@@ -68,9 +69,9 @@ describe('xUsers batching', () => {
     expect(body.errors).toEqual([
       expect.objectContaining({ path: ['c', 3], extensions: { code: 'NOT_FOUND', provider: 'x', id: 'nobody_here' } }),
     ]);
-    expect(h.xCalls('/2/users')).toHaveLength(1);
-    expect(idsOf(h.xCalls('/2/users')[0]!).sort()).toEqual(['1', '2', '3']);
-    const byName = h.xCalls('/2/users/by');
+    expect(xCalls(h, '/2/users')).toHaveLength(1);
+    expect(idsOf(xCalls(h, '/2/users')[0]!).sort()).toEqual(['1', '2', '3']);
+    const byName = xCalls(h, '/2/users/by');
     expect(byName).toHaveLength(1);
     expect(idsOf(byName[0]!)).toHaveLength(3); // user4 once, USER5, nobody_here
   });
@@ -79,7 +80,7 @@ describe('xUsers batching', () => {
 describe('field pushdown', () => {
   it('a selection of only `id name` sends ids and nothing else', async () => {
     await h.gql('{ xUsers(ids: ["1", "2"]) { id name } }');
-    const [call] = h.xCalls('/2/users');
+    const [call] = xCalls(h, '/2/users');
     expect(Object.keys(call!.query)).toEqual(['ids']);
   });
 
@@ -97,7 +98,7 @@ describe('field pushdown', () => {
     expect(body.errors).toBeUndefined();
     expect(body.data.first[0]).toEqual({ handle: 'user1', createdAt: expect.any(String), publicMetrics: { followersCount: expect.any(Number) } });
     expect(body.data.second[1]).toEqual({ avatarUrl: expect.stringContaining('/3/'), displayName: 'Demo User 3', loc: expect.any(String) });
-    const calls = h.xCalls('/2/users');
+    const calls = xCalls(h, '/2/users');
     expect(calls).toHaveLength(1);
     expect(idsOf(calls[0]!).sort()).toEqual(['1', '2', '3']);
     expect(calls[0]!.query['user.fields']!.split(',').sort()).toEqual(['created_at', 'location', 'profile_image_url', 'public_metrics']);
@@ -116,8 +117,8 @@ describe('field pushdown', () => {
     expect(body.data.xUsers[0].pinnedTweet).toEqual({ id: '1001', text: expect.any(String), createdAt: expect.any(String) });
     expect(body.data.xUsers[2].pinnedTweet).toBeNull(); // demo user 3 has no pinned tweet
     expect(body.data.xUsers[2].mostRecentTweet).toEqual({ id: '3002', lang: 'en', publicMetrics: { likeCount: expect.any(Number) } });
-    expect(h.xCalls()).toHaveLength(1);
-    const [call] = h.xCalls('/2/users');
+    expect(xCalls(h)).toHaveLength(1);
+    const [call] = xCalls(h, '/2/users');
     expect(call!.query.expansions!.split(',').sort()).toEqual(['most_recent_tweet_id', 'pinned_tweet_id']);
     expect(call!.query['tweet.fields']!.split(',').sort()).toEqual(['created_at', 'lang', 'public_metrics']);
   });
@@ -128,8 +129,8 @@ describe('field pushdown', () => {
     }`);
     expect(body.errors).toBeUndefined();
     expect(body.data.xUsers[0].pinnedTweet.author).toEqual({ id: '1', name: 'Demo User 1', pinnedTweet: { id: '1001' } });
-    expect(h.xCalls()).toHaveLength(1);
-    expect(h.xCalls('/2/users')[0]!.query['tweet.fields']).toBe('author_id');
+    expect(xCalls(h)).toHaveLength(1);
+    expect(xCalls(h, '/2/users')[0]!.query['tweet.fields']).toBe('author_id');
   });
 });
 
@@ -144,7 +145,7 @@ describe('_entities', () => {
     const { body } = await h.gql(entities, { r: ids.map((id) => ({ __typename: 'XUser', id })) });
     expect(body.errors).toBeUndefined();
     expect(body.data._entities.map((e: any) => e.username)).toEqual(ids.map((id) => `user${id}`));
-    const calls = h.xCalls('/2/users');
+    const calls = xCalls(h, '/2/users');
     expect(calls.map((c) => idsOf(c).length).sort()).toEqual([100, 50].sort());
   });
 
@@ -156,11 +157,11 @@ describe('_entities', () => {
     expect(body.data._entities[1].author).toEqual({ username: 'user2' });
     expect(body.data._entities[2]).toBeNull();
     expect(body.errors).toEqual([expect.objectContaining({ path: ['_entities', 2], extensions: { code: 'NOT_FOUND', provider: 'x', id: '424242' } })]);
-    const tweets = h.xCalls('/2/tweets');
+    const tweets = xCalls(h, '/2/tweets');
     expect(tweets).toHaveLength(1);
     expect(tweets[0]!.query.expansions).toBe('author_id');
     // The XUser representation is the only user lookup: the authors came expanded in the tweets call.
-    const users = h.xCalls('/2/users');
+    const users = xCalls(h, '/2/users');
     expect(users).toHaveLength(1);
     expect(idsOf(users[0]!)).toEqual(['2']);
   });
@@ -170,7 +171,7 @@ describe('_entities', () => {
     expect(body.data._entities[0]).toBeNull();
     expect(body.data._entities[1]).toEqual({ id: '3', username: 'user3' });
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: 'abc' });
-    expect(h.xCalls('/2/users').flatMap(idsOf)).toEqual(['3']);
+    expect(xCalls(h, '/2/users').flatMap(idsOf)).toEqual(['3']);
   });
 });
 
@@ -181,7 +182,7 @@ describe('bad input is refused before anything is sent', () => {
     expect(body.data).toBeUndefined();
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: '12a', argument: 'ids', index: 1 });
     expect(body.errors![0]!.message).toContain('(and 1 more invalid)');
-    expect(h.xCalls()).toHaveLength(0);
+    expect(xCalls(h)).toHaveLength(0);
   });
 
   it('an id longer than 19 digits, and a bad username', async () => {
@@ -190,7 +191,7 @@ describe('bad input is refused before anything is sent', () => {
     const name = await h.gql('query($n: [String!]!) { xUsersByUsername(usernames: $n) { id } }', { n: ['ok_name', 'has space'] });
     expect(name.status).toBe(400);
     expect(name.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', id: 'has space' });
-    expect(h.xCalls()).toHaveLength(0);
+    expect(xCalls(h)).toHaveLength(0);
   });
 
   it('more ids than MAX_IDS_PER_OPERATION, counted across root fields and _entities', async () => {
@@ -204,13 +205,13 @@ describe('bad input is refused before anything is sent', () => {
       r: demoIds(1001).map((id) => ({ __typename: 'XUser', id })),
     });
     expect(entities.status).toBe(400);
-    expect(h.xCalls()).toHaveLength(0);
+    expect(xCalls(h)).toHaveLength(0);
   });
 
   it('exactly the limit is served', async () => {
     const { status, body } = await h.gql('query($a: [ID!]!) { xUsers(ids: $a) { id } }', { a: demoIds(1000) });
     expect(status).toBe(200);
     expect(body.data.xUsers).toHaveLength(1000);
-    expect(h.xCalls('/2/users')).toHaveLength(10);
+    expect(xCalls(h, '/2/users')).toHaveLength(10);
   });
 });

@@ -1,5 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { X_TEST_TOKEN, demoIds, startHarness, type Harness } from '../support/harness.js';
+import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
+import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { xCalls } from '../support/x.js';
 
 /**
  * An upstream fault gives partial data with typed errors at each affected index — never a crash, a
@@ -25,7 +27,7 @@ describe('rate limits', () => {
   it('a 429 whose reset is far away fails its ids at once with RATE_LIMITED and retryAfter; other lookups still answer', async () => {
     h = await startHarness();
     const reset = Math.floor(Date.now() / 1000) + 600;
-    h.x.setRemaining('/2/users', 0, reset);
+    h.emulator('x').setRemaining('/2/users', 0, reset);
     const started = Date.now();
     const { status, body } = await h.gql(mixed);
     expect(Date.now() - started).toBeLessThan(1_000); // no waiting out a 10-minute window
@@ -35,45 +37,45 @@ describe('rate limits', () => {
     const retryAfter = body.errors![0]!.extensions!.retryAfter;
     expect(retryAfter).toBeGreaterThan(590);
     expect(retryAfter).toBeLessThanOrEqual(601);
-    expect(h.xCalls('/2/users')).toHaveLength(1);
+    expect(xCalls(h, '/2/users')).toHaveLength(1);
 
     // X said the window is spent: the next operation does not spend another call to hear it again.
     const again = await h.gql('{ xUsers(ids: ["4"]) { id } }');
     expect(again.body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', provider: 'x', id: '4' });
-    expect(h.xCalls('/2/users')).toHaveLength(1);
+    expect(xCalls(h, '/2/users')).toHaveLength(1);
   });
 
   it('a 429 whose reset is within the wait cap is waited out and retried once', async () => {
     h = await startHarness({ env: { UPSTREAM_MAX_RETRY_WAIT_MS: '2500' } });
-    h.x.setRemaining('/2/users', 0, Math.floor(Date.now() / 1000) + 1);
+    h.emulator('x').setRemaining('/2/users', 0, Math.floor(Date.now() / 1000) + 1);
     const { body } = await h.gql('{ xUsers(ids: ["1", "2"]) { id } }');
     expect(body.errors).toBeUndefined();
     expect(body.data.xUsers).toEqual([{ id: '1' }, { id: '2' }]);
-    expect(h.xCalls('/2/users').map((r) => r.status)).toEqual([429, 200]);
+    expect(xCalls(h, '/2/users').map((r) => r.status)).toEqual([429, 200]);
   });
 });
 
 describe('outages', () => {
   it('a 503 is retried and the operation succeeds', async () => {
     h = await startHarness();
-    h.x.failNext(1, 503);
+    h.emulator('x').failNext(1, 503);
     const { body } = await h.gql('{ xUsers(ids: ["1"]) { id } }');
     expect(body.errors).toBeUndefined();
-    expect(h.xCalls('/2/users').map((r) => r.status)).toEqual([503, 200]);
+    expect(xCalls(h, '/2/users').map((r) => r.status)).toEqual([503, 200]);
   });
 
   it('a persistent 5xx gives UPSTREAM_UNAVAILABLE at every index after UPSTREAM_MAX_ATTEMPTS calls', async () => {
     h = await startHarness({ env: { UPSTREAM_MAX_ATTEMPTS: '3' } });
-    h.x.failNext(10, 502);
+    h.emulator('x').failNext(10, 502);
     const { status, body } = await h.gql(mixed);
     expect(status).toBe(200);
     expect(body.data.byId).toEqual([null, null]);
     expect(codesAt(body.errors)).toMatchObject({ 'byId.0': 'UPSTREAM_UNAVAILABLE', 'byId.1': 'UPSTREAM_UNAVAILABLE' });
-    expect(h.xCalls('/2/users')).toHaveLength(3);
+    expect(xCalls(h, '/2/users')).toHaveLength(3);
   });
 
   it('an upstream slower than UPSTREAM_TIMEOUT_MS gives UPSTREAM_UNAVAILABLE, not a hang', async () => {
-    h = await startHarness({ emulator: { latencyMs: 2_000 }, env: { UPSTREAM_TIMEOUT_MS: '150', UPSTREAM_MAX_ATTEMPTS: '2' } });
+    h = await startHarness({ emulators: { x: { latencyMs: 2_000 } }, env: { UPSTREAM_TIMEOUT_MS: '150', UPSTREAM_MAX_ATTEMPTS: '2' } });
     const started = Date.now();
     const { status, body } = await h.gql('{ xUsers(ids: ["1"]) { id } }');
     expect(Date.now() - started).toBeLessThan(1_500);
@@ -84,7 +86,7 @@ describe('outages', () => {
 
   it('an upstream that is not listening gives UPSTREAM_UNAVAILABLE', async () => {
     h = await startHarness({ env: { UPSTREAM_MAX_ATTEMPTS: '2' } });
-    await h.x.close();
+    await h.emulator('x').close();
     const { status, body } = await h.gql('{ xUsers(ids: ["1", "2"]) { id } }');
     expect(status).toBe(200);
     expect(codesAt(body.errors)).toEqual({ 'xUsers.0': 'UPSTREAM_UNAVAILABLE', 'xUsers.1': 'UPSTREAM_UNAVAILABLE' });
@@ -98,7 +100,7 @@ describe('credentials', () => {
     const { status, body } = await h.gql(mixed);
     expect(status).toBe(200);
     expect(codesAt(body.errors)).toEqual({ 'byId.0': 'UNAUTHENTICATED', 'byId.1': 'UNAUTHENTICATED', 'byName.0': 'UNAUTHENTICATED' });
-    expect(h.xCalls().map((r) => r.status)).toEqual([401, 401]);
+    expect(xCalls(h).map((r) => r.status)).toEqual([401, 401]);
 
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     for (const text of [JSON.stringify(body), h.logs.join('\n'), metrics]) {
@@ -109,7 +111,7 @@ describe('credentials', () => {
 
   it('no log line, error or metric carries the token on the happy path with debug logging either', async () => {
     h = await startHarness();
-    h.x.failNext(1, 500);
+    h.emulator('x').failNext(1, 500);
     const { body } = await h.gql('{ xUsers(ids: ["1", "9999999"]) { id } }');
     const metrics = await (await fetch(`${h.url}/metrics`)).text();
     expect(h.logs.length).toBeGreaterThan(0);
@@ -127,7 +129,7 @@ describe('metrics', () => {
     const batchCount = /users_subgraph_upstream_batch_size_count\{provider="x"\} (\d+)/;
     const batchSum = /users_subgraph_upstream_batch_size_sum\{provider="x"\} (\d+)/;
     const before = await read();
-    h.x.failNext(1, 503);
+    h.emulator('x').failNext(1, 503);
     await h.gql('query($ids: [ID!]!) { xUsers(ids: $ids) { id } }', { ids: demoIds(150) });
     const after = await read();
     expect(sample(after, requests503) - sample(before, requests503)).toBe(1);

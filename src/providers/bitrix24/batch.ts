@@ -1,45 +1,49 @@
-import type DataLoader from 'dataloader';
-import type { Logger } from 'pino';
-import { createBatchLoader } from '../../batching/batch-loader.js';
+import type { RequestContext } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
-import { codeForBitrixError, type Bitrix24Portal, type UserListOutcome } from './client.js';
-import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord } from './wire.js';
+import type { Lookup } from '../provider.js';
+import { type Bitrix24Portal, type Bitrix24Service, codeForBitrixError, type UserListOutcome } from './client.js';
+import { BITRIX24 } from './id.js';
+import { BITRIX_ID_PATTERN, BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord } from './wire.js';
 
 /**
- * The Bitrix24 lookups of one request: one DataLoader per portal, made when first asked for. A tick's
- * distinct ids for a portal are cut into `im.user.list.get` commands of `maxIdsPerCall` ids; one
- * command is sent as is, several travel together in one `batch` request (up to 50 commands), so 120
- * ids cost one HTTP request and 2,500 still one.
+ * Bitrix24 users by id, within one portal (the loader's partition). A tick's distinct ids for a portal
+ * are cut into `im.user.list.get` commands of `maxIdsPerCall` ids; one command is sent as is, several
+ * travel together in one `batch` request (up to 50 commands), so 120 ids cost one HTTP request and
+ * 2,500 still one. `AVATAR_HR=Y` is asked only when `avatarHr` is selected.
  */
-export interface Bitrix24Loaders {
-  /** The loader of the named portal (or of the only one), or why there is none. */
-  forPortal(portal: string | null | undefined): DataLoader<string, Bitrix24UserRecord, string> | ProviderError;
+export const bitrix24Users: Lookup<Bitrix24Service, Bitrix24UserRecord> = {
+  provider: BITRIX24,
+  name: 'users',
+  key: { isValid: (id) => BITRIX_ID_PATTERN.test(id), expected: 'a Bitrix24 user id (a positive integer)' },
+  maxBatchSize: (service) => service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
+  fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),
+  fetch(service, ids, scope) {
+    const portal = service.portals.get(scope.partition);
+    if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
+    return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'));
+  },
+};
+
+/**
+ * The portal a lookup names: `portal` when it is configured, or the only portal when it is omitted.
+ * An unknown name does not list the configured ones: they are this deployment's business.
+ */
+export function bitrix24Portal(context: RequestContext, portal: string | null | undefined): string | ProviderError {
+  const service = context.clientOf(bitrix24Users);
+  if (service === undefined) return new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: BITRIX24 });
+  if (portal == null) {
+    if (service.portals.size === 1) return service.portals.keys().next().value!;
+    return new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, 'Several Bitrix24 portals are configured: name one with the `portal` argument');
+  }
+  if (service.portals.has(portal)) return portal;
+  return new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, `No Bitrix24 portal named ${JSON.stringify(portal.slice(0, 100))} is configured`);
 }
 
-export function createBitrix24Loaders(
-  portals: ReadonlyMap<string, Bitrix24Portal>,
-  maxIdsPerCall: number,
-  avatarHr: () => boolean,
-  logger: Logger,
-): Bitrix24Loaders {
-  const loaders = new Map<string, DataLoader<string, Bitrix24UserRecord, string>>();
-  return {
-    forPortal(name) {
-      const portal = name == null ? onlyPortal(portals) : portals.get(name) ?? unknownPortal(name, portals);
-      if (portal instanceof ProviderError) return portal;
-      let loader = loaders.get(portal.name);
-      if (loader === undefined) {
-        loader = createBatchLoader<Bitrix24UserRecord>({
-          provider: 'bitrix24',
-          maxBatchSize: maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
-          logger,
-          fetch: (ids) => fetchUsers(portal, ids, maxIdsPerCall, avatarHr()),
-        });
-        loaders.set(portal.name, loader);
-      }
-      return loader;
-    },
-  };
+/** A Bitrix24 user, by portal and id: through the portal's loader, or the reason there is none. */
+export function loadBitrix24User(context: RequestContext, id: unknown, portal: unknown): Promise<Bitrix24UserRecord> {
+  const name = typeof portal === 'string' || portal == null ? bitrix24Portal(context, portal) : new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, 'A Bitrix24 portal is named by a string');
+  if (name instanceof ProviderError) return Promise.reject(name.forId(typeof id === 'string' ? id : String(id)));
+  return context.load(bitrix24Users, id, name);
 }
 
 async function fetchUsers(
@@ -58,7 +62,7 @@ async function fetchUsers(
     if ('error' in outcome) {
       // A command of the batch failed: every id it carried gets that failure; the other commands stand.
       const code = codeForBitrixError(outcome.error.error);
-      for (const id of chunks[i]!) found.set(String(id), new ProviderError({ code, provider: 'bitrix24', id: String(id) }));
+      for (const id of chunks[i]!) found.set(String(id), new ProviderError({ code, provider: BITRIX24, id: String(id) }));
       return;
     }
     for (const [id, user] of Object.entries(outcome.users)) {
@@ -66,20 +70,4 @@ async function fetchUsers(
     }
   });
   return found;
-}
-
-function onlyPortal(portals: ReadonlyMap<string, Bitrix24Portal>): Bitrix24Portal | ProviderError {
-  if (portals.size === 1) return portals.values().next().value!;
-  const names = [...portals.keys()].join(', ');
-  return new ProviderError(
-    { code: 'BAD_USER_INPUT', provider: 'bitrix24' },
-    `Several Bitrix24 portals are configured (${names}): name one with the \`portal\` argument`,
-  );
-}
-
-function unknownPortal(name: string, portals: ReadonlyMap<string, Bitrix24Portal>): ProviderError {
-  return new ProviderError(
-    { code: 'BAD_USER_INPUT', provider: 'bitrix24' },
-    `No Bitrix24 portal named ${JSON.stringify(name)} is configured (configured: ${[...portals.keys()].join(', ')})`,
-  );
 }

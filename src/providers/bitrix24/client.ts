@@ -1,9 +1,12 @@
 import type { Logger } from 'pino';
+import type { UpstreamSettings } from '../../config.js';
 import { ProviderError, type ErrorCode } from '../../upstream/errors.js';
-import { UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import { LeakyBucket, type RateLimit } from '../../upstream/leaky-bucket.js';
-import { SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
+import { UpstreamClient, path, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { RulePacer } from '../../upstream/pacing.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
+import { SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
+import type { Bitrix24Config, PortalRate } from './config.js';
+import { BITRIX24 } from './id.js';
 import type { BitrixApiUser, BitrixBatchResponse, BitrixError, BitrixTokenResponse, BitrixUserListResponse } from './wire.js';
 
 /** How to reach one portal: its incoming webhook URL (the URL is the secret), or OAuth tokens. */
@@ -21,7 +24,7 @@ export interface PortalOptions {
   /** How GraphQL names the portal (`Bitrix24User.portal`, the `portal` argument): by default its host. */
   name: string;
   access: PortalAccess;
-  rate: RateLimit;
+  rate: PortalRate;
   connections: number;
   timeoutMs: number;
   retry: RetryPolicy;
@@ -49,27 +52,27 @@ export class Bitrix24Portal {
     const { access, connections, timeoutMs, retry, logger } = options;
     const base = access.kind === 'webhook' ? access.webhookUrl : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;
     this.http = new UpstreamClient({
-      provider: 'bitrix24',
+      provider: BITRIX24,
       baseUrl: base,
       connections,
       timeoutMs,
       retry,
       logger,
       classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth'),
-      pacer: new LeakyBucket([options.rate]),
+      pacer: new RulePacer([{ kind: 'bucket', ...options.rate }]),
     });
     if (access.kind === 'oauth') {
       const { refresh } = access;
       this.oauthHttp =
         refresh &&
-        new UpstreamClient({ provider: 'bitrix24', baseUrl: refresh.oauthUrl, connections: 2, timeoutMs, retry, logger, classify: classifyOAuthResponse });
+        new UpstreamClient({ provider: BITRIX24, baseUrl: refresh.oauthUrl, connections: 2, timeoutMs, retry, logger, classify: classifyOAuthResponse });
       const issue: TokenIssuer =
         refresh && this.oauthHttp
-          ? refreshingIssuer(refresh, this.oauthHttp, () => logger.info({ provider: 'bitrix24', portal: this.name }, 'renewed the OAuth access token'))
+          ? refreshingIssuer(refresh, this.oauthHttp, () => logger.info('renewed the OAuth access token'))
           : async () => {
-              throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'bitrix24' }); // no refresh token configured
+              throw new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 }); // no refresh token configured
             };
-      this.token = new SharedToken('bitrix24', issue, access.accessToken);
+      this.token = new SharedToken(BITRIX24, issue, access.accessToken);
     }
   }
 
@@ -83,9 +86,10 @@ export class Bitrix24Portal {
   async batchUserLists(chunks: readonly (readonly number[])[], avatarHr: boolean): Promise<UserListOutcome[]> {
     const cmd: Record<string, string> = {};
     chunks.forEach((ids, i) => {
-      const query = ids.map((id) => `ID[]=${id}`);
-      if (avatarHr) query.push('AVATAR_HR=Y');
-      cmd[`c${i}`] = `im.user.list.get?${query.join('&')}`;
+      // A command is a method and its query string, which Bitrix24 decodes as PHP does.
+      const query = new URLSearchParams(ids.map((id): [string, string] => ['ID[]', String(id)]));
+      if (avatarHr) query.append('AVATAR_HR', 'Y');
+      cmd[`c${i}`] = `im.user.list.get?${query}`;
     });
     const body = await this.post<BitrixBatchResponse>('batch', { halt: 0, cmd });
     const results = asMap(body.result?.result ?? []);
@@ -102,7 +106,7 @@ export class Bitrix24Portal {
       this.http.send({
         method: 'POST',
         label: method,
-        path: `/${method}`,
+        path: path`/${method}`,
         headers: { 'content-type': 'application/json', accept: 'application/json' },
         body: JSON.stringify(token === undefined ? payload : { ...payload, auth: token }),
       });
@@ -114,11 +118,34 @@ export class Bitrix24Portal {
   }
 
   private error(code: ErrorCode): ProviderError {
-    return new ProviderError({ code, provider: 'bitrix24' });
+    return new ProviderError({ code, provider: BITRIX24 });
   }
 
   async close(): Promise<void> {
     await Promise.all([this.http.close(), this.oauthHttp?.close()]);
+  }
+}
+
+/**
+ * Every configured portal by name, and the ids per command: what the Bitrix24 provider's lookups use.
+ */
+export class Bitrix24Service {
+  readonly portals: ReadonlyMap<string, Bitrix24Portal>;
+  readonly maxIdsPerCall: number;
+
+  constructor(config: Bitrix24Config, upstream: UpstreamSettings, logger: Logger) {
+    const { timeoutMs, connections, retry } = upstream;
+    this.maxIdsPerCall = config.maxIdsPerCall;
+    this.portals = new Map(
+      config.portals.map((portal) => [
+        portal.name,
+        new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, logger: logger.child({ portal: portal.name }) }),
+      ]),
+    );
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.portals.values()].map((portal) => portal.close()));
   }
 }
 
@@ -139,10 +166,10 @@ function refreshingIssuer(
       client_secret: refresh.clientSecret,
       refresh_token: refreshToken,
     });
-    const response = await oauthHttp.send({ method: 'GET', label: 'oauth.token', path: `/oauth/token/?${query}` });
+    const response = await oauthHttp.send({ method: 'GET', label: 'oauth.token', path: path`/oauth/token/`, query: [...query] });
     const tokens = response.body as Partial<BitrixTokenResponse> | undefined;
     if (typeof tokens?.access_token !== 'string' || typeof tokens.refresh_token !== 'string') {
-      throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'bitrix24' });
+      throw new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 });
     }
     refreshToken = tokens.refresh_token;
     renewed();

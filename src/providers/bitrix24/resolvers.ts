@@ -1,6 +1,6 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { ProviderError, rejectInvalidId } from '../../upstream/errors.js';
-import { BITRIX_ID_PATTERN, type BitrixDate } from './wire.js';
+import { loadBitrix24User } from './batch.js';
+import type { BitrixDate } from './wire.js';
 
 /**
  * Bitrix24's GraphQL types, mapped from `im.user.list.get` records. Bitrix writes "not set" as `''` or
@@ -8,19 +8,10 @@ import { BITRIX_ID_PATTERN, type BitrixDate } from './wire.js';
  */
 export const bitrix24Resolvers: Resolvers = {
   Query: {
-    bitrix24Users: (_parent, { ids, portal }, { bitrix24 }) => {
-      const loader = bitrix24.forPortal(portal);
-      if (loader instanceof ProviderError) return ids.map((id) => Promise.reject(loader.forId(id)));
-      return ids.map((id) => loader.load(id));
-    },
+    bitrix24Users: (_parent, { ids, portal }, context) => ids.map((id) => loadBitrix24User(context, id, portal)),
   },
   Bitrix24User: {
-    __resolveReference: (reference, { bitrix24 }) => {
-      const id = String(reference.id);
-      if (!BITRIX_ID_PATTERN.test(id)) return rejectInvalidId('bitrix24', id);
-      const loader = bitrix24.forPortal(reference.portal);
-      return loader instanceof ProviderError ? Promise.reject(loader.forId(id)) : loader.load(id);
-    },
+    __resolveReference: (reference, context) => loadBitrix24User(context, reference.id, reference.portal),
     id: ({ user }) => String(user.id),
     portal: ({ portal }) => portal,
     provider: () => 'BITRIX24',

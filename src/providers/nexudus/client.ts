@@ -1,35 +1,32 @@
 import type { Logger } from 'pino';
+import type { UpstreamSettings } from '../../config.js';
 import { ProviderError } from '../../upstream/errors.js';
-import { UpstreamClient, header, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import { LeakyBucket, type RateLimit } from '../../upstream/leaky-bucket.js';
-import { parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
+import { type EncodedPath, UpstreamClient, header, path, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { type PaceRule, type Pacer, RulePacer } from '../../upstream/pacing.js';
+import { parseRetryAfter } from '../../upstream/retry.js';
+import type { NexudusConfig } from './config.js';
+import { NEXUDUS } from './id.js';
 import { sendWithToken, type SharedToken } from '../../upstream/shared-token.js';
-import { nexudusToken, type NexudusCredentials } from './token.js';
+import { nexudusToken } from './token.js';
 import type { NexudusApiUser } from './wire.js';
 
 /**
- * Nexudus's limits per account (upstreams.md): 1 request per 100 ms, 120 a minute, 5,000 an hour. The
- * buckets below keep the client under them: 125 ms apart, because two requests sent 100 ms apart can
- * arrive closer than that; the minute and hour buckets allow a short burst, so a 409 can still happen
- * under sustained load, and it is retried after its `Retry-After`.
+ * Nexudus's limits per account (upstreams.md): 1 request per 100 ms, 120 a minute, 5,000 an hour. Every
+ * request to the account is paced under them, the token call included, counted as the pacer counts
+ * (see `RulePacer`): so the subgraph never provokes a 409 from an upstream that keeps to them.
  */
-export const NEXUDUS_RATE_LIMITS: readonly RateLimit[] = [
-  { perSecond: 8, burst: 1 },
-  { perSecond: 2, burst: 10 },
-  { perSecond: 5000 / 3600, burst: 60 },
+export const NEXUDUS_PACE: readonly PaceRule[] = [
+  { kind: 'window', count: 1, windowMs: 100 },
+  { kind: 'window', count: 120, windowMs: 60_000 },
+  { kind: 'window', count: 5_000, windowMs: 3_600_000 },
 ];
 
 export interface NexudusClientOptions {
-  baseUrl: string;
-  credentials: NexudusCredentials;
-  connections: number;
-  timeoutMs: number;
-  retry: RetryPolicy;
+  config: NexudusConfig;
+  upstream: UpstreamSettings;
   logger: Logger;
-  /** Ids per list call. */
-  maxIdsPerCall: number;
-  /** Single-record calls in flight at once. */
-  fullRecordConcurrency: number;
+  /** The account's pacer; one per account (tests pass one on a manual clock). */
+  pacer?: Pacer;
 }
 
 /**
@@ -43,35 +40,35 @@ export class NexudusClient {
   private readonly tokenHttp: UpstreamClient;
   private readonly token: SharedToken;
 
-  constructor(options: NexudusClientOptions) {
-    const { baseUrl, connections, timeoutMs, retry, logger } = options;
-    this.maxIdsPerCall = options.maxIdsPerCall;
-    this.fullRecordConcurrency = options.fullRecordConcurrency;
-    const common = { provider: 'nexudus' as const, baseUrl, timeoutMs, retry, logger };
-    this.http = new UpstreamClient({ ...common, connections, classify: classifyNexudusResponse, pacer: new LeakyBucket(NEXUDUS_RATE_LIMITS) });
+  constructor({ config, upstream, logger, pacer = new RulePacer(NEXUDUS_PACE) }: NexudusClientOptions) {
+    const { timeoutMs, connections, retry } = upstream;
+    this.maxIdsPerCall = config.maxIdsPerCall;
+    this.fullRecordConcurrency = config.fullRecordConcurrency;
+    const common = { provider: NEXUDUS, baseUrl: config.baseUrl, timeoutMs, retry, logger, pacer };
+    this.http = new UpstreamClient({ ...common, connections, classify: classifyNexudusResponse });
     this.tokenHttp = new UpstreamClient({ ...common, connections: 2, classify: classifyTokenResponse });
-    this.token = nexudusToken(options.credentials, this.tokenHttp);
+    this.token = nexudusToken(config.credentials, this.tokenHttp);
   }
 
   /** One list call: the (partial) records of those ids Nexudus knows; unknown ids are simply absent. */
   async list(ids: readonly number[]): Promise<NexudusApiUser[]> {
-    const response = await this.get('GET /api/sys/users/', `/api/sys/users/?id=[${ids.join(',')}]`);
-    if (!Array.isArray(response.body)) throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: 'nexudus' });
+    const response = await this.get('GET /api/sys/users/', path`/api/sys/users/`, [['id', `[${ids.join(',')}]`]]);
+    if (!Array.isArray(response.body)) throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS });
     return response.body as NexudusApiUser[];
   }
 
   /** One full record, or `undefined` when Nexudus has no such user. */
   async one(id: number): Promise<NexudusApiUser | undefined> {
-    const response = await this.get('GET /api/sys/users/{id}', `/api/sys/users/${id}`);
+    const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`);
     if (response.status === 404) return undefined;
-    if (typeof response.body !== 'object' || response.body === null) throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: 'nexudus' });
+    if (typeof response.body !== 'object' || response.body === null) throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS });
     return response.body as NexudusApiUser;
   }
 
-  private get(label: string, path: string): Promise<UpstreamResponse> {
+  private get(label: string, at: EncodedPath, query?: Array<[string, string]>): Promise<UpstreamResponse> {
     return sendWithToken(
       this.token,
-      (token) => this.http.send({ method: 'GET', label, path, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }),
+      (token) => this.http.send({ method: 'GET', label, path: at, query, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }),
       (response) => response.status === 401,
     );
   }

@@ -1,6 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { rejectInvalidId } from '../../upstream/errors.js';
-import { NEXUDUS_ID_PATTERN } from './wire.js';
+import { nexudusUsers } from './batch.js';
 
 /**
  * Nexudus's GraphQL type, mapped from its PascalCase records. The full-record fields read what only a
@@ -8,15 +7,10 @@ import { NEXUDUS_ID_PATTERN } from './wire.js';
  */
 export const nexudusResolvers: Resolvers = {
   Query: {
-    nexudusUsers: (_parent, { ids }, { nexudus }) => ids.map((id) => nexudus.load(id)),
+    nexudusUsers: (_parent, { ids }, context) => ids.map((id) => context.load(nexudusUsers, id)),
   },
   NexudusUser: {
-    __resolveReference: (reference, { nexudus }) => {
-      const id = String(reference.id);
-      return NEXUDUS_ID_PATTERN.test(id)
-        ? nexudus.load(id)
-        : rejectInvalidId('nexudus', id);
-    },
+    __resolveReference: (reference, context) => context.load(nexudusUsers, reference.id),
     id: (user) => String(user.Id),
     provider: () => 'NEXUDUS',
     displayName: (user) => user.FullName || null,

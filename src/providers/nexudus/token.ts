@@ -1,5 +1,6 @@
 import { ProviderError } from '../../upstream/errors.js';
-import type { UpstreamClient } from '../../upstream/http.js';
+import { type UpstreamClient, path } from '../../upstream/http.js';
+import { NEXUDUS } from './id.js';
 import { SharedToken, type IssuedToken } from '../../upstream/shared-token.js';
 import type { NexudusTokenResponse } from './wire.js';
 
@@ -15,8 +16,8 @@ const RENEW_MARGIN_MS = 5 * 60_000;
  */
 export function nexudusToken(credentials: NexudusCredentials, http: UpstreamClient): SharedToken {
   if (credentials.kind === 'token') {
-    return new SharedToken('nexudus', async (refused) => {
-      if (refused !== undefined) throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'nexudus' });
+    return new SharedToken(NEXUDUS, async (refused) => {
+      if (refused !== undefined) throw new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS });
       return { token: credentials.token };
     });
   }
@@ -26,18 +27,18 @@ export function nexudusToken(credentials: NexudusCredentials, http: UpstreamClie
     const response = await http.send({
       method: 'POST',
       label: 'POST /api/token',
-      path: '/api/token',
+      path: path`/api/token`,
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams(form).toString(),
     });
     const body = response.body as Partial<NexudusTokenResponse> | undefined;
-    if (typeof body?.access_token !== 'string') throw new ProviderError({ code: 'UNAUTHENTICATED', provider: 'nexudus' });
+    if (typeof body?.access_token !== 'string') throw new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS });
     refreshToken = body.refresh_token;
     const lifetimeMs = (typeof body.expires_in === 'number' ? body.expires_in : 3600) * 1000;
     return { token: body.access_token, renewInMs: lifetimeMs - Math.min(RENEW_MARGIN_MS, lifetimeMs / 10) };
   };
 
-  return new SharedToken('nexudus', async () => {
+  return new SharedToken(NEXUDUS, async () => {
     if (refreshToken !== undefined) {
       try {
         return await grant({ grant_type: 'refresh_token', refresh_token: refreshToken });

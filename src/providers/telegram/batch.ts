@@ -1,55 +1,55 @@
-import type DataLoader from 'dataloader';
 import type { tl } from '@mtcute/node';
-import type { Logger } from 'pino';
-import { createBatchLoader } from '../../batching/batch-loader.js';
+import { type RequestContext, checkKey } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
+import type { Lookup } from '../provider.js';
 import type { TelegramClient } from './client.js';
-import { normalizeUsername, type TelegramApiUser } from './wire.js';
+import { TELEGRAM } from './id.js';
+import { TELEGRAM_USERNAME_PATTERN, isTelegramId, normalizeUsername, type TelegramApiUser } from './wire.js';
 
 /**
- * The Telegram lookups of one request. Ids go through one DataLoader: a tick's distinct ids become
- * one `users.getUsers` RPC per chunk of `maxIdsPerCall`. A username goes to the peer cache first
- * (usernames seen in earlier responses, persisted with the session) and joins the same id batch; only
- * a username never seen costs a `contacts.resolveUsername`, whose answer is primed into the id loader.
+ * Telegram users by id: a tick's distinct ids become one `users.getUsers` RPC per chunk of
+ * `maxIdsPerCall`, each id named by the `InputUser` the peer cache knows (or, for a bot, access hash 0).
  */
-export interface TelegramLoaders {
-  usersById: DataLoader<string, TelegramApiUser, string>;
-  byUsername(username: string): Promise<TelegramApiUser>;
-}
+export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
+  provider: TELEGRAM,
+  name: 'users',
+  key: { isValid: isTelegramId, expected: 'a Telegram user id (a positive integer up to 2^53-1)' },
+  maxBatchSize: (client) => client.maxIdsPerCall,
+  fields: () => [], // users.getUsers has no field selection: a user comes whole
+  fetch: (client, ids) => fetchUsers(client, ids),
+};
 
-export function createTelegramLoaders(client: TelegramClient, logger: Logger): TelegramLoaders {
-  const usersById = createBatchLoader<TelegramApiUser>({
-    provider: 'telegram',
-    maxBatchSize: client.maxIdsPerCall,
-    logger,
-    fetch: (ids) => fetchUsers(client, ids),
-  });
-  const byName = new Map<string, Promise<TelegramApiUser>>();
+/** A username as the root field takes it: checked like a lookup key, though it goes through `telegramUserByUsername`. */
+export const telegramUsername = {
+  provider: TELEGRAM,
+  key: {
+    isValid: (name: string) => TELEGRAM_USERNAME_PATTERN.test(name),
+    expected: 'a Telegram username (4-32 letters, digits or _, starting with a letter)',
+  },
+};
 
-  async function resolve(username: string, key: string): Promise<TelegramApiUser> {
-    // The cache lookup resolves within the current tick, so these ids join the batch of the ids asked directly.
+/**
+ * A user by username, once per request and name. The peer cache is asked first (usernames seen in
+ * earlier responses, persisted with the session): a known name joins the request's id batch, because
+ * the cache answers within the current tick. Only a name never seen costs a `contacts.resolveUsername`,
+ * whose user is handed to the id lookup.
+ */
+export function telegramUserByUsername(context: RequestContext, username: unknown): Promise<TelegramApiUser> {
+  const checked = checkKey(TELEGRAM, telegramUsername.key, username);
+  if (checked instanceof ProviderError) return Promise.reject(checked);
+  const client = context.clientOf(telegramUsers);
+  if (client === undefined) return Promise.reject(new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: TELEGRAM, id: checked }));
+  const key = normalizeUsername(checked);
+  return context.once(`telegram:username:${key}`, async () => {
     const cachedId = await client.cachedIdForUsername(key);
-    if (cachedId !== undefined) return usersById.load(String(cachedId));
+    if (cachedId !== undefined) return context.load(telegramUsers, String(cachedId));
     const user = await client.resolveUsername(key);
     if (user === undefined) {
-      throw new ProviderError({ code: 'NOT_FOUND', provider: 'telegram', id: username }, `Telegram has no user named ${JSON.stringify(username)}`);
+      throw new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id: checked }, `Telegram has no user named ${JSON.stringify(checked)}`);
     }
-    usersById.prime(String(user.id), user);
+    context.prime(telegramUsers, String(user.id), user);
     return user;
-  }
-
-  return {
-    usersById,
-    byUsername(username) {
-      const key = normalizeUsername(username);
-      let user = byName.get(key);
-      if (user === undefined) {
-        user = resolve(username, key);
-        byName.set(key, user);
-      }
-      return user;
-    },
-  };
+  });
 }
 
 /** A user account can only name users it has seen (no access hash otherwise), so nothing is sent. */
@@ -69,7 +69,7 @@ async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promi
     ids.map(async (id) => {
       const input = await client.inputUser(Number(id));
       if (input === undefined) {
-        found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: 'telegram', id }, unseen(id)));
+        found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id }, unseen(id)));
         return;
       }
       if (input._ === 'inputUser' && input.accessHash.isZero()) guessed.add(id);
@@ -86,7 +86,7 @@ async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promi
     // more for the users whose hash came from the cache; the guessed ones are unknown to this account.
     const retryable = error instanceof ProviderError && error.code === 'BAD_USER_INPUT' && guessed.size > 0;
     if (!retryable) throw error;
-    for (const id of guessed) found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: 'telegram', id }, notReturned(id)));
+    for (const id of guessed) found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id }, notReturned(id)));
     const known = inputs.filter((input) => !(input._ === 'inputUser' && guessed.has(String(input.userId))));
     users = known.length === 0 ? [] : await client.getUsers(known);
   }
@@ -94,11 +94,11 @@ async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promi
   for (const user of users) {
     const id = String(user.id);
     if (user._ === 'user') found.set(id, user);
-    else found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: 'telegram', id })); // userEmpty
+    else found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id })); // userEmpty
   }
   for (const id of guessed) {
     if (!found.has(id)) {
-      found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: 'telegram', id }, notReturned(id)));
+      found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id }, notReturned(id)));
     }
   }
   return found;

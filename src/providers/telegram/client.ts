@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
+import { TELEGRAM } from './id.js';
 import type { TelegramApiUser } from './wire.js';
 
 /** What this provider needs of an MTProto client: mtcute's `call` and its persistent peer cache. */
@@ -11,6 +12,14 @@ export interface TelegramRpc {
   /** Opens the storage (session, peer cache); mtcute needs it before the peer cache can be read. */
   prepare(): Promise<void>;
   storage: { peers: Pick<BaseTelegramClient['storage']['peers'], 'getById' | 'getByUsername'> };
+  /** Closes the connection and the storage. */
+  close(): Promise<void>;
+}
+
+/** What the emulator hands the client instead of a network connection: its RPCs, as this kind of account. */
+export interface TelegramTransport {
+  rpc: TelegramRpc;
+  isBot: boolean;
 }
 
 export interface TelegramClientOptions {
@@ -26,8 +35,6 @@ export interface TelegramClientOptions {
   retry: RetryPolicy;
   timeoutMs: number;
   logger: Logger;
-  /** Called once when the client is no longer needed (closes the MTProto connection and storage). */
-  close?: () => Promise<void>;
 }
 
 /**
@@ -111,7 +118,7 @@ export class TelegramClient {
     request: tl.FindByName<tl.RpcMethod, M>,
   ): Promise<tl.RpcCallReturn[M]> {
     const { logger, retry, timeoutMs, rpc } = this.options;
-    return callWithRetries({ provider: 'telegram', label: method, policy: retry, logger }, async () => {
+    return callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger }, async () => {
       const started = performance.now();
       try {
         const value = (await rpc.call(request as tl.RpcMethod as never, {
@@ -119,12 +126,12 @@ export class TelegramClient {
           maxRetryCount: 0,
           timeout: timeoutMs,
         })) as tl.RpcCallReturn[M];
-        countUpstreamRequest('telegram', method, 200);
-        upstreamDuration.observe({ provider: 'telegram', method }, (performance.now() - started) / 1000);
+        countUpstreamRequest(TELEGRAM, method, 200);
+        upstreamDuration.observe({ provider: TELEGRAM.name, method }, (performance.now() - started) / 1000);
         return { ok: true, value };
       } catch (error) {
         const failure = classifyTelegramError(error);
-        countUpstreamRequest('telegram', method, error instanceof tl.RpcError ? error.code : 'error');
+        countUpstreamRequest(TELEGRAM, method, error instanceof tl.RpcError ? error.code : 'error');
         if (failure === 'username-not-found') throw new UsernameNotFound();
         return { ok: false, failure };
       }
@@ -132,7 +139,7 @@ export class TelegramClient {
   }
 
   close(): Promise<void> {
-    return this.options.close?.() ?? Promise.resolve();
+    return this.options.rpc.close();
   }
 }
 

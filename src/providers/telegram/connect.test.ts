@@ -3,8 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, expect, it } from 'vitest';
-import { loadConfig } from '../../config.js';
+import { loadConfig, providerConfig } from '../../config.js';
+import type { Env } from '../provider.js';
 import { connectTelegram } from './connect.js';
+import { telegramProvider } from './index.js';
 
 /**
  * The production connection as far as it goes without Telegram: mtcute's client over a real SQLite
@@ -16,10 +18,23 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const app = { TELEGRAM_API_ID: '12345', TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef' };
 
+/** The whole configuration for `env`, a saved session taken to exist: Telegram's part of it and the upstream settings. */
+function configured(env: Env) {
+  const config = loadConfig(env, { exists: () => true });
+  const telegram = providerConfig(config, telegramProvider);
+  if (telegram === undefined) throw new Error('Telegram is not configured');
+  return { telegram, upstream: config.upstream };
+}
+
 it('as a bot: opens the session file and names an unseen user with access hash 0', async () => {
   const sessionPath = join(dir, 'bot.session');
-  const config = loadConfig({ ...app, TELEGRAM_BOT_TOKEN: '123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', TELEGRAM_SESSION_PATH: sessionPath });
-  const client = connectTelegram(config.telegram!, config.telegramLimits, config.upstream, pino({ level: 'silent' }));
+  const { telegram, upstream } = configured({
+    ...app,
+    TELEGRAM_BOT_TOKEN: '123456:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA',
+    TELEGRAM_SESSION_PATH: sessionPath,
+  });
+  expect(telegram.botToken).toBeDefined();
+  const client = connectTelegram(telegram, upstream, pino({ level: 'silent' }));
   try {
     const input = await client.inputUser(5);
     expect(input).toMatchObject({ _: 'inputUser', userId: 5 });
@@ -34,8 +49,9 @@ it('as a bot: opens the session file and names an unseen user with access hash 0
 
 it('as a user account: an unseen user has no InputUser', async () => {
   const sessionPath = join(dir, 'user.session');
-  const config = loadConfig({ ...app, TELEGRAM_SESSION_PATH: sessionPath }, { sessionExists: () => true });
-  const client = connectTelegram(config.telegram!, config.telegramLimits, config.upstream, pino({ level: 'silent' }));
+  const { telegram, upstream } = configured({ ...app, TELEGRAM_SESSION_PATH: sessionPath });
+  expect(telegram.botToken).toBeUndefined();
+  const client = connectTelegram(telegram, upstream, pino({ level: 'silent' }));
   try {
     expect(await client.inputUser(5)).toBeUndefined();
   } finally {

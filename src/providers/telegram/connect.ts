@@ -1,7 +1,8 @@
 import { TelegramClient as MtcuteClient } from '@mtcute/node';
 import type { Logger } from 'pino';
-import type { TelegramConfig, TelegramLimits, UpstreamSettings } from '../../config.js';
+import type { UpstreamSettings } from '../../config.js';
 import { TelegramClient, type TelegramRpc } from './client.js';
+import type { TelegramConfig } from './config.js';
 
 /**
  * The real MTProto connection (mtcute), for a configured bot or a saved user session. The session
@@ -11,12 +12,7 @@ import { TelegramClient, type TelegramRpc } from './client.js';
  * subgraph comes up even while Telegram is out of reach; a failed start is retried by the next call,
  * and the failure itself reaches the caller as UNAUTHENTICATED or UPSTREAM_UNAVAILABLE.
  */
-export function connectTelegram(
-  config: TelegramConfig,
-  limits: TelegramLimits,
-  upstream: UpstreamSettings,
-  logger: Logger,
-): TelegramClient {
+export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettings, logger: Logger): TelegramClient {
   const mtcute = new MtcuteClient({
     apiId: config.apiId,
     apiHash: config.apiHash,
@@ -41,23 +37,23 @@ export function connectTelegram(
       await start();
       return mtcute.call(request, params);
     }) as TelegramRpc['call'],
+    close: () => mtcute.destroy(),
   };
-  return telegramClient(rpc, { isBot: config.botToken !== undefined, limits, upstream, logger, close: () => mtcute.destroy() });
+  return telegramClient(rpc, { isBot: config.botToken !== undefined, config, upstream, logger });
 }
 
-/** The provider's client over any MTProto `rpc` (mtcute's, or the demo's emulated one), with the configured limits. */
+/** The provider's client over any MTProto `rpc` (mtcute's, or the emulator's in-process one). */
 export function telegramClient(
   rpc: TelegramRpc,
-  options: { isBot: boolean; limits: TelegramLimits; upstream: UpstreamSettings; logger: Logger; close: () => Promise<void> },
+  options: { isBot: boolean; config: Pick<TelegramConfig, 'maxIdsPerCall' | 'floodWaitThresholdSeconds'>; upstream: UpstreamSettings; logger: Logger },
 ): TelegramClient {
   return new TelegramClient({
     rpc,
     isBot: options.isBot,
-    maxIdsPerCall: options.limits.maxIdsPerCall,
+    maxIdsPerCall: options.config.maxIdsPerCall,
     // The FLOOD_WAIT threshold is the retry loop's cap on waiting.
-    retry: { ...options.upstream.retry, maxTotalWaitMs: options.limits.floodWaitThresholdSeconds * 1000 },
+    retry: { ...options.upstream.retry, maxTotalWaitMs: options.config.floodWaitThresholdSeconds * 1000 },
     timeoutMs: options.upstream.timeoutMs,
     logger: options.logger,
-    close: options.close,
   });
 }

@@ -6,28 +6,27 @@
  * development tools"). Nothing typed here is logged.
  */
 import { TelegramClient } from '@mtcute/node';
-import { ConfigError, loadConfig } from '../../config.js';
+import { ConfigError, configureProvider } from '../../config.js';
+import { telegramProvider } from './index.js';
+import type { TelegramConfig } from './config.js';
 
 async function main(): Promise<void> {
-  let config;
-  try {
-    // A session need not exist yet: that is what this command makes.
-    config = loadConfig({ ...process.env, TELEGRAM_BOT_TOKEN: '' }, { sessionExists: () => true });
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(78);
-    }
-    throw error;
+  // A session need not exist yet: that is what this command makes.
+  const io = { readFile: () => '', exists: () => true };
+  const outcome = configureProvider(telegramProvider, { ...process.env, TELEGRAM_BOT_TOKEN: '' }, io);
+  if (outcome instanceof ConfigError) {
+    process.stderr.write(`${outcome.message}\n`);
+    process.exit(78);
   }
-  if (config.telegram === undefined) {
+  const config = outcome as TelegramConfig | undefined;
+  if (config === undefined) {
     process.stderr.write('Set TELEGRAM_API_ID and TELEGRAM_API_HASH first (https://my.telegram.org).\n');
     process.exit(78);
   }
   const client = new TelegramClient({
-    apiId: config.telegram.apiId,
-    apiHash: config.telegram.apiHash,
-    storage: config.telegram.sessionPath,
+    apiId: config.apiId,
+    apiHash: config.apiHash,
+    storage: config.sessionPath,
     disableUpdates: true,
     logLevel: 1,
   });
@@ -36,7 +35,7 @@ async function main(): Promise<void> {
     code: () => client.input('Code Telegram sent you > '),
     password: () => client.input('2FA password > '),
   });
-  process.stdout.write(`Signed in as ${me.displayName} (id ${me.id}); session saved to ${config.telegram.sessionPath}\n`);
+  process.stdout.write(`Signed in as ${me.displayName} (id ${me.id}); session saved to ${config.sessionPath}\n`);
   await client.destroy();
 }
 

@@ -1,6 +1,6 @@
 import type { Resolvers, TelegramPresence } from '../../generated/resolvers-types.js';
-import { rejectInvalidId } from '../../upstream/errors.js';
-import { isTelegramId, type TelegramApiUserStatus } from './wire.js';
+import { telegramUserByUsername, telegramUsers } from './batch.js';
+import type { TelegramApiUserStatus } from './wire.js';
 
 /**
  * Telegram's GraphQL types, mapped from mtcute's TL objects. `tl.RawUser` flags are absent when
@@ -8,19 +8,13 @@ import { isTelegramId, type TelegramApiUserStatus } from './wire.js';
  */
 export const telegramResolvers: Resolvers = {
   Query: {
-    // Root arguments were validated (and counted) before execution: see `guard/input-guard.ts`.
-    telegramUsers: (_parent, { ids, usernames }, { telegram }) => [
-      ...(ids ?? []).map((id) => telegram.usersById.load(id)),
-      ...(usernames ?? []).map((username) => telegram.byUsername(username)),
+    telegramUsers: (_parent, { ids, usernames }, context) => [
+      ...(ids ?? []).map((id) => context.load(telegramUsers, id)),
+      ...(usernames ?? []).map((username) => telegramUserByUsername(context, username)),
     ],
   },
   TelegramUser: {
-    __resolveReference: (reference, { telegram }) => {
-      const id = String(reference.id);
-      return isTelegramId(id)
-        ? telegram.usersById.load(id)
-        : rejectInvalidId('telegram', id);
-    },
+    __resolveReference: (reference, context) => context.load(telegramUsers, reference.id),
     id: (user) => String(user.id),
     provider: () => 'TELEGRAM',
     displayName: (user) => [user.firstName, user.lastName].filter(Boolean).join(' ') || user.username || null,

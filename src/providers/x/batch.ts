@@ -1,77 +1,75 @@
-import type DataLoader from 'dataloader';
-import type { Logger } from 'pino';
-import { createBatchLoader } from '../../batching/batch-loader.js';
+import type { Lookup } from '../provider.js';
 import { ProviderError } from '../../upstream/errors.js';
 import type { XClient } from './client.js';
-import type { XFieldPlan } from './plan.js';
-import { X_MAX_IDS_PER_CALL, type XApiTweet, type XApiUser, type XLookupResponse, type XProblem } from './wire.js';
+import { X } from './id.js';
+import { FULL_X_PLAN, planXFields, tweetFieldSet, userFieldSet } from './plan.js';
+import { X_ID_PATTERN, X_MAX_IDS_PER_CALL, X_USERNAME_PATTERN, type XApiTweet, type XApiUser, type XLookupResponse, type XProblem } from './wire.js';
 
 /**
- * The three X lookups of one request. They feed each other so that nothing is fetched twice:
- * a user lookup's expanded tweets (`includes.tweets`) are primed into `tweetsById`, a tweet lookup's
- * expanded authors into `usersById`, and users found by username into `usersById` too.
+ * X's three lookups. They feed each other so that nothing is fetched twice: a user lookup's expanded
+ * tweets (`includes.tweets`) are handed to `xTweets`, a tweet lookup's expanded authors to `xUsers`,
+ * and users found by username to `xUsers` too.
  */
-export interface XLoaders {
-  usersById: DataLoader<string, XApiUser, string>;
-  usersByUsername: DataLoader<string, XApiUser, string>;
-  tweetsById: DataLoader<string, XApiTweet, string>;
-}
+const userId = { isValid: (id: string) => X_ID_PATTERN.test(id), expected: 'an X user id (1-19 digits)' };
 
-export function createXLoaders(client: XClient, plan: () => XFieldPlan, logger: Logger): XLoaders {
-  const loaders: XLoaders = {
-    usersById: createBatchLoader<XApiUser>({
-      provider: 'x',
-      maxBatchSize: X_MAX_IDS_PER_CALL,
-      logger,
-      fetch: async (ids) => {
-        const response = await client.usersByIds(ids, plan());
-        primeIncludes(loaders, response);
-        return indexUsers(response, (user) => user.id);
-      },
-    }),
-    usersByUsername: createBatchLoader<XApiUser>({
-      provider: 'x',
-      maxBatchSize: X_MAX_IDS_PER_CALL,
-      logger,
-      cacheKey: (username) => username.toLowerCase(),
-      fetch: async (usernames) => {
-        const response = await client.usersByUsernames(usernames, plan());
-        primeIncludes(loaders, response);
-        for (const user of response.data ?? []) loaders.usersById.prime(user.id, user);
-        return indexUsers(response, (user) => user.username.toLowerCase());
-      },
-    }),
-    tweetsById: createBatchLoader<XApiTweet>({
-      provider: 'x',
-      maxBatchSize: X_MAX_IDS_PER_CALL,
-      logger,
-      fetch: async (ids) => {
-        const response = await client.tweetsByIds(ids, plan());
-        for (const user of response.includes?.users ?? []) loaders.usersById.prime(user.id, user);
-        const found = new Map<string, XApiTweet | ProviderError>();
-        for (const tweet of response.data ?? []) found.set(tweet.id, tweet);
-        for (const problem of response.errors ?? []) {
-          const id = problem.resource_id ?? problem.value;
-          if (problem.resource_type === 'tweet' && id !== undefined) found.set(id, problemToError(problem, id));
-        }
-        return found;
-      },
-    }),
-  };
-  return loaders;
-}
+export const xUsers: Lookup<XClient, XApiUser> = {
+  provider: X,
+  name: 'users',
+  key: userId,
+  maxBatchSize: () => X_MAX_IDS_PER_CALL,
+  fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
+  async fetch(client, ids, scope) {
+    const response = await client.usersByIds(ids, scope.fields);
+    primeIncludedTweets(response, scope.prime);
+    return indexUsers(response, (user) => user.id);
+  },
+};
 
-/** Users and the per-user problems of one response, keyed as the loader keys them. */
-function indexUsers(
-  response: XLookupResponse<XApiUser>,
-  keyOf: (user: XApiUser) => string,
-): Map<string, XApiUser | ProviderError> {
+export const xUsersByUsername: Lookup<XClient, XApiUser> = {
+  provider: X,
+  name: 'usersByUsername',
+  key: {
+    isValid: (name) => X_USERNAME_PATTERN.test(name),
+    expected: 'an X username (1-15 letters, digits or _)',
+    normalize: (name) => name.toLowerCase(),
+  },
+  maxBatchSize: () => X_MAX_IDS_PER_CALL,
+  fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
+  async fetch(client, usernames, scope) {
+    const response = await client.usersByUsernames(usernames, scope.fields);
+    primeIncludedTweets(response, scope.prime);
+    for (const user of response.data ?? []) scope.prime(xUsers, user.id, user);
+    return indexUsers(response, (user) => user.username.toLowerCase());
+  },
+};
+
+export const xTweets: Lookup<XClient, XApiTweet> = {
+  provider: X,
+  name: 'tweets',
+  key: { isValid: (id) => X_ID_PATTERN.test(id), expected: 'an X post id (1-19 digits)' },
+  maxBatchSize: () => X_MAX_IDS_PER_CALL,
+  fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
+  async fetch(client, ids, scope) {
+    const response = await client.tweetsByIds(ids, scope.fields);
+    for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user);
+    const found = new Map<string, XApiTweet | ProviderError>();
+    for (const tweet of response.data ?? []) found.set(tweet.id, tweet);
+    for (const problem of response.errors ?? []) {
+      const id = problem.resource_id ?? problem.value;
+      if (problem.resource_type === 'tweet' && id !== undefined) found.set(id, problemToError(problem, id));
+    }
+    return found;
+  },
+};
+
+/** Users and the per-user problems of one response, keyed as the lookup keys them. */
+function indexUsers(response: XLookupResponse<XApiUser>, keyOf: (user: XApiUser) => string): Map<string, XApiUser | ProviderError> {
   const found = new Map<string, XApiUser | ProviderError>();
   for (const user of response.data ?? []) found.set(keyOf(user), user);
   for (const problem of response.errors ?? []) {
     const value = problem.value ?? problem.resource_id;
     if (problem.resource_type !== 'user' || value === undefined) continue;
-    // `value` is what was asked for (an id or a username); the loader's key is the same, lower-cased for names.
+    // `value` is what was asked for (an id or a username); the lookup's key is the same, lower-cased for names.
     const key = problem.parameter === 'usernames' ? value.toLowerCase() : value;
     found.set(key, problemToError(problem, value));
   }
@@ -79,30 +77,31 @@ function indexUsers(
 }
 
 /**
- * Expanded tweets go into the tweet loader, so `pinnedTweet` costs no second call. An expanded id
- * that X could not return (a deleted pinned tweet) is primed as its error for the same reason.
+ * Expanded tweets go to the tweet lookup, so `pinnedTweet` costs no second call. An expanded id that
+ * X could not return (a deleted pinned tweet) is handed over as its error for the same reason.
  */
-function primeIncludes(loaders: XLoaders, response: XLookupResponse<XApiUser>): void {
+function primeIncludedTweets(
+  response: XLookupResponse<XApiUser>,
+  prime: (lookup: typeof xTweets, id: string, value: XApiTweet | ProviderError) => void,
+): void {
   const included = new Set<string>();
   for (const tweet of response.includes?.tweets ?? []) {
     included.add(tweet.id);
-    loaders.tweetsById.prime(tweet.id, tweet);
+    prime(xTweets, tweet.id, tweet);
   }
   for (const problem of response.errors ?? []) {
     const id = problem.resource_id ?? problem.value;
-    if (problem.resource_type === 'tweet' && id !== undefined) loaders.tweetsById.prime(id, problemToError(problem, id));
+    if (problem.resource_type === 'tweet' && id !== undefined) prime(xTweets, id, problemToError(problem, id));
   }
   for (const user of response.data ?? []) {
     for (const id of [user.pinned_tweet_id, user.most_recent_tweet_id]) {
       // Asked-for expansions that came back neither as a tweet nor as an error: X withheld them.
-      if (id !== undefined && !included.has(id)) {
-        loaders.tweetsById.prime(id, new ProviderError({ code: 'NOT_FOUND', provider: 'x', id }));
-      }
+      if (id !== undefined && !included.has(id)) prime(xTweets, id, new ProviderError({ code: 'NOT_FOUND', provider: X, id }));
     }
   }
 }
 
 function problemToError(problem: XProblem, id: string): ProviderError {
   const suspended = problem.title === 'Forbidden' || /suspended/i.test(problem.detail ?? '');
-  return new ProviderError({ code: suspended ? 'SUSPENDED' : 'NOT_FOUND', provider: 'x', id });
+  return new ProviderError({ code: suspended ? 'SUSPENDED' : 'NOT_FOUND', provider: X, id });
 }

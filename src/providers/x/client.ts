@@ -1,8 +1,10 @@
 import type { Logger } from 'pino';
 import { ProviderError } from '../../upstream/errors.js';
-import { UpstreamClient, header, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { type EncodedPath, UpstreamClient, header, path, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
-import type { XFieldPlan } from './plan.js';
+import type { FieldSet } from '../provider.js';
+import { X } from './id.js';
+import { queryParameters } from './plan.js';
 import type { XApiTweet, XApiUser, XLookupResponse } from './wire.js';
 
 export interface XClientOptions {
@@ -16,7 +18,7 @@ export interface XClientOptions {
 
 /**
  * X API v2 lookups: `GET /2/users`, `/2/users/by` and `/2/tweets`, each one HTTP request for up to
- * 100 validated ids, asking for exactly the fields in the plan.
+ * 100 ids, asking for exactly the fields of the lookup's field set.
  */
 export class XClient {
   private readonly http: UpstreamClient;
@@ -25,7 +27,7 @@ export class XClient {
   constructor(options: XClientOptions) {
     this.authorization = `Bearer ${options.bearerToken}`;
     this.http = new UpstreamClient({
-      provider: 'x',
+      provider: X,
       baseUrl: options.baseUrl,
       connections: options.connections,
       timeoutMs: options.timeoutMs,
@@ -36,36 +38,35 @@ export class XClient {
     });
   }
 
-  usersByIds(ids: readonly string[], plan: XFieldPlan): Promise<XLookupResponse<XApiUser>> {
-    return this.get('GET /2/users', '/2/users', userQuery('ids', ids, plan));
+  usersByIds(ids: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiUser>> {
+    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields);
   }
 
-  usersByUsernames(usernames: readonly string[], plan: XFieldPlan): Promise<XLookupResponse<XApiUser>> {
-    return this.get('GET /2/users/by', '/2/users/by', userQuery('usernames', usernames, plan));
+  usersByUsernames(usernames: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiUser>> {
+    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields);
   }
 
-  tweetsByIds(ids: readonly string[], plan: XFieldPlan): Promise<XLookupResponse<XApiTweet>> {
-    const query = [`ids=${ids.join(',')}`];
-    if (plan.tweetFields.length > 0) query.push(`tweet.fields=${plan.tweetFields.join(',')}`);
-    if (plan.expandTweetAuthor) {
-      query.push('expansions=author_id');
-      if (plan.userFields.length > 0) query.push(`user.fields=${plan.userFields.join(',')}`);
-    }
-    return this.get('GET /2/tweets', '/2/tweets', query);
+  tweetsByIds(ids: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiTweet>> {
+    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields);
   }
 
-  private async get<T>(label: string, path: string, query: string[]): Promise<XLookupResponse<T>> {
-    // Every value in `query` was validated against X's patterns (digits, [A-Za-z0-9_], field enums),
-    // so nothing needs escaping and the commas stay readable in logs of the upstream.
+  private async lookup<T>(
+    label: string,
+    endpoint: EncodedPath,
+    listParam: 'ids' | 'usernames',
+    keys: readonly string[],
+    fields: FieldSet,
+  ): Promise<XLookupResponse<T>> {
     const response = await this.http.send({
       method: 'GET',
       label,
-      path: `${path}?${query.join('&')}`,
+      path: endpoint,
+      query: [[listParam, keys.join(',')], ...queryParameters(fields)],
       headers: { authorization: this.authorization, accept: 'application/json' },
     });
     const body = response.body;
     if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: 'x' });
+      throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: X });
     }
     return body as XLookupResponse<T>;
   }
@@ -73,16 +74,6 @@ export class XClient {
   close(): Promise<void> {
     return this.http.close();
   }
-}
-
-function userQuery(param: 'ids' | 'usernames', values: readonly string[], plan: XFieldPlan): string[] {
-  const query = [`${param}=${values.join(',')}`];
-  if (plan.userFields.length > 0) query.push(`user.fields=${plan.userFields.join(',')}`);
-  if (plan.userExpansions.length > 0) {
-    query.push(`expansions=${plan.userExpansions.join(',')}`);
-    if (plan.tweetFields.length > 0) query.push(`tweet.fields=${plan.tweetFields.join(',')}`);
-  }
-  return query;
 }
 
 /** How X says "wait": `x-rate-limit-reset` on a 429, else a `Retry-After` if one came. */

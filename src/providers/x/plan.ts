@@ -1,4 +1,5 @@
 import type { SelectedFields } from '../../plan/selected-fields.js';
+import type { FieldSet } from '../provider.js';
 import type { XTweetField, XUserExpansion, XUserField } from './wire.js';
 
 /**
@@ -87,3 +88,32 @@ export const FULL_X_PLAN: XFieldPlan = build(
     ...Object.keys(TWEET_FIELDS).map((f) => `Tweet.${f}`),
   ]),
 );
+
+/**
+ * The plan as each lookup's field set: exactly the query parameters its call sends besides the keys,
+ * as `param=value` strings (`user.fields=created_at`, `expansions=pinned_tweet_id`). A user lookup asks
+ * for `tweet.fields` only with an expansion to apply them to; a tweet lookup expands its author (with
+ * the user fields) only when `Tweet.author` is selected.
+ */
+export function userFieldSet(plan: XFieldPlan): FieldSet {
+  const fields = [...plan.userFields.map((f) => `user.fields=${f}`), ...plan.userExpansions.map((e) => `expansions=${e}`)];
+  if (plan.userExpansions.length > 0) fields.push(...plan.tweetFields.map((f) => `tweet.fields=${f}`));
+  return fields.sort();
+}
+
+export function tweetFieldSet(plan: XFieldPlan): FieldSet {
+  const fields = plan.tweetFields.map((f) => `tweet.fields=${f}`);
+  if (plan.expandTweetAuthor) fields.push('expansions=author_id', ...plan.userFields.map((f) => `user.fields=${f}`));
+  return fields.sort();
+}
+
+/** A field set back as query parameters: values of one parameter joined with commas, as X takes them. */
+export function queryParameters(fields: FieldSet): Array<[string, string]> {
+  const byParam = new Map<string, string[]>();
+  for (const field of fields) {
+    const eq = field.indexOf('=');
+    const param = field.slice(0, eq);
+    byParam.set(param, [...(byParam.get(param) ?? []), field.slice(eq + 1)]);
+  }
+  return [...byParam].map(([param, values]) => [param, values.join(',')]);
+}

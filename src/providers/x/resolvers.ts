@@ -1,6 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { rejectInvalidId } from '../../upstream/errors.js';
-import { X_ID_PATTERN } from './wire.js';
+import { xTweets, xUsers, xUsersByUsername } from './batch.js';
 
 /**
  * X's GraphQL types, mapped from X's wire records. Resolvers only read the record or go through a
@@ -8,15 +7,11 @@ import { X_ID_PATTERN } from './wire.js';
  */
 export const xResolvers: Resolvers = {
   Query: {
-    // Root arguments were validated (and counted) before execution: see `guard/input-guard.ts`.
-    xUsers: (_parent, { ids }, { x }) => ids.map((id) => x.usersById.load(id)),
-    xUsersByUsername: (_parent, { usernames }, { x }) => usernames.map((name) => x.usersByUsername.load(name)),
+    xUsers: (_parent, { ids }, context) => ids.map((id) => context.load(xUsers, id)),
+    xUsersByUsername: (_parent, { usernames }, context) => usernames.map((name) => context.load(xUsersByUsername, name)),
   },
   XUser: {
-    __resolveReference: (reference, { x }) => {
-      const id = String(reference.id);
-      return X_ID_PATTERN.test(id) ? x.usersById.load(id) : rejectInvalidId('x', id);
-    },
+    __resolveReference: (reference, context) => context.load(xUsers, reference.id),
     provider: () => 'X',
     displayName: (user) => user.name,
     avatarUrl: (user) => user.profile_image_url ?? null,
@@ -24,9 +19,8 @@ export const xResolvers: Resolvers = {
     profileImageUrl: (user) => user.profile_image_url ?? null,
     verifiedType: (user) => user.verified_type ?? null,
     publicMetrics: (user) => user.public_metrics ?? null,
-    pinnedTweet: (user, _args, { x }) => (user.pinned_tweet_id ? x.tweetsById.load(user.pinned_tweet_id) : null),
-    mostRecentTweet: (user, _args, { x }) =>
-      user.most_recent_tweet_id ? x.tweetsById.load(user.most_recent_tweet_id) : null,
+    pinnedTweet: (user, _args, context) => (user.pinned_tweet_id ? context.load(xTweets, user.pinned_tweet_id) : null),
+    mostRecentTweet: (user, _args, context) => (user.most_recent_tweet_id ? context.load(xTweets, user.most_recent_tweet_id) : null),
   },
   XUserPublicMetrics: {
     followersCount: (m) => m.followers_count,
@@ -39,13 +33,10 @@ export const xResolvers: Resolvers = {
     countryCodes: (w) => w.country_codes,
   },
   Tweet: {
-    __resolveReference: (reference, { x }) => {
-      const id = String(reference.id);
-      return X_ID_PATTERN.test(id) ? x.tweetsById.load(id) : rejectInvalidId('x', id);
-    },
+    __resolveReference: (reference, context) => context.load(xTweets, reference.id),
     createdAt: (tweet) => tweet.created_at ?? null,
     publicMetrics: (tweet) => tweet.public_metrics ?? null,
-    author: (tweet, _args, { x }) => (tweet.author_id ? x.usersById.load(tweet.author_id) : null),
+    author: (tweet, _args, context) => (tweet.author_id ? context.load(xUsers, tweet.author_id) : null),
   },
   TweetPublicMetrics: {
     retweetCount: (m) => m.retweet_count,

@@ -6,8 +6,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, NEXUDUS_DEMO_ROLE_ID, partialNexudusUser } from './demo-data.js';
-import { startNexudusEmulator, type NexudusEmulator, type NexudusEmulatorOptions } from './emulator.js';
-import { NEXUDUS_ID_PATTERN, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusTokenResponse } from './wire.js';
+import { startNexudusEmulator, type NexudusEmulator, type NexudusEmulatorOptions } from './server.js';
+import { NEXUDUS_ID_PATTERN, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusTokenResponse } from '../wire.js';
 
 const USERNAME = 'integrations@coworking.example';
 const PASSWORD = 'S3cret-pa55word!';

@@ -7,7 +7,7 @@
  * `partialNexudusUser` is what the batch endpoint (`GET /api/sys/users/?id=[..]`) sends for it.
  * Credential-like fields (AccessToken, Password, NewPassword, TwoFactorSecret) are always null.
  */
-import { NEXUDUS_NOTIFICATION_FIELDS, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusPartialField } from './wire.js';
+import { NEXUDUS_NOTIFICATION_FIELDS, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusPartialField } from '../wire.js';
 
 /** Highest known demo user id; ids `1..NEXUDUS_DEMO_MAX_ID` exist, every other id is unknown. */
 export const NEXUDUS_DEMO_MAX_ID = 10_000;

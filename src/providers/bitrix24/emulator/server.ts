@@ -16,9 +16,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterLatency } from '../../emulators/latency.js';
-import { startLoopbackServer } from '../../emulators/loopback-server.js';
-import { readBody } from '../../emulators/read-body.js';
+import { afterLatency } from '../../../emulators/latency.js';
+import { startLoopbackServer } from '../../../emulators/loopback-server.js';
+import { readBody } from '../../../emulators/read-body.js';
 import { BITRIX_DEMO_MAX_ID, demoBitrixUser, formatBitrixAtom } from './demo-data.js';
 import {
   BITRIX_ID_PATTERN,
@@ -29,7 +29,7 @@ import {
   type BitrixTime,
   type BitrixTokenResponse,
   type BitrixUserListResponse,
-} from './wire.js';
+} from '../wire.js';
 
 export interface Bitrix24EmulatorOptions {
   /** Default 0 (any free port). */

@@ -7,7 +7,7 @@
  *   `u*1000+1` (pinned by the users with u%3 !== 0; the others simply don't pin it) and
  *   `u*1000+2` (the most recent tweet).
  */
-import type { XApiTweet, XApiUser } from './wire.js';
+import type { XApiTweet, XApiUser } from '../wire.js';
 
 /** Highest known demo user id; ids `1..DEMO_MAX_ID` exist, every other id is unknown. */
 export const DEMO_MAX_ID = 10_000;

@@ -28,11 +28,11 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterLatency } from '../../emulators/latency.js';
-import { startLoopbackServer } from '../../emulators/loopback-server.js';
-import { readBody } from '../../emulators/read-body.js';
+import { afterLatency } from '../../../emulators/latency.js';
+import { startLoopbackServer } from '../../../emulators/loopback-server.js';
+import { readBody } from '../../../emulators/read-body.js';
 import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, partialNexudusUser } from './demo-data.js';
-import { NEXUDUS_ID_PATTERN, type NexudusApiMessage, type NexudusTokenError, type NexudusTokenResponse } from './wire.js';
+import { NEXUDUS_ID_PATTERN, type NexudusApiMessage, type NexudusTokenError, type NexudusTokenResponse } from '../wire.js';
 
 export interface NexudusThrottle {
   minIntervalMs: number;

@@ -7,7 +7,7 @@ import {
   demoTelegramUser,
   demoUserIdForUsername,
 } from './demo-data.js';
-import { TelegramEmulator, createEmulatedTelegramClient, type TelegramEmulatorOptions } from './emulator.js';
+import { TelegramEmulator, createEmulatedTelegramClient, type TelegramEmulatorOptions } from './server.js';
 
 const input = (userId: number, accessHash: Long = demoAccessHash(userId)): tl.RawInputUser => ({ _: 'inputUser', userId, accessHash });
 

@@ -7,7 +7,7 @@
  * (im.user.list.get, revision 19) says a client must handle: date-ish fields that are `false`,
  * `phones` that is `false`, empty strings for "not set", bots and extranet users.
  */
-import type { BitrixApiUser, BitrixDate, BitrixPhones } from './wire.js';
+import type { BitrixApiUser, BitrixDate, BitrixPhones } from '../wire.js';
 
 /** Highest known demo user id; ids `1..BITRIX_DEMO_MAX_ID` exist, every other id answers `null`. */
 export const BITRIX_DEMO_MAX_ID = 10_000;

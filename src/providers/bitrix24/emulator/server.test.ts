@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BITRIX_DEMO_MAX_ID, demoBitrixUser } from './demo-data.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from './emulator.js';
-import type { BitrixApiUser, BitrixBatchResponse, BitrixTime, BitrixTokenResponse } from './wire.js';
+import { startBitrix24Emulator, type Bitrix24Emulator } from './server.js';
+import type { BitrixApiUser, BitrixBatchResponse, BitrixTime, BitrixTokenResponse } from '../wire.js';
 
 const WEBHOOK = { userId: 1, secret: 'wh5ecret0123456789' };
 const OAUTH = { clientId: 'local.app.1', clientSecret: 'client-secret-xyz', accessToken: 'access-0', refreshToken: 'refresh-0' };

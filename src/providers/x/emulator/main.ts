@@ -1,8 +1,8 @@
 /**
  * Runs the X API v2 emulator standalone, e.g. to point the subgraph (or curl) at it:
- *   PORT=4101 X_BEARER_TOKEN=demo-token tsx src/providers/x/emulator-main.ts
+ *   PORT=4101 X_BEARER_TOKEN=demo-token tsx src/providers/x/emulator/main.ts
  */
-import { startXEmulator } from './emulator.js';
+import { startXEmulator } from './server.js';
 
 const port = Number(process.env.PORT ?? 4101);
 if (!Number.isInteger(port) || port < 0 || port > 65535) {

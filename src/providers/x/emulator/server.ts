@@ -10,8 +10,8 @@
  * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterLatency } from '../../emulators/latency.js';
-import { startLoopbackServer } from '../../emulators/loopback-server.js';
+import { afterLatency } from '../../../emulators/latency.js';
+import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import {
   demoUserIdForUsername,
   demoXTweet,
@@ -33,7 +33,7 @@ import {
   type XApiUser,
   type XLookupResponse,
   type XProblem,
-} from './wire.js';
+} from '../wire.js';
 
 export interface XEmulatorOptions {
   /** Requests without `Authorization: Bearer <this>` get 401. */

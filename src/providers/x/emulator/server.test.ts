@@ -7,7 +7,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { DEMO_MAX_ID, demoXTweet, demoXUser } from './demo-data.js';
-import { startXEmulator, xEmulatorAcceptedValues, type XEmulator } from './emulator.js';
+import { startXEmulator, xEmulatorAcceptedValues, type XEmulator } from './server.js';
 import {
   X_PROBLEM_INVALID_REQUEST,
   X_PROBLEM_NOT_FOUND,
@@ -17,7 +17,7 @@ import {
   type XApiTweet,
   type XApiUser,
   type XLookupResponse,
-} from './wire.js';
+} from '../wire.js';
 
 // ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, whose `.default` is the plugin.
 const addFormats = addFormatsModule.default;
@@ -33,7 +33,7 @@ interface OpenApiSpec {
 }
 
 const spec = JSON.parse(
-  readFileSync(new URL('../../../../shared/specs/x-openapi-2.159.json', import.meta.url), 'utf8'),
+  readFileSync(new URL('../../../../test/fixtures/x-openapi-2.159.json', import.meta.url), 'utf8'),
 ) as OpenApiSpec;
 const SPEC_ID = 'https://x-openapi-2.159.local/spec.json';
 

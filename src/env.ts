@@ -1,0 +1,55 @@
+import { z } from 'zod';
+
+/**
+ * zod building blocks for environment variables, shared by the core's settings and every provider's
+ * own. An empty value means "unset" throughout, as `VAR=${VAR}` in a compose file leaves it. Messages
+ * say what is wrong, never what was given: some of these variables are secrets.
+ */
+
+/** `1`/`true`/`yes` or `0`/`false`/`no`; unset is `fallback`. */
+export const flag = (fallback = false) =>
+  z
+    .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : v === '1' || v === 'true' || v === 'yes'));
+
+/** A whole number in [min, max]; unset is `fallback`. */
+export const int = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? String(fallback) : v))
+    .pipe(z.string().regex(/^\d+$/, `must be a whole number from ${min} to ${max}`))
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+/** An http(s) URL; unset is `fallback`. */
+export const httpUrl = (fallback: string) =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : v))
+    .pipe(z.string().refine(isHttpUrl, 'must be an http(s) URL'));
+
+/** Trimmed text; unset or blank is `undefined`. */
+export const text = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
+
+/** A credential: printable ASCII without spaces, trimmed; unset or blank is `undefined`. */
+export const secret = text.pipe(z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional());
+
+function isHttpUrl(value: string): boolean {
+  try {
+    const url = new URL(value);
+    return url.protocol === 'https:' || url.protocol === 'http:';
+  } catch {
+    return false;
+  }
+}
+
+/** zod issues as problem lines: the variable (the issue's path) and what is wrong with it. */
+export function problemsOf(error: z.ZodError): string[] {
+  return error.issues.map((issue) => `${issue.path.join('.') || 'environment'}: ${issue.message}`);
+}

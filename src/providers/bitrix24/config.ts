@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { httpUrl, int, secret, text } from '../../env.js';
+import type { ConfigIO, Env } from '../provider.js';
+import type { PortalAccess } from './client.js';
+
+/** A portal's own leaky bucket: `perSecond` drained, at most `burst` at once (2 and 50 on standard plans). */
+export interface PortalRate {
+  perSecond: number;
+  burst: number;
+}
+
+export interface Bitrix24PortalConfig {
+  /** How GraphQL names the portal (`Bitrix24User.portal`, the `portal` argument): by default its host. */
+  name: string;
+  access: PortalAccess;
+  rate: PortalRate;
+}
+
+export interface Bitrix24Config {
+  portals: Bitrix24PortalConfig[];
+  /** Ids per `im.user.list.get` command. */
+  maxIdsPerCall: number;
+}
+
+/** A Bitrix24 incoming webhook URL, and a portal address: the pattern and what to say when it does not match. */
+const WEBHOOK = [/^https?:\/\/[^/\s]+\/rest\/\d+\/[^/\s]+\/?$/, 'must look like https://<portal>/rest/<user id>/<secret>/'] as const;
+const PORTAL = [/^https?:\/\/[^/\s]+\/?$/, 'must be the portal address, e.g. https://acme.bitrix24.com'] as const;
+
+/** One portal in BITRIX24_PORTALS_FILE: a webhook, or OAuth tokens; an optional name and rate. */
+const portalEntry = z
+  .object({
+    name: z.string().min(1).optional(),
+    webhookUrl: z
+      .string()
+      .regex(...WEBHOOK)
+      .optional(),
+    portalUrl: z
+      .string()
+      .regex(...PORTAL)
+      .optional(),
+    accessToken: z.string().min(1).optional(),
+    refreshToken: z.string().min(1).optional(),
+    clientId: z.string().min(1).optional(),
+    clientSecret: z.string().min(1).optional(),
+    rate: z.object({ perSecond: z.number().positive(), burst: z.number().int().positive() }).optional(),
+  })
+  .strict()
+  .refine((p) => (p.webhookUrl === undefined) !== (p.portalUrl === undefined), 'give either webhookUrl or portalUrl')
+  .refine((p) => p.portalUrl === undefined || p.accessToken !== undefined, 'portalUrl needs accessToken');
+const portalsFile = z.object({ portals: z.array(portalEntry).min(1) }).strict();
+
+/**
+ * Bitrix24 portals: the one the BITRIX24_* variables describe, plus those of BITRIX24_PORTALS_FILE.
+ * Problems name the variable (or the file and the entry), never a value: webhook URLs are secrets.
+ */
+export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefined, Env> {
+  return z
+    .object({
+      BITRIX24_WEBHOOK_URL: secret.pipe(
+        z
+          .string()
+          .regex(...WEBHOOK)
+          .optional(),
+      ),
+      BITRIX24_PORTAL_URL: text.pipe(
+        z
+          .string()
+          .regex(...PORTAL)
+          .optional(),
+      ),
+      BITRIX24_ACCESS_TOKEN: secret,
+      BITRIX24_REFRESH_TOKEN: secret,
+      BITRIX24_CLIENT_ID: secret,
+      BITRIX24_CLIENT_SECRET: secret,
+      BITRIX24_PORTAL_NAME: text,
+      BITRIX24_OAUTH_URL: httpUrl('https://oauth.bitrix.info'),
+      BITRIX24_PORTALS_FILE: text,
+      BITRIX24_MAX_IDS_PER_CALL: int(1, 500, 50),
+      BITRIX24_RATE_PER_SECOND: int(1, 1000, 2),
+      BITRIX24_RATE_BURST: int(1, 10_000, 50),
+    })
+    .transform((e, ctx): Bitrix24Config | undefined => {
+      const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+      const rate = { perSecond: e.BITRIX24_RATE_PER_SECOND, burst: e.BITRIX24_RATE_BURST };
+      const oauthUrl = e.BITRIX24_OAUTH_URL;
+      const refreshFor = (refreshToken?: string, clientId?: string, clientSecret?: string) =>
+        refreshToken && clientId && clientSecret ? { refreshToken, clientId, clientSecret, oauthUrl } : undefined;
+      const portals: Bitrix24PortalConfig[] = [];
+      // A URL that passes the pattern may still not parse (`https://[x/...`); the parser's error would
+      // carry the whole URL, secret included, so it is read here and reported by name only.
+      const hostOf = (url: string, variable: string, what: string): string | undefined => {
+        try {
+          return new URL(url).host;
+        } catch {
+          problem(variable, `${what} is not a valid URL`);
+          return undefined;
+        }
+      };
+
+      if (e.BITRIX24_WEBHOOK_URL !== undefined && e.BITRIX24_PORTAL_URL !== undefined) {
+        problem('BITRIX24_WEBHOOK_URL', 'set either it or BITRIX24_PORTAL_URL (use BITRIX24_PORTALS_FILE for several portals)');
+      } else if (e.BITRIX24_WEBHOOK_URL !== undefined) {
+        const host = hostOf(e.BITRIX24_WEBHOOK_URL, 'BITRIX24_WEBHOOK_URL', 'it');
+        if (host !== undefined) {
+          portals.push({ name: e.BITRIX24_PORTAL_NAME ?? host, access: { kind: 'webhook', webhookUrl: withSlash(e.BITRIX24_WEBHOOK_URL) }, rate });
+        }
+      } else if (e.BITRIX24_PORTAL_URL !== undefined) {
+        const host = hostOf(e.BITRIX24_PORTAL_URL, 'BITRIX24_PORTAL_URL', 'it');
+        if (e.BITRIX24_ACCESS_TOKEN === undefined) problem('BITRIX24_ACCESS_TOKEN', 'required with BITRIX24_PORTAL_URL');
+        else if (host !== undefined) {
+          portals.push({
+            name: e.BITRIX24_PORTAL_NAME ?? host,
+            access: {
+              kind: 'oauth',
+              portalUrl: e.BITRIX24_PORTAL_URL,
+              accessToken: e.BITRIX24_ACCESS_TOKEN,
+              refresh: refreshFor(e.BITRIX24_REFRESH_TOKEN, e.BITRIX24_CLIENT_ID, e.BITRIX24_CLIENT_SECRET),
+            },
+            rate,
+          });
+        }
+      }
+
+      if (e.BITRIX24_PORTAL_NAME !== undefined && e.BITRIX24_WEBHOOK_URL === undefined && e.BITRIX24_PORTAL_URL === undefined) {
+        problem('BITRIX24_PORTAL_NAME', 'names the portal of BITRIX24_WEBHOOK_URL or BITRIX24_PORTAL_URL; set one of them (portals in BITRIX24_PORTALS_FILE have their own "name")');
+      }
+
+      if (e.BITRIX24_PORTALS_FILE !== undefined) {
+        let parsed: unknown;
+        try {
+          parsed = JSON.parse(io.readFile(e.BITRIX24_PORTALS_FILE));
+        } catch {
+          problem('BITRIX24_PORTALS_FILE', 'cannot read it as JSON');
+        }
+        if (parsed !== undefined) {
+          const file = portalsFile.safeParse(parsed);
+          if (!file.success) {
+            for (const issue of file.error.issues) problem('BITRIX24_PORTALS_FILE', `${issue.path.join('.') || 'file'}: ${issue.message}`);
+          } else {
+            file.data.portals.forEach((p, i) => {
+              const host = hostOf(p.webhookUrl ?? p.portalUrl!, 'BITRIX24_PORTALS_FILE', `portals.${i}.${p.webhookUrl ? 'webhookUrl' : 'portalUrl'}`);
+              if (host === undefined) return;
+              const access: PortalAccess = p.webhookUrl
+                ? { kind: 'webhook', webhookUrl: withSlash(p.webhookUrl) }
+                : { kind: 'oauth', portalUrl: p.portalUrl!, accessToken: p.accessToken!, refresh: refreshFor(p.refreshToken, p.clientId, p.clientSecret) };
+              portals.push({ name: p.name ?? host, access, rate: p.rate ?? rate });
+            });
+          }
+        }
+      }
+
+      const names = portals.map((p) => p.name);
+      const duplicate = names.find((name, i) => names.indexOf(name) !== i);
+      if (duplicate !== undefined) problem('BITRIX24_PORTALS_FILE', `two portals are named ${JSON.stringify(duplicate)}; give them distinct "name"s`);
+      return portals.length === 0 ? undefined : { portals, maxIdsPerCall: e.BITRIX24_MAX_IDS_PER_CALL };
+    });
+}
+
+function withSlash(url: string): string {
+  return url.endsWith('/') ? url : `${url}/`;
+}

@@ -1,0 +1,3 @@
+import type { ProviderId } from '../provider.js';
+
+export const BITRIX24 = { name: 'bitrix24', label: 'Bitrix24' } as const satisfies ProviderId;

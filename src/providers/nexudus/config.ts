@@ -1,0 +1,48 @@
+import { z } from 'zod';
+import { httpUrl, int, secret, text } from '../../env.js';
+import type { Env } from '../provider.js';
+import type { NexudusCredentials } from './token.js';
+
+export interface NexudusConfig {
+  baseUrl: string;
+  credentials: NexudusCredentials;
+  /** Ids per list call. */
+  maxIdsPerCall: number;
+  /** Single-record calls in flight at once. */
+  fullRecordConcurrency: number;
+}
+
+/** Nexudus is on with a token, or with a username and password to exchange for one; half a login is an error. */
+export const nexudusConfig = z
+  .object({
+    NEXUDUS_BASE_URL: httpUrl('https://spaces.nexudus.com'),
+    NEXUDUS_TOKEN: secret,
+    NEXUDUS_USERNAME: text,
+    NEXUDUS_PASSWORD: z
+      .string()
+      .optional()
+      .transform((v) => (v === undefined || v === '' ? undefined : v)),
+    NEXUDUS_MAX_IDS_PER_CALL: int(1, 500, 100),
+    NEXUDUS_FULL_RECORD_CONCURRENCY: int(1, 32, 4),
+  })
+  .transform((e, ctx): NexudusConfig | undefined => {
+    const problem = (path: string, message: string) => {
+      ctx.addIssue({ code: 'custom', path: [path], message });
+      return z.NEVER;
+    };
+    const limits = { maxIdsPerCall: e.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: e.NEXUDUS_FULL_RECORD_CONCURRENCY };
+    if (e.NEXUDUS_TOKEN !== undefined) {
+      if (e.NEXUDUS_USERNAME !== undefined || e.NEXUDUS_PASSWORD !== undefined) {
+        return problem('NEXUDUS_TOKEN', 'set either it or NEXUDUS_USERNAME and NEXUDUS_PASSWORD, not both');
+      }
+      return { baseUrl: e.NEXUDUS_BASE_URL, credentials: { kind: 'token', token: e.NEXUDUS_TOKEN }, ...limits };
+    }
+    if (e.NEXUDUS_USERNAME === undefined && e.NEXUDUS_PASSWORD === undefined) return undefined;
+    if (e.NEXUDUS_USERNAME === undefined) return problem('NEXUDUS_USERNAME', 'required with NEXUDUS_PASSWORD');
+    if (e.NEXUDUS_PASSWORD === undefined) return problem('NEXUDUS_PASSWORD', 'required with NEXUDUS_USERNAME');
+    return {
+      baseUrl: e.NEXUDUS_BASE_URL,
+      credentials: { kind: 'password', username: e.NEXUDUS_USERNAME, password: e.NEXUDUS_PASSWORD },
+      ...limits,
+    };
+  }) satisfies z.ZodType<NexudusConfig | undefined, Env>;

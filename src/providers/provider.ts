@@ -1,0 +1,145 @@
+import type { Logger } from 'pino';
+import type { z } from 'zod';
+import type { UpstreamSettings } from '../config.js';
+import type { Resolvers } from '../generated/resolvers-types.js';
+import type { IdArgument } from '../guard/input-guard.js';
+import type { SelectedFields } from '../plan/selected-fields.js';
+import type { ProviderError } from '../upstream/errors.js';
+
+/**
+ * What a provider is, as the core sees it. Every folder under `src/providers/` exports one
+ * `ProviderDefinition`. The core (configuration, clients, per-request loaders, the demo, the test
+ * harness) loops over the registry of these and names no provider itself.
+ */
+
+/** How a provider is named: `name` in metrics, logs and `extensions.provider`; `label` in messages. */
+export interface ProviderId<Name extends string = string> {
+  readonly name: Name;
+  readonly label: string;
+}
+
+/** Environment variables, as `process.env` holds them. */
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/** What configuration may read besides the environment (injectable for tests). */
+export interface ConfigIO {
+  readFile(path: string): string;
+  exists(path: string): boolean;
+}
+
+/** What a client is made with: the shared upstream settings, a logger, and an emulator's transport if any. */
+export interface ClientContext<Transport = never> {
+  upstream: UpstreamSettings;
+  /** Already bound to `{ provider: <name> }`. */
+  logger: Logger;
+  /**
+   * Set when an emulator that does not speak over the network (Telegram's, in-process) stands in for
+   * the upstream: the client uses it instead of connecting.
+   */
+  transport?: Transport;
+}
+
+export interface ProviderDefinition<
+  Name extends string = string,
+  Config = unknown,
+  Client = unknown,
+  Transport = never,
+  Emulator extends ProviderEmulator<Transport> = ProviderEmulator<Transport>,
+> {
+  readonly id: ProviderId<Name>;
+  /**
+   * The provider's own environment variables as a zod schema. Its output is the provider's config, or
+   * `undefined` when none of its credentials are set ("not configured"). Its issues are the problems,
+   * each under the path of the variable at fault; a message never repeats a value (some are secrets).
+   */
+  config(io: ConfigIO): z.ZodType<Config | undefined, Env>;
+  /** The long-lived client: connection pools, tokens, pacing. Called once per process. */
+  createClient(config: Config, context: ClientContext<Transport>): Client | Promise<Client>;
+  closeClient(client: Client): Promise<void>;
+  /** The "get many by key" calls this provider makes; the core builds each request's loaders from them. */
+  readonly lookups: readonly Lookup<Client, unknown>[];
+  readonly resolvers: Resolvers;
+  /** Root-field arguments that carry keys of one of `lookups`. */
+  readonly idArguments: readonly IdArgument[];
+  /** The emulator and its demo set-up, loaded only when the demo or a test runs it. */
+  emulator(): Promise<Emulator>;
+}
+
+/** Any provider, whatever its types: what the registry holds. */
+// biome-ignore lint/suspicious/noExplicitAny: the registry is heterogeneous; each entry is typed where it is defined.
+export type AnyProvider = ProviderDefinition<string, any, any, any, any>;
+
+// ---------------------------------------------------------------------------------------------
+// Lookups: the data path.
+
+/**
+ * The upstream fields one lookup needs, as sorted strings a provider chooses (`user.fields=created_at`,
+ * `AVATAR_HR`, `full`). A record fetched with set A answers any operation whose set is a subset of A.
+ */
+export type FieldSet = readonly string[];
+
+/** What a key of a lookup looks like. Keys are checked here, after GraphQL coerced them, before any call. */
+export interface KeySpec {
+  isValid(key: string): boolean;
+  /** Names a valid key in an error message, e.g. "an X user id (1-19 digits)". */
+  expected: string;
+  /** Keys that name the same record (usernames differing in case) share one entry. */
+  normalize?(key: string): string;
+}
+
+/**
+ * One upstream "get many by key" call: X's `GET /2/users`, Telegram's `users.getUsers`, ... The core
+ * batches every `load` of one request and tick into `fetch` calls of at most `maxBatchSize` distinct
+ * keys, with the fields the operation needs.
+ */
+export interface Lookup<Client, Record> {
+  readonly provider: ProviderId;
+  /** Names the lookup in logs (`users`, `usersByUsername`); unique within the provider. */
+  readonly name: string;
+  readonly key: KeySpec;
+  maxBatchSize(client: Client): number;
+  /** The upstream fields an operation that selects `selected` needs; `undefined`: everything mappable. */
+  fields(selected: SelectedFields | undefined): FieldSet;
+  /**
+   * One upstream call (or, for a provider that needs it, a bounded set of calls) for distinct keys.
+   * The result is keyed by the (normalized) key; a key absent from it was not found. A whole-call
+   * failure is thrown as a ProviderError and reported at every key.
+   */
+  fetch(client: Client, keys: readonly string[], scope: FetchScope): Promise<Map<string, Record | ProviderError>>;
+}
+
+/** What a fetch may use besides its keys. */
+export interface FetchScope {
+  /** Partitions a provider's loaders (a Bitrix24 portal); `''` when the provider has one. */
+  partition: string;
+  /** The fields this fetch asks for: at least what every operation waiting on it needs. */
+  fields: FieldSet;
+  /** Hands a record that came along (an expansion) to another lookup, so it is not fetched again. */
+  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError): void;
+  logger: Logger;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Emulators.
+
+export interface ProviderEmulator<Transport = never> {
+  /**
+   * Starts the emulator on loopback (or in process). `demo`: long-running, so it keeps no request log.
+   * `options` are the emulator's own, for tests.
+   */
+  start(mode: 'demo' | 'test', options?: unknown): Promise<RunningEmulator<Transport>>;
+}
+
+export interface RunningEmulator<Transport = never> {
+  /** The provider's environment variables that point it at this emulator. */
+  env: Env;
+  /** For an emulator the client cannot reach over the network: what to use instead. */
+  transport?: Transport;
+  /** Where it listens, for the demo's log line. */
+  location: string;
+  /** The emulator itself, for tests to inspect and drive. */
+  handle: unknown;
+  /** Forgets recorded requests, injected faults and rate-limit state (tests, between cases). */
+  reset(): void;
+  close(): Promise<void>;
+}

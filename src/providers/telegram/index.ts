@@ -1,0 +1,28 @@
+import type { ProviderDefinition } from '../provider.js';
+import { telegramUsername, telegramUsers } from './batch.js';
+import type { TelegramClient, TelegramTransport } from './client.js';
+import { type TelegramConfig, telegramConfig } from './config.js';
+import { TELEGRAM } from './id.js';
+import { telegramResolvers } from './resolvers.js';
+
+/**
+ * Telegram over MTProto. mtcute is loaded only when Telegram is configured (or its emulator runs): it
+ * weighs ~50 MiB of memory that a deployment without Telegram should not pay.
+ */
+export const telegramProvider: ProviderDefinition<'telegram', TelegramConfig, TelegramClient, TelegramTransport, typeof import('./emulator/index.js')> = {
+  id: TELEGRAM,
+  config: telegramConfig,
+  async createClient(config, { upstream, logger, transport }) {
+    const { connectTelegram, telegramClient } = await import('./connect.js');
+    if (transport !== undefined) return telegramClient(transport.rpc, { isBot: transport.isBot, config, upstream, logger });
+    return connectTelegram(config, upstream, logger);
+  },
+  closeClient: (client) => client.close(),
+  lookups: [telegramUsers],
+  resolvers: telegramResolvers,
+  idArguments: [
+    { field: 'telegramUsers', argument: 'ids', lookup: telegramUsers },
+    { field: 'telegramUsers', argument: 'usernames', lookup: telegramUsername },
+  ],
+  emulator: () => import('./emulator/index.js'),
+};

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, configureProvider, loadConfig, providerConfig } from '../../config.js';
+import type { ConfigIO, Env } from '../provider.js';
+import type { XConfig } from './config.js';
+import { xProvider } from './index.js';
+
+const TOKEN = 'AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid';
+
+/** X's configuration reads no file; anything that tries fails the test instead of touching the disk. */
+const io: ConfigIO = {
+  exists: () => false,
+  readFile: (path) => {
+    throw new Error(`no file may be read here (${path})`);
+  },
+};
+
+/** X's own outcome: its config, or `undefined` when it is not configured; a ConfigError fails the test. */
+function configure(env: Env): XConfig | undefined {
+  const outcome = configureProvider(xProvider, env, io);
+  if (outcome instanceof ConfigError) throw outcome;
+  return outcome as XConfig | undefined;
+}
+
+/** The problems X's schema finds in `env`. */
+function refused(env: Env): ConfigError {
+  const outcome = configureProvider(xProvider, env, io);
+  expect(outcome).toBeInstanceOf(ConfigError);
+  return outcome as ConfigError;
+}
+
+/** The problems the whole configuration finds in `env`, the core's included. */
+function configError(env: Env): ConfigError {
+  try {
+    loadConfig(env, io);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    return error as ConfigError;
+  }
+  throw new Error(`expected a ConfigError for ${Object.keys(env).join(', ')}`);
+}
+
+/** The variables a problem names: the text before the first colon of each problem line. */
+const named = (error: ConfigError) => error.problems.map((p) => p.slice(0, p.indexOf(':')));
+
+describe('X configuration', () => {
+  it('is not configured in an empty environment', () => {
+    expect(configure({})).toBeUndefined();
+  });
+
+  it('is not configured, and the demo runs, when no token is set', () => {
+    expect(configure({ X_API_BASE_URL: 'https://api.example.com' })).toBeUndefined();
+    const config = loadConfig({ X_API_BASE_URL: 'https://api.example.com' }, io);
+    expect(config.demo).toBe(true);
+    expect(providerConfig(config, xProvider)).toBeUndefined();
+  });
+
+  it('treats empty values as unset', () => {
+    expect(configure({ X_BEARER_TOKEN: '', X_API_BASE_URL: '' })).toBeUndefined();
+    expect(configure({ X_BEARER_TOKEN: TOKEN, X_API_BASE_URL: '' })).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
+  });
+
+  it('is not configured, and the demo runs, when the token is only whitespace', () => {
+    expect(configure({ X_BEARER_TOKEN: '   ' })).toBeUndefined();
+    expect(loadConfig({ X_BEARER_TOKEN: '   ' }, io).demo).toBe(true);
+  });
+
+  it('is on with a token, against the real API by default; the demo is then off', () => {
+    expect(configure({ X_BEARER_TOKEN: TOKEN })).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
+    const config = loadConfig({ X_BEARER_TOKEN: TOKEN }, io);
+    expect(config.demo).toBe(false);
+    expect(config.providers.map((p) => p.definition)).toEqual([xProvider]);
+    expect(providerConfig(config, xProvider)).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
+  });
+
+  it('reads X_API_BASE_URL', () => {
+    expect(configure({ X_BEARER_TOKEN: TOKEN, X_API_BASE_URL: 'http://127.0.0.1:9999' })).toEqual({
+      bearerToken: TOKEN,
+      baseUrl: 'http://127.0.0.1:9999',
+    });
+  });
+
+  it('trims surrounding whitespace off the token', () => {
+    expect(configure({ X_BEARER_TOKEN: `  ${TOKEN}\n` })?.bearerToken).toBe(TOKEN);
+  });
+
+  it.each(['1', 'true', 'yes'])('DEMO=%s forces the demo with a token set, keeping the X settings', (value) => {
+    const config = loadConfig({ DEMO: value, X_BEARER_TOKEN: TOKEN }, io);
+    expect(config.demo).toBe(true);
+    expect(providerConfig(config, xProvider)).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
+  });
+
+  it.each(['0', 'false', 'no', ''])('DEMO=%s leaves X live', (value) => {
+    expect(loadConfig({ DEMO: value, X_BEARER_TOKEN: TOKEN }, io).demo).toBe(false);
+  });
+});
+
+describe('X configuration errors', () => {
+  it.each(['not a url', 'ftp://api.x.com'])('names X_API_BASE_URL (value %j), and only it', (value) => {
+    const error = refused({ X_API_BASE_URL: value, X_BEARER_TOKEN: TOKEN });
+    expect(error.message).toMatch(/^Invalid configuration:/);
+    expect(error.problems).toEqual(['X_API_BASE_URL: must be an http(s) URL']);
+    expect(named(configError({ X_API_BASE_URL: value, X_BEARER_TOKEN: TOKEN }))).toEqual(['X_API_BASE_URL']);
+  });
+
+  it('refuses a bad X_API_BASE_URL even with no token set', () => {
+    expect(named(refused({ X_API_BASE_URL: 'ftp://api.x.com' }))).toEqual(['X_API_BASE_URL']);
+  });
+
+  it("reports X's problems together with the core's", () => {
+    const error = configError({ PORT: 'abc', X_API_BASE_URL: 'ftp://x', LOG_LEVEL: 'verbose' });
+    expect(new Set(named(error))).toEqual(new Set(['PORT', 'X_API_BASE_URL', 'LOG_LEVEL']));
+    expect(error.problems).toHaveLength(3);
+    for (const problem of error.problems) expect(error.message).toContain(`  - ${problem}`);
+  });
+
+  it('rejects a token containing a space without repeating it', () => {
+    const secret = 'Xs3cr3tPart1 Xs3cr3tPart2';
+    expect(named(refused({ X_BEARER_TOKEN: secret }))).toEqual(['X_BEARER_TOKEN']);
+    const error = configError({ X_BEARER_TOKEN: secret, PORT: 'abc' });
+    expect(named(error).sort()).toEqual(['PORT', 'X_BEARER_TOKEN']);
+    for (const text of [error.message, String(error.stack), JSON.stringify(error), ...error.problems]) {
+      expect(text).not.toContain('Xs3cr3tPart1');
+      expect(text).not.toContain('Xs3cr3tPart2');
+    }
+  });
+
+  it('rejects a non-ASCII token without repeating it', () => {
+    const error = refused({ X_BEARER_TOKEN: 'tökenSECRET' });
+    expect(named(error)).toEqual(['X_BEARER_TOKEN']);
+    expect(error.message).not.toContain('SECRET');
+  });
+
+  it('never repeats an invalid value in the message', () => {
+    const error = configError({ PORT: 'v4lu3PORT', X_API_BASE_URL: 'v4lu3URL', X_BEARER_TOKEN: 'v4lu3 TOKEN' });
+    expect(named(error).sort()).toEqual(['PORT', 'X_API_BASE_URL', 'X_BEARER_TOKEN']);
+    for (const text of [error.message, String(error.stack), JSON.stringify(error), ...error.problems]) {
+      expect(text).not.toContain('v4lu3');
+    }
+  });
+});

@@ -1,0 +1,18 @@
+import { z } from 'zod';
+import { httpUrl, secret } from '../../env.js';
+import type { Env } from '../provider.js';
+
+/** X is on when `X_BEARER_TOKEN` is set (an app-only or OAuth 2 user token). */
+export interface XConfig {
+  bearerToken: string;
+  baseUrl: string;
+}
+
+export const xConfig = z
+  .object({
+    X_BEARER_TOKEN: secret,
+    X_API_BASE_URL: httpUrl('https://api.x.com'),
+  })
+  .transform((e): XConfig | undefined =>
+    e.X_BEARER_TOKEN === undefined ? undefined : { bearerToken: e.X_BEARER_TOKEN, baseUrl: e.X_API_BASE_URL },
+  ) satisfies z.ZodType<XConfig | undefined, Env>;

@@ -1,0 +1,22 @@
+import type { ProviderDefinition } from '../provider.js';
+import { xTweets, xUsers, xUsersByUsername } from './batch.js';
+import { XClient } from './client.js';
+import { type XConfig, xConfig } from './config.js';
+import { X } from './id.js';
+import { xResolvers } from './resolvers.js';
+
+/** X API v2: users by id and by username, and posts (`pinnedTweet`, `Tweet` entities). */
+export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof import('./emulator/index.js')> = {
+  id: X,
+  config: () => xConfig,
+  createClient: (config, { upstream, logger }) =>
+    new XClient({ ...config, timeoutMs: upstream.timeoutMs, connections: upstream.connections, retry: upstream.retry, logger }),
+  closeClient: (client) => client.close(),
+  lookups: [xUsers, xUsersByUsername, xTweets],
+  resolvers: xResolvers,
+  idArguments: [
+    { field: 'xUsers', argument: 'ids', lookup: xUsers },
+    { field: 'xUsersByUsername', argument: 'usernames', lookup: xUsersByUsername },
+  ],
+  emulator: () => import('./emulator/index.js'),
+};
