@@ -7,8 +7,8 @@
  *   npm run bench                 # 20 s per phase
  *   BENCH_SECONDS=5 npm run bench
  */
-import { spawn, execSync, execFileSync, type ChildProcess } from 'node:child_process';
-import { readFileSync, writeFileSync, mkdtempSync } from 'node:fs';
+import { type ChildProcess, execFileSync, execSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,7 +30,11 @@ const QUERY = JSON.stringify({
 });
 
 function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
-  const child = spawn(process.execPath, args, { cwd: root, env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, args, {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   return new Promise((resolve, reject) => {
     let out = '';
     child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
@@ -52,7 +56,11 @@ interface Result {
   errors: number;
 }
 
-async function load(origin: string, request: { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string }, check: (status: number, body: string) => boolean): Promise<Result> {
+async function load(
+  origin: string,
+  request: { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string },
+  check: (status: number, body: string) => boolean,
+): Promise<Result> {
   const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
   const latencies: number[] = [];
   let errors = 0;
@@ -99,7 +107,10 @@ function wrk(url: string, request: { method: 'GET' | 'POST'; headers: Record<str
   const dir = mkdtempSync(join(tmpdir(), 'bench-'));
   const script = join(dir, 'request.lua');
   const headers = Object.entries(request.headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
-  writeFileSync(script, [`wrk.method = "${request.method}"`, ...headers, request.body ? `wrk.body = ${JSON.stringify(request.body)}` : ''].join('\n'));
+  writeFileSync(
+    script,
+    [`wrk.method = "${request.method}"`, ...headers, request.body ? `wrk.body = ${JSON.stringify(request.body)}` : ''].join('\n'),
+  );
   const run = (duration: number) =>
     execFileSync('wrk', ['-t1', `-c${concurrency}`, `-d${duration}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
   const warm = run(2); // warm-up: JIT, connections, document cache
@@ -113,7 +124,14 @@ function wrk(url: string, request: { method: 'GET' | 'POST'; headers: Record<str
   const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? NaN);
   const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
   const warmed = Number(warm.match(/(\d+) requests in/)?.[1] ?? NaN);
-  return { sent: warmed + requests, requests, rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]), p50: ms('50%'), p99: ms('99%'), errors: non2xx };
+  return {
+    sent: warmed + requests,
+    requests,
+    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]),
+    p50: ms('50%'),
+    p99: ms('99%'),
+    errors: non2xx,
+  };
 }
 
 function rssMiB(pid: number): number {
@@ -128,7 +146,11 @@ async function upstreamCalls(url: string): Promise<number> {
 
 async function main(): Promise<void> {
   execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
-  const emulator = await start(['dist/src/providers/x/emulator/main.js'], { PORT: '0', X_BEARER_TOKEN: token, X_RATE_LIMIT: '1000000000/900', X_MEMOIZE: '1' }, /listening on/);
+  const emulator = await start(
+    ['dist/src/providers/x/emulator/main.js'],
+    { PORT: '0', X_BEARER_TOKEN: token, X_RATE_LIMIT: '1000000000/900', X_MEMOIZE: '1' },
+    /listening on/,
+  );
   const upstream = emulator.line.match(/http:\/\/[\d.]+:\d+/)![0];
   // BENCH_PROFILE=dir writes a V8 CPU profile of the subgraph there (open it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
@@ -144,8 +166,12 @@ async function main(): Promise<void> {
     const graphRequest = { method: 'POST' as const, path: endpoint.pathname, headers: { 'content-type': 'application/json' }, body: QUERY };
     const raw = useWrk ? wrk(upstream + RAW_PATH, rawRequest) : await load(upstream, rawRequest, (s) => s === 200);
     // A correct answer first: the figures below are of a working operation.
-    const probe = (await (await fetch(endpoint, { method: 'POST', headers: graphRequest.headers, body: QUERY })).json()) as any;
-    if (probe.errors || probe.data?.xUsers?.length !== 100) throw new Error(`bench operation failed: ${JSON.stringify(probe).slice(0, 500)}`);
+    const probe = (await (await fetch(endpoint, { method: 'POST', headers: graphRequest.headers, body: QUERY })).json()) as {
+      errors?: unknown;
+      data?: { xUsers?: unknown[] };
+    };
+    if (probe.errors || probe.data?.xUsers?.length !== 100)
+      throw new Error(`bench operation failed: ${JSON.stringify(probe).slice(0, 500)}`);
     const callsBefore = await upstreamCalls(endpoint.origin);
     const graph = useWrk
       ? wrk(endpoint.href, graphRequest)

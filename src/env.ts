@@ -38,7 +38,12 @@ export const text = z
   .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.trim()));
 
 /** A credential: printable ASCII without spaces, trimmed; unset or blank is `undefined`. */
-export const secret = text.pipe(z.string().regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces').optional());
+export const secret = text.pipe(
+  z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, 'must be printable ASCII without spaces')
+    .optional(),
+);
 
 function isHttpUrl(value: string): boolean {
   try {

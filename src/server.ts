@@ -1,8 +1,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -39,7 +38,10 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
       ApolloServerPluginCacheControlDisabled(),
       ApolloServerPluginUsageReportingDisabled(),
       ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
-      inputGuardPlugin(providers.flatMap((p) => p.idArguments), config.maxIdsPerOperation),
+      inputGuardPlugin(
+        providers.flatMap((p) => p.idArguments),
+        config.maxIdsPerOperation,
+      ),
       fieldPlanPlugin(),
     ],
   });

@@ -1,13 +1,13 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { parse } from 'graphql';
-import { ApolloServer } from '@apollo/server';
-import { startStandaloneServer } from '@apollo/server/standalone';
-import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
-import { buildSubgraphSchema } from '@apollo/subgraph';
 import { composeServices } from '@apollo/composition';
 import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloServer } from '@apollo/server';
+import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
+import { startStandaloneServer } from '@apollo/server/standalone';
+import { buildSubgraphSchema } from '@apollo/subgraph';
+import { parse } from 'graphql';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadTypeDefs } from '../src/schema.js';
-import { startHarness, type Harness } from './support/harness.js';
+import { type Harness, startHarness } from './support/harness.js';
 import { idsOf, xCalls } from './support/x.js';
 
 /**
@@ -45,11 +45,9 @@ interface PostRecord {
 }
 
 /** Posts 1..150 by users 1..150, then three by authors already seen, then one by an id X does not know. */
-const POSTS: PostRecord[] = [
-  ...Array.from({ length: 150 }, (_, i) => String(i + 1)),
-  ...DUPLICATE_AUTHORS,
-  UNKNOWN_ID,
-].map((authorId, i) => ({ id: `p${i + 1}`, title: `Post ${i + 1}`, authorId }));
+const POSTS: PostRecord[] = [...Array.from({ length: 150 }, (_, i) => String(i + 1)), ...DUPLICATE_AUTHORS, UNKNOWN_ID].map(
+  (authorId, i) => ({ id: `p${i + 1}`, title: `Post ${i + 1}`, authorId }),
+);
 
 const DISTINCT_AUTHOR_IDS = new Set(POSTS.map((p) => p.authorId));
 const UNKNOWN_INDEX = POSTS.findIndex((p) => p.authorId === UNKNOWN_ID);
@@ -191,10 +189,7 @@ describe('users subgraph behind Apollo Gateway', () => {
         username: `user${id}`,
         publicMetrics: { followersCount: (id * 37) % 100_000 },
         // Demo users with id % 3 === 0 pin nothing.
-        pinnedTweet:
-          id % 3 === 0
-            ? null
-            : { text: `Hello from @user${id}, demo tweet ${pinnedId}.`, author: { username: `user${id}` } },
+        pinnedTweet: id % 3 === 0 ? null : { text: `Hello from @user${id}, demo tweet ${pinnedId}.`, author: { username: `user${id}` } },
       });
     });
 

@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -29,9 +29,7 @@ function run(env: Record<string, string>): Run {
     for (const wake of waiters.splice(0)) wake();
   });
   child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
-    child.on('exit', (code) => resolve({ code, stderr })),
-  );
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stderr })));
   return {
     child,
     lines,
@@ -71,7 +69,10 @@ describe('npm start', () => {
       });
       const body = (await res.json()) as any;
       expect(body.data.xUsers).toEqual([{ id: '42', username: 'user42' }, null]);
-      expect(body.data.telegramUsers).toEqual([{ id: '42', username: 'tg_user42' }, { id: '7', username: 'tg_user7' }]);
+      expect(body.data.telegramUsers).toEqual([
+        { id: '42', username: 'tg_user42' },
+        { id: '7', username: 'tg_user7' },
+      ]);
       expect(body.data.bitrix24Users).toEqual([{ id: '42', portal: 'demo.bitrix24.local', name: 'Demo User 42' }]);
       expect(body.data.nexudusUsers).toEqual([{ id: '42', fullName: 'Demo User 42', isAdmin: false }]);
       expect(body.errors.map((e: any) => [e.path.join('.'), e.extensions.code])).toEqual([['xUsers.1', 'NOT_FOUND']]);

@@ -1,8 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { startServer, type RunningServer } from '../src/server.js';
-import { startHarness, type Harness } from './support/harness.js';
+import { type RunningServer, startServer } from '../src/server.js';
+import { type Harness, startHarness } from './support/harness.js';
 import { xCalls } from './support/x.js';
 
 /** The HTTP surface of contract.md: endpoints, GraphQL over POST and GET, CSRF prevention, limits. */

@@ -38,16 +38,13 @@ export function createBatchLoader<V>(options: BatchLoaderOptions<V>): DataLoader
       found = await fetch(keys);
     } catch (error) {
       // A whole-call failure (rate limit, outage, credentials) is reported at every key it covered.
-      const failure =
-        error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
+      const failure = error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
       if (!(error instanceof ProviderError)) {
         logger.error({ provider: provider.name, err: error instanceof Error ? error.name : 'unknown' }, 'batch function failed');
       }
       return keys.map((key) => failure.forId(key));
     }
-    return keys.map(
-      (key) => found.get(cacheKey(key)) ?? new ProviderError({ code: 'NOT_FOUND', provider, id: key }),
-    );
+    return keys.map((key) => found.get(cacheKey(key)) ?? new ProviderError({ code: 'NOT_FOUND', provider, id: key }));
   }
 
   return new DataLoader<string, V, string>(batch, { maxBatchSize: options.maxBatchSize, cacheKeyFn: cacheKey });

@@ -3,7 +3,10 @@
  * kept in `timers` so that closing the emulator drops answers still pending.
  */
 export function afterLatency(latencyMs: number, timers: Set<NodeJS.Timeout>, write: () => void): void {
-  if (latencyMs <= 0) return write();
+  if (latencyMs <= 0) {
+    write();
+    return;
+  }
   const timer = setTimeout(() => {
     timers.delete(timer);
     write();

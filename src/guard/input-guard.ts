@@ -1,13 +1,13 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import {
-  Kind,
-  getArgumentValues,
+  type DocumentNode,
+  type FieldNode,
   type FragmentDefinitionNode,
   type GraphQLObjectType,
+  getArgumentValues,
+  Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
-  type FieldNode,
-  type DocumentNode,
 } from 'graphql';
 import type { RequestContext } from '../context.js';
 import type { Lookup } from '../providers/provider.js';
@@ -61,10 +61,10 @@ export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: num
         }
       }
       if (total > maxIds) {
-        throw badUserInput(
-          `This operation asks for ${total} ids; at most ${maxIds} are allowed per operation (MAX_IDS_PER_OPERATION)`,
-          { limit: maxIds, requested: total },
-        );
+        throw badUserInput(`This operation asks for ${total} ids; at most ${maxIds} are allowed per operation (MAX_IDS_PER_OPERATION)`, {
+          limit: maxIds,
+          requested: total,
+        });
       }
     },
   };
@@ -88,10 +88,7 @@ function rootFieldsOf(operation: OperationDefinitionNode, document: DocumentNode
 }
 
 /** The operation's root fields, looking through fragments spread at the root. */
-function* rootFields(
-  operation: OperationDefinitionNode,
-  fragments: Map<string, FragmentDefinitionNode>,
-): Generator<FieldNode> {
+function* rootFields(operation: OperationDefinitionNode, fragments: Map<string, FragmentDefinitionNode>): Generator<FieldNode> {
   function* walk(set: SelectionSetNode, seen: Set<string>): Generator<FieldNode> {
     for (const selection of set.selections) {
       if (selection.kind === Kind.FIELD) yield selection;

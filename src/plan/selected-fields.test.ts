@@ -1,6 +1,6 @@
+import type { GraphQLSchema } from 'graphql';
 import { isInterfaceType, parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { GraphQLSchema } from 'graphql';
 import { buildSchema } from '../schema.js';
 import { selectedFields } from './selected-fields.js';
 
@@ -29,13 +29,7 @@ describe('selectedFields', () => {
 
   it('descends into nested object types', () => {
     expect(fieldsOf('{ xUsersByUsername(usernames: ["a"]) { publicMetrics { followersCount } withheld { scope } } }')).toEqual(
-      new Set([
-        'Query.xUsersByUsername',
-        'XUser.publicMetrics',
-        'XUserPublicMetrics.followersCount',
-        'XUser.withheld',
-        'XWithheld.scope',
-      ]),
+      new Set(['Query.xUsersByUsername', 'XUser.publicMetrics', 'XUserPublicMetrics.followersCount', 'XUser.withheld', 'XWithheld.scope']),
     );
   });
 
@@ -51,20 +45,13 @@ describe('selectedFields', () => {
       fragment Profile on XUser { description pinnedTweet { ...TweetBits } }
       fragment TweetBits on Tweet { text lang }
     `);
-    expect(fields).toEqual(
-      new Set(['Query.xUsers', 'XUser.description', 'XUser.pinnedTweet', 'Tweet.text', 'Tweet.lang']),
-    );
+    expect(fields).toEqual(new Set(['Query.xUsers', 'XUser.description', 'XUser.pinnedTweet', 'Tweet.text', 'Tweet.lang']));
   });
 
   it('expands fields selected on the User interface to every implementation (inline fragment)', () => {
     const fields = fieldsOf('{ xUsers(ids: ["1"]) { ... on User { id displayName avatarUrl provider } } }');
     const common = ['id', 'displayName', 'avatarUrl', 'provider'];
-    expect(fields).toEqual(
-      new Set([
-        'Query.xUsers',
-        ...implementationsOfUser().flatMap((type) => common.map((f) => `${type}.${f}`)),
-      ]),
-    );
+    expect(fields).toEqual(new Set(['Query.xUsers', ...implementationsOfUser().flatMap((type) => common.map((f) => `${type}.${f}`))]));
     expect([...fields].some((f) => f.startsWith('User.'))).toBe(false);
   });
 
@@ -138,9 +125,7 @@ describe('selectedFields', () => {
   });
 
   it('gives only the entry field for an _entities that selects nothing but __typename', () => {
-    expect(fieldsOf('query ($r: [_Any!]!) { _entities(representations: $r) { __typename } }')).toEqual(
-      new Set(['Query._entities']),
-    );
+    expect(fieldsOf('query ($r: [_Any!]!) { _entities(representations: $r) { __typename } }')).toEqual(new Set(['Query._entities']));
   });
 
   it('plans for fields under @skip/@include, whatever the variables', () => {

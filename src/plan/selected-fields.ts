@@ -1,13 +1,4 @@
-import {
-  Kind,
-  TypeInfo,
-  isAbstractType,
-  isObjectType,
-  visit,
-  visitWithTypeInfo,
-  type DocumentNode,
-  type GraphQLSchema,
-} from 'graphql';
+import { type DocumentNode, type GraphQLSchema, isAbstractType, isObjectType, Kind, TypeInfo, visit, visitWithTypeInfo } from 'graphql';
 
 /**
  * Every field an operation document can select, as schema coordinates (`XUser.pinnedTweet`,

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
-import { ProviderError, type ErrorCode } from './errors.js';
-import { retryDelayMs, sleep, type RetryPolicy } from './retry.js';
+import { type ErrorCode, ProviderError } from './errors.js';
+import { type RetryPolicy, retryDelayMs, sleep } from './retry.js';
 
 /** Why an attempt failed, as the provider reads it, and whether another attempt could help. */
 export interface Failure {

@@ -1,11 +1,11 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ProviderId } from '../providers/provider.js';
 import { ProviderError } from './errors.js';
-import { UpstreamClient, header, path, type UpstreamClientOptions, type UpstreamResponse, type Verdict } from './http.js';
+import { header, path, UpstreamClient, type UpstreamClientOptions, type UpstreamResponse, type Verdict } from './http.js';
 import { registry, upstreamRequests } from './metrics.js';
 import { parseRetryAfter } from './retry.js';
 
@@ -78,9 +78,10 @@ const destroy: Step = (req) => req.socket.destroy();
 
 function classify(response: UpstreamResponse): Verdict {
   const { status } = response;
-  const waitMs = header(response, 'x-test-wait-ms') !== undefined
-    ? Number(header(response, 'x-test-wait-ms'))
-    : parseRetryAfter(header(response, 'retry-after'));
+  const waitMs =
+    header(response, 'x-test-wait-ms') !== undefined
+      ? Number(header(response, 'x-test-wait-ms'))
+      : parseRetryAfter(header(response, 'retry-after'));
   if (status === 200) return { kind: 'ok' };
   if (status === 429) return { kind: 'retry', code: 'RATE_LIMITED', waitMs };
   if (status === 401 || status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED', waitMs };
@@ -133,9 +134,7 @@ async function counted(provider: string, method: string, status: string): Promis
 
 async function countedAll(provider: string, method: string): Promise<number> {
   const metric = await upstreamRequests.get();
-  return metric.values
-    .filter((v) => v.labels.provider === provider && v.labels.method === method)
-    .reduce((sum, v) => sum + v.value, 0);
+  return metric.values.filter((v) => v.labels.provider === provider && v.labels.method === method).reduce((sum, v) => sum + v.value, 0);
 }
 
 async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
@@ -167,7 +166,15 @@ describe('UpstreamClient: success', () => {
   it('encodes every interpolated path segment and every query value: a value can add no segment or parameter', async () => {
     script = [reply(200, {})];
     const hostile = '1&user.fields=x/../admin?y=1#z';
-    await client().send({ method: 'GET', label: freshLabel(), path: path`/users/${hostile}/`, query: [['ids', hostile], ['a b', 'c,d']] });
+    await client().send({
+      method: 'GET',
+      label: freshLabel(),
+      path: path`/users/${hostile}/`,
+      query: [
+        ['ids', hostile],
+        ['a b', 'c,d'],
+      ],
+    });
     const url = new URL(seen[0]!.url, 'http://upstream');
     expect(url.pathname).toBe(`/users/${encodeURIComponent(hostile)}/`);
     expect([...url.searchParams]).toEqual([
@@ -340,7 +347,9 @@ describe('UpstreamClient: transport failures', () => {
       },
     ];
     const started = performance.now();
-    const error = await rejection(client({ timeoutMs: 150, retry: { maxAttempts: 2, maxTotalWaitMs: 0, baseDelayMs: 0 } }).send(get(freshLabel())));
+    const error = await rejection(
+      client({ timeoutMs: 150, retry: { maxAttempts: 2, maxTotalWaitMs: 0, baseDelayMs: 0 } }).send(get(freshLabel())),
+    );
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(performance.now() - started).toBeLessThan(2_000);
     expect(seen).toHaveLength(2);
@@ -518,7 +527,9 @@ describe('UpstreamClient: secrets', () => {
     const { logger, lines } = capture();
     script = [reply(429, undefined, { 'retry-after': '30' })];
     const c = client({ provider: OTHER, baseUrl: `${baseUrl}/rest/1/${WEBHOOK_SECRET}`, logger });
-    const error = await rejection(c.send({ method: 'GET', label: 'GET profile', path: path`/profile.json`, headers: { authorization: TOKEN } }));
+    const error = await rejection(
+      c.send({ method: 'GET', label: 'GET profile', path: path`/profile.json`, headers: { authorization: TOKEN } }),
+    );
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.retryAfter).toBe(30);
     expect(seen[0]!.url).toBe(`/rest/1/${WEBHOOK_SECRET}/profile.json`);

@@ -1,7 +1,7 @@
-import { Pool } from 'undici';
 import type { Logger } from 'pino';
-import { callWithRetries, type Failure } from './call-with-retries.js';
+import { Pool } from 'undici';
 import type { ProviderId } from '../providers/provider.js';
+import { callWithRetries, type Failure } from './call-with-retries.js';
 import { ProviderError } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
 import type { Pacer } from './pacing.js';

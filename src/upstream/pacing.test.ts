@@ -18,7 +18,13 @@ function seeded(seed: number): () => number {
  * was sent; the upstream sees each one arrive at a random moment in between (the network decides).
  * Returns the arrival times in the order the upstream saw them.
  */
-async function simulate(pacer: RulePacer, clock: ManualClock, total: number, latency: () => number, random: () => number): Promise<number[]> {
+async function simulate(
+  pacer: RulePacer,
+  clock: ManualClock,
+  total: number,
+  latency: () => number,
+  random: () => number,
+): Promise<number[]> {
   const arrivals: number[] = [];
   let finished = 0;
   const one = async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, retryDelayMs, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, type RetryPolicy, retryDelayMs } from './retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 5, maxTotalWaitMs: 10_000, baseDelayMs: 100 };
 const pinned = (value: number) => () => value;
@@ -46,9 +46,7 @@ describe('retryDelayMs with an upstream wait', () => {
 describe('retryDelayMs without an upstream wait (exponential backoff, full jitter)', () => {
   it('doubles the ceiling with each attempt', () => {
     const top = pinned(1);
-    expect([1, 2, 3, 4, 5].map((attempt) => retryDelayMs(policy, attempt, undefined, top))).toEqual([
-      100, 200, 400, 800, 1_600,
-    ]);
+    expect([1, 2, 3, 4, 5].map((attempt) => retryDelayMs(policy, attempt, undefined, top))).toEqual([100, 200, 400, 800, 1_600]);
   });
 
   it('scales the ceiling by the random draw (full jitter)', () => {

@@ -76,7 +76,14 @@ describe('sendWithToken', () => {
   it('sends with the current token, and after a refusal renews once and sends again', async () => {
     const token = new SharedToken(ACME, issuer().issue, 'stale');
     const sent: string[] = [];
-    const response = await sendWithToken(token, async (t) => (sent.push(t), { status: t === 'stale' ? 401 : 200 }), refused);
+    const response = await sendWithToken(
+      token,
+      async (t) => {
+        sent.push(t);
+        return { status: t === 'stale' ? 401 : 200 };
+      },
+      refused,
+    );
     expect(response.status).toBe(200);
     expect(sent).toEqual(['stale', 't1']);
   });
@@ -84,7 +91,14 @@ describe('sendWithToken', () => {
   it('a second refusal is UNAUTHENTICATED, without a third request', async () => {
     const token = new SharedToken(ACME, issuer().issue, 'stale');
     let sends = 0;
-    const error = await sendWithToken(token, async () => (sends++, { status: 401 }), refused).catch((e: unknown) => e);
+    const error = await sendWithToken(
+      token,
+      async () => {
+        sends++;
+        return { status: 401 };
+      },
+      refused,
+    ).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ProviderError);
     expect((error as ProviderError).extensions).toMatchObject({ code: 'UNAUTHENTICATED', provider: 'acme' });
     expect(sends).toBe(2);
@@ -96,7 +110,14 @@ describe('sendWithToken', () => {
       return { token: 'static' };
     });
     let sends = 0;
-    const error = await sendWithToken(token, async () => (sends++, { status: 401 }), refused).catch((e: unknown) => e);
+    const error = await sendWithToken(
+      token,
+      async () => {
+        sends++;
+        return { status: 401 };
+      },
+      refused,
+    ).catch((e: unknown) => e);
     expect((error as ProviderError).extensions).toMatchObject({ code: 'UNAUTHENTICATED' });
     expect(sends).toBe(1);
   });

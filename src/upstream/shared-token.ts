@@ -61,7 +61,11 @@ export class SharedToken {
  * Sends a request with the account's token; when the API refuses the token, renews it once (shared
  * with every caller in flight) and sends again. A second refusal is UNAUTHENTICATED.
  */
-export async function sendWithToken<R>(token: SharedToken, send: (token: string) => Promise<R>, refused: (response: R) => boolean): Promise<R> {
+export async function sendWithToken<R>(
+  token: SharedToken,
+  send: (token: string) => Promise<R>,
+  refused: (response: R) => boolean,
+): Promise<R> {
   const first = await token.get();
   const response = await send(first);
   if (!refused(response)) return response;

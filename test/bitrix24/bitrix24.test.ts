@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { BITRIX_OAUTH, BITRIX_TEST_SECRET } from '../../src/providers/bitrix24/emulator/index.js';
 import type { Bitrix24Emulator } from '../../src/providers/bitrix24/emulator/server.js';
-import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { demoIds, type Harness, startHarness } from '../support/harness.js';
 
 /**
  * Bitrix24 over the real server against strict fake portals: HTTP requests per operation, AVATAR_HR
@@ -147,11 +147,22 @@ describe('several portals', () => {
       b: bitrix24Users(ids: ["2", "3"], portal: "two") { id portal }
     }`);
     expect(body.data).toEqual({
-      a: [{ id: '1', portal: 'one' }, { id: '2', portal: 'one' }],
-      b: [{ id: '2', portal: 'two' }, { id: '3', portal: 'two' }],
+      a: [
+        { id: '1', portal: 'one' },
+        { id: '2', portal: 'one' },
+      ],
+      b: [
+        { id: '2', portal: 'two' },
+        { id: '3', portal: 'two' },
+      ],
     });
     expect(h.emulator('bitrix24').get('one')!.requests).toHaveLength(1);
-    expect(h.emulator('bitrix24').get('two')!.requests.filter((r) => r.method !== 'oauth.token')).toHaveLength(1);
+    expect(
+      h
+        .emulator('bitrix24')
+        .get('two')!
+        .requests.filter((r) => r.method !== 'oauth.token'),
+    ).toHaveLength(1);
   });
 
   it('without `portal` when several are configured, or with an unknown one: BAD_USER_INPUT, nothing sent', async () => {
@@ -168,9 +179,7 @@ describe('several portals', () => {
   it('an expired OAuth token is renewed once for concurrent operations, and the new pair is kept', async () => {
     const two = h.emulator('bitrix24').get('two')!;
     two.expireAccessToken();
-    const results = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => h.gql(usersQuery, { ids: [String(i + 1)], portal: 'two' })),
-    );
+    const results = await Promise.all(Array.from({ length: 5 }, (_, i) => h.gql(usersQuery, { ids: [String(i + 1)], portal: 'two' })));
     for (const { body } of results) expect(body.errors).toBeUndefined();
     expect(two.requests.filter((r) => r.method === 'oauth.token')).toHaveLength(1);
     h.reset();

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN } from '../../src/providers/nexudus/emulator/index.js';
-import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { demoIds, type Harness, startHarness } from '../support/harness.js';
 
 /**
  * Nexudus over the real server against its emulator: one shared token, list calls for partial
@@ -53,12 +53,18 @@ describe('with a username and password', () => {
     expect(body.data.nexudusUsers[0].businessIds.length).toBeGreaterThan(0);
     // One call per user; a 409 (the emulator throttles as Nexudus does) would add its retry, nothing else.
     const singles = calls(h, 'single').filter((r) => r.status !== 409);
-    expect(singles.map((r) => [r.ids, r.status]).sort()).toEqual([[[25], 200], [[26], 200], [[27], 200]]);
+    expect(singles.map((r) => [r.ids, r.status]).sort()).toEqual([
+      [[25], 200],
+      [[26], 200],
+      [[27], 200],
+    ]);
     expect(calls(h, 'list')).toHaveLength(0);
   });
 
   it('partial fields only: never a single-record call', async () => {
-    await h.gql('{ nexudusUsers(ids: ["25", "26"]) { id fullName validated twoFactorEnabled createdOn updatedOn uniqueId defaultBusinessId } }');
+    await h.gql(
+      '{ nexudusUsers(ids: ["25", "26"]) { id fullName validated twoFactorEnabled createdOn updatedOn uniqueId defaultBusinessId } }',
+    );
     expect(calls(h, 'single')).toHaveLength(0);
     expect(calls(h, 'list')).toHaveLength(1);
   });
@@ -91,7 +97,10 @@ describe('with a username and password', () => {
 
   it('_entities for NexudusUser', async () => {
     const { body } = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on NexudusUser { id fullName } } }', {
-      r: [{ __typename: 'NexudusUser', id: '42' }, { __typename: 'NexudusUser', id: '43' }],
+      r: [
+        { __typename: 'NexudusUser', id: '42' },
+        { __typename: 'NexudusUser', id: '43' },
+      ],
     });
     expect(body.data._entities).toEqual([
       { id: '42', fullName: 'Demo User 42' },

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type Emulators, startEmulators } from '../../src/emulators/start.js';
-import { type ProviderName, providers } from '../../src/providers/registry.js';
+import type { ProviderName, providers } from '../../src/providers/registry.js';
 
 /**
  * The real thing for tests: every provider's emulator (on loopback, or in process for Telegram) and

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { demoIds, type Harness, startHarness } from '../support/harness.js';
 
 /**
  * Telegram over the real server: the subgraph's client, loaders and error mapping against the
@@ -58,9 +58,12 @@ describe('as a bot (the demo set-up)', () => {
     expect(u25.photo).toEqual({ photoId: expect.stringMatching(/^\d+$/), dcId: 2, hasVideo: false, personal: false });
     expect(u999).toMatchObject({ deleted: true, username: null, hasPhoto: false });
     // Status kinds cycle through the demo ids: every presence maps, with its time where it has one.
-    const statuses = (await h.gql('query($ids: [ID!]) { telegramUsers(ids: $ids) { status { presence onlineUntil lastSeenAt } } }', { ids: demoIds(6, 60) }))
-      .body.data.telegramUsers.map((u: any) => u.status);
-    expect(new Set(statuses.map((s: any) => s.presence))).toEqual(new Set(['ONLINE', 'OFFLINE', 'RECENTLY', 'WITHIN_WEEK', 'WITHIN_MONTH', 'HIDDEN']));
+    const statuses = (
+      await h.gql('query($ids: [ID!]) { telegramUsers(ids: $ids) { status { presence onlineUntil lastSeenAt } } }', { ids: demoIds(6, 60) })
+    ).body.data.telegramUsers.map((u: any) => u.status);
+    expect(new Set(statuses.map((s: any) => s.presence))).toEqual(
+      new Set(['ONLINE', 'OFFLINE', 'RECENTLY', 'WITHIN_WEEK', 'WITHIN_MONTH', 'HIDDEN']),
+    );
     for (const s of statuses) {
       expect(s.onlineUntil === null).toBe(s.presence !== 'ONLINE');
       expect(s.lastSeenAt === null).toBe(s.presence !== 'OFFLINE');
@@ -74,7 +77,10 @@ describe('as a bot (the demo set-up)', () => {
     const first = await h.gql(op, vars);
     expect(first.body.data.telegramUsers.map((u: any) => u?.id ?? null)).toEqual(['1', '2', '3', '4', null]);
     expect(first.body.errors).toEqual([
-      expect.objectContaining({ path: ['telegramUsers', 4], extensions: { code: 'NOT_FOUND', provider: 'telegram', id: 'nobody_here_at_all' } }),
+      expect.objectContaining({
+        path: ['telegramUsers', 4],
+        extensions: { code: 'NOT_FOUND', provider: 'telegram', id: 'nobody_here_at_all' },
+      }),
     ]);
     expect(rpcs(h, 'contacts.resolveUsername')).toHaveLength(3);
     expect(rpcs(h)).toHaveLength(1);
@@ -136,7 +142,11 @@ describe('errors', () => {
     const metric = async () => {
       const text = await (await fetch(`${h.url}/metrics`)).text();
       const count = (status: string) =>
-        Number(text.match(new RegExp(`users_subgraph_upstream_requests_total\\{provider="telegram",method="users.getUsers",status="${status}"\\} (\\d+)`))?.[1] ?? 0);
+        Number(
+          text.match(
+            new RegExp(`users_subgraph_upstream_requests_total\\{provider="telegram",method="users.getUsers",status="${status}"\\} (\\d+)`),
+          )?.[1] ?? 0,
+        );
       return { flood: count('420'), ok: count('200') };
     };
     const before = await metric();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { demoIds, type Harness, startHarness } from '../support/harness.js';
 import { idsOf, xCalls } from '../support/x.js';
 
 /**
@@ -96,7 +96,11 @@ describe('field pushdown', () => {
       fragment Card on XUser { handle: username createdAt publicMetrics { followersCount } }
     `);
     expect(body.errors).toBeUndefined();
-    expect(body.data.first[0]).toEqual({ handle: 'user1', createdAt: expect.any(String), publicMetrics: { followersCount: expect.any(Number) } });
+    expect(body.data.first[0]).toEqual({
+      handle: 'user1',
+      createdAt: expect.any(String),
+      publicMetrics: { followersCount: expect.any(Number) },
+    });
     expect(body.data.second[1]).toEqual({ avatarUrl: expect.stringContaining('/3/'), displayName: 'Demo User 3', loc: expect.any(String) });
     const calls = xCalls(h, '/2/users');
     expect(calls).toHaveLength(1);
@@ -151,12 +155,19 @@ describe('_entities', () => {
 
   it('Tweet representations take one /2/tweets call, with their authors expanded into it', async () => {
     const { body } = await h.gql(entities, {
-      r: [{ __typename: 'Tweet', id: '1001' }, { __typename: 'Tweet', id: '2002' }, { __typename: 'Tweet', id: '424242' }, { __typename: 'XUser', id: '2' }],
+      r: [
+        { __typename: 'Tweet', id: '1001' },
+        { __typename: 'Tweet', id: '2002' },
+        { __typename: 'Tweet', id: '424242' },
+        { __typename: 'XUser', id: '2' },
+      ],
     });
     expect(body.data._entities[0]).toEqual({ id: '1001', text: expect.any(String), author: { username: 'user1' } });
     expect(body.data._entities[1].author).toEqual({ username: 'user2' });
     expect(body.data._entities[2]).toBeNull();
-    expect(body.errors).toEqual([expect.objectContaining({ path: ['_entities', 2], extensions: { code: 'NOT_FOUND', provider: 'x', id: '424242' } })]);
+    expect(body.errors).toEqual([
+      expect.objectContaining({ path: ['_entities', 2], extensions: { code: 'NOT_FOUND', provider: 'x', id: '424242' } }),
+    ]);
     const tweets = xCalls(h, '/2/tweets');
     expect(tweets).toHaveLength(1);
     expect(tweets[0]!.query.expansions).toBe('author_id');
@@ -167,7 +178,12 @@ describe('_entities', () => {
   });
 
   it('a malformed representation id fails alone with BAD_USER_INPUT and is never sent', async () => {
-    const { body } = await h.gql(entities, { r: [{ __typename: 'XUser', id: 'abc' }, { __typename: 'XUser', id: '3' }] });
+    const { body } = await h.gql(entities, {
+      r: [
+        { __typename: 'XUser', id: 'abc' },
+        { __typename: 'XUser', id: '3' },
+      ],
+    });
     expect(body.data._entities[0]).toBeNull();
     expect(body.data._entities[1]).toEqual({ id: '3', username: 'user3' });
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: 'abc' });

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
-import { demoIds, startHarness, type Harness } from '../support/harness.js';
+import { demoIds, type Harness, startHarness } from '../support/harness.js';
 import { xCalls } from '../support/x.js';
 
 /**

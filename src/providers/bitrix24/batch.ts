@@ -33,15 +33,24 @@ export function bitrix24Portal(context: RequestContext, portal: string | null | 
   if (service === undefined) return new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: BITRIX24 });
   if (portal == null) {
     if (service.portals.size === 1) return service.portals.keys().next().value!;
-    return new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, 'Several Bitrix24 portals are configured: name one with the `portal` argument');
+    return new ProviderError(
+      { code: 'BAD_USER_INPUT', provider: BITRIX24 },
+      'Several Bitrix24 portals are configured: name one with the `portal` argument',
+    );
   }
   if (service.portals.has(portal)) return portal;
-  return new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, `No Bitrix24 portal named ${JSON.stringify(portal.slice(0, 100))} is configured`);
+  return new ProviderError(
+    { code: 'BAD_USER_INPUT', provider: BITRIX24 },
+    `No Bitrix24 portal named ${JSON.stringify(portal.slice(0, 100))} is configured`,
+  );
 }
 
 /** A Bitrix24 user, by portal and id: through the portal's loader, or the reason there is none. */
 export function loadBitrix24User(context: RequestContext, id: unknown, portal: unknown): Promise<Bitrix24UserRecord> {
-  const name = typeof portal === 'string' || portal == null ? bitrix24Portal(context, portal) : new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, 'A Bitrix24 portal is named by a string');
+  const name =
+    typeof portal === 'string' || portal == null
+      ? bitrix24Portal(context, portal)
+      : new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, 'A Bitrix24 portal is named by a string');
   if (name instanceof ProviderError) return Promise.reject(name.forId(typeof id === 'string' ? id : String(id)));
   return context.load(bitrix24Users, id, name);
 }

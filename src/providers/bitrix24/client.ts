@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
-import { ProviderError, type ErrorCode } from '../../upstream/errors.js';
-import { UpstreamClient, path, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
+import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { RulePacer } from '../../upstream/pacing.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
 import { SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
@@ -65,7 +65,15 @@ export class Bitrix24Portal {
       const { refresh } = access;
       this.oauthHttp =
         refresh &&
-        new UpstreamClient({ provider: BITRIX24, baseUrl: refresh.oauthUrl, connections: 2, timeoutMs, retry, logger, classify: classifyOAuthResponse });
+        new UpstreamClient({
+          provider: BITRIX24,
+          baseUrl: refresh.oauthUrl,
+          connections: 2,
+          timeoutMs,
+          retry,
+          logger,
+          classify: classifyOAuthResponse,
+        });
       const issue: TokenIssuer =
         refresh && this.oauthHttp
           ? refreshingIssuer(refresh, this.oauthHttp, () => logger.info('renewed the OAuth access token'))

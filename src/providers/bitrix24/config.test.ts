@@ -185,8 +185,13 @@ describe('Bitrix24 configuration errors', () => {
       expect(named(bad), url).toEqual(['BITRIX24_WEBHOOK_URL']);
       for (const text of renderings(bad)) expect(text).not.toContain('s3cr3tW3bh00k');
     }
-    expect(named(refused({ BITRIX24_PORTAL_URL: 'https://a:99999', BITRIX24_ACCESS_TOKEN: 'acc-s3cr3t' }))).toEqual(['BITRIX24_PORTAL_URL']);
-    const inFile = refused({ BITRIX24_PORTALS_FILE: PORTALS_FILE }, portalsIO([{ name: 'a', webhookUrl: 'https://[x/rest/1/s3cr3tW3bh00k/' }]));
+    expect(named(refused({ BITRIX24_PORTAL_URL: 'https://a:99999', BITRIX24_ACCESS_TOKEN: 'acc-s3cr3t' }))).toEqual([
+      'BITRIX24_PORTAL_URL',
+    ]);
+    const inFile = refused(
+      { BITRIX24_PORTALS_FILE: PORTALS_FILE },
+      portalsIO([{ name: 'a', webhookUrl: 'https://[x/rest/1/s3cr3tW3bh00k/' }]),
+    );
     expect(inFile.problems).toEqual(['BITRIX24_PORTALS_FILE: portals.0.webhookUrl is not a valid URL']);
     for (const text of renderings(inFile)) expect(text).not.toContain('s3cr3tW3bh00k');
   });

@@ -102,7 +102,11 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
       } else if (e.BITRIX24_WEBHOOK_URL !== undefined) {
         const host = hostOf(e.BITRIX24_WEBHOOK_URL, 'BITRIX24_WEBHOOK_URL', 'it');
         if (host !== undefined) {
-          portals.push({ name: e.BITRIX24_PORTAL_NAME ?? host, access: { kind: 'webhook', webhookUrl: withSlash(e.BITRIX24_WEBHOOK_URL) }, rate });
+          portals.push({
+            name: e.BITRIX24_PORTAL_NAME ?? host,
+            access: { kind: 'webhook', webhookUrl: withSlash(e.BITRIX24_WEBHOOK_URL) },
+            rate,
+          });
         }
       } else if (e.BITRIX24_PORTAL_URL !== undefined) {
         const host = hostOf(e.BITRIX24_PORTAL_URL, 'BITRIX24_PORTAL_URL', 'it');
@@ -122,7 +126,10 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
       }
 
       if (e.BITRIX24_PORTAL_NAME !== undefined && e.BITRIX24_WEBHOOK_URL === undefined && e.BITRIX24_PORTAL_URL === undefined) {
-        problem('BITRIX24_PORTAL_NAME', 'names the portal of BITRIX24_WEBHOOK_URL or BITRIX24_PORTAL_URL; set one of them (portals in BITRIX24_PORTALS_FILE have their own "name")');
+        problem(
+          'BITRIX24_PORTAL_NAME',
+          'names the portal of BITRIX24_WEBHOOK_URL or BITRIX24_PORTAL_URL; set one of them (portals in BITRIX24_PORTALS_FILE have their own "name")',
+        );
       }
 
       if (e.BITRIX24_PORTALS_FILE !== undefined) {
@@ -138,11 +145,20 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
             for (const issue of file.error.issues) problem('BITRIX24_PORTALS_FILE', `${issue.path.join('.') || 'file'}: ${issue.message}`);
           } else {
             file.data.portals.forEach((p, i) => {
-              const host = hostOf(p.webhookUrl ?? p.portalUrl!, 'BITRIX24_PORTALS_FILE', `portals.${i}.${p.webhookUrl ? 'webhookUrl' : 'portalUrl'}`);
+              const host = hostOf(
+                p.webhookUrl ?? p.portalUrl!,
+                'BITRIX24_PORTALS_FILE',
+                `portals.${i}.${p.webhookUrl ? 'webhookUrl' : 'portalUrl'}`,
+              );
               if (host === undefined) return;
               const access: PortalAccess = p.webhookUrl
                 ? { kind: 'webhook', webhookUrl: withSlash(p.webhookUrl) }
-                : { kind: 'oauth', portalUrl: p.portalUrl!, accessToken: p.accessToken!, refresh: refreshFor(p.refreshToken, p.clientId, p.clientSecret) };
+                : {
+                    kind: 'oauth',
+                    portalUrl: p.portalUrl!,
+                    accessToken: p.accessToken!,
+                    refresh: refreshFor(p.refreshToken, p.clientId, p.clientSecret),
+                  };
               portals.push({ name: p.name ?? host, access, rate: p.rate ?? rate });
             });
           }
@@ -151,7 +167,8 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
 
       const names = portals.map((p) => p.name);
       const duplicate = names.find((name, i) => names.indexOf(name) !== i);
-      if (duplicate !== undefined) problem('BITRIX24_PORTALS_FILE', `two portals are named ${JSON.stringify(duplicate)}; give them distinct "name"s`);
+      if (duplicate !== undefined)
+        problem('BITRIX24_PORTALS_FILE', `two portals are named ${JSON.stringify(duplicate)}; give them distinct "name"s`);
       return portals.length === 0 ? undefined : { portals, maxIdsPerCall: e.BITRIX24_MAX_IDS_PER_CALL };
     });
 }

@@ -6,7 +6,13 @@ import { BITRIX24 } from './id.js';
 import { bitrix24Resolvers } from './resolvers.js';
 
 /** Bitrix24 REST (`im.user.list.get`) on one or several portals, by webhook or OAuth. */
-export const bitrix24Provider: ProviderDefinition<'bitrix24', Bitrix24Config, Bitrix24Service, never, typeof import('./emulator/index.js')> = {
+export const bitrix24Provider: ProviderDefinition<
+  'bitrix24',
+  Bitrix24Config,
+  Bitrix24Service,
+  never,
+  typeof import('./emulator/index.js')
+> = {
   id: BITRIX24,
   config: bitrix24Config,
   createClient: (config, { upstream, logger }) => new Bitrix24Service(config, upstream, logger),

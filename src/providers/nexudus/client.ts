@@ -1,12 +1,12 @@
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
 import { ProviderError } from '../../upstream/errors.js';
-import { type EncodedPath, UpstreamClient, header, path, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { type PaceRule, type Pacer, RulePacer } from '../../upstream/pacing.js';
 import { parseRetryAfter } from '../../upstream/retry.js';
+import { type SharedToken, sendWithToken } from '../../upstream/shared-token.js';
 import type { NexudusConfig } from './config.js';
 import { NEXUDUS } from './id.js';
-import { sendWithToken, type SharedToken } from '../../upstream/shared-token.js';
 import { nexudusToken } from './token.js';
 import type { NexudusApiUser } from './wire.js';
 
@@ -61,14 +61,22 @@ export class NexudusClient {
   async one(id: number): Promise<NexudusApiUser | undefined> {
     const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`);
     if (response.status === 404) return undefined;
-    if (typeof response.body !== 'object' || response.body === null) throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS });
+    if (typeof response.body !== 'object' || response.body === null)
+      throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS });
     return response.body as NexudusApiUser;
   }
 
   private get(label: string, at: EncodedPath, query?: Array<[string, string]>): Promise<UpstreamResponse> {
     return sendWithToken(
       this.token,
-      (token) => this.http.send({ method: 'GET', label, path: at, query, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } }),
+      (token) =>
+        this.http.send({
+          method: 'GET',
+          label,
+          path: at,
+          query,
+          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
+        }),
       (response) => response.status === 401,
     );
   }
@@ -82,7 +90,8 @@ export function classifyNexudusResponse(response: UpstreamResponse): Verdict {
   const { status } = response;
   if (status === 200 || status === 404 || status === 401) return { kind: 'ok' }; // 404: no such user; 401: the client renews
   // Nexudus throttles with 409 (not 429) and an empty body.
-  if (status === 409 || status === 429) return { kind: 'retry', code: 'RATE_LIMITED', waitMs: parseRetryAfter(header(response, 'retry-after')) };
+  if (status === 409 || status === 429)
+    return { kind: 'retry', code: 'RATE_LIMITED', waitMs: parseRetryAfter(header(response, 'retry-after')) };
   if (status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED' }; // the account lacks the User-Read role
   if (status === 400) return { kind: 'fail', code: 'BAD_USER_INPUT' };
   if (status >= 500) return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE', waitMs: parseRetryAfter(header(response, 'retry-after')) };
@@ -91,6 +100,7 @@ export function classifyNexudusResponse(response: UpstreamResponse): Verdict {
 
 function classifyTokenResponse(response: UpstreamResponse): Verdict {
   if (response.status === 200) return { kind: 'ok' };
-  if (response.status >= 500 || response.status === 409) return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE', waitMs: parseRetryAfter(header(response, 'retry-after')) };
+  if (response.status >= 500 || response.status === 409)
+    return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE', waitMs: parseRetryAfter(header(response, 'retry-after')) };
   return { kind: 'fail', code: 'UNAUTHENTICATED' }; // invalid_grant: wrong username or password
 }

@@ -1,7 +1,7 @@
 import { ProviderError } from '../../upstream/errors.js';
-import { type UpstreamClient, path } from '../../upstream/http.js';
+import { path, type UpstreamClient } from '../../upstream/http.js';
+import { type IssuedToken, SharedToken } from '../../upstream/shared-token.js';
 import { NEXUDUS } from './id.js';
-import { SharedToken, type IssuedToken } from '../../upstream/shared-token.js';
 import type { NexudusTokenResponse } from './wire.js';
 
 export type NexudusCredentials = { kind: 'token'; token: string } | { kind: 'password'; username: string; password: string };

@@ -1,10 +1,10 @@
 import type { tl } from '@mtcute/node';
-import { type RequestContext, checkKey } from '../../context.js';
+import { checkKey, type RequestContext } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
 import type { TelegramClient } from './client.js';
 import { TELEGRAM } from './id.js';
-import { TELEGRAM_USERNAME_PATTERN, isTelegramId, normalizeUsername, type TelegramApiUser } from './wire.js';
+import { isTelegramId, normalizeUsername, TELEGRAM_USERNAME_PATTERN, type TelegramApiUser } from './wire.js';
 
 /**
  * Telegram users by id: a tick's distinct ids become one `users.getUsers` RPC per chunk of
@@ -45,7 +45,10 @@ export function telegramUserByUsername(context: RequestContext, username: unknow
     if (cachedId !== undefined) return context.load(telegramUsers, String(cachedId));
     const user = await client.resolveUsername(key);
     if (user === undefined) {
-      throw new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id: checked }, `Telegram has no user named ${JSON.stringify(checked)}`);
+      throw new ProviderError(
+        { code: 'NOT_FOUND', provider: TELEGRAM, id: checked },
+        `Telegram has no user named ${JSON.stringify(checked)}`,
+      );
     }
     context.prime(telegramUsers, String(user.id), user);
     return user;

@@ -1,4 +1,4 @@
-import { Long, tl, type BaseTelegramClient } from '@mtcute/node';
+import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
 import { callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
@@ -103,7 +103,8 @@ export class TelegramClient {
   async inputUser(id: number): Promise<tl.TypeInputUser | undefined> {
     const peer = await (await this.peers()).getById(id);
     if (peer?._ === 'inputPeerUser') return { _: 'inputUser', userId: peer.userId, accessHash: peer.accessHash };
-    if (peer?._ === 'inputPeerUserFromMessage') return { _: 'inputUserFromMessage', peer: peer.peer, msgId: peer.msgId, userId: peer.userId };
+    if (peer?._ === 'inputPeerUserFromMessage')
+      return { _: 'inputUserFromMessage', peer: peer.peer, msgId: peer.msgId, userId: peer.userId };
     return this.options.isBot ? { _: 'inputUser', userId: id, accessHash: Long.ZERO } : undefined;
   }
 
@@ -161,8 +162,16 @@ function waitSeconds(error: tl.RpcError): number | undefined {
   return match ? Number(match[1]) : undefined;
 }
 const AUTH_ERRORS = new Set([
-  'AUTH_KEY_UNREGISTERED', 'AUTH_KEY_INVALID', 'AUTH_KEY_PERM_EMPTY', 'SESSION_REVOKED', 'SESSION_EXPIRED',
-  'USER_DEACTIVATED', 'USER_DEACTIVATED_BAN', 'SESSION_PASSWORD_NEEDED', 'ACCESS_TOKEN_INVALID', 'ACCESS_TOKEN_EXPIRED',
+  'AUTH_KEY_UNREGISTERED',
+  'AUTH_KEY_INVALID',
+  'AUTH_KEY_PERM_EMPTY',
+  'SESSION_REVOKED',
+  'SESSION_EXPIRED',
+  'USER_DEACTIVATED',
+  'USER_DEACTIVATED_BAN',
+  'SESSION_PASSWORD_NEEDED',
+  'ACCESS_TOKEN_INVALID',
+  'ACCESS_TOKEN_EXPIRED',
 ]);
 
 /** How an RPC failure maps to the contract's codes (upstreams.md, "Telegram MTProto"). */
@@ -179,4 +188,3 @@ export function classifyTelegramError(error: unknown): Failure | 'username-not-f
   // 500 RPC_CALL_FAIL, -503 Timeout, "All workers are busy": Telegram's side, worth another try.
   return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
 }
-

@@ -22,9 +22,24 @@ export interface TelegramConfig {
 export function telegramConfig(io: ConfigIO): z.ZodType<TelegramConfig | undefined, Env> {
   return z
     .object({
-      TELEGRAM_API_ID: text.pipe(z.string().regex(/^[1-9]\d{0,11}$/, 'must be the numeric api_id from my.telegram.org').optional()),
-      TELEGRAM_API_HASH: secret.pipe(z.string().regex(/^[0-9a-f]{32}$/i, 'must be the 32-character api_hash from my.telegram.org').optional()),
-      TELEGRAM_BOT_TOKEN: secret.pipe(z.string().regex(/^\d+:[A-Za-z0-9_-]{30,}$/, 'must be a bot token from @BotFather (<bot id>:<secret>)').optional()),
+      TELEGRAM_API_ID: text.pipe(
+        z
+          .string()
+          .regex(/^[1-9]\d{0,11}$/, 'must be the numeric api_id from my.telegram.org')
+          .optional(),
+      ),
+      TELEGRAM_API_HASH: secret.pipe(
+        z
+          .string()
+          .regex(/^[0-9a-f]{32}$/i, 'must be the 32-character api_hash from my.telegram.org')
+          .optional(),
+      ),
+      TELEGRAM_BOT_TOKEN: secret.pipe(
+        z
+          .string()
+          .regex(/^\d+:[A-Za-z0-9_-]{30,}$/, 'must be a bot token from @BotFather (<bot id>:<secret>)')
+          .optional(),
+      ),
       TELEGRAM_SESSION_PATH: z
         .string()
         .optional()

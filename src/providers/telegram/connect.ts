@@ -22,12 +22,12 @@ export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettin
   });
   let started: Promise<void> | undefined;
   const start = (): Promise<void> => {
-    started ??= (config.botToken === undefined ? mtcute.connect() : mtcute.start({ botToken: config.botToken }).then(() => undefined)).catch(
-      (error: unknown) => {
-        started = undefined;
-        throw error;
-      },
-    );
+    started ??= (
+      config.botToken === undefined ? mtcute.connect() : mtcute.start({ botToken: config.botToken }).then(() => undefined)
+    ).catch((error: unknown) => {
+      started = undefined;
+      throw error;
+    });
     return started;
   };
   const rpc: TelegramRpc = {
@@ -45,7 +45,12 @@ export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettin
 /** The provider's client over any MTProto `rpc` (mtcute's, or the emulator's in-process one). */
 export function telegramClient(
   rpc: TelegramRpc,
-  options: { isBot: boolean; config: Pick<TelegramConfig, 'maxIdsPerCall' | 'floodWaitThresholdSeconds'>; upstream: UpstreamSettings; logger: Logger },
+  options: {
+    isBot: boolean;
+    config: Pick<TelegramConfig, 'maxIdsPerCall' | 'floodWaitThresholdSeconds'>;
+    upstream: UpstreamSettings;
+    logger: Logger;
+  },
 ): TelegramClient {
   return new TelegramClient({
     rpc,

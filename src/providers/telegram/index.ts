@@ -9,7 +9,13 @@ import { telegramResolvers } from './resolvers.js';
  * Telegram over MTProto. mtcute is loaded only when Telegram is configured (or its emulator runs): it
  * weighs ~50 MiB of memory that a deployment without Telegram should not pay.
  */
-export const telegramProvider: ProviderDefinition<'telegram', TelegramConfig, TelegramClient, TelegramTransport, typeof import('./emulator/index.js')> = {
+export const telegramProvider: ProviderDefinition<
+  'telegram',
+  TelegramConfig,
+  TelegramClient,
+  TelegramTransport,
+  typeof import('./emulator/index.js')
+> = {
   id: TELEGRAM,
   config: telegramConfig,
   async createClient(config, { upstream, logger, transport }) {

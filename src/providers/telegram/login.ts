@@ -7,8 +7,8 @@
  */
 import { TelegramClient } from '@mtcute/node';
 import { ConfigError, configureProvider } from '../../config.js';
-import { telegramProvider } from './index.js';
 import type { TelegramConfig } from './config.js';
+import { telegramProvider } from './index.js';
 
 async function main(): Promise<void> {
   // A session need not exist yet: that is what this command makes.

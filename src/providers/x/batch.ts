@@ -1,9 +1,17 @@
-import type { Lookup } from '../provider.js';
 import { ProviderError } from '../../upstream/errors.js';
+import type { Lookup } from '../provider.js';
 import type { XClient } from './client.js';
 import { X } from './id.js';
 import { FULL_X_PLAN, planXFields, tweetFieldSet, userFieldSet } from './plan.js';
-import { X_ID_PATTERN, X_MAX_IDS_PER_CALL, X_USERNAME_PATTERN, type XApiTweet, type XApiUser, type XLookupResponse, type XProblem } from './wire.js';
+import {
+  X_ID_PATTERN,
+  X_MAX_IDS_PER_CALL,
+  X_USERNAME_PATTERN,
+  type XApiTweet,
+  type XApiUser,
+  type XLookupResponse,
+  type XProblem,
+} from './wire.js';
 
 /**
  * X's three lookups. They feed each other so that nothing is fetched twice: a user lookup's expanded

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ProviderError } from '../../upstream/errors.js';
-import { type EncodedPath, UpstreamClient, header, path, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
 import type { FieldSet } from '../provider.js';
 import { X } from './id.js';

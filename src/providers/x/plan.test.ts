@@ -1,4 +1,4 @@
-import { parse, type GraphQLSchema } from 'graphql';
+import { type GraphQLSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { selectedFields } from '../../plan/selected-fields.js';
 import { buildSchema } from '../../schema.js';
@@ -20,14 +20,7 @@ function expectValidAndSorted(p: XFieldPlan): void {
 
 describe('planXFields', () => {
   it('asks for nothing extra when only defaults are selected', () => {
-    const p = plan(
-      'Query.xUsers',
-      'XUser.id',
-      'XUser.name',
-      'XUser.username',
-      'XUser.displayName',
-      'XUser.provider',
-    );
+    const p = plan('Query.xUsers', 'XUser.id', 'XUser.name', 'XUser.username', 'XUser.displayName', 'XUser.provider');
     expect(p).toEqual(EMPTY);
   });
 

@@ -83,10 +83,7 @@ function build(selected: SelectedFields): XFieldPlan {
 
 /** Everything this subgraph can map, for callers that have no operation to plan from. */
 export const FULL_X_PLAN: XFieldPlan = build(
-  new Set([
-    ...Object.keys(USER_FIELDS).map((f) => `XUser.${f}`),
-    ...Object.keys(TWEET_FIELDS).map((f) => `Tweet.${f}`),
-  ]),
+  new Set([...Object.keys(USER_FIELDS).map((f) => `XUser.${f}`), ...Object.keys(TWEET_FIELDS).map((f) => `Tweet.${f}`)]),
 );
 
 /**

@@ -47,4 +47,3 @@ export const xResolvers: Resolvers = {
     impressionCount: (m) => m.impression_count,
   },
 };
-

@@ -35,7 +35,7 @@ function pad2(n: number): string {
 
 /** A stable `#rrggbb` per id (Knuth's multiplicative hash spreads neighbouring ids apart). */
 function colorFor(id: number): string {
-  return `#${(Math.imul(id, 2_654_435_761) >>> 8 & 0xff_ffff).toString(16).padStart(6, '0')}`;
+  return `#${((Math.imul(id, 2_654_435_761) >>> 8) & 0xff_ffff).toString(16).padStart(6, '0')}`;
 }
 
 function phonesFor(id: number): BitrixPhones | false {

@@ -1,7 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { Env, RunningEmulator } from '../../provider.js';
 import { type Bitrix24Emulator, type Bitrix24EmulatorOptions, startBitrix24Emulator } from './server.js';
 
@@ -13,7 +13,12 @@ export interface PortalSpec {
 }
 
 export const BITRIX_TEST_SECRET = 'wh5ecr3tAbCdEf0123';
-export const BITRIX_OAUTH = { clientId: 'app.test.1', clientSecret: 'cl1ent-s3cret-XYZ', accessToken: 'acc-t0ken-1', refreshToken: 'ref-t0ken-1' };
+export const BITRIX_OAUTH = {
+  clientId: 'app.test.1',
+  clientSecret: 'cl1ent-s3cret-XYZ',
+  accessToken: 'acc-t0ken-1',
+  refreshToken: 'ref-t0ken-1',
+};
 export const DEMO_PORTAL = 'demo.bitrix24.local';
 
 /**
@@ -41,7 +46,9 @@ export async function start(
   };
   const entries = specs.map((spec) => {
     const emulator = emulators.get(spec.name)!;
-    return spec.oauth ? { name: spec.name, portalUrl: emulator.url, ...BITRIX_OAUTH } : { name: spec.name, webhookUrl: emulator.webhookUrl };
+    return spec.oauth
+      ? { name: spec.name, portalUrl: emulator.url, ...BITRIX_OAUTH }
+      : { name: spec.name, webhookUrl: emulator.webhookUrl };
   });
   // The emulator of an OAuth portal also plays Bitrix24's OAuth server.
   const oauthPortal = specs.find((spec) => spec.oauth);

@@ -4,9 +4,9 @@
  * injected faults. Bodies are checked against the wire shapes in wire.ts and the method page.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { BITRIX_DEMO_MAX_ID, demoBitrixUser } from './demo-data.js';
-import { startBitrix24Emulator, type Bitrix24Emulator } from './server.js';
 import type { BitrixApiUser, BitrixBatchResponse, BitrixTime, BitrixTokenResponse } from '../wire.js';
+import { BITRIX_DEMO_MAX_ID, demoBitrixUser } from './demo-data.js';
+import { type Bitrix24Emulator, startBitrix24Emulator } from './server.js';
 
 const WEBHOOK = { userId: 1, secret: 'wh5ecret0123456789' };
 const OAUTH = { clientId: 'local.app.1', clientSecret: 'client-secret-xyz', accessToken: 'access-0', refreshToken: 'refresh-0' };
@@ -49,9 +49,9 @@ function expectTime(time: unknown): void {
 
 function expectError(answer: Answer, status: number, error: string, description?: string): void {
   expect(answer.status, answer.text).toBe(status);
-  expect(answer.body['error']).toBe(error);
-  if (description !== undefined) expect(answer.body['error_description']).toBe(description);
-  expectTime(answer.body['time']);
+  expect(answer.body.error).toBe(error);
+  if (description !== undefined) expect(answer.body.error_description).toBe(description);
+  expectTime(answer.body.time);
 }
 
 type Users = Record<string, BitrixApiUser | null>;
@@ -75,8 +75,14 @@ describe('demo data', () => {
   it('covers false dates, false phones, bots, extranet and inactive users', () => {
     const users = Array.from({ length: BITRIX_DEMO_MAX_ID }, (_, i) => demoBitrixUser(i + 1, false));
     for (const key of ['idle', 'mobile_last_date', 'desktop_last_date', 'absent'] as const) {
-      expect(users.some((u) => u[key] === false), key).toBe(true);
-      expect(users.some((u) => typeof u[key] === 'string' && ATOM.test(u[key])), key).toBe(true);
+      expect(
+        users.some((u) => u[key] === false),
+        key,
+      ).toBe(true);
+      expect(
+        users.some((u) => typeof u[key] === 'string' && ATOM.test(u[key])),
+        key,
+      ).toBe(true);
     }
     expect(users.every((u) => typeof u.last_activity_date === 'string' && ATOM.test(u.last_activity_date))).toBe(true);
     expect(demoBitrixUser(8, false).phones).toBe(false);
@@ -109,7 +115,10 @@ describe('Bitrix24 emulator', () => {
   describe('im.user.list.get', () => {
     it('webhook + JSON: keyed by id, unknown ids null, no avatar_hr unless asked', async () => {
       expect(webhookUrl).toBe(`${emu.url}/rest/1/${WEBHOOK.secret}/`);
-      const a = await postJson<{ result: Users; time: BitrixTime }>(`${webhookUrl}im.user.list.get`, { ID: [4, 5, 10_001], AVATAR_HR: 'N' });
+      const a = await postJson<{ result: Users; time: BitrixTime }>(`${webhookUrl}im.user.list.get`, {
+        ID: [4, 5, 10_001],
+        AVATAR_HR: 'N',
+      });
       expect(a.status).toBe(200);
       expect(Object.keys(a.body.result).sort()).toEqual(['10001', '4', '5']);
       expect(a.body.result['10001']).toBeNull();
@@ -155,7 +164,11 @@ describe('Bitrix24 emulator', () => {
       expectError(await postJson(url, { ID: 5 }), 400, 'INVALID_FORMAT', wrongId);
       expectError(await postForm(url, 'ID=5'), 400, 'INVALID_FORMAT', wrongId);
       expectError(await postForm(url, 'ID[]=-3'), 400, 'INVALID_FORMAT', wrongId);
-      expectError(await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ID":[1' }), 400, 'INVALID_FORMAT');
+      expectError(
+        await request(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ID":[1' }),
+        400,
+        'INVALID_FORMAT',
+      );
       expectError(await request(url, { method: 'POST', headers: { 'content-type': 'text/plain' }, body: 'ID=1' }), 400, 'INVALID_FORMAT');
       expectError(await request(url, { method: 'GET' }), 400, 'INVALID_FORMAT');
       expect(emu.requests.every((r) => r.status === 400)).toBe(true);
@@ -197,7 +210,7 @@ describe('Bitrix24 emulator', () => {
 
       const wrongClient = await request(refreshUrl(before.refreshToken, 'bad'));
       expect(wrongClient.status).toBe(401);
-      expect(wrongClient.body['error']).toBe('invalid_client');
+      expect(wrongClient.body.error).toBe('invalid_client');
 
       const ok = await request<BitrixTokenResponse>(refreshUrl(before.refreshToken));
       expect(ok.status).toBe(200);
@@ -249,15 +262,22 @@ describe('Bitrix24 emulator', () => {
       const r = a.body.result;
       const results = r.result as Record<string, Users>;
       expect(Object.keys(results)).toEqual(['first', 'second']);
-      expect(results['first']?.['2']).toEqual(demoBitrixUser(2, true));
-      expect(results['second']).toEqual({ '10001': null });
+      expect(results.first?.['2']).toEqual(demoBitrixUser(2, true));
+      expect(results.second).toEqual({ '10001': null });
       expect(r.result_error).toEqual({ third: { error: 'ERROR_METHOD_NOT_FOUND', error_description: 'Method not found!' } });
       expect(r.result_total).toEqual([]);
       expect(r.result_next).toEqual([]);
       expect(Object.keys(r.result_time)).toEqual(['first', 'second', 'third']);
       for (const t of Object.values(r.result_time)) expectTime(t);
       expectTime(a.body.time);
-      expect(emu.requests[0]).toMatchObject({ method: 'batch', commands: 3, ids: [1, 2, 10_001], avatarHr: true, status: 200, auth: 'webhook' });
+      expect(emu.requests[0]).toMatchObject({
+        method: 'batch',
+        commands: 3,
+        ids: [1, 2, 10_001],
+        avatarHr: true,
+        status: 200,
+        auth: 'webhook',
+      });
     });
 
     it('serializes a clean batch with result_error: [] (form body, OAuth)', async () => {
@@ -266,13 +286,18 @@ describe('Bitrix24 emulator', () => {
       expect(a.status).toBe(200);
       expect(a.text).toContain('"result_error":[]');
       expect(a.text).toContain('"result_total":[]');
-      expect((a.body.result.result as Record<string, Users>)['only']?.['3']?.id).toBe(3);
+      expect((a.body.result.result as Record<string, Users>).only?.['3']?.id).toBe(3);
     });
 
     it('refuses more than 50 commands; 50 are fine', async () => {
       const cmds = (n: number): Record<string, string> =>
         Object.fromEntries(Array.from({ length: n }, (_, i) => [`c${i}`, `im.user.list.get?ID[]=${i + 1}`]));
-      expectError(await postJson(`${webhookUrl}batch`, { halt: 0, cmd: cmds(51) }), 400, 'ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded');
+      expectError(
+        await postJson(`${webhookUrl}batch`, { halt: 0, cmd: cmds(51) }),
+        400,
+        'ERROR_BATCH_LENGTH_EXCEEDED',
+        'Max batch length exceeded',
+      );
       const ok = await postJson<BitrixBatchResponse>(`${webhookUrl}batch`, { halt: 0, cmd: cmds(50) });
       expect(ok.status).toBe(200);
       expect(Object.keys(ok.body.result.result)).toHaveLength(50);
@@ -282,7 +307,12 @@ describe('Bitrix24 emulator', () => {
       emu.failCommand(7, 'ACCESS_DENIED', 'Access denied!');
       const a = await postJson<BitrixBatchResponse>(`${webhookUrl}batch`, {
         halt: 0,
-        cmd: { a: 'im.user.list.get?ID[]=6&ID[]=7', b: 'im.user.list.get?ID[]=8', c: 'im.user.list.get?ID[]=7', d: 'im.user.list.get?ID[]=x' },
+        cmd: {
+          a: 'im.user.list.get?ID[]=6&ID[]=7',
+          b: 'im.user.list.get?ID[]=8',
+          c: 'im.user.list.get?ID[]=7',
+          d: 'im.user.list.get?ID[]=x',
+        },
       });
       expect(a.status).toBe(200);
       expect(Object.keys(a.body.result.result)).toEqual(['b']);

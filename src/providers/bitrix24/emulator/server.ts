@@ -19,7 +19,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterLatency } from '../../../emulators/latency.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import { readBody } from '../../../emulators/read-body.js';
-import { BITRIX_DEMO_MAX_ID, demoBitrixUser, formatBitrixAtom } from './demo-data.js';
 import {
   BITRIX_ID_PATTERN,
   BITRIX_MAX_BATCH_COMMANDS,
@@ -30,6 +29,7 @@ import {
   type BitrixTokenResponse,
   type BitrixUserListResponse,
 } from '../wire.js';
+import { BITRIX_DEMO_MAX_ID, demoBitrixUser, formatBitrixAtom } from './demo-data.js';
 
 export interface Bitrix24EmulatorOptions {
   /** Default 0 (any free port). */
@@ -217,7 +217,7 @@ interface UserListCall {
 
 /** `ID` must be a list (JSON array, or `ID[]=`/`ID[n]=` in a form) of positive integers. */
 function readUserListCall(params: Params): UserListCall {
-  const raw = params['ID'];
+  const raw = params.ID;
   const items = Array.isArray(raw) ? (raw as unknown[]) : isObject(raw) ? Object.values(raw) : undefined;
   if (items === undefined) throw invalidFormat(WRONG_ID);
   const ids = items.map((item) => {
@@ -225,7 +225,7 @@ function readUserListCall(params: Params): UserListCall {
     if (!BITRIX_ID_PATTERN.test(text)) throw invalidFormat(WRONG_ID);
     return Number(text);
   });
-  return { ids, avatarHr: params['AVATAR_HR'] === 'Y' };
+  return { ids, avatarHr: params.AVATAR_HR === 'Y' };
 }
 
 /** The `result` map: one key per distinct id, `null` for an unknown one; an empty map is `[]`. */
@@ -253,13 +253,13 @@ interface BatchContext {
 
 /** Runs `cmd` (an object or list of `method?query` strings); `halt=1` stops at the first failing command. */
 function runBatch(params: Params, ctx: BatchContext): BatchOutcome {
-  const cmd = params['cmd'] ?? {};
+  const cmd = params.cmd ?? {};
   if (!isObject(cmd) && !Array.isArray(cmd)) throw invalidFormat('cmd must be a list of commands');
   const entries = Array.isArray(cmd) ? cmd.map((c: unknown, i) => [String(i), c] as const) : Object.entries(cmd);
   if (entries.length > BITRIX_MAX_BATCH_COMMANDS) {
     throw new RestError(400, 'ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded');
   }
-  const halt = params['halt'] === 1 || params['halt'] === '1' || params['halt'] === true;
+  const halt = params.halt === 1 || params.halt === '1' || params.halt === true;
 
   const results: Record<string, BitrixUserListResponse['result']> = {};
   const errors: Record<string, BitrixError> = {};
@@ -383,10 +383,7 @@ class OAuthTokens {
 // ---------------------------------------------------------------------------------------------
 // Routing.
 
-type Route =
-  | { kind: 'token' }
-  | { kind: 'rest'; method: string; webhook?: { userId: string; secret: string } }
-  | { kind: 'none' };
+type Route = { kind: 'token' } | { kind: 'rest'; method: string; webhook?: { userId: string; secret: string } } | { kind: 'none' };
 
 function route(path: string): Route {
   if (path === '/oauth/token/' || path === '/oauth/token') return { kind: 'token' };
@@ -405,7 +402,6 @@ function redactPath(path: string): string {
 }
 
 const MAX_BODY_BYTES = 1 << 20;
-
 
 // ---------------------------------------------------------------------------------------------
 // Server.
@@ -440,7 +436,13 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
   const timers = new Set<NodeJS.Timeout>();
   let baseUrl = '';
 
-  function send(res: ServerResponse, record: Bitrix24EmulatorRequest, status: number, body: unknown, headers?: Record<string, string>): void {
+  function send(
+    res: ServerResponse,
+    record: Bitrix24EmulatorRequest,
+    status: number,
+    body: unknown,
+    headers?: Record<string, string>,
+  ): void {
     record.status = status;
     const text = JSON.stringify(body);
     const write = (): void => {
@@ -453,7 +455,8 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
 
   /** `GET /oauth/token/?grant_type=refresh_token&client_id&client_secret&refresh_token`. */
   function token(req: IncomingMessage, query: string): { status: number; body: unknown } {
-    if (oauth === undefined || tokens === undefined) return { status: 404, body: { error: 'not_found', error_description: 'OAuth is not enabled' } };
+    if (oauth === undefined || tokens === undefined)
+      return { status: 404, body: { error: 'not_found', error_description: 'OAuth is not enabled' } };
     if (req.method !== 'GET') return { status: 400, body: { error: 'invalid_request', error_description: 'Use GET' } };
     const q = new URLSearchParams(query);
     if (q.get('grant_type') !== 'refresh_token') {
@@ -489,7 +492,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       if (wh === undefined || r.webhook.userId !== String(wh.userId) || r.webhook.secret !== wh.secret) throw NO_AUTH();
       return;
     }
-    const auth = params['auth'];
+    const auth = params.auth;
     record.auth = typeof auth === 'string' && auth !== '' ? 'oauth' : 'none';
     if (typeof auth !== 'string' || auth === '') throw NO_AUTH();
     const check = tokens?.check(auth) ?? 'invalid';

@@ -5,9 +5,9 @@
  * and that `requests` never keeps a secret. Bodies are checked against wire.ts and the seed page.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, NEXUDUS_DEMO_ROLE_ID, partialNexudusUser } from './demo-data.js';
-import { startNexudusEmulator, type NexudusEmulator, type NexudusEmulatorOptions } from './server.js';
 import { NEXUDUS_ID_PATTERN, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusTokenResponse } from '../wire.js';
+import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, NEXUDUS_DEMO_ROLE_ID, partialNexudusUser } from './demo-data.js';
+import { type NexudusEmulator, type NexudusEmulatorOptions, startNexudusEmulator } from './server.js';
 
 const USERNAME = 'integrations@coworking.example';
 const PASSWORD = 'S3cret-pa55word!';
@@ -209,7 +209,9 @@ describe('Nexudus emulator', () => {
         await get(emu, '/api/sys/users/1'),
         await get(emu, '/api/sys/users/?id=[1,2]'),
         await get(emu, '/api/sys/users/1', 'not-a-token'),
-        await call(`${emu.url}/api/sys/users/1`, { headers: { authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` } }),
+        await call(`${emu.url}/api/sys/users/1`, {
+          headers: { authorization: `Basic ${Buffer.from(`${USERNAME}:${PASSWORD}`).toString('base64')}` },
+        }),
         await call(`${emu.url}/api/sys/users/1`, { headers: { authorization: STATIC_TOKEN } }),
       ];
       for (const a of answers) {
@@ -264,15 +266,30 @@ describe('Nexudus emulator', () => {
       expect(demoNexudusUser(175)).toMatchObject({ IsAdmin: true, APIAccess: true });
       expect(admin).toMatchObject({ Id: 175, FullName: 'Demo User 175', Email: 'user175@coworking.example', DefaultBusinessId: 101 });
       for (const field of NEXUDUS_PARTIAL_FIELDS) expect([false, null, 0, []], field).toContainEqual(admin?.[field]);
-      expect(admin).toMatchObject({ IsAdmin: false, APIAccess: false, MustResetPassword: false, LastAccess: null, Businesses: [], UserRoles: [] });
+      expect(admin).toMatchObject({
+        IsAdmin: false,
+        APIAccess: false,
+        MustResetPassword: false,
+        LastAccess: null,
+        Businesses: [],
+        UserRoles: [],
+      });
     });
 
     it('accepts raw and URL-encoded brackets, without the trailing slash too', async () => {
-      const forms = ['/api/sys/users/?id=[1,2]', '/api/sys/users/?id=%5B1%2C2%5D', '/api/sys/users/?id=%5B1,2%5D', '/api/sys/users?id=[1,2]'];
+      const forms = [
+        '/api/sys/users/?id=[1,2]',
+        '/api/sys/users/?id=%5B1%2C2%5D',
+        '/api/sys/users/?id=%5B1,2%5D',
+        '/api/sys/users?id=[1,2]',
+      ];
       for (const form of forms) {
         const a = await get(emu, form, STATIC_TOKEN);
         expect(a.status, form).toBe(200);
-        expect((a.json as NexudusApiUser[]).map((u) => u.Id), form).toEqual([2, 1]);
+        expect(
+          (a.json as NexudusApiUser[]).map((u) => u.Id),
+          form,
+        ).toEqual([2, 1]);
       }
       const none = await get(emu, '/api/sys/users/?id=[10001,20000]', STATIC_TOKEN);
       expect(none.status).toBe(200);
@@ -309,7 +326,9 @@ describe('Nexudus emulator', () => {
       for (const id of ['10001', '999999999999']) {
         const a = await get(emu, `/api/sys/users/${id}`, STATIC_TOKEN);
         expect(a.status, id).toBe(404);
-        expect((a.json as { Message: string }).Message).toBe(`No HTTP resource was found that matches the request URI '${emu.url}/api/sys/users/${id}'.`);
+        expect((a.json as { Message: string }).Message).toBe(
+          `No HTTP resource was found that matches the request URI '${emu.url}/api/sys/users/${id}'.`,
+        );
       }
       for (const id of ['abc', '0', '007', '%zz']) {
         const a = await get(emu, `/api/sys/users/${id}`, STATIC_TOKEN);

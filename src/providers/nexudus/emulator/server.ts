@@ -31,8 +31,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterLatency } from '../../../emulators/latency.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import { readBody } from '../../../emulators/read-body.js';
-import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, partialNexudusUser } from './demo-data.js';
 import { NEXUDUS_ID_PATTERN, type NexudusApiMessage, type NexudusTokenError, type NexudusTokenResponse } from '../wire.js';
+import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, partialNexudusUser } from './demo-data.js';
 
 export interface NexudusThrottle {
   minIntervalMs: number;
@@ -220,7 +220,6 @@ function bearerToken(req: IncomingMessage): string | undefined {
 
 const MAX_BODY_BYTES = 64 * 1024;
 
-
 /** The form OWIN reads: the body when it is form-encoded, otherwise nothing. */
 function readForm(req: IncomingMessage, body: string | undefined): URLSearchParams {
   const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
@@ -354,7 +353,8 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     const body = await readBody(req, MAX_BODY_BYTES);
 
     if (r.kind === 'token') return send(res, record, token(req, body, record));
-    if (r.kind === 'other') return send(res, record, message(404, `No HTTP resource was found that matches the request URI '${baseUrl}${rawUrl}'.`));
+    if (r.kind === 'other')
+      return send(res, record, message(404, `No HTTP resource was found that matches the request URI '${baseUrl}${rawUrl}'.`));
     if (method !== 'GET') {
       return send(res, record, message(405, `The requested resource does not support http method '${method}'.`, { allow: 'GET' }));
     }

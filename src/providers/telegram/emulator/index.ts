@@ -1,7 +1,7 @@
 import type { ITelegramStorageProvider } from '@mtcute/node';
 import type { RunningEmulator } from '../../provider.js';
 import type { TelegramTransport } from '../client.js';
-import { TelegramEmulator, type TelegramEmulatorOptions, createEmulatedTelegramClient } from './server.js';
+import { createEmulatedTelegramClient, TelegramEmulator, type TelegramEmulatorOptions } from './server.js';
 
 export interface TelegramEmulatorStartOptions extends TelegramEmulatorOptions {
   /** Act as a bot (may use access_hash 0 for unseen users); default true. */

@@ -1,13 +1,7 @@
-import { Long, tl, type BaseTelegramClient } from '@mtcute/node';
+import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  TELEGRAM_DEMO_MAX_ID,
-  TELEGRAM_DEMO_SELF_ID,
-  demoAccessHash,
-  demoTelegramUser,
-  demoUserIdForUsername,
-} from './demo-data.js';
-import { TelegramEmulator, createEmulatedTelegramClient, type TelegramEmulatorOptions } from './server.js';
+import { demoAccessHash, demoTelegramUser, demoUserIdForUsername, TELEGRAM_DEMO_MAX_ID, TELEGRAM_DEMO_SELF_ID } from './demo-data.js';
+import { createEmulatedTelegramClient, TelegramEmulator, type TelegramEmulatorOptions } from './server.js';
 
 const input = (userId: number, accessHash: Long = demoAccessHash(userId)): tl.RawInputUser => ({ _: 'inputUser', userId, accessHash });
 
@@ -91,7 +85,15 @@ describe('users.getUsers', () => {
 
   it('answers a deleted account with its id, hash and flag only', async () => {
     const user = asUser((await getUsers(emu(), [input(999)]))[0]);
-    expect(user).toMatchObject({ id: 999, deleted: true, firstName: undefined, lastName: undefined, username: undefined, phone: undefined, photo: undefined });
+    expect(user).toMatchObject({
+      id: 999,
+      deleted: true,
+      firstName: undefined,
+      lastName: undefined,
+      username: undefined,
+      phone: undefined,
+      photo: undefined,
+    });
     expect(user.accessHash!.eq(demoAccessHash(999))).toBe(true);
   });
 });
@@ -245,7 +247,10 @@ describe('demo data', () => {
     expect(demoTelegramUser(40).photo).toEqual({ _: 'userProfilePhotoEmpty' });
     expect(demoTelegramUser(120).photo).toEqual({ _: 'userProfilePhotoEmpty' });
     expect(demoTelegramUser(25).photo).toMatchObject({ _: 'userProfilePhoto', dcId: 2 });
-    expect(demoTelegramUser(25).usernames?.map((u) => [u.username, u.active === true])).toEqual([['tg_user25', true], ['tg_vip25', true]]);
+    expect(demoTelegramUser(25).usernames?.map((u) => [u.username, u.active === true])).toEqual([
+      ['tg_user25', true],
+      ['tg_vip25', true],
+    ]);
     expect(demoTelegramUser(777).support).toBe(true);
     expect(demoTelegramUser(499)).toMatchObject({ restricted: true, restrictionReason: [expect.objectContaining({ reason: 'terms' })] });
     expect(new Set([60, 61, 62, 63, 64, 65].map((id) => demoTelegramUser(id).status?._)).size).toBe(6);

@@ -9,16 +9,17 @@
  * FLOOD_WAIT_X). Answers go through mtcute's TL writer and reader, so callers get exactly the objects
  * mtcute would parse off the wire (absent flags read as `false`), fresh on every call.
  */
-import { BaseTelegramClient, MemoryStorage, tl, type ITelegramStorageProvider, type MustEqual, type RpcCallOptions } from '@mtcute/node';
+
 import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
+import { BaseTelegramClient, type ITelegramStorageProvider, MemoryStorage, type MustEqual, type RpcCallOptions, tl } from '@mtcute/node';
 import {
-  TELEGRAM_DEMO_MAX_ID,
-  TELEGRAM_DEMO_SELF_ID,
   demoAccessHash,
   demoIsDeleted,
   demoTelegramSelf,
   demoTelegramUser,
   demoUserIdForUsername,
+  TELEGRAM_DEMO_MAX_ID,
+  TELEGRAM_DEMO_SELF_ID,
 } from './demo-data.js';
 
 export interface TelegramEmulatorOptions {

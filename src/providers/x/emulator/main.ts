@@ -17,11 +17,16 @@ if (!Number.isInteger(limit) || !Number.isInteger(windowSeconds) || limit! < 1 |
   process.exit(1);
 }
 
-const emulator = await startXEmulator({ bearerToken, port, rateLimit: { limit: limit!, windowSeconds: windowSeconds! },
+const emulator = await startXEmulator({
+  bearerToken,
+  port,
+  rateLimit: { limit: limit!, windowSeconds: windowSeconds! },
   recordRequests: false,
   memoizeBodies: process.env.X_MEMOIZE === '1',
 });
-console.log(`x emulator listening on ${emulator.url} (try: curl -H "Authorization: Bearer $X_BEARER_TOKEN" '${emulator.url}/2/users?ids=1,2')`);
+console.log(
+  `x emulator listening on ${emulator.url} (try: curl -H "Authorization: Bearer $X_BEARER_TOKEN" '${emulator.url}/2/users?ids=1,2')`,
+);
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {

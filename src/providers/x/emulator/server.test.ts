@@ -6,8 +6,6 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { DEMO_MAX_ID, demoXTweet, demoXUser } from './demo-data.js';
-import { startXEmulator, xEmulatorAcceptedValues, type XEmulator } from './server.js';
 import {
   X_PROBLEM_INVALID_REQUEST,
   X_PROBLEM_NOT_FOUND,
@@ -18,6 +16,8 @@ import {
   type XApiUser,
   type XLookupResponse,
 } from '../wire.js';
+import { DEMO_MAX_ID, demoXTweet, demoXUser } from './demo-data.js';
+import { startXEmulator, type XEmulator, xEmulatorAcceptedValues } from './server.js';
 
 // ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, whose `.default` is the plugin.
 const addFormats = addFormatsModule.default;
@@ -32,9 +32,7 @@ interface OpenApiSpec {
   };
 }
 
-const spec = JSON.parse(
-  readFileSync(new URL('../../../../test/fixtures/x-openapi-2.159.json', import.meta.url), 'utf8'),
-) as OpenApiSpec;
+const spec = JSON.parse(readFileSync(new URL('../../../../test/fixtures/x-openapi-2.159.json', import.meta.url), 'utf8')) as OpenApiSpec;
 const SPEC_ID = 'https://x-openapi-2.159.local/spec.json';
 
 /** Ajv over the spec's components. OpenAPI 3.0 is draft-07-ish; `discriminator`/`example` are ignored (strict: false). */
@@ -127,7 +125,16 @@ beforeEach(() => {
 
 describe('spec drift', () => {
   it('has the schemas the emulator is checked against', () => {
-    for (const name of ['Get2UsersResponse', 'Get2UsersByResponse', 'Get2TweetsResponse', 'InvalidRequestProblem', 'Problem', 'User', 'Tweet', 'Expansions']) {
+    for (const name of [
+      'Get2UsersResponse',
+      'Get2UsersByResponse',
+      'Get2TweetsResponse',
+      'InvalidRequestProblem',
+      'Problem',
+      'User',
+      'Tweet',
+      'Expansions',
+    ]) {
       expect(spec.components.schemas, name).toHaveProperty(name);
     }
   });
@@ -202,9 +209,13 @@ describe('GET /2/users', () => {
     expect(byId.get('97')).toEqual(demoXUser(97));
     expect(byId.get('97')?.withheld).toEqual({ country_codes: ['DE'], scope: 'user' });
     expect(byId.get('5')).toMatchObject({ verified: true, verified_type: 'blue', pinned_tweet_id: '5001' });
-    expect(Object.keys(byId.get('5')?.public_metrics ?? {}).sort()).toEqual(
-      ['followers_count', 'following_count', 'like_count', 'listed_count', 'tweet_count'],
-    );
+    expect(Object.keys(byId.get('5')?.public_metrics ?? {}).sort()).toEqual([
+      'followers_count',
+      'following_count',
+      'like_count',
+      'listed_count',
+      'tweet_count',
+    ]);
   });
 
   it('does not answer in request order, and lists duplicates once', async () => {
@@ -262,7 +273,13 @@ describe('GET /2/users', () => {
     expectValidLookup(v.users, r.body);
     const byId = new Map(r.body.data?.map((u) => [u.id, u]));
     // The expanded id fields come back even though user.fields didn't ask for them.
-    expect(byId.get('1')).toEqual({ id: '1', name: 'Demo User 1', username: 'user1', pinned_tweet_id: '1001', most_recent_tweet_id: '1002' });
+    expect(byId.get('1')).toEqual({
+      id: '1',
+      name: 'Demo User 1',
+      username: 'user1',
+      pinned_tweet_id: '1001',
+      most_recent_tweet_id: '1002',
+    });
     expect(byId.get('3')).toEqual({ id: '3', name: 'Demo User 3', username: 'user3', most_recent_tweet_id: '3002' });
     const tweets = r.body.includes?.tweets ?? [];
     expect(tweets.map((t) => t.id).sort()).toEqual(['1001', '1002', '3002']);
@@ -283,7 +300,13 @@ describe('GET /2/users', () => {
     const r = await get('/2/users?ids=2&expansions=most_recent_tweet_id&user.fields=description');
     expect(r.status).toBe(200);
     expectValidLookup(v.users, r.body);
-    expect(r.body.data?.[0]).toEqual({ id: '2', name: 'Demo User 2', username: 'user2', description: demoXUser(2).description, most_recent_tweet_id: '2002' });
+    expect(r.body.data?.[0]).toEqual({
+      id: '2',
+      name: 'Demo User 2',
+      username: 'user2',
+      description: demoXUser(2).description,
+      most_recent_tweet_id: '2002',
+    });
     expect(r.body.includes?.tweets).toEqual([{ id: '2002', text: demoXTweet('2002')?.text, edit_history_tweet_ids: ['2002'] }]);
   });
 });
@@ -333,7 +356,13 @@ describe('GET /2/tweets', () => {
     expect(data.map((t) => t.id).sort()).toEqual(['1001', '1002', '3002']);
     for (const t of data) {
       const full = demoXTweet(t.id);
-      expect(t).toEqual({ id: t.id, text: full?.text, edit_history_tweet_ids: [t.id], created_at: full?.created_at, author_id: full?.author_id });
+      expect(t).toEqual({
+        id: t.id,
+        text: full?.text,
+        edit_history_tweet_ids: [t.id],
+        created_at: full?.created_at,
+        author_id: full?.author_id,
+      });
     }
     const users = r.body.includes?.users ?? [];
     expect(users.map((u) => u.id).sort()).toEqual(['1', '3']);
@@ -416,9 +445,19 @@ describe('400 invalid request', () => {
   it('rejects unknown field and expansion values', async () => {
     const errors = await invalid('/2/users?ids=1&user.fields=id,bogus&expansions=author_id&tweet.fields=nope');
     expect(errors).toEqual([
-      { parameters: { expansions: ['author_id'] }, message: 'The `expansions` query parameter value [author_id] is not one of [affiliation.user_id,most_recent_tweet_id,pinned_tweet_id]' },
-      { parameters: { 'tweet.fields': ['nope'] }, message: `The \`tweet.fields\` query parameter value [nope] is not one of [${X_TWEET_FIELDS.join(',')}]` },
-      { parameters: { 'user.fields': ['bogus'] }, message: `The \`user.fields\` query parameter value [bogus] is not one of [${X_USER_FIELDS.join(',')}]` },
+      {
+        parameters: { expansions: ['author_id'] },
+        message:
+          'The `expansions` query parameter value [author_id] is not one of [affiliation.user_id,most_recent_tweet_id,pinned_tweet_id]',
+      },
+      {
+        parameters: { 'tweet.fields': ['nope'] },
+        message: `The \`tweet.fields\` query parameter value [nope] is not one of [${X_TWEET_FIELDS.join(',')}]`,
+      },
+      {
+        parameters: { 'user.fields': ['bogus'] },
+        message: `The \`user.fields\` query parameter value [bogus] is not one of [${X_USER_FIELDS.join(',')}]`,
+      },
     ]);
     // The tweets endpoint has its own expansions.
     expect((await invalid('/2/tweets?ids=1001&expansions=pinned_tweet_id'))[0]?.message).toBe(

@@ -13,13 +13,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { afterLatency } from '../../../emulators/latency.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import {
-  demoUserIdForUsername,
-  demoXTweet,
-  demoXUser,
-  DEMO_MAX_ID,
-  parseDemoUserId,
-} from './demo-data.js';
-import {
   X_ID_PATTERN,
   X_MAX_IDS_PER_CALL,
   X_PROBLEM_INVALID_REQUEST,
@@ -34,6 +27,7 @@ import {
   type XLookupResponse,
   type XProblem,
 } from '../wire.js';
+import { DEMO_MAX_ID, demoUserIdForUsername, demoXTweet, demoXUser, parseDemoUserId } from './demo-data.js';
 
 export interface XEmulatorOptions {
   /** Requests without `Authorization: Bearer <this>` get 401. */
@@ -237,8 +231,18 @@ function validate(spec: EndpointSpec, params: URLSearchParams): InvalidParam[] {
 
 /** XApiUser keys beyond the always-present id/name/username. */
 const USER_OPTIONAL_KEYS = [
-  'created_at', 'description', 'location', 'url', 'profile_image_url', 'protected', 'verified', 'verified_type',
-  'public_metrics', 'withheld', 'pinned_tweet_id', 'most_recent_tweet_id',
+  'created_at',
+  'description',
+  'location',
+  'url',
+  'profile_image_url',
+  'protected',
+  'verified',
+  'verified_type',
+  'public_metrics',
+  'withheld',
+  'pinned_tweet_id',
+  'most_recent_tweet_id',
 ] as const satisfies readonly Exclude<keyof XApiUser, 'id' | 'name' | 'username'>[];
 
 const TWEET_OPTIONAL_KEYS = ['author_id', 'created_at', 'lang', 'public_metrics'] as const satisfies readonly Exclude<
@@ -448,18 +452,33 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     };
 
     const fault = faults.shift();
-    if (fault) return send(fault.status, PROBLEM_CT, genericProblem(fault.status), fault.headers);
+    if (fault) {
+      send(fault.status, PROBLEM_CT, genericProblem(fault.status), fault.headers);
+      return;
+    }
 
     const spec = ENDPOINTS.get(path);
-    if (spec === undefined || req.method !== 'GET') return send(404, JSON_CT, NOT_FOUND_PAGE);
+    if (spec === undefined || req.method !== 'GET') {
+      send(404, JSON_CT, NOT_FOUND_PAGE);
+      return;
+    }
 
-    if (req.headers.authorization !== expectedAuth) return send(401, PROBLEM_CT, UNAUTHORIZED);
+    if (req.headers.authorization !== expectedAuth) {
+      send(401, PROBLEM_CT, UNAUTHORIZED);
+      return;
+    }
 
     const budget = limiter.take(path);
-    if (!budget.allowed) return send(429, PROBLEM_CT, TOO_MANY, budget.headers);
+    if (!budget.allowed) {
+      send(429, PROBLEM_CT, TOO_MANY, budget.headers);
+      return;
+    }
 
     const invalid = validate(spec, params);
-    if (invalid.length > 0) return send(400, JSON_CT, invalidRequest(invalid), budget.headers);
+    if (invalid.length > 0) {
+      send(400, JSON_CT, invalidRequest(invalid), budget.headers);
+      return;
+    }
 
     let body = bodies?.get(rawUrl);
     if (body === undefined) {
