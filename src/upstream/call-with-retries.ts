@@ -1,7 +1,8 @@
 import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
+import { type Clock, sleep } from './clock.js';
 import { type ErrorCode, ProviderError } from './errors.js';
-import { type RetryPolicy, retryDelayMs, sleep } from './retry.js';
+import { type RetryPolicy, retryDelayMs } from './retry.js';
 
 /** Why an attempt failed, as the provider reads it, and whether another attempt could help. */
 export interface Failure {
@@ -20,6 +21,8 @@ export interface RetryingCall {
   policy: RetryPolicy;
   logger: Logger;
   random?: () => number;
+  /** What the waits between attempts are timed on; the system clock unless a test injects one. */
+  clock?: Clock;
 }
 
 /**
@@ -46,6 +49,6 @@ export async function callWithRetries<T>(call: RetryingCall, attempt: () => Prom
     if (waited + delay > policy.maxTotalWaitMs) throw giveUp('upstream wait exceeds the cap; giving up', delay);
     logger.debug({ method: label, attempt: n, code: failure.code, waitMs: delay }, 'retrying upstream call');
     waited += delay;
-    await sleep(delay);
+    await sleep(delay, call.clock);
   }
 }

@@ -3,11 +3,29 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../test/support/manual-clock.js';
 import type { ProviderId } from '../providers/provider.js';
+import type { Clock } from './clock.js';
 import { ProviderError } from './errors.js';
-import { header, path, UpstreamClient, type UpstreamClientOptions, type UpstreamResponse, type Verdict } from './http.js';
+import {
+  header,
+  path,
+  UpstreamClient,
+  type UpstreamClientOptions,
+  type UpstreamRequest,
+  type UpstreamResponse,
+  type Verdict,
+} from './http.js';
 import { registry, upstreamRequests } from './metrics.js';
-import { parseRetryAfter } from './retry.js';
+import { parseResetEpochSeconds, parseRetryAfter } from './retry.js';
+
+/**
+ * The upstream HTTP layer against a real, scripted server on loopback. Real HTTP, but no real waiting:
+ * every wait the layer decides on (retry backoff, an upstream's Retry-After, the fail-fast budget) is
+ * timed on a ManualClock that the test moves, so assertions about waits are exact and nothing races the
+ * wall clock. Only a per-attempt deadline runs on real time (undici's own timers), kept short, and no
+ * test asserts how long anything took in real time.
+ */
 
 // ---------------------------------------------------------------------------------------------
 // A scripted upstream on loopback: request n is answered by script[n] (the last step repeats).
@@ -24,12 +42,13 @@ let server: Server;
 let baseUrl: string;
 let script: Step[] = [];
 let seen: Seen[] = [];
-const timers = new Set<NodeJS.Timeout>();
+let clock: ManualClock;
 const clients: UpstreamClient[] = [];
 
 beforeEach(async () => {
   script = [];
   seen = [];
+  clock = new ManualClock();
   server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -46,9 +65,10 @@ beforeEach(async () => {
 });
 
 afterEach(async () => {
-  for (const t of timers) clearTimeout(t);
-  timers.clear();
+  // Every wait a call started has ended: nothing is left on the clock.
+  expect(clock.pending).toBe(0);
   await Promise.all(clients.splice(0).map((c) => c.close().catch(() => undefined)));
+  // Answers that never came (hang, stall) end with their sockets.
   server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
 });
@@ -61,27 +81,27 @@ function reply(status: number, body?: unknown, headers: Record<string, string> =
   };
 }
 
-function delayed(ms: number, step: Step): Step {
-  return (req, res) => {
-    const t = setTimeout(() => {
-      timers.delete(t);
-      if (!res.destroyed) step(req, res);
-    }, ms);
-    timers.add(t);
-  };
-}
+/** An upstream that never answers: only the client's own deadline ends the attempt. */
+const hang: Step = () => {};
+
+/** Headers and the start of a body, then nothing more. */
+const stall: Step = (_req, res) => {
+  res.writeHead(200, { 'content-type': 'application/json' });
+  res.write('{"data":');
+};
 
 const destroy: Step = (req) => req.socket.destroy();
 
 // ---------------------------------------------------------------------------------------------
 // A provider-like classification: 200 ok, 429 retry after the stated wait, 401/403 fail, 5xx retry.
+// An HTTP-date Retry-After is read against the wall time of the clock the client hands it.
 
-function classify(response: UpstreamResponse): Verdict {
+function classify(response: UpstreamResponse, at: Clock): Verdict {
   const { status } = response;
   const waitMs =
     header(response, 'x-test-wait-ms') !== undefined
       ? Number(header(response, 'x-test-wait-ms'))
-      : parseRetryAfter(header(response, 'retry-after'));
+      : parseRetryAfter(header(response, 'retry-after'), at.wallNow());
   if (status === 200) return { kind: 'ok' };
   if (status === 429) return { kind: 'retry', code: 'RATE_LIMITED', waitMs };
   if (status === 401 || status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED', waitMs };
@@ -103,6 +123,7 @@ const silent = pino({ level: 'silent' });
 const ACME: ProviderId = { name: 'acme', label: 'Acme' };
 const OTHER: ProviderId = { name: 'other', label: 'Other' };
 
+/** A client on this test's manual clock (unless `overrides` says otherwise). */
 function client(overrides: Partial<UpstreamClientOptions> = {}): UpstreamClient {
   const c = new UpstreamClient({
     provider: ACME,
@@ -113,10 +134,16 @@ function client(overrides: Partial<UpstreamClientOptions> = {}): UpstreamClient 
     logger: silent,
     classify,
     random: () => 0.5,
+    clock,
     ...overrides,
   });
   clients.push(c);
   return c;
+}
+
+/** Sends `request`, moving the manual clock to each wait the client starts. */
+function send(c: UpstreamClient, request: UpstreamRequest): Promise<UpstreamResponse> {
+  return clock.run(c.send(request));
 }
 
 let labelCounter = 0;
@@ -147,26 +174,36 @@ async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
   throw new Error('expected the call to fail');
 }
 
-const get = (label: string) => ({ method: 'GET' as const, label, path: path`/2/users`, query: [['ids', '1']] as Array<[string, string]> });
+const get = (label: string): UpstreamRequest => ({ method: 'GET', label, path: path`/2/users`, query: [['ids', '1']] });
+
+/** A port nothing listens on (it was just free). */
+async function closedPort(): Promise<number> {
+  const closed = createServer();
+  await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
+  const port = (closed.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => closed.close(() => resolve()));
+  return port;
+}
 
 // ---------------------------------------------------------------------------------------------
 
 describe('UpstreamClient: success', () => {
   it('resolves with the status, headers and parsed JSON body of an ok response', async () => {
     script = [reply(200, { data: [{ id: '1', name: 'A' }] }, { 'x-extra': 'yes' })];
-    const response = await client().send(get(freshLabel()));
+    const response = await send(client(), get(freshLabel()));
     expect(response.status).toBe(200);
     expect(response.body).toEqual({ data: [{ id: '1', name: 'A' }] });
     expect(header(response, 'x-extra')).toBe('yes');
     expect(seen).toHaveLength(1);
     expect(seen[0]!.method).toBe('GET');
     expect(seen[0]!.url).toBe('/2/users?ids=1');
+    expect(clock.now()).toBe(0); // no wait
   });
 
   it('encodes every interpolated path segment and every query value: a value can add no segment or parameter', async () => {
     script = [reply(200, {})];
     const hostile = '1&user.fields=x/../admin?y=1#z';
-    await client().send({
+    await send(client(), {
       method: 'GET',
       label: freshLabel(),
       path: path`/users/${hostile}/`,
@@ -186,14 +223,14 @@ describe('UpstreamClient: success', () => {
   it('gives an undefined body for an empty or non-JSON response', async () => {
     script = [reply(200), reply(200, 'not json {')];
     const c = client();
-    expect((await c.send(get(freshLabel()))).body).toBeUndefined();
-    expect((await c.send(get(freshLabel()))).body).toBeUndefined();
+    expect((await send(c, get(freshLabel()))).body).toBeUndefined();
+    expect((await send(c, get(freshLabel()))).body).toBeUndefined();
   });
 
   it('sends method, headers and body, and appends the path to the base URL path', async () => {
     script = [reply(200, { result: 1 })];
     const c = client({ baseUrl: `${baseUrl}/api/v9/` });
-    await c.send({
+    await send(c, {
       method: 'POST',
       label: freshLabel(),
       path: path`/thing.get`,
@@ -207,44 +244,54 @@ describe('UpstreamClient: success', () => {
 
   it('lets the classifier decide: a 404 the provider calls ok is returned, not retried', async () => {
     script = [reply(404, { errors: [] })];
-    const response = await client({ classify: () => ({ kind: 'ok' }) }).send(get(freshLabel()));
+    const response = await send(client({ classify: () => ({ kind: 'ok' }) }), get(freshLabel()));
     expect(response.status).toBe(404);
     expect(seen).toHaveLength(1);
   });
 });
 
 describe('UpstreamClient: retries', () => {
-  it('retries a 503 and succeeds on the second request', async () => {
+  it('retries a 503 after a jittered backoff on its clock and succeeds on the second request', async () => {
     script = [reply(503, { title: 'down' }), reply(200, { data: [] })];
-    const response = await client().send(get(freshLabel()));
+    const response = await send(client(), get(freshLabel()));
     expect(response.body).toEqual({ data: [] });
     expect(seen).toHaveLength(2);
+    expect(clock.now()).toBe(5); // baseDelayMs 10 at jitter 0.5
   });
 
   it('waits out a 429 whose wait is within the cap, then retries', async () => {
     script = [reply(429, undefined, { 'x-test-wait-ms': '300' }), reply(200, { data: [] })];
-    const started = performance.now();
-    const response = await client({ random: () => 0 }).send(get(freshLabel()));
-    const elapsed = performance.now() - started;
+    const pending = client({ random: () => 0 }).send(get(freshLabel()));
+    await clock.timerSet();
+    expect(clock.nextIn()).toBe(300);
+    await clock.advance(299);
+    expect(seen).toHaveLength(1); // not a moment early
+    await clock.advance(1);
+    const response = await pending;
     expect(response.status).toBe(200);
     expect(seen).toHaveLength(2);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(1_500);
+    expect(clock.now()).toBe(300);
   });
 
   it('honours a Retry-After in seconds on a 429', async () => {
     script = [reply(429, undefined, { 'retry-after': '1' }), reply(200, {})];
-    const started = performance.now();
-    await client({ random: () => 0 }).send(get(freshLabel()));
-    expect(performance.now() - started).toBeGreaterThanOrEqual(990);
+    await send(client({ random: () => 0 }), get(freshLabel()));
+    expect(clock.now()).toBe(1_000);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('honours a Retry-After HTTP date, read against the clock’s wall time', async () => {
+    const inFifteen = new Date(clock.wallNow() + 15_000).toUTCString();
+    script = [reply(429, undefined, { 'retry-after': inFifteen }), reply(200, {})];
+    await send(client({ random: () => 0, retry: { maxAttempts: 3, maxTotalWaitMs: 20_000, baseDelayMs: 10 } }), get(freshLabel()));
+    expect(clock.now()).toBe(15_000);
     expect(seen).toHaveLength(2);
   });
 
   it('fails at once with RATE_LIMITED and retryAfter when the wait exceeds maxTotalWaitMs, sending nothing more', async () => {
     script = [reply(429, undefined, { 'retry-after': '5' }), reply(200, {})];
-    const started = performance.now();
-    const error = await rejection(client().send(get(freshLabel())));
-    expect(performance.now() - started).toBeLessThan(1_000);
+    const error = await rejection(send(client(), get(freshLabel())));
+    expect(clock.now()).toBe(0); // no wait at all
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.provider).toBe(ACME);
     expect(error.retryAfter).toBe(5);
@@ -256,108 +303,106 @@ describe('UpstreamClient: retries', () => {
     // 600 ms then 600 ms: the second wait would take the total to 1200 > 1000.
     script = [reply(429, undefined, { 'x-test-wait-ms': '600' })];
     const c = client({ random: () => 0, retry: { maxAttempts: 10, maxTotalWaitMs: 1_000, baseDelayMs: 10 } });
-    const error = await rejection(c.send(get(freshLabel())));
+    const error = await rejection(send(c, get(freshLabel())));
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.retryAfter).toBe(1);
     expect(seen).toHaveLength(2);
+    expect(clock.now()).toBe(600); // the first wait only
   });
 
-  it('makes exactly maxAttempts requests against a persistent 503', async () => {
+  it('makes exactly maxAttempts requests against a persistent 503, backing off exponentially', async () => {
     script = [reply(503, {})];
     const c = client({ retry: { maxAttempts: 4, maxTotalWaitMs: 2_000, baseDelayMs: 5 } });
-    const error = await rejection(c.send(get(freshLabel())));
+    const error = await rejection(send(c, get(freshLabel())));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(error.retryAfter).toBeUndefined();
     expect(seen).toHaveLength(4);
+    expect(clock.now()).toBe(3 + 5 + 10); // ceilings 5, 10, 20 at jitter 0.5
   });
 
   it('makes a single request when maxAttempts is 1', async () => {
     script = [reply(429, undefined, { 'x-test-wait-ms': '10' }), reply(200, {})];
     const c = client({ retry: { maxAttempts: 1, maxTotalWaitMs: 2_000, baseDelayMs: 5 } });
-    const error = await rejection(c.send(get(freshLabel())));
+    const error = await rejection(send(c, get(freshLabel())));
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.retryAfter).toBe(1); // ceil(10 ms) in seconds
     expect(seen).toHaveLength(1);
+    expect(clock.now()).toBe(0);
   });
 
   it('does not retry a fail verdict', async () => {
     script = [reply(401, { title: 'Unauthorized' }), reply(200, {})];
-    const error = await rejection(client().send(get(freshLabel())));
+    const error = await rejection(send(client(), get(freshLabel())));
     expect(error.code).toBe('UNAUTHENTICATED');
     expect(error.retryAfter).toBeUndefined();
     expect(seen).toHaveLength(1);
+    expect(clock.now()).toBe(0);
   });
 
   it('carries the wait of a fail verdict as retryAfter', async () => {
     script = [reply(403, undefined, { 'retry-after': '42' })];
-    const error = await rejection(client().send(get(freshLabel())));
+    const error = await rejection(send(client(), get(freshLabel())));
     expect(error.code).toBe('UNAUTHENTICATED');
     expect(error.retryAfter).toBe(42);
     expect(seen).toHaveLength(1);
+  });
+
+  it('waits on the system clock when none is given', async () => {
+    script = [reply(503, {}), reply(200, { data: [] })];
+    // A zero backoff: a real timer, but no real waiting.
+    const response = await client({ clock: undefined, random: () => 0 }).send(get(freshLabel()));
+    expect(response.body).toEqual({ data: [] });
+    expect(seen).toHaveLength(2);
+    expect(clock.now()).toBe(0); // the manual clock was not used
   });
 });
 
 describe('UpstreamClient: transport failures', () => {
   it('gives UPSTREAM_UNAVAILABLE after maxAttempts when the connection is refused', async () => {
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-
+    const port = await closedPort();
     const label = freshLabel();
     const before = await counted('acme', label, 'error');
     const c = client({ baseUrl: `http://127.0.0.1:${port}` });
-    const error = await rejection(c.send(get(label)));
+    const error = await rejection(send(c, get(label)));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect((await counted('acme', label, 'error')) - before).toBe(3);
   });
 
   it('gives UPSTREAM_UNAVAILABLE after maxAttempts when the upstream destroys the socket', async () => {
     script = [destroy];
-    const error = await rejection(client().send(get(freshLabel())));
+    const error = await rejection(send(client(), get(freshLabel())));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(seen).toHaveLength(3);
   });
 
   it('recovers when only the first connection is destroyed', async () => {
     script = [destroy, reply(200, { data: [] })];
-    const response = await client().send(get(freshLabel()));
+    const response = await send(client(), get(freshLabel()));
     expect(response.body).toEqual({ data: [] });
     expect(seen).toHaveLength(2);
   });
 
   it('gives UPSTREAM_UNAVAILABLE after maxAttempts when every attempt times out, without waiting for the upstream', async () => {
-    script = [delayed(3_000, reply(200, {}))];
-    const started = performance.now();
-    const error = await rejection(client({ timeoutMs: 100 }).send(get(freshLabel())));
-    const elapsed = performance.now() - started;
+    // The upstream never answers: the call can only end through its own per-attempt deadline.
+    script = [hang];
+    const error = await rejection(send(client({ timeoutMs: 100 }), get(freshLabel())));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(seen).toHaveLength(3);
-    expect(elapsed).toBeGreaterThanOrEqual(290);
-    expect(elapsed).toBeLessThan(2_000);
   });
 
   it('times out a response whose body stalls after the headers', async () => {
-    script = [
-      (_req, res) => {
-        res.writeHead(200, { 'content-type': 'application/json' });
-        res.write('{"data":');
-        const t = setTimeout(() => res.end('[]}'), 3_000);
-        timers.add(t);
-      },
-    ];
-    const started = performance.now();
+    script = [stall];
     const error = await rejection(
-      client({ timeoutMs: 150, retry: { maxAttempts: 2, maxTotalWaitMs: 0, baseDelayMs: 0 } }).send(get(freshLabel())),
+      send(client({ timeoutMs: 100, retry: { maxAttempts: 2, maxTotalWaitMs: 0, baseDelayMs: 0 } }), get(freshLabel())),
     );
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
-    expect(performance.now() - started).toBeLessThan(2_000);
     expect(seen).toHaveLength(2);
   });
 
   it('succeeds on a retry after a timed-out first attempt', async () => {
-    script = [delayed(3_000, reply(200, { late: true })), reply(200, { late: false })];
-    const response = await client({ timeoutMs: 150 }).send(get(freshLabel()));
+    script = [hang, reply(200, { late: false })];
+    // A deadline the second (prompt) answer meets even on a loaded machine.
+    const response = await send(client({ timeoutMs: 250 }), get(freshLabel()));
     expect(response.body).toEqual({ late: false });
     expect(seen).toHaveLength(2);
   });
@@ -369,17 +414,21 @@ describe('UpstreamClient: rate-limit budget', () => {
     const c = client({ budget });
     const label = freshLabel();
 
-    expect((await c.send(get(label))).body).toEqual({ n: 1 });
+    expect((await send(c, get(label))).body).toEqual({ n: 1 });
     expect(seen).toHaveLength(1);
 
-    const error = await rejection(c.send(get(label)));
+    const error = await rejection(send(c, get(label)));
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.provider).toBe(ACME);
     expect(error.retryAfter).toBe(1);
     expect(seen).toHaveLength(1); // nothing sent
 
-    await new Promise((resolve) => setTimeout(resolve, 450));
-    expect((await c.send(get(label))).body).toEqual({ n: 2 });
+    await clock.advance(399);
+    expect((await rejection(send(c, get(label)))).retryAfter).toBe(1); // 1 ms left, rounded up
+    expect(seen).toHaveLength(1);
+
+    await clock.advance(1);
+    expect((await send(c, get(label))).body).toEqual({ n: 2 });
     expect(seen).toHaveLength(2);
   });
 
@@ -387,19 +436,39 @@ describe('UpstreamClient: rate-limit budget', () => {
     script = [reply(200, {}, { 'x-test-remaining': '0', 'x-test-reset-ms': '90000' })];
     const c = client({ budget });
     const label = freshLabel();
-    await c.send(get(label));
-    const error = await rejection(c.send(get(label)));
-    expect(error.retryAfter).toBeGreaterThanOrEqual(89);
-    expect(error.retryAfter).toBeLessThanOrEqual(90);
+    await send(c, get(label));
+    expect((await rejection(send(c, get(label)))).retryAfter).toBe(90);
+    await clock.advance(30_500);
+    expect((await rejection(send(c, get(label)))).retryAfter).toBe(60); // 59.5 s, rounded up
     expect(seen).toHaveLength(1);
+  });
+
+  it('reads a reset stated as an epoch time against the clock it is given', async () => {
+    const resetAt = Math.floor(clock.wallNow() / 1000) + 60;
+    script = [reply(200, {}, { 'x-test-remaining': '0', 'x-test-reset-epoch': String(resetAt) })];
+    const seenClocks: Clock[] = [];
+    const c = client({
+      budget: (response, at) => {
+        seenClocks.push(at);
+        const resetInMs = parseResetEpochSeconds(header(response, 'x-test-reset-epoch'), at.wallNow());
+        return resetInMs === undefined ? undefined : { remaining: Number(header(response, 'x-test-remaining')), resetInMs };
+      },
+    });
+    const label = freshLabel();
+    await send(c, get(label));
+    expect(seenClocks).toEqual([clock]);
+    expect((await rejection(send(c, get(label)))).retryAfter).toBe(60);
+    await clock.advance(60_000);
+    await send(c, get(label));
+    expect(seen).toHaveLength(2);
   });
 
   it('keeps sending while some budget remains', async () => {
     script = [reply(200, {}, { 'x-test-remaining': '1', 'x-test-reset-ms': '90000' })];
     const c = client({ budget });
     const label = freshLabel();
-    await c.send(get(label));
-    await c.send(get(label));
+    await send(c, get(label));
+    await send(c, get(label));
     expect(seen).toHaveLength(2);
   });
 
@@ -407,8 +476,8 @@ describe('UpstreamClient: rate-limit budget', () => {
     script = [reply(200, {}, { 'x-test-remaining': '0', 'x-test-reset-ms': '90000' }), reply(200, { other: true })];
     const c = client({ budget });
     const spent = freshLabel();
-    await c.send(get(spent));
-    expect((await c.send(get(freshLabel()))).body).toEqual({ other: true });
+    await send(c, get(spent));
+    expect((await send(c, get(freshLabel()))).body).toEqual({ other: true });
     expect(seen).toHaveLength(2);
   });
 });
@@ -423,7 +492,7 @@ describe('UpstreamClient: metrics', () => {
       s200: await counted('acme', label, '200'),
       all: await countedAll('acme', label),
     };
-    await client().send(get(label));
+    await send(client(), get(label));
     expect((await counted('acme', label, '503')) - before.s503).toBe(1);
     expect((await counted('acme', label, '429')) - before.s429).toBe(1);
     expect((await counted('acme', label, '200')) - before.s200).toBe(1);
@@ -437,7 +506,7 @@ describe('UpstreamClient: metrics', () => {
     script = [destroy, reply(200, {})];
     const label = freshLabel();
     const before = { error: await counted('acme', label, 'error'), ok: await counted('acme', label, '200') };
-    await client().send(get(label));
+    await send(client(), get(label));
     expect((await counted('acme', label, 'error')) - before.error).toBe(1);
     expect((await counted('acme', label, '200')) - before.ok).toBe(1);
   });
@@ -446,9 +515,9 @@ describe('UpstreamClient: metrics', () => {
     script = [reply(200, {}, { 'x-test-remaining': '0', 'x-test-reset-ms': '90000' })];
     const c = client({ budget });
     const label = freshLabel();
-    await c.send(get(label));
+    await send(c, get(label));
     const before = await countedAll('acme', label);
-    await rejection(c.send(get(label)));
+    await rejection(send(c, get(label)));
     expect((await countedAll('acme', label)) - before).toBe(0);
   });
 
@@ -456,7 +525,7 @@ describe('UpstreamClient: metrics', () => {
     script = [reply(200, {})];
     const label = freshLabel();
     const before = await counted('other', label, '200');
-    await client({ provider: OTHER }).send(get(label));
+    await send(client({ provider: OTHER }), get(label));
     expect((await counted('other', label, '200')) - before).toBe(1);
     expect(await counted('acme', label, '200')).toBe(0);
   });
@@ -486,7 +555,7 @@ describe('UpstreamClient: secrets', () => {
   it('never puts the webhook path or the authorization header in logs, errors or metrics', async () => {
     const { logger, lines } = capture();
     // A retry (debug log), a destroyed socket (transport error log), then persistent failure (warn log).
-    script = [reply(503, { error: `bad ${WEBHOOK_SECRET}` }), destroy, delayed(1_000, reply(200, {})), reply(500, {})];
+    script = [reply(503, { error: `bad ${WEBHOOK_SECRET}` }), destroy, hang, reply(500, {})];
     const label = 'POST user.get';
     const c = client({
       provider: OTHER,
@@ -496,7 +565,7 @@ describe('UpstreamClient: secrets', () => {
       retry: { maxAttempts: 4, maxTotalWaitMs: 2_000, baseDelayMs: 5 },
     });
     const error = await rejection(
-      c.send({
+      send(c, {
         method: 'POST',
         label,
         path: path`/user.get.json`,
@@ -528,7 +597,7 @@ describe('UpstreamClient: secrets', () => {
     script = [reply(429, undefined, { 'retry-after': '30' })];
     const c = client({ provider: OTHER, baseUrl: `${baseUrl}/rest/1/${WEBHOOK_SECRET}`, logger });
     const error = await rejection(
-      c.send({ method: 'GET', label: 'GET profile', path: path`/profile.json`, headers: { authorization: TOKEN } }),
+      send(c, { method: 'GET', label: 'GET profile', path: path`/profile.json`, headers: { authorization: TOKEN } }),
     );
     expect(error.code).toBe('RATE_LIMITED');
     expect(error.retryAfter).toBe(30);
@@ -540,13 +609,9 @@ describe('UpstreamClient: secrets', () => {
 
   it('keeps the secret out of logs and errors when the upstream cannot be reached at all', async () => {
     const { logger, lines } = capture();
-    const closed = createServer();
-    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
-    const port = (closed.address() as AddressInfo).port;
-    await new Promise<void>((resolve) => closed.close(() => resolve()));
-
+    const port = await closedPort();
     const c = client({ provider: OTHER, baseUrl: `http://127.0.0.1:${port}/rest/1/${WEBHOOK_SECRET}/`, logger });
-    const error = await rejection(c.send({ method: 'GET', label: 'GET refused', path: path`/x.json`, headers: { authorization: TOKEN } }));
+    const error = await rejection(send(c, { method: 'GET', label: 'GET refused', path: path`/x.json`, headers: { authorization: TOKEN } }));
     expect(error.code).toBe('UPSTREAM_UNAVAILABLE');
     expect(lines.length).toBeGreaterThan(0);
     for (const line of lines) assertClean('log line', line);

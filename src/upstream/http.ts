@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { Pool } from 'undici';
 import type { ProviderId } from '../providers/provider.js';
 import { callWithRetries, type Failure } from './call-with-retries.js';
+import { type Clock, systemClock } from './clock.js';
 import { ProviderError } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
 import type { Pacer } from './pacing.js';
@@ -63,16 +64,24 @@ export interface UpstreamClientOptions {
   timeoutMs: number;
   retry?: RetryPolicy;
   logger: Logger;
-  /** The provider's reading of a response: success, or which failure and whether to retry. */
-  classify(response: UpstreamResponse): Verdict;
+  /**
+   * The provider's reading of a response: success, or which failure and whether to retry. `clock`
+   * turns an absolute time the upstream states (an epoch reset) into a wait: `clock.wallNow()`.
+   */
+  classify(response: UpstreamResponse, clock: Clock): Verdict;
   /**
    * The upstream's rate-limit budget as this response states it, if it states one. When it says
    * nothing is left, calls with the same label fail fast until the reset instead of spending a 429.
    */
-  budget?(response: UpstreamResponse): { remaining: number; resetInMs: number } | undefined;
+  budget?(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number } | undefined;
   /** Client-side pacing, shared by every client of the same upstream account: each attempt holds a permit. */
   pacer?: Pacer;
   random?: () => number;
+  /**
+   * What waits between attempts and the fail-fast budget are timed on; the system clock unless a test
+   * injects one. A request itself (its socket, its per-attempt deadline) always runs on real time.
+   */
+  clock?: Clock;
 }
 
 export class UpstreamClient {
@@ -80,7 +89,8 @@ export class UpstreamClient {
   private readonly pool: Pool;
   private readonly basePath: string;
   private readonly retry: RetryPolicy;
-  /** label -> epoch ms before which the upstream has told us not to call. */
+  private readonly clock: Clock;
+  /** label -> time on `clock` (monotonic) before which the upstream has told us not to call. */
   private readonly blockedUntil = new Map<string, number>();
 
   constructor(private readonly options: UpstreamClientOptions) {
@@ -88,6 +98,7 @@ export class UpstreamClient {
     const base = new URL(options.baseUrl);
     this.basePath = base.pathname.replace(/\/+$/, '');
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
+    this.clock = options.clock ?? systemClock;
     this.pool = new Pool(base.origin, {
       connections: options.connections,
       pipelining: 1,
@@ -100,7 +111,8 @@ export class UpstreamClient {
   /** Sends `request`, retrying as the policy allows; resolves with a response the provider called ok. */
   send(request: UpstreamRequest): Promise<UpstreamResponse> {
     const { provider, logger, random } = this.options;
-    return callWithRetries({ provider, label: request.label, policy: this.retry, logger, random }, async () => {
+    const { clock } = this;
+    return callWithRetries({ provider, label: request.label, policy: this.retry, logger, random, clock }, async () => {
       this.failIfBlocked(request.label);
       const permit = await this.options.pacer?.acquire();
       let outcome: Awaited<ReturnType<UpstreamClient['attempt']>>;
@@ -110,7 +122,7 @@ export class UpstreamClient {
         permit?.release();
       }
       if ('failure' in outcome) return { ok: false, failure: outcome.failure };
-      const verdict = this.options.classify(outcome.response);
+      const verdict = this.options.classify(outcome.response, clock);
       return verdict.kind === 'ok' ? { ok: true, value: outcome.response } : { ok: false, failure: verdict };
     });
   }
@@ -141,16 +153,16 @@ export class UpstreamClient {
   }
 
   private noteBudget(label: string, response: UpstreamResponse): void {
-    const budget = this.options.budget?.(response);
+    const budget = this.options.budget?.(response, this.clock);
     if (budget === undefined) return;
-    if (budget.remaining <= 0) this.blockedUntil.set(label, Date.now() + budget.resetInMs);
+    if (budget.remaining <= 0) this.blockedUntil.set(label, this.clock.now() + budget.resetInMs);
     else this.blockedUntil.delete(label);
   }
 
   private failIfBlocked(label: string): void {
     const until = this.blockedUntil.get(label);
     if (until === undefined) return;
-    const waitMs = until - Date.now();
+    const waitMs = until - this.clock.now();
     if (waitMs <= 0) {
       this.blockedUntil.delete(label);
       return;

@@ -1,8 +1,28 @@
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, type RetryPolicy, retryDelayMs } from './retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 5, maxTotalWaitMs: 10_000, baseDelayMs: 100 };
 const pinned = (value: number) => () => value;
+
+/** Small deterministic pseudo-random numbers (mulberry32): the same draws on every run. */
+function seeded(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Only `Date` is faked (timers stay real): the "current time" of a default `now` is pinned. */
+function pinSystemTime(epochMs: number): void {
+  vi.useFakeTimers({ toFake: ['Date'] });
+  vi.setSystemTime(epochMs);
+}
+afterEach(() => {
+  vi.useRealTimers();
+});
 /** The largest value Math.random can return. */
 const ALMOST_ONE = 1 - Number.EPSILON;
 
@@ -62,10 +82,11 @@ describe('retryDelayMs without an upstream wait (exponential backoff, full jitte
     expect(retryDelayMs(slow, 3, undefined, pinned(1))).toBe(1_000);
   });
 
-  it('stays within [0, base * 2^(attempt-1)] for real random draws', () => {
+  it('stays within [0, base * 2^(attempt-1)] for many random draws', () => {
+    const random = seeded(42);
     for (let attempt = 1; attempt <= 6; attempt++) {
       for (let i = 0; i < 50; i++) {
-        const delay = retryDelayMs(policy, attempt, undefined);
+        const delay = retryDelayMs(policy, attempt, undefined, random);
         expect(delay).toBeGreaterThanOrEqual(0);
         expect(delay).toBeLessThanOrEqual(100 * 2 ** (attempt - 1));
       }
@@ -117,10 +138,16 @@ describe('parseRetryAfter', () => {
   });
 
   it('uses the current time when no now is given', () => {
-    const inOneMinute = new Date(Date.now() + 60_000).toUTCString();
-    const ms = parseRetryAfter(inOneMinute);
-    expect(ms).toBeGreaterThan(58_000);
-    expect(ms).toBeLessThanOrEqual(60_000);
+    pinSystemTime(now);
+    expect(parseRetryAfter('Wed, 15 Jan 2025 12:01:00 GMT')).toBe(60_000);
+  });
+
+  it('reads a two-digit RFC 850 year relative to now: more than 50 years ahead is the past century', () => {
+    expect(parseRetryAfter('Wednesday, 01-Jan-70 00:00:00 GMT', now)).toBe(Date.UTC(2070, 0, 1) - now);
+    expect(parseRetryAfter('Thursday, 01-Jan-76 00:00:00 GMT', now)).toBe(0); // 1976
+    const in1990 = Date.UTC(1990, 0, 1);
+    expect(parseRetryAfter('Sunday, 01-Jan-40 00:00:00 GMT', in1990)).toBe(Date.UTC(2040, 0, 1) - in1990);
+    expect(parseRetryAfter('Monday, 01-Jan-45 00:00:00 GMT', in1990)).toBe(0); // 1945
   });
 
   it('gives undefined for a missing or empty header', () => {
@@ -166,9 +193,8 @@ describe('parseResetEpochSeconds', () => {
   });
 
   it('uses the current time when no now is given', () => {
-    const ms = parseResetEpochSeconds(String(Math.floor(Date.now() / 1000) + 30));
-    expect(ms).toBeGreaterThan(28_000);
-    expect(ms).toBeLessThanOrEqual(30_000);
+    pinSystemTime(now + 250);
+    expect(parseResetEpochSeconds('1700000030')).toBe(29_750);
   });
 
   it('gives undefined for a missing, empty or non-integer value', () => {

@@ -44,7 +44,7 @@ export function parseRetryAfter(value: string | undefined, now = Date.now()): nu
   if (value === undefined) return undefined;
   const trimmed = value.trim();
   if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = parseHttpDate(trimmed);
+  const date = parseHttpDate(trimmed, now);
   return date === undefined ? undefined : Math.max(0, date - now);
 }
 
@@ -59,21 +59,21 @@ const HTTP_DATE_FORMS = [
   new RegExp(`^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) (?<month>[A-Z][a-z]{2}) (?<day>[ \\d]\\d) ${TIME} (?<year>\\d{4})$`),
 ];
 
-function parseHttpDate(text: string): number | undefined {
+function parseHttpDate(text: string, now: number): number | undefined {
   for (const form of HTTP_DATE_FORMS) {
     const g = form.exec(text)?.groups;
     if (g === undefined) continue;
     const month = MONTHS.indexOf(g.month!);
     if (month < 0) return undefined;
     // A two-digit year more than 50 years ahead is in the past century (RFC 9110 §5.6.7).
-    const year = g.year !== undefined ? Number(g.year) : twoDigitYear(Number(g.yy));
+    const year = g.year !== undefined ? Number(g.year) : twoDigitYear(Number(g.yy), now);
     return Date.UTC(year, month, Number(g.day), Number(g.h), Number(g.m), Number(g.s));
   }
   return undefined;
 }
 
-function twoDigitYear(yy: number): number {
-  return 2000 + yy > new Date().getUTCFullYear() + 50 ? 1900 + yy : 2000 + yy;
+function twoDigitYear(yy: number, now: number): number {
+  return 2000 + yy > new Date(now).getUTCFullYear() + 50 ? 1900 + yy : 2000 + yy;
 }
 
 /** An epoch-seconds reset time (X's `x-rate-limit-reset`) as milliseconds from `now`. */
@@ -81,5 +81,3 @@ export function parseResetEpochSeconds(value: string | undefined, now = Date.now
   if (value === undefined || !/^\d+$/.test(value.trim())) return undefined;
   return Math.max(0, Number(value) * 1000 - now);
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));

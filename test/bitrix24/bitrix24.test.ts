@@ -200,13 +200,12 @@ describe('client-side pacing', () => {
   it("keeps under the portal's leaky bucket, so QUERY_LIMIT_EXCEEDED does not happen", async () => {
     h = await startHarness({
       emulators: { bitrix24: { portals: [{ name: 'slow', emulator: { bucket: { perSecond: 4, burst: 2 } } }] } },
-      // The client paces a little under the portal's bucket, as one should: arrival times jitter.
+      // The client paces a little under the portal's bucket: its clock and the portal's round differently.
       env: { BITRIX24_RATE_PER_SECOND: '3', BITRIX24_RATE_BURST: '2' },
     });
-    const started = Date.now();
     for (let i = 0; i < 5; i++) await h.gql(usersQuery, { ids: [String(i + 1)] });
     const portal = h.emulator('bitrix24').get('slow')!;
+    // Without the client's pacing the third request would overflow the portal's bucket (503, then retried).
     expect(portal.requests.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(900); // 3 of the 5 waited ~333 ms each
   });
 });

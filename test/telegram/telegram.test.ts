@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoIds, type Harness, startHarness } from '../support/harness.js';
+import { ManualClock } from '../support/manual-clock.js';
 
 /**
  * Telegram over the real server: the subgraph's client, loaders and error mapping against the
@@ -138,7 +139,8 @@ describe('errors', () => {
   });
 
   it('FLOOD_WAIT under the threshold is waited out and retried; both RPCs are counted', async () => {
-    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' } });
+    const clock = new ManualClock();
+    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' }, clock });
     const metric = async () => {
       const text = await (await fetch(`${h.url}/metrics`)).text();
       const count = (status: string) =>
@@ -151,9 +153,13 @@ describe('errors', () => {
     };
     const before = await metric();
     h.emulator('telegram').failNext(1, 420, 'FLOOD_WAIT_1');
-    const started = Date.now();
-    const { body } = await h.gql('{ telegramUsers(ids: ["1"]) { id } }');
-    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    const answer = h.gql('{ telegramUsers(ids: ["1"]) { id } }');
+    // The retry waits the second Telegram asked for (plus at most 100 ms of jitter), not a moment less.
+    await clock.timerSet();
+    await clock.advance(999);
+    expect(rpcs(h)).toHaveLength(1);
+    await clock.advance(101);
+    const { body } = await answer;
     expect(body.errors).toBeUndefined();
     expect(rpcs(h).map((c) => c.outcome)).toEqual(['FLOOD_WAIT_1', 'ok']);
     const after = await metric();
@@ -162,11 +168,12 @@ describe('errors', () => {
   });
 
   it('FLOOD_WAIT over the threshold answers RATE_LIMITED with retryAfter at once', async () => {
-    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' } });
+    // On a clock that never moves: an answer at all proves nothing was waited out.
+    const clock = new ManualClock();
+    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' }, clock });
     h.emulator('telegram').failNext(1, 420, 'FLOOD_WAIT_300');
-    const started = Date.now();
     const { status, body } = await h.gql('{ telegramUsers(ids: ["1", "2"]) { id } x: xUsers(ids: ["1"]) { id } }');
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(clock.pending).toBe(0);
     expect(status).toBe(200);
     expect(body.data).toEqual({ telegramUsers: [null, null], x: [{ id: '1' }] });
     expect(body.errors!.map((e) => e.extensions)).toEqual([

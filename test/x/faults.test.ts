@@ -28,9 +28,7 @@ describe('rate limits', () => {
     h = await startHarness();
     const reset = Math.floor(Date.now() / 1000) + 600;
     h.emulator('x').setRemaining('/2/users', 0, reset);
-    const started = Date.now();
-    const { status, body } = await h.gql(mixed);
-    expect(Date.now() - started).toBeLessThan(1_000); // no waiting out a 10-minute window
+    const { status, body } = await h.gql(mixed); // no waiting out a 10-minute window: the test would time out
     expect(status).toBe(200);
     expect(body.data).toEqual({ byId: [null, null], byName: [{ id: '3', name: 'Demo User 3' }] });
     expect(codesAt(body.errors)).toEqual({ 'byId.0': 'RATE_LIMITED', 'byId.1': 'RATE_LIMITED' });
@@ -76,9 +74,9 @@ describe('outages', () => {
 
   it('an upstream slower than UPSTREAM_TIMEOUT_MS gives UPSTREAM_UNAVAILABLE, not a hang', async () => {
     h = await startHarness({ emulators: { x: { latencyMs: 2_000 } }, env: { UPSTREAM_TIMEOUT_MS: '150', UPSTREAM_MAX_ATTEMPTS: '2' } });
-    const started = Date.now();
     const { status, body } = await h.gql('{ xUsers(ids: ["1"]) { id } }');
-    expect(Date.now() - started).toBeLessThan(1_500);
+    // Both attempts were given up before the upstream answered either (it answers after 2 s).
+    expect(xCalls(h).map((r) => r.status)).toEqual([0, 0]);
     expect(status).toBe(200);
     expect(body.data.xUsers).toEqual([null]);
     expect(body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'x', id: '1' });

@@ -1,0 +1,201 @@
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { RequestContext } from '../../context.js';
+import { ProviderError } from '../../upstream/errors.js';
+import type { FetchScope } from '../provider.js';
+import { bitrix24Portal, bitrix24Users, loadBitrix24User } from './batch.js';
+import type { Bitrix24Portal, Bitrix24Service, UserListOutcome } from './client.js';
+import { BITRIX24 } from './id.js';
+import type { BitrixApiUser } from './wire.js';
+
+/**
+ * Bitrix24's lookup against stub portals: one `im.user.list.get` for a chunk, one `batch` for
+ * several, each command's `result_error` at the ids it carried, and how a portal is chosen.
+ */
+
+const logger = pino({ level: 'silent' });
+
+const apiUser = (id: number): BitrixApiUser => ({ id, name: `User ${id}`, active: true });
+
+type Call = { method: 'userList'; ids: number[]; avatarHr: boolean } | { method: 'batchUserLists'; chunks: number[][]; avatarHr: boolean };
+
+/**
+ * A portal that knows users `1..known`, fails the batch commands whose ids include a key of `failing`
+ * with that error, and records every call. `whole` makes every call throw it instead.
+ */
+function stubPortal(name: string, options: { known?: number; failing?: Record<number, string>; whole?: Error } = {}) {
+  const calls: Call[] = [];
+  const known = options.known ?? 1_000;
+  const usersOf = (ids: readonly number[]) => Object.fromEntries(ids.map((id) => [String(id), id <= known ? apiUser(id) : null]));
+  const portal = {
+    name,
+    async userList(ids: readonly number[], avatarHr: boolean): Promise<UserListOutcome> {
+      calls.push({ method: 'userList', ids: [...ids], avatarHr });
+      if (options.whole) throw options.whole;
+      return { users: usersOf(ids) };
+    },
+    async batchUserLists(chunks: readonly (readonly number[])[], avatarHr: boolean): Promise<UserListOutcome[]> {
+      calls.push({ method: 'batchUserLists', chunks: chunks.map((c) => [...c]), avatarHr });
+      if (options.whole) throw options.whole;
+      return chunks.map((ids) => {
+        const failure = ids.map((id) => options.failing?.[id]).find((f) => f !== undefined);
+        return failure === undefined ? { users: usersOf(ids) } : { error: { error: failure, error_description: 'emulated' } };
+      });
+    },
+  };
+  return { portal: portal as unknown as Bitrix24Portal, calls };
+}
+
+function stubService(portals: Bitrix24Portal[], maxIdsPerCall = 50): Bitrix24Service {
+  return { maxIdsPerCall, portals: new Map(portals.map((p) => [p.name, p])) } as unknown as Bitrix24Service;
+}
+
+const scope = (partition: string, fields: readonly string[] = []): FetchScope => ({ partition, fields, logger, prime: () => {} });
+
+function asError(value: unknown): ProviderError {
+  expect(value).toBeInstanceOf(ProviderError);
+  return value as ProviderError;
+}
+
+describe('bitrix24Users: keys, batch size and fields', () => {
+  it('takes positive integer ids of up to 10 digits', () => {
+    const { key } = bitrix24Users;
+    for (const ok of ['1', '42', '9999999999']) expect(key.isValid(ok), ok).toBe(true);
+    for (const bad of ['', '0', '01', '-1', '1.0', 'abc', '12345678901']) expect(key.isValid(bad), bad).toBe(false);
+    expect(key.expected).toBe('a Bitrix24 user id (a positive integer)');
+  });
+
+  it('batches as many ids as 50 commands carry', () => {
+    expect(bitrix24Users.maxBatchSize(stubService([], 50))).toBe(2_500);
+    expect(bitrix24Users.maxBatchSize(stubService([], 7))).toBe(350);
+  });
+
+  it('asks AVATAR_HR only when avatarHr is selected (or nothing is known of the selection)', () => {
+    expect(bitrix24Users.fields(new Set(['Bitrix24User.name', 'Bitrix24User.avatar']))).toEqual([]);
+    expect(bitrix24Users.fields(new Set(['Bitrix24User.name', 'Bitrix24User.avatarHr']))).toEqual(['AVATAR_HR']);
+    expect(bitrix24Users.fields(undefined)).toEqual(['AVATAR_HR']);
+  });
+});
+
+describe('bitrix24Users.fetch', () => {
+  it('sends one chunk as one im.user.list.get, and keys users by id with their portal', async () => {
+    const a = stubPortal('a.example', { known: 2 });
+    const found = await bitrix24Users.fetch(stubService([a.portal]), ['2', '1', '3'], scope('a.example', ['AVATAR_HR']));
+    expect(a.calls).toEqual([{ method: 'userList', ids: [2, 1, 3], avatarHr: true }]);
+    expect(found.get('1')).toEqual({ portal: 'a.example', user: apiUser(1) });
+    expect(found.get('2')).toEqual({ portal: 'a.example', user: apiUser(2) });
+    expect(found.has('3')).toBe(false); // null: unknown, so NOT_FOUND
+  });
+
+  it('sends several chunks as one batch request of maxIdsPerCall ids per command', async () => {
+    const a = stubPortal('a.example');
+    const ids = ['1', '2', '3', '4', '5'];
+    const found = await bitrix24Users.fetch(stubService([a.portal], 2), ids, scope('a.example'));
+    expect(a.calls).toEqual([{ method: 'batchUserLists', chunks: [[1, 2], [3, 4], [5]], avatarHr: false }]);
+    expect([...found.keys()].sort()).toEqual(ids);
+  });
+
+  it('answers each id of a command that failed with that command’s error, and the other commands stand', async () => {
+    const a = stubPortal('a.example', { failing: { 4: 'QUERY_LIMIT_EXCEEDED', 8: 'ACCESS_DENIED', 10: 'SOMETHING_ELSE' } });
+    const ids = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
+    const found = await bitrix24Users.fetch(stubService([a.portal], 3), ids, scope('a.example'));
+    expect(a.calls).toEqual([{ method: 'batchUserLists', chunks: [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]], avatarHr: false }]);
+    for (const id of ['1', '2', '3']) expect(found.get(id)).toEqual({ portal: 'a.example', user: apiUser(Number(id)) });
+    for (const [id, code] of [
+      ['4', 'RATE_LIMITED'],
+      ['5', 'RATE_LIMITED'],
+      ['6', 'RATE_LIMITED'],
+      ['7', 'UNAUTHENTICATED'],
+      ['8', 'UNAUTHENTICATED'],
+      ['9', 'UNAUTHENTICATED'],
+      ['10', 'UPSTREAM_UNAVAILABLE'],
+    ] as const) {
+      expect(asError(found.get(id))).toMatchObject({ code, id, provider: BITRIX24 });
+    }
+  });
+
+  it('lets a whole-call failure through', async () => {
+    const failure = new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 });
+    const a = stubPortal('a.example', { whole: failure });
+    await expect(bitrix24Users.fetch(stubService([a.portal]), ['1'], scope('a.example'))).rejects.toBe(failure);
+  });
+
+  it('refuses a partition that names no portal', async () => {
+    const a = stubPortal('a.example');
+    const error = await (async () => bitrix24Users.fetch(stubService([a.portal]), ['1'], scope('b.example')))().catch((e: unknown) => e);
+    expect(asError(error).code).toBe('BAD_USER_INPUT');
+    expect(a.calls).toEqual([]);
+  });
+});
+
+describe('bitrix24Portal', () => {
+  const context = (portals?: Bitrix24Portal[]) =>
+    new RequestContext(new Map(portals === undefined ? [] : [[BITRIX24.name, stubService(portals)]]), logger);
+
+  it('answers PROVIDER_NOT_CONFIGURED without a service', () => {
+    expect(asError(bitrix24Portal(context(), 'a.example')).code).toBe('PROVIDER_NOT_CONFIGURED');
+  });
+
+  it('takes the only portal when none is named, and a configured one by name', () => {
+    const a = stubPortal('a.example').portal;
+    expect(bitrix24Portal(context([a]), undefined)).toBe('a.example');
+    expect(bitrix24Portal(context([a]), null)).toBe('a.example');
+    const b = stubPortal('b.example').portal;
+    expect(bitrix24Portal(context([a, b]), 'b.example')).toBe('b.example');
+  });
+
+  it('refuses no name when there are several portals', () => {
+    const error = asError(bitrix24Portal(context([stubPortal('a.example').portal, stubPortal('b.example').portal]), undefined));
+    expect(error.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toBe('Several Bitrix24 portals are configured: name one with the `portal` argument');
+  });
+
+  it('refuses an unknown name without listing the configured ones, and echoes at most 100 characters of it', () => {
+    const ctx = context([stubPortal('secret-portal.example').portal]);
+    const error = asError(bitrix24Portal(ctx, 'other.example'));
+    expect(error.code).toBe('BAD_USER_INPUT');
+    expect(error.message).toBe('No Bitrix24 portal named "other.example" is configured');
+    expect(error.message).not.toContain('secret-portal');
+    expect(asError(bitrix24Portal(ctx, 'y'.repeat(500))).message).toBe(`No Bitrix24 portal named "${'y'.repeat(100)}" is configured`);
+  });
+});
+
+describe('loadBitrix24User', () => {
+  it('loads through each portal’s own loader: one call per portal for a tick', async () => {
+    const a = stubPortal('a.example');
+    const b = stubPortal('b.example');
+    const ctx = new RequestContext(new Map([[BITRIX24.name, stubService([a.portal, b.portal])]]), logger);
+    const users = await Promise.all([
+      loadBitrix24User(ctx, '1', 'a.example'),
+      loadBitrix24User(ctx, '2', 'b.example'),
+      loadBitrix24User(ctx, '3', 'a.example'),
+      loadBitrix24User(ctx, '1', 'b.example'),
+    ]);
+    expect(users.map((u) => [u.portal, u.user.id])).toEqual([
+      ['a.example', 1],
+      ['b.example', 2],
+      ['a.example', 3],
+      ['b.example', 1],
+    ]);
+    expect(a.calls).toEqual([{ method: 'userList', ids: [1, 3], avatarHr: true }]);
+    expect(b.calls).toEqual([{ method: 'userList', ids: [2, 1], avatarHr: true }]);
+  });
+
+  it('refuses a portal that is not a string, or that is unknown, at the id, sending nothing', async () => {
+    const a = stubPortal('a.example');
+    const ctx = new RequestContext(new Map([[BITRIX24.name, stubService([a.portal])]]), logger);
+    const notText = asError(await loadBitrix24User(ctx, '1', 42).catch((e: unknown) => e));
+    expect(notText).toMatchObject({ code: 'BAD_USER_INPUT', id: '1', message: 'A Bitrix24 portal is named by a string' });
+    const unknown = asError(await loadBitrix24User(ctx, 5, 'z.example').catch((e: unknown) => e));
+    expect(unknown).toMatchObject({ code: 'BAD_USER_INPUT', id: '5', message: 'No Bitrix24 portal named "z.example" is configured' });
+    expect(a.calls).toEqual([]);
+  });
+
+  it('refuses a malformed id before any call', async () => {
+    const a = stubPortal('a.example');
+    const ctx = new RequestContext(new Map([[BITRIX24.name, stubService([a.portal])]]), logger);
+    const error = asError(await loadBitrix24User(ctx, '0', 'a.example').catch((e: unknown) => e));
+    expect(error).toMatchObject({ code: 'BAD_USER_INPUT', id: '0' });
+    expect(a.calls).toEqual([]);
+  });
+});
