@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { type Reply, writeReply } from './reply.js';
 
 export interface LoopbackServerOptions {
   /** Names the emulator in the console line of a handler bug. */
@@ -8,8 +9,8 @@ export interface LoopbackServerOptions {
   /** Default 127.0.0.1: emulators never listen beyond this machine. */
   host?: string;
   handle(req: IncomingMessage, res: ServerResponse): void | Promise<void>;
-  /** Answers a request whose handler threw: the upstream's own 500, so a bug shows as a failure, not a hang. */
-  internalError(res: ServerResponse): void;
+  /** The answer to a request whose handler threw: the upstream's own 500, so a bug shows as a failure, not a hang. */
+  internalError: Reply;
   /** Delayed answers (latency emulation) still pending at close are dropped. */
   timers?: Set<NodeJS.Timeout>;
 }
@@ -26,7 +27,7 @@ export async function startLoopbackServer(options: LoopbackServerOptions): Promi
   const host = options.host ?? '127.0.0.1';
   const server = createServer((req, res) => {
     const fail = (error: unknown) => {
-      if (!res.headersSent) options.internalError(res);
+      if (!res.headersSent) writeReply(res, options.internalError);
       else res.end();
       console.error(`${options.name}: handler failed`, error);
     };

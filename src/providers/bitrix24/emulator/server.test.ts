@@ -4,13 +4,16 @@
  * injected faults. Bodies are checked against the wire shapes in wire.ts and the method page.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { BitrixApiUser, BitrixBatchResponse, BitrixTime, BitrixTokenResponse } from '../wire.js';
+import { ManualEmulatorClock } from '../../../emulators/clock.js';
+import type { BitrixApiUser, BitrixBatchResponse, BitrixTokenResponse } from '../wire.js';
 import { BITRIX_DEMO_MAX_ID, demoBitrixUser } from './demo-data.js';
-import { type Bitrix24Emulator, startBitrix24Emulator } from './server.js';
+import { type Bitrix24Emulator, type BitrixTime, startBitrix24Emulator } from './server.js';
 
 const WEBHOOK = { userId: 1, secret: 'wh5ecret0123456789' };
 const OAUTH = { clientId: 'local.app.1', clientSecret: 'client-secret-xyz', accessToken: 'access-0', refreshToken: 'refresh-0' };
 const ATOM = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+03:00$/;
+/** Where a manual emulator clock starts: a fixed instant, so a test reads the same on every run. */
+const START_MS = Date.UTC(2026, 2, 1, 9, 30);
 
 interface Answer<T = Record<string, unknown>> {
   status: number;
@@ -31,8 +34,8 @@ const postJson = <T = Record<string, unknown>>(url: string, body: unknown): Prom
 const postForm = <T = Record<string, unknown>>(url: string, body: string): Promise<Answer<T>> =>
   request<T>(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body });
 
-/** The `time` block every REST response carries. */
-function expectTime(time: unknown): void {
+/** The `time` block every REST response carries; `nowMs` is the emulator's time (its clock's, or the wall clock). */
+function expectTime(time: unknown, nowMs = Date.now()): void {
   const t = time as BitrixTime;
   expect(Object.keys(t).sort()).toEqual(
     ['date_finish', 'date_start', 'duration', 'finish', 'operating', 'operating_reset_at', 'processing', 'start'].sort(),
@@ -41,17 +44,18 @@ function expectTime(time: unknown): void {
     expect(typeof t[k], k).toBe('number');
   }
   expect(t.finish).toBeGreaterThanOrEqual(t.start);
-  expect(t.start).toBeGreaterThan(Date.now() / 1000 - 60);
-  expect(t.operating_reset_at).toBeGreaterThan(Date.now() / 1000);
+  expect(t.start).toBeGreaterThan(nowMs / 1000 - 60);
+  expect(t.start).toBeLessThanOrEqual(nowMs / 1000);
+  expect(t.operating_reset_at).toBeGreaterThan(nowMs / 1000);
   expect(t.date_start).toMatch(ATOM);
   expect(t.date_finish).toMatch(ATOM);
 }
 
-function expectError(answer: Answer, status: number, error: string, description?: string): void {
+function expectError(answer: Answer, status: number, error: string, description?: string, nowMs?: number): void {
   expect(answer.status, answer.text).toBe(status);
   expect(answer.body.error).toBe(error);
   if (description !== undefined) expect(answer.body.error_description).toBe(description);
-  expectTime(answer.body.time);
+  expectTime(answer.body.time, nowMs);
 }
 
 type Users = Record<string, BitrixApiUser | null>;
@@ -233,15 +237,27 @@ describe('Bitrix24 emulator', () => {
     });
 
     it('an access token expires by itself after its TTL', async () => {
-      const short = await startBitrix24Emulator({ oauth: { ...OAUTH, accessTokenTtlSeconds: 1 } });
+      const clock = new ManualEmulatorClock(START_MS);
+      const short = await startBitrix24Emulator({ oauth: { ...OAUTH, accessTokenTtlSeconds: 1 }, clock });
       try {
         expect(short.webhookUrl).toBeUndefined();
         const url = `${short.url}/rest/im.user.list.get`;
+        const first = await postJson<{ time: BitrixTime }>(url, { ID: [1], auth: OAUTH.accessToken });
+        expect(first.status).toBe(200);
+        // The time block reads the emulator's clock too.
+        expect([first.body.time.start, first.body.time.finish]).toEqual([START_MS / 1000, START_MS / 1000]);
+        clock.advance(999);
         expect((await postJson(url, { ID: [1], auth: OAUTH.accessToken })).status).toBe(200);
-        await new Promise((r) => setTimeout(r, 1_100));
-        expectError(await postJson(url, { ID: [1], auth: OAUTH.accessToken }), 401, 'expired_token');
+        clock.advance(1);
+        expectError(await postJson(url, { ID: [1], auth: OAUTH.accessToken }), 401, 'expired_token', undefined, clock.now());
         // A webhook path is refused when no webhook is configured.
-        expectError(await postJson(`${short.url}/rest/1/${WEBHOOK.secret}/im.user.list.get`, { ID: [1] }), 401, 'NO_AUTH_FOUND');
+        expectError(
+          await postJson(`${short.url}/rest/1/${WEBHOOK.secret}/im.user.list.get`, { ID: [1] }),
+          401,
+          'NO_AUTH_FOUND',
+          undefined,
+          clock.now(),
+        );
       } finally {
         await short.close();
       }
@@ -267,8 +283,8 @@ describe('Bitrix24 emulator', () => {
       expect(r.result_error).toEqual({ third: { error: 'ERROR_METHOD_NOT_FOUND', error_description: 'Method not found!' } });
       expect(r.result_total).toEqual([]);
       expect(r.result_next).toEqual([]);
-      expect(Object.keys(r.result_time)).toEqual(['first', 'second', 'third']);
-      for (const t of Object.values(r.result_time)) expectTime(t);
+      expect(Object.keys(r.result_time ?? {})).toEqual(['first', 'second', 'third']);
+      for (const t of Object.values(r.result_time ?? {})) expectTime(t);
       expectTime(a.body.time);
       expect(emu.requests[0]).toMatchObject({
         method: 'batch',
@@ -374,9 +390,10 @@ describe('Bitrix24 emulator', () => {
 });
 
 describe('leaky bucket', () => {
+  const clock = new ManualEmulatorClock(START_MS);
   let emu: Bitrix24Emulator;
   beforeAll(async () => {
-    emu = await startBitrix24Emulator({ webhook: WEBHOOK, oauth: OAUTH, bucket: { perSecond: 1, burst: 3 } });
+    emu = await startBitrix24Emulator({ webhook: WEBHOOK, oauth: OAUTH, bucket: { perSecond: 1, burst: 3 }, clock });
   });
   afterAll(() => emu.close());
 
@@ -391,7 +408,7 @@ describe('leaky bucket', () => {
       cmd: { a: 'im.user.list.get?ID[]=1', b: 'im.user.list.get?ID[]=2', c: 'im.user.list.get?ID[]=3' },
     });
     expect(batch.status).toBe(200);
-    expectError(await postJson(url, { ID: [4] }), 503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
+    expectError(await postJson(url, { ID: [4] }), 503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests', clock.now());
 
     // The OAuth server is not limited.
     const refresh = await request(
@@ -399,7 +416,9 @@ describe('leaky bucket', () => {
     );
     expect(refresh.status).toBe(200);
 
-    await new Promise((r) => setTimeout(r, 1_100)); // drains ~1.1 units
+    clock.advance(500); // drains half a unit: not room enough for one request
+    expect((await postJson(url, { ID: [5] })).status).toBe(503);
+    clock.advance(500); // a whole unit in all (the refused request added nothing)
     expect((await postJson(url, { ID: [5] })).status).toBe(200);
     expect((await postJson(url, { ID: [6] })).status).toBe(503);
 

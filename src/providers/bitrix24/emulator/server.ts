@@ -1,13 +1,14 @@
 /**
  * A real HTTP server that plays a strict Bitrix24 portal (`im.user.list.get` and `batch`) plus the OAuth
- * server that refreshes its tokens, over the deterministic demo data (upstreams.md, "Bitrix24 REST").
+ * server that refreshes its tokens, over the deterministic demo data.
  *
  * What a client must cope with, as on a real portal: both ways of connecting (an incoming webhook whose URL
  * is the secret, or an OAuth access token in `auth`), JSON or PHP-style form bodies, access tokens that
  * expire and refresh tokens that are single-use, a per-portal leaky bucket answering 503
  * QUERY_LIMIT_EXCEEDED, `batch` that is always HTTP 200 with per-command errors, empty maps serialized
  * as `[]`, and a `time` block on every REST response. Faults (5xx/429, per-command errors) and latency
- * can be injected.
+ * can be injected. Everything time-based (the bucket, token expiry, the `time` block and its 10-minute
+ * operating window) reads the injected `clock`.
  *
  * Order of checks per REST request: route (404 outside /rest/) → POST only (400) → injected fault
  * → body (400 INVALID_FORMAT) → auth (401, costs no budget) → leaky bucket (503, else one unit is spent;
@@ -16,26 +17,29 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterLatency } from '../../../emulators/latency.js';
+import { type EmulatorClock, systemEmulatorClock } from '../../../emulators/clock.js';
+import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { FixedWindows } from '../../../emulators/fixed-window.js';
+import { IssuedTokens, type TokenCheck } from '../../../emulators/issued-tokens.js';
+import { LeakyBucket } from '../../../emulators/leaky-bucket.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
+import type { HttpEmulatorOptions } from '../../../emulators/options.js';
 import { readBody } from '../../../emulators/read-body.js';
+import { jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
+import { RequestLog } from '../../../emulators/request-log.js';
+import { splitRequestUrl } from '../../../emulators/request-url.js';
 import {
   BITRIX_ID_PATTERN,
   BITRIX_MAX_BATCH_COMMANDS,
   type BitrixApiUser,
   type BitrixBatchResponse,
   type BitrixError,
-  type BitrixTime,
   type BitrixTokenResponse,
   type BitrixUserListResponse,
 } from '../wire.js';
 import { BITRIX_DEMO_MAX_ID, demoBitrixUser, formatBitrixAtom } from './demo-data.js';
 
-export interface Bitrix24EmulatorOptions {
-  /** Default 0 (any free port). */
-  port?: number;
-  /** Default 127.0.0.1. */
-  host?: string;
+export interface Bitrix24EmulatorOptions extends HttpEmulatorOptions {
   /** Enables the webhook form `POST /rest/<userId>/<secret>/<method>`. */
   webhook?: { userId: number; secret: string };
   /** Enables the OAuth form `POST /rest/<method>` with `auth=<token>`, and `GET /oauth/token/`. */
@@ -44,10 +48,6 @@ export interface Bitrix24EmulatorOptions {
   maxKnownId?: number;
   /** The portal's leaky bucket. Default 2 requests/s, burst 50 (a standard plan). */
   bucket?: { perSecond: number; burst: number };
-  /** Artificial delay before every response. Default 0. */
-  latencyMs?: number;
-  /** Keep every request in `requests` (default true, for tests); the long-running demo turns it off. */
-  recordRequests?: boolean;
 }
 
 export interface Bitrix24EmulatorRequest {
@@ -61,7 +61,7 @@ export interface Bitrix24EmulatorRequest {
   commands?: number;
   /** Whether AVATAR_HR=Y was asked (by any command, for a batch). */
   avatarHr?: boolean;
-  /** HTTP status sent back; 0 while the response is pending. */
+  /** HTTP status sent back; 0 while the response is pending (or when the client hung up first). */
   status: number;
   /** How the REST request tried to authenticate (absent for the OAuth endpoint). */
   auth?: 'webhook' | 'oauth' | 'none';
@@ -90,6 +90,21 @@ export interface Bitrix24Emulator {
 // ---------------------------------------------------------------------------------------------
 // Errors and the `time` block.
 
+/** The `time` block every REST answer carries (and each `batch` command, in `result_time`). */
+export interface BitrixTime {
+  /** Epoch seconds, with fractions. */
+  start: number;
+  finish: number;
+  duration: number;
+  processing: number;
+  date_start: string;
+  date_finish: string;
+  /** Epoch seconds when the method's time budget (OPERATION_TIME_LIMIT) resets. */
+  operating_reset_at?: number;
+  /** Seconds of the method's time budget spent in the current window. */
+  operating?: number;
+}
+
 /** A REST error answer: HTTP status plus Bitrix's `{error, error_description}`. */
 class RestError extends Error {
   constructor(
@@ -113,25 +128,20 @@ const METHOD_NOT_FOUND = (): RestError => new RestError(404, 'ERROR_METHOD_NOT_F
 /** Bitrix accounts each method's execution time per 10-minute window (the OPERATION_TIME_LIMIT budget). */
 const OPERATING_WINDOW_S = 600;
 
-class OperatingClock {
-  private readonly windows = new Map<string, { resetAtS: number; operating: number }>();
+/** Each method's time budget (seconds of work in its fixed 10-minute window), and the `time` blocks that report it. */
+class OperatingBudget {
+  private readonly windows: FixedWindows;
 
-  private window(method: string): { resetAtS: number; operating: number } {
-    const nowS = Date.now() / 1000;
-    let w = this.windows.get(method);
-    if (w === undefined || nowS >= w.resetAtS) {
-      w = { resetAtS: Math.floor(nowS) + OPERATING_WINDOW_S, operating: 0 };
-      this.windows.set(method, w);
-    }
-    return w;
+  constructor(private readonly clock: EmulatorClock) {
+    this.windows = new FixedWindows(OPERATING_WINDOW_S, clock);
   }
 
   /** The `time` block of a call that started at `startMs`; `spend` adds its duration to the method's budget. */
   time(method: string, startMs: number, spend: boolean, operatingOverride?: number): BitrixTime {
-    const finishMs = Math.max(Date.now(), startMs);
+    const finishMs = Math.max(this.clock.now(), startMs);
     const duration = (finishMs - startMs) / 1000;
-    const w = this.window(method);
-    if (spend) w.operating += duration;
+    const window = this.windows.current(method);
+    if (spend) window.total += duration;
     return {
       start: startMs / 1000,
       finish: finishMs / 1000,
@@ -139,8 +149,8 @@ class OperatingClock {
       processing: duration,
       date_start: formatBitrixAtom(startMs),
       date_finish: formatBitrixAtom(finishMs),
-      operating_reset_at: w.resetAtS,
-      operating: operatingOverride ?? w.operating,
+      operating_reset_at: window.resetAtS,
+      operating: operatingOverride ?? window.total,
     };
   }
 
@@ -167,18 +177,19 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function parseForm(text: string): Params {
   const root: Params = Object.create(null) as Params;
   for (const [name, value] of new URLSearchParams(text)) {
-    const m = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(name);
-    if (m === null || m[1] === undefined) throw invalidFormat(`Malformed parameter name: ${name}`);
+    const parts = /^([^[\]]+)((?:\[[^[\]]*\])*)$/.exec(name);
+    const base = parts?.[1];
+    if (base === undefined) throw invalidFormat(`Malformed parameter name: ${name}`);
     let container = root;
-    let key = m[1];
-    for (const [, sub = ''] of (m[2] ?? '').matchAll(/\[([^[\]]*)\]/g)) {
+    let key = base;
+    for (const [, sub = ''] of (parts?.[2] ?? '').matchAll(/\[([^[\]]*)\]/g)) {
       let child = container[key];
       if (child === undefined) container[key] = child = Object.create(null) as Params;
-      if (!isObject(child)) throw invalidFormat(`Parameter ${m[1]} is both a value and a list`);
+      if (!isObject(child)) throw invalidFormat(`Parameter ${base} is both a value and a list`);
       container = child;
       key = sub === '' ? String(Object.keys(container).length) : sub;
     }
-    if (isObject(container[key])) throw invalidFormat(`Parameter ${m[1]} is both a value and a list`);
+    if (isObject(container[key])) throw invalidFormat(`Parameter ${base} is both a value and a list`);
     container[key] = value;
   }
   return root;
@@ -248,14 +259,15 @@ interface BatchOutcome {
 interface BatchContext {
   maxKnownId: number;
   failures: ReadonlyMap<number, BitrixError>;
-  clock: OperatingClock;
+  budget: OperatingBudget;
+  clock: EmulatorClock;
 }
 
 /** Runs `cmd` (an object or list of `method?query` strings); `halt=1` stops at the first failing command. */
 function runBatch(params: Params, ctx: BatchContext): BatchOutcome {
   const cmd = params.cmd ?? {};
   if (!isObject(cmd) && !Array.isArray(cmd)) throw invalidFormat('cmd must be a list of commands');
-  const entries = Array.isArray(cmd) ? cmd.map((c: unknown, i) => [String(i), c] as const) : Object.entries(cmd);
+  const entries = Array.isArray(cmd) ? cmd.map((command: unknown, index) => [String(index), command] as const) : Object.entries(cmd);
   if (entries.length > BITRIX_MAX_BATCH_COMMANDS) {
     throw new RestError(400, 'ERROR_BATCH_LENGTH_EXCEEDED', 'Max batch length exceeded');
   }
@@ -267,24 +279,23 @@ function runBatch(params: Params, ctx: BatchContext): BatchOutcome {
   const ids: number[] = [];
   let avatarHr = false;
   for (const [key, command] of entries) {
-    const startMs = Date.now();
+    const startMs = ctx.clock.now();
     const method = typeof command === 'string' ? commandMethod(command) : '';
     try {
       if (typeof command !== 'string') throw invalidFormat('A batch command must be a string');
       if (method === 'batch') throw new RestError(405, 'ERROR_BATCH_METHOD_NOT_ALLOWED', 'Method is not allowed for batch usage');
       if (method !== 'im.user.list.get') throw METHOD_NOT_FOUND();
-      const q = command.indexOf('?');
-      const call = readUserListCall(parseForm(q === -1 ? '' : command.slice(q + 1)));
+      const call = readUserListCall(parseForm(splitRequestUrl(command).query));
       ids.push(...call.ids);
       avatarHr ||= call.avatarHr;
-      const failure = call.ids.map((id) => ctx.failures.get(id)).find((f) => f !== undefined);
+      const failure = call.ids.map((id) => ctx.failures.get(id)).find((error) => error !== undefined);
       if (failure) errors[key] = { ...failure };
       else results[key] = userListResult(call, ctx.maxKnownId);
     } catch (err) {
       if (!(err instanceof RestError)) throw err;
       errors[key] = err.body;
     }
-    times[key] = ctx.clock.time(method, startMs, results[key] !== undefined);
+    times[key] = ctx.budget.time(method, startMs, results[key] !== undefined);
     if (halt && errors[key] !== undefined) break;
   }
   return {
@@ -303,69 +314,36 @@ function runBatch(params: Params, ctx: BatchContext): BatchOutcome {
 
 /** `im.user.list.get.json?ID[]=1` → `im.user.list.get` (method names are case-insensitive). */
 function commandMethod(command: string): string {
-  const q = command.indexOf('?');
-  return (q === -1 ? command : command.slice(0, q)).toLowerCase().replace(/\.json$/, '');
+  const { path } = splitRequestUrl(command);
+  return path.toLowerCase().replace(/\.json$/, '');
 }
 
 // ---------------------------------------------------------------------------------------------
-// Leaky bucket and OAuth tokens.
-
-/** Each request adds 1; the level drains continuously at `perSecond`; a request that would overflow `burst` is refused. */
-class LeakyBucket {
-  private level = 0;
-  private atMs = Date.now();
-
-  constructor(
-    private readonly perSecond: number,
-    private readonly burst: number,
-  ) {}
-
-  take(): boolean {
-    const nowMs = Date.now();
-    this.level = Math.max(0, this.level - ((nowMs - this.atMs) / 1000) * this.perSecond);
-    this.atMs = nowMs;
-    if (this.level + 1 > this.burst) return false;
-    this.level += 1;
-    return true;
-  }
-
-  clear(): void {
-    this.level = 0;
-    this.atMs = Date.now();
-  }
-}
-
-type TokenCheck = 'ok' | 'expired' | 'invalid';
+// OAuth tokens.
 
 /**
  * Issued access tokens stay valid until their own expiry (a refresh does not revoke the previous access
  * token); only the latest refresh token is accepted, each refresh rotating both.
  */
 class OAuthTokens {
-  private readonly issued = new Map<string, { expiresAtMs: number; revoked: boolean }>();
+  private readonly issued: IssuedTokens;
   private generation = 0;
   accessToken: string;
   refreshToken: string;
 
-  constructor(
-    private readonly ttlSeconds: number,
-    accessToken: string,
-    refreshToken: string,
-  ) {
+  constructor(ttlSeconds: number, accessToken: string, refreshToken: string, clock: EmulatorClock) {
+    this.issued = new IssuedTokens(ttlSeconds, clock);
     this.accessToken = accessToken;
     this.refreshToken = refreshToken;
-    this.issued.set(accessToken, { expiresAtMs: Date.now() + ttlSeconds * 1000, revoked: false });
+    this.issued.issue(accessToken);
   }
 
   check(token: string): TokenCheck {
-    const t = this.issued.get(token);
-    if (t === undefined) return 'invalid';
-    return t.revoked || Date.now() >= t.expiresAtMs ? 'expired' : 'ok';
+    return this.issued.check(token);
   }
 
   expireCurrent(): void {
-    const t = this.issued.get(this.accessToken);
-    if (t) t.revoked = true;
+    this.issued.revoke(this.accessToken);
   }
 
   /** Issues a new pair; returns the new access token's expiry (epoch ms). */
@@ -374,9 +352,7 @@ class OAuthTokens {
     const suffix = `${this.generation}_${randomBytes(12).toString('hex')}`;
     this.accessToken = `emu_access_${suffix}`;
     this.refreshToken = `emu_refresh_${suffix}`;
-    const expiresAtMs = Date.now() + this.ttlSeconds * 1000;
-    this.issued.set(this.accessToken, { expiresAtMs, revoked: false });
-    return expiresAtMs;
+    return this.issued.issue(this.accessToken);
   }
 }
 
@@ -420,53 +396,33 @@ const FAULT_BODIES: Record<Fault['status'], BitrixError> = {
 /** `operating` reported with an injected 429: past the 480 s per 10 min budget. */
 const EXHAUSTED_OPERATING_S = 480.5;
 
-const JSON_CT = 'application/json; charset=utf-8';
-
 export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): Promise<Bitrix24Emulator> {
-  const host = options.host ?? '127.0.0.1';
-  const latencyMs = options.latencyMs ?? 0;
+  const clock = options.clock ?? systemEmulatorClock;
   const maxKnownId = options.maxKnownId ?? BITRIX_DEMO_MAX_ID;
-  const bucket = new LeakyBucket(options.bucket?.perSecond ?? 2, options.bucket?.burst ?? 50);
-  const clock = new OperatingClock();
+  const bucket = new LeakyBucket(options.bucket?.perSecond ?? 2, options.bucket?.burst ?? 50, clock);
+  const budget = new OperatingBudget(clock);
   const oauth = options.oauth;
-  const tokens = oauth && new OAuthTokens(oauth.accessTokenTtlSeconds ?? 3600, oauth.accessToken, oauth.refreshToken);
-  const requests: Bitrix24EmulatorRequest[] = [];
-  const faults: Fault[] = [];
+  const tokens = oauth && new OAuthTokens(oauth.accessTokenTtlSeconds ?? 3600, oauth.accessToken, oauth.refreshToken, clock);
+  const log = new RequestLog<Bitrix24EmulatorRequest>(options.recordRequests ?? true);
+  const faults = new FaultQueue<Fault>();
   const failures = new Map<number, BitrixError>();
-  const timers = new Set<NodeJS.Timeout>();
+  const sender = new ReplySender(options.latencyMs);
   let baseUrl = '';
 
-  function send(
-    res: ServerResponse,
-    record: Bitrix24EmulatorRequest,
-    status: number,
-    body: unknown,
-    headers?: Record<string, string>,
-  ): void {
-    record.status = status;
-    const text = JSON.stringify(body);
-    const write = (): void => {
-      if (res.destroyed) return;
-      res.writeHead(status, { ...headers, 'content-type': JSON_CT, 'content-length': Buffer.byteLength(text) });
-      res.end(text);
-    };
-    afterLatency(latencyMs, timers, write);
-  }
-
   /** `GET /oauth/token/?grant_type=refresh_token&client_id&client_secret&refresh_token`. */
-  function token(req: IncomingMessage, query: string): { status: number; body: unknown } {
+  function token(req: IncomingMessage, query: string): Reply {
     if (oauth === undefined || tokens === undefined)
-      return { status: 404, body: { error: 'not_found', error_description: 'OAuth is not enabled' } };
-    if (req.method !== 'GET') return { status: 400, body: { error: 'invalid_request', error_description: 'Use GET' } };
-    const q = new URLSearchParams(query);
-    if (q.get('grant_type') !== 'refresh_token') {
-      return { status: 400, body: { error: 'unsupported_grant_type', error_description: 'Only grant_type=refresh_token is supported' } };
+      return jsonReply(404, { error: 'not_found', error_description: 'OAuth is not enabled' });
+    if (req.method !== 'GET') return jsonReply(400, { error: 'invalid_request', error_description: 'Use GET' });
+    const params = new URLSearchParams(query);
+    if (params.get('grant_type') !== 'refresh_token') {
+      return jsonReply(400, { error: 'unsupported_grant_type', error_description: 'Only grant_type=refresh_token is supported' });
     }
-    if (q.get('client_id') !== oauth.clientId || q.get('client_secret') !== oauth.clientSecret) {
-      return { status: 401, body: { error: 'invalid_client', error_description: 'Invalid client credentials' } };
+    if (params.get('client_id') !== oauth.clientId || params.get('client_secret') !== oauth.clientSecret) {
+      return jsonReply(401, { error: 'invalid_client', error_description: 'Invalid client credentials' });
     }
-    if (q.get('refresh_token') !== tokens.refreshToken) {
-      return { status: 400, body: { error: 'invalid_grant', error_description: 'Invalid refresh token' } };
+    if (params.get('refresh_token') !== tokens.refreshToken) {
+      return jsonReply(400, { error: 'invalid_grant', error_description: 'Invalid refresh token' });
     }
     const expiresAtMs = tokens.rotate();
     const body: BitrixTokenResponse = {
@@ -481,35 +437,37 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       member_id: 'emu0000000000000000000000bitrix24',
       refresh_token: tokens.refreshToken,
     };
-    return { status: 200, body };
+    return jsonReply(200, body);
   }
 
   /** Authenticates a REST call; throws the 401 to send. */
-  function authenticate(r: Extract<Route, { kind: 'rest' }>, params: Params, record: Bitrix24EmulatorRequest): void {
-    if (r.webhook) {
+  function authenticate(target: Extract<Route, { kind: 'rest' }>, params: Params, record: Bitrix24EmulatorRequest): void {
+    if (target.webhook) {
       record.auth = 'webhook';
-      const wh = options.webhook;
-      if (wh === undefined || r.webhook.userId !== String(wh.userId) || r.webhook.secret !== wh.secret) throw NO_AUTH();
+      const webhook = options.webhook;
+      if (webhook === undefined || target.webhook.userId !== String(webhook.userId) || target.webhook.secret !== webhook.secret) {
+        throw NO_AUTH();
+      }
       return;
     }
     const auth = params.auth;
     record.auth = typeof auth === 'string' && auth !== '' ? 'oauth' : 'none';
     if (typeof auth !== 'string' || auth === '') throw NO_AUTH();
-    const check = tokens?.check(auth) ?? 'invalid';
+    const check = tokens?.check(auth) ?? 'unknown';
     if (check === 'expired') throw new RestError(401, 'expired_token', 'The access token provided has expired.');
-    if (check === 'invalid') throw new RestError(401, 'invalid_token', 'The access token provided is invalid.');
+    if (check === 'unknown') throw new RestError(401, 'invalid_token', 'The access token provided is invalid.');
   }
 
   /** A REST call that passed auth and the bucket: the method's 200 body, or a RestError. */
   function call(method: string, params: Params, record: Bitrix24EmulatorRequest): Record<string, unknown> {
     if (method === 'im.user.list.get') {
-      const c = readUserListCall(params);
-      record.ids = c.ids;
-      record.avatarHr = c.avatarHr;
-      return { result: userListResult(c, maxKnownId) };
+      const userListCall = readUserListCall(params);
+      record.ids = userListCall.ids;
+      record.avatarHr = userListCall.avatarHr;
+      return { result: userListResult(userListCall, maxKnownId) };
     }
     if (method === 'batch') {
-      const outcome = runBatch(params, { maxKnownId, failures, clock });
+      const outcome = runBatch(params, { maxKnownId, failures, budget, clock });
       record.commands = outcome.commands;
       record.ids = outcome.ids;
       record.avatarHr = outcome.avatarHr;
@@ -518,75 +476,76 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
     throw METHOD_NOT_FOUND();
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const startMs = Date.now();
-    const rawUrl = req.url ?? '/';
-    const qi = rawUrl.indexOf('?');
-    const path = qi === -1 ? rawUrl : rawUrl.slice(0, qi);
-    const query = qi === -1 ? '' : rawUrl.slice(qi + 1);
-    const r = route(path);
-    const record: Bitrix24EmulatorRequest = {
-      method: r.kind === 'token' ? 'oauth.token' : r.kind === 'rest' ? r.method : '',
-      path: redactPath(path),
-      status: 0,
-    };
-    if (options.recordRequests ?? true) requests.push(record);
-    const body = await readBody(req, MAX_BODY_BYTES);
+  /** A REST request (or one outside /rest/): its answer, with the `time` block of a call that started at `startMs`. */
+  function rest(
+    req: IncomingMessage,
+    target: Route,
+    body: string | undefined,
+    query: string,
+    record: Bitrix24EmulatorRequest,
+    startMs: number,
+  ): Reply {
+    const method = target.kind === 'rest' ? target.method : '';
+    const failure = (error: RestError, operating?: number): Reply =>
+      jsonReply(error.status, { ...error.body, time: budget.time(method, startMs, false, operating) });
 
-    if (r.kind === 'token') {
-      const answer = token(req, query);
-      return send(res, record, answer.status, answer.body);
-    }
-    const method = r.kind === 'rest' ? r.method : '';
-    const fail = (err: RestError, operating?: number): void =>
-      send(res, record, err.status, { ...err.body, time: clock.time(method, startMs, false, operating) });
+    if (target.kind !== 'rest') return failure(METHOD_NOT_FOUND());
+    if (req.method !== 'POST') return failure(invalidFormat('Only POST is accepted'));
 
-    if (r.kind === 'none') return fail(METHOD_NOT_FOUND());
-    if (req.method !== 'POST') return fail(invalidFormat('Only POST is accepted'));
-
-    const fault = faults.shift();
+    const fault = faults.next();
     if (fault) {
-      const b = FAULT_BODIES[fault.status];
-      const err = new RestError(fault.status, fault.error ?? b.error, b.error_description ?? '');
-      return fail(err, fault.status === 429 ? EXHAUSTED_OPERATING_S : undefined);
+      const defaults = FAULT_BODIES[fault.status];
+      const error = new RestError(fault.status, fault.error ?? defaults.error, defaults.error_description ?? '');
+      return failure(error, fault.status === 429 ? EXHAUSTED_OPERATING_S : undefined);
     }
 
     try {
       if (body === undefined) throw invalidFormat('The request body is too large');
       const params = parseParams(req.headers['content-type'], body, query);
-      authenticate(r, params, record);
+      authenticate(target, params, record);
       if (!bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
       const answer = call(method, params, record);
-      send(res, record, 200, { ...answer, time: clock.time(method, startMs, true) });
-    } catch (err) {
-      if (!(err instanceof RestError)) throw err;
-      fail(err);
+      return jsonReply(200, { ...answer, time: budget.time(method, startMs, true) });
+    } catch (error) {
+      if (!(error instanceof RestError)) throw error;
+      return failure(error);
     }
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const startMs = clock.now();
+    const { path, query } = splitRequestUrl(req.url);
+    const target = route(path);
+    const record = log.add({
+      method: target.kind === 'token' ? 'oauth.token' : target.kind === 'rest' ? target.method : '',
+      path: redactPath(path),
+      status: 0,
+    });
+    const body = await readBody(req, MAX_BODY_BYTES);
+    const reply = target.kind === 'token' ? token(req, query) : rest(req, target, body, query, record, startMs);
+    sender.send(res, reply, record);
   }
 
   const server = await startLoopbackServer({
     name: 'bitrix24 emulator',
     port: options.port,
-    host,
+    host: options.host,
     handle,
-    timers,
-    internalError: (res) => {
-      res.writeHead(500, { 'content-type': JSON_CT });
-      res.end(JSON.stringify(FAULT_BODIES[500]));
-    },
+    timers: sender.timers,
+    internalError: jsonReply(500, FAULT_BODIES[500]),
   });
   baseUrl = server.url;
 
   return {
     url: baseUrl,
     webhookUrl: options.webhook && `${baseUrl}/rest/${options.webhook.userId}/${options.webhook.secret}/`,
-    requests,
+    requests: log.entries,
     reset() {
-      requests.length = 0;
-      faults.length = 0;
+      log.clear();
+      faults.clear();
       failures.clear();
       bucket.clear();
-      clock.clear();
+      budget.clear();
     },
     expireAccessToken() {
       if (tokens === undefined) throw new Error('bitrix24 emulator: OAuth is not enabled');
@@ -597,7 +556,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken };
     },
     failNext(count, status, error) {
-      for (let i = 0; i < count; i++) faults.push({ status, error });
+      faults.add(count, { status, error });
     },
     failCommand(id, error, description) {
       failures.set(id, description === undefined ? { error } : { error, error_description: description });

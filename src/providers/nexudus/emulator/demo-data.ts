@@ -7,7 +7,7 @@
  * `partialNexudusUser` is what the batch endpoint (`GET /api/sys/users/?id=[..]`) sends for it.
  * Credential-like fields (AccessToken, Password, NewPassword, TwoFactorSecret) are always null.
  */
-import { NEXUDUS_NOTIFICATION_FIELDS, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusPartialField } from '../wire.js';
+import { NEXUDUS_NOTIFICATION_FIELDS, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusPartialField } from './wire-extras.js';
 
 /** Highest known demo user id; ids `1..NEXUDUS_DEMO_MAX_ID` exist, every other id is unknown. */
 export const NEXUDUS_DEMO_MAX_ID = 10_000;
@@ -48,10 +48,10 @@ const hex8 = (n: number): string => n.toString(16).padStart(8, '0');
  * it is unique per id and reads like a real one, e.g. `3c1f9a2b-5d7e-4a81-9c02-00000000002a`.
  */
 export function demoNexudusUniqueId(id: number): string {
-  const a = hex8(mix32(id));
-  const b = hex8(mix32(id ^ 0x5bd1_e995));
+  const first = hex8(mix32(id));
+  const middle = hex8(mix32(id ^ 0x5bd1_e995));
   const variant = '89ab'[mix32(id + 17) % 4] ?? '8';
-  return `${a}-${b.slice(0, 4)}-4${b.slice(5, 8)}-${variant}${hex8(mix32(id + 31)).slice(0, 3)}-${id.toString(16).padStart(12, '0')}`;
+  return `${first}-${middle.slice(0, 4)}-4${middle.slice(5, 8)}-${variant}${hex8(mix32(id + 31)).slice(0, 3)}-${id.toString(16).padStart(12, '0')}`;
 }
 
 /** Each notification flag's value is `(id + its index) % 3 !== 0`. */

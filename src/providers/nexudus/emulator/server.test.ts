@@ -2,12 +2,16 @@
  * Tests the Nexudus emulator over real HTTP (fetch): the OWIN token endpoint (password and refresh
  * grants, form-only), bearer auth on the user endpoints, partial records from the batch endpoint vs the
  * full record, id-list parsing, throttling as 409 + `Retry-After: 1` with an empty body, injected faults,
- * and that `requests` never keeps a secret. Bodies are checked against wire.ts and the seed page.
+ * and that `requests` never keeps a secret. Bodies are checked against the wire shapes (wire-extras.ts)
+ * and Nexudus's "Get Users by Id" and "Get one User" pages. Time-based behaviour (token expiry,
+ * throttling) runs on a manual clock: a test moves time instead of sleeping.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NEXUDUS_ID_PATTERN, NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusTokenResponse } from '../wire.js';
+import { ManualEmulatorClock } from '../../../emulators/clock.js';
+import { NEXUDUS_ID_PATTERN } from '../wire.js';
 import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, NEXUDUS_DEMO_ROLE_ID, partialNexudusUser } from './demo-data.js';
 import { type NexudusEmulator, type NexudusEmulatorOptions, startNexudusEmulator } from './server.js';
+import { NEXUDUS_PARTIAL_FIELDS, type NexudusApiUser, type NexudusTokenResponse } from './wire-extras.js';
 
 const USERNAME = 'integrations@coworking.example';
 const PASSWORD = 'S3cret-pa55word!';
@@ -39,6 +43,9 @@ const passwordForm = (username = USERNAME, password = PASSWORD): string =>
   new URLSearchParams({ grant_type: 'password', username, password }).toString();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A manual emulator clock at a fixed instant. */
+const manualClock = (): ManualEmulatorClock => new ManualEmulatorClock(Date.UTC(2026, 2, 1, 9, 30));
 
 /** Starts an emulator for one test and always closes it. */
 async function withEmulator(options: Partial<NexudusEmulatorOptions>, body: (emu: NexudusEmulator) => Promise<void>): Promise<void> {
@@ -242,12 +249,17 @@ describe('Nexudus emulator', () => {
     });
 
     it('access tokens expire after tokenTtlSeconds', async () => {
-      await withEmulator({ tokenTtlSeconds: 1, throttle: false }, async (short) => {
+      const clock = manualClock();
+      await withEmulator({ tokenTtlSeconds: 1, throttle: false, clock }, async (short) => {
         const t = await passwordGrant(short);
         expect(t.expires_in).toBe(1);
         expect((await get(short, '/api/sys/users/1', t.access_token)).status).toBe(200);
-        await sleep(1100);
+        clock.advance(999);
+        expect((await get(short, '/api/sys/users/1', t.access_token)).status).toBe(200);
+        clock.advance(1);
         expect((await get(short, '/api/sys/users/1', t.access_token)).status).toBe(401);
+        // The static token never expires.
+        expect((await get(short, '/api/sys/users/1', STATIC_TOKEN)).status).toBe(200);
       });
     });
   });
@@ -353,7 +365,7 @@ describe('Nexudus emulator', () => {
 
   describe('throttling', () => {
     it('a second request within minIntervalMs: 409, Retry-After: 1, empty body; per token; token endpoint exempt', async () => {
-      await withEmulator({ throttle: { minIntervalMs: 60_000, perMinute: 100, perHour: 100 } }, async (t) => {
+      await withEmulator({ throttle: { minIntervalMs: 60_000, perMinute: 100, perHour: 100 }, clock: manualClock() }, async (t) => {
         const issued = await passwordGrant(t);
         expect((await get(t, '/api/sys/users/1', issued.access_token)).status).toBe(200);
         expectThrottled(await get(t, '/api/sys/users/?id=[1]', issued.access_token));
@@ -369,32 +381,49 @@ describe('Nexudus emulator', () => {
       });
     });
 
-    it('passes again once minIntervalMs has elapsed', async () => {
-      await withEmulator({ throttle: { minIntervalMs: 150, perMinute: 100, perHour: 100 } }, async (t) => {
+    it('passes again once minIntervalMs has elapsed since the last accepted request', async () => {
+      const clock = manualClock();
+      await withEmulator({ throttle: { minIntervalMs: 150, perMinute: 100, perHour: 100 }, clock }, async (t) => {
         expect((await get(t, '/api/sys/users/1', STATIC_TOKEN)).status).toBe(200);
-        await sleep(300);
+        clock.advance(149);
+        expectThrottled(await get(t, '/api/sys/users/1', STATIC_TOKEN));
+        clock.advance(1); // the refused request did not restart the interval
         expect((await get(t, '/api/sys/users/1', STATIC_TOKEN)).status).toBe(200);
       });
     });
 
-    it('perMinute and perHour caps; refused requests spend nothing', async () => {
-      await withEmulator({ throttle: { minIntervalMs: 0, perMinute: 3, perHour: 100 } }, async (t) => {
+    it('perMinute and perHour caps, sliding; refused requests spend nothing', async () => {
+      const clock = manualClock();
+      await withEmulator({ throttle: { minIntervalMs: 0, perMinute: 3, perHour: 100 }, clock }, async (t) => {
         const statuses: number[] = [];
-        for (let i = 0; i < 5; i++) statuses.push((await get(t, `/api/sys/users/${i + 1}`, STATIC_TOKEN)).status);
+        for (let i = 0; i < 5; i++) {
+          statuses.push((await get(t, `/api/sys/users/${i + 1}`, STATIC_TOKEN)).status);
+          clock.advance(10_000);
+        }
         expect(statuses).toEqual([200, 200, 200, 409, 409]);
         expectThrottled(await get(t, '/api/sys/users/?id=[1,2]', STATIC_TOKEN));
         const other = await passwordGrant(t);
         expect((await get(t, '/api/sys/users/1', other.access_token)).status).toBe(200);
+        // 50 s in: the first request leaves the sliding minute at 60 s, the second at 70 s.
+        clock.advance(9_999);
+        expectThrottled(await get(t, '/api/sys/users/1', STATIC_TOKEN));
+        clock.advance(1);
+        expect((await get(t, '/api/sys/users/1', STATIC_TOKEN)).status).toBe(200);
+        expectThrottled(await get(t, '/api/sys/users/1', STATIC_TOKEN));
       });
-      await withEmulator({ throttle: { minIntervalMs: 0, perMinute: 100, perHour: 2 } }, async (t) => {
+      await withEmulator({ throttle: { minIntervalMs: 0, perMinute: 100, perHour: 2 }, clock }, async (t) => {
         const statuses: number[] = [];
         for (let i = 0; i < 3; i++) statuses.push((await get(t, '/api/sys/users/1', STATIC_TOKEN)).status);
         expect(statuses).toEqual([200, 200, 409]);
+        clock.advance(3_599_999);
+        expectThrottled(await get(t, '/api/sys/users/1', STATIC_TOKEN));
+        clock.advance(1);
+        expect((await get(t, '/api/sys/users/1', STATIC_TOKEN)).status).toBe(200);
       });
     });
 
     it('defaults to one request per 100 ms: two at once, one is refused', async () => {
-      await withEmulator({}, async (t) => {
+      await withEmulator({ clock: manualClock() }, async (t) => {
         const both = await Promise.all([get(t, '/api/sys/users/1', STATIC_TOKEN), get(t, '/api/sys/users/2', STATIC_TOKEN)]);
         expect(both.map((a) => a.status).sort()).toEqual([200, 409]);
         const refused = both.find((a) => a.status === 409);
@@ -427,13 +456,15 @@ describe('Nexudus emulator', () => {
     });
 
     it('latencyMs delays every answer', async () => {
+      // Latency runs on real timers. A lower bound on (monotonic) elapsed time cannot flake: an answer
+      // is never early, however loaded the machine.
       await withEmulator({ latencyMs: 150, throttle: false }, async (slow) => {
-        const started = Date.now();
+        const started = performance.now();
         const pending = get(slow, '/api/sys/users/1', STATIC_TOKEN);
         await sleep(50);
         expect(slow.requests[0]?.status ?? 0).toBe(0); // not answered yet (under load it may not even have arrived)
         expect((await pending).status).toBe(200);
-        expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+        expect(performance.now() - started).toBeGreaterThanOrEqual(140);
         expect(slow.requests[0]?.status).toBe(200);
       });
     });

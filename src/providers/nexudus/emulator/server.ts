@@ -1,6 +1,6 @@
 /**
- * A real HTTP server that plays the part of Nexudus this subgraph uses (upstreams.md, "Nexudus"): the
- * OWIN OAuth token endpoint and the two ASP.NET Web API user lookups, over the deterministic demo data.
+ * A real HTTP server that plays the part of Nexudus this subgraph uses: the OWIN OAuth token endpoint
+ * and the two ASP.NET Web API user lookups, over the deterministic demo data.
  *
  * What a client must cope with, as on the real service:
  * - `POST /api/token` takes a form (`application/x-www-form-urlencoded`) only. Anything else reads as
@@ -16,7 +16,7 @@
  * - Throttling is 409 with `Retry-After: 1` and an EMPTY body, per token, on the two user endpoints:
  *   a request within `minIntervalMs` of the token's previous accepted one, or beyond `perMinute` /
  *   `perHour` accepted ones in the sliding minute / hour, is refused. Refused requests spend nothing.
- *   The 200 000/day cap is not emulated.
+ *   The 200 000/day cap is not emulated. Token expiry and the throttle windows read the injected `clock`.
  * - Web API error bodies are `{"Message": ...}`; an injected 503 is HTTP.sys' HTML page, not JSON.
  *
  * Order of checks on the user endpoints: route (404) → GET only (405) → injected fault → auth (401)
@@ -28,11 +28,19 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterLatency } from '../../../emulators/latency.js';
+import { type EmulatorClock, systemEmulatorClock } from '../../../emulators/clock.js';
+import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { IssuedTokens } from '../../../emulators/issued-tokens.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
+import type { HttpEmulatorOptions } from '../../../emulators/options.js';
 import { readBody } from '../../../emulators/read-body.js';
-import { NEXUDUS_ID_PATTERN, type NexudusApiMessage, type NexudusTokenError, type NexudusTokenResponse } from '../wire.js';
+import { jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
+import { RequestLog } from '../../../emulators/request-log.js';
+import { splitRequestUrl } from '../../../emulators/request-url.js';
+import { SlidingWindows } from '../../../emulators/sliding-window.js';
+import { NEXUDUS_ID_PATTERN } from '../wire.js';
 import { demoNexudusUser, NEXUDUS_DEMO_MAX_ID, partialNexudusUser } from './demo-data.js';
+import type { NexudusApiMessage, NexudusTokenError, NexudusTokenResponse } from './wire-extras.js';
 
 export interface NexudusThrottle {
   minIntervalMs: number;
@@ -40,11 +48,7 @@ export interface NexudusThrottle {
   perHour: number;
 }
 
-export interface NexudusEmulatorOptions {
-  /** Default 0 (any free port). */
-  port?: number;
-  /** Default 127.0.0.1. */
-  host?: string;
+export interface NexudusEmulatorOptions extends HttpEmulatorOptions {
   /** The credentials the password grant accepts. */
   username: string;
   password: string;
@@ -56,10 +60,6 @@ export interface NexudusEmulatorOptions {
   maxKnownId?: number;
   /** Per-token limits on the user endpoints; `false` turns throttling off. Default { 100, 120, 5000 }. */
   throttle?: NexudusThrottle | false;
-  /** Artificial delay before every response. Default 0. */
-  latencyMs?: number;
-  /** Keep every request in `requests` (default true, for tests); the long-running demo turns it off. */
-  recordRequests?: boolean;
 }
 
 export interface NexudusEmulatorRequest {
@@ -73,7 +73,7 @@ export interface NexudusEmulatorRequest {
   ids?: number[];
   /** `token`: the grant_type sent, if any. */
   grantType?: string;
-  /** HTTP status sent back; 0 while the response is pending (e.g. during `latencyMs`). */
+  /** HTTP status sent back; 0 while the response is pending (e.g. during `latencyMs`) or never sent. */
   status: number;
 }
 
@@ -103,25 +103,29 @@ const DEFAULT_TOKEN_TTL_S = 604_799;
  * from a counter through SHA-256: opaque-looking, yet the same sequence in every emulator run.
  */
 class TokenStore {
-  private readonly access = new Map<string, { expiresAtMs: number; revoked: boolean }>();
+  private readonly access: IssuedTokens;
   private readonly refresh = new Set<string>();
   private issued = 0;
 
-  constructor(private readonly ttlSeconds: number) {}
+  constructor(
+    private readonly ttlSeconds: number,
+    clock: EmulatorClock,
+  ) {
+    this.access = new IssuedTokens(ttlSeconds, clock);
+  }
 
   issue(): NexudusTokenResponse {
     this.issued++;
     const derive = (kind: string): string => createHash('sha256').update(`nexudus-emulator:${kind}:${this.issued}`).digest('base64url');
     const accessToken = derive('access') + derive('access-tail');
     const refreshToken = derive('refresh').replace(/[-_]/g, '').slice(0, 32).toLowerCase();
-    this.access.set(accessToken, { expiresAtMs: Date.now() + this.ttlSeconds * 1000, revoked: false });
+    this.access.issue(accessToken);
     this.refresh.add(refreshToken);
     return { access_token: accessToken, token_type: 'bearer', expires_in: this.ttlSeconds, refresh_token: refreshToken };
   }
 
   isValid(token: string): boolean {
-    const t = this.access.get(token);
-    return t !== undefined && !t.revoked && Date.now() < t.expiresAtMs;
+    return this.access.check(token) === 'valid';
   }
 
   /** Redeems a refresh token: true once, then it is gone. */
@@ -130,47 +134,26 @@ class TokenStore {
   }
 
   expireAll(): void {
-    for (const t of this.access.values()) t.revoked = true;
+    this.access.revokeAll();
   }
 }
 
 // ---------------------------------------------------------------------------------------------
 // Throttling.
 
-/** Accepted-request times per token: the last one, and those within the sliding minute / hour. */
-class Throttle {
-  private readonly windows = new Map<string, { lastMs: number; minute: number[]; hour: number[] }>();
-
-  constructor(private readonly limits: NexudusThrottle) {}
-
-  /** Spends one request for `key`, or returns false (nothing spent) when a limit says no. */
-  take(key: string): boolean {
-    const nowMs = Date.now();
-    let w = this.windows.get(key);
-    if (w === undefined) {
-      w = { lastMs: -Infinity, minute: [], hour: [] };
-      this.windows.set(key, w);
-    }
-    prune(w.minute, nowMs - 60_000);
-    prune(w.hour, nowMs - 3_600_000);
-    if (nowMs - w.lastMs < this.limits.minIntervalMs) return false;
-    if (w.minute.length >= this.limits.perMinute || w.hour.length >= this.limits.perHour) return false;
-    w.lastMs = nowMs;
-    w.minute.push(nowMs);
-    w.hour.push(nowMs);
-    return true;
-  }
-
-  clear(): void {
-    this.windows.clear();
-  }
-}
-
-/** Drops the (sorted) times at or before `cutoffMs`. */
-function prune(times: number[], cutoffMs: number): void {
-  let n = 0;
-  while (n < times.length && (times[n] ?? Infinity) <= cutoffMs) n++;
-  if (n > 0) times.splice(0, n);
+/**
+ * Per token: a request within `minIntervalMs` of the previous accepted one, or beyond `perMinute` /
+ * `perHour` accepted ones in the sliding minute / hour, is refused.
+ */
+function throttleWindows(limits: NexudusThrottle, clock: EmulatorClock): SlidingWindows {
+  return new SlidingWindows(
+    [
+      { count: 1, windowMs: limits.minIntervalMs },
+      { count: limits.perMinute, windowMs: 60_000 },
+      { count: limits.perHour, windowMs: 3_600_000 },
+    ],
+    clock,
+  );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -180,13 +163,13 @@ type Route = { kind: 'token' } | { kind: 'list'; query: URLSearchParams } | { ki
 
 /** ASP.NET routes are case-insensitive and ignore a trailing slash. */
 function route(path: string, query: string): Route {
-  const p = path.toLowerCase().replace(/\/+$/, '');
-  if (p === '/api/token') return { kind: 'token' };
-  if (p === '/api/sys/users') {
-    const q = new URLSearchParams(query);
-    return q.has('id') ? { kind: 'list', query: q } : { kind: 'other' };
+  const normalized = path.toLowerCase().replace(/\/+$/, '');
+  if (normalized === '/api/token') return { kind: 'token' };
+  if (normalized === '/api/sys/users') {
+    const params = new URLSearchParams(query);
+    return params.has('id') ? { kind: 'list', query: params } : { kind: 'other' };
   }
-  const single = /^\/api\/sys\/users\/([^/]+)$/.exec(p);
+  const single = /^\/api\/sys\/users\/([^/]+)$/.exec(normalized);
   if (single?.[1] !== undefined) return { kind: 'single', segment: safeDecode(single[1]) };
   return { kind: 'other' };
 }
@@ -202,10 +185,10 @@ function safeDecode(segment: string): string {
 
 /** `[1,2,3]` (already URL-decoded) → ids; undefined when malformed (empty, spaces, non-canonical ids). */
 function parseIdList(value: string): number[] | undefined {
-  const m = /^\[(.*)\]$/.exec(value);
-  if (m?.[1] === undefined || m[1] === '') return undefined;
+  const inside = /^\[(.*)\]$/.exec(value)?.[1];
+  if (inside === undefined || inside === '') return undefined;
   const ids: number[] = [];
-  for (const item of m[1].split(',')) {
+  for (const item of inside.split(',')) {
     if (!NEXUDUS_ID_PATTERN.test(item)) return undefined;
     ids.push(Number(item));
   }
@@ -214,8 +197,7 @@ function parseIdList(value: string): number[] | undefined {
 
 /** The bearer token of `Authorization: Bearer <token>`, if any. */
 function bearerToken(req: IncomingMessage): string | undefined {
-  const m = /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '');
-  return m?.[1];
+  return /^Bearer +(\S+) *$/i.exec(req.headers.authorization ?? '')?.[1];
 }
 
 const MAX_BODY_BYTES = 64 * 1024;
@@ -229,32 +211,23 @@ function readForm(req: IncomingMessage, body: string | undefined): URLSearchPara
 // ---------------------------------------------------------------------------------------------
 // Answers.
 
-interface Answer {
-  status: number;
-  /** JSON-serialised unless `raw` is set; undefined for an empty body. */
-  body?: unknown;
-  raw?: { contentType: string; text: string };
-  headers?: Record<string, string>;
-}
-
-const message = (status: number, text: string, headers?: Record<string, string>): Answer => ({
-  status,
-  body: { Message: text } satisfies NexudusApiMessage,
-  headers,
-});
-
-const tokenError = (error: string, description?: string): Answer => ({
-  status: 400,
-  body: (description === undefined ? { error } : { error, error_description: description }) satisfies NexudusTokenError,
-  headers: TOKEN_HEADERS,
-});
-
 /** OWIN marks every token endpoint answer uncacheable. */
 const TOKEN_HEADERS = { 'cache-control': 'no-cache', pragma: 'no-cache', expires: '-1' };
 
-const DENIED = (): Answer => message(401, 'Authorization has been denied for this request.', { 'www-authenticate': 'Bearer' });
-const INVALID = (): Answer => message(400, 'The request is invalid.');
-const THROTTLED = (): Answer => ({ status: 409, headers: { 'retry-after': '1' } });
+/** A Web API answer with its `{"Message": ...}` body. */
+const message = (status: number, text: string, headers?: Record<string, string>): Reply =>
+  jsonReply(status, { Message: text } satisfies NexudusApiMessage, headers);
+
+const tokenError = (error: string, description?: string): Reply =>
+  jsonReply(
+    400,
+    (description === undefined ? { error } : { error, error_description: description }) satisfies NexudusTokenError,
+    TOKEN_HEADERS,
+  );
+
+const DENIED = (): Reply => message(401, 'Authorization has been denied for this request.', { 'www-authenticate': 'Bearer' });
+const INVALID = (): Reply => message(400, 'The request is invalid.');
+const THROTTLED = (): Reply => ({ status: 409, body: '', headers: { 'retry-after': '1' } });
 
 /** What HTTP.sys sends when the application pool is down. */
 const SERVICE_UNAVAILABLE_HTML =
@@ -262,44 +235,30 @@ const SERVICE_UNAVAILABLE_HTML =
   '<HTML><HEAD><TITLE>Service Unavailable</TITLE>\r\n<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n' +
   '<BODY><h2>Service Unavailable</h2>\r\n<hr><p>HTTP Error 503. The service is unavailable.</p>\r\n</BODY></HTML>\r\n';
 
-function faultAnswer(status: 409 | 500 | 503): Answer {
+type Fault = 409 | 500 | 503;
+
+function faultReply(status: Fault): Reply {
   if (status === 409) return THROTTLED();
   if (status === 500) return message(500, 'An error has occurred.');
-  return { status: 503, raw: { contentType: 'text/html; charset=us-ascii', text: SERVICE_UNAVAILABLE_HTML } };
+  return { status: 503, contentType: 'text/html; charset=us-ascii', body: SERVICE_UNAVAILABLE_HTML };
 }
-
-const JSON_CT = 'application/json; charset=utf-8';
 
 // ---------------------------------------------------------------------------------------------
 // Server.
 
 export async function startNexudusEmulator(options: NexudusEmulatorOptions): Promise<NexudusEmulator> {
-  const host = options.host ?? '127.0.0.1';
-  const latencyMs = options.latencyMs ?? 0;
+  const clock = options.clock ?? systemEmulatorClock;
   const maxKnownId = options.maxKnownId ?? NEXUDUS_DEMO_MAX_ID;
   const limits = options.throttle === undefined ? DEFAULT_THROTTLE : options.throttle;
-  const throttle = limits === false ? undefined : new Throttle(limits);
-  const tokens = new TokenStore(options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S);
-  const requests: NexudusEmulatorRequest[] = [];
-  const faults: (409 | 500 | 503)[] = [];
-  const timers = new Set<NodeJS.Timeout>();
+  const throttle = limits === false ? undefined : throttleWindows(limits, clock);
+  const tokens = new TokenStore(options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S, clock);
+  const log = new RequestLog<NexudusEmulatorRequest>(options.recordRequests ?? true);
+  const faults = new FaultQueue<Fault>();
+  const sender = new ReplySender(options.latencyMs);
   let baseUrl = '';
 
-  function send(res: ServerResponse, record: NexudusEmulatorRequest, answer: Answer): void {
-    const text = answer.raw?.text ?? (answer.body === undefined ? '' : JSON.stringify(answer.body));
-    const headers: Record<string, string | number> = { ...answer.headers, 'content-length': Buffer.byteLength(text) };
-    if (text !== '') headers['content-type'] = answer.raw?.contentType ?? JSON_CT;
-    const write = (): void => {
-      if (res.destroyed) return;
-      record.status = answer.status;
-      res.writeHead(answer.status, headers);
-      res.end(text);
-    };
-    afterLatency(latencyMs, timers, write);
-  }
-
   /** `POST /api/token`: the password and refresh_token grants. */
-  function token(req: IncomingMessage, body: string | undefined, record: NexudusEmulatorRequest): Answer {
+  function token(req: IncomingMessage, body: string | undefined, record: NexudusEmulatorRequest): Reply {
     const form = readForm(req, req.method === 'POST' ? body : undefined);
     const grant = form.get('grant_type');
     if (grant !== null) record.grantType = grant;
@@ -313,80 +272,78 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     } else {
       return tokenError('unsupported_grant_type');
     }
-    return { status: 200, body: tokens.issue(), headers: TOKEN_HEADERS };
+    return jsonReply(200, tokens.issue(), TOKEN_HEADERS);
   }
 
   /** The two user endpoints, after routing and the method check. */
-  function users(req: IncomingMessage, r: Extract<Route, { kind: 'list' | 'single' }>, record: NexudusEmulatorRequest): Answer {
-    const fault = faults.shift();
-    if (fault !== undefined) return faultAnswer(fault);
+  function users(req: IncomingMessage, target: Extract<Route, { kind: 'list' | 'single' }>, record: NexudusEmulatorRequest): Reply {
+    const fault = faults.next();
+    if (fault !== undefined) return faultReply(fault);
 
     const bearer = bearerToken(req);
     const valid = bearer !== undefined && ((options.staticToken !== undefined && bearer === options.staticToken) || tokens.isValid(bearer));
     if (bearer === undefined || !valid) return DENIED();
     if (throttle !== undefined && !throttle.take(bearer)) return THROTTLED();
 
-    if (r.kind === 'single') {
-      if (!NEXUDUS_ID_PATTERN.test(r.segment)) return INVALID();
-      const id = Number(r.segment);
+    if (target.kind === 'single') {
+      if (!NEXUDUS_ID_PATTERN.test(target.segment)) return INVALID();
+      const id = Number(target.segment);
       record.ids = [id];
       if (id > maxKnownId) return message(404, `No HTTP resource was found that matches the request URI '${baseUrl}${record.path}'.`);
-      return { status: 200, body: demoNexudusUser(id) };
+      return jsonReply(200, demoNexudusUser(id));
     }
 
-    const values = r.query.getAll('id');
+    const values = target.query.getAll('id');
     const ids = values.length === 1 ? parseIdList(values[0] ?? '') : undefined;
     if (ids === undefined) return INVALID();
     record.ids = ids;
     const known = [...new Set(ids)].filter((id) => id <= maxKnownId).reverse();
-    return { status: 200, body: known.map((id) => partialNexudusUser(demoNexudusUser(id))) };
+    return jsonReply(
+      200,
+      known.map((id) => partialNexudusUser(demoNexudusUser(id))),
+    );
+  }
+
+  function answer(req: IncomingMessage, target: Route, url: string, body: string | undefined, record: NexudusEmulatorRequest): Reply {
+    if (target.kind === 'token') return token(req, body, record);
+    if (target.kind === 'other') return message(404, `No HTTP resource was found that matches the request URI '${baseUrl}${url}'.`);
+    if (record.method !== 'GET') {
+      return message(405, `The requested resource does not support http method '${record.method}'.`, { allow: 'GET' });
+    }
+    return users(req, target, record);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const rawUrl = req.url ?? '/';
-    const qi = rawUrl.indexOf('?');
-    const path = qi === -1 ? rawUrl : rawUrl.slice(0, qi);
-    const r = route(path, qi === -1 ? '' : rawUrl.slice(qi + 1));
-    const method = req.method ?? 'GET';
-    const record: NexudusEmulatorRequest = { kind: r.kind, method, path, status: 0 };
-    if (options.recordRequests ?? true) requests.push(record);
+    const { path, query } = splitRequestUrl(req.url);
+    const target = route(path, query);
+    const record = log.add({ kind: target.kind, method: req.method ?? 'GET', path, status: 0 });
     const body = await readBody(req, MAX_BODY_BYTES);
-
-    if (r.kind === 'token') return send(res, record, token(req, body, record));
-    if (r.kind === 'other')
-      return send(res, record, message(404, `No HTTP resource was found that matches the request URI '${baseUrl}${rawUrl}'.`));
-    if (method !== 'GET') {
-      return send(res, record, message(405, `The requested resource does not support http method '${method}'.`, { allow: 'GET' }));
-    }
-    send(res, record, users(req, r, record));
+    sender.send(res, answer(req, target, req.url ?? '/', body, record), record);
   }
 
   const server = await startLoopbackServer({
     name: 'nexudus emulator',
     port: options.port,
-    host,
+    host: options.host,
     handle,
-    timers,
-    internalError: (res) => {
-      res.writeHead(500, { 'content-type': JSON_CT });
-      res.end(JSON.stringify({ Message: 'An error has occurred.' }));
-    },
+    timers: sender.timers,
+    internalError: message(500, 'An error has occurred.'),
   });
   baseUrl = server.url;
 
   return {
     url: baseUrl,
-    requests,
+    requests: log.entries,
     reset() {
-      requests.length = 0;
-      faults.length = 0;
+      log.clear();
+      faults.clear();
       throttle?.clear();
     },
     expireTokens() {
       tokens.expireAll();
     },
     failNext(count, status) {
-      for (let i = 0; i < count; i++) faults.push(status);
+      faults.add(count, status);
     },
     close: () => server.close(),
   };

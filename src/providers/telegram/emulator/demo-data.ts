@@ -75,9 +75,9 @@ export function demoTelegramUsernames(id: number): string[] {
  * within `1..maxId`: `tg_user<id>` for every live user, `tg_vip<id>` for the collectible holders.
  */
 export function demoUserIdForUsername(username: string, maxId: number = TELEGRAM_DEMO_MAX_ID): number | undefined {
-  const m = /^tg_(?:user|vip)([1-9][0-9]{0,15})$/i.exec(username);
-  if (m?.[1] === undefined) return undefined;
-  const id = Number(m[1]);
+  const digits = /^tg_(?:user|vip)([1-9][0-9]{0,15})$/i.exec(username)?.[1];
+  if (digits === undefined) return undefined;
+  const id = Number(digits);
   if (id > maxId) return undefined;
   const lower = username.toLowerCase();
   return demoTelegramUsernames(id).includes(lower) ? id : undefined;

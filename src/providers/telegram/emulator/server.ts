@@ -3,8 +3,7 @@
  * (`users.getUsers`, `contacts.resolveUsername`) over the deterministic demo users, behind a real
  * mtcute `BaseTelegramClient` (its peer storage included). No network, no auth key.
  *
- * It mimics what a client must cope with on the real API (see shared/upstreams.md, "Telegram MTProto"):
- * access hashes per account (a wrong one silently drops the user), bots' access_hash 0, users that are
+ * It mimics what a client must cope with on Telegram's MTProto API: access hashes per account (a wrong one silently drops the user), bots' access_hash 0, users that are
  * omitted or come back as `userEmpty`, answers NOT in request order, and `RpcError`s (injectable, like
  * FLOOD_WAIT_X). Answers go through mtcute's TL writer and reader, so callers get exactly the objects
  * mtcute would parse off the wire (absent flags read as `false`), fresh on every call.
@@ -12,6 +11,8 @@
 
 import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { BaseTelegramClient, type ITelegramStorageProvider, MemoryStorage, type MustEqual, type RpcCallOptions, tl } from '@mtcute/node';
+import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { RequestLog } from '../../../emulators/request-log.js';
 import {
   demoAccessHash,
   demoIsDeleted,
@@ -55,33 +56,36 @@ export const TELEGRAM_EMULATOR_MAX_IDS = 200;
 const USERNAME_FORMAT = /^[A-Za-z][A-Za-z0-9_]{3,31}$/;
 
 export class TelegramEmulator {
-  /** Every RPC answered, in order (including failures, injected or not). */
-  readonly rpcs: TelegramEmulatorRpc[] = [];
   private readonly maxKnownId: number;
   private readonly emptyIds: ReadonlySet<number>;
   private readonly acceptZeroAccessHash: boolean;
   private readonly latencyMs: number;
-  private readonly recordRpcs: boolean;
+  private readonly log: RequestLog<TelegramEmulatorRpc>;
   /** Injected failures, one per upcoming RPC. */
-  private readonly faults: Array<{ code: number; text: string }> = [];
+  private readonly faults = new FaultQueue<{ code: number; text: string }>();
 
   constructor(options: TelegramEmulatorOptions = {}) {
     this.maxKnownId = options.maxKnownId ?? TELEGRAM_DEMO_MAX_ID;
     this.emptyIds = new Set(options.emptyIds ?? []);
     this.acceptZeroAccessHash = options.acceptZeroAccessHash ?? true;
     this.latencyMs = options.latencyMs ?? 0;
-    this.recordRpcs = options.recordRpcs ?? true;
+    this.log = new RequestLog(options.recordRpcs ?? true);
+  }
+
+  /** Every RPC answered, in order (including failures, injected or not). */
+  get rpcs(): TelegramEmulatorRpc[] {
+    return this.log.entries;
   }
 
   /** The next `count` RPCs (whatever they are) fail with `RpcError(code, text)`, after being recorded. */
   failNext(count: number, code: number, text: string): void {
-    for (let i = 0; i < count; i++) this.faults.push({ code, text });
+    this.faults.add(count, { code, text });
   }
 
   /** Clears `rpcs` and pending faults. */
   reset(): void {
-    this.rpcs.length = 0;
-    this.faults.length = 0;
+    this.log.clear();
+    this.faults.clear();
   }
 
   /**
@@ -92,12 +96,11 @@ export class TelegramEmulator {
    */
   async respond(request: tl.RpcMethod): Promise<unknown> {
     if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
-    const rpc: TelegramEmulatorRpc = { method: request._, outcome: 'ok' };
+    const rpc = this.log.add({ method: request._, outcome: 'ok' });
     if (request._ === 'users.getUsers') rpc.ids = request.id.map(requestedId);
     if (request._ === 'contacts.resolveUsername') rpc.username = request.username;
-    if (this.recordRpcs) this.rpcs.push(rpc);
     try {
-      const fault = this.faults.shift();
+      const fault = this.faults.next();
       if (fault !== undefined) throw new tl.RpcError(fault.code, fault.text);
       switch (request._) {
         case 'users.getUsers':

@@ -3,7 +3,7 @@
  * Everything is a pure function of the numeric id: no randomness, no clock, so tests and benchmarks
  * see the same profiles on every run and across processes.
  *
- * Users `1..DEMO_MAX_ID` exist (contract.md "Demo data"). Each user `u` owns two tweets:
+ * Users `1..DEMO_MAX_ID` exist (the README's demo users). Each user `u` owns two tweets:
  *   `u*1000+1` (pinned by the users with u%3 !== 0; the others simply don't pin it) and
  *   `u*1000+2` (the most recent tweet).
  */
@@ -12,7 +12,7 @@ import type { XApiTweet, XApiUser } from '../wire.js';
 /** Highest known demo user id; ids `1..DEMO_MAX_ID` exist, every other id is unknown. */
 export const DEMO_MAX_ID = 10_000;
 
-/** Tweet ids are `userId * TWEET_SPAN + k`, k in {1, 2}. */
+/** Tweet ids are `userId * TWEET_SPAN + slot`, slot PINNED_K or MOST_RECENT_K. */
 const TWEET_SPAN = 1000;
 const PINNED_K = 1;
 const MOST_RECENT_K = 2;
@@ -37,14 +37,14 @@ function isoAt(epochMs: number, seconds: number): string {
  */
 export function parseDemoUserId(id: string, maxId: number = DEMO_MAX_ID): number | undefined {
   if (!/^[1-9][0-9]{0,15}$/.test(id)) return undefined;
-  const n = Number(id);
-  return n <= maxId ? n : undefined;
+  const userId = Number(id);
+  return userId <= maxId ? userId : undefined;
 }
 
 /** Maps a username (case-insensitive, as on X) to its demo user id, if it names a known user. */
 export function demoUserIdForUsername(username: string, maxId: number = DEMO_MAX_ID): number | undefined {
-  const m = /^user([1-9][0-9]{0,10})$/i.exec(username);
-  return m?.[1] === undefined ? undefined : parseDemoUserId(m[1], maxId);
+  const digits = /^user([1-9][0-9]{0,10})$/i.exec(username)?.[1];
+  return digits === undefined ? undefined : parseDemoUserId(digits, maxId);
 }
 
 export function demoXUsername(id: number): string {
@@ -96,27 +96,28 @@ export function demoXUser(id: number): XApiUser {
  */
 export function demoXTweet(tweetId: string, maxKnownId: number = DEMO_MAX_ID): XApiTweet | undefined {
   if (!/^[1-9][0-9]{0,15}$/.test(tweetId)) return undefined;
-  const n = Number(tweetId);
-  const k = n % TWEET_SPAN;
-  const u = (n - k) / TWEET_SPAN;
-  if (u < 1 || u > maxKnownId) return undefined;
-  if (k !== PINNED_K && k !== MOST_RECENT_K) return undefined;
-  const pinned = k === PINNED_K;
+  const tweetNumber = Number(tweetId);
+  const slot = tweetNumber % TWEET_SPAN;
+  const authorId = (tweetNumber - slot) / TWEET_SPAN;
+  if (authorId < 1 || authorId > maxKnownId) return undefined;
+  if (slot !== PINNED_K && slot !== MOST_RECENT_K) return undefined;
+  const pinned = slot === PINNED_K;
+  const author = demoXUsername(authorId);
   return {
     id: tweetId,
-    text: pinned ? `Hello from @${demoXUsername(u)}, demo tweet ${tweetId}.` : `Latest from @${demoXUsername(u)}: demo tweet ${tweetId}.`,
+    text: pinned ? `Hello from @${author}, demo tweet ${tweetId}.` : `Latest from @${author}: demo tweet ${tweetId}.`,
     edit_history_tweet_ids: [tweetId],
-    author_id: String(u),
-    created_at: isoAt(TWEET_EPOCH_MS, u * TWEET_STEP_S + (pinned ? 0 : 3600)),
+    author_id: String(authorId),
+    created_at: isoAt(TWEET_EPOCH_MS, authorId * TWEET_STEP_S + (pinned ? 0 : 3600)),
     lang: 'en',
     public_metrics: {
-      retweet_count: (u * 3 + k) % 500,
-      reply_count: (u * 5 + k) % 300,
-      like_count: (u * 17 + k) % 5_000,
-      quote_count: (u + k) % 50,
+      retweet_count: (authorId * 3 + slot) % 500,
+      reply_count: (authorId * 5 + slot) % 300,
+      like_count: (authorId * 17 + slot) % 5_000,
+      quote_count: (authorId + slot) % 50,
       // The spec (2.159) requires these two in Tweet.public_metrics, even though wire.ts makes them optional.
-      bookmark_count: (u * 2 + k) % 100,
-      impression_count: (u * 101 + k) % 100_000,
+      bookmark_count: (authorId * 2 + slot) % 100,
+      impression_count: (authorId * 101 + slot) % 100_000,
     },
   };
 }

@@ -6,18 +6,10 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import {
-  X_PROBLEM_INVALID_REQUEST,
-  X_PROBLEM_NOT_FOUND,
-  X_TWEET_FIELDS,
-  X_USER_FIELDS,
-  X_USERNAME_PATTERN,
-  type XApiTweet,
-  type XApiUser,
-  type XLookupResponse,
-} from '../wire.js';
+import { ManualEmulatorClock } from '../../../emulators/clock.js';
+import { X_TWEET_FIELDS, X_USER_FIELDS, X_USERNAME_PATTERN, type XApiTweet, type XApiUser, type XLookupResponse } from '../wire.js';
 import { DEMO_MAX_ID, demoXTweet, demoXUser } from './demo-data.js';
-import { startXEmulator, type XEmulator, xEmulatorAcceptedValues } from './server.js';
+import { startXEmulator, X_PROBLEM_INVALID_REQUEST, X_PROBLEM_NOT_FOUND, type XEmulator, xEmulatorAcceptedValues } from './server.js';
 
 // ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, whose `.default` is the plugin.
 const addFormats = addFormatsModule.default;
@@ -87,6 +79,9 @@ function specEnum(parameter: string): string[] {
 // HTTP helpers.
 
 const TOKEN = 'test-token';
+/** The emulators' time: it moves only when a test moves it. A fixed instant, part way into a second. */
+const clock = new ManualEmulatorClock(Date.UTC(2026, 2, 1, 12, 0, 0, 250));
+const nowS = (): number => Math.floor(clock.now() / 1000);
 let emu: XEmulator;
 
 interface Reply<T = unknown> {
@@ -112,7 +107,7 @@ function ids(n: number, from = 1): string {
 }
 
 beforeAll(async () => {
-  emu = await startXEmulator({ bearerToken: TOKEN, suspendedIds: ['7', '123456'] });
+  emu = await startXEmulator({ bearerToken: TOKEN, suspendedIds: ['7', '123456'], clock });
 });
 afterAll(async () => {
   await emu.close();
@@ -498,21 +493,34 @@ describe('auth', () => {
 
 describe('rate limit', () => {
   it('sends x-rate-limit-* headers per endpoint path', async () => {
-    const before = Math.floor(Date.now() / 1000);
+    const opened = nowS();
     const a = await get('/2/users?ids=1');
+    clock.advance(10_000);
     const b = await get('/2/users?ids=1');
     const c = await get('/2/tweets?ids=1001');
     expect(a.headers.get('x-rate-limit-limit')).toBe('300');
     expect(a.headers.get('x-rate-limit-remaining')).toBe('299');
     expect(b.headers.get('x-rate-limit-remaining')).toBe('298');
     expect(c.headers.get('x-rate-limit-remaining')).toBe('299');
-    const reset = Number(a.headers.get('x-rate-limit-reset'));
-    expect(reset).toBeGreaterThanOrEqual(before + 900);
-    expect(reset).toBeLessThanOrEqual(before + 902);
+    // The window is 900 s from the whole second of its first request: later requests do not move it.
+    expect(a.headers.get('x-rate-limit-reset')).toBe(String(opened + 900));
+    expect(b.headers.get('x-rate-limit-reset')).toBe(String(opened + 900));
+    expect(c.headers.get('x-rate-limit-reset')).toBe(String(nowS() + 900));
   });
 
-  it('answers 429 once the budget is spent', async () => {
-    const small = await startXEmulator({ bearerToken: TOKEN, rateLimit: { limit: 2, windowSeconds: 60 } });
+  it('opens a fresh window at x-rate-limit-reset, not a moment before', async () => {
+    const first = await get('/2/users?ids=1');
+    const reset = Number(first.headers.get('x-rate-limit-reset'));
+    clock.advance(reset * 1000 - clock.now() - 1);
+    const last = await get('/2/users?ids=1');
+    expect([last.headers.get('x-rate-limit-remaining'), last.headers.get('x-rate-limit-reset')]).toEqual(['298', String(reset)]);
+    clock.advance(1);
+    const fresh = await get('/2/users?ids=1');
+    expect([fresh.headers.get('x-rate-limit-remaining'), fresh.headers.get('x-rate-limit-reset')]).toEqual(['299', String(reset + 900)]);
+  });
+
+  it('answers 429 once the budget is spent, until the window ends', async () => {
+    const small = await startXEmulator({ bearerToken: TOKEN, rateLimit: { limit: 2, windowSeconds: 60 }, clock });
     try {
       const statuses = [];
       for (let i = 0; i < 3; i++) statuses.push(await get('/2/users?ids=1', { base: small.url }));
@@ -528,7 +536,12 @@ describe('rate limit', () => {
       expectValid(v.problem, limited?.body);
       // Other endpoints have their own budget.
       expect((await get('/2/users/by?usernames=user1', { base: small.url })).status).toBe(200);
-      small.reset();
+      clock.advance(59_000);
+      expect((await get('/2/users?ids=1', { base: small.url })).status).toBe(429);
+      clock.advance(1_000);
+      expect((await get('/2/users?ids=1', { base: small.url })).headers.get('x-rate-limit-remaining')).toBe('1');
+      expect((await get('/2/users?ids=1', { base: small.url })).status).toBe(200);
+      small.reset(); // a fresh budget at once
       expect((await get('/2/users?ids=1', { base: small.url })).status).toBe(200);
     } finally {
       await small.close();
@@ -536,13 +549,13 @@ describe('rate limit', () => {
   });
 
   it('lets tests force the remaining budget and reset time', async () => {
-    const reset = Math.floor(Date.now() / 1000) + 42;
+    const reset = nowS() + 42;
     emu.setRemaining('/2/users', 0, reset);
     const r = await get('/2/users?ids=1');
     expect(r.status).toBe(429);
     expect(r.headers.get('x-rate-limit-reset')).toBe(String(reset));
-    // A reset time in the past means a fresh window on the next request.
-    emu.setRemaining('/2/users', 0, Math.floor(Date.now() / 1000) - 1);
+    // A reset time that has come (this very second) means a fresh window on the next request.
+    emu.setRemaining('/2/users', 0, nowS());
     const fresh = await get('/2/users?ids=1');
     expect(fresh.status).toBe(200);
     expect(fresh.headers.get('x-rate-limit-remaining')).toBe('299');

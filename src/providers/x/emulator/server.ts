@@ -2,22 +2,26 @@
  * A real HTTP server that speaks the three X API v2 lookups this subgraph uses
  * (`GET /2/users`, `/2/users/by`, `/2/tweets`) over the deterministic demo data.
  *
- * It mimics what a client must cope with on the real API (see ../shared/upstreams.md):
- * bearer auth, X's 400 "invalid request" problems, partial 200s with `errors`, results that are NOT in
- * request order, per-endpoint rate-limit headers and 429s, plus injectable 5xx faults and latency.
+ * It mimics what a client must cope with on the real API: bearer auth, X's 400 "invalid request"
+ * problems, partial 200s with `errors`, results that are NOT in request order, per-endpoint rate-limit
+ * headers and 429s (a fixed window per endpoint path, like X's 15-minute windows), plus injectable 5xx
+ * faults and latency.
  *
  * Order of checks per request: injected fault → route (404) → auth (401, costs no budget)
  * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { afterLatency } from '../../../emulators/latency.js';
+import { type EmulatorClock, systemEmulatorClock } from '../../../emulators/clock.js';
+import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { type FixedWindow, FixedWindows } from '../../../emulators/fixed-window.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
+import type { HttpEmulatorOptions } from '../../../emulators/options.js';
+import { jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
+import { RequestLog } from '../../../emulators/request-log.js';
+import { splitRequestUrl } from '../../../emulators/request-url.js';
 import {
   X_ID_PATTERN,
   X_MAX_IDS_PER_CALL,
-  X_PROBLEM_INVALID_REQUEST,
-  X_PROBLEM_NOT_FOUND,
-  X_TWEET_EXPANSIONS,
   X_TWEET_FIELDS,
   X_USER_EXPANSIONS,
   X_USER_FIELDS,
@@ -29,26 +33,15 @@ import {
 } from '../wire.js';
 import { DEMO_MAX_ID, demoUserIdForUsername, demoXTweet, demoXUser, parseDemoUserId } from './demo-data.js';
 
-export interface XEmulatorOptions {
+export interface XEmulatorOptions extends HttpEmulatorOptions {
   /** Requests without `Authorization: Bearer <this>` get 401. */
   bearerToken: string;
-  /** Default 0 (any free port). */
-  port?: number;
-  /** Default 127.0.0.1. */
-  host?: string;
   /** Users `1..maxKnownId` exist. Default DEMO_MAX_ID. */
   maxKnownId?: number;
   /** User ids that answer as suspended (`"title":"Forbidden"`). */
   suspendedIds?: Iterable<string>;
   /** Budget per endpoint path. Default 300 requests per 900 s. */
   rateLimit?: { limit: number; windowSeconds: number };
-  /** Artificial delay before every response. Default 0. */
-  latencyMs?: number;
-  /**
-   * Keep every request in `requests` (default true, for tests). A long-running demo or a benchmark
-   * turns this off so memory stays flat.
-   */
-  recordRequests?: boolean;
   /**
    * Serve a repeated 200 lookup from a cache of response bodies (default false). The data is
    * deterministic, so the answer is the same; it makes the emulator the "fast local fake" a
@@ -61,7 +54,7 @@ export interface XEmulatorRequest {
   method: string;
   path: string;
   query: Record<string, string>;
-  /** HTTP status sent back; 0 while the response is still pending (e.g. during `latencyMs`). */
+  /** HTTP status sent back; 0 while the response is still pending (e.g. during `latencyMs`) or never sent. */
   status: number;
 }
 
@@ -72,7 +65,7 @@ export interface XEmulator {
   requests: XEmulatorRequest[];
   /** Clears `requests`, the rate-limit counters and injected faults. */
   reset(): void;
-  /** Forces the budget of one endpoint path (e.g. `/2/users`) for the current window. */
+  /** Forces the budget of one endpoint path (e.g. `/2/users`) for the current window (epoch seconds on the emulator's clock). */
   setRemaining(endpointPath: string, remaining: number, resetEpochSeconds?: number): void;
   /** The next `count` requests (whatever they are) answer `status` with X's generic problem body. */
   failNext(count: number, status: 500 | 502 | 503 | 504, headers?: Record<string, string>): void;
@@ -81,6 +74,9 @@ export interface XEmulator {
 
 // ---------------------------------------------------------------------------------------------
 // Endpoint table: which query parameters each path accepts and with which values.
+
+/** `expansions` the emulator accepts on `GET /2/tweets`: the one this subgraph uses. */
+export const X_TWEET_EXPANSIONS = ['author_id'] as const;
 
 type ListParam = 'ids' | 'usernames';
 type Resource = 'user' | 'tweet';
@@ -128,12 +124,16 @@ export function xEmulatorAcceptedValues(path: string, param: string): string[] |
 // ---------------------------------------------------------------------------------------------
 // Bodies X sends.
 
+/** `type` of a per-item problem in a partial 200 (a user or tweet not found, or suspended). */
+export const X_PROBLEM_NOT_FOUND = 'https://api.twitter.com/2/problems/resource-not-found';
+/** `type` of a 400's body. */
+export const X_PROBLEM_INVALID_REQUEST = 'https://api.twitter.com/2/problems/invalid-request';
+
 interface InvalidParam {
   parameters: Record<string, string[]>;
   message: string;
 }
 
-const JSON_CT = 'application/json; charset=utf-8';
 const PROBLEM_CT = 'application/problem+json';
 
 const NOT_FOUND_PAGE = JSON.stringify({ errors: [{ message: 'Sorry, that page does not exist', code: 34 }] });
@@ -146,18 +146,20 @@ const STATUS_TITLES: Record<number, string> = {
   504: 'Gateway Timeout',
 };
 
-function genericProblem(status: number): string {
+/** X's generic problem body of an HTTP error (5xx), as an `application/problem+json` answer. */
+function genericProblem(status: number, headers?: Record<string, string>): Reply {
   const title = STATUS_TITLES[status] ?? 'Error';
-  return JSON.stringify({ title, detail: title, type: 'about:blank', status });
+  return { status, contentType: PROBLEM_CT, body: JSON.stringify({ title, detail: title, type: 'about:blank', status }), headers };
 }
 
-function invalidRequest(errors: InvalidParam[]): string {
-  return JSON.stringify({
+function invalidRequest(errors: InvalidParam[], headers: Record<string, string>): Reply {
+  const body = {
     errors,
     title: 'Invalid Request',
     detail: 'One or more parameters to your request was invalid.',
     type: X_PROBLEM_INVALID_REQUEST,
-  });
+  };
+  return jsonReply(400, body, headers);
 }
 
 function lookupError(resource: Resource, param: ListParam, value: string, suspended: boolean): XProblem {
@@ -192,21 +194,21 @@ function validate(spec: EndpointSpec, params: URLSearchParams): InvalidParam[] {
     seen.add(name);
   }
 
-  const list = spec.listParam;
-  const raw = params.get(list);
+  const listParam = spec.listParam;
+  const raw = params.get(listParam);
   if (raw === null || raw === '') {
-    errors.push({ parameters: { [list]: [] }, message: `The \`${list}\` query parameter can not be empty` });
+    errors.push({ parameters: { [listParam]: [] }, message: `The \`${listParam}\` query parameter can not be empty` });
   } else {
     const items = raw.split(',');
     if (items.length > X_MAX_IDS_PER_CALL) {
       errors.push({
-        parameters: { [list]: [raw] },
-        message: `The number of values in the \`${list}\` query parameter list [${items.length}] is not between 1 and ${X_MAX_IDS_PER_CALL}`,
+        parameters: { [listParam]: [raw] },
+        message: `The number of values in the \`${listParam}\` query parameter list [${items.length}] is not between 1 and ${X_MAX_IDS_PER_CALL}`,
       });
     }
     for (const item of items) {
       if (!spec.itemPattern.test(item)) {
-        errors.push({ parameters: { [list]: [item] }, message: `The \`${list}\` query parameter value [${item}] is not valid` });
+        errors.push({ parameters: { [listParam]: [item] }, message: `The \`${listParam}\` query parameter value [${item}] is not valid` });
       }
     }
   }
@@ -275,52 +277,43 @@ function projectTweet(tweet: XApiTweet, fields: ReadonlySet<string>): XApiTweet 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Rate limiting: a fixed window per endpoint path, like X's 15-minute windows.
-
-interface Window {
-  used: number;
-  resetS: number;
-}
+// Rate limiting: a fixed window per endpoint path, like X's 15-minute windows; a window counts the
+// requests it let through.
 
 class RateLimiter {
-  private readonly windows = new Map<string, Window>();
+  private readonly windows: FixedWindows;
+
   constructor(
     readonly limit: number,
-    private readonly windowSeconds: number,
-  ) {}
-
-  private current(path: string, nowS: number): Window {
-    let w = this.windows.get(path);
-    if (w === undefined || nowS >= w.resetS) {
-      w = { used: 0, resetS: nowS + this.windowSeconds };
-      this.windows.set(path, w);
-    }
-    return w;
+    windowSeconds: number,
+    clock: EmulatorClock,
+  ) {
+    this.windows = new FixedWindows(windowSeconds, clock);
   }
 
   /** Spends one unit if any is left; returns whether it could, plus the headers to send. */
   take(path: string): { allowed: boolean; headers: Record<string, string> } {
-    const w = this.current(path, Math.floor(Date.now() / 1000));
-    const allowed = w.used < this.limit;
-    if (allowed) w.used++;
-    return { allowed, headers: this.headers(w) };
+    const window = this.windows.current(path);
+    const allowed = window.total < this.limit;
+    if (allowed) window.total++;
+    return { allowed, headers: this.headers(window) };
   }
 
   force(path: string, remaining: number, resetEpochSeconds?: number): void {
-    const w = this.current(path, Math.floor(Date.now() / 1000));
-    w.used = this.limit - remaining;
-    if (resetEpochSeconds !== undefined) w.resetS = resetEpochSeconds;
+    const window = this.windows.current(path);
+    window.total = this.limit - remaining;
+    if (resetEpochSeconds !== undefined) window.resetAtS = resetEpochSeconds;
   }
 
   clear(): void {
     this.windows.clear();
   }
 
-  private headers(w: Window): Record<string, string> {
+  private headers(window: FixedWindow): Record<string, string> {
     return {
       'x-rate-limit-limit': String(this.limit),
-      'x-rate-limit-remaining': String(Math.max(0, this.limit - w.used)),
-      'x-rate-limit-reset': String(w.resetS),
+      'x-rate-limit-remaining': String(Math.max(0, this.limit - window.total)),
+      'x-rate-limit-reset': String(window.resetAtS),
     };
   }
 }
@@ -337,7 +330,7 @@ function lookupUsers(spec: EndpointSpec, params: URLSearchParams, ctx: LookupCon
   const fields = csvSet(params.get('user.fields'));
   const expansions = csvSet(params.get('expansions'));
   const tweetFields = csvSet(params.get('tweet.fields'));
-  for (const e of ['pinned_tweet_id', 'most_recent_tweet_id'] as const) if (expansions.has(e)) fields.add(e);
+  for (const idField of ['pinned_tweet_id', 'most_recent_tweet_id'] as const) if (expansions.has(idField)) fields.add(idField);
 
   const byUsername = spec.listParam === 'usernames';
   const seen = new Set<string>();
@@ -415,107 +408,80 @@ function assemble<T>(data: T[], errors: XProblem[], includes: XLookupResponse<T>
 // ---------------------------------------------------------------------------------------------
 // Server.
 
+const NOT_FOUND_REPLY: Reply = { status: 404, body: NOT_FOUND_PAGE };
+const UNAUTHORIZED_REPLY: Reply = { status: 401, contentType: PROBLEM_CT, body: UNAUTHORIZED };
+
 interface Fault {
   status: number;
   headers: Record<string, string>;
 }
 
 export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulator> {
-  const host = options.host ?? '127.0.0.1';
   const expectedAuth = `Bearer ${options.bearerToken}`;
-  const latencyMs = options.latencyMs ?? 0;
-  const limiter = new RateLimiter(options.rateLimit?.limit ?? 300, options.rateLimit?.windowSeconds ?? 900);
+  const clock = options.clock ?? systemEmulatorClock;
+  const limiter = new RateLimiter(options.rateLimit?.limit ?? 300, options.rateLimit?.windowSeconds ?? 900, clock);
   const ctx: LookupContext = { maxKnownId: options.maxKnownId ?? DEMO_MAX_ID, suspended: new Set(options.suspendedIds ?? []) };
-  const requests: XEmulatorRequest[] = [];
-  const faults: Fault[] = [];
-  const timers = new Set<NodeJS.Timeout>();
-  const recordRequests = options.recordRequests ?? true;
+  const log = new RequestLog<XEmulatorRequest>(options.recordRequests ?? true);
+  const faults = new FaultQueue<Fault>();
+  const sender = new ReplySender(options.latencyMs);
   const bodies = options.memoizeBodies ? new Map<string, string>() : undefined;
 
-  function handle(req: IncomingMessage, res: ServerResponse): void {
-    req.resume(); // drain any body so the keep-alive socket can be reused
-    const rawUrl = req.url ?? '/';
-    const q = rawUrl.indexOf('?');
-    const path = q === -1 ? rawUrl : rawUrl.slice(0, q);
-    const params = new URLSearchParams(q === -1 ? '' : rawUrl.slice(q + 1));
-    const record: XEmulatorRequest = { method: req.method ?? 'GET', path, query: Object.fromEntries(params), status: 0 };
-    if (recordRequests) requests.push(record);
-
-    const send = (status: number, contentType: string, body: string, headers?: Record<string, string>): void => {
-      record.status = status;
-      const write = (): void => {
-        if (res.destroyed) return;
-        res.writeHead(status, { ...headers, 'content-type': contentType, 'content-length': Buffer.byteLength(body) });
-        res.end(body);
-      };
-      afterLatency(latencyMs, timers, write);
-    };
-
-    const fault = faults.shift();
-    if (fault) {
-      send(fault.status, PROBLEM_CT, genericProblem(fault.status), fault.headers);
-      return;
-    }
+  function answer(req: IncomingMessage, path: string, params: URLSearchParams): Reply {
+    const fault = faults.next();
+    if (fault) return genericProblem(fault.status, fault.headers);
 
     const spec = ENDPOINTS.get(path);
-    if (spec === undefined || req.method !== 'GET') {
-      send(404, JSON_CT, NOT_FOUND_PAGE);
-      return;
-    }
-
-    if (req.headers.authorization !== expectedAuth) {
-      send(401, PROBLEM_CT, UNAUTHORIZED);
-      return;
-    }
+    if (spec === undefined || req.method !== 'GET') return NOT_FOUND_REPLY;
+    if (req.headers.authorization !== expectedAuth) return UNAUTHORIZED_REPLY;
 
     const budget = limiter.take(path);
-    if (!budget.allowed) {
-      send(429, PROBLEM_CT, TOO_MANY, budget.headers);
-      return;
-    }
+    if (!budget.allowed) return { status: 429, contentType: PROBLEM_CT, body: TOO_MANY, headers: budget.headers };
 
     const invalid = validate(spec, params);
-    if (invalid.length > 0) {
-      send(400, JSON_CT, invalidRequest(invalid), budget.headers);
-      return;
-    }
+    if (invalid.length > 0) return invalidRequest(invalid, budget.headers);
 
-    let body = bodies?.get(rawUrl);
+    const cacheKey = req.url ?? '/';
+    let body = bodies?.get(cacheKey);
     if (body === undefined) {
       body = JSON.stringify(spec.resource === 'tweet' ? lookupTweets(params, ctx) : lookupUsers(spec, params, ctx));
       if (bodies !== undefined) {
         if (bodies.size >= 1_000) bodies.clear(); // bounded: a cache, not a store
-        bodies.set(rawUrl, body);
+        bodies.set(cacheKey, body);
       }
     }
-    send(200, JSON_CT, body, budget.headers);
+    return { status: 200, body, headers: budget.headers };
+  }
+
+  function handle(req: IncomingMessage, res: ServerResponse): void {
+    req.resume(); // drain any body so the keep-alive socket can be reused
+    const { path, query } = splitRequestUrl(req.url);
+    const params = new URLSearchParams(query);
+    const record = log.add({ method: req.method ?? 'GET', path, query: Object.fromEntries(params), status: 0 });
+    sender.send(res, answer(req, path, params), record);
   }
 
   const server = await startLoopbackServer({
     name: 'x emulator',
     port: options.port,
-    host,
+    host: options.host,
     handle,
-    timers,
-    internalError: (res) => {
-      res.writeHead(500, { 'content-type': PROBLEM_CT });
-      res.end(genericProblem(500));
-    },
+    timers: sender.timers,
+    internalError: genericProblem(500),
   });
 
   return {
     url: server.url,
-    requests,
+    requests: log.entries,
     reset() {
-      requests.length = 0;
-      faults.length = 0;
+      log.clear();
+      faults.clear();
       limiter.clear();
     },
     setRemaining(endpointPath, remaining, resetEpochSeconds) {
       limiter.force(endpointPath, remaining, resetEpochSeconds);
     },
     failNext(count, status, headers = {}) {
-      for (let i = 0; i < count; i++) faults.push({ status, headers });
+      faults.add(count, { status, headers });
     },
     close: () => server.close(),
   };
