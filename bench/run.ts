@@ -1,5 +1,5 @@
 /**
- * Throughput benchmark (../shared/performance.md): one operation asking 100 X users with ~8 fields,
+ * Throughput benchmark (README, "Benchmark"): one operation asking 100 X users with ~8 fields,
  * 10 concurrent clients, the X emulator as the upstream in its own process, the subgraph built and
  * run as `npm start` runs it. Reports the raw upstream and the subgraph side by side, in one run,
  * because absolute figures swing ±20 % on this machine; the ratio is the figure that matters.

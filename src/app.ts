@@ -4,6 +4,7 @@ import { startDemo } from './demo.js';
 import { providers } from './providers/registry.js';
 import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
+import type { Clock } from './upstream/clock.js';
 
 /**
  * The whole subgraph, assembled from a configuration: the demo's emulators when asked for, one
@@ -18,12 +19,14 @@ export interface App {
 export interface StartOptions {
   /** Transports of in-process emulators, by provider name (tests). */
   transports?: ReadonlyMap<string, unknown>;
+  /** What the providers' clients time their waits, pacing and tokens on (tests move a manual one). */
+  clock?: Clock;
 }
 
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const demo = config.demo ? await startDemo(logger) : undefined;
   const setups = demo?.setups ?? config.providers;
-  const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports);
+  const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports, options.clock);
   for (const provider of providers) {
     if (!running.clients.has(provider.id.name)) {
       logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');

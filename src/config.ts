@@ -5,7 +5,7 @@ import type { AnyProvider, ConfigIO, Env, ProviderDefinition } from './providers
 import { providers } from './providers/registry.js';
 
 /**
- * Configuration from the environment (contract.md, "Configuration"), validated once at start-up: the
+ * Configuration from the environment (README, "Configuration"), validated once at start-up: the
  * core's own settings here, each provider's variables by the provider's own schema. A bad value stops
  * the process with a message naming the variable, and never repeating its value: some are secrets.
  */
@@ -79,20 +79,20 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
   }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
 
-  const e = parsed.data;
+  const vars = parsed.data;
   return {
-    port: e.PORT,
-    host: e.HOST,
-    logLevel: e.LOG_LEVEL,
-    // With no provider configured there is nothing to serve but the demo (contract.md, "Commands").
-    demo: e.DEMO || configured.length === 0,
-    introspection: e.INTROSPECTION,
-    maxIdsPerOperation: e.MAX_IDS_PER_OPERATION,
-    maxRequestBytes: e.MAX_REQUEST_BYTES,
+    port: vars.PORT,
+    host: vars.HOST,
+    logLevel: vars.LOG_LEVEL,
+    // With no provider configured there is nothing to serve but the demo (README, "Run it").
+    demo: vars.DEMO || configured.length === 0,
+    introspection: vars.INTROSPECTION,
+    maxIdsPerOperation: vars.MAX_IDS_PER_OPERATION,
+    maxRequestBytes: vars.MAX_REQUEST_BYTES,
     upstream: {
-      timeoutMs: e.UPSTREAM_TIMEOUT_MS,
-      connections: e.UPSTREAM_CONNECTIONS,
-      retry: { maxAttempts: e.UPSTREAM_MAX_ATTEMPTS, maxTotalWaitMs: e.UPSTREAM_MAX_RETRY_WAIT_MS, baseDelayMs: 100 },
+      timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
+      connections: vars.UPSTREAM_CONNECTIONS,
+      retry: { maxAttempts: vars.UPSTREAM_MAX_ATTEMPTS, maxTotalWaitMs: vars.UPSTREAM_MAX_RETRY_WAIT_MS, baseDelayMs: 100 },
     },
     providers: configured,
   };

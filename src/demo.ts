@@ -4,7 +4,7 @@ import { startEmulators } from './emulators/start.js';
 import { providers } from './providers/registry.js';
 
 /**
- * The embedded demo (contract.md): every provider's emulator, started in process on loopback, and each
+ * The embedded demo (README, "Run it"): every provider's emulator, started in process on loopback, and each
  * provider configured to use its own, exactly as a user would configure it for the real API. Each
  * emulator knows users 1-10000. Credentials are made up per process and exist only between this
  * process and its own emulators.

@@ -4,6 +4,7 @@ import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server
 import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
 import type { Logger } from 'pino';
+import { bugLogPlugin } from './bug-log-plugin.js';
 import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
 import { inputGuardPlugin } from './guard/input-guard.js';
@@ -43,6 +44,7 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
         config.maxIdsPerOperation,
       ),
       fieldPlanPlugin(),
+      bugLogPlugin(),
     ],
   });
   await apollo.start();

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ProviderSetup, UpstreamSettings } from './config.js';
 import type { Clients } from './context.js';
+import { type Clock, systemClock } from './upstream/clock.js';
 
 /** The long-lived clients of the configured providers, and how to close them all. */
 export interface RunningClients {
@@ -17,6 +18,7 @@ export async function createClients(
   upstream: UpstreamSettings,
   logger: Logger,
   transports: ReadonlyMap<string, unknown> = new Map(),
+  clock: Clock = systemClock,
 ): Promise<RunningClients> {
   const clients = new Map<string, unknown>();
   const closers: Array<() => Promise<void>> = [];
@@ -27,6 +29,7 @@ export async function createClients(
       const client = await definition.createClient(config, {
         upstream,
         logger: logger.child({ provider: name }),
+        clock,
         transport: transports.get(name),
       });
       clients.set(name, client);

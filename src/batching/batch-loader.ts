@@ -38,10 +38,11 @@ export function createBatchLoader<V>(options: BatchLoaderOptions<V>): DataLoader
       found = await fetch(keys);
     } catch (error) {
       // A whole-call failure (rate limit, outage, credentials) is reported at every key it covered.
+      // A ProviderError is an upstream's answer; anything else is a bug here, logged with its stack so
+      // that it is not mistaken for an outage, and answered as one (the caller can do nothing else).
+      if (!(error instanceof ProviderError))
+        logger.error({ provider: provider.name, err: error }, 'batch function failed: a bug, not an upstream answer');
       const failure = error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
-      if (!(error instanceof ProviderError)) {
-        logger.error({ provider: provider.name, err: error instanceof Error ? error.name : 'unknown' }, 'batch function failed');
-      }
       return keys.map((key) => failure.forId(key));
     }
     return keys.map((key) => found.get(cacheKey(key)) ?? new ProviderError({ code: 'NOT_FOUND', provider, id: key }));

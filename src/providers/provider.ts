@@ -4,6 +4,7 @@ import type { UpstreamSettings } from '../config.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
 import type { SelectedFields } from '../plan/selected-fields.js';
+import type { Clock } from '../upstream/clock.js';
 import type { ProviderError } from '../upstream/errors.js';
 
 /**
@@ -32,6 +33,8 @@ export interface ClientContext<Transport = never> {
   upstream: UpstreamSettings;
   /** Already bound to `{ provider: <name> }`. */
   logger: Logger;
+  /** What everything time-based in the client runs on (waits, pacing, token expiry, rate-limit resets). */
+  clock: Clock;
   /**
    * Set when an emulator that does not speak over the network (Telegram's, in-process) stands in for
    * the upstream: the client uses it instead of connecting.

@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { ProviderId } from '../providers/provider.js';
 
-/** `extensions.code` of every error this subgraph produces (contract.md, "Schema"). */
+/** `extensions.code` of every error this subgraph produces (README, "The schema"). */
 export type ErrorCode =
   | 'NOT_FOUND'
   | 'SUSPENDED'

@@ -2,7 +2,7 @@ import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client
 import type { ProviderId } from '../providers/provider.js';
 
 /**
- * Prometheus metrics (contract.md, "HTTP"). Labels carry only provider names, method templates and
+ * Prometheus metrics (README, "HTTP endpoints"). Labels carry only provider names, method templates and
  * status codes: never an id, a URL or a credential.
  */
 export const registry = new Registry();

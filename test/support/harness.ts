@@ -1,9 +1,9 @@
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type Emulators, startEmulators } from '../../src/emulators/start.js';
 import type { ProviderName, providers } from '../../src/providers/registry.js';
+import type { Clock } from '../../src/upstream/clock.js';
+import { captureLogs } from './log-capture.js';
 
 /**
  * The real thing for tests: every provider's emulator (on loopback, or in process for Telegram) and
@@ -24,6 +24,8 @@ export interface HarnessOptions {
   emulators?: EmulatorOptions;
   /** Variables over those that point the providers at their emulators. */
   env?: Record<string, string>;
+  /** The clock of the providers' clients (waits, pacing, tokens); the system's unless a test moves its own. */
+  clock?: Clock;
 }
 
 export interface Harness {
@@ -47,14 +49,7 @@ export interface GqlResult<T> {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const emulators = await startEmulators('test', options.emulators ?? {});
-  const logs: string[] = [];
-  const sink = new Writable({
-    write(chunk, _encoding, done) {
-      logs.push(String(chunk));
-      done();
-    },
-  });
-  const logger = pino({ level: 'debug' }, sink);
+  const { logger, lines: logs } = captureLogs('debug');
   let app: App;
   try {
     const config = loadConfig({
@@ -64,7 +59,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
       ...emulators.env,
       ...options.env,
     });
-    app = await startApp(config, logger, { transports: emulators.transports });
+    app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
   } catch (error) {
     await emulators.close();
     throw error;

@@ -17,7 +17,7 @@ export const bitrix24Users: Lookup<Bitrix24Service, Bitrix24UserRecord> = {
   key: { isValid: (id) => BITRIX_ID_PATTERN.test(id), expected: 'a Bitrix24 user id (a positive integer)' },
   maxBatchSize: (service) => service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
   fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),
-  fetch(service, ids, scope) {
+  async fetch(service, ids, scope) {
     const portal = service.portals.get(scope.partition);
     if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
     return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'));

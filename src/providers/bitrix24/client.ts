@@ -1,13 +1,23 @@
 import type { Logger } from 'pino';
+import type { z } from 'zod';
 import type { UpstreamSettings } from '../../config.js';
+import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { RulePacer } from '../../upstream/pacing.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
 import { SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
+import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { Bitrix24Config, PortalRate } from './config.js';
 import { BITRIX24 } from './id.js';
-import type { BitrixApiUser, BitrixBatchResponse, BitrixError, BitrixTokenResponse, BitrixUserListResponse } from './wire.js';
+import {
+  type BitrixApiUser,
+  BitrixBatchResponse,
+  type BitrixError,
+  BitrixFailure,
+  BitrixTokenResponse,
+  BitrixUserListResponse,
+} from './wire.js';
 
 /** How to reach one portal: its incoming webhook URL (the URL is the secret), or OAuth tokens. */
 export type PortalAccess =
@@ -29,6 +39,7 @@ export interface PortalOptions {
   timeoutMs: number;
   retry: RetryPolicy;
   logger: Logger;
+  clock?: Clock;
 }
 
 /** What one `im.user.list.get` command produced: users keyed by id (`null` for unknown), or an error. */
@@ -46,10 +57,12 @@ export class Bitrix24Portal {
   private readonly oauthHttp: UpstreamClient | undefined;
   /** OAuth only: the access token, renewed through the refresh token when the portal says it expired. */
   private readonly token: SharedToken | undefined;
+  private readonly logger: Logger;
 
   constructor(options: PortalOptions) {
     this.name = options.name;
-    const { access, connections, timeoutMs, retry, logger } = options;
+    const { access, connections, timeoutMs, retry, logger, clock = systemClock } = options;
+    this.logger = logger;
     const base = access.kind === 'webhook' ? access.webhookUrl : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;
     this.http = new UpstreamClient({
       provider: BITRIX24,
@@ -58,8 +71,9 @@ export class Bitrix24Portal {
       timeoutMs,
       retry,
       logger,
-      classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth'),
-      pacer: new RulePacer([{ kind: 'bucket', ...options.rate }]),
+      classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth', clock),
+      pacer: new RulePacer([{ kind: 'bucket', ...options.rate }], clock),
+      clock,
     });
     if (access.kind === 'oauth') {
       const { refresh } = access;
@@ -70,23 +84,24 @@ export class Bitrix24Portal {
           baseUrl: refresh.oauthUrl,
           connections: 2,
           timeoutMs,
+          clock,
           retry,
           logger,
           classify: classifyOAuthResponse,
         });
       const issue: TokenIssuer =
         refresh && this.oauthHttp
-          ? refreshingIssuer(refresh, this.oauthHttp, () => logger.info('renewed the OAuth access token'))
+          ? refreshingIssuer(refresh, this.oauthHttp, logger)
           : async () => {
               throw new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 }); // no refresh token configured
             };
-      this.token = new SharedToken(BITRIX24, issue, access.accessToken);
+      this.token = new SharedToken(BITRIX24, issue, access.accessToken, () => clock.now());
     }
   }
 
   /** One `im.user.list.get` for these ids. */
   async userList(ids: readonly number[], avatarHr: boolean): Promise<UserListOutcome> {
-    const body = await this.post<BitrixUserListResponse>('im.user.list.get', { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) });
+    const body = await this.post('im.user.list.get', { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) }, BitrixUserListResponse);
     return { users: asMap(body.result) };
   }
 
@@ -99,9 +114,9 @@ export class Bitrix24Portal {
       if (avatarHr) query.append('AVATAR_HR', 'Y');
       cmd[`c${i}`] = `im.user.list.get?${query}`;
     });
-    const body = await this.post<BitrixBatchResponse>('batch', { halt: 0, cmd });
-    const results = asMap(body.result?.result ?? []);
-    const errors = asMap(body.result?.result_error ?? []);
+    const body = await this.post('batch', { halt: 0, cmd }, BitrixBatchResponse);
+    const results = asMap(body.result.result);
+    const errors = asMap(body.result.result_error);
     return chunks.map((_, i) => {
       const error = errors[`c${i}`];
       if (error) return { error };
@@ -109,7 +124,7 @@ export class Bitrix24Portal {
     });
   }
 
-  private async post<T>(method: string, payload: Record<string, unknown>): Promise<T> {
+  private async post<S extends z.ZodType>(method: string, payload: Record<string, unknown>, schema: S): Promise<z.output<S>> {
     const send = (token?: string) =>
       this.http.send({
         method: 'POST',
@@ -121,8 +136,7 @@ export class Bitrix24Portal {
     // The only non-200 the classifier lets through is OAuth's expired_token.
     const response = this.token === undefined ? await send() : await sendWithToken(this.token, send, (r) => r.status === 401);
     if (response.status !== 200) throw this.error('UNAUTHENTICATED');
-    if (typeof response.body !== 'object' || response.body === null) throw this.error('UPSTREAM_UNAVAILABLE');
-    return response.body as T;
+    return parseUpstreamBody(schema, response.body, { provider: BITRIX24, method, logger: this.logger });
   }
 
   private error(code: ErrorCode): ProviderError {
@@ -141,13 +155,13 @@ export class Bitrix24Service {
   readonly portals: ReadonlyMap<string, Bitrix24Portal>;
   readonly maxIdsPerCall: number;
 
-  constructor(config: Bitrix24Config, upstream: UpstreamSettings, logger: Logger) {
+  constructor(config: Bitrix24Config, upstream: UpstreamSettings, logger: Logger, clock: Clock = systemClock) {
     const { timeoutMs, connections, retry } = upstream;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.portals = new Map(
       config.portals.map((portal) => [
         portal.name,
-        new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, logger: logger.child({ portal: portal.name }) }),
+        new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, clock, logger: logger.child({ portal: portal.name }) }),
       ]),
     );
   }
@@ -164,7 +178,7 @@ export class Bitrix24Service {
 function refreshingIssuer(
   refresh: { refreshToken: string; clientId: string; clientSecret: string },
   oauthHttp: UpstreamClient,
-  renewed: () => void,
+  logger: Logger,
 ): TokenIssuer {
   let refreshToken = refresh.refreshToken;
   return async () => {
@@ -175,12 +189,9 @@ function refreshingIssuer(
       refresh_token: refreshToken,
     });
     const response = await oauthHttp.send({ method: 'GET', label: 'oauth.token', path: path`/oauth/token/`, query: [...query] });
-    const tokens = response.body as Partial<BitrixTokenResponse> | undefined;
-    if (typeof tokens?.access_token !== 'string' || typeof tokens.refresh_token !== 'string') {
-      throw new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 });
-    }
+    const tokens = parseUpstreamBody(BitrixTokenResponse, response.body, { provider: BITRIX24, method: 'oauth.token', logger });
     refreshToken = tokens.refresh_token;
-    renewed();
+    logger.info('renewed the OAuth access token');
     return { token: tokens.access_token };
   };
 }
@@ -190,23 +201,25 @@ function asMap<V>(value: Record<string, V> | [] | undefined): Record<string, V> 
   return value === undefined || Array.isArray(value) ? {} : value;
 }
 
-function errorOf(response: UpstreamResponse): string | undefined {
-  const body = response.body as Partial<BitrixError> | undefined;
-  return typeof body?.error === 'string' ? body.error : undefined;
+/** What a failed answer says, as far as it says it in Bitrix24's shape (an HTML error page says nothing). */
+function failureOf(response: UpstreamResponse): z.output<typeof BitrixFailure> {
+  const parsed = BitrixFailure.safeParse(response.body);
+  return parsed.success ? parsed.data : {};
 }
 
-/** Bitrix24's REST answers (upstreams.md): what is final, what is worth another try, and how long to wait. */
-export function classifyBitrixResponse(response: UpstreamResponse, oauth: boolean): Verdict {
+/** Bitrix24's REST answers: what is final, what is worth another try, and how long to wait. */
+export function classifyBitrixResponse(response: UpstreamResponse, oauth: boolean, clock: Clock = systemClock): Verdict {
   const { status } = response;
-  const error = errorOf(response);
+  const failure = failureOf(response);
+  const error = failure.error;
   if (status === 200) return { kind: 'ok' };
   if (status === 401 && oauth && error === 'expired_token') return { kind: 'ok' }; // the portal renews it
   if (status === 401 || status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED' };
   // The leaky bucket overflowed: it drains at 2/s, so a short backoff is enough.
   if (status === 503 || error === 'QUERY_LIMIT_EXCEEDED') return { kind: 'retry', code: 'RATE_LIMITED' };
   if (status === 429 || error === 'OPERATION_TIME_LIMIT') {
-    const resetAt = (response.body as { time?: { operating_reset_at?: unknown } } | undefined)?.time?.operating_reset_at;
-    const waitMs = typeof resetAt === 'number' ? Math.max(0, resetAt * 1000 - Date.now()) : undefined;
+    const resetAt = failure.time?.operating_reset_at;
+    const waitMs = typeof resetAt === 'number' ? Math.max(0, resetAt * 1000 - clock.wallNow()) : undefined;
     return { kind: 'fail', code: 'RATE_LIMITED', waitMs };
   }
   if (status === 400) return { kind: 'fail', code: 'BAD_USER_INPUT' };

@@ -79,10 +79,10 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
       BITRIX24_RATE_PER_SECOND: int(1, 1000, 2),
       BITRIX24_RATE_BURST: int(1, 10_000, 50),
     })
-    .transform((e, ctx): Bitrix24Config | undefined => {
+    .transform((vars, ctx): Bitrix24Config | undefined => {
       const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-      const rate = { perSecond: e.BITRIX24_RATE_PER_SECOND, burst: e.BITRIX24_RATE_BURST };
-      const oauthUrl = e.BITRIX24_OAUTH_URL;
+      const rate = { perSecond: vars.BITRIX24_RATE_PER_SECOND, burst: vars.BITRIX24_RATE_BURST };
+      const oauthUrl = vars.BITRIX24_OAUTH_URL;
       const refreshFor = (refreshToken?: string, clientId?: string, clientSecret?: string) =>
         refreshToken && clientId && clientSecret ? { refreshToken, clientId, clientSecret, oauthUrl } : undefined;
       const portals: Bitrix24PortalConfig[] = [];
@@ -97,45 +97,45 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
         }
       };
 
-      if (e.BITRIX24_WEBHOOK_URL !== undefined && e.BITRIX24_PORTAL_URL !== undefined) {
+      if (vars.BITRIX24_WEBHOOK_URL !== undefined && vars.BITRIX24_PORTAL_URL !== undefined) {
         problem('BITRIX24_WEBHOOK_URL', 'set either it or BITRIX24_PORTAL_URL (use BITRIX24_PORTALS_FILE for several portals)');
-      } else if (e.BITRIX24_WEBHOOK_URL !== undefined) {
-        const host = hostOf(e.BITRIX24_WEBHOOK_URL, 'BITRIX24_WEBHOOK_URL', 'it');
+      } else if (vars.BITRIX24_WEBHOOK_URL !== undefined) {
+        const host = hostOf(vars.BITRIX24_WEBHOOK_URL, 'BITRIX24_WEBHOOK_URL', 'it');
         if (host !== undefined) {
           portals.push({
-            name: e.BITRIX24_PORTAL_NAME ?? host,
-            access: { kind: 'webhook', webhookUrl: withSlash(e.BITRIX24_WEBHOOK_URL) },
+            name: vars.BITRIX24_PORTAL_NAME ?? host,
+            access: { kind: 'webhook', webhookUrl: withSlash(vars.BITRIX24_WEBHOOK_URL) },
             rate,
           });
         }
-      } else if (e.BITRIX24_PORTAL_URL !== undefined) {
-        const host = hostOf(e.BITRIX24_PORTAL_URL, 'BITRIX24_PORTAL_URL', 'it');
-        if (e.BITRIX24_ACCESS_TOKEN === undefined) problem('BITRIX24_ACCESS_TOKEN', 'required with BITRIX24_PORTAL_URL');
+      } else if (vars.BITRIX24_PORTAL_URL !== undefined) {
+        const host = hostOf(vars.BITRIX24_PORTAL_URL, 'BITRIX24_PORTAL_URL', 'it');
+        if (vars.BITRIX24_ACCESS_TOKEN === undefined) problem('BITRIX24_ACCESS_TOKEN', 'required with BITRIX24_PORTAL_URL');
         else if (host !== undefined) {
           portals.push({
-            name: e.BITRIX24_PORTAL_NAME ?? host,
+            name: vars.BITRIX24_PORTAL_NAME ?? host,
             access: {
               kind: 'oauth',
-              portalUrl: e.BITRIX24_PORTAL_URL,
-              accessToken: e.BITRIX24_ACCESS_TOKEN,
-              refresh: refreshFor(e.BITRIX24_REFRESH_TOKEN, e.BITRIX24_CLIENT_ID, e.BITRIX24_CLIENT_SECRET),
+              portalUrl: vars.BITRIX24_PORTAL_URL,
+              accessToken: vars.BITRIX24_ACCESS_TOKEN,
+              refresh: refreshFor(vars.BITRIX24_REFRESH_TOKEN, vars.BITRIX24_CLIENT_ID, vars.BITRIX24_CLIENT_SECRET),
             },
             rate,
           });
         }
       }
 
-      if (e.BITRIX24_PORTAL_NAME !== undefined && e.BITRIX24_WEBHOOK_URL === undefined && e.BITRIX24_PORTAL_URL === undefined) {
+      if (vars.BITRIX24_PORTAL_NAME !== undefined && vars.BITRIX24_WEBHOOK_URL === undefined && vars.BITRIX24_PORTAL_URL === undefined) {
         problem(
           'BITRIX24_PORTAL_NAME',
           'names the portal of BITRIX24_WEBHOOK_URL or BITRIX24_PORTAL_URL; set one of them (portals in BITRIX24_PORTALS_FILE have their own "name")',
         );
       }
 
-      if (e.BITRIX24_PORTALS_FILE !== undefined) {
+      if (vars.BITRIX24_PORTALS_FILE !== undefined) {
         let parsed: unknown;
         try {
-          parsed = JSON.parse(io.readFile(e.BITRIX24_PORTALS_FILE));
+          parsed = JSON.parse(io.readFile(vars.BITRIX24_PORTALS_FILE));
         } catch {
           problem('BITRIX24_PORTALS_FILE', 'cannot read it as JSON');
         }
@@ -169,7 +169,7 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
       const duplicate = names.find((name, i) => names.indexOf(name) !== i);
       if (duplicate !== undefined)
         problem('BITRIX24_PORTALS_FILE', `two portals are named ${JSON.stringify(duplicate)}; give them distinct "name"s`);
-      return portals.length === 0 ? undefined : { portals, maxIdsPerCall: e.BITRIX24_MAX_IDS_PER_CALL };
+      return portals.length === 0 ? undefined : { portals, maxIdsPerCall: vars.BITRIX24_MAX_IDS_PER_CALL };
     });
 }
 

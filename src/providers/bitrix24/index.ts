@@ -15,7 +15,7 @@ export const bitrix24Provider: ProviderDefinition<
 > = {
   id: BITRIX24,
   config: bitrix24Config,
-  createClient: (config, { upstream, logger }) => new Bitrix24Service(config, upstream, logger),
+  createClient: (config, { upstream, logger, clock }) => new Bitrix24Service(config, upstream, logger, clock),
   closeClient: (service) => service.close(),
   lookups: [bitrix24Users],
   resolvers: bitrix24Resolvers,

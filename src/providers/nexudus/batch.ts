@@ -3,10 +3,10 @@ import { ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
 import type { NexudusClient } from './client.js';
 import { NEXUDUS } from './id.js';
-import { NEXUDUS_ID_PATTERN, type NexudusApiUser } from './wire.js';
+import { NEXUDUS_ID_PATTERN, type NexudusUserRecord } from './wire.js';
 
 /**
- * GraphQL fields the batch endpoint leaves empty (its records are partial: see the seed page), so that
+ * GraphQL fields the batch endpoint leaves empty (its records are partial, as its documentation warns), so that
  * only a full record (`GET /api/sys/users/{id}`) can answer them.
  */
 export const FULL_RECORD_FIELDS = ['isAdmin', 'apiAccess', 'mustResetPassword', 'lastAccess', 'businessIds', 'roles'] as const;
@@ -20,19 +20,19 @@ export const FULL = 'full';
  * do not have, so each id costs exactly its own `GET /api/sys/users/{id}` (at most `fullRecordConcurrency`
  * at a time, paced like every call): the fewest calls that can answer.
  */
-export const nexudusUsers: Lookup<NexudusClient, NexudusApiUser> = {
+export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
   provider: NEXUDUS,
   name: 'users',
   key: { isValid: (id) => NEXUDUS_ID_PATTERN.test(id), expected: 'a Nexudus user id (a positive integer)' },
   maxBatchSize: (client) => client.maxIdsPerCall,
   fields: (selected) => (selected === undefined || FULL_RECORD_FIELDS.some((field) => selected.has(`NexudusUser.${field}`)) ? [FULL] : []),
   async fetch(client, ids, scope) {
-    const found = new Map<string, NexudusApiUser | ProviderError>();
+    const found = new Map<string, NexudusUserRecord | ProviderError>();
     if (scope.fields.includes(FULL)) {
       // One failed record fails only its id.
       const users = await mapConcurrently(ids, client.fullRecordConcurrency, (id) =>
         client
-          .one(Number(id))
+          .fullUser(Number(id))
           .catch((error: unknown) =>
             error instanceof ProviderError ? error.forId(id) : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id }),
           ),
@@ -41,7 +41,7 @@ export const nexudusUsers: Lookup<NexudusClient, NexudusApiUser> = {
         if (user !== undefined) found.set(ids[i]!, user);
       });
     } else {
-      for (const user of await client.list(ids.map(Number))) found.set(String(user.Id), user);
+      for (const user of await client.partialUsers(ids.map(Number))) found.set(String(user.Id), user);
     }
     return found;
   },

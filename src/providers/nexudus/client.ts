@@ -1,17 +1,19 @@
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
+import { type Clock, systemClock } from '../../upstream/clock.js';
 import { ProviderError } from '../../upstream/errors.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import { type PaceRule, type Pacer, RulePacer } from '../../upstream/pacing.js';
+import { type PaceRule, RulePacer } from '../../upstream/pacing.js';
 import { parseRetryAfter } from '../../upstream/retry.js';
 import { type SharedToken, sendWithToken } from '../../upstream/shared-token.js';
+import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { NexudusConfig } from './config.js';
 import { NEXUDUS } from './id.js';
 import { nexudusToken } from './token.js';
-import type { NexudusApiUser } from './wire.js';
+import { NexudusUserList, NexudusUserRecord } from './wire.js';
 
 /**
- * Nexudus's limits per account (upstreams.md): 1 request per 100 ms, 120 a minute, 5,000 an hour. Every
+ * Nexudus's documented limits per account: 1 request per 100 ms, 120 a minute, 5,000 an hour. Every
  * request to the account is paced under them, the token call included, counted as the pacer counts
  * (see `RulePacer`): so the subgraph never provokes a 409 from an upstream that keeps to them.
  */
@@ -25,8 +27,7 @@ export interface NexudusClientOptions {
   config: NexudusConfig;
   upstream: UpstreamSettings;
   logger: Logger;
-  /** The account's pacer; one per account (tests pass one on a manual clock). */
-  pacer?: Pacer;
+  clock?: Clock;
 }
 
 /**
@@ -39,31 +40,42 @@ export class NexudusClient {
   private readonly http: UpstreamClient;
   private readonly tokenHttp: UpstreamClient;
   private readonly token: SharedToken;
+  private readonly logger: Logger;
 
-  constructor({ config, upstream, logger, pacer = new RulePacer(NEXUDUS_PACE) }: NexudusClientOptions) {
+  constructor({ config, upstream, logger, clock = systemClock }: NexudusClientOptions) {
+    // One pacer for every request to the account, the token call included.
+    const pacer = new RulePacer(NEXUDUS_PACE, clock);
     const { timeoutMs, connections, retry } = upstream;
+    this.logger = logger;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.fullRecordConcurrency = config.fullRecordConcurrency;
-    const common = { provider: NEXUDUS, baseUrl: config.baseUrl, timeoutMs, retry, logger, pacer };
+    const common = { provider: NEXUDUS, baseUrl: config.baseUrl, timeoutMs, retry, logger, pacer, clock };
     this.http = new UpstreamClient({ ...common, connections, classify: classifyNexudusResponse });
     this.tokenHttp = new UpstreamClient({ ...common, connections: 2, classify: classifyTokenResponse });
-    this.token = nexudusToken(config.credentials, this.tokenHttp);
+    this.token = nexudusToken(config.credentials, this.tokenHttp, logger, clock);
   }
 
   /** One list call: the (partial) records of those ids Nexudus knows; unknown ids are simply absent. */
-  async list(ids: readonly number[]): Promise<NexudusApiUser[]> {
+  async partialUsers(ids: readonly number[]): Promise<NexudusUserRecord[]> {
     const response = await this.get('GET /api/sys/users/', path`/api/sys/users/`, [['id', `[${ids.join(',')}]`]]);
-    if (!Array.isArray(response.body)) throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS });
-    return response.body as NexudusApiUser[];
+    return parseUpstreamBody(NexudusUserList, response.body, { provider: NEXUDUS, method: 'GET /api/sys/users/', logger: this.logger });
   }
 
   /** One full record, or `undefined` when Nexudus has no such user. */
-  async one(id: number): Promise<NexudusApiUser | undefined> {
+  async fullUser(id: number): Promise<NexudusUserRecord | undefined> {
     const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`);
     if (response.status === 404) return undefined;
-    if (typeof response.body !== 'object' || response.body === null)
+    const user = parseUpstreamBody(NexudusUserRecord, response.body, {
+      provider: NEXUDUS,
+      method: 'GET /api/sys/users/{id}',
+      logger: this.logger,
+    });
+    // Another user's record under this id would be served as this one: it is not an answer.
+    if (user.Id !== id) {
+      this.logger.warn({ method: 'GET /api/sys/users/{id}' }, 'upstream answered a record of another id');
       throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS });
-    return response.body as NexudusApiUser;
+    }
+    return user;
   }
 
   private get(label: string, at: EncodedPath, query?: Array<[string, string]>): Promise<UpstreamResponse> {

@@ -25,24 +25,24 @@ export const nexudusConfig = z
     NEXUDUS_MAX_IDS_PER_CALL: int(1, 500, 100),
     NEXUDUS_FULL_RECORD_CONCURRENCY: int(1, 32, 4),
   })
-  .transform((e, ctx): NexudusConfig | undefined => {
+  .transform((vars, ctx): NexudusConfig | undefined => {
     const problem = (path: string, message: string) => {
       ctx.addIssue({ code: 'custom', path: [path], message });
       return z.NEVER;
     };
-    const limits = { maxIdsPerCall: e.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: e.NEXUDUS_FULL_RECORD_CONCURRENCY };
-    if (e.NEXUDUS_TOKEN !== undefined) {
-      if (e.NEXUDUS_USERNAME !== undefined || e.NEXUDUS_PASSWORD !== undefined) {
+    const limits = { maxIdsPerCall: vars.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: vars.NEXUDUS_FULL_RECORD_CONCURRENCY };
+    if (vars.NEXUDUS_TOKEN !== undefined) {
+      if (vars.NEXUDUS_USERNAME !== undefined || vars.NEXUDUS_PASSWORD !== undefined) {
         return problem('NEXUDUS_TOKEN', 'set either it or NEXUDUS_USERNAME and NEXUDUS_PASSWORD, not both');
       }
-      return { baseUrl: e.NEXUDUS_BASE_URL, credentials: { kind: 'token', token: e.NEXUDUS_TOKEN }, ...limits };
+      return { baseUrl: vars.NEXUDUS_BASE_URL, credentials: { kind: 'token', token: vars.NEXUDUS_TOKEN }, ...limits };
     }
-    if (e.NEXUDUS_USERNAME === undefined && e.NEXUDUS_PASSWORD === undefined) return undefined;
-    if (e.NEXUDUS_USERNAME === undefined) return problem('NEXUDUS_USERNAME', 'required with NEXUDUS_PASSWORD');
-    if (e.NEXUDUS_PASSWORD === undefined) return problem('NEXUDUS_PASSWORD', 'required with NEXUDUS_USERNAME');
+    if (vars.NEXUDUS_USERNAME === undefined && vars.NEXUDUS_PASSWORD === undefined) return undefined;
+    if (vars.NEXUDUS_USERNAME === undefined) return problem('NEXUDUS_USERNAME', 'required with NEXUDUS_PASSWORD');
+    if (vars.NEXUDUS_PASSWORD === undefined) return problem('NEXUDUS_PASSWORD', 'required with NEXUDUS_USERNAME');
     return {
-      baseUrl: e.NEXUDUS_BASE_URL,
-      credentials: { kind: 'password', username: e.NEXUDUS_USERNAME, password: e.NEXUDUS_PASSWORD },
+      baseUrl: vars.NEXUDUS_BASE_URL,
+      credentials: { kind: 'password', username: vars.NEXUDUS_USERNAME, password: vars.NEXUDUS_PASSWORD },
       ...limits,
     };
   }) satisfies z.ZodType<NexudusConfig | undefined, Env>;

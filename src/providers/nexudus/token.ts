@@ -1,8 +1,11 @@
+import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../../upstream/clock.js';
 import { ProviderError } from '../../upstream/errors.js';
 import { path, type UpstreamClient } from '../../upstream/http.js';
 import { type IssuedToken, SharedToken } from '../../upstream/shared-token.js';
+import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import { NEXUDUS } from './id.js';
-import type { NexudusTokenResponse } from './wire.js';
+import { NexudusGrant } from './wire.js';
 
 export type NexudusCredentials = { kind: 'token'; token: string } | { kind: 'password'; username: string; password: string };
 
@@ -14,12 +17,22 @@ const RENEW_MARGIN_MS = 5 * 60_000;
  * cannot be replaced). Otherwise `POST /api/token` with the password grant, form-encoded as Nexudus's
  * OAuth server requires; later tokens come from the refresh token while it works, else the password again.
  */
-export function nexudusToken(credentials: NexudusCredentials, http: UpstreamClient): SharedToken {
+export function nexudusToken(
+  credentials: NexudusCredentials,
+  http: UpstreamClient,
+  logger: Logger,
+  clock: Clock = systemClock,
+): SharedToken {
   if (credentials.kind === 'token') {
-    return new SharedToken(NEXUDUS, async (refused) => {
-      if (refused !== undefined) throw new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS });
-      return { token: credentials.token };
-    });
+    return new SharedToken(
+      NEXUDUS,
+      async (refused) => {
+        if (refused !== undefined) throw new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS });
+        return { token: credentials.token };
+      },
+      undefined,
+      () => clock.now(),
+    );
   }
 
   let refreshToken: string | undefined;
@@ -31,21 +44,25 @@ export function nexudusToken(credentials: NexudusCredentials, http: UpstreamClie
       headers: { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' },
       body: new URLSearchParams(form).toString(),
     });
-    const body = response.body as Partial<NexudusTokenResponse> | undefined;
-    if (typeof body?.access_token !== 'string') throw new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS });
+    const body = parseUpstreamBody(NexudusGrant, response.body, { provider: NEXUDUS, method: 'POST /api/token', logger });
     refreshToken = body.refresh_token;
-    const lifetimeMs = (typeof body.expires_in === 'number' ? body.expires_in : 3600) * 1000;
+    const lifetimeMs = (body.expires_in ?? 3600) * 1000;
     return { token: body.access_token, renewInMs: lifetimeMs - Math.min(RENEW_MARGIN_MS, lifetimeMs / 10) };
   };
 
-  return new SharedToken(NEXUDUS, async () => {
-    if (refreshToken !== undefined) {
-      try {
-        return await grant({ grant_type: 'refresh_token', refresh_token: refreshToken });
-      } catch {
-        // A refresh token that no longer works: the password still does.
+  return new SharedToken(
+    NEXUDUS,
+    async () => {
+      if (refreshToken !== undefined) {
+        try {
+          return await grant({ grant_type: 'refresh_token', refresh_token: refreshToken });
+        } catch {
+          // A refresh token that no longer works: the password still does.
+        }
       }
-    }
-    return grant({ grant_type: 'password', username: credentials.username, password: credentials.password });
-  });
+      return grant({ grant_type: 'password', username: credentials.username, password: credentials.password });
+    },
+    undefined,
+    () => clock.now(),
+  );
 }

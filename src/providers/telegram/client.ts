@@ -1,6 +1,7 @@
 import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
 import { callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
+import { type Clock, systemClock } from '../../upstream/clock.js';
 import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
 import { TELEGRAM } from './id.js';
@@ -35,6 +36,7 @@ export interface TelegramClientOptions {
   retry: RetryPolicy;
   timeoutMs: number;
   logger: Logger;
+  clock?: Clock;
 }
 
 /**
@@ -50,7 +52,11 @@ export class TelegramClient {
 
   private prepared: Promise<void> | undefined;
 
-  constructor(private readonly options: TelegramClientOptions) {}
+  private readonly clock: Clock;
+
+  constructor(private readonly options: TelegramClientOptions) {
+    this.clock = options.clock ?? systemClock;
+  }
 
   private peers(): Promise<TelegramRpc['storage']['peers']> {
     this.prepared ??= this.options.rpc.prepare();
@@ -73,7 +79,7 @@ export class TelegramClient {
    */
   resolveUsername(username: string): Promise<TelegramApiUser | undefined> {
     const missUntil = this.misses.get(username);
-    if (missUntil !== undefined && missUntil > Date.now()) return Promise.resolve(undefined);
+    if (missUntil !== undefined && missUntil > this.clock.now()) return Promise.resolve(undefined);
     let pending = this.resolving.get(username);
     if (pending === undefined) {
       pending = this.resolveUncached(username).finally(() => this.resolving.delete(username));
@@ -91,7 +97,7 @@ export class TelegramClient {
     } catch (error) {
       if (!(error instanceof UsernameNotFound)) throw error;
       if (this.misses.size >= 10_000) this.misses.clear(); // bounded
-      this.misses.set(username, Date.now() + MISS_TTL_MS);
+      this.misses.set(username, this.clock.now() + MISS_TTL_MS);
       return undefined;
     }
   }
@@ -119,7 +125,7 @@ export class TelegramClient {
     request: tl.FindByName<tl.RpcMethod, M>,
   ): Promise<tl.RpcCallReturn[M]> {
     const { logger, retry, timeoutMs, rpc } = this.options;
-    return callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger }, async () => {
+    return callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger, clock: this.clock }, async () => {
       const started = performance.now();
       try {
         const value = (await rpc.call(request as tl.RpcMethod as never, {
@@ -174,7 +180,11 @@ const AUTH_ERRORS = new Set([
   'ACCESS_TOKEN_EXPIRED',
 ]);
 
-/** How an RPC failure maps to the contract's codes (upstreams.md, "Telegram MTProto"). */
+/**
+ * How an RPC failure maps to the error codes: 420 FLOOD_WAIT_X and its kin are waits, 401 and the
+ * AUTH_KEY/SESSION family are the credentials, other 400s the input, 500 RPC_CALL_FAIL and timeouts
+ * Telegram's side (worth another try).
+ */
 export function classifyTelegramError(error: unknown): Failure | 'username-not-found' {
   if (!(error instanceof tl.RpcError)) {
     // A transport failure or a timeout of mtcute's: the connection may come back.

@@ -47,25 +47,26 @@ export function telegramConfig(io: ConfigIO): z.ZodType<TelegramConfig | undefin
       TELEGRAM_MAX_IDS_PER_CALL: int(1, 200, 100),
       TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: int(0, 600, 5),
     })
-    .transform((e, ctx): TelegramConfig | undefined => {
-      if (e.TELEGRAM_API_ID === undefined && e.TELEGRAM_API_HASH === undefined && e.TELEGRAM_BOT_TOKEN === undefined) return undefined;
+    .transform((vars, ctx): TelegramConfig | undefined => {
+      if (vars.TELEGRAM_API_ID === undefined && vars.TELEGRAM_API_HASH === undefined && vars.TELEGRAM_BOT_TOKEN === undefined)
+        return undefined;
       const missing = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
-      if (e.TELEGRAM_API_ID === undefined) missing('TELEGRAM_API_ID', 'required with the other TELEGRAM_* variables');
-      if (e.TELEGRAM_API_HASH === undefined) missing('TELEGRAM_API_HASH', 'required with the other TELEGRAM_* variables');
-      if (e.TELEGRAM_BOT_TOKEN === undefined && !io.exists(e.TELEGRAM_SESSION_PATH)) {
+      if (vars.TELEGRAM_API_ID === undefined) missing('TELEGRAM_API_ID', 'required with the other TELEGRAM_* variables');
+      if (vars.TELEGRAM_API_HASH === undefined) missing('TELEGRAM_API_HASH', 'required with the other TELEGRAM_* variables');
+      if (vars.TELEGRAM_BOT_TOKEN === undefined && !io.exists(vars.TELEGRAM_SESSION_PATH)) {
         missing(
           'TELEGRAM_BOT_TOKEN',
           'set it to act as a bot, or run `npm run telegram:login` to save a user session at TELEGRAM_SESSION_PATH',
         );
       }
-      if (e.TELEGRAM_API_ID === undefined || e.TELEGRAM_API_HASH === undefined) return z.NEVER;
+      if (vars.TELEGRAM_API_ID === undefined || vars.TELEGRAM_API_HASH === undefined) return z.NEVER;
       return {
-        apiId: Number(e.TELEGRAM_API_ID),
-        apiHash: e.TELEGRAM_API_HASH,
-        botToken: e.TELEGRAM_BOT_TOKEN,
-        sessionPath: e.TELEGRAM_SESSION_PATH,
-        maxIdsPerCall: e.TELEGRAM_MAX_IDS_PER_CALL,
-        floodWaitThresholdSeconds: e.TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS,
+        apiId: Number(vars.TELEGRAM_API_ID),
+        apiHash: vars.TELEGRAM_API_HASH,
+        botToken: vars.TELEGRAM_BOT_TOKEN,
+        sessionPath: vars.TELEGRAM_SESSION_PATH,
+        maxIdsPerCall: vars.TELEGRAM_MAX_IDS_PER_CALL,
+        floodWaitThresholdSeconds: vars.TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS,
       };
     });
 }

@@ -1,6 +1,7 @@
 import { TelegramClient as MtcuteClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
+import type { Clock } from '../../upstream/clock.js';
 import { TelegramClient, type TelegramRpc } from './client.js';
 import type { TelegramConfig } from './config.js';
 
@@ -12,7 +13,7 @@ import type { TelegramConfig } from './config.js';
  * subgraph comes up even while Telegram is out of reach; a failed start is retried by the next call,
  * and the failure itself reaches the caller as UNAUTHENTICATED or UPSTREAM_UNAVAILABLE.
  */
-export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettings, logger: Logger): TelegramClient {
+export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettings, logger: Logger, clock?: Clock): TelegramClient {
   const mtcute = new MtcuteClient({
     apiId: config.apiId,
     apiHash: config.apiHash,
@@ -39,7 +40,7 @@ export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettin
     }) as TelegramRpc['call'],
     close: () => mtcute.destroy(),
   };
-  return telegramClient(rpc, { isBot: config.botToken !== undefined, config, upstream, logger });
+  return telegramClient(rpc, { isBot: config.botToken !== undefined, config, upstream, logger, clock });
 }
 
 /** The provider's client over any MTProto `rpc` (mtcute's, or the emulator's in-process one). */
@@ -50,6 +51,7 @@ export function telegramClient(
     config: Pick<TelegramConfig, 'maxIdsPerCall' | 'floodWaitThresholdSeconds'>;
     upstream: UpstreamSettings;
     logger: Logger;
+    clock?: Clock;
   },
 ): TelegramClient {
   return new TelegramClient({
@@ -60,5 +62,6 @@ export function telegramClient(
     retry: { ...options.upstream.retry, maxTotalWaitMs: options.config.floodWaitThresholdSeconds * 1000 },
     timeoutMs: options.upstream.timeoutMs,
     logger: options.logger,
+    clock: options.clock,
   });
 }

@@ -18,10 +18,10 @@ export const telegramProvider: ProviderDefinition<
 > = {
   id: TELEGRAM,
   config: telegramConfig,
-  async createClient(config, { upstream, logger, transport }) {
+  async createClient(config, { upstream, logger, clock, transport }) {
     const { connectTelegram, telegramClient } = await import('./connect.js');
-    if (transport !== undefined) return telegramClient(transport.rpc, { isBot: transport.isBot, config, upstream, logger });
-    return connectTelegram(config, upstream, logger);
+    if (transport !== undefined) return telegramClient(transport.rpc, { isBot: transport.isBot, config, upstream, logger, clock });
+    return connectTelegram(config, upstream, logger, clock);
   },
   closeClient: (client) => client.close(),
   lookups: [telegramUsers],

@@ -3,6 +3,11 @@ import type { tl } from '@mtcute/node';
 /**
  * Telegram's MTProto objects as mtcute types them (camelCase fields, `_` discriminators). These are the
  * records the GraphQL resolvers receive; the mapping lives in `resolvers.ts`.
+ *
+ * Unlike the HTTP providers' JSON, these need no schema check of ours: MTProto is a binary protocol
+ * whose every object is decoded by mtcute's TL reader against Telegram's own schema (the layer), so a
+ * body of the wrong shape fails to decode (an error the client reports as UPSTREAM_UNAVAILABLE) rather
+ * than reaching the resolvers.
  */
 export type TelegramApiUser = tl.RawUser;
 export type TelegramApiUserStatus = tl.TypeUserStatus;

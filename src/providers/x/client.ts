@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
-import { ProviderError } from '../../upstream/errors.js';
+import type { z } from 'zod';
+import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
+import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { FieldSet } from '../provider.js';
 import { X } from './id.js';
 import { queryParameters } from './plan.js';
-import type { XApiTweet, XApiUser, XLookupResponse } from './wire.js';
+import { type XApiTweet, type XApiUser, type XLookupResponse, XTweetsResponse, XUsersResponse } from './wire.js';
 
 export interface XClientOptions {
   baseUrl: string;
@@ -14,6 +16,7 @@ export interface XClientOptions {
   timeoutMs: number;
   retry?: RetryPolicy;
   logger: Logger;
+  clock?: Clock;
 }
 
 /**
@@ -23,9 +26,11 @@ export interface XClientOptions {
 export class XClient {
   private readonly http: UpstreamClient;
   private readonly authorization: string;
+  private readonly logger: Logger;
 
   constructor(options: XClientOptions) {
     this.authorization = `Bearer ${options.bearerToken}`;
+    this.logger = options.logger;
     this.http = new UpstreamClient({
       provider: X,
       baseUrl: options.baseUrl,
@@ -35,28 +40,30 @@ export class XClient {
       logger: options.logger,
       classify: classifyXResponse,
       budget: readXBudget,
+      clock: options.clock,
     });
   }
 
   usersByIds(ids: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiUser>> {
-    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields);
+    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields, XUsersResponse);
   }
 
   usersByUsernames(usernames: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiUser>> {
-    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields);
+    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields, XUsersResponse);
   }
 
   tweetsByIds(ids: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiTweet>> {
-    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields);
+    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields, XTweetsResponse);
   }
 
-  private async lookup<T>(
+  private async lookup<S extends z.ZodType>(
     label: string,
     endpoint: EncodedPath,
     listParam: 'ids' | 'usernames',
     keys: readonly string[],
     fields: FieldSet,
-  ): Promise<XLookupResponse<T>> {
+    schema: S,
+  ): Promise<z.output<S>> {
     const response = await this.http.send({
       method: 'GET',
       label,
@@ -64,11 +71,7 @@ export class XClient {
       query: [[listParam, keys.join(',')], ...queryParameters(fields)],
       headers: { authorization: this.authorization, accept: 'application/json' },
     });
-    const body = response.body;
-    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-      throw new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: X });
-    }
-    return body as XLookupResponse<T>;
+    return parseUpstreamBody(schema, response.body, { provider: X, method: label, logger: this.logger });
   }
 
   close(): Promise<void> {
@@ -77,24 +80,25 @@ export class XClient {
 }
 
 /** How X says "wait": `x-rate-limit-reset` on a 429, else a `Retry-After` if one came. */
-function xWaitMs(response: UpstreamResponse): number | undefined {
-  return parseResetEpochSeconds(header(response, 'x-rate-limit-reset')) ?? parseRetryAfter(header(response, 'retry-after'));
+function xWaitMs(response: UpstreamResponse, now: number): number | undefined {
+  return parseResetEpochSeconds(header(response, 'x-rate-limit-reset'), now) ?? parseRetryAfter(header(response, 'retry-after'), now);
 }
 
-export function classifyXResponse(response: UpstreamResponse): Verdict {
+export function classifyXResponse(response: UpstreamResponse, clock: Clock = systemClock): Verdict {
   const { status } = response;
   if (status === 200) return { kind: 'ok' };
-  if (status === 429) return { kind: 'retry', code: 'RATE_LIMITED', waitMs: xWaitMs(response) };
+  if (status === 429) return { kind: 'retry', code: 'RATE_LIMITED', waitMs: xWaitMs(response, clock.wallNow()) };
   if (status === 401 || status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED' };
-  if (status >= 500) return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE', waitMs: parseRetryAfter(header(response, 'retry-after')) };
+  if (status >= 500)
+    return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE', waitMs: parseRetryAfter(header(response, 'retry-after'), clock.wallNow()) };
   // A 400 means X refused parameters this subgraph validated; trying again would not change that.
   if (status === 400) return { kind: 'fail', code: 'BAD_USER_INPUT' };
   return { kind: 'fail', code: 'UPSTREAM_UNAVAILABLE' };
 }
 
-function readXBudget(response: UpstreamResponse): { remaining: number; resetInMs: number } | undefined {
+function readXBudget(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number } | undefined {
   const remaining = header(response, 'x-rate-limit-remaining');
-  const resetInMs = parseResetEpochSeconds(header(response, 'x-rate-limit-reset'));
+  const resetInMs = parseResetEpochSeconds(header(response, 'x-rate-limit-reset'), clock.wallNow());
   if (remaining === undefined || resetInMs === undefined || !/^\d+$/.test(remaining)) return undefined;
   return { remaining: Number(remaining), resetInMs };
 }

@@ -13,6 +13,6 @@ export const xConfig = z
     X_BEARER_TOKEN: secret,
     X_API_BASE_URL: httpUrl('https://api.x.com'),
   })
-  .transform((e): XConfig | undefined =>
-    e.X_BEARER_TOKEN === undefined ? undefined : { bearerToken: e.X_BEARER_TOKEN, baseUrl: e.X_API_BASE_URL },
+  .transform((vars): XConfig | undefined =>
+    vars.X_BEARER_TOKEN === undefined ? undefined : { bearerToken: vars.X_BEARER_TOKEN, baseUrl: vars.X_API_BASE_URL },
   ) satisfies z.ZodType<XConfig | undefined, Env>;

@@ -1,8 +1,11 @@
 /**
  * X API v2 wire format: the JSON that `GET /2/users`, `/2/users/by` and `/2/tweets` send back.
  * Names are X's own (snake_case); the mapping to GraphQL lives in `resolvers.ts`.
- * Shapes follow `../shared/specs/x-openapi-2.159.json` (schemas User, Tweet, Expansions, Problem).
+ * Shapes follow X's OpenAPI spec 2.159 (`test/fixtures/x-openapi-2.159.json`: User, Tweet, Expansions,
+ * Problem); the zod schemas check every response against them at the boundary.
  */
+
+import { z } from 'zod';
 
 /** `user.fields` values X accepts (spec: UserFieldsParameter). `id,name,username` always come back. */
 export const X_USER_FIELDS = [
@@ -75,85 +78,94 @@ export const X_TWEET_FIELDS = [
 ] as const;
 export type XTweetField = (typeof X_TWEET_FIELDS)[number];
 
-/** `expansions` for `GET /2/tweets` that this subgraph uses. */
-export const X_TWEET_EXPANSIONS = ['author_id'] as const;
-
 export const X_ID_PATTERN = /^[0-9]{1,19}$/;
 export const X_USERNAME_PATTERN = /^[A-Za-z0-9_]{1,15}$/;
 /** Most ids / usernames one call takes. */
 export const X_MAX_IDS_PER_CALL = 100;
 
-export interface XUserPublicMetrics {
-  followers_count: number;
-  following_count: number;
-  tweet_count: number;
-  listed_count: number;
-  like_count?: number;
-  media_count?: number;
-}
+export const XUserPublicMetrics = z.object({
+  followers_count: z.number(),
+  following_count: z.number(),
+  tweet_count: z.number(),
+  listed_count: z.number(),
+  like_count: z.number().optional(),
+  media_count: z.number().optional(),
+});
+export type XUserPublicMetrics = z.infer<typeof XUserPublicMetrics>;
 
-export interface XWithheld {
-  copyright?: boolean;
-  country_codes: string[];
-  scope?: 'tweet' | 'user';
-}
+export const XWithheld = z.object({
+  copyright: z.boolean().optional(),
+  country_codes: z.array(z.string()),
+  scope: z.string().optional(),
+});
+export type XWithheld = z.infer<typeof XWithheld>;
 
-export interface XApiUser {
-  id: string;
-  name: string;
-  username: string;
-  created_at?: string;
-  description?: string;
-  location?: string;
-  url?: string;
-  profile_image_url?: string;
-  protected?: boolean;
-  verified?: boolean;
-  verified_type?: 'blue' | 'government' | 'business' | 'none';
-  public_metrics?: XUserPublicMetrics;
-  withheld?: XWithheld;
-  pinned_tweet_id?: string;
-  most_recent_tweet_id?: string;
-}
+/**
+ * A user as X sends it: `id`, `name` and `username` always, the rest only when asked for in
+ * `user.fields` (or implied by an expansion). Enum-like values stay strings: X adds values (a new
+ * `verified_type`) without notice, and an unknown one must not fail the lookup.
+ */
+export const XApiUser = z.object({
+  id: z.string(),
+  name: z.string(),
+  username: z.string(),
+  created_at: z.string().optional(),
+  description: z.string().optional(),
+  location: z.string().optional(),
+  url: z.string().optional(),
+  profile_image_url: z.string().optional(),
+  protected: z.boolean().optional(),
+  verified: z.boolean().optional(),
+  verified_type: z.string().optional(),
+  public_metrics: XUserPublicMetrics.optional(),
+  withheld: XWithheld.optional(),
+  pinned_tweet_id: z.string().optional(),
+  most_recent_tweet_id: z.string().optional(),
+});
+export type XApiUser = z.infer<typeof XApiUser>;
 
 /** Spec: Tweet.public_metrics requires all but `quote_count`. */
-export interface XTweetPublicMetrics {
-  retweet_count: number;
-  reply_count: number;
-  like_count: number;
-  quote_count?: number;
-  bookmark_count: number;
-  impression_count: number;
-}
+export const XTweetPublicMetrics = z.object({
+  retweet_count: z.number(),
+  reply_count: z.number(),
+  like_count: z.number(),
+  quote_count: z.number().optional(),
+  bookmark_count: z.number(),
+  impression_count: z.number(),
+});
+export type XTweetPublicMetrics = z.infer<typeof XTweetPublicMetrics>;
 
-export interface XApiTweet {
-  id: string;
-  text: string;
-  edit_history_tweet_ids?: string[];
-  author_id?: string;
-  created_at?: string;
-  lang?: string;
-  public_metrics?: XTweetPublicMetrics;
-}
+export const XApiTweet = z.object({
+  id: z.string(),
+  text: z.string(),
+  edit_history_tweet_ids: z.array(z.string()).optional(),
+  author_id: z.string().optional(),
+  created_at: z.string().optional(),
+  lang: z.string().optional(),
+  public_metrics: XTweetPublicMetrics.optional(),
+});
+export type XApiTweet = z.infer<typeof XApiTweet>;
 
 /** RFC 7807 problem as X sends it, inside `errors` (partial results) or as the whole body (4xx/5xx). */
-export interface XProblem {
-  type: string;
-  title: string;
-  detail?: string;
-  status?: number;
-  value?: string;
-  parameter?: string;
-  resource_id?: string;
-  resource_type?: 'user' | 'tweet' | 'media' | 'list' | 'space';
-}
+export const XProblem = z.object({
+  type: z.string(),
+  title: z.string(),
+  detail: z.string().optional(),
+  status: z.number().optional(),
+  value: z.string().optional(),
+  parameter: z.string().optional(),
+  resource_id: z.string().optional(),
+  resource_type: z.string().optional(),
+});
+export type XProblem = z.infer<typeof XProblem>;
 
 /** Body of a 200 from `/2/users`, `/2/users/by` (data: users) or `/2/tweets` (data: tweets). */
-export interface XLookupResponse<T> {
-  data?: T[];
-  includes?: { users?: XApiUser[]; tweets?: XApiTweet[] };
-  errors?: XProblem[];
-}
-
-export const X_PROBLEM_NOT_FOUND = 'https://api.twitter.com/2/problems/resource-not-found';
-export const X_PROBLEM_INVALID_REQUEST = 'https://api.twitter.com/2/problems/invalid-request';
+const lookupResponse = <T extends z.ZodType>(record: T) =>
+  z.object({
+    data: z.array(record).optional(),
+    includes: z.object({ users: z.array(XApiUser).optional(), tweets: z.array(XApiTweet).optional() }).optional(),
+    errors: z.array(XProblem).optional(),
+  });
+export const XUsersResponse = lookupResponse(XApiUser);
+export const XTweetsResponse = lookupResponse(XApiTweet);
+export type XLookupResponse<T> = { data?: T[]; includes?: { users?: XApiUser[]; tweets?: XApiTweet[] }; errors?: XProblem[] };
