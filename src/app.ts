@@ -5,6 +5,7 @@ import { providers } from './providers/registry.js';
 import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
 import type { Clock } from './upstream/clock.js';
+import { initProviderMetrics } from './upstream/metrics.js';
 
 /**
  * The whole subgraph, assembled from a configuration: the demo's emulators when asked for, one
@@ -32,6 +33,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
       logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
     }
   }
+  initProviderMetrics(providers.map((provider) => provider.id.name));
   const server = await startServer(config, running.clients, logger);
   logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
   return {

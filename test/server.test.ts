@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { providers } from '../src/providers/registry.js';
 import { type RunningServer, startServer } from '../src/server.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { xCalls } from './support/x.js';
@@ -28,6 +29,8 @@ describe('endpoints', () => {
     expect(text).toContain('# TYPE users_subgraph_upstream_requests_total counter');
     expect(text).toContain('# TYPE users_subgraph_upstream_batch_size histogram');
     expect(text).toMatch(/users_subgraph_upstream_requests_total\{provider="x",method="GET \/2\/users",status="200"\} \d+/);
+    // Every provider of the registry has its series, whether it was called yet or not.
+    for (const provider of providers) expect(text).toContain(`users_subgraph_upstream_batch_size_count{provider="${provider.id.name}"}`);
   });
 
   it('an unknown path is 404', async () => {

@@ -34,3 +34,11 @@ export const upstreamDuration = new Histogram({
 export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }
+
+/**
+ * Starts each provider's per-provider series at zero, so that `/metrics` lists every provider of the
+ * registry before its first call (a dashboard then sees 0, not a missing series).
+ */
+export function initProviderMetrics(providerNames: readonly string[]): void {
+  for (const provider of providerNames) upstreamBatchSize.zero({ provider });
+}
