@@ -14,7 +14,8 @@ import { initProviderMetrics } from './upstream/metrics.js';
 export interface App {
   url: string;
   server: RunningServer;
-  close(): Promise<void>;
+  /** Drains and stops (README, "HTTP endpoints"); resolves whether every request finished by itself. */
+  close(): Promise<{ drained: boolean }>;
 }
 
 export interface StartOptions {
@@ -34,15 +35,16 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     }
   }
   initProviderMetrics(providers.map((provider) => provider.id.name));
-  const server = await startServer(config, running.clients, logger);
+  const server = await startServer(config, running.clients, logger, running.circuits);
   logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
   return {
     url: server.url,
     server,
     async close() {
-      await server.close();
+      const outcome = await server.close(config.shutdownGraceMs);
       await running.close();
       await demo?.close();
+      return outcome;
     },
   };
 }

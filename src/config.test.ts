@@ -43,9 +43,28 @@ describe('loadConfig defaults', () => {
       logLevel: 'info',
       demo: true,
       introspection: true,
-      maxIdsPerOperation: 1000,
+      inlineTraces: false,
+      auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       maxRequestBytes: 1024 * 1024,
-      upstream: { timeoutMs: 5_000, connections: 32, retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 100 } },
+      shutdownGraceMs: 10_000,
+      limits: {
+        timeoutMs: 10_000,
+        maxIdsPerProvider: 1000,
+        maxListItems: 10_000,
+        maxTokens: 5_000,
+        maxDepth: 15,
+        maxAliases: 50,
+        maxFields: 2_000,
+        maxRootFields: 20,
+        maxDirectives: 50,
+        maxResponseBytes: 16 * 1024 * 1024,
+      },
+      upstream: {
+        timeoutMs: 5_000,
+        connections: 32,
+        retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 100 },
+        circuit: { failures: 5, coolDownMs: 30_000 },
+      },
       providers: [],
     };
     expect(loadConfig({})).toEqual(expected);
@@ -88,6 +107,18 @@ describe('loadConfig defaults', () => {
       UPSTREAM_MAX_ATTEMPTS: '5',
       UPSTREAM_MAX_RETRY_WAIT_MS: '0',
       UPSTREAM_CONNECTIONS: '8',
+      UPSTREAM_CIRCUIT_FAILURES: '3',
+      UPSTREAM_CIRCUIT_COOL_DOWN_MS: '1000',
+      OPERATION_TIMEOUT_MS: '2500',
+      SHUTDOWN_GRACE_MS: '0',
+      MAX_LIST_ITEMS_PER_OPERATION: '500',
+      MAX_QUERY_TOKENS: '900',
+      MAX_QUERY_DEPTH: '7',
+      MAX_QUERY_ALIASES: '0',
+      MAX_QUERY_FIELDS: '300',
+      MAX_ROOT_FIELDS: '4',
+      MAX_QUERY_DIRECTIVES: '2',
+      MAX_RESPONSE_BYTES: '65536',
     });
     expect(config).toEqual({
       port: 8080,
@@ -95,9 +126,28 @@ describe('loadConfig defaults', () => {
       logLevel: 'debug',
       demo: true,
       introspection: false,
-      maxIdsPerOperation: 50,
+      inlineTraces: false,
+      auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       maxRequestBytes: 2048,
-      upstream: { timeoutMs: 750, connections: 8, retry: { maxAttempts: 5, maxTotalWaitMs: 0, baseDelayMs: 100 } },
+      shutdownGraceMs: 0,
+      limits: {
+        timeoutMs: 2500,
+        maxIdsPerProvider: 50,
+        maxListItems: 500,
+        maxTokens: 900,
+        maxDepth: 7,
+        maxAliases: 0,
+        maxFields: 300,
+        maxRootFields: 4,
+        maxDirectives: 2,
+        maxResponseBytes: 65536,
+      },
+      upstream: {
+        timeoutMs: 750,
+        connections: 8,
+        retry: { maxAttempts: 5, maxTotalWaitMs: 0, baseDelayMs: 100 },
+        circuit: { failures: 3, coolDownMs: 1000 },
+      },
       providers: [],
     });
   });
@@ -107,8 +157,8 @@ describe('loadConfig defaults', () => {
     expect(loadConfig({ PORT: '65535' }).port).toBe(65535);
     expect(loadConfig({ UPSTREAM_TIMEOUT_MS: '50' }).upstream.timeoutMs).toBe(50);
     expect(loadConfig({ UPSTREAM_TIMEOUT_MS: '120000' }).upstream.timeoutMs).toBe(120_000);
-    expect(loadConfig({ MAX_IDS_PER_OPERATION: '1' }).maxIdsPerOperation).toBe(1);
-    expect(loadConfig({ MAX_IDS_PER_OPERATION: '100000' }).maxIdsPerOperation).toBe(100_000);
+    expect(loadConfig({ MAX_IDS_PER_OPERATION: '1' }).limits.maxIdsPerProvider).toBe(1);
+    expect(loadConfig({ MAX_IDS_PER_OPERATION: '100000' }).limits.maxIdsPerProvider).toBe(100_000);
     expect(loadConfig({ MAX_REQUEST_BYTES: '1024' }).maxRequestBytes).toBe(1024);
     expect(loadConfig({ MAX_REQUEST_BYTES: String(64 * 1024 * 1024) }).maxRequestBytes).toBe(64 * 1024 * 1024);
     expect(loadConfig({ UPSTREAM_MAX_ATTEMPTS: '1' }).upstream.retry.maxAttempts).toBe(1);

@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { flag, int, problemsOf } from './env.js';
+import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
+import { flag, int, optionalFlag, problemsOf } from './env.js';
 import type { AnyProvider, ConfigIO, Env, ProviderDefinition } from './providers/provider.js';
 import { providers } from './providers/registry.js';
+import type { CircuitSettings } from './upstream/circuit.js';
 
 /**
  * Configuration from the environment (README, "Configuration"), validated once at start-up: the
@@ -20,13 +22,27 @@ const settings = z.object({
     .optional()
     .transform((v) => v || 'info'),
   DEMO: flag(false),
-  INTROSPECTION: flag(true),
+  // Unset: on in the demo and outside production (README, "Access control").
+  INTROSPECTION: optionalFlag,
+  INLINE_TRACES: flag(false),
   MAX_IDS_PER_OPERATION: int(1, 100_000, 1000),
   MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: int(50, 120_000, 5_000),
   UPSTREAM_MAX_ATTEMPTS: int(1, 10, 3),
   UPSTREAM_MAX_RETRY_WAIT_MS: int(0, 60_000, 2_000),
   UPSTREAM_CONNECTIONS: int(1, 1024, 32),
+  UPSTREAM_CIRCUIT_FAILURES: int(1, 1000, 5),
+  UPSTREAM_CIRCUIT_COOL_DOWN_MS: int(100, 600_000, 30_000),
+  OPERATION_TIMEOUT_MS: int(100, 300_000, 10_000),
+  SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
+  MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000),
+  MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000),
+  MAX_QUERY_DEPTH: int(1, 1000, 15),
+  MAX_QUERY_ALIASES: int(0, 10_000, 50),
+  MAX_QUERY_FIELDS: int(1, 1_000_000, 2_000),
+  MAX_ROOT_FIELDS: int(1, 10_000, 20),
+  MAX_QUERY_DIRECTIVES: int(0, 10_000, 50),
+  MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
 });
 
 /** How every provider talks to its upstream: one set of settings, each provider's client reads them. */
@@ -34,6 +50,25 @@ export interface UpstreamSettings {
   timeoutMs: number;
   connections: number;
   retry: { maxAttempts: number; maxTotalWaitMs: number; baseDelayMs: number };
+  circuit: CircuitSettings;
+}
+
+/** What one operation may cost before it runs, and while it runs (README, "Limits"). */
+export interface OperationLimits {
+  /** The whole operation's deadline: work still queued or in flight upstream is then dropped. */
+  timeoutMs: number;
+  /** Distinct ids per provider (and portal) one operation may ask for; beyond, BAD_USER_INPUT per item. */
+  maxIdsPerProvider: number;
+  /** Items of id lists and `_entities` representations, duplicates included, after coercion. */
+  maxListItems: number;
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+  /** Field selections after every fragment is expanded. */
+  maxFields: number;
+  maxRootFields: number;
+  maxDirectives: number;
+  maxResponseBytes: number;
 }
 
 /** A provider whose credentials are set, with its parsed configuration. */
@@ -49,8 +84,14 @@ export interface Config {
   /** Run the embedded emulators instead of the real APIs. */
   demo: boolean;
   introspection: boolean;
-  maxIdsPerOperation: number;
+  /** Answer `apollo-federation-include-trace: ftv1` with per-field timings. */
+  inlineTraces: boolean;
+  /** Who may see the fields the schema protects (`src/auth/`). */
+  auth: AuthConfig;
   maxRequestBytes: number;
+  /** How long a shutdown lets requests in flight finish before it cancels them. */
+  shutdownGraceMs: number;
+  limits: OperationLimits;
   upstream: UpstreamSettings;
   /** The configured providers, in registry order; a provider absent here answers PROVIDER_NOT_CONFIGURED. */
   providers: readonly ProviderSetup[];
@@ -70,6 +111,8 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
   const problems: string[] = [];
   const parsed = settings.safeParse(env);
   if (!parsed.success) problems.push(...problemsOf(parsed.error));
+  const auth = authEnv.safeParse(env);
+  if (!auth.success) problems.push(...problemsOf(auth.error));
 
   const configured: ProviderSetup[] = [];
   for (const definition of providers) {
@@ -77,22 +120,38 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
     if (outcome instanceof ConfigError) problems.push(...outcome.problems);
     else if (outcome !== undefined) configured.push({ definition, config: outcome });
   }
-  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !parsed.success || !auth.success) throw new ConfigError(problems);
 
   const vars = parsed.data;
+  // With no provider configured there is nothing to serve but the demo (README, "Run it").
+  const demo = vars.DEMO || configured.length === 0;
   return {
     port: vars.PORT,
     host: vars.HOST,
     logLevel: vars.LOG_LEVEL,
-    // With no provider configured there is nothing to serve but the demo (README, "Run it").
-    demo: vars.DEMO || configured.length === 0,
-    introspection: vars.INTROSPECTION,
-    maxIdsPerOperation: vars.MAX_IDS_PER_OPERATION,
+    demo,
+    introspection: vars.INTROSPECTION ?? (demo || env.NODE_ENV !== 'production'),
+    inlineTraces: vars.INLINE_TRACES,
+    auth: resolveAuth(auth.data, demo),
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
+    shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
+    limits: {
+      timeoutMs: vars.OPERATION_TIMEOUT_MS,
+      maxIdsPerProvider: vars.MAX_IDS_PER_OPERATION,
+      maxListItems: vars.MAX_LIST_ITEMS_PER_OPERATION,
+      maxTokens: vars.MAX_QUERY_TOKENS,
+      maxDepth: vars.MAX_QUERY_DEPTH,
+      maxAliases: vars.MAX_QUERY_ALIASES,
+      maxFields: vars.MAX_QUERY_FIELDS,
+      maxRootFields: vars.MAX_ROOT_FIELDS,
+      maxDirectives: vars.MAX_QUERY_DIRECTIVES,
+      maxResponseBytes: vars.MAX_RESPONSE_BYTES,
+    },
     upstream: {
       timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
       connections: vars.UPSTREAM_CONNECTIONS,
       retry: { maxAttempts: vars.UPSTREAM_MAX_ATTEMPTS, maxTotalWaitMs: vars.UPSTREAM_MAX_RETRY_WAIT_MS, baseDelayMs: 100 },
+      circuit: { failures: vars.UPSTREAM_CIRCUIT_FAILURES, coolDownMs: vars.UPSTREAM_CIRCUIT_COOL_DOWN_MS },
     },
     providers: configured,
   };

@@ -1,12 +1,27 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
+import { ANONYMOUS, type Caller } from './auth/caller.js';
 import { createBatchLoader } from './batching/batch-loader.js';
+import { KeyBudget } from './batching/key-budget.js';
 import type { SelectedFields } from './plan/selected-fields.js';
 import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
 import { ProviderError } from './upstream/errors.js';
 
 /** The long-lived client of each configured provider, by provider name. */
 export type Clients = ReadonlyMap<string, unknown>;
+
+/** What bounds one request's work. */
+export interface RequestLimits {
+  /**
+   * Aborted when the operation's deadline passes, its client goes away, or the server shuts down: work
+   * for this request still queued or in flight upstream is dropped.
+   */
+  signal: AbortSignal;
+  /** Most distinct keys one operation may ask of one provider within one partition (MAX_IDS_PER_OPERATION). */
+  maxIdsPerProvider: number;
+}
+
+const UNBOUNDED: RequestLimits = { signal: new AbortController().signal, maxIdsPerProvider: Number.POSITIVE_INFINITY };
 
 /**
  * What one GraphQL request carries: its logger, the fields its operation selects (set once the
@@ -16,13 +31,24 @@ export type Clients = ReadonlyMap<string, unknown>;
 export class RequestContext {
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;
+  /** Who sent the request (README, "Access control"): set by the server from its credentials before the operation runs. */
+  caller: Caller = ANONYMOUS;
   private readonly loaders = new Map<Lookup<never, unknown>, Map<string, DataLoader<string, unknown, string>>>();
   private readonly memo = new Map<string, Promise<unknown>>();
+  private readonly budget = new KeyBudget();
+  /** Keys handed to a lookup by another one's answer (`lookup\0partition\0key`): they cost no call. */
+  private readonly primed = new Set<string>();
 
   constructor(
     private readonly clients: Clients,
     readonly logger: Logger,
+    readonly limits: RequestLimits = UNBOUNDED,
   ) {}
+
+  /** Aborted once this request's work is no longer wanted (see `RequestLimits.signal`). */
+  get signal(): AbortSignal {
+    return this.limits.signal;
+  }
 
   /**
    * The record `key` names in `lookup` (within `partition`, e.g. one of several accounts of a provider). Every load of the
@@ -33,11 +59,44 @@ export class RequestContext {
   load<R>(lookup: Lookup<never, R>, key: unknown, partition = ''): Promise<R> {
     const checked = checkKey(lookup.provider, lookup.key, key);
     if (checked instanceof ProviderError) return Promise.reject(checked);
+    const refused = this.admit(lookup, checked, partition);
+    if (refused !== undefined) return Promise.reject(refused);
     return this.loader(lookup, partition).load(checked);
+  }
+
+  /**
+   * Counts `key` against what one operation may ask of its provider, after GraphQL coerced it (default
+   * values and a scalar given for a list included): distinct keys per provider and partition, at most
+   * MAX_IDS_PER_OPERATION, and at most the lookup's own ceiling for the fields asked (one upstream call
+   * per key, for example). A key beyond fails alone with BAD_USER_INPUT, and the rest of the operation
+   * stands: what a gateway can pass on, unlike a refused request.
+   */
+  admit(
+    lookup: Pick<Lookup<never, unknown>, 'provider' | 'name' | 'maxKeysPerOperation' | 'fields' | 'key'>,
+    key: string,
+    partition = '',
+  ): ProviderError | undefined {
+    const normalized = lookup.key.normalize?.(key) ?? key;
+    if (this.primed.has(`${lookup.name}\0${partition}\0${normalized}`)) return undefined;
+    const { provider } = lookup;
+    const limit = this.limits.maxIdsPerProvider;
+    if (!this.budget.admit(`${provider.name}\0${partition}`, `${lookup.name}\0${normalized}`, limit)) {
+      return overLimit(provider, key, `at most ${limit} distinct ids per provider in one operation (MAX_IDS_PER_OPERATION)`, limit);
+    }
+    const client = this.clients.get(provider.name);
+    const own =
+      client === undefined
+        ? undefined
+        : lookup.maxKeysPerOperation?.(client as never, fieldsOf(lookup as Lookup<never, unknown>, this.selected));
+    if (own !== undefined && !this.budget.admit(`${provider.name}\0${partition}\0${lookup.name}`, normalized, own.limit)) {
+      return overLimit(provider, key, own.why, own.limit);
+    }
+    return undefined;
   }
 
   /** Gives the request's `lookup` a record it came by otherwise, so that loading `key` costs no call. */
   prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, partition = ''): void {
+    this.primed.add(`${lookup.name}\0${partition}\0${lookup.key.normalize?.(key) ?? key}`);
     this.loader(lookup, partition).prime(key, value);
   }
 
@@ -82,6 +141,7 @@ export class RequestContext {
       partition,
       fields: fieldsOf(lookup, this.selected),
       logger: this.logger,
+      signal: this.signal,
       prime: <P>(other: Lookup<never, P>, key: string, value: P | ProviderError) => this.prime(other, key, value, partition),
     };
     return createBatchLoader<R>({
@@ -105,6 +165,14 @@ export function checkKey(provider: ProviderId, spec: KeySpec, key: unknown): str
   // Echo at most a little of what was sent: enough to find it, never a megabyte of it.
   const shown = raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
   return new ProviderError({ code: 'BAD_USER_INPUT', provider, id: shown }, `${JSON.stringify(shown)} is not ${spec.expected}`);
+}
+
+function overLimit(provider: ProviderId, key: string, why: string, limit: number): ProviderError {
+  return new ProviderError(
+    { code: 'BAD_USER_INPUT', provider, id: key },
+    `${provider.label}: ${JSON.stringify(key)} was not looked up: ${why}`,
+    { limit },
+  );
 }
 
 /** A lookup's field set for an operation: depends on the document alone, so computed once per selection. */

@@ -13,6 +13,12 @@ export const flag = (fallback = false) =>
     .optional()
     .transform((v) => (v === undefined || v === '' ? fallback : v === '1' || v === 'true' || v === 'yes'));
 
+/** Like `flag`, but unset is `undefined`: for a default that depends on other settings. */
+export const optionalFlag = z
+  .enum(['1', '0', 'true', 'false', 'yes', 'no', ''])
+  .optional()
+  .transform((v) => (v === undefined || v === '' ? undefined : v === '1' || v === 'true' || v === 'yes'));
+
 /** A whole number in [min, max]; unset is `fallback`. */
 export const int = (min: number, max: number, fallback: number) =>
   z

@@ -23,9 +23,10 @@ async function main(): Promise<void> {
     stopping = true;
     logger.info({ signal }, 'shutting down: finishing requests in flight');
     app.close().then(
-      () => {
-        logger.info('stopped');
-        process.exit(0);
+      ({ drained }) => {
+        // Exit 0 only when every request in flight finished by itself within SHUTDOWN_GRACE_MS.
+        logger.info({ drained }, drained ? 'stopped' : 'stopped after cancelling requests still in flight');
+        process.exit(drained ? 0 : 1);
       },
       (error: unknown) => {
         logger.error({ err: error instanceof Error ? error.name : 'unknown' }, 'shutdown failed');

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { type GraphQLSchema, parse } from 'graphql';
+import { resolveEntitiesOneByOne } from './entities.js';
 import type { Resolvers } from './generated/resolvers-types.js';
 import { providers } from './providers/registry.js';
 
@@ -26,7 +27,9 @@ export function loadTypeDefs(): string {
 }
 
 export function buildSchema(): GraphQLSchema {
-  return buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providers.map((p) => p.resolvers)) });
+  const schema = buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providers.map((p) => p.resolvers)) });
+  resolveEntitiesOneByOne(schema);
+  return schema;
 }
 
 function mergeResolvers(all: Resolvers[]): GraphQLResolverMap<unknown> {

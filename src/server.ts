@@ -1,58 +1,45 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
-import { ApolloServerPluginCacheControlDisabled, ApolloServerPluginUsageReportingDisabled } from '@apollo/server/plugin/disabled';
-import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import type { Logger } from 'pino';
-import { bugLogPlugin } from './bug-log-plugin.js';
+import { startGraphQL } from './apollo.js';
 import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
-import { inputGuardPlugin } from './guard/input-guard.js';
-import { fieldPlanPlugin } from './plan/plan-plugin.js';
-import { providers } from './providers/registry.js';
-import { buildSchema } from './schema.js';
+import type { Circuits } from './upstream/circuit.js';
+import { WorkAbandoned } from './upstream/errors.js';
 import { registry } from './upstream/metrics.js';
 
 /**
  * The HTTP face of the subgraph: `/graphql` (Apollo Server, CSRF prevention on), `/health`, `/ready`
- * and `/metrics`, on a plain `node:http` server. Apollo's framework-free entry point saves the work
- * of an express stack on every request, and the cache-control plugin (per-field hooks nobody here
- * reads) is off: both measured before this server was written (README, "Benchmark").
+ * and `/metrics`, on a plain `node:http` server: Apollo's framework-free entry point saves the work of
+ * an express stack on every request.
+ *
+ * Each GraphQL request runs under an abort signal: its deadline (OPERATION_TIMEOUT_MS), its client
+ * going away, or a shutdown that ran out of time ends the upstream work still queued or in flight for
+ * it, so abandoned work does not run on at the upstream's expense.
  */
 export interface RunningServer {
   url: string;
   httpServer: Server;
-  /** Stops taking requests, finishes those in flight, then releases everything. */
-  close(): Promise<void>;
+  /**
+   * Drains: `/ready` answers 503 and new GraphQL requests are turned away while those in flight finish
+   * (health checks are still answered); after `graceMs` what is left is cancelled. Then everything is
+   * released. Resolves whether every request finished by itself.
+   */
+  close(graceMs?: number): Promise<{ drained: boolean }>;
 }
 
-export async function startServer(config: Config, clients: Clients, logger: Logger): Promise<RunningServer> {
-  const apollo = new ApolloServer<RequestContext>({
-    schema: buildSchema(),
-    introspection: config.introspection,
-    csrfPrevention: true,
-    includeStacktraceInErrorResponses: false,
-    // `close()` below owns shutdown: it drains HTTP first, then stops Apollo; the app then closes upstream pools.
-    stopOnTerminationSignals: false,
-    logger,
-    plugins: [
-      ApolloServerPluginCacheControlDisabled(),
-      ApolloServerPluginUsageReportingDisabled(),
-      ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
-      inputGuardPlugin(
-        providers.flatMap((p) => p.idArguments),
-        config.maxIdsPerOperation,
-      ),
-      fieldPlanPlugin(),
-      bugLogPlugin(),
-    ],
-  });
-  await apollo.start();
+export async function startServer(config: Config, clients: Clients, logger: Logger, circuits?: Circuits): Promise<RunningServer> {
+  const { apollo, access } = await startGraphQL(config, logger);
 
   let accepting = true;
+  /** One controller per GraphQL request in progress: what a shutdown waits for, and cancels at its deadline. */
+  const inFlight = new Set<AbortController>();
+  let drainedOne: (() => void) | undefined;
+
   const httpServer = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     route(req, res).catch((error: unknown) => {
-      logger.error({ err: error instanceof Error ? error.name : 'unknown' }, 'request handler failed');
+      logger.error({ err: error }, 'request handler failed');
       if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
       else res.destroy();
     });
@@ -66,8 +53,11 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
         return graphql(req, res);
       case '/health':
         return sendJson(res, 200, { status: 'ok' });
-      case '/ready':
-        return accepting ? sendJson(res, 200, { status: 'ready' }) : sendJson(res, 503, { status: 'shutting down' });
+      case '/ready': {
+        // A circuit that is open does not make the subgraph unready: its other providers still answer.
+        const body = { status: accepting ? 'ready' : 'shutting down', circuits: circuits?.states() ?? [] };
+        return sendJson(res, accepting ? 200 : 503, body);
+      }
       case '/metrics': {
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType });
@@ -80,6 +70,37 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
   }
 
   async function graphql(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!accepting) {
+      res.setHeader('connection', 'close');
+      return sendJson(res, 503, { errors: [{ message: 'The subgraph is shutting down', extensions: { code: 'SHUTTING_DOWN' } }] });
+    }
+    const controller = new AbortController();
+    inFlight.add(controller);
+    const deadline = setTimeout(
+      () =>
+        controller.abort(
+          new WorkAbandoned(
+            'DEADLINE_EXCEEDED',
+            `no answer within the operation's deadline of ${config.limits.timeoutMs} ms (OPERATION_TIMEOUT_MS)`,
+          ),
+        ),
+      config.limits.timeoutMs,
+    );
+    const clientGone = () => {
+      if (!res.writableFinished) controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'the client went away'));
+    };
+    res.once('close', clientGone);
+    try {
+      await answer(req, res, controller.signal);
+    } finally {
+      clearTimeout(deadline);
+      res.off('close', clientGone);
+      inFlight.delete(controller);
+      if (inFlight.size === 0) drainedOne?.();
+    }
+  }
+
+  async function answer(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -109,12 +130,25 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
     };
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: request,
-      context: async () => new RequestContext(clients, logger),
+      context: async () => {
+        const context = new RequestContext(clients, logger, { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider });
+        // Bad credentials refuse the whole request here (401), before anything runs.
+        context.caller = await access.identify(headers);
+        return context;
+      },
     });
+    if (!accepting) res.setHeader('connection', 'close'); // draining: no keep-alive past this answer
     res.statusCode = response.status ?? 200;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     if (response.body.kind === 'complete') {
-      res.end(response.body.string);
+      const text = response.body.string;
+      if (tooLarge(text, config.limits.maxResponseBytes)) {
+        logger.warn({ maxResponseBytes: config.limits.maxResponseBytes }, 'answer too large; refused');
+        res.statusCode = 200;
+        res.end(responseTooLarge(config.limits.maxResponseBytes));
+        return;
+      }
+      res.end(text);
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
@@ -132,30 +166,63 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
   return {
     url,
     httpServer,
-    async close() {
+    async close(graceMs = 10_000) {
       accepting = false;
-      const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+      // Sockets kept alive between requests would hold the server open: close them now.
       httpServer.closeIdleConnections();
-      // Requests in flight get a bounded time to finish; then their sockets are cut.
-      const deadline = setTimeout(() => httpServer.closeAllConnections(), 10_000);
-      await closed;
-      clearTimeout(deadline);
+      const finished = new Promise<void>((resolve) => {
+        drainedOne = resolve;
+        if (inFlight.size === 0) resolve();
+      });
+      let timer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), graceMs);
+      });
+      const drained = (await Promise.race([finished, graceOver])) !== 'late';
+      clearTimeout(timer);
+      if (!drained) {
+        // Cancel what is left: its upstream work stops, and its clients get what was answered so far.
+        for (const controller of inFlight) controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'the subgraph is shutting down'));
+        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, 1_000).unref())]);
+      }
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
       await apollo.stop();
+      return { drained };
     },
   };
+}
+
+/** Whether `text` is more than `maxBytes` of UTF-8, measured only when it could be. */
+function tooLarge(text: string, maxBytes: number): boolean {
+  if (text.length * 3 <= maxBytes) return false; // UTF-8 takes at most 3 bytes per UTF-16 unit
+  return Buffer.byteLength(text) > maxBytes;
+}
+
+function responseTooLarge(maxBytes: number): string {
+  return JSON.stringify({
+    errors: [
+      {
+        message: `The answer would exceed ${maxBytes} bytes (MAX_RESPONSE_BYTES): ask for fewer users or fields`,
+        extensions: { code: 'RESPONSE_TOO_LARGE', limit: 'MAX_RESPONSE_BYTES', max: maxBytes },
+      },
+    ],
+  });
 }
 
 function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
+    let tooLargeBody = false;
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (size > limit) tooLarge = true;
+      if (size > limit) tooLargeBody = true;
       else chunks.push(chunk);
     });
-    req.on('end', () => resolve(tooLarge ? undefined : Buffer.concat(chunks).toString('utf8')));
+    req.on('end', () => resolve(tooLargeBody ? undefined : Buffer.concat(chunks).toString('utf8')));
     req.on('error', reject);
   });
 }

@@ -1,11 +1,13 @@
 import type { Logger } from 'pino';
 import type { ProviderSetup, UpstreamSettings } from './config.js';
 import type { Clients } from './context.js';
+import { Circuits } from './upstream/circuit.js';
 import { type Clock, systemClock } from './upstream/clock.js';
 
-/** The long-lived clients of the configured providers, and how to close them all. */
+/** The long-lived clients of the configured providers, their circuits, and how to close them all. */
 export interface RunningClients {
   clients: Clients;
+  circuits: Circuits;
   close(): Promise<void>;
 }
 
@@ -20,6 +22,7 @@ export async function createClients(
   transports: ReadonlyMap<string, unknown> = new Map(),
   clock: Clock = systemClock,
 ): Promise<RunningClients> {
+  const circuits = new Circuits(upstream.circuit, logger);
   const clients = new Map<string, unknown>();
   const closers: Array<() => Promise<void>> = [];
   const close = () => Promise.all(closers.map((closeOne) => closeOne())).then(() => undefined);
@@ -30,6 +33,7 @@ export async function createClients(
         upstream,
         logger: logger.child({ provider: name }),
         clock,
+        circuits,
         transport: transports.get(name),
       });
       clients.set(name, client);
@@ -39,5 +43,5 @@ export async function createClients(
     await close();
     throw error;
   }
-  return { clients, close };
+  return { clients, circuits, close };
 }

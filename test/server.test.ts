@@ -18,7 +18,15 @@ describe('endpoints', () => {
     expect((await fetch(`${h.url}/health`)).status).toBe(200);
     const ready = await fetch(`${h.url}/ready`);
     expect(ready.status).toBe(200);
-    expect(await ready.json()).toEqual({ status: 'ready' });
+    const body = (await ready.json()) as { status: string; circuits: unknown[] };
+    expect(body.status).toBe('ready');
+    // Every upstream scope's circuit, closed while its upstream answers.
+    expect(body.circuits).toEqual(
+      expect.arrayContaining([
+        { provider: 'x', scope: '', state: 'closed' },
+        { provider: 'bitrix24', scope: 'portal-a', state: 'closed' },
+      ]),
+    );
   });
 
   it('/metrics is Prometheus text with the contract metrics', async () => {

@@ -5,6 +5,7 @@ import {
   type FragmentDefinitionNode,
   type GraphQLObjectType,
   getArgumentValues,
+  getVariableValues,
   Kind,
   type OperationDefinitionNode,
   type SelectionSetNode,
@@ -21,50 +22,42 @@ export interface IdArgument {
 }
 
 /**
- * Refuses an operation before it runs — so nothing at all is sent upstream — when a root field is
- * given a malformed id, or when the operation asks for more ids in all than `maxIds` (root-field id
- * lists and `_entities` representations added up; duplicates count, as they cost the caller's
- * payload). Both answer HTTP 400 with `extensions.code` BAD_USER_INPUT.
+ * Refuses, before it runs, an operation whose id lists and `_entities` representations hold more than
+ * `maxItems` items in all, duplicates included, as GraphQL coerced them: default values count, and a
+ * scalar given where a list is expected counts as the one-item list it becomes. This bounds the work
+ * and the size of the answer even when the ids repeat (repeats cost no upstream call, but each is an
+ * item of the answer). HTTP 400 with BAD_USER_INPUT, nothing sent upstream.
+ *
+ * Whether each id is valid, and how many distinct ids a provider gets, is checked where the id is used
+ * (`RequestContext.load`): per item, so that one bad id or one id over the cap fails alone.
  */
-export function inputGuardPlugin(idArguments: readonly IdArgument[], maxIds: number): ApolloServerPlugin<RequestContext> {
-  const byField = new Map<string, IdArgument[]>();
-  for (const argument of idArguments) byField.set(argument.field, [...(byField.get(argument.field) ?? []), argument]);
+export function inputGuardPlugin(idArguments: readonly IdArgument[], maxItems: number): ApolloServerPlugin<RequestContext> {
+  const listArguments = new Map<string, string[]>();
+  for (const { field, argument } of idArguments) listArguments.set(field, [...(listArguments.get(field) ?? []), argument]);
+  listArguments.set('_entities', ['representations']);
   // Stateless, so one listener serves every request.
   const listener: GraphQLRequestListener<RequestContext> = {
     async didResolveOperation({ operation, document, schema, request }) {
       const query = schema.getQueryType();
       if (operation?.operation !== 'query' || query == null) return;
-      let total = 0;
+      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });
+      // Invalid variables: execution reports them in GraphQL's own words.
+      if (coerced.errors !== undefined) return;
+      let items = 0;
       for (const field of rootFieldsOf(operation, document)) {
-        const values = argumentValues(query, field, request.variables ?? {});
-        if (values === undefined) continue;
-        const name = field.name.value;
-        if (name === '_entities') {
-          total += listLength(values.representations);
-          continue;
-        }
-        for (const spec of byField.get(name) ?? []) {
-          const ids = values[spec.argument];
-          if (!Array.isArray(ids)) continue;
-          total += ids.length;
-          const { provider, key } = spec.lookup;
-          const invalid = (id: unknown) => typeof id !== 'string' || !key.isValid(id);
-          const bad = ids.findIndex(invalid);
-          if (bad >= 0) {
-            const others = ids.filter(invalid).length - 1;
-            throw badUserInput(
-              `${name}: ${spec.argument}[${bad}] ${JSON.stringify(ids[bad])} is not ${key.expected}` +
-                (others > 0 ? ` (and ${others} more invalid)` : ''),
-              { provider: provider.name, id: String(ids[bad]), argument: spec.argument, index: bad },
-            );
-          }
+        const names = listArguments.get(field.name.value);
+        if (names === undefined) continue;
+        const values = argumentValues(query, field, coerced.coerced);
+        for (const name of names) {
+          const value = values?.[name];
+          if (Array.isArray(value)) items += value.length;
         }
       }
-      if (total > maxIds) {
-        throw badUserInput(`This operation asks for ${total} ids; at most ${maxIds} are allowed per operation (MAX_IDS_PER_OPERATION)`, {
-          limit: maxIds,
-          requested: total,
-        });
+      if (items > maxItems) {
+        throw badUserInput(
+          `This operation asks for ${items} ids and representations in all; at most ${maxItems} are allowed (MAX_LIST_ITEMS_PER_OPERATION)`,
+          { limit: 'MAX_LIST_ITEMS_PER_OPERATION', max: maxItems, requested: items },
+        );
       }
     },
   };
@@ -78,29 +71,26 @@ function rootFieldsOf(operation: OperationDefinitionNode, document: DocumentNode
   let fields = rootFieldCache.get(operation);
   if (fields === undefined) {
     const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const def of document.definitions) {
-      if (def.kind === Kind.FRAGMENT_DEFINITION) fragments.set(def.name.value, def);
+    for (const definition of document.definitions) {
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
     }
-    fields = [...rootFields(operation, fragments)];
+    fields = [...rootFields(operation.selectionSet, fragments, new Set())];
     rootFieldCache.set(operation, fields);
   }
   return fields;
 }
 
 /** The operation's root fields, looking through fragments spread at the root. */
-function* rootFields(operation: OperationDefinitionNode, fragments: Map<string, FragmentDefinitionNode>): Generator<FieldNode> {
-  function* walk(set: SelectionSetNode, seen: Set<string>): Generator<FieldNode> {
-    for (const selection of set.selections) {
-      if (selection.kind === Kind.FIELD) yield selection;
-      else if (selection.kind === Kind.INLINE_FRAGMENT) yield* walk(selection.selectionSet, seen);
-      else if (!seen.has(selection.name.value)) {
-        seen.add(selection.name.value);
-        const fragment = fragments.get(selection.name.value);
-        if (fragment) yield* walk(fragment.selectionSet, seen);
-      }
+function* rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: Set<string>): Generator<FieldNode> {
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD) yield selection;
+    else if (selection.kind === Kind.INLINE_FRAGMENT) yield* rootFields(selection.selectionSet, fragments, seen);
+    else if (!seen.has(selection.name.value)) {
+      seen.add(selection.name.value);
+      const fragment = fragments.get(selection.name.value);
+      if (fragment) yield* rootFields(fragment.selectionSet, fragments, seen);
     }
   }
-  yield* walk(operation.selectionSet, new Set());
 }
 
 function argumentValues(
@@ -113,11 +103,6 @@ function argumentValues(
   try {
     return getArgumentValues(definition, node, variables);
   } catch {
-    // Invalid variables: execution reports them in GraphQL's own words.
     return undefined;
   }
-}
-
-function listLength(value: unknown): number {
-  return Array.isArray(value) ? value.length : 0;
 }

@@ -1,18 +1,21 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import type { RequestContext } from '../context.js';
-import { selectedFields } from './selected-fields.js';
+import { type SelectedFields, selectedFields } from './selected-fields.js';
 
 /**
  * Works out, once the operation is known and before any resolver runs, which fields it selects, so
  * that the first upstream call of every provider already asks for all of them. Cached per document:
  * Apollo Server reuses the parsed document of a repeated query, so this is a WeakMap hit after the
- * first request.
+ * first request. `narrow` takes out what this request's caller may not see (access control), so that
+ * nothing is fetched for it.
  */
-export function fieldPlanPlugin(): ApolloServerPlugin<RequestContext> {
+export function fieldPlanPlugin(
+  narrow: (selected: SelectedFields, context: RequestContext) => SelectedFields = (selected) => selected,
+): ApolloServerPlugin<RequestContext> {
   // Stateless, so one listener serves every request.
   const listener: GraphQLRequestListener<RequestContext> = {
     async didResolveOperation({ document, schema, contextValue }) {
-      contextValue.selected = selectedFields(schema, document);
+      contextValue.selected = narrow(selectedFields(schema, document), contextValue);
     },
   };
   return { requestDidStart: async () => listener };

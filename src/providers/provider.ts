@@ -4,6 +4,7 @@ import type { UpstreamSettings } from '../config.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
 import type { SelectedFields } from '../plan/selected-fields.js';
+import type { Circuits } from '../upstream/circuit.js';
 import type { Clock } from '../upstream/clock.js';
 import type { ProviderError } from '../upstream/errors.js';
 
@@ -35,6 +36,8 @@ export interface ClientContext<Transport = never> {
   logger: Logger;
   /** What everything time-based in the client runs on (waits, pacing, token expiry, rate-limit resets). */
   clock: Clock;
+  /** Where the client gets the circuit breaker of each upstream scope it calls. */
+  circuits: Circuits;
   /**
    * Set when an emulator that does not speak over the network (Telegram's, in-process) stands in for
    * the upstream: the client uses it instead of connecting.
@@ -104,6 +107,11 @@ export interface Lookup<Client, Record> {
   /** The upstream fields an operation that selects `selected` needs; `undefined`: everything mappable. */
   fields(selected: SelectedFields | undefined): FieldSet;
   /**
+   * A ceiling of the lookup's own on the distinct keys one operation may ask with these fields, beyond
+   * the provider-wide MAX_IDS_PER_OPERATION: for a call that costs one upstream request per key.
+   */
+  maxKeysPerOperation?(client: Client, fields: FieldSet): { limit: number; why: string } | undefined;
+  /**
    * One upstream call (or, for a provider that needs it, a bounded set of calls) for distinct keys.
    * The result is keyed by the (normalized) key; a key absent from it was not found. A whole-call
    * failure is thrown as a ProviderError and reported at every key.
@@ -117,6 +125,8 @@ export interface FetchScope {
   partition: string;
   /** The fields this fetch asks for: at least what every operation waiting on it needs. */
   fields: FieldSet;
+  /** Aborted when no request waits for this fetch any more: work still queued or in flight is dropped. */
+  signal: AbortSignal;
   /** Hands a record that came along (an expansion) to another lookup, so it is not fetched again. */
   prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError): void;
   logger: Logger;

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
 import { type Clock, sleep } from './clock.js';
-import { type ErrorCode, ProviderError } from './errors.js';
+import { abandoned, type ErrorCode, ProviderError } from './errors.js';
 import { type RetryPolicy, retryDelayMs } from './retry.js';
 
 /** Why an attempt failed, as the provider reads it, and whether another attempt could help. */
@@ -23,18 +23,22 @@ export interface RetryingCall {
   random?: () => number;
   /** What the waits between attempts are timed on; the system clock unless a test injects one. */
   clock?: Clock;
+  /** Aborted when no one waits for the call any more: no further attempt is made, and a wait ends. */
+  signal?: AbortSignal;
 }
 
 /**
  * The one retry loop, for HTTP requests and RPCs alike: run `attempt`; on a retryable failure wait
  * (the upstream's wait if it gave one, else jittered backoff) and run it again, until it succeeds,
- * fails for good, runs out of attempts, or would wait past the policy's cap. Every way out that is
- * not success is a `ProviderError` carrying the code and, when known, `retryAfter` in seconds.
+ * fails for good, runs out of attempts, would wait past the policy's cap, or is abandoned (its signal).
+ * Every way out that is not success is a `ProviderError` carrying the code and, when known,
+ * `retryAfter` in seconds.
  */
 export async function callWithRetries<T>(call: RetryingCall, attempt: () => Promise<AttemptOutcome<T>>): Promise<T> {
-  const { provider, label, policy, logger } = call;
+  const { provider, label, policy, logger, signal } = call;
   let waited = 0;
   for (let n = 1; ; n++) {
+    if (signal?.aborted) throw abandoned(provider, signal);
     const outcome = await attempt();
     if (outcome.ok) return outcome.value;
     const { failure } = outcome;
@@ -49,6 +53,10 @@ export async function callWithRetries<T>(call: RetryingCall, attempt: () => Prom
     if (waited + delay > policy.maxTotalWaitMs) throw giveUp('upstream wait exceeds the cap; giving up', delay);
     logger.debug({ method: label, attempt: n, code: failure.code, waitMs: delay }, 'retrying upstream call');
     waited += delay;
-    await sleep(delay, call.clock);
+    try {
+      await sleep(delay, call.clock, signal);
+    } catch {
+      throw abandoned(provider, signal!);
+    }
   }
 }

@@ -23,9 +23,18 @@ export const systemClock: Clock = {
   },
 };
 
-/** Resolves after `ms` on `clock`. */
-export function sleep(ms: number, clock: Clock = systemClock): Promise<void> {
-  return new Promise((resolve) => {
-    clock.setTimer(resolve, ms);
+/** Resolves after `ms` on `clock`; rejects with the signal's reason if it is aborted first. */
+export function sleep(ms: number, clock: Clock = systemClock, signal?: AbortSignal): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      cancel();
+      reject(signal?.reason);
+    };
+    const cancel = clock.setTimer(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

@@ -9,7 +9,9 @@ export type ErrorCode =
   | 'UPSTREAM_UNAVAILABLE'
   | 'UNAUTHENTICATED'
   | 'BAD_USER_INPUT'
-  | 'PROVIDER_NOT_CONFIGURED';
+  | 'PROVIDER_NOT_CONFIGURED'
+  /** The operation's deadline (OPERATION_TIMEOUT_MS) passed before the upstream answered. */
+  | 'DEADLINE_EXCEEDED';
 
 export interface ProviderErrorInit {
   code: ErrorCode;
@@ -35,11 +37,14 @@ export class ProviderError extends GraphQLError {
   declare readonly retryAfter: number | undefined;
   /** The message was written for this failure, not derived from the code: keep it when fanned out. */
   declare private readonly explained: boolean;
+  /** Extensions beyond the standard ones (a `limit` that was exceeded), kept when fanned out. */
+  declare private readonly extra: Readonly<Record<string, unknown>> | undefined;
 
-  constructor(init: ProviderErrorInit, message?: string) {
+  constructor(init: ProviderErrorInit, message?: string, extra?: Readonly<Record<string, unknown>>) {
     const extensions: Record<string, unknown> = { code: init.code, provider: init.provider.name };
     if (init.id !== undefined) extensions.id = init.id;
     if (init.retryAfter !== undefined) extensions.retryAfter = init.retryAfter;
+    if (extra !== undefined) Object.assign(extensions, extra);
     // These are values, one per failed id (a rate-limited batch of 1,000 ids makes 1,000), and no
     // one reads their stack: capturing it would cost more than the rest of the error.
     const stackTraceLimit = Error.stackTraceLimit;
@@ -54,12 +59,13 @@ export class ProviderError extends GraphQLError {
     this.id = init.id;
     this.retryAfter = init.retryAfter;
     this.explained = message !== undefined;
+    this.extra = extra;
   }
 
   /** The same failure, about one id: how a whole-call failure is reported at each id's path. */
   forId(id: string): ProviderError {
     const init = { code: this.code, provider: this.provider, id, retryAfter: this.retryAfter };
-    return new ProviderError(init, this.explained ? this.message : undefined);
+    return new ProviderError(init, this.explained ? this.message : undefined, this.extra);
   }
 }
 
@@ -81,6 +87,8 @@ function describe({ code, provider, id, retryAfter }: ProviderErrorInit): string
       return `${who} rejected the input${subject}`;
     case 'PROVIDER_NOT_CONFIGURED':
       return `${who} is not configured on this subgraph`;
+    case 'DEADLINE_EXCEEDED':
+      return `${who} did not answer${subject} within the operation's deadline`;
   }
 }
 
@@ -89,4 +97,28 @@ export function badUserInput(message: string, extensions: Record<string, unknown
   return new GraphQLError(message, {
     extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } },
   });
+}
+
+/**
+ * Why a request's work was dropped: the reason its signal is aborted with (the operation's deadline,
+ * the server shutting down). Calls still waiting for it fail with `code` and this message.
+ */
+export class WorkAbandoned extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'WorkAbandoned';
+  }
+}
+
+/** The error a call answers when its request's signal was aborted: the reason's code, else UPSTREAM_UNAVAILABLE. */
+export function abandoned(provider: ProviderId, signal: AbortSignal): ProviderError {
+  const reason: unknown = signal.reason;
+  if (reason instanceof WorkAbandoned) return new ProviderError({ code: reason.code, provider }, `${provider.label}: ${reason.message}`);
+  return new ProviderError(
+    { code: 'UPSTREAM_UNAVAILABLE', provider },
+    `${provider.label}: the request was abandoned before the upstream answered`,
+  );
 }

@@ -1,11 +1,12 @@
 import type { Logger } from 'pino';
-import { Pool } from 'undici';
+import { type Dispatcher, Pool } from 'undici';
 import type { ProviderId } from '../providers/provider.js';
 import { callWithRetries, type Failure } from './call-with-retries.js';
+import type { Circuit } from './circuit.js';
 import { type Clock, systemClock } from './clock.js';
-import { ProviderError } from './errors.js';
+import { abandoned, ProviderError } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
-import type { Pacer } from './pacing.js';
+import type { Pacer, Permit } from './pacing.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 /**
@@ -77,6 +78,10 @@ export interface UpstreamClientOptions {
   /** Client-side pacing, shared by every client of the same upstream account: each attempt holds a permit. */
   pacer?: Pacer;
   random?: () => number;
+  /** The circuit breaker of this upstream scope; calls go straight through without one. */
+  circuit?: Circuit;
+  /** The largest body this upstream's answers may have; a larger one is UPSTREAM_UNAVAILABLE, unread. */
+  maxBodyBytes?: number;
   /**
    * What waits between attempts and the fail-fast budget are timed on; the system clock unless a test
    * injects one. A request itself (its socket, its per-attempt deadline) always runs on real time.
@@ -108,46 +113,73 @@ export class UpstreamClient {
     });
   }
 
-  /** Sends `request`, retrying as the policy allows; resolves with a response the provider called ok. */
-  send(request: UpstreamRequest): Promise<UpstreamResponse> {
-    const { provider, logger, random } = this.options;
+  /**
+   * Sends `request`, retrying as the policy allows; resolves with a response the provider called ok.
+   * `signal` is the caller's: once it is aborted the call is dropped wherever it is (waiting for the
+   * pacer, between attempts, or on the wire) and fails as `abandoned` says.
+   */
+  send(request: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse> {
+    const { provider, logger, random, circuit } = this.options;
     const { clock } = this;
-    return callWithRetries({ provider, label: request.label, policy: this.retry, logger, random, clock }, async () => {
-      this.failIfBlocked(request.label);
-      const permit = await this.options.pacer?.acquire();
-      let outcome: Awaited<ReturnType<UpstreamClient['attempt']>>;
-      try {
-        outcome = await this.attempt(request);
-      } finally {
-        permit?.release();
-      }
-      if ('failure' in outcome) return { ok: false, failure: outcome.failure };
-      const verdict = this.options.classify(outcome.response, clock);
-      return verdict.kind === 'ok' ? { ok: true, value: outcome.response } : { ok: false, failure: verdict };
-    });
+    const call = () =>
+      callWithRetries({ provider, label: request.label, policy: this.retry, logger, random, clock, signal }, async () => {
+        this.failIfBlocked(request.label);
+        let permit: Permit | undefined;
+        try {
+          permit = await this.options.pacer?.acquire(signal);
+        } catch {
+          throw abandoned(provider, signal!);
+        }
+        let outcome: Awaited<ReturnType<UpstreamClient['attempt']>>;
+        try {
+          outcome = await this.attempt(request, signal);
+        } finally {
+          permit?.release();
+        }
+        if ('failure' in outcome) return { ok: false, failure: outcome.failure };
+        const verdict = this.options.classify(outcome.response, clock);
+        return verdict.kind === 'ok' ? { ok: true, value: outcome.response } : { ok: false, failure: verdict };
+      });
+    return circuit === undefined ? call() : circuit.run(call);
   }
 
-  private async attempt(request: UpstreamRequest): Promise<{ response: UpstreamResponse } | { failure: Failure }> {
-    const { provider } = this.options;
+  private async attempt(
+    request: UpstreamRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<{ response: UpstreamResponse } | { failure: Failure }> {
+    const { provider, logger } = this.options;
     const started = performance.now();
+    const deadline = AbortSignal.timeout(this.options.timeoutMs);
     try {
       const res = await this.pool.request({
         method: request.method,
         path: this.basePath + request.path + queryString(request.query),
         headers: request.headers,
         body: request.body,
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline]),
       });
-      const text = await res.body.text();
+      const text = await readBody(res, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
       countUpstreamRequest(provider, request.label, res.statusCode);
       upstreamDuration.observe({ provider: provider.name, method: request.label }, (performance.now() - started) / 1000);
+      if (text === undefined) {
+        logger.warn(
+          { method: request.label, status: res.statusCode, maxBodyBytes: this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES },
+          'upstream body too large; not read',
+        );
+        return { failure: { kind: 'fail', code: 'UPSTREAM_UNAVAILABLE' } };
+      }
       const response: UpstreamResponse = { status: res.statusCode, headers: res.headers, body: parseJson(text) };
       this.noteBudget(request.label, response);
       return { response };
     } catch (error) {
-      // Connection refused or reset, or the deadline passed: the upstream is not answering.
+      if (signal?.aborted) {
+        // The caller gave up (deadline, client gone, shutdown): no retry, and the upstream may have seen it.
+        countUpstreamRequest(provider, request.label, 'aborted');
+        throw abandoned(provider, signal);
+      }
+      // Connection refused or reset, or the attempt's deadline passed: the upstream is not answering.
       countUpstreamRequest(provider, request.label, 'error');
-      this.options.logger.debug({ method: request.label, reason: errorName(error) }, 'upstream request error');
+      logger.debug({ method: request.label, reason: errorName(error) }, 'upstream request error');
       return { failure: { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' } };
     }
   }
@@ -173,6 +205,32 @@ export class UpstreamClient {
   async close(): Promise<void> {
     await this.pool.close();
   }
+}
+
+/** A body larger than this is refused unread unless the provider says otherwise: no lookup answer comes near it. */
+const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * The body as text, or `undefined` when it is larger than `maxBytes`: then it is not read any further
+ * (the connection is dropped), so an upstream cannot make this process hold a body of any size.
+ */
+async function readBody(res: Dispatcher.ResponseData, maxBytes: number): Promise<string | undefined> {
+  const declared = Number(res.headers['content-length']);
+  if (declared > maxBytes) {
+    res.body.destroy();
+    return undefined;
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of res.body) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      res.body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks, size).toString('utf8');
 }
 
 function queryString(query: UpstreamRequest['query']): string {

@@ -1,4 +1,4 @@
-import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProviderId } from '../providers/provider.js';
 
 /**
@@ -31,7 +31,14 @@ export const upstreamDuration = new Histogram({
   registers: [registry],
 });
 
-export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error'): void {
+export const circuitState = new Gauge({
+  name: 'users_subgraph_upstream_circuit_state',
+  help: 'Circuit breaker of each upstream scope: 0 closed, 1 half-open (trying one call), 2 open (failing fast).',
+  labelNames: ['provider', 'scope'] as const,
+  registers: [registry],
+});
+
+export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error' | 'aborted'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }
 

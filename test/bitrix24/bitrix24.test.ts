@@ -116,11 +116,17 @@ describe('one webhook portal', () => {
     expect(portal.requests).toHaveLength(1);
   });
 
-  it('bad ids are refused before any request', async () => {
-    const { status, body } = await h.gql(usersQuery, { ids: ['1', '0', 'x'] });
-    expect(status).toBe(400);
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'bitrix24', id: '0' });
-    expect(portal.requests).toHaveLength(0);
+  it('a bad id fails alone and is never sent: Bitrix24 ids are positive 32-bit integers', async () => {
+    const { status, body } = await h.gql(usersQuery, { ids: ['1', '0', 'x', '2147483647', '2147483648'] });
+    expect(status).toBe(200);
+    expect(body.data.bitrix24Users.map((user: { id: string } | null) => user?.id ?? null)).toEqual(['1', null, null, null, null]);
+    expect(body.errors!.map((e) => [e.path![1], e.extensions!.code]).sort()).toEqual([
+      [1, 'BAD_USER_INPUT'],
+      [2, 'BAD_USER_INPUT'],
+      [3, 'NOT_FOUND'], // the largest id Bitrix24 can have is asked, and is not a demo user
+      [4, 'BAD_USER_INPUT'],
+    ]);
+    expect(portal.requests.map((r) => r.ids)).toEqual([[1, 2147483647]]);
   });
 
   it('the webhook secret appears in no response, log line or metric', async () => {

@@ -88,11 +88,17 @@ describe('with a username and password', () => {
     expect(calls(h, 'token')[0]!.grantType).toBe('refresh_token');
   });
 
-  it('bad ids are refused locally', async () => {
-    const { status, body } = await h.gql(query, { ids: ['1', 'abc'] });
-    expect(status).toBe(400);
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'nexudus', id: 'abc' });
-    expect(h.emulator('nexudus').requests).toHaveLength(0);
+  it('a bad id fails alone and is never sent', async () => {
+    const { status, body } = await h.gql(query, { ids: ['1', 'abc', '0', '1/../2'] });
+    expect(status).toBe(200);
+    expect(body.data.nexudusUsers.map((user: { id: string } | null) => user?.id ?? null)).toEqual(['1', null, null, null]);
+    expect(body.errors!.map((e) => e.extensions)).toEqual([
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: 'abc' },
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '0' },
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '1/../2' },
+    ]);
+    expect(calls(h, 'list').map((r) => r.ids)).toEqual([[1]]);
+    expect(calls(h, 'single')).toHaveLength(0);
   });
 
   it('_entities for NexudusUser', async () => {

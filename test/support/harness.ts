@@ -22,7 +22,10 @@ export type EmulatorHandle<N extends ProviderName> = Awaited<ReturnType<Emulator
 export interface HarnessOptions {
   /** Each provider emulator's own options, by provider name. */
   emulators?: EmulatorOptions;
-  /** Variables over those that point the providers at their emulators. */
+  /**
+   * Variables over those that point the providers at their emulators. Without any `AUTH_` variable,
+   * AUTH_PERSONAL_DATA=open is added: protected fields are served as in the demo.
+   */
   env?: Record<string, string>;
   /** The clock of the providers' clients (waits, pacing, tokens); the system's unless a test moves its own. */
   clock?: Clock;
@@ -52,13 +55,16 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const { logger, lines: logs } = captureLogs('debug');
   let app: App;
   try {
-    const config = loadConfig({
+    const env: Record<string, string | undefined> = {
       PORT: '0',
       HOST: '127.0.0.1',
       UPSTREAM_MAX_RETRY_WAIT_MS: '1500',
       ...emulators.env,
       ...options.env,
-    });
+    };
+    // Tests of the data paths read personal fields as the demo serves them; a test that sets any AUTH_ variable tests access control.
+    if (!Object.keys(env).some((name) => name.startsWith('AUTH_'))) env.AUTH_PERSONAL_DATA = 'open';
+    const config = loadConfig(env);
     app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
   } catch (error) {
     await emulators.close();

@@ -191,37 +191,57 @@ describe('_entities', () => {
   });
 });
 
-describe('bad input is refused before anything is sent', () => {
-  it('a non-numeric id', async () => {
+describe('bad input fails alone, and nothing is sent for it', () => {
+  it('a malformed id is BAD_USER_INPUT at its own index; the valid ones are served', async () => {
     const { status, body } = await h.gql('{ xUsers(ids: ["1", "12a", "x"]) { id } }');
-    expect(status).toBe(400);
-    expect(body.data).toBeUndefined();
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: '12a', argument: 'ids', index: 1 });
-    expect(body.errors![0]!.message).toContain('(and 1 more invalid)');
-    expect(xCalls(h)).toHaveLength(0);
+    expect(status).toBe(200);
+    expect(body.data.xUsers).toEqual([{ id: '1' }, null, null]);
+    expect(body.errors!.map((e) => [e.path, e.extensions])).toEqual([
+      [['xUsers', 1], { code: 'BAD_USER_INPUT', provider: 'x', id: '12a' }],
+      [['xUsers', 2], { code: 'BAD_USER_INPUT', provider: 'x', id: 'x' }],
+    ]);
+    expect(body.errors![0]!.message).toBe('"12a" is not an X user id (1-19 digits)');
+    expect(xCalls(h).map(idsOf)).toEqual([['1']]);
   });
 
   it('an id longer than 19 digits, and a bad username', async () => {
     const long = await h.gql('{ xUsers(ids: ["12345678901234567890"]) { id } }');
-    expect(long.body.errors![0]!.extensions!.code).toBe('BAD_USER_INPUT');
-    const name = await h.gql('query($n: [String!]!) { xUsersByUsername(usernames: $n) { id } }', { n: ['ok_name', 'has space'] });
-    expect(name.status).toBe(400);
+    expect(long.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', id: '12345678901234567890' });
+    const name = await h.gql('query($n: [String!]!) { xUsersByUsername(usernames: $n) { id } }', { n: ['user7', 'has space'] });
+    expect(name.body.data.xUsersByUsername).toEqual([{ id: '7' }, null]);
     expect(name.body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', id: 'has space' });
-    expect(xCalls(h)).toHaveLength(0);
+    expect(xCalls(h).map(idsOf)).toEqual([['user7']]);
   });
 
-  it('more ids than MAX_IDS_PER_OPERATION, counted across root fields and _entities', async () => {
+  it('more distinct ids than MAX_IDS_PER_OPERATION: the ids beyond fail alone, across root fields and _entities', async () => {
     const { status, body } = await h.gql('query($a: [ID!]!, $b: [ID!]!) { a: xUsers(ids: $a) { id } b: xUsers(ids: $b) { id } }', {
-      a: demoIds(600),
-      b: demoIds(401),
+      a: demoIds(600, 1001),
+      b: demoIds(401, 2001),
     });
-    expect(status).toBe(400);
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', limit: 1000, requested: 1001 });
+    expect(status).toBe(200);
+    expect(body.data.a.every((user: unknown) => user !== null)).toBe(true);
+    expect(body.data.b.slice(0, 400).every((user: unknown) => user !== null)).toBe(true);
+    expect(body.data.b[400]).toBeNull();
+    expect(body.errors).toEqual([
+      expect.objectContaining({ path: ['b', 400], extensions: { code: 'BAD_USER_INPUT', provider: 'x', id: '2401', limit: 1000 } }),
+    ]);
+    expect(xCalls(h, '/2/users')).toHaveLength(10);
+
+    h.reset();
     const entities = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on XUser { id } } }', {
-      r: demoIds(1001).map((id) => ({ __typename: 'XUser', id })),
+      r: demoIds(1001, 1001).map((id) => ({ __typename: 'XUser', id })),
     });
-    expect(entities.status).toBe(400);
-    expect(xCalls(h)).toHaveLength(0);
+    expect(entities.body.data._entities[1000]).toBeNull();
+    expect(entities.body.errors!.map((e) => e.extensions!.code)).toEqual(['BAD_USER_INPUT']);
+    expect(xCalls(h, '/2/users')).toHaveLength(10);
+  });
+
+  it('repeated ids cost nothing against the cap: 1,001 representations of 10 users are served with one call', async () => {
+    const r = Array.from({ length: 1001 }, (_, i) => ({ __typename: 'XUser', id: String((i % 10) + 1) }));
+    const { body } = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on XUser { id } } }', { r });
+    expect(body.errors).toBeUndefined();
+    expect(body.data._entities).toHaveLength(1001);
+    expect(xCalls(h, '/2/users')).toHaveLength(1);
   });
 
   it('exactly the limit is served', async () => {

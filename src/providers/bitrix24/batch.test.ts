@@ -50,7 +50,13 @@ function stubService(portals: Bitrix24Portal[], maxIdsPerCall = 50): Bitrix24Ser
   return { maxIdsPerCall, portals: new Map(portals.map((p) => [p.name, p])) } as unknown as Bitrix24Service;
 }
 
-const scope = (partition: string, fields: readonly string[] = []): FetchScope => ({ partition, fields, logger, prime: () => {} });
+const scope = (partition: string, fields: readonly string[] = []): FetchScope => ({
+  partition,
+  fields,
+  logger,
+  signal: new AbortController().signal,
+  prime: () => {},
+});
 
 function asError(value: unknown): ProviderError {
   expect(value).toBeInstanceOf(ProviderError);
@@ -58,11 +64,12 @@ function asError(value: unknown): ProviderError {
 }
 
 describe('bitrix24Users: keys, batch size and fields', () => {
-  it('takes positive integer ids of up to 10 digits', () => {
+  it('takes positive 32-bit integer ids', () => {
     const { key } = bitrix24Users;
-    for (const ok of ['1', '42', '9999999999']) expect(key.isValid(ok), ok).toBe(true);
-    for (const bad of ['', '0', '01', '-1', '1.0', 'abc', '12345678901']) expect(key.isValid(bad), bad).toBe(false);
-    expect(key.expected).toBe('a Bitrix24 user id (a positive integer)');
+    for (const ok of ['1', '42', '2147483647']) expect(key.isValid(ok), ok).toBe(true);
+    for (const bad of ['', '0', '01', '-1', '1.0', 'abc', '2147483648', '9999999999', '12345678901'])
+      expect(key.isValid(bad), bad).toBe(false);
+    expect(key.expected).toBe('a Bitrix24 user id (a positive integer up to 2147483647)');
   });
 
   it('batches as many ids as 50 commands carry', () => {

@@ -3,7 +3,7 @@ import { ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
 import { type Bitrix24Portal, type Bitrix24Service, codeForBitrixError, type UserListOutcome } from './client.js';
 import { BITRIX24 } from './id.js';
-import { BITRIX_ID_PATTERN, BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord } from './wire.js';
+import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, isBitrixId } from './wire.js';
 
 /**
  * Bitrix24 users by id, within one portal (the loader's partition). A tick's distinct ids for a portal
@@ -14,13 +14,13 @@ import { BITRIX_ID_PATTERN, BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord }
 export const bitrix24Users: Lookup<Bitrix24Service, Bitrix24UserRecord> = {
   provider: BITRIX24,
   name: 'users',
-  key: { isValid: (id) => BITRIX_ID_PATTERN.test(id), expected: 'a Bitrix24 user id (a positive integer)' },
+  key: { isValid: isBitrixId, expected: 'a Bitrix24 user id (a positive integer up to 2147483647)' },
   maxBatchSize: (service) => service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
   fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),
   async fetch(service, ids, scope) {
     const portal = service.portals.get(scope.partition);
     if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
-    return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'));
+    return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'), scope.signal);
   },
 };
 
@@ -60,11 +60,12 @@ async function fetchUsers(
   ids: readonly string[],
   maxIdsPerCall: number,
   avatarHr: boolean,
+  signal: AbortSignal,
 ): Promise<Map<string, Bitrix24UserRecord | ProviderError>> {
   const chunks: number[][] = [];
   for (let i = 0; i < ids.length; i += maxIdsPerCall) chunks.push(ids.slice(i, i + maxIdsPerCall).map(Number));
   const outcomes: UserListOutcome[] =
-    chunks.length === 1 ? [await portal.userList(chunks[0]!, avatarHr)] : await portal.batchUserLists(chunks, avatarHr);
+    chunks.length === 1 ? [await portal.userList(chunks[0]!, avatarHr, signal)] : await portal.batchUserLists(chunks, avatarHr, signal);
 
   const found = new Map<string, Bitrix24UserRecord | ProviderError>();
   outcomes.forEach((outcome, i) => {

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { UpstreamSettings } from '../../config.js';
+import type { Circuits } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
@@ -40,6 +41,7 @@ export interface PortalOptions {
   retry: RetryPolicy;
   logger: Logger;
   clock?: Clock;
+  circuits?: Circuits;
 }
 
 /** What one `im.user.list.get` command produced: users keyed by id (`null` for unknown), or an error. */
@@ -61,7 +63,7 @@ export class Bitrix24Portal {
 
   constructor(options: PortalOptions) {
     this.name = options.name;
-    const { access, connections, timeoutMs, retry, logger, clock = systemClock } = options;
+    const { access, connections, timeoutMs, retry, logger, clock = systemClock, circuits } = options;
     this.logger = logger;
     const base = access.kind === 'webhook' ? access.webhookUrl : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;
     this.http = new UpstreamClient({
@@ -74,6 +76,9 @@ export class Bitrix24Portal {
       classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth', clock),
       pacer: new RulePacer([{ kind: 'bucket', ...options.rate }], clock),
       clock,
+      circuit: circuits?.create(BITRIX24, options.name),
+      // A batch of 50 commands of 50 users, high-resolution avatars included, stays under 4 MiB.
+      maxBodyBytes: 16 * 1024 * 1024,
     });
     if (access.kind === 'oauth') {
       const { refresh } = access;
@@ -85,6 +90,8 @@ export class Bitrix24Portal {
           connections: 2,
           timeoutMs,
           clock,
+          circuit: circuits?.create(BITRIX24, `${options.name} oauth`),
+          maxBodyBytes: 64 * 1024,
           retry,
           logger,
           classify: classifyOAuthResponse,
@@ -100,13 +107,13 @@ export class Bitrix24Portal {
   }
 
   /** One `im.user.list.get` for these ids. */
-  async userList(ids: readonly number[], avatarHr: boolean): Promise<UserListOutcome> {
-    const body = await this.post('im.user.list.get', { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) }, BitrixUserListResponse);
+  async userList(ids: readonly number[], avatarHr: boolean, signal?: AbortSignal): Promise<UserListOutcome> {
+    const body = await this.post('im.user.list.get', { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) }, BitrixUserListResponse, signal);
     return { users: asMap(body.result) };
   }
 
   /** Several `im.user.list.get` commands in one `batch` request (at most BITRIX_MAX_BATCH_COMMANDS). */
-  async batchUserLists(chunks: readonly (readonly number[])[], avatarHr: boolean): Promise<UserListOutcome[]> {
+  async batchUserLists(chunks: readonly (readonly number[])[], avatarHr: boolean, signal?: AbortSignal): Promise<UserListOutcome[]> {
     const cmd: Record<string, string> = {};
     chunks.forEach((ids, i) => {
       // A command is a method and its query string, which Bitrix24 decodes as PHP does.
@@ -114,7 +121,7 @@ export class Bitrix24Portal {
       if (avatarHr) query.append('AVATAR_HR', 'Y');
       cmd[`c${i}`] = `im.user.list.get?${query}`;
     });
-    const body = await this.post('batch', { halt: 0, cmd }, BitrixBatchResponse);
+    const body = await this.post('batch', { halt: 0, cmd }, BitrixBatchResponse, signal);
     const results = asMap(body.result.result);
     const errors = asMap(body.result.result_error);
     return chunks.map((_, i) => {
@@ -124,15 +131,23 @@ export class Bitrix24Portal {
     });
   }
 
-  private async post<S extends z.ZodType>(method: string, payload: Record<string, unknown>, schema: S): Promise<z.output<S>> {
+  private async post<S extends z.ZodType>(
+    method: string,
+    payload: Record<string, unknown>,
+    schema: S,
+    signal: AbortSignal | undefined,
+  ): Promise<z.output<S>> {
     const send = (token?: string) =>
-      this.http.send({
-        method: 'POST',
-        label: method,
-        path: path`/${method}`,
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(token === undefined ? payload : { ...payload, auth: token }),
-      });
+      this.http.send(
+        {
+          method: 'POST',
+          label: method,
+          path: path`/${method}`,
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify(token === undefined ? payload : { ...payload, auth: token }),
+        },
+        signal,
+      );
     // The only non-200 the classifier lets through is OAuth's expired_token.
     const response = this.token === undefined ? await send() : await sendWithToken(this.token, send, (r) => r.status === 401);
     if (response.status !== 200) throw this.error('UNAUTHENTICATED');
@@ -155,13 +170,13 @@ export class Bitrix24Service {
   readonly portals: ReadonlyMap<string, Bitrix24Portal>;
   readonly maxIdsPerCall: number;
 
-  constructor(config: Bitrix24Config, upstream: UpstreamSettings, logger: Logger, clock: Clock = systemClock) {
+  constructor(config: Bitrix24Config, upstream: UpstreamSettings, logger: Logger, clock: Clock = systemClock, circuits?: Circuits) {
     const { timeoutMs, connections, retry } = upstream;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.portals = new Map(
       config.portals.map((portal) => [
         portal.name,
-        new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, clock, logger: logger.child({ portal: portal.name }) }),
+        new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, clock, circuits, logger: logger.child({ portal: portal.name }) }),
       ]),
     );
   }

@@ -15,7 +15,7 @@ export const bitrix24Provider: ProviderDefinition<
 > = {
   id: BITRIX24,
   config: bitrix24Config,
-  createClient: (config, { upstream, logger, clock }) => new Bitrix24Service(config, upstream, logger, clock),
+  createClient: (config, { upstream, logger, clock, circuits }) => new Bitrix24Service(config, upstream, logger, clock, circuits),
   closeClient: (service) => service.close(),
   lookups: [bitrix24Users],
   resolvers: bitrix24Resolvers,

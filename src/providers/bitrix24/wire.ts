@@ -120,8 +120,14 @@ export const BitrixFailure = z.object({
   time: z.object({ operating_reset_at: z.number().optional() }).optional(),
 });
 
-/** Bitrix user ids are positive integers. */
+/** Bitrix user ids are positive integers in a signed 32-bit column. */
 export const BITRIX_ID_PATTERN = /^[1-9][0-9]{0,9}$/;
+export const BITRIX_MAX_ID = 2_147_483_647;
+
+/** A user id Bitrix24 can have: canonical decimal, 1 to 2^31-1. */
+export function isBitrixId(value: string): boolean {
+  return BITRIX_ID_PATTERN.test(value) && Number(value) <= BITRIX_MAX_ID;
+}
 /** Most commands one `batch` call takes. */
 export const BITRIX_MAX_BATCH_COMMANDS = 50;
 

@@ -49,7 +49,13 @@ function stub(options: {
   return { client: client as unknown as NexudusClient, calls, mostInFlight: () => mostInFlight };
 }
 
-const scope = (fields: readonly string[]): FetchScope => ({ partition: '', fields, logger, prime: () => {} });
+const scope = (fields: readonly string[]): FetchScope => ({
+  partition: '',
+  fields,
+  logger,
+  signal: new AbortController().signal,
+  prime: () => {},
+});
 
 function asError(value: unknown): ProviderError {
   expect(value).toBeInstanceOf(ProviderError);

@@ -26,13 +26,21 @@ export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
   key: { isValid: (id) => NEXUDUS_ID_PATTERN.test(id), expected: 'a Nexudus user id (a positive integer)' },
   maxBatchSize: (client) => client.maxIdsPerCall,
   fields: (selected) => (selected === undefined || FULL_RECORD_FIELDS.some((field) => selected.has(`NexudusUser.${field}`)) ? [FULL] : []),
+  // Full records cost one call each, paced at about ten a second: an operation gets a bounded number.
+  maxKeysPerOperation: (client, fields) =>
+    fields.includes(FULL)
+      ? {
+          limit: client.maxFullRecordsPerOperation,
+          why: `at most ${client.maxFullRecordsPerOperation} users per operation when a full-record field is selected (NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION)`,
+        }
+      : undefined,
   async fetch(client, ids, scope) {
     const found = new Map<string, NexudusUserRecord | ProviderError>();
     if (scope.fields.includes(FULL)) {
       // One failed record fails only its id.
       const users = await mapConcurrently(ids, client.fullRecordConcurrency, (id) =>
         client
-          .fullUser(Number(id))
+          .fullUser(Number(id), scope.signal)
           .catch((error: unknown) =>
             error instanceof ProviderError ? error.forId(id) : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id }),
           ),
@@ -41,7 +49,7 @@ export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
         if (user !== undefined) found.set(ids[i]!, user);
       });
     } else {
-      for (const user of await client.partialUsers(ids.map(Number))) found.set(String(user.Id), user);
+      for (const user of await client.partialUsers(ids.map(Number), scope.signal)) found.set(String(user.Id), user);
     }
     return found;
   },

@@ -19,7 +19,12 @@ import type { NexudusCredentials } from './token.js';
 
 const LOGIN = { username: 'ops@space.example', password: 'pa55SECRETword' };
 const STATIC_TOKEN = 'staticSECRETtoken';
-const UPSTREAM: UpstreamSettings = { timeoutMs: 5_000, connections: 2, retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 0 } };
+const UPSTREAM: UpstreamSettings = {
+  timeoutMs: 5_000,
+  connections: 2,
+  retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 0 },
+  circuit: { failures: 5, coolDownMs: 30_000 },
+};
 const PASSWORD: NexudusCredentials = { kind: 'password', ...LOGIN };
 
 let emulator: NexudusEmulator;
@@ -50,7 +55,13 @@ afterAll(async () => {
 });
 
 function client(credentials: NexudusCredentials = PASSWORD, logger = captureLogs('silent').logger): NexudusClient {
-  const config: NexudusConfig = { baseUrl: proxy.url, credentials, maxIdsPerCall: 100, fullRecordConcurrency: 4 };
+  const config: NexudusConfig = {
+    baseUrl: proxy.url,
+    credentials,
+    maxIdsPerCall: 100,
+    fullRecordConcurrency: 4,
+    maxFullRecordsPerOperation: 50,
+  };
   const c = new NexudusClient({ config, upstream: UPSTREAM, logger, clock });
   clients.push(c);
   return c;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
+import type { Circuits } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { ProviderError } from '../../upstream/errors.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
@@ -28,6 +29,7 @@ export interface NexudusClientOptions {
   upstream: UpstreamSettings;
   logger: Logger;
   clock?: Clock;
+  circuits?: Circuits;
 }
 
 /**
@@ -37,33 +39,48 @@ export interface NexudusClientOptions {
 export class NexudusClient {
   readonly maxIdsPerCall: number;
   readonly fullRecordConcurrency: number;
+  readonly maxFullRecordsPerOperation: number;
   private readonly http: UpstreamClient;
   private readonly tokenHttp: UpstreamClient;
   private readonly token: SharedToken;
   private readonly logger: Logger;
 
-  constructor({ config, upstream, logger, clock = systemClock }: NexudusClientOptions) {
+  constructor({ config, upstream, logger, clock = systemClock, circuits }: NexudusClientOptions) {
     // One pacer for every request to the account, the token call included.
     const pacer = new RulePacer(NEXUDUS_PACE, clock);
     const { timeoutMs, connections, retry } = upstream;
     this.logger = logger;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.fullRecordConcurrency = config.fullRecordConcurrency;
+    this.maxFullRecordsPerOperation = config.maxFullRecordsPerOperation;
     const common = { provider: NEXUDUS, baseUrl: config.baseUrl, timeoutMs, retry, logger, pacer, clock };
-    this.http = new UpstreamClient({ ...common, connections, classify: classifyNexudusResponse });
-    this.tokenHttp = new UpstreamClient({ ...common, connections: 2, classify: classifyTokenResponse });
+    // 100 partial records, or one full one, are a few hundred KiB at most.
+    this.http = new UpstreamClient({
+      ...common,
+      connections,
+      classify: classifyNexudusResponse,
+      circuit: circuits?.create(NEXUDUS),
+      maxBodyBytes: 4 * 1024 * 1024,
+    });
+    this.tokenHttp = new UpstreamClient({
+      ...common,
+      connections: 2,
+      classify: classifyTokenResponse,
+      circuit: circuits?.create(NEXUDUS, 'token'),
+      maxBodyBytes: 64 * 1024,
+    });
     this.token = nexudusToken(config.credentials, this.tokenHttp, logger, clock);
   }
 
   /** One list call: the (partial) records of those ids Nexudus knows; unknown ids are simply absent. */
-  async partialUsers(ids: readonly number[]): Promise<NexudusUserRecord[]> {
-    const response = await this.get('GET /api/sys/users/', path`/api/sys/users/`, [['id', `[${ids.join(',')}]`]]);
+  async partialUsers(ids: readonly number[], signal?: AbortSignal): Promise<NexudusUserRecord[]> {
+    const response = await this.get('GET /api/sys/users/', path`/api/sys/users/`, signal, [['id', `[${ids.join(',')}]`]]);
     return parseUpstreamBody(NexudusUserList, response.body, { provider: NEXUDUS, method: 'GET /api/sys/users/', logger: this.logger });
   }
 
   /** One full record, or `undefined` when Nexudus has no such user. */
-  async fullUser(id: number): Promise<NexudusUserRecord | undefined> {
-    const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`);
+  async fullUser(id: number, signal?: AbortSignal): Promise<NexudusUserRecord | undefined> {
+    const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`, signal);
     if (response.status === 404) return undefined;
     const user = parseUpstreamBody(NexudusUserRecord, response.body, {
       provider: NEXUDUS,
@@ -78,17 +95,14 @@ export class NexudusClient {
     return user;
   }
 
-  private get(label: string, at: EncodedPath, query?: Array<[string, string]>): Promise<UpstreamResponse> {
+  private get(label: string, at: EncodedPath, signal: AbortSignal | undefined, query?: Array<[string, string]>): Promise<UpstreamResponse> {
     return sendWithToken(
       this.token,
       (token) =>
-        this.http.send({
-          method: 'GET',
-          label,
-          path: at,
-          query,
-          headers: { authorization: `Bearer ${token}`, accept: 'application/json' },
-        }),
+        this.http.send(
+          { method: 'GET', label, path: at, query, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
+          signal,
+        ),
       (response) => response.status === 401,
     );
   }

@@ -66,6 +66,7 @@ describe('Nexudus configuration', () => {
       credentials: { kind: 'token', token: 'tok3n' },
       maxIdsPerCall: 100,
       fullRecordConcurrency: 4,
+      maxFullRecordsPerOperation: 50,
     };
     expect(configure({ NEXUDUS_TOKEN: 'tok3n' })).toEqual(expected);
     const config = loadConfig({ NEXUDUS_TOKEN: 'tok3n' }, io);
@@ -82,12 +83,14 @@ describe('Nexudus configuration', () => {
         NEXUDUS_BASE_URL: 'http://127.0.0.1:9',
         NEXUDUS_MAX_IDS_PER_CALL: '25',
         NEXUDUS_FULL_RECORD_CONCURRENCY: '2',
+        NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION: '12',
       }),
     ).toEqual({
       baseUrl: 'http://127.0.0.1:9',
       credentials: { kind: 'password', username: 'ops@example.com', password: 'pw' },
       maxIdsPerCall: 25,
       fullRecordConcurrency: 2,
+      maxFullRecordsPerOperation: 12,
     });
   });
 

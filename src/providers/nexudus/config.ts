@@ -10,6 +10,8 @@ export interface NexudusConfig {
   maxIdsPerCall: number;
   /** Single-record calls in flight at once. */
   fullRecordConcurrency: number;
+  /** Most users one operation may ask for when it selects a full-record field (one call each). */
+  maxFullRecordsPerOperation: number;
 }
 
 /** Nexudus is on with a token, or with a username and password to exchange for one; half a login is an error. */
@@ -24,13 +26,18 @@ export const nexudusConfig = z
       .transform((v) => (v === undefined || v === '' ? undefined : v)),
     NEXUDUS_MAX_IDS_PER_CALL: int(1, 500, 100),
     NEXUDUS_FULL_RECORD_CONCURRENCY: int(1, 32, 4),
+    NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION: int(1, 10_000, 50),
   })
   .transform((vars, ctx): NexudusConfig | undefined => {
     const problem = (path: string, message: string) => {
       ctx.addIssue({ code: 'custom', path: [path], message });
       return z.NEVER;
     };
-    const limits = { maxIdsPerCall: vars.NEXUDUS_MAX_IDS_PER_CALL, fullRecordConcurrency: vars.NEXUDUS_FULL_RECORD_CONCURRENCY };
+    const limits = {
+      maxIdsPerCall: vars.NEXUDUS_MAX_IDS_PER_CALL,
+      fullRecordConcurrency: vars.NEXUDUS_FULL_RECORD_CONCURRENCY,
+      maxFullRecordsPerOperation: vars.NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION,
+    };
     if (vars.NEXUDUS_TOKEN !== undefined) {
       if (vars.NEXUDUS_USERNAME !== undefined || vars.NEXUDUS_PASSWORD !== undefined) {
         return problem('NEXUDUS_TOKEN', 'set either it or NEXUDUS_USERNAME and NEXUDUS_PASSWORD, not both');

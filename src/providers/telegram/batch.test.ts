@@ -68,7 +68,7 @@ function stub(options: {
   return { client: client as unknown as TelegramClient, ...calls };
 }
 
-const scope: FetchScope = { partition: '', fields: [], logger, prime: () => {} };
+const scope: FetchScope = { partition: '', fields: [], logger, signal: new AbortController().signal, prime: () => {} };
 
 function asError(value: unknown): ProviderError {
   expect(value).toBeInstanceOf(ProviderError);

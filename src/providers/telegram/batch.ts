@@ -16,7 +16,7 @@ export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
   key: { isValid: isTelegramId, expected: 'a Telegram user id (a positive integer up to 2^53-1)' },
   maxBatchSize: (client) => client.maxIdsPerCall,
   fields: () => [], // users.getUsers has no field selection: a user comes whole
-  fetch: (client, ids) => fetchUsers(client, ids),
+  fetch: (client, ids, scope) => fetchUsers(client, ids, scope.signal),
 };
 
 /** A username as the root field takes it: checked like a lookup key, though it goes through `telegramUserByUsername`. */
@@ -64,7 +64,11 @@ const notReturned = (id: string) =>
   `Telegram returned no user ${id}: it does not exist, or this bot has never seen it and Telegram will not show it`;
 
 /** One `users.getUsers` for a chunk of ids, keyed by id; ids absent from the answer are NOT_FOUND. */
-async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promise<Map<string, TelegramApiUser | ProviderError>> {
+async function fetchUsers(
+  client: TelegramClient,
+  ids: readonly string[],
+  signal: AbortSignal,
+): Promise<Map<string, TelegramApiUser | ProviderError>> {
   const found = new Map<string, TelegramApiUser | ProviderError>();
   const inputs: tl.TypeInputUser[] = [];
   const guessed = new Set<string>();
@@ -83,7 +87,7 @@ async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promi
 
   let users: tl.TypeUser[];
   try {
-    users = await client.getUsers(inputs);
+    users = await client.getUsers(inputs, signal);
   } catch (error) {
     // PEER_ID_INVALID / USER_INVALID for the whole vector: a guessed access hash was refused. Ask once
     // more for the users whose hash came from the cache; the guessed ones are unknown to this account.
@@ -91,7 +95,7 @@ async function fetchUsers(client: TelegramClient, ids: readonly string[]): Promi
     if (!retryable) throw error;
     for (const id of guessed) found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id }, notReturned(id)));
     const known = inputs.filter((input) => !(input._ === 'inputUser' && guessed.has(String(input.userId))));
-    users = known.length === 0 ? [] : await client.getUsers(known);
+    users = known.length === 0 ? [] : await client.getUsers(known, signal);
   }
 
   for (const user of users) {

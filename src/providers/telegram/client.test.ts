@@ -18,7 +18,12 @@ import { TELEGRAM } from './id.js';
  * fake timers, never on the wall clock.
  */
 
-const UPSTREAM: UpstreamSettings = { timeoutMs: 4_321, connections: 1, retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 0 } };
+const UPSTREAM: UpstreamSettings = {
+  timeoutMs: 4_321,
+  connections: 1,
+  retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 0 },
+  circuit: { failures: 5, coolDownMs: 30_000 },
+};
 const FLOOD_WAIT_THRESHOLD_S = 10;
 
 interface Setup {

@@ -1,7 +1,9 @@
 import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
-import { callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
+import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
+import type { Circuit } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
+import { abandoned } from '../../upstream/errors.js';
 import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
 import { TELEGRAM } from './id.js';
@@ -37,6 +39,7 @@ export interface TelegramClientOptions {
   timeoutMs: number;
   logger: Logger;
   clock?: Clock;
+  circuit?: Circuit;
 }
 
 /**
@@ -68,8 +71,8 @@ export class TelegramClient {
   }
 
   /** One `users.getUsers` RPC for these users (the caller chunks). Unknown users are simply absent. */
-  getUsers(users: readonly tl.TypeInputUser[]): Promise<tl.TypeUser[]> {
-    return this.call('users.getUsers', { _: 'users.getUsers', id: [...users] });
+  getUsers(users: readonly tl.TypeInputUser[], signal?: AbortSignal): Promise<tl.TypeUser[]> {
+    return this.call('users.getUsers', { _: 'users.getUsers', id: [...users] }, signal);
   }
 
   /**
@@ -123,26 +126,46 @@ export class TelegramClient {
   private call<M extends 'users.getUsers' | 'contacts.resolveUsername'>(
     method: M,
     request: tl.FindByName<tl.RpcMethod, M>,
+    signal?: AbortSignal,
   ): Promise<tl.RpcCallReturn[M]> {
-    const { logger, retry, timeoutMs, rpc } = this.options;
-    return callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger, clock: this.clock }, async () => {
-      const started = performance.now();
-      try {
-        const value = (await rpc.call(request as tl.RpcMethod as never, {
+    const { logger, retry, circuit } = this.options;
+    const call = () =>
+      callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger, clock: this.clock, signal }, () =>
+        this.attempt(method, request, signal),
+      );
+    return circuit === undefined ? call() : circuit.run(call);
+  }
+
+  private async attempt<M extends 'users.getUsers' | 'contacts.resolveUsername'>(
+    method: M,
+    request: tl.FindByName<tl.RpcMethod, M>,
+    signal: AbortSignal | undefined,
+  ): Promise<AttemptOutcome<tl.RpcCallReturn[M]>> {
+    const { timeoutMs, rpc } = this.options;
+    const started = performance.now();
+    try {
+      const value = (await rpc.call(
+        request as tl.RpcMethod as never,
+        {
           floodSleepThreshold: 0,
           maxRetryCount: 0,
           timeout: timeoutMs,
-        })) as tl.RpcCallReturn[M];
-        countUpstreamRequest(TELEGRAM, method, 200);
-        upstreamDuration.observe({ provider: TELEGRAM.name, method }, (performance.now() - started) / 1000);
-        return { ok: true, value };
-      } catch (error) {
-        const failure = classifyTelegramError(error);
-        countUpstreamRequest(TELEGRAM, method, error instanceof tl.RpcError ? error.code : 'error');
-        if (failure === 'username-not-found') throw new UsernameNotFound();
-        return { ok: false, failure };
+          abortSignal: signal,
+        } as never,
+      )) as tl.RpcCallReturn[M];
+      countUpstreamRequest(TELEGRAM, method, 200);
+      upstreamDuration.observe({ provider: TELEGRAM.name, method }, (performance.now() - started) / 1000);
+      return { ok: true, value };
+    } catch (error) {
+      if (signal?.aborted) {
+        countUpstreamRequest(TELEGRAM, method, 'aborted');
+        throw abandoned(TELEGRAM, signal);
       }
-    });
+      const failure = classifyTelegramError(error);
+      countUpstreamRequest(TELEGRAM, method, error instanceof tl.RpcError ? error.code : 'error');
+      if (failure === 'username-not-found') throw new UsernameNotFound();
+      return { ok: false, failure };
+    }
   }
 
   close(): Promise<void> {

@@ -1,6 +1,7 @@
 import { TelegramClient as MtcuteClient } from '@mtcute/node';
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
+import type { Circuit } from '../../upstream/circuit.js';
 import type { Clock } from '../../upstream/clock.js';
 import { TelegramClient, type TelegramRpc } from './client.js';
 import type { TelegramConfig } from './config.js';
@@ -13,7 +14,13 @@ import type { TelegramConfig } from './config.js';
  * subgraph comes up even while Telegram is out of reach; a failed start is retried by the next call,
  * and the failure itself reaches the caller as UNAUTHENTICATED or UPSTREAM_UNAVAILABLE.
  */
-export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettings, logger: Logger, clock?: Clock): TelegramClient {
+export function connectTelegram(
+  config: TelegramConfig,
+  upstream: UpstreamSettings,
+  logger: Logger,
+  clock?: Clock,
+  circuit?: Circuit,
+): TelegramClient {
   const mtcute = new MtcuteClient({
     apiId: config.apiId,
     apiHash: config.apiHash,
@@ -40,7 +47,7 @@ export function connectTelegram(config: TelegramConfig, upstream: UpstreamSettin
     }) as TelegramRpc['call'],
     close: () => mtcute.destroy(),
   };
-  return telegramClient(rpc, { isBot: config.botToken !== undefined, config, upstream, logger, clock });
+  return telegramClient(rpc, { isBot: config.botToken !== undefined, config, upstream, logger, clock, circuit });
 }
 
 /** The provider's client over any MTProto `rpc` (mtcute's, or the emulator's in-process one). */
@@ -52,6 +59,7 @@ export function telegramClient(
     upstream: UpstreamSettings;
     logger: Logger;
     clock?: Clock;
+    circuit?: Circuit;
   },
 ): TelegramClient {
   return new TelegramClient({
@@ -63,5 +71,6 @@ export function telegramClient(
     timeoutMs: options.upstream.timeoutMs,
     logger: options.logger,
     clock: options.clock,
+    circuit: options.circuit,
   });
 }

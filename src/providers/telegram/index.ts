@@ -18,10 +18,11 @@ export const telegramProvider: ProviderDefinition<
 > = {
   id: TELEGRAM,
   config: telegramConfig,
-  async createClient(config, { upstream, logger, clock, transport }) {
+  async createClient(config, { upstream, logger, clock, circuits, transport }) {
+    const circuit = circuits.create(TELEGRAM);
     const { connectTelegram, telegramClient } = await import('./connect.js');
-    if (transport !== undefined) return telegramClient(transport.rpc, { isBot: transport.isBot, config, upstream, logger, clock });
-    return connectTelegram(config, upstream, logger, clock);
+    if (transport !== undefined) return telegramClient(transport.rpc, { isBot: transport.isBot, config, upstream, logger, clock, circuit });
+    return connectTelegram(config, upstream, logger, clock, circuit);
   },
   closeClient: (client) => client.close(),
   lookups: [telegramUsers],

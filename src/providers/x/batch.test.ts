@@ -44,6 +44,7 @@ function scope(fields: FieldSet = []): { scope: FetchScope; primes: Prime[] } {
     primes,
     scope: {
       partition: '',
+      signal: new AbortController().signal,
       fields,
       logger: pino({ level: 'silent' }),
       prime: (lookup, key, value) => {

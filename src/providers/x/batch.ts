@@ -27,7 +27,7 @@ export const xUsers: Lookup<XClient, XApiUser> = {
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   async fetch(client, ids, scope) {
-    const response = await client.usersByIds(ids, scope.fields);
+    const response = await client.usersByIds(ids, scope.fields, scope.signal);
     primeIncludedTweets(response, scope.prime);
     return indexUsers(response, (user) => user.id);
   },
@@ -44,7 +44,7 @@ export const xUsersByUsername: Lookup<XClient, XApiUser> = {
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   async fetch(client, usernames, scope) {
-    const response = await client.usersByUsernames(usernames, scope.fields);
+    const response = await client.usersByUsernames(usernames, scope.fields, scope.signal);
     primeIncludedTweets(response, scope.prime);
     for (const user of response.data ?? []) scope.prime(xUsers, user.id, user);
     return indexUsers(response, (user) => user.username.toLowerCase());
@@ -58,7 +58,7 @@ export const xTweets: Lookup<XClient, XApiTweet> = {
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   async fetch(client, ids, scope) {
-    const response = await client.tweetsByIds(ids, scope.fields);
+    const response = await client.tweetsByIds(ids, scope.fields, scope.signal);
     for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user);
     const found = new Map<string, XApiTweet | ProviderError>();
     for (const tweet of response.data ?? []) found.set(tweet.id, tweet);

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { Circuit } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
@@ -17,6 +18,7 @@ export interface XClientOptions {
   retry?: RetryPolicy;
   logger: Logger;
   clock?: Clock;
+  circuit?: Circuit;
 }
 
 /**
@@ -41,19 +43,22 @@ export class XClient {
       classify: classifyXResponse,
       budget: readXBudget,
       clock: options.clock,
+      circuit: options.circuit,
+      // 100 users with every field and their expanded posts stay well under 1 MiB.
+      maxBodyBytes: 4 * 1024 * 1024,
     });
   }
 
-  usersByIds(ids: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiUser>> {
-    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields, XUsersResponse);
+  usersByIds(ids: readonly string[], fields: FieldSet, signal?: AbortSignal): Promise<XLookupResponse<XApiUser>> {
+    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields, XUsersResponse, signal);
   }
 
-  usersByUsernames(usernames: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiUser>> {
-    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields, XUsersResponse);
+  usersByUsernames(usernames: readonly string[], fields: FieldSet, signal?: AbortSignal): Promise<XLookupResponse<XApiUser>> {
+    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields, XUsersResponse, signal);
   }
 
-  tweetsByIds(ids: readonly string[], fields: FieldSet): Promise<XLookupResponse<XApiTweet>> {
-    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields, XTweetsResponse);
+  tweetsByIds(ids: readonly string[], fields: FieldSet, signal?: AbortSignal): Promise<XLookupResponse<XApiTweet>> {
+    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields, XTweetsResponse, signal);
   }
 
   private async lookup<S extends z.ZodType>(
@@ -63,14 +68,18 @@ export class XClient {
     keys: readonly string[],
     fields: FieldSet,
     schema: S,
+    signal: AbortSignal | undefined,
   ): Promise<z.output<S>> {
-    const response = await this.http.send({
-      method: 'GET',
-      label,
-      path: endpoint,
-      query: [[listParam, keys.join(',')], ...queryParameters(fields)],
-      headers: { authorization: this.authorization, accept: 'application/json' },
-    });
+    const response = await this.http.send(
+      {
+        method: 'GET',
+        label,
+        path: endpoint,
+        query: [[listParam, keys.join(',')], ...queryParameters(fields)],
+        headers: { authorization: this.authorization, accept: 'application/json' },
+      },
+      signal,
+    );
     return parseUpstreamBody(schema, response.body, { provider: X, method: label, logger: this.logger });
   }
 

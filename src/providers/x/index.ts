@@ -9,8 +9,16 @@ import { xResolvers } from './resolvers.js';
 export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof import('./emulator/index.js')> = {
   id: X,
   config: () => xConfig,
-  createClient: (config, { upstream, logger, clock }) =>
-    new XClient({ ...config, timeoutMs: upstream.timeoutMs, connections: upstream.connections, retry: upstream.retry, logger, clock }),
+  createClient: (config, { upstream, logger, clock, circuits }) =>
+    new XClient({
+      ...config,
+      timeoutMs: upstream.timeoutMs,
+      connections: upstream.connections,
+      retry: upstream.retry,
+      logger,
+      clock,
+      circuit: circuits.create(X),
+    }),
   closeClient: (client) => client.close(),
   lookups: [xUsers, xUsersByUsername, xTweets],
   resolvers: xResolvers,

@@ -1,0 +1,63 @@
+import { ApolloServer } from '@apollo/server';
+import {
+  ApolloServerPluginCacheControlDisabled,
+  ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginUsageReportingDisabled,
+} from '@apollo/server/plugin/disabled';
+import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
+import type { Logger } from 'pino';
+import { type AccessControl, enforceAccess } from './auth/access.js';
+import { bugLogPlugin } from './bug-log-plugin.js';
+import type { Config } from './config.js';
+import type { RequestContext } from './context.js';
+import { inputGuardPlugin } from './guard/input-guard.js';
+import { operationLimitRules } from './guard/operation-limits.js';
+import { fieldPlanPlugin } from './plan/plan-plugin.js';
+import { providers } from './providers/registry.js';
+import { buildSchema } from './schema.js';
+
+/**
+ * The GraphQL side of the subgraph: the schema (with access control wrapped around the fields it
+ * protects), and Apollo Server with only the plugins this subgraph needs. The cache-control plugin
+ * (per-field hooks nobody here reads) is off, as is usage reporting.
+ */
+export interface GraphQLService {
+  apollo: ApolloServer<RequestContext>;
+  access: AccessControl;
+}
+
+export async function startGraphQL(config: Config, logger: Logger): Promise<GraphQLService> {
+  const schema = buildSchema();
+  // Wraps the resolvers of the fields the schema protects (README, "Access control").
+  const access = enforceAccess(schema, config.auth, logger);
+  const apollo = new ApolloServer<RequestContext>({
+    schema,
+    introspection: config.introspection,
+    csrfPrevention: true,
+    includeStacktraceInErrorResponses: false,
+    // The HTTP server owns shutdown: it drains requests first, then stops Apollo.
+    stopOnTerminationSignals: false,
+    // A subgraph is queried by its gateway with full documents: automatic persisted queries would only
+    // hold a cache of documents for nobody, and answer a hash mismatch as an internal error.
+    persistedQueries: false,
+    logger,
+    // A document is refused while it is parsed once it has this many tokens (README, "Limits").
+    parseOptions: { maxTokens: config.limits.maxTokens },
+    validationRules: operationLimitRules(config.limits),
+    plugins: [
+      ApolloServerPluginCacheControlDisabled(),
+      ApolloServerPluginUsageReportingDisabled(),
+      // Inline traces (ftv1) tell a caller how long each field took: only when asked for (INLINE_TRACES=1).
+      ...(config.inlineTraces ? [] : [ApolloServerPluginInlineTraceDisabled()]),
+      ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+      inputGuardPlugin(
+        providers.flatMap((provider) => provider.idArguments),
+        config.limits.maxListItems,
+      ),
+      fieldPlanPlugin((selected, context) => access.narrow(selected, context.caller)),
+      bugLogPlugin(),
+    ],
+  });
+  await apollo.start();
+  return { apollo, access };
+}
