@@ -161,10 +161,25 @@ export class RequestContext {
 export function checkKey(provider: ProviderId, spec: KeySpec, key: unknown): string | ProviderError {
   const text = typeof key === 'string' ? key : Number.isSafeInteger(key) ? String(key) : undefined;
   if (text !== undefined && spec.isValid(text)) return text;
-  const raw = text ?? JSON.stringify(key) ?? String(key);
-  // Echo at most a little of what was sent: enough to find it, never a megabyte of it.
-  const shown = raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
+  const shown = shownKey(key);
   return new ProviderError({ code: 'BAD_USER_INPUT', provider, id: shown }, `${JSON.stringify(shown)} is not ${spec.expected}`);
+}
+
+/**
+ * Any key as text an error may echo: at most a little of what was sent (enough to find it, never a
+ * megabyte of it), and never a throw: a GraphQL object literal has no prototype, so `String()` of one fails.
+ */
+export function shownKey(key: unknown): string {
+  let raw: string;
+  if (typeof key === 'string') raw = key;
+  else {
+    try {
+      raw = JSON.stringify(key) ?? typeof key;
+    } catch {
+      raw = typeof key;
+    }
+  }
+  return raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
 }
 
 function overLimit(provider: ProviderId, key: string, why: string, limit: number): ProviderError {

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
@@ -7,7 +8,7 @@ import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
 import type { Circuits } from './upstream/circuit.js';
 import { WorkAbandoned } from './upstream/errors.js';
-import { registry } from './upstream/metrics.js';
+import { operationsInFlight, registry } from './upstream/metrics.js';
 
 /**
  * The HTTP face of the subgraph: `/graphql` (Apollo Server, CSRF prevention on), `/health`, `/ready`
@@ -75,7 +76,10 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
       return sendJson(res, 503, { errors: [{ message: 'The subgraph is shutting down', extensions: { code: 'SHUTTING_DOWN' } }] });
     }
     const controller = new AbortController();
+    // Every upstream call the request has in flight listens to its signal: more than Node's warning threshold of 10.
+    setMaxListeners(1_000, controller.signal);
     inFlight.add(controller);
+    operationsInFlight.inc();
     const deadline = setTimeout(
       () =>
         controller.abort(
@@ -96,6 +100,7 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
       clearTimeout(deadline);
       res.off('close', clientGone);
       inFlight.delete(controller);
+      operationsInFlight.dec();
       if (inFlight.size === 0) drainedOne?.();
     }
   }
@@ -108,7 +113,16 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
     let body: unknown;
     if (req.method === 'POST') {
       const raw = await readBody(req, config.maxRequestBytes);
-      if (raw === undefined) return sendJson(res, 413, { errors: [{ message: `Request body exceeds ${config.maxRequestBytes} bytes` }] });
+      if (raw === undefined) {
+        return sendJson(res, 413, {
+          errors: [
+            {
+              message: `The request body exceeds ${config.maxRequestBytes} bytes (MAX_REQUEST_BYTES)`,
+              extensions: { code: 'REQUEST_TOO_LARGE', limit: 'MAX_REQUEST_BYTES', max: config.maxRequestBytes },
+            },
+          ],
+        });
+      }
       const contentType = headers.get('content-type') ?? '';
       if (contentType.includes('json')) {
         try {

@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
+import { X_TEST_TOKEN } from '../src/providers/x/emulator/index.js';
+import { startXEmulator, type XEmulator } from '../src/providers/x/emulator/server.js';
 
 /**
  * The process as `npm start` runs it (from source here, through tsx): the demo when nothing is
@@ -13,6 +15,11 @@ interface Run {
   lines: string[];
   exited: Promise<{ code: number | null; stderr: string }>;
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<string>;
+}
+
+/** Resolves once `condition` holds, checking as the event loop turns (a test timeout ends a wait that never does). */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
 }
 
 function run(env: Record<string, string>): Run {
@@ -125,6 +132,72 @@ describe('npm start', () => {
       setTimeout(() => p.child.kill('SIGKILL'), 8_000).unref();
     }
     expect((await p.exited).code).toBe(0);
+  });
+
+  describe('SIGTERM drains', () => {
+    let upstream: XEmulator | undefined;
+    afterEach(async () => {
+      await upstream?.close();
+      upstream = undefined;
+    });
+
+    /** The subgraph in front of an X that answers after `latencyMs`; nothing else configured. */
+    async function slowX(latencyMs: number, env: Record<string, string> = {}) {
+      upstream = await startXEmulator({ bearerToken: X_TEST_TOKEN, latencyMs });
+      const p = run({ PORT: '0', HOST: '127.0.0.1', X_BEARER_TOKEN: X_TEST_TOKEN, X_API_BASE_URL: upstream.url, ...env });
+      const { endpoint } = JSON.parse(await p.waitFor(/users-subgraph ready/)) as { endpoint: string };
+      return { p, endpoint, base: endpoint.replace(/\/graphql$/, '') };
+    }
+
+    const post = (endpoint: string, query: string) =>
+      fetch(endpoint, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+
+    it('/ready turns 503 while a request in flight finishes; health checks are answered; new GraphQL requests are turned away; exit 0', async () => {
+      const { p, endpoint, base } = await slowX(1_500);
+      const slow = post(endpoint, '{ xUsers(ids: ["5"]) { id username } }');
+      await until(() => (upstream?.requests.length ?? 0) === 1);
+      p.child.kill('SIGTERM');
+      await until(async () => (await fetch(`${base}/ready`)).status === 503);
+      expect(await (await fetch(`${base}/ready`)).json()).toMatchObject({ status: 'shutting down' });
+      expect((await fetch(`${base}/health`)).status).toBe(200);
+      const turnedAway = await post(endpoint, '{ xUsers(ids: ["6"]) { id } }');
+      expect(turnedAway.status).toBe(503);
+      expect(((await turnedAway.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe(
+        'SHUTTING_DOWN',
+      );
+      const answer = (await (await slow).json()) as { data: unknown };
+      expect(answer.data).toEqual({ xUsers: [{ id: '5', username: 'user5' }] });
+      expect((await p.exited).code).toBe(0);
+      expect(p.lines.some((line) => line.includes('"msg":"stopped"'))).toBe(true);
+    });
+
+    it('idle keep-alive connections do not hold a shutdown: it ends with nothing in flight, long before its grace period', async () => {
+      // A grace of a minute: were idle sockets waited for, the process would outlive this test's timeout.
+      const { p, endpoint } = await slowX(0, { SHUTDOWN_GRACE_MS: '60000' });
+      for (let i = 0; i < 3; i++) expect((await post(endpoint, '{ xUsers(ids: ["1"]) { id } }')).status).toBe(200);
+      p.child.kill('SIGTERM');
+      expect((await p.exited).code).toBe(0);
+    });
+
+    it('what is still in flight after SHUTDOWN_GRACE_MS is cancelled upstream and answered; exit 1', async () => {
+      const { p, endpoint } = await slowX(10_000, {
+        SHUTDOWN_GRACE_MS: '200',
+        UPSTREAM_TIMEOUT_MS: '30000',
+        OPERATION_TIMEOUT_MS: '60000',
+      });
+      const slow = post(endpoint, '{ xUsers(ids: ["5"]) { id } }');
+      await until(() => (upstream?.requests.length ?? 0) === 1);
+      p.child.kill('SIGTERM');
+      const answer = (await (await slow).json()) as {
+        data: unknown;
+        errors: Array<{ message: string; extensions: Record<string, unknown> }>;
+      };
+      expect(answer.data).toEqual({ xUsers: [null] });
+      expect(answer.errors[0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'x' });
+      expect(answer.errors[0]!.message).toBe('X: the subgraph is shutting down');
+      expect((await p.exited).code).toBe(1);
+      expect(p.lines.some((line) => line.includes('stopped after cancelling requests still in flight'))).toBe(true);
+    });
   });
 
   it('refuses bad configuration, naming the variable and never echoing a secret', async () => {

@@ -1,7 +1,7 @@
 /**
  * Injected failures (`failNext`): the next requests an emulator checks take one each, in the order
  * they were queued, instead of their normal answer. What a fault is (a status, an RPC error) is the
- * emulator's own.
+ * emulator's own; `HttpFault` is what every HTTP emulator can inject besides.
  */
 export class FaultQueue<Fault> {
   private readonly pending: Fault[] = [];
@@ -20,3 +20,34 @@ export class FaultQueue<Fault> {
     this.pending.length = 0;
   }
 }
+
+/** The normal answer, `ms` late (on real timers, added to the emulator's latency): a client's deadline passes first. */
+export interface SlowFault {
+  kind: 'slow';
+  ms: number;
+}
+
+/**
+ * The faults every HTTP emulator injects the same way (`failNext(count, fault)`; `reply.ts` writes
+ * them), besides its own statuses. They are what a client meets between itself and the API, or from
+ * a broken API:
+ *
+ * - `status`: the emulator's own answer with that status (its error body and headers, e.g. X's 429
+ *   problem, Bitrix24's `NO_AUTH_FOUND` 401), plus `headers`.
+ * - `reset`: the normal answer's status line and headers (its full content-length) and part of its
+ *   body, then the socket is destroyed: a connection lost mid-body.
+ * - `truncated-json`: the normal answer with its body cut in half (a consistent content-length), so
+ *   it is not JSON: what an upstream that crashed mid-write or a broken cache sends.
+ * - `html`: an HTML error page with `status` (200 too), `text/html`, as a proxy or load balancer in
+ *   front of the API sends.
+ * - `oversize`: a JSON-typed body of `bytes` bytes, with its content-length, or `chunked` without one
+ *   (so a client learns the size only by reading).
+ * - `slow`: the normal answer, `ms` late.
+ */
+export type HttpFault =
+  | { kind: 'status'; status: number; headers?: Readonly<Record<string, string>> }
+  | { kind: 'reset' }
+  | { kind: 'truncated-json' }
+  | { kind: 'html'; status: number }
+  | { kind: 'oversize'; bytes: number; chunked?: boolean }
+  | SlowFault;

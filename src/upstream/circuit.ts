@@ -1,7 +1,7 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
-import { ProviderError } from './errors.js';
+import { AbandonedCall, ProviderError } from './errors.js';
 import { circuitState } from './metrics.js';
 
 /**
@@ -60,7 +60,10 @@ const STATE_NAMES: Record<CircuitState, CircuitStateName> = {
 const STATE_VALUES: Record<CircuitStateName, number> = { closed: 0, 'half-open': 1, open: 2 };
 
 function createCircuit(provider: ProviderId, scope: string, settings: CircuitSettings, logger: Logger): Circuit {
-  const unavailable = handleWhen((error) => error instanceof ProviderError && error.code === 'UPSTREAM_UNAVAILABLE');
+  // A call its caller abandoned tells nothing about the upstream: only real unavailability counts.
+  const unavailable = handleWhen(
+    (error) => error instanceof ProviderError && error.code === 'UPSTREAM_UNAVAILABLE' && !(error instanceof AbandonedCall),
+  );
   const policy = circuitBreaker(unavailable, { halfOpenAfter: settings.coolDownMs, breaker: new ConsecutiveBreaker(settings.failures) });
   const labels = { provider: provider.name, scope };
   circuitState.set(labels, 0);

@@ -113,11 +113,17 @@ export class WorkAbandoned extends Error {
   }
 }
 
+/**
+ * A call dropped because no one waited for it any more. It says nothing about the upstream: a circuit
+ * breaker must not count it as a failure (a client that hangs up is not an outage).
+ */
+export class AbandonedCall extends ProviderError {}
+
 /** The error a call answers when its request's signal was aborted: the reason's code, else UPSTREAM_UNAVAILABLE. */
 export function abandoned(provider: ProviderId, signal: AbortSignal): ProviderError {
   const reason: unknown = signal.reason;
-  if (reason instanceof WorkAbandoned) return new ProviderError({ code: reason.code, provider }, `${provider.label}: ${reason.message}`);
-  return new ProviderError(
+  if (reason instanceof WorkAbandoned) return new AbandonedCall({ code: reason.code, provider }, `${provider.label}: ${reason.message}`);
+  return new AbandonedCall(
     { code: 'UPSTREAM_UNAVAILABLE', provider },
     `${provider.label}: the request was abandoned before the upstream answered`,
   );

@@ -17,6 +17,7 @@ import {
   type Verdict,
 } from './http.js';
 import { registry, upstreamRequests } from './metrics.js';
+import { RulePacer } from './pacing.js';
 import { parseResetEpochSeconds, parseRetryAfter } from './retry.js';
 
 /**
@@ -79,6 +80,11 @@ function reply(status: number, body?: unknown, headers: Record<string, string> =
     res.writeHead(status, { 'content-type': 'application/json', ...headers });
     res.end(text);
   };
+}
+
+/** Resolves once `condition` holds, checking as the event loop turns. */
+async function until(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 /** An upstream that never answers: only the client's own deadline ends the attempt. */
@@ -478,6 +484,26 @@ describe('UpstreamClient: rate-limit budget', () => {
     const spent = freshLabel();
     await send(c, get(spent));
     expect((await send(c, get(freshLabel()))).body).toEqual({ other: true });
+    expect(seen).toHaveLength(2);
+  });
+});
+
+describe('UpstreamClient: pacing', () => {
+  it('a request that got no answer keeps its pacing slot a second longer: it may still reach the upstream', async () => {
+    // One request at a time, 1 ms apart: the tightest pacing there is.
+    const pacer = new RulePacer([{ kind: 'window', count: 1, windowMs: 1 }], clock);
+    script = [hang, reply(200, {})];
+    const c = client({ pacer, retry: { maxAttempts: 1, maxTotalWaitMs: 0, baseDelayMs: 1 } });
+    const caller = new AbortController();
+    const abandonedCall = c.send(get(freshLabel()), caller.signal).catch((error: unknown) => error);
+    await until(() => seen.length === 1);
+    caller.abort();
+    expect(await abandonedCall).toBeInstanceOf(ProviderError);
+    const next = c.send(get(freshLabel()));
+    await clock.advance(999);
+    expect(seen).toHaveLength(1); // the cut-off request still counts as in flight
+    expect((await clock.run(next)).status).toBe(200);
+    expect(clock.now()).toBe(1_001); // its second, then the rule's own millisecond
     expect(seen).toHaveLength(2);
   });
 });

@@ -130,11 +130,14 @@ export class UpstreamClient {
         } catch {
           throw abandoned(provider, signal!);
         }
-        let outcome: Awaited<ReturnType<UpstreamClient['attempt']>>;
+        let outcome: Awaited<ReturnType<UpstreamClient['attempt']>> | undefined;
         try {
           outcome = await this.attempt(request, signal);
         } finally {
-          permit?.release();
+          if (outcome !== undefined && 'response' in outcome) permit?.release();
+          // No answer (cut off, timed out, reset): the request may still reach the upstream after this, and
+          // the pacer counts it at its arrival, so it stays in flight a while longer.
+          else if (permit !== undefined) clock.setTimer(() => permit.release(), UNANSWERED_HOLD_MS);
         }
         if ('failure' in outcome) return { ok: false, failure: outcome.failure };
         const verdict = this.options.classify(outcome.response, clock);
@@ -206,6 +209,12 @@ export class UpstreamClient {
     await this.pool.close();
   }
 }
+
+/**
+ * How long a request that got no answer still counts as in flight for the pacer: longer than it can take
+ * to reach an upstream once it has left (milliseconds on a network, an event-loop turn in process).
+ */
+const UNANSWERED_HOLD_MS = 1_000;
 
 /** A body larger than this is refused unread unless the provider says otherwise: no lookup answer comes near it. */
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;

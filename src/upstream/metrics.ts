@@ -38,6 +38,12 @@ export const circuitState = new Gauge({
   registers: [registry],
 });
 
+export const operationsInFlight = new Gauge({
+  name: 'users_subgraph_operations_in_flight',
+  help: 'GraphQL requests being answered now (a drain waits for these).',
+  registers: [registry],
+});
+
 export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error' | 'aborted'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }

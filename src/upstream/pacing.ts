@@ -56,19 +56,22 @@ export class RulePacer implements Pacer {
   acquire(signal?: AbortSignal): Promise<Permit> {
     if (signal?.aborted) return Promise.reject(signal.reason);
     return new Promise<Permit>((resolve, reject) => {
-      const waiter: Waiter = { grant: resolve, signal };
-      this.queue.push(waiter);
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const index = this.queue.indexOf(waiter);
-          if (index < 0) return;
-          this.queue.splice(index, 1);
-          reject(signal.reason);
-          this.pump();
+      const onAbort = () => {
+        const index = this.queue.indexOf(waiter);
+        if (index < 0) return;
+        this.queue.splice(index, 1);
+        reject(signal?.reason);
+        this.pump();
+      };
+      const waiter: Waiter = {
+        grant: (permit) => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve(permit);
         },
-        { once: true },
-      );
+        signal,
+      };
+      this.queue.push(waiter);
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.pump();
     });
   }

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../../context.js';
+import { type RequestContext, shownKey } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
 import { type Bitrix24Portal, type Bitrix24Service, codeForBitrixError, type UserListOutcome } from './client.js';
@@ -51,7 +51,7 @@ export function loadBitrix24User(context: RequestContext, id: unknown, portal: u
     typeof portal === 'string' || portal == null
       ? bitrix24Portal(context, portal)
       : new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }, 'A Bitrix24 portal is named by a string');
-  if (name instanceof ProviderError) return Promise.reject(name.forId(typeof id === 'string' ? id : String(id)));
+  if (name instanceof ProviderError) return Promise.reject(name.forId(shownKey(id)));
   return context.load(bitrix24Users, id, name);
 }
 

@@ -338,12 +338,12 @@ describe('classifyBitrixResponse', () => {
     });
   });
 
-  it('QUERY_LIMIT_EXCEEDED (503, or its error code on any status) is a retryable RATE_LIMITED', () => {
+  it('QUERY_LIMIT_EXCEEDED (its error code, on a 503 or any status) is a retryable RATE_LIMITED; another 503 is the portal unavailable', () => {
     expect(classifyBitrixResponse(response(503, { error: 'QUERY_LIMIT_EXCEEDED' }), false)).toEqual({
       kind: 'retry',
       code: 'RATE_LIMITED',
     });
-    expect(classifyBitrixResponse(response(503), false)).toEqual({ kind: 'retry', code: 'RATE_LIMITED' });
+    expect(classifyBitrixResponse(response(503), false)).toEqual({ kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' });
     expect(classifyBitrixResponse(response(400, { error: 'QUERY_LIMIT_EXCEEDED' }), false)).toEqual({
       kind: 'retry',
       code: 'RATE_LIMITED',

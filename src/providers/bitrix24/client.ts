@@ -230,8 +230,9 @@ export function classifyBitrixResponse(response: UpstreamResponse, oauth: boolea
   if (status === 200) return { kind: 'ok' };
   if (status === 401 && oauth && error === 'expired_token') return { kind: 'ok' }; // the portal renews it
   if (status === 401 || status === 403) return { kind: 'fail', code: 'UNAUTHENTICATED' };
-  // The leaky bucket overflowed: it drains at 2/s, so a short backoff is enough.
-  if (status === 503 || error === 'QUERY_LIMIT_EXCEEDED') return { kind: 'retry', code: 'RATE_LIMITED' };
+  // The leaky bucket overflowed (Bitrix24 says so in the body): it drains at 2/s, so a short backoff is enough.
+  // Any other 503 (a proxy's page in front of a portal that is down) is the portal being unavailable.
+  if (error === 'QUERY_LIMIT_EXCEEDED') return { kind: 'retry', code: 'RATE_LIMITED' };
   if (status === 429 || error === 'OPERATION_TIME_LIMIT') {
     const resetAt = failure.time?.operating_reset_at;
     const waitMs = typeof resetAt === 'number' ? Math.max(0, resetAt * 1000 - clock.wallNow()) : undefined;

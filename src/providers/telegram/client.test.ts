@@ -243,6 +243,10 @@ describe('classifyTelegramError', () => {
     }
   });
 
+  it("mtcute's TIMEOUT (a 400 it makes when an RPC's deadline passes) is a retryable UPSTREAM_UNAVAILABLE", () => {
+    expect(classifyTelegramError(rpc(400, 'TIMEOUT'))).toEqual({ kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' });
+  });
+
   it('another 400 is a final BAD_USER_INPUT', () => {
     expect(classifyTelegramError(rpc(400, 'PEER_ID_INVALID'))).toEqual({ kind: 'fail', code: 'BAD_USER_INPUT' });
     expect(classifyTelegramError(rpc(400, 'USER_INVALID'))).toEqual({ kind: 'fail', code: 'BAD_USER_INPUT' });

@@ -216,6 +216,8 @@ export function classifyTelegramError(error: unknown): Failure | 'username-not-f
   const wait = waitSeconds(error);
   if (wait !== undefined) return { kind: 'retry', code: 'RATE_LIMITED', waitMs: wait * 1000 };
   if (error.text === 'USERNAME_NOT_OCCUPIED' || error.text === 'USERNAME_INVALID') return 'username-not-found';
+  // mtcute fails an RPC whose `timeout` passed as a 400 TIMEOUT: Telegram did not answer, the input was fine.
+  if (error.text === 'TIMEOUT') return { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' };
   if (error.code === 401 || AUTH_ERRORS.has(error.text)) return { kind: 'fail', code: 'UNAUTHENTICATED' };
   if (error.code === 400) return { kind: 'fail', code: 'BAD_USER_INPUT' };
   // 500 RPC_CALL_FAIL, -503 Timeout, "All workers are busy": Telegram's side, worth another try.

@@ -371,6 +371,23 @@ describe('Bitrix24 emulator', () => {
       emu.failNext(1, 503, 'PORTAL_DELETED');
       expectError(await postJson(`${webhookUrl}im.user.list.get`, { ID: [1] }), 503, 'PORTAL_DELETED');
     });
+
+    it("failNext with a shared fault: the portal's own 401, and broken answers after the normal checks", async () => {
+      const url = `${webhookUrl}im.user.list.get`;
+      emu.failNext(1, { kind: 'status', status: 401 });
+      expectError(await postJson(url, { ID: [1] }), 401, 'NO_AUTH_FOUND', 'Wrong authorization data');
+      // A truncated answer is the real one cut in half: the request went through the portal's checks.
+      emu.failNext(1, { kind: 'truncated-json' });
+      const truncated = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"ID":[1]}' });
+      expect(truncated.status).toBe(200);
+      const text = await truncated.text();
+      expect(text.startsWith('{"result":{"1":{"id":1,')).toBe(true);
+      expect(() => JSON.parse(text)).toThrow(SyntaxError);
+      expect(emu.requests.map((r) => [r.status, r.ids])).toEqual([
+        [401, undefined],
+        [200, [1]],
+      ]);
+    });
   });
 
   it('records every request, with the webhook secret redacted', async () => {

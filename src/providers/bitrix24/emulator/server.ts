@@ -6,26 +6,28 @@
  * is the secret, or an OAuth access token in `auth`), JSON or PHP-style form bodies, access tokens that
  * expire and refresh tokens that are single-use, a per-portal leaky bucket answering 503
  * QUERY_LIMIT_EXCEEDED, `batch` that is always HTTP 200 with per-command errors, empty maps serialized
- * as `[]`, and a `time` block on every REST response. Faults (5xx/429, per-command errors) and latency
- * can be injected. Everything time-based (the bucket, token expiry, the `time` block and its 10-minute
+ * as `[]`, and a `time` block on every REST response. Faults (any status with the portal's own error
+ * body, the shared `HttpFault`s, per-command errors) and latency can be injected. Everything time-based (the bucket, token expiry, the `time` block and its 10-minute
  * operating window) reads the injected `clock`.
  *
  * Order of checks per REST request: route (404 outside /rest/) → POST only (400) → injected fault
  * → body (400 INVALID_FORMAT) → auth (401, costs no budget) → leaky bucket (503, else one unit is spent;
- * a whole `batch` is one unit) → method (404) → validation (400) → 200.
+ * a whole `batch` is one unit) → method (404) → validation (400) → 200. An injected `status`, `html` or
+ * `oversize` fault answers instead of the rest; `slow`, `reset` and `truncated-json` break the answer the
+ * request gets after every check.
  * The OAuth endpoint (`GET /oauth/token/`) is another server on the real service: no bucket, no faults.
  */
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EmulatorClock, systemEmulatorClock } from '../../../emulators/clock.js';
-import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { FaultQueue, type HttpFault } from '../../../emulators/fault-queue.js';
 import { FixedWindows } from '../../../emulators/fixed-window.js';
 import { IssuedTokens, type TokenCheck } from '../../../emulators/issued-tokens.js';
 import { LeakyBucket } from '../../../emulators/leaky-bucket.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import type { HttpEmulatorOptions } from '../../../emulators/options.js';
 import { readBody } from '../../../emulators/read-body.js';
-import { jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
+import { faultReply, jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
 import { RequestLog } from '../../../emulators/request-log.js';
 import { splitRequestUrl } from '../../../emulators/request-url.js';
 import {
@@ -81,6 +83,12 @@ export interface Bitrix24Emulator {
   currentTokens(): { accessToken: string; refreshToken: string };
   /** The next `count` REST requests answer `status` (503 QUERY_LIMIT_EXCEEDED, 429 OPERATION_TIME_LIMIT, 500 INTERNAL_SERVER_ERROR; `error` overrides the code). */
   failNext(count: number, status: 429 | 500 | 503, error?: string): void;
+  /**
+   * The next `count` REST requests get `fault`. A `status` fault answers the portal's own error body:
+   * 503 QUERY_LIMIT_EXCEEDED, 429 OPERATION_TIME_LIMIT, 401 NO_AUTH_FOUND, 500 (and any other status)
+   * INTERNAL_SERVER_ERROR, each with its `time` block.
+   */
+  failNext(count: number, fault: HttpFault): void;
   /** Until reset(): any batch command whose ID list includes `id` ends in result_error with this error. */
   failCommand(id: number, error: string, description?: string): void;
   /** Idempotent; also closes idle keep-alive sockets. */
@@ -382,15 +390,15 @@ const MAX_BODY_BYTES = 1 << 20;
 // ---------------------------------------------------------------------------------------------
 // Server.
 
-interface Fault {
-  status: 429 | 500 | 503;
-  error: string | undefined;
-}
+/** An injected fault; a `status` one may name its own error code. */
+type Fault = HttpFault | { kind: 'status'; status: number; error: string | undefined };
 
-const FAULT_BODIES: Record<Fault['status'], BitrixError> = {
+const INTERNAL_ERROR: BitrixError = { error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' };
+const FAULT_BODIES: Readonly<Record<number, BitrixError>> = {
   503: { error: 'QUERY_LIMIT_EXCEEDED', error_description: 'Too many requests' },
   429: { error: 'OPERATION_TIME_LIMIT', error_description: 'Method is blocked due to operation time limit.' },
-  500: { error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' },
+  401: NO_AUTH().body,
+  500: INTERNAL_ERROR,
 };
 
 /** `operating` reported with an injected 429: past the 480 s per 10 min budget. */
@@ -492,24 +500,30 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
     if (target.kind !== 'rest') return failure(METHOD_NOT_FOUND());
     if (req.method !== 'POST') return failure(invalidFormat('Only POST is accepted'));
 
-    const fault = faults.next();
-    if (fault) {
-      const defaults = FAULT_BODIES[fault.status];
-      const error = new RestError(fault.status, fault.error ?? defaults.error, defaults.error_description ?? '');
-      return failure(error, fault.status === 429 ? EXHAUSTED_OPERATING_S : undefined);
-    }
+    const restTarget = target;
+    const own = (status: number, code?: string): Reply => {
+      const defaults = FAULT_BODIES[status] ?? INTERNAL_ERROR;
+      const error = new RestError(status, code ?? defaults.error, defaults.error_description ?? '');
+      return failure(error, status === 429 ? EXHAUSTED_OPERATING_S : undefined);
+    };
+    const normal = (): Reply => {
+      try {
+        if (body === undefined) throw invalidFormat('The request body is too large');
+        const params = parseParams(req.headers['content-type'], body, query);
+        authenticate(restTarget, params, record);
+        if (!bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
+        const answer = call(method, params, record);
+        return jsonReply(200, { ...answer, time: budget.time(method, startMs, true) });
+      } catch (error) {
+        if (!(error instanceof RestError)) throw error;
+        return failure(error);
+      }
+    };
 
-    try {
-      if (body === undefined) throw invalidFormat('The request body is too large');
-      const params = parseParams(req.headers['content-type'], body, query);
-      authenticate(target, params, record);
-      if (!bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
-      const answer = call(method, params, record);
-      return jsonReply(200, { ...answer, time: budget.time(method, startMs, true) });
-    } catch (error) {
-      if (!(error instanceof RestError)) throw error;
-      return failure(error);
-    }
+    const fault = faults.next();
+    if (fault === undefined) return normal();
+    if (fault.kind === 'status' && 'error' in fault) return own(fault.status, fault.error);
+    return faultReply(fault, { own, normal });
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -555,8 +569,8 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       if (tokens === undefined) throw new Error('bitrix24 emulator: OAuth is not enabled');
       return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken };
     },
-    failNext(count, status, error) {
-      faults.add(count, { status, error });
+    failNext(count: number, what: number | HttpFault, error?: string) {
+      faults.add(count, typeof what === 'number' ? { kind: 'status', status: what, error } : what);
     },
     failCommand(id, error, description) {
       failures.set(id, description === undefined ? { error } : { error, error_description: description });

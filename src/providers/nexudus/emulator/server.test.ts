@@ -455,6 +455,29 @@ describe('Nexudus emulator', () => {
       expect((await get(emu, '/api/sys/users/1', STATIC_TOKEN)).status).toBe(200);
     });
 
+    it("failNext with a shared fault: Nexudus's own 401, and broken answers after the normal checks", async () => {
+      emu.failNext(1, { kind: 'status', status: 401 });
+      const denied = await get(emu, '/api/sys/users/1', STATIC_TOKEN);
+      expect([denied.status, denied.json, denied.headers.get('www-authenticate')]).toEqual([401, DENIED, 'Bearer']);
+      // A truncated answer is the real one cut in half: the request went through auth and the throttle.
+      emu.failNext(1, { kind: 'truncated-json' });
+      const truncated = await fetch(`${emu.url}/api/sys/users/?id=[1,2]`, { headers: { authorization: `Bearer ${STATIC_TOKEN}` } });
+      expect(truncated.status).toBe(200);
+      const text = await truncated.text();
+      expect(() => JSON.parse(text)).toThrow(SyntaxError);
+      const whole = (await get(emu, '/api/sys/users/?id=[1,2]', STATIC_TOKEN)).text;
+      expect(text).toBe(whole.slice(0, Math.floor(whole.length / 2)));
+      emu.failNext(1, { kind: 'oversize', bytes: 100_000 });
+      const oversize = await get(emu, '/api/sys/users/1', STATIC_TOKEN);
+      expect([oversize.status, oversize.headers.get('content-length'), oversize.text.length]).toEqual([200, '100000', 100_000]);
+      expect(emu.requests.map((r) => [r.status, r.ids])).toEqual([
+        [401, undefined],
+        [200, [1, 2]],
+        [200, [1, 2]],
+        [200, undefined],
+      ]);
+    });
+
     it('latencyMs delays every answer', async () => {
       // Latency runs on real timers. A lower bound on (monotonic) elapsed time cannot flake: an answer
       // is never early, however loaded the machine.

@@ -18,9 +18,12 @@
  *   `perHour` accepted ones in the sliding minute / hour, is refused. Refused requests spend nothing.
  *   The 200 000/day cap is not emulated. Token expiry and the throttle windows read the injected `clock`.
  * - Web API error bodies are `{"Message": ...}`; an injected 503 is HTTP.sys' HTML page, not JSON.
+ *   The shared `HttpFault`s (resets, truncated, HTML or oversize bodies, slow answers) can be injected too.
  *
  * Order of checks on the user endpoints: route (404) → GET only (405) → injected fault → auth (401)
  * → throttle (409, else one request is spent) → id validation (400) → 200, or 404 for an unknown id.
+ * An injected `status`, `html` or `oversize` fault answers instead of the rest; `slow`, `reset` and
+ * `truncated-json` break the answer the request gets after every check.
  * The token endpoint is never throttled and never gets injected faults.
  * Choices where the documentation is silent: `id=[]`, spaces, signs or leading zeros in the list, and a
  * repeated `id` parameter are 400; `GET /api/sys/users` without `id` (the paginated search) is not
@@ -29,12 +32,12 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EmulatorClock, systemEmulatorClock } from '../../../emulators/clock.js';
-import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { FaultQueue, type HttpFault } from '../../../emulators/fault-queue.js';
 import { IssuedTokens } from '../../../emulators/issued-tokens.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import type { HttpEmulatorOptions } from '../../../emulators/options.js';
 import { readBody } from '../../../emulators/read-body.js';
-import { jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
+import { faultReply, jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
 import { RequestLog } from '../../../emulators/request-log.js';
 import { splitRequestUrl } from '../../../emulators/request-url.js';
 import { SlidingWindows } from '../../../emulators/sliding-window.js';
@@ -88,6 +91,11 @@ export interface NexudusEmulator {
   expireTokens(): void;
   /** The next `count` user-endpoint requests answer `status` (409 as throttling: `Retry-After: 1`, empty body). */
   failNext(count: number, status: 409 | 500 | 503): void;
+  /**
+   * The next `count` user-endpoint requests get `fault`. A `status` fault answers Nexudus's own body:
+   * 409 throttling, 401 denied, 503 HTTP.sys' HTML page, any other status `{"Message": ...}`.
+   */
+  failNext(count: number, fault: HttpFault): void;
   /** Idempotent; also closes idle keep-alive sockets. */
   close(): Promise<void>;
 }
@@ -235,12 +243,12 @@ const SERVICE_UNAVAILABLE_HTML =
   '<HTML><HEAD><TITLE>Service Unavailable</TITLE>\r\n<META HTTP-EQUIV="Content-Type" Content="text/html; charset=us-ascii"></HEAD>\r\n' +
   '<BODY><h2>Service Unavailable</h2>\r\n<hr><p>HTTP Error 503. The service is unavailable.</p>\r\n</BODY></HTML>\r\n';
 
-type Fault = 409 | 500 | 503;
-
-function faultReply(status: Fault): Reply {
+/** Nexudus's own answer with `status`, for an injected `status` fault. */
+function statusReply(status: number): Reply {
   if (status === 409) return THROTTLED();
-  if (status === 500) return message(500, 'An error has occurred.');
-  return { status: 503, contentType: 'text/html; charset=us-ascii', body: SERVICE_UNAVAILABLE_HTML };
+  if (status === 401) return DENIED();
+  if (status === 503) return { status: 503, contentType: 'text/html; charset=us-ascii', body: SERVICE_UNAVAILABLE_HTML };
+  return message(status, 'An error has occurred.');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -253,7 +261,7 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
   const throttle = limits === false ? undefined : throttleWindows(limits, clock);
   const tokens = new TokenStore(options.tokenTtlSeconds ?? DEFAULT_TOKEN_TTL_S, clock);
   const log = new RequestLog<NexudusEmulatorRequest>(options.recordRequests ?? true);
-  const faults = new FaultQueue<Fault>();
+  const faults = new FaultQueue<HttpFault>();
   const sender = new ReplySender(options.latencyMs);
   let baseUrl = '';
 
@@ -278,8 +286,12 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
   /** The two user endpoints, after routing and the method check. */
   function users(req: IncomingMessage, target: Extract<Route, { kind: 'list' | 'single' }>, record: NexudusEmulatorRequest): Reply {
     const fault = faults.next();
-    if (fault !== undefined) return faultReply(fault);
+    if (fault !== undefined) return faultReply(fault, { own: statusReply, normal: () => lookup(req, target, record) });
+    return lookup(req, target, record);
+  }
 
+  /** A user-endpoint request no fault was injected for: auth, throttle, validation, the records. */
+  function lookup(req: IncomingMessage, target: Extract<Route, { kind: 'list' | 'single' }>, record: NexudusEmulatorRequest): Reply {
     const bearer = bearerToken(req);
     const valid = bearer !== undefined && ((options.staticToken !== undefined && bearer === options.staticToken) || tokens.isValid(bearer));
     if (bearer === undefined || !valid) return DENIED();
@@ -342,8 +354,8 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     expireTokens() {
       tokens.expireAll();
     },
-    failNext(count, status) {
-      faults.add(count, status);
+    failNext(count: number, what: number | HttpFault) {
+      faults.add(count, typeof what === 'number' ? { kind: 'status', status: what } : what);
     },
     close: () => server.close(),
   };

@@ -147,6 +147,29 @@ describe('faults and recording', () => {
     expect(ids(await getUsers(e, [input(1)]))).toEqual([1]);
   });
 
+  it('a slow fault answers late; a caller whose timeout passes first gets 400 TIMEOUT, as from mtcute', async () => {
+    const e = new TelegramEmulator();
+    e.failNext(1, { kind: 'slow', ms: 10_000 });
+    const error = await rpcError(e.respond({ _: 'users.getUsers', id: [input(1)] }, { timeoutMs: 20 }));
+    expect([error.code, error.text]).toEqual([400, 'TIMEOUT']);
+    e.failNext(1, { kind: 'slow', ms: 20 });
+    expect(ids((await e.respond({ _: 'users.getUsers', id: [input(2)] }, { timeoutMs: 5_000 })) as tl.TypeUser[])).toEqual([2]);
+    expect(e.rpcs).toEqual([
+      { method: 'users.getUsers', ids: [1], outcome: 'TIMEOUT' },
+      { method: 'users.getUsers', ids: [2], outcome: 'ok' },
+    ]);
+  });
+
+  it("a caller's abort ends the wait with the signal's reason", async () => {
+    const e = new TelegramEmulator({ latencyMs: 10_000 });
+    const controller = new AbortController();
+    const pending = e.respond({ _: 'users.getUsers', id: [input(1)] }, { signal: controller.signal });
+    const reason = new Error('caller gone');
+    controller.abort(reason);
+    await expect(pending).rejects.toBe(reason);
+    expect(e.rpcs).toEqual([{ method: 'users.getUsers', ids: [1], outcome: 'aborted' }]);
+  });
+
   it('waits latencyMs before answering', async () => {
     const e = new TelegramEmulator({ latencyMs: 40 });
     const started = performance.now();
@@ -191,6 +214,15 @@ describe('createEmulatedTelegramClient', () => {
     const missing = await rpcError(client.call({ _: 'contacts.resolveUsername', username: 'nobody_here' }));
     expect([missing.code, missing.text]).toEqual([400, 'USERNAME_NOT_OCCUPIED']);
     expect((await client.call({ _: 'users.getUsers', id: [input(1)] })).map((u) => u.id)).toEqual([1]);
+  });
+
+  it('honours `timeout` as mtcute does: a slower answer fails the call with RpcError(400, TIMEOUT)', async () => {
+    const emulator = new TelegramEmulator();
+    client = createEmulatedTelegramClient(emulator);
+    emulator.failNext(1, { kind: 'slow', ms: 10_000 });
+    const timedOut = await rpcError(client.call({ _: 'users.getUsers', id: [input(1)] }, { timeout: 20 }));
+    expect([timedOut.code, timedOut.text]).toEqual([400, 'TIMEOUT']);
+    expect((await client.call({ _: 'users.getUsers', id: [input(1)] }, { timeout: 5_000 })).map((u) => u.id)).toEqual([1]);
   });
 
   it('refuses calls once destroyed', async () => {

@@ -4,14 +4,19 @@
  * mtcute `BaseTelegramClient` (its peer storage included). No network, no auth key.
  *
  * It mimics what a client must cope with on Telegram's MTProto API: access hashes per account (a wrong one silently drops the user), bots' access_hash 0, users that are
- * omitted or come back as `userEmpty`, answers NOT in request order, and `RpcError`s (injectable, like
- * FLOOD_WAIT_X). Answers go through mtcute's TL writer and reader, so callers get exactly the objects
- * mtcute would parse off the wire (absent flags read as `false`), fresh on every call.
+ * omitted or come back as `userEmpty`, answers NOT in request order, `RpcError`s (injectable, like
+ * FLOOD_WAIT_X), and answers slower than the caller's `timeout` (injectable per RPC, or `latencyMs`),
+ * which fail as mtcute fails them. Answers go through mtcute's TL writer and reader, so callers get
+ * exactly the objects mtcute would parse off the wire (absent flags read as `false`), fresh on every call.
+ *
+ * There is no HTTP here, so the HTTP emulators' broken bodies (resets mid-body, truncated or HTML or
+ * oversize bodies) have no counterpart: MTProto frames are authenticated and length-prefixed, and
+ * mtcute's TL reader refuses a malformed one before any caller sees it.
  */
 
 import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { BaseTelegramClient, type ITelegramStorageProvider, MemoryStorage, type MustEqual, type RpcCallOptions, tl } from '@mtcute/node';
-import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { FaultQueue, type SlowFault } from '../../../emulators/fault-queue.js';
 import { RequestLog } from '../../../emulators/request-log.js';
 import {
   demoAccessHash,
@@ -46,9 +51,24 @@ export interface TelegramEmulatorRpc {
   ids?: number[];
   /** `contacts.resolveUsername`: the username as sent. */
   username?: string;
-  /** `ok`, or the error text as Telegram sent it (e.g. `FLOOD_WAIT_7`, not mtcute's `FLOOD_WAIT_%d`). */
+  /**
+   * `ok`, or the error text as Telegram sent it (e.g. `FLOOD_WAIT_7`, not mtcute's `FLOOD_WAIT_%d`);
+   * `TIMEOUT` when the caller's `timeout` passed before the answer (mtcute's own error), `aborted` when
+   * the caller's signal did. `ok` while the answer is still pending.
+   */
   outcome: 'ok' | string;
 }
+
+/** How the caller waits for an RPC: mtcute's `RpcCallOptions.timeout` and `abortSignal`. */
+export interface TelegramRespondOptions {
+  /** Milliseconds; an answer later than this fails the call with 400 TIMEOUT, as mtcute does. */
+  timeoutMs?: number;
+  /** Aborting it fails the call with the signal's reason, as mtcute does. */
+  signal?: AbortSignal;
+}
+
+/** An injected fault: an RPC error as Telegram sends it, or the normal answer `ms` late. */
+type TelegramFault = { kind: 'rpc-error'; code: number; text: string } | SlowFault;
 
 /** `users.getUsers` refuses more InputUsers than this (Telegram documents no limit; clients use 50-200). */
 export const TELEGRAM_EMULATOR_MAX_IDS = 200;
@@ -62,7 +82,7 @@ export class TelegramEmulator {
   private readonly latencyMs: number;
   private readonly log: RequestLog<TelegramEmulatorRpc>;
   /** Injected failures, one per upcoming RPC. */
-  private readonly faults = new FaultQueue<{ code: number; text: string }>();
+  private readonly faults = new FaultQueue<TelegramFault>();
 
   constructor(options: TelegramEmulatorOptions = {}) {
     this.maxKnownId = options.maxKnownId ?? TELEGRAM_DEMO_MAX_ID;
@@ -72,14 +92,17 @@ export class TelegramEmulator {
     this.log = new RequestLog(options.recordRpcs ?? true);
   }
 
-  /** Every RPC answered, in order (including failures, injected or not). */
+  /** Every RPC received, in arrival order (failures too, injected or not, and answers still pending). */
   get rpcs(): TelegramEmulatorRpc[] {
     return this.log.entries;
   }
 
   /** The next `count` RPCs (whatever they are) fail with `RpcError(code, text)`, after being recorded. */
-  failNext(count: number, code: number, text: string): void {
-    this.faults.add(count, { code, text });
+  failNext(count: number, code: number, text: string): void;
+  /** The next `count` RPCs answer `ms` late (after the latency): a caller's `timeout` passes first. */
+  failNext(count: number, fault: SlowFault): void;
+  failNext(count: number, what: number | SlowFault, text = ''): void {
+    this.faults.add(count, typeof what === 'number' ? { kind: 'rpc-error', code: what, text } : what);
   }
 
   /** Clears `rpcs` and pending faults. */
@@ -89,19 +112,26 @@ export class TelegramEmulator {
   }
 
   /**
-   * Answers one RPC as Telegram would: waits `latencyMs`, records it, then throws the next injected
-   * fault if any, else the answer or Telegram's error (`tl.RpcError` with the raw wire text).
-   * Methods other than the two emulated ones fail with 400 INPUT_METHOD_INVALID (Telegram's error
-   * for a method it doesn't know), so an unexpected RPC is loud rather than silently answered.
+   * Answers one RPC as Telegram would: records it, takes the next injected fault if any, waits
+   * `latencyMs` (and a slow fault's delay), then throws the injected error if any, else the answer or
+   * Telegram's error (`tl.RpcError` with the raw wire text). A caller's `timeout` or abort that comes
+   * first ends the wait as mtcute ends it. Methods other than the two emulated ones fail with 400
+   * INPUT_METHOD_INVALID (Telegram's error for a method it doesn't know), so an unexpected RPC is loud
+   * rather than silently answered.
    */
-  async respond(request: tl.RpcMethod): Promise<unknown> {
-    if (this.latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, this.latencyMs));
+  async respond(request: tl.RpcMethod, options: TelegramRespondOptions = {}): Promise<unknown> {
     const rpc = this.log.add({ method: request._, outcome: 'ok' });
     if (request._ === 'users.getUsers') rpc.ids = request.id.map(requestedId);
     if (request._ === 'contacts.resolveUsername') rpc.username = request.username;
+    const fault = this.faults.next();
     try {
-      const fault = this.faults.next();
-      if (fault !== undefined) throw new tl.RpcError(fault.code, fault.text);
+      await delay(this.latencyMs + (fault?.kind === 'slow' ? fault.ms : 0), options);
+    } catch (error) {
+      rpc.outcome = error instanceof tl.RpcError ? error.text : 'aborted';
+      throw error;
+    }
+    try {
+      if (fault?.kind === 'rpc-error') throw new tl.RpcError(fault.code, fault.text);
       switch (request._) {
         case 'users.getUsers':
           return this.getUsers(request.id).map(viaWire);
@@ -155,6 +185,27 @@ export class TelegramEmulator {
   }
 }
 
+/**
+ * Waits `ms` (at once when 0) unless the caller stops waiting first: past `timeoutMs` it rejects with
+ * RpcError(400, 'TIMEOUT'), which is how mtcute fails a call whose `timeout` passed; on abort, with the
+ * signal's reason. The timer never outlives the wait.
+ */
+function delay(ms: number, { timeoutMs, signal }: TelegramRespondOptions): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  if (ms <= 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timedOut = timeoutMs !== undefined && timeoutMs > 0 && timeoutMs < ms;
+    const done = (settle: () => void) => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      settle();
+    };
+    const onAbort = () => done(() => reject(signal?.reason));
+    const timer = setTimeout(() => done(timedOut ? () => reject(new tl.RpcError(400, 'TIMEOUT')) : resolve), timedOut ? timeoutMs : ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 function requestedId(input: tl.TypeInputUser): number {
   switch (input._) {
     case 'inputUser':
@@ -180,7 +231,9 @@ function viaWire<T extends tl.TlObject>(obj: T): T {
  * learned) and throws Telegram's errors through `tl.RpcError.fromTl`: a `FLOOD_WAIT_7` on the wire
  * reaches the caller as text `FLOOD_WAIT_%d` with `seconds: 7`. mtcute's network middlewares (its
  * own flood-wait sleeping and 5xx retries) are not run: calls behave as with
- * `{ floodSleepThreshold: 0, maxRetryCount: 0 }`, and `timeout` is ignored.
+ * `{ floodSleepThreshold: 0, maxRetryCount: 0 }`. `timeout` and `abortSignal` are honoured as mtcute
+ * honours them: an answer slower than `timeout` fails the call with RpcError(400, 'TIMEOUT') (mtcute
+ * resolves it as that `rpc_error`), an abort rejects it with the signal's reason.
  */
 export function createEmulatedTelegramClient(
   emulator: TelegramEmulator,
@@ -199,12 +252,12 @@ class EmulatedTelegramClient extends BaseTelegramClient {
 
   override async call<T extends tl.RpcMethod>(
     message: MustEqual<T, tl.RpcMethod>,
-    _params?: RpcCallOptions,
+    params?: RpcCallOptions,
   ): Promise<tl.RpcCallReturn[T['_']]> {
     if (this.destroyed) throw new Error('Client is destroyed'); // mtcute's wording
     let result: unknown;
     try {
-      result = await this.emulator.respond(message as tl.RpcMethod);
+      result = await this.emulator.respond(message as tl.RpcMethod, { timeoutMs: params?.timeout, signal: params?.abortSignal });
     } catch (error) {
       // mtcute builds its RpcError from the wire's rpc_error, parsing arguments such as FLOOD_WAIT's seconds.
       if (error instanceof tl.RpcError) throw tl.RpcError.fromTl({ errorCode: error.code, errorMessage: error.text });

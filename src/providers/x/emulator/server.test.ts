@@ -586,6 +586,35 @@ describe('fault injection and bookkeeping', () => {
     expect((await get('/2/users?ids=1')).status).toBe(200);
   });
 
+  it("failNext with a shared fault: X's own 401 and 429 bodies, and broken answers after the normal checks", async () => {
+    emu.failNext(1, { kind: 'status', status: 401 });
+    emu.failNext(1, { kind: 'status', status: 429, headers: { 'x-rate-limit-remaining': '0', 'x-rate-limit-reset': String(nowS() + 60) } });
+    const refused = await get('/2/users?ids=1');
+    expect([refused.status, refused.body]).toEqual([
+      401,
+      { title: 'Unauthorized', type: 'about:blank', status: 401, detail: 'Unauthorized' },
+    ]);
+    const limited = await get('/2/users?ids=1');
+    expect(limited.status).toBe(429);
+    expect(limited.headers.get('x-rate-limit-reset')).toBe(String(nowS() + 60));
+    expectValid(v.problem, limited.body);
+
+    // A truncated answer is the real one cut in half: the request went through X's checks and spent budget.
+    emu.failNext(1, { kind: 'truncated-json' });
+    const truncated = await fetch(`${emu.url}/2/users?ids=1`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(truncated.status).toBe(200);
+    expect(truncated.headers.get('x-rate-limit-remaining')).toBe('299');
+    const text = await truncated.text();
+    expect(JSON.stringify(await (await get('/2/users?ids=1')).body).startsWith(text)).toBe(true);
+    expect(() => JSON.parse(text)).toThrow(SyntaxError);
+
+    emu.failNext(1, { kind: 'html', status: 502 });
+    const html = await fetch(`${emu.url}/2/users?ids=1`);
+    expect([html.status, html.headers.get('content-type')]).toEqual([502, 'text/html; charset=utf-8']);
+    expect(await html.text()).toContain('<title>502 Bad Gateway</title>');
+    expect(emu.requests.map((r) => r.status)).toEqual([401, 429, 200, 200, 502]);
+  });
+
   it('records every request in order, whatever its status', async () => {
     await get('/2/users?ids=1', { token: null });
     await get('/2/users?ids=bad');

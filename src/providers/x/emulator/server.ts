@@ -4,19 +4,22 @@
  *
  * It mimics what a client must cope with on the real API: bearer auth, X's 400 "invalid request"
  * problems, partial 200s with `errors`, results that are NOT in request order, per-endpoint rate-limit
- * headers and 429s (a fixed window per endpoint path, like X's 15-minute windows), plus injectable 5xx
- * faults and latency.
+ * headers and 429s (a fixed window per endpoint path, like X's 15-minute windows), plus injectable
+ * faults (any status with X's own body, and the shared `HttpFault`s: resets, truncated or HTML or
+ * oversize bodies, slow answers) and latency.
  *
  * Order of checks per request: injected fault → route (404) → auth (401, costs no budget)
  * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
+ * An injected `status`, `html` or `oversize` fault answers instead of all of it; `slow`, `reset` and
+ * `truncated-json` break the answer the request gets after every check.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type EmulatorClock, systemEmulatorClock } from '../../../emulators/clock.js';
-import { FaultQueue } from '../../../emulators/fault-queue.js';
+import { FaultQueue, type HttpFault } from '../../../emulators/fault-queue.js';
 import { type FixedWindow, FixedWindows } from '../../../emulators/fixed-window.js';
 import { startLoopbackServer } from '../../../emulators/loopback-server.js';
 import type { HttpEmulatorOptions } from '../../../emulators/options.js';
-import { jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
+import { faultReply, jsonReply, type Reply, ReplySender } from '../../../emulators/reply.js';
 import { RequestLog } from '../../../emulators/request-log.js';
 import { splitRequestUrl } from '../../../emulators/request-url.js';
 import {
@@ -69,6 +72,12 @@ export interface XEmulator {
   setRemaining(endpointPath: string, remaining: number, resetEpochSeconds?: number): void;
   /** The next `count` requests (whatever they are) answer `status` with X's generic problem body. */
   failNext(count: number, status: 500 | 502 | 503 | 504, headers?: Record<string, string>): void;
+  /**
+   * The next `count` requests (whatever they are) get `fault`. A `status` fault answers X's own body for
+   * it: 401 Unauthorized, 429 Too Many Requests (send X's `x-rate-limit-*` headers in `headers`), or the
+   * generic problem of any other status.
+   */
+  failNext(count: number, fault: HttpFault): void;
   close(): Promise<void>;
 }
 
@@ -147,9 +156,9 @@ const STATUS_TITLES: Record<number, string> = {
 };
 
 /** X's generic problem body of an HTTP error (5xx), as an `application/problem+json` answer. */
-function genericProblem(status: number, headers?: Record<string, string>): Reply {
+function genericProblem(status: number): Reply {
   const title = STATUS_TITLES[status] ?? 'Error';
-  return { status, contentType: PROBLEM_CT, body: JSON.stringify({ title, detail: title, type: 'about:blank', status }), headers };
+  return { status, contentType: PROBLEM_CT, body: JSON.stringify({ title, detail: title, type: 'about:blank', status }) };
 }
 
 function invalidRequest(errors: InvalidParam[], headers: Record<string, string>): Reply {
@@ -411,9 +420,11 @@ function assemble<T>(data: T[], errors: XProblem[], includes: XLookupResponse<T>
 const NOT_FOUND_REPLY: Reply = { status: 404, body: NOT_FOUND_PAGE };
 const UNAUTHORIZED_REPLY: Reply = { status: 401, contentType: PROBLEM_CT, body: UNAUTHORIZED };
 
-interface Fault {
-  status: number;
-  headers: Record<string, string>;
+/** X's own answer with `status`, for an injected `status` fault. */
+function statusReply(status: number): Reply {
+  if (status === 401) return UNAUTHORIZED_REPLY;
+  if (status === 429) return { status, contentType: PROBLEM_CT, body: TOO_MANY };
+  return genericProblem(status);
 }
 
 export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulator> {
@@ -422,14 +433,18 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
   const limiter = new RateLimiter(options.rateLimit?.limit ?? 300, options.rateLimit?.windowSeconds ?? 900, clock);
   const ctx: LookupContext = { maxKnownId: options.maxKnownId ?? DEMO_MAX_ID, suspended: new Set(options.suspendedIds ?? []) };
   const log = new RequestLog<XEmulatorRequest>(options.recordRequests ?? true);
-  const faults = new FaultQueue<Fault>();
+  const faults = new FaultQueue<HttpFault>();
   const sender = new ReplySender(options.latencyMs);
   const bodies = options.memoizeBodies ? new Map<string, string>() : undefined;
 
   function answer(req: IncomingMessage, path: string, params: URLSearchParams): Reply {
     const fault = faults.next();
-    if (fault) return genericProblem(fault.status, fault.headers);
+    if (fault) return faultReply(fault, { own: statusReply, normal: () => lookup(req, path, params) });
+    return lookup(req, path, params);
+  }
 
+  /** The answer of a request no fault was injected for. */
+  function lookup(req: IncomingMessage, path: string, params: URLSearchParams): Reply {
     const spec = ENDPOINTS.get(path);
     if (spec === undefined || req.method !== 'GET') return NOT_FOUND_REPLY;
     if (req.headers.authorization !== expectedAuth) return UNAUTHORIZED_REPLY;
@@ -480,8 +495,8 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     setRemaining(endpointPath, remaining, resetEpochSeconds) {
       limiter.force(endpointPath, remaining, resetEpochSeconds);
     },
-    failNext(count, status, headers = {}) {
-      faults.add(count, { status, headers });
+    failNext(count: number, what: number | HttpFault, headers?: Record<string, string>) {
+      faults.add(count, typeof what === 'number' ? { kind: 'status', status: what, headers } : what);
     },
     close: () => server.close(),
   };

@@ -1,0 +1,93 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { demoIds, type Harness, startHarness } from '../support/harness.js';
+
+/**
+ * Work nobody waits for any more is dropped: at the operation's deadline, and when its client goes
+ * away. Waits here are for states the server reports (a request received, nothing in flight), never
+ * for a length of time.
+ */
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** Resolves once `condition` holds, checking as the event loop turns (a test timeout ends a wait that never does). */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+async function operationsInFlight(harness: Harness): Promise<number> {
+  const text = await (await fetch(`${harness.url}/metrics`)).text();
+  return Number(/^users_subgraph_operations_in_flight (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+}
+
+describe('the operation deadline (OPERATION_TIMEOUT_MS)', () => {
+  it('ends an upstream call still waiting for its answer: DEADLINE_EXCEEDED there, and the rest of the operation kept', async () => {
+    h = await startHarness({
+      emulators: { x: { latencyMs: 5_000 } },
+      env: { OPERATION_TIMEOUT_MS: '300', UPSTREAM_TIMEOUT_MS: '10000', UPSTREAM_MAX_ATTEMPTS: '3' },
+    });
+    const { status, body } = await h.gql('{ xUsers(ids: ["1", "2"]) { id } bitrix24Users(ids: ["3"]) { id } }');
+    expect(status).toBe(200);
+    expect(body.data).toEqual({ xUsers: [null, null], bitrix24Users: [{ id: '3' }] });
+    expect(body.errors!.map((e) => e.extensions)).toEqual([
+      { code: 'DEADLINE_EXCEEDED', provider: 'x', id: '1' },
+      { code: 'DEADLINE_EXCEEDED', provider: 'x', id: '2' },
+    ]);
+    expect(body.errors![0]!.message).toBe("X: no answer within the operation's deadline of 300 ms (OPERATION_TIMEOUT_MS)");
+    // One attempt, never answered, and no retry after the deadline.
+    expect(h.emulator('x').requests.map((r) => r.status)).toEqual([0]);
+  });
+});
+
+describe('a client that goes away', () => {
+  it('drops its queued and in-flight upstream calls: nothing more is sent for it, and the next client is not kept waiting', async () => {
+    h = await startHarness({ env: { NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION: '40' } });
+    const harness = h;
+    const singles = () => harness.emulator('nexudus').requests.filter((r) => r.kind === 'single').length;
+    // 40 full records: one paced call each (about 4 s at Nexudus's pace).
+    const client = new AbortController();
+    const abandoned = fetch(`${harness.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'query($ids: [ID!]!) { nexudusUsers(ids: $ids) { id isAdmin } }', variables: { ids: demoIds(40) } }),
+      signal: client.signal,
+    }).catch(() => 'aborted');
+    await until(() => singles() >= 2);
+    client.abort();
+    expect(await abandoned).toBe('aborted');
+    await until(async () => (await operationsInFlight(harness)) === 0);
+    const sentForIt = singles();
+    expect(sentForIt).toBeLessThan(40);
+
+    // The pacer's queue no longer holds the abandoned calls: this lookup goes next, and nothing more follows it.
+    const { body } = await harness.gql('{ nexudusUsers(ids: ["41"]) { id isAdmin } }');
+    expect(body.errors).toBeUndefined();
+    expect(body.data.nexudusUsers).toEqual([{ id: '41', isAdmin: expect.any(Boolean) }]);
+    expect(singles()).toBe(sentForIt + 1);
+    const metrics = await (await fetch(`${harness.url}/metrics`)).text();
+    // A call cut off on the wire is counted as aborted.
+    expect(metrics).toMatch(
+      /users_subgraph_upstream_requests_total\{provider="nexudus",method="GET \/api\/sys\/users\/\{id\}",status="(aborted|200)"\}/,
+    );
+  });
+});
+
+describe("Nexudus's single-record fan-out has a per-operation ceiling", () => {
+  it('beyond NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION, each id fails alone with BAD_USER_INPUT and costs nothing', async () => {
+    h = await startHarness({ env: { NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION: '3' } });
+    const { body } = await h.gql('{ nexudusUsers(ids: ["1", "2", "3", "4", "5"]) { id isAdmin } }');
+    expect(body.data.nexudusUsers.map((user: { id: string } | null) => user?.id ?? null)).toEqual(['1', '2', '3', null, null]);
+    expect(body.errors!.map((e) => e.extensions)).toEqual([
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '4', limit: 3 },
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '5', limit: 3 },
+    ]);
+    expect(body.errors![0]!.message).toContain('NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION');
+    expect(h.emulator('nexudus').requests.filter((r) => r.kind === 'single')).toHaveLength(3);
+    // Without a full-record field the list call answers all five at once: the ceiling does not apply.
+    h.reset();
+    const partial = await h.gql('{ nexudusUsers(ids: ["1", "2", "3", "4", "5"]) { id fullName } }');
+    expect(partial.body.errors).toBeUndefined();
+  });
+});
