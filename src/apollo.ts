@@ -13,6 +13,7 @@ import type { RequestContext } from './context.js';
 import { inputGuardPlugin } from './guard/input-guard.js';
 import { operationLimitRules } from './guard/operation-limits.js';
 import { fieldPlanPlugin } from './plan/plan-plugin.js';
+import { staleAnswersPlugin } from './plan/stale-plugin.js';
 import { providers } from './providers/registry.js';
 import { buildSchema } from './schema.js';
 
@@ -56,6 +57,7 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
       ),
       fieldPlanPlugin((selected, context) => access.narrow(selected, context.caller)),
       bugLogPlugin(),
+      staleAnswersPlugin(),
     ],
   });
   await apollo.start();

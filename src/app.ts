@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
+import { SharedLookups } from './batching/shared-lookups.js';
+import { MemoryCache } from './cache/memory-cache.js';
 import type { Config } from './config.js';
 import { startDemo } from './demo.js';
 import { providers } from './providers/registry.js';
 import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
-import type { Clock } from './upstream/clock.js';
+import { type Clock, systemClock } from './upstream/clock.js';
 import { initProviderMetrics } from './upstream/metrics.js';
 
 /**
@@ -25,6 +27,26 @@ export interface StartOptions {
   clock?: Clock;
 }
 
+/** The layer under every request's loaders (README, "Sharing upstream calls"): the record cache and coalescing. */
+function createSharedLookups(config: Config, logger: Logger, clock: Clock = systemClock): SharedLookups {
+  const { sharing } = config;
+  return new SharedLookups({
+    cache: new MemoryCache(sharing.maxBytes, () => clock.wallNow()),
+    policy: (provider) => {
+      const own = sharing.providers.get(provider.name);
+      return {
+        enabled: (own?.enabled ?? false) && sharing.maxBytes > 0,
+        ttlMs: own?.ttlMs ?? 0,
+        missingTtlMs: sharing.missingTtlMs,
+        staleMs: sharing.staleMs,
+      };
+    },
+    windowMs: sharing.coalesceWindowMs,
+    clock,
+    logger,
+  });
+}
+
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const demo = config.demo ? await startDemo(logger) : undefined;
   const setups = demo?.setups ?? config.providers;
@@ -35,7 +57,8 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     }
   }
   initProviderMetrics(providers.map((provider) => provider.id.name));
-  const server = await startServer(config, running.clients, logger, running.circuits);
+  const shared = createSharedLookups(config, logger, options.clock);
+  const server = await startServer(config, running.clients, logger, { circuits: running.circuits, shared });
   logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
   return {
     url: server.url,

@@ -47,6 +47,18 @@ describe('loadConfig defaults', () => {
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       maxRequestBytes: 1024 * 1024,
       shutdownGraceMs: 10_000,
+      sharing: {
+        maxBytes: 64 * 1024 * 1024,
+        staleMs: 3_600_000,
+        missingTtlMs: 60_000,
+        coalesceWindowMs: 2,
+        providers: new Map([
+          ['x', { enabled: true, ttlMs: 900_000 }],
+          ['telegram', { enabled: true, ttlMs: 600_000 }],
+          ['bitrix24', { enabled: true, ttlMs: 600_000 }],
+          ['nexudus', { enabled: true, ttlMs: 600_000 }],
+        ]),
+      },
       limits: {
         timeoutMs: 10_000,
         maxIdsPerProvider: 1000,
@@ -119,6 +131,10 @@ describe('loadConfig defaults', () => {
       MAX_ROOT_FIELDS: '4',
       MAX_QUERY_DIRECTIVES: '2',
       MAX_RESPONSE_BYTES: '65536',
+      CACHE_MAX_BYTES: '1048576',
+      CACHE_STALE_SECONDS: '30',
+      CACHE_MISSING_TTL_SECONDS: '5',
+      COALESCE_WINDOW_MS: '0',
     });
     expect(config).toEqual({
       port: 8080,
@@ -130,6 +146,18 @@ describe('loadConfig defaults', () => {
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       maxRequestBytes: 2048,
       shutdownGraceMs: 0,
+      sharing: {
+        maxBytes: 1048576,
+        staleMs: 30_000,
+        missingTtlMs: 5_000,
+        coalesceWindowMs: 0,
+        providers: new Map([
+          ['x', { enabled: true, ttlMs: 900_000 }],
+          ['telegram', { enabled: true, ttlMs: 600_000 }],
+          ['bitrix24', { enabled: true, ttlMs: 600_000 }],
+          ['nexudus', { enabled: true, ttlMs: 600_000 }],
+        ]),
+      },
       limits: {
         timeoutMs: 2500,
         maxIdsPerProvider: 50,

@@ -43,6 +43,10 @@ const settings = z.object({
   MAX_ROOT_FIELDS: int(1, 10_000, 20),
   MAX_QUERY_DIRECTIVES: int(0, 10_000, 50),
   MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
+  CACHE_MAX_BYTES: int(0, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
+  CACHE_STALE_SECONDS: int(0, 7 * 24 * 3600, 3600),
+  CACHE_MISSING_TTL_SECONDS: int(0, 24 * 3600, 60),
+  COALESCE_WINDOW_MS: int(0, 1000, 2),
 });
 
 /** How every provider talks to its upstream: one set of settings, each provider's client reads them. */
@@ -71,6 +75,20 @@ export interface OperationLimits {
   maxResponseBytes: number;
 }
 
+/** The record cache and coalescing (README, "Sharing upstream calls"). */
+export interface SharingSettings {
+  /** Most bytes the in-memory record cache holds. */
+  maxBytes: number;
+  /** How long an expired entry may still be served when the upstream cannot answer. */
+  staleMs: number;
+  /** How long a negative answer (NOT_FOUND, SUSPENDED) is fresh. */
+  missingTtlMs: number;
+  /** How long keys wait for other requests' keys before their upstream call goes. */
+  coalesceWindowMs: number;
+  /** Per provider name: whether its answers are cached, and how long a record is fresh. */
+  providers: ReadonlyMap<string, { enabled: boolean; ttlMs: number }>;
+}
+
 /** A provider whose credentials are set, with its parsed configuration. */
 export interface ProviderSetup {
   definition: AnyProvider;
@@ -92,6 +110,7 @@ export interface Config {
   /** How long a shutdown lets requests in flight finish before it cancels them. */
   shutdownGraceMs: number;
   limits: OperationLimits;
+  sharing: SharingSettings;
   upstream: UpstreamSettings;
   /** The configured providers, in registry order; a provider absent here answers PROVIDER_NOT_CONFIGURED. */
   providers: readonly ProviderSetup[];
@@ -104,6 +123,35 @@ export class ConfigError extends Error {
   }
 }
 
+/**
+ * Each provider's cache switch and freshness, from variables named after it: `X_CACHE=0` turns X's
+ * record cache off; `X_CACHE_TTL_SECONDS` sets how long its records are fresh (the provider's default).
+ */
+const cachingSettings = z
+  .object(
+    Object.fromEntries(
+      providers.flatMap((provider) => {
+        const name = provider.id.name.toUpperCase();
+        return [
+          [`${name}_CACHE`, flag(true)],
+          [`${name}_CACHE_TTL_SECONDS`, int(0, 7 * 24 * 3600, provider.cacheTtlSeconds)],
+        ];
+      }),
+    ),
+  )
+  .transform((vars) => {
+    const settings = vars as Record<string, boolean | number>;
+    return new Map(
+      providers.map((provider) => {
+        const name = provider.id.name.toUpperCase();
+        return [
+          provider.id.name,
+          { enabled: settings[`${name}_CACHE`] as boolean, ttlMs: (settings[`${name}_CACHE_TTL_SECONDS`] as number) * 1000 },
+        ];
+      }),
+    );
+  });
+
 const realIO: ConfigIO = { readFile: (path) => readFileSync(path, 'utf8'), exists: existsSync };
 
 export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): Config {
@@ -111,6 +159,8 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
   const problems: string[] = [];
   const parsed = settings.safeParse(env);
   if (!parsed.success) problems.push(...problemsOf(parsed.error));
+  const caching = cachingSettings.safeParse(env);
+  if (!caching.success) problems.push(...problemsOf(caching.error));
   const auth = authEnv.safeParse(env);
   if (!auth.success) problems.push(...problemsOf(auth.error));
 
@@ -120,7 +170,7 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
     if (outcome instanceof ConfigError) problems.push(...outcome.problems);
     else if (outcome !== undefined) configured.push({ definition, config: outcome });
   }
-  if (problems.length > 0 || !parsed.success || !auth.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !parsed.success || !auth.success || !caching.success) throw new ConfigError(problems);
 
   const vars = parsed.data;
   // With no provider configured there is nothing to serve but the demo (README, "Run it").
@@ -146,6 +196,13 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
       maxRootFields: vars.MAX_ROOT_FIELDS,
       maxDirectives: vars.MAX_QUERY_DIRECTIVES,
       maxResponseBytes: vars.MAX_RESPONSE_BYTES,
+    },
+    sharing: {
+      maxBytes: vars.CACHE_MAX_BYTES,
+      staleMs: vars.CACHE_STALE_SECONDS * 1000,
+      missingTtlMs: vars.CACHE_MISSING_TTL_SECONDS * 1000,
+      coalesceWindowMs: vars.COALESCE_WINDOW_MS,
+      providers: caching.data,
     },
     upstream: {
       timeoutMs: vars.UPSTREAM_TIMEOUT_MS,

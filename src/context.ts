@@ -3,8 +3,11 @@ import type { Logger } from 'pino';
 import { ANONYMOUS, type Caller } from './auth/caller.js';
 import { createBatchLoader } from './batching/batch-loader.js';
 import { KeyBudget } from './batching/key-budget.js';
+import { type CallerCredential, type RequestSink, SharedLookups } from './batching/shared-lookups.js';
+import { MemoryCache } from './cache/memory-cache.js';
 import type { SelectedFields } from './plan/selected-fields.js';
 import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
+import { systemClock } from './upstream/clock.js';
 import { ProviderError } from './upstream/errors.js';
 
 /** The long-lived client of each configured provider, by provider name. */
@@ -23,27 +26,60 @@ export interface RequestLimits {
 
 const UNBOUNDED: RequestLimits = { signal: new AbortController().signal, maxIdsPerProvider: Number.POSITIVE_INFINITY };
 
+/** For a context made outside a server (tests): no cache, and only the keys of one turn share a call. */
+let unshared: SharedLookups | undefined;
+function defaultShared(logger: Logger): SharedLookups {
+  unshared ??= new SharedLookups({
+    cache: new MemoryCache(0),
+    policy: () => ({ enabled: false, ttlMs: 0, missingTtlMs: 0, staleMs: 0 }),
+    windowMs: 0,
+    clock: systemClock,
+    logger,
+  });
+  return unshared;
+}
+
+/** A stale answer a request served because its upstream could not answer (README, "Sharing upstream calls"). */
+export interface StaleNote {
+  provider: string;
+  id: string;
+  ageSeconds: number;
+}
+
 /**
  * What one GraphQL request carries: its logger, the fields its operation selects (set once the
  * operation is known, before execution), and its loaders, one per lookup and partition, made on first
  * use and never shared between requests, so one caller's results are never served to another.
  */
-export class RequestContext {
+export class RequestContext implements RequestSink {
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;
   /** Who sent the request (README, "Access control"): set by the server from its credentials before the operation runs. */
   caller: Caller = ANONYMOUS;
+  /** The caller's own credentials, by provider name: what its lookups are made with, and scoped by. */
+  credentials: ReadonlyMap<string, CallerCredential> = new Map();
+  /** Stale answers served to this request, for its response's `extensions.stale`. */
+  readonly stale: StaleNote[] = [];
   private readonly loaders = new Map<Lookup<never, unknown>, Map<string, DataLoader<string, unknown, string>>>();
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly budget = new KeyBudget();
   /** Keys handed to a lookup by another one's answer (`lookup\0partition\0key`): they cost no call. */
   private readonly primed = new Set<string>();
 
+  private readonly shared: SharedLookups;
+
   constructor(
     private readonly clients: Clients,
     readonly logger: Logger,
     readonly limits: RequestLimits = UNBOUNDED,
-  ) {}
+    shared?: SharedLookups,
+  ) {
+    this.shared = shared ?? defaultShared(logger);
+  }
+
+  noteStale(provider: ProviderId, id: string, ageSeconds: number): void {
+    this.stale.push({ provider: provider.name, id, ageSeconds });
+  }
 
   /** Aborted once this request's work is no longer wanted (see `RequestLimits.signal`). */
   get signal(): AbortSignal {
@@ -137,19 +173,20 @@ export class RequestContext {
         keys.map((id) => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider, id })),
       );
     }
-    const scope = {
+    const call = {
+      lookup,
+      client,
       partition,
+      credential: this.credentials.get(provider.name),
       fields: fieldsOf(lookup, this.selected),
-      logger: this.logger,
-      signal: this.signal,
-      prime: <P>(other: Lookup<never, P>, key: string, value: P | ProviderError) => this.prime(other, key, value, partition),
+      request: this,
     };
+    // The request's own batch for this tick; the shared layer below chunks it, caches and coalesces.
     return createBatchLoader<R>({
       provider,
-      maxBatchSize: lookup.maxBatchSize(client as never),
       cacheKey: lookup.key.normalize,
       logger: this.logger,
-      fetch: (keys) => lookup.fetch(client as never, keys, scope),
+      fetch: (keys) => this.shared.load(call, keys),
     });
   }
 }

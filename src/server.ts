@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import type { Logger } from 'pino';
 import { startGraphQL } from './apollo.js';
+import type { SharedLookups } from './batching/shared-lookups.js';
 import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
 import type { Circuits } from './upstream/circuit.js';
@@ -30,7 +31,18 @@ export interface RunningServer {
   close(graceMs?: number): Promise<{ drained: boolean }>;
 }
 
-export async function startServer(config: Config, clients: Clients, logger: Logger, circuits?: Circuits): Promise<RunningServer> {
+/** What the server shares with every request beyond the clients (the app makes them; a test may leave them out). */
+export interface Shared {
+  circuits?: Circuits;
+  shared?: SharedLookups;
+}
+
+export async function startServer(
+  config: Config,
+  clients: Clients,
+  logger: Logger,
+  { circuits, shared }: Shared = {},
+): Promise<RunningServer> {
   const { apollo, access } = await startGraphQL(config, logger);
 
   let accepting = true;
@@ -145,7 +157,7 @@ export async function startServer(config: Config, clients: Clients, logger: Logg
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: request,
       context: async () => {
-        const context = new RequestContext(clients, logger, { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider });
+        const context = new RequestContext(clients, logger, { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider }, shared);
         // Bad credentials refuse the whole request here (401), before anything runs.
         context.caller = await access.identify(headers);
         return context;

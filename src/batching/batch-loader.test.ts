@@ -3,7 +3,6 @@ import { type Logger, pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import type { ProviderId } from '../providers/provider.js';
 import { ProviderError } from '../upstream/errors.js';
-import { upstreamBatchSize } from '../upstream/metrics.js';
 import { type BatchLoaderOptions, createBatchLoader, type FetchBatch } from './batch-loader.js';
 
 /** A made-up provider per test, so the process-global metrics of other tests do not interfere. */
@@ -234,38 +233,5 @@ describe('createBatchLoader: failures', () => {
     const settled = await Promise.allSettled(['1', '2', '3', '4'].map((key) => l.load(key)));
     expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'rejected']);
     expect(settled.slice(2).map((s) => ((s as PromiseRejectedResult).reason as ProviderError).id)).toEqual(['3', '4']);
-  });
-});
-
-describe('createBatchLoader: metrics', () => {
-  async function observed(provider: string): Promise<{ count: number; sum: number; upTo2: number }> {
-    const { values } = await upstreamBatchSize.get();
-    const of = (name: string, le?: number) =>
-      values.find(
-        (v) =>
-          v.metricName === name && v.labels.provider === provider && (le === undefined || (v.labels as Record<string, unknown>).le === le),
-      )?.value ?? 0;
-    return {
-      count: of('users_subgraph_upstream_batch_size_count'),
-      sum: of('users_subgraph_upstream_batch_size_sum'),
-      upTo2: of('users_subgraph_upstream_batch_size_bucket', 2),
-    };
-  }
-
-  it('observes the size of every upstream call in users_subgraph_upstream_batch_size, failed ones included', async () => {
-    const provider = freshProvider();
-    let fail = false;
-    const l = loader({
-      provider,
-      maxBatchSize: 3,
-      fetch: async (keys) => {
-        if (fail) throw new Error('down');
-        return new Map(keys.map((key): [string, Rec] => [key, { key }]));
-      },
-    });
-    await Promise.all(['1', '2', '3', '4', '5'].map((key) => l.load(key))); // calls of 3 and 2
-    fail = true;
-    await rejection(l.load('6')); // a call of 1
-    expect(await observed(provider.name)).toEqual({ count: 3, sum: 6, upTo2: 2 });
   });
 });

@@ -69,6 +69,8 @@ export interface ProviderDefinition<
   readonly idArguments: readonly IdArgument[];
   /** The emulator and its demo set-up, loaded only when the demo or a test runs it. */
   emulator(): Promise<Emulator>;
+  /** How long its records stay fresh in the record cache unless `<NAME>_CACHE_TTL_SECONDS` says otherwise. */
+  readonly cacheTtlSeconds: number;
 }
 
 /** Any provider, whatever its types: what the registry holds. */
@@ -117,6 +119,11 @@ export interface Lookup<Client, Record> {
    * failure is thrown as a ProviderError and reported at every key.
    */
   fetch(client: Client, keys: readonly string[], scope: FetchScope): Promise<Map<string, Record | ProviderError>>;
+  /**
+   * How a record is kept in a cache shared through Redis (as JSON). Without one, a record is kept as it
+   * is: right for plain JSON records; a record with binary parts (MTProto's) needs its own.
+   */
+  readonly codec?: { encode(record: Record): unknown; decode(stored: unknown): Record };
 }
 
 /** What a fetch may use besides its keys. */
@@ -127,8 +134,13 @@ export interface FetchScope {
   fields: FieldSet;
   /** Aborted when no request waits for this fetch any more: work still queued or in flight is dropped. */
   signal: AbortSignal;
-  /** Hands a record that came along (an expansion) to another lookup, so it is not fetched again. */
-  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError): void;
+  /**
+   * Hands a record that came along (an expansion) to another lookup, so it is not fetched again. With
+   * `fields`, the fields the other lookup's record was fetched with, it is cached too.
+   */
+  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, fields?: FieldSet): void;
+  /** The caller's own credential for this provider, when it sent one: the call is made with it. */
+  credential?: string;
   logger: Logger;
 }
 

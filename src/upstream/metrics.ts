@@ -44,6 +44,27 @@ export const operationsInFlight = new Gauge({
   registers: [registry],
 });
 
+export const cacheRequests = new Counter({
+  name: 'users_subgraph_cache_requests_total',
+  help: 'Keys looked up in the record cache: hit (fresh and with every field needed), miss, or stale (served expired because the upstream could not answer).',
+  labelNames: ['provider', 'result'] as const,
+  registers: [registry],
+});
+
+export const coalescedIds = new Counter({
+  name: 'users_subgraph_coalesced_ids_total',
+  help: 'Keys that joined an upstream call another request had started or was about to start, instead of costing one of their own.',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+
+export const resolutions = new Counter({
+  name: 'users_subgraph_resolutions_total',
+  help: 'Distinct keys each request resolved (from the cache or upstream): divided by users_subgraph_upstream_requests_total, the resolutions per upstream call.',
+  labelNames: ['provider'] as const,
+  registers: [registry],
+});
+
 export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error' | 'aborted'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }
@@ -53,5 +74,10 @@ export function countUpstreamRequest(provider: ProviderId, method: string, statu
  * registry before its first call (a dashboard then sees 0, not a missing series).
  */
 export function initProviderMetrics(providerNames: readonly string[]): void {
-  for (const provider of providerNames) upstreamBatchSize.zero({ provider });
+  for (const provider of providerNames) {
+    upstreamBatchSize.zero({ provider });
+    resolutions.inc({ provider }, 0);
+    coalescedIds.inc({ provider }, 0);
+    for (const result of ['hit', 'miss', 'stale']) cacheRequests.inc({ provider, result }, 0);
+  }
 }

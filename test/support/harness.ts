@@ -1,7 +1,7 @@
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import { type Emulators, startEmulators } from '../../src/emulators/start.js';
-import type { ProviderName, providers } from '../../src/providers/registry.js';
+import { type ProviderName, providers } from '../../src/providers/registry.js';
 import type { Clock } from '../../src/upstream/clock.js';
 import { captureLogs } from './log-capture.js';
 
@@ -24,7 +24,8 @@ export interface HarnessOptions {
   emulators?: EmulatorOptions;
   /**
    * Variables over those that point the providers at their emulators. Without any `AUTH_` variable,
-   * AUTH_PERSONAL_DATA=open is added: protected fields are served as in the demo.
+   * AUTH_PERSONAL_DATA=open is added: protected fields are served as in the demo. Every provider's
+   * record cache is off (`<NAME>_CACHE=0`) unless the test sets it: call counts then count each operation.
    */
   env?: Record<string, string>;
   /** The clock of the providers' clients (waits, pacing, tokens); the system's unless a test moves its own. */
@@ -64,6 +65,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     };
     // Tests of the data paths read personal fields as the demo serves them; a test that sets any AUTH_ variable tests access control.
     if (!Object.keys(env).some((name) => name.startsWith('AUTH_'))) env.AUTH_PERSONAL_DATA = 'open';
+    // The record cache is off unless a test turns it on: the call-count tests count what each operation
+    // asks upstream, and an answer cached by an earlier case would hide it.
+    for (const provider of providers) env[`${provider.id.name.toUpperCase()}_CACHE`] ??= '0';
     const config = loadConfig(env);
     app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
   } catch (error) {

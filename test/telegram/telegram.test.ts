@@ -141,8 +141,9 @@ describe('errors', () => {
   });
 
   it('FLOOD_WAIT under the threshold is waited out and retried; both RPCs are counted', async () => {
+    // Calls go in the turn they are asked (COALESCE_WINDOW_MS=0): the clock then has only the retry's wait.
     const clock = new ManualClock();
-    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' }, clock });
+    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3', COALESCE_WINDOW_MS: '0' }, clock });
     const metric = async () => {
       const text = await (await fetch(`${h.url}/metrics`)).text();
       const count = (status: string) =>
@@ -170,9 +171,10 @@ describe('errors', () => {
   });
 
   it('FLOOD_WAIT over the threshold answers RATE_LIMITED with retryAfter at once', async () => {
-    // On a clock that never moves: an answer at all proves nothing was waited out.
+    // On a clock that never moves: an answer at all proves nothing was waited out. (Calls go in the turn
+    // they are asked, COALESCE_WINDOW_MS=0: the coalescing window would wait on this clock too.)
     const clock = new ManualClock();
-    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3' }, clock });
+    h = await startHarness({ env: { TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '3', COALESCE_WINDOW_MS: '0' }, clock });
     h.emulator('telegram').failNext(1, 420, 'FLOOD_WAIT_300');
     const { status, body } = await h.gql('{ telegramUsers(ids: ["1", "2"]) { id } x: xUsers(ids: ["1"]) { id } }');
     expect(clock.pending).toBe(0);

@@ -21,4 +21,6 @@ export const bitrix24Provider: ProviderDefinition<
   resolvers: bitrix24Resolvers,
   idArguments: [{ field: 'bitrix24Users', argument: 'ids', lookup: bitrix24Users }],
   emulator: () => import('./emulator/index.js'),
+  // an intranet directory: names and positions change rarely; status and activity times age.
+  cacheTtlSeconds: 600,
 };

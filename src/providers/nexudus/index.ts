@@ -15,4 +15,6 @@ export const nexudusProvider: ProviderDefinition<'nexudus', NexudusConfig, Nexud
   resolvers: nexudusResolvers,
   idArguments: [{ field: 'nexudusUsers', argument: 'ids', lookup: nexudusUsers }],
   emulator: () => import('./emulator/index.js'),
+  // the members of a space: a change shows within ten minutes.
+  cacheTtlSeconds: 600,
 };

@@ -32,4 +32,6 @@ export const telegramProvider: ProviderDefinition<
     { field: 'telegramUsers', argument: 'usernames', lookup: telegramUsername },
   ],
   emulator: () => import('./emulator/index.js'),
+  // names and photos change more often than ids; presence is as of the answer.
+  cacheTtlSeconds: 600,
 };

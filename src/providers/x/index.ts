@@ -27,4 +27,6 @@ export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof 
     { field: 'xUsersByUsername', argument: 'usernames', lookup: xUsersByUsername },
   ],
   emulator: () => import('./emulator/index.js'),
+  // X profiles change rarely, and every call is precious (300 per 15 minutes).
+  cacheTtlSeconds: 900,
 };

@@ -1,0 +1,422 @@
+import type { Logger } from 'pino';
+import { type CacheEntry, covers, union } from '../cache/entry.js';
+import type { RecordCache } from '../cache/record-cache.js';
+import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
+import type { Clock } from '../upstream/clock.js';
+import { abandoned, ProviderError, WorkAbandoned } from '../upstream/errors.js';
+import { cacheRequests, coalescedIds, resolutions, upstreamBatchSize } from '../upstream/metrics.js';
+
+/**
+ * The layer under every request's loaders, shared by all requests of the process (and, through the
+ * cache, by every replica): a request's batch of keys for one lookup is answered from the record cache
+ * where it can be, and what is left joins an upstream call shared with every other request that asks
+ * the same lookup, in the same credential scope and partition, at about the same moment.
+ *
+ * - **Cache.** A cached record answers when the fields it was fetched with cover what the operation
+ *   needs; otherwise it is fetched again with the union, so the entry grows instead of being refetched
+ *   field by field. A negative answer (NOT_FOUND, SUSPENDED) is cached for a shorter time. When the
+ *   upstream cannot answer (RATE_LIMITED, UPSTREAM_UNAVAILABLE), an expired entry still inside its
+ *   stale window is served, and the request notes it.
+ * - **Coalescing.** Keys wait up to `windowMs` for others to join them, and go at once when a chunk of
+ *   the lookup's `maxBatchSize` is full. A key already on its way upstream is awaited, not asked again,
+ *   when that call asks for every field this request needs.
+ * - **Exactness.** Every request gets exactly the answers for its own keys: records, and errors about
+ *   its own ids. A shared call is dropped only when every request waiting for it has gone; one that
+ *   leaves stops waiting alone.
+ */
+
+/** The caller's own credential for a provider, when it sent one: its scope is a one-way hash of it. */
+export interface CallerCredential {
+  readonly token: string;
+  /** A one-way hash of the token: partitions loaders, calls, cache entries and budgets by credential. */
+  readonly scope: string;
+}
+
+/** What a request offers the shared layer: where records that came along go, and what it notes. */
+export interface RequestSink {
+  readonly signal: AbortSignal;
+  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, partition: string): void;
+  /** A stale entry was served for `key` (the upstream could not answer): said in the response. */
+  noteStale(provider: ProviderId, key: string, ageSeconds: number): void;
+}
+
+/** One request's batch for one lookup. */
+export interface LookupCall<R> {
+  lookup: Lookup<never, R>;
+  client: unknown;
+  partition: string;
+  credential: CallerCredential | undefined;
+  /** The fields this request's operation needs of the lookup. */
+  fields: FieldSet;
+  request: RequestSink;
+}
+
+/** How long a provider's answers are kept, and whether they are at all. */
+export interface CachePolicy {
+  enabled: boolean;
+  /** A record is fresh this long. */
+  ttlMs: number;
+  /** A negative answer (NOT_FOUND, SUSPENDED) is fresh this long. */
+  missingTtlMs: number;
+  /** After it stops being fresh, an entry may still be served this long when the upstream cannot answer. */
+  staleMs: number;
+}
+
+export interface SharedLookupsOptions {
+  cache: RecordCache;
+  policy(provider: ProviderId): CachePolicy;
+  /** How long keys wait for others before their call goes (ms); 0: only those asked in the same turn. */
+  windowMs: number;
+  clock: Clock;
+  logger: Logger;
+  /** Prefixes every cache key (several deployments may share one Redis). */
+  keyPrefix?: string;
+}
+
+export class SharedLookups {
+  private readonly groups = new Map<string, Group>();
+
+  constructor(private readonly options: SharedLookupsOptions) {}
+
+  /** The answers for `keys` (distinct, valid, normalized), keyed as given; a key absent from the map was not found. */
+  async load<R>(call: LookupCall<R>, asked: readonly string[]): Promise<Map<string, R | ProviderError>> {
+    const { lookup } = call;
+    // Keys that name the same record (usernames in another case) are one key here, across requests.
+    const normalize = lookup.key.normalize;
+    const keys = normalize === undefined ? asked : [...new Set(asked.map(normalize))];
+    const provider = lookup.provider;
+    resolutions.inc({ provider: provider.name }, keys.length);
+    const policy = this.options.policy(provider);
+    const results = new Map<string, R | ProviderError>();
+    if (!policy.enabled) {
+      for (const [key, value] of await this.fetch(call, keys, new Map())) results.set(key, value);
+      return results;
+    }
+
+    const cacheKeys = keys.map((key) => this.cacheKey(call, key));
+    const entries = await this.read(cacheKeys);
+    const now = this.options.clock.wallNow();
+    const missing: string[] = [];
+    /** The fields an entry already has, which the new call asks for too: the entry grows. */
+    const grow = new Map<string, FieldSet>();
+    const stale = new Map<string, CacheEntry>();
+    keys.forEach((key, i) => {
+      const entry = entries[i];
+      if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, call.fields))) {
+        results.set(key, this.decode(call, key, entry));
+        cacheRequests.inc({ provider: provider.name, result: 'hit' });
+        return;
+      }
+      missing.push(key);
+      if (entry !== undefined) {
+        if (entry.record !== undefined) grow.set(key, entry.fields);
+        stale.set(key, entry);
+      }
+    });
+    if (missing.length === 0) return results;
+
+    const fetched = await this.fetch(call, missing, grow);
+    for (const key of missing) {
+      const value = fetched.get(key);
+      const entry = stale.get(key);
+      if (value instanceof ProviderError && unanswered(value) && entry !== undefined && entry.staleUntil > now) {
+        results.set(key, this.decode(call, key, entry));
+        call.request.noteStale(provider, key, Math.max(0, Math.round((now - (entry.freshUntil - policy.ttlMs)) / 1000)));
+        cacheRequests.inc({ provider: provider.name, result: 'stale' });
+        continue;
+      }
+      cacheRequests.inc({ provider: provider.name, result: 'miss' });
+      if (value !== undefined) results.set(key, value);
+    }
+    return results;
+  }
+
+  /**
+   * Removes cached entries: every entry of `provider` (all of them without one), or only those of one
+   * key (in every lookup, credential scope and partition of the provider). Resolves how many.
+   */
+  evict(provider?: string, key?: string): Promise<number> {
+    const prefix = `${this.options.keyPrefix ?? ''}${provider === undefined ? '' : `${provider}${SEPARATOR}`}`;
+    return this.options.cache.evict(prefix, key === undefined ? '' : `${SEPARATOR}${key}`);
+  }
+
+  /** provider, lookup, credential scope, partition, key: each entry's place, every part separated. */
+  private cacheKey(call: LookupCall<unknown>, key: string): string {
+    const { lookup, credential, partition } = call;
+    return `${this.options.keyPrefix ?? ''}${lookup.provider.name}${SEPARATOR}${lookup.name}${SEPARATOR}${credential?.scope ?? ''}${SEPARATOR}${partition}${SEPARATOR}${key}`;
+  }
+
+  /** Cached entries; a store that fails answers nothing (misses), never a failed request. */
+  private async read(keys: readonly string[]): Promise<Array<CacheEntry | undefined>> {
+    try {
+      return await this.options.cache.get(keys);
+    } catch (error) {
+      this.options.logger.warn({ err: error }, 'record cache unreadable: asking the upstream');
+      return keys.map(() => undefined);
+    }
+  }
+
+  private decode<R>(call: LookupCall<R>, key: string, entry: CacheEntry): R | ProviderError {
+    const provider = call.lookup.provider;
+    if (entry.missing !== undefined) return new ProviderError({ code: entry.missing.code, provider, id: key }, entry.missing.message);
+    return (call.lookup.codec?.decode(entry.record) ?? entry.record) as R;
+  }
+
+  /** Keys through the coalescer of their lookup, scope and partition. */
+  private fetch<R>(
+    call: LookupCall<R>,
+    keys: readonly string[],
+    grow: ReadonlyMap<string, FieldSet>,
+  ): Promise<Map<string, R | ProviderError>> {
+    const id = `${call.lookup.provider.name}\u0000${call.lookup.name}\u0000${call.credential?.scope ?? ''}\u0000${call.partition}`;
+    let group = this.groups.get(id);
+    if (group === undefined) {
+      group = new Group(call, this);
+      this.groups.set(id, group);
+    }
+    return group.request(call, keys, grow) as Promise<Map<string, R | ProviderError>>;
+  }
+
+  /** Stores what a call brought back: records with the fields they were fetched with, negative answers shorter. */
+  store(call: LookupCall<unknown>, fields: FieldSet, answers: ReadonlyMap<string, unknown>): void {
+    const policy = this.options.policy(call.lookup.provider);
+    if (!policy.enabled) return;
+    const now = this.options.clock.wallNow();
+    const entries: Array<[string, CacheEntry]> = [];
+    for (const [key, value] of answers) {
+      const entry = toEntry(call.lookup, value, fields, now, policy);
+      if (entry !== undefined) entries.push([this.cacheKey(call, key), entry]);
+    }
+    if (entries.length === 0) return;
+    this.options.cache
+      .set(entries)
+      .catch((error: unknown) => this.options.logger.warn({ err: error }, 'record cache unwritable: answers not kept'));
+  }
+
+  get windowMs(): number {
+    return this.options.windowMs;
+  }
+
+  get clock(): Clock {
+    return this.options.clock;
+  }
+
+  get logger(): Logger {
+    return this.options.logger;
+  }
+}
+
+/** Separates the parts of a cache key; no key, name or scope contains it. */
+const SEPARATOR = '|';
+
+/** An upstream's failure to answer, for which a stale entry is better than an error. */
+function unanswered(error: ProviderError): boolean {
+  return error.code === 'RATE_LIMITED' || error.code === 'UPSTREAM_UNAVAILABLE';
+}
+
+function toEntry(
+  lookup: Lookup<never, unknown>,
+  value: unknown,
+  fields: FieldSet,
+  now: number,
+  policy: CachePolicy,
+): CacheEntry | undefined {
+  if (value instanceof ProviderError) {
+    if (value.code !== 'NOT_FOUND' && value.code !== 'SUSPENDED') return undefined; // not an answer about the user
+    const freshUntil = now + policy.missingTtlMs;
+    return { missing: { code: value.code, message: value.message }, fields: [], freshUntil, staleUntil: freshUntil };
+  }
+  const freshUntil = now + policy.ttlMs;
+  return { record: lookup.codec?.encode(value) ?? value, fields, freshUntil, staleUntil: freshUntil + policy.staleMs };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Coalescing: one group per lookup, credential scope and partition.
+
+/** One request's wait for some of its keys. */
+interface Waiter {
+  readonly signal: AbortSignal;
+  readonly sink: RequestSink;
+  readonly answers: Map<string, unknown>;
+  outstanding: number;
+  settled: boolean;
+  resolve(answers: Map<string, unknown>): void;
+  reject(error: unknown): void;
+}
+
+/** Keys waiting for their call to go: who waits for each, and the fields each needs. */
+interface PendingKey {
+  fields: Set<string>;
+  waiters: Set<Waiter>;
+}
+
+/** A call on its way upstream, for some keys, with some fields. */
+interface Flight {
+  readonly fields: FieldSet;
+  readonly waiters: Map<Waiter, string[]>;
+  readonly controller: AbortController;
+}
+
+class Group {
+  private readonly pending = new Map<string, PendingKey>();
+  private readonly inFlight = new Map<string, Flight>();
+  private cancelTimer: (() => void) | undefined;
+  private readonly maxBatchSize: number;
+
+  constructor(
+    private readonly template: LookupCall<unknown>,
+    private readonly shared: SharedLookups,
+  ) {
+    this.maxBatchSize = template.lookup.maxBatchSize(template.client as never);
+  }
+
+  request(call: LookupCall<unknown>, keys: readonly string[], grow: ReadonlyMap<string, FieldSet>): Promise<Map<string, unknown>> {
+    const { signal } = call.request;
+    if (signal.aborted) return Promise.reject(abandoned(call.lookup.provider, signal));
+    return new Promise((resolve, reject) => {
+      const onAbort = () => this.leave(waiter);
+      const waiter: Waiter = {
+        signal,
+        sink: call.request,
+        answers: new Map(),
+        outstanding: keys.length,
+        settled: false,
+        resolve: (answers) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(answers);
+        },
+        reject,
+      };
+      const provider = call.lookup.provider;
+      let joined = 0;
+      for (const key of keys) {
+        const need = grow.has(key) ? union(call.fields, grow.get(key)) : call.fields;
+        const flight = this.inFlight.get(key);
+        if (flight !== undefined && covers(flight.fields, need)) {
+          // Already on its way with every field this request needs: wait for it.
+          const mine = flight.waiters.get(waiter);
+          if (mine === undefined) flight.waiters.set(waiter, [key]);
+          else mine.push(key);
+          joined++;
+          continue;
+        }
+        let entry = this.pending.get(key);
+        if (entry === undefined) {
+          entry = { fields: new Set(), waiters: new Set() };
+          this.pending.set(key, entry);
+        } else if (!entry.waiters.has(waiter)) {
+          joined++;
+        }
+        for (const field of need) entry.fields.add(field);
+        entry.waiters.add(waiter);
+      }
+      if (joined > 0) coalescedIds.inc({ provider: provider.name }, joined);
+      signal.addEventListener('abort', onAbort, { once: true });
+      this.schedule();
+    });
+  }
+
+  /** Sends full chunks at once, the rest when the window closes. */
+  private schedule(): void {
+    while (this.pending.size >= this.maxBatchSize) this.flush(this.maxBatchSize);
+    if (this.pending.size === 0 || this.cancelTimer !== undefined) return;
+    const go = () => {
+      this.cancelTimer = undefined;
+      while (this.pending.size > 0) this.flush(this.maxBatchSize);
+    };
+    if (this.shared.windowMs <= 0) {
+      // Only the keys asked for in this turn of the event loop: the same request's batch, and others'.
+      const immediate = setImmediate(go);
+      this.cancelTimer = () => clearImmediate(immediate);
+    } else {
+      this.cancelTimer = this.shared.clock.setTimer(go, this.shared.windowMs);
+    }
+  }
+
+  /** Sends one call for up to `size` pending keys, asking for the union of the fields their requests need. */
+  private flush(size: number): void {
+    const taken: Array<[string, PendingKey]> = [];
+    for (const pending of this.pending) {
+      if (taken.length === size) break;
+      taken.push(pending);
+    }
+    if (taken.length === 0) return;
+    const fields = new Set<string>();
+    const waiters = new Map<Waiter, string[]>();
+    for (const [key, entry] of taken) {
+      this.pending.delete(key);
+      for (const field of entry.fields) fields.add(field);
+      for (const waiter of entry.waiters) waiters.set(waiter, [...(waiters.get(waiter) ?? []), key]);
+    }
+    const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController() };
+    const keys = taken.map(([key]) => key);
+    for (const key of keys) this.inFlight.set(key, flight);
+    void this.send(keys, flight);
+  }
+
+  private async send(keys: string[], flight: Flight): Promise<void> {
+    const { lookup, client, partition, credential } = this.template;
+    const provider = lookup.provider;
+    upstreamBatchSize.observe({ provider: provider.name }, keys.length);
+    const primes: Array<{ lookup: Lookup<never, unknown>; key: string; value: unknown; fields: FieldSet | undefined }> = [];
+    let answers: Map<string, unknown>;
+    try {
+      answers = await lookup.fetch(client as never, keys, {
+        partition,
+        fields: flight.fields,
+        signal: flight.controller.signal,
+        credential: credential?.token,
+        logger: this.shared.logger,
+        prime: (other, key, value, fields) => {
+          primes.push({ lookup: other, key, value, fields });
+        },
+      });
+    } catch (error) {
+      // A whole-call failure (rate limit, outage, credentials) is reported at every key it covered.
+      if (!(error instanceof ProviderError))
+        this.shared.logger.error({ provider: provider.name, err: error }, 'batch function failed: a bug, not an upstream answer');
+      const failure = error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
+      answers = new Map(keys.map((key) => [key, failure.forId(key)]));
+    }
+    for (const key of keys) {
+      if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
+      if (!answers.has(key)) answers.set(key, new ProviderError({ code: 'NOT_FOUND', provider, id: key }));
+    }
+
+    this.shared.store(this.template, flight.fields, answers);
+    for (const prime of primes) {
+      if (prime.fields !== undefined)
+        this.shared.store({ ...this.template, lookup: prime.lookup }, prime.fields, new Map([[prime.key, prime.value]]));
+    }
+    for (const [waiter, mine] of flight.waiters) {
+      if (waiter.settled) continue;
+      for (const prime of primes) waiter.sink.prime(prime.lookup, prime.key, prime.value as never, partition);
+      for (const key of mine) waiter.answers.set(key, answers.get(key));
+      waiter.outstanding -= mine.length;
+      if (waiter.outstanding <= 0) {
+        waiter.settled = true;
+        waiter.resolve(waiter.answers);
+      }
+    }
+  }
+
+  /** A request that went away stops waiting; a call no one waits for any more is dropped. */
+  private leave(waiter: Waiter): void {
+    if (waiter.settled) return;
+    waiter.settled = true;
+    waiter.reject(abandoned(this.template.lookup.provider, waiter.signal));
+    for (const [key, entry] of this.pending) {
+      entry.waiters.delete(waiter);
+      if (entry.waiters.size === 0) this.pending.delete(key);
+    }
+    for (const flight of new Set(this.inFlight.values())) {
+      if (!flight.waiters.delete(waiter)) continue;
+      if ([...flight.waiters.keys()].every((other) => other.settled)) {
+        const reason: unknown = waiter.signal.reason;
+        flight.controller.abort(
+          reason instanceof WorkAbandoned ? reason : new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'no request waits for this call any more'),
+        );
+      }
+    }
+  }
+}

@@ -1,0 +1,38 @@
+import type { FieldSet } from '../providers/provider.js';
+
+/**
+ * One cached answer about one key of one lookup, as it travels to and from any store: a record, or
+ * "this user does not exist" (NOT_FOUND, SUSPENDED), with the upstream fields it was fetched with and
+ * how long it is good for. JSON-serializable: Redis holds it as text.
+ */
+export interface CacheEntry {
+  /** The record, as the lookup's codec encoded it; absent for a negative answer. */
+  record?: unknown;
+  /** A negative answer: the error's code and, when the provider wrote one, its message. */
+  missing?: { code: 'NOT_FOUND' | 'SUSPENDED'; message?: string };
+  /** The upstream fields the record was fetched with: it answers any operation needing a subset. */
+  fields: FieldSet;
+  /** Epoch ms until which the entry is fresh. */
+  freshUntil: number;
+  /** Epoch ms until which it may still be served when the upstream cannot answer (rate limited, down). */
+  staleUntil: number;
+}
+
+/** Whether a record fetched with `have` answers an operation that needs `need` (both sorted). */
+export function covers(have: FieldSet, need: FieldSet): boolean {
+  if (need.length === 0) return true;
+  if (need.length > have.length) return false;
+  let i = 0;
+  for (const field of have) {
+    if (field === need[i]) i++;
+    if (i === need.length) return true;
+  }
+  return i === need.length;
+}
+
+/** The sorted union of field sets. */
+export function union(...sets: ReadonlyArray<FieldSet | undefined>): FieldSet {
+  const all = new Set<string>();
+  for (const set of sets) if (set !== undefined) for (const field of set) all.add(field);
+  return [...all].sort();
+}
