@@ -4,6 +4,7 @@ import { MemoryCache } from './cache/memory-cache.js';
 import type { Config } from './config.js';
 import { startDemo } from './demo.js';
 import { providers } from './providers/registry.js';
+import { RedisLink } from './redis/link.js';
 import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
 import { type Clock, systemClock } from './upstream/clock.js';
@@ -50,7 +51,10 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
   const demo = config.demo ? await startDemo(logger) : undefined;
   const setups = demo?.setups ?? config.providers;
-  const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports, options.clock);
+  const redis =
+    config.redis && new RedisLink({ ...config.redis, prefix: config.redis.keyPrefix, logger: logger.child({ component: 'redis' }) });
+  if (redis !== undefined && (await redis.connect())) logger.info('Redis connected: cache, budgets and tokens shared with every replica');
+  const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports, options.clock, redis);
   for (const provider of providers) {
     if (!running.clients.has(provider.id.name)) {
       logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
@@ -66,6 +70,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     async close() {
       const outcome = await server.close(config.shutdownGraceMs);
       await running.close();
+      await redis?.close();
       await demo?.close();
       return outcome;
     },

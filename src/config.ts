@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
-import { flag, int, optionalFlag, problemsOf } from './env.js';
+import { flag, int, optionalFlag, problemsOf, secret } from './env.js';
 import type { AnyProvider, ConfigIO, Env, ProviderDefinition } from './providers/provider.js';
 import { providers } from './providers/registry.js';
 import type { CircuitSettings } from './upstream/circuit.js';
@@ -47,6 +47,18 @@ const settings = z.object({
   CACHE_STALE_SECONDS: int(0, 7 * 24 * 3600, 3600),
   CACHE_MISSING_TTL_SECONDS: int(0, 24 * 3600, 60),
   COALESCE_WINDOW_MS: int(0, 1000, 2),
+  // May hold a password: never repeated in a message.
+  REDIS_URL: secret.pipe(
+    z
+      .string()
+      .regex(/^rediss?:\/\/[^\s]*$/, 'must be a redis:// or rediss:// URL')
+      .optional(),
+  ),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .optional()
+    .transform((v) => v || 'users-subgraph:'),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250),
 });
 
 /** How every provider talks to its upstream: one set of settings, each provider's client reads them. */
@@ -89,6 +101,15 @@ export interface SharingSettings {
   providers: ReadonlyMap<string, { enabled: boolean; ttlMs: number }>;
 }
 
+/** Redis, when `REDIS_URL` is set: what replicas share (README, "Sharing upstream calls"). */
+export interface RedisSettings {
+  url: string;
+  /** Starts every key this deployment writes. */
+  keyPrefix: string;
+  /** Longest wait for one command before the in-memory path is taken. */
+  commandTimeoutMs: number;
+}
+
 /** A provider whose credentials are set, with its parsed configuration. */
 export interface ProviderSetup {
   definition: AnyProvider;
@@ -111,6 +132,8 @@ export interface Config {
   shutdownGraceMs: number;
   limits: OperationLimits;
   sharing: SharingSettings;
+  /** Absent: everything is shared within this process only. */
+  redis?: RedisSettings;
   upstream: UpstreamSettings;
   /** The configured providers, in registry order; a provider absent here answers PROVIDER_NOT_CONFIGURED. */
   providers: readonly ProviderSetup[];
@@ -204,6 +227,9 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
       coalesceWindowMs: vars.COALESCE_WINDOW_MS,
       providers: caching.data,
     },
+    ...(vars.REDIS_URL === undefined
+      ? {}
+      : { redis: { url: vars.REDIS_URL, keyPrefix: vars.REDIS_KEY_PREFIX, commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS } }),
     upstream: {
       timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
       connections: vars.UPSTREAM_CONNECTIONS,

@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ProviderSetup, UpstreamSettings } from './config.js';
 import type { Clients } from './context.js';
+import type { RedisLink } from './redis/link.js';
 import { Circuits } from './upstream/circuit.js';
 import { type Clock, systemClock } from './upstream/clock.js';
 
@@ -21,6 +22,7 @@ export async function createClients(
   logger: Logger,
   transports: ReadonlyMap<string, unknown> = new Map(),
   clock: Clock = systemClock,
+  redis?: RedisLink,
 ): Promise<RunningClients> {
   const circuits = new Circuits(upstream.circuit, logger);
   const clients = new Map<string, unknown>();
@@ -34,6 +36,7 @@ export async function createClients(
         logger: logger.child({ provider: name }),
         clock,
         circuits,
+        ...(redis === undefined ? {} : { redis }),
         transport: transports.get(name),
       });
       clients.set(name, client);

@@ -4,6 +4,7 @@ import type { UpstreamSettings } from '../config.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
 import type { SelectedFields } from '../plan/selected-fields.js';
+import type { RedisLink } from '../redis/link.js';
 import type { Circuits } from '../upstream/circuit.js';
 import type { Clock } from '../upstream/clock.js';
 import type { ProviderError } from '../upstream/errors.js';
@@ -38,6 +39,11 @@ export interface ClientContext<Transport = never> {
   clock: Clock;
   /** Where the client gets the circuit breaker of each upstream scope it calls. */
   circuits: Circuits;
+  /**
+   * Redis, when `REDIS_URL` is set: where state every replica must share lives (pacing of an upstream
+   * account, its rotating tokens). Absent, or down, the client keeps that state in its own memory.
+   */
+  redis?: RedisLink;
   /**
    * Set when an emulator that does not speak over the network (Telegram's, in-process) stands in for
    * the upstream: the client uses it instead of connecting.

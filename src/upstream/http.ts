@@ -44,6 +44,11 @@ export interface UpstreamRequest {
   query?: ReadonlyArray<readonly [string, string]>;
   headers?: Record<string, string>;
   body?: string;
+  /**
+   * The credential scope the request is sent under: '' (or absent) for the server's own credentials,
+   * else the one-way hash of the caller's (`CallerCredential.scope`). Rate budgets are kept per scope.
+   */
+  scope?: string;
 }
 
 export interface UpstreamResponse {

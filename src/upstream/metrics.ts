@@ -65,6 +65,12 @@ export const resolutions = new Counter({
   registers: [registry],
 });
 
+export const redisUp = new Gauge({
+  name: 'users_subgraph_redis_up',
+  help: 'Whether Redis (REDIS_URL) answers: 1 shared across replicas, 0 serving from this process alone. Always 0 without REDIS_URL.',
+  registers: [registry],
+});
+
 export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error' | 'aborted'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }
