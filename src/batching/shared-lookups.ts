@@ -93,6 +93,8 @@ export class SharedLookups {
       return results;
     }
 
+    // What the cached record itself must have been fetched with; expansions are looked up on their own.
+    const need = lookup.recordFields?.(call.fields) ?? call.fields;
     const cacheKeys = keys.map((key) => this.cacheKey(call, key));
     const entries = await this.read(cacheKeys);
     const now = this.options.clock.wallNow();
@@ -102,10 +104,13 @@ export class SharedLookups {
     const stale = new Map<string, CacheEntry>();
     keys.forEach((key, i) => {
       const entry = entries[i];
-      if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, call.fields))) {
-        results.set(key, this.decode(call, key, entry));
-        cacheRequests.inc({ provider: provider.name, result: 'hit' });
-        return;
+      if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, need))) {
+        const value = this.decode(call, key, entry);
+        if (value !== UNREADABLE) {
+          results.set(key, value);
+          cacheRequests.inc({ provider: provider.name, result: 'hit' });
+          return;
+        }
       }
       missing.push(key);
       if (entry !== undefined) {
@@ -119,9 +124,11 @@ export class SharedLookups {
     for (const key of missing) {
       const value = fetched.get(key);
       const entry = stale.get(key);
-      if (value instanceof ProviderError && unanswered(value) && entry !== undefined && entry.staleUntil > now) {
-        results.set(key, this.decode(call, key, entry));
-        call.request.noteStale(provider, key, Math.max(0, Math.round((now - (entry.freshUntil - policy.ttlMs)) / 1000)));
+      const served = value instanceof ProviderError && unanswered(value) && entry !== undefined && entry.staleUntil > now;
+      const staleValue = served ? this.decode(call, key, entry) : UNREADABLE;
+      if (staleValue !== UNREADABLE) {
+        results.set(key, staleValue);
+        call.request.noteStale(provider, key, Math.max(0, Math.round((now - (entry!.freshUntil - policy.ttlMs)) / 1000)));
         cacheRequests.inc({ provider: provider.name, result: 'stale' });
         continue;
       }
@@ -156,10 +163,17 @@ export class SharedLookups {
     }
   }
 
-  private decode<R>(call: LookupCall<R>, key: string, entry: CacheEntry): R | ProviderError {
-    const provider = call.lookup.provider;
+  /** An entry's answer; UNREADABLE when the lookup's codec cannot read it (written by another version): a miss. */
+  private decode<R>(call: LookupCall<R>, key: string, entry: CacheEntry): R | ProviderError | typeof UNREADABLE {
+    const { provider, codec } = call.lookup;
     if (entry.missing !== undefined) return new ProviderError({ code: entry.missing.code, provider, id: key }, entry.missing.message);
-    return (call.lookup.codec?.decode(entry.record) ?? entry.record) as R;
+    if (codec === undefined) return entry.record as R;
+    try {
+      return codec.decode(entry.record, call.client as never) as R;
+    } catch (error) {
+      this.options.logger.warn({ provider: provider.name, lookup: call.lookup.name, err: error }, 'unreadable cache entry: fetched again');
+      return UNREADABLE;
+    }
   }
 
   /** Keys through the coalescer of their lookup, scope and partition. */
@@ -171,7 +185,11 @@ export class SharedLookups {
     const id = `${call.lookup.provider.name}\u0000${call.lookup.name}\u0000${call.credential?.scope ?? ''}\u0000${call.partition}`;
     let group = this.groups.get(id);
     if (group === undefined) {
-      group = new Group(call, this);
+      // Dropped when idle: a group per credential scope must not outlive its last call.
+      const created = new Group(call, this, () => {
+        if (this.groups.get(id) === created) this.groups.delete(id);
+      });
+      group = created;
       this.groups.set(id, group);
     }
     return group.request(call, keys, grow) as Promise<Map<string, R | ProviderError>>;
@@ -183,8 +201,15 @@ export class SharedLookups {
     if (!policy.enabled) return;
     const now = this.options.clock.wallNow();
     const entries: Array<[string, CacheEntry]> = [];
+    const recordFields = call.lookup.recordFields?.(fields) ?? fields;
     for (const [key, value] of answers) {
-      const entry = toEntry(call.lookup, value, fields, now, policy);
+      let entry: CacheEntry | undefined;
+      try {
+        entry = toEntry(call, value, recordFields, now, policy);
+      } catch (error) {
+        // A record the codec cannot write is answered all the same, only not kept.
+        this.options.logger.warn({ provider: call.lookup.provider.name, err: error }, 'record not cacheable');
+      }
       if (entry !== undefined) entries.push([this.cacheKey(call, key), entry]);
     }
     if (entries.length === 0) return;
@@ -206,6 +231,9 @@ export class SharedLookups {
   }
 }
 
+/** What `decode` answers for an entry the lookup's codec cannot read. */
+const UNREADABLE: unique symbol = Symbol('unreadable');
+
 /** Separates the parts of a cache key; no key, name or scope contains it. */
 const SEPARATOR = '|';
 
@@ -215,7 +243,7 @@ function unanswered(error: ProviderError): boolean {
 }
 
 function toEntry(
-  lookup: Lookup<never, unknown>,
+  { lookup, client }: LookupCall<unknown>,
   value: unknown,
   fields: FieldSet,
   now: number,
@@ -227,7 +255,8 @@ function toEntry(
     return { missing: { code: value.code, message: value.message }, fields: [], freshUntil, staleUntil: freshUntil };
   }
   const freshUntil = now + policy.ttlMs;
-  return { record: lookup.codec?.encode(value) ?? value, fields, freshUntil, staleUntil: freshUntil + policy.staleMs };
+  const record = lookup.codec === undefined ? value : lookup.codec.encode(value as never, client as never);
+  return { record, fields, freshUntil, staleUntil: freshUntil + policy.staleMs };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -266,6 +295,7 @@ class Group {
   constructor(
     private readonly template: LookupCall<unknown>,
     private readonly shared: SharedLookups,
+    private readonly onIdle: () => void,
   ) {
     this.maxBatchSize = template.lookup.maxBatchSize(template.client as never);
   }
@@ -365,7 +395,7 @@ class Group {
         partition,
         fields: flight.fields,
         signal: flight.controller.signal,
-        credential: credential?.token,
+        credential,
         logger: this.shared.logger,
         prime: (other, key, value, fields) => {
           primes.push({ lookup: other, key, value, fields });
@@ -382,6 +412,7 @@ class Group {
       if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
       if (!answers.has(key)) answers.set(key, new ProviderError({ code: 'NOT_FOUND', provider, id: key }));
     }
+    this.dropIfIdle();
 
     this.shared.store(this.template, flight.fields, answers);
     for (const prime of primes) {
@@ -400,6 +431,11 @@ class Group {
     }
   }
 
+  /** Nothing pending, nothing in flight: the group forgets itself (a later request makes a new one). */
+  private dropIfIdle(): void {
+    if (this.pending.size === 0 && this.inFlight.size === 0 && this.cancelTimer === undefined) this.onIdle();
+  }
+
   /** A request that went away stops waiting; a call no one waits for any more is dropped. */
   private leave(waiter: Waiter): void {
     if (waiter.settled) return;
@@ -408,6 +444,10 @@ class Group {
     for (const [key, entry] of this.pending) {
       entry.waiters.delete(waiter);
       if (entry.waiters.size === 0) this.pending.delete(key);
+    }
+    if (this.pending.size === 0 && this.cancelTimer !== undefined) {
+      this.cancelTimer();
+      this.cancelTimer = undefined;
     }
     for (const flight of new Set(this.inFlight.values())) {
       if (!flight.waiters.delete(waiter)) continue;
@@ -418,5 +458,6 @@ class Group {
         );
       }
     }
+    this.dropIfIdle();
   }
 }

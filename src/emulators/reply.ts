@@ -130,7 +130,23 @@ export class ReplySender {
   /** Answers still waiting out the latency; the loopback server drops them at close. */
   readonly timers = new Set<NodeJS.Timeout>();
 
+  /** Answers held back by `hold()`, sent when it is released. */
+  private held: Array<() => void> | undefined;
+
   constructor(private readonly latencyMs = 0) {}
+
+  /**
+   * Holds every answer back until the returned function is called: a test then knows that requests
+   * sent meanwhile are all in flight at once, without racing a latency on real time.
+   */
+  hold(): () => void {
+    const held: Array<() => void> = [];
+    this.held = held;
+    return () => {
+      if (this.held === held) this.held = undefined;
+      for (const send of held.splice(0)) send();
+    };
+  }
 
   /**
    * Sends `reply` once the latency (and its own `delayMs`) has passed, then sets `record.status` (a
@@ -138,6 +154,10 @@ export class ReplySender {
    * up first).
    */
   send(res: ServerResponse, reply: Reply, record?: { status: number }): void {
+    if (this.held !== undefined) {
+      this.held.push(() => this.send(res, reply, record));
+      return;
+    }
     afterLatency(this.latencyMs + (reply.delayMs ?? 0), this.timers, () => {
       if (res.destroyed) return;
       if (record !== undefined) record.status = reply.status;

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { CallerCredential } from '../batching/shared-lookups.js';
 import type { UpstreamSettings } from '../config.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
@@ -77,6 +78,8 @@ export interface ProviderDefinition<
   emulator(): Promise<Emulator>;
   /** How long its records stay fresh in the record cache unless `<NAME>_CACHE_TTL_SECONDS` says otherwise. */
   readonly cacheTtlSeconds: number;
+  /** How a caller may send its own credential for this provider's lookups; absent: only the server's are used. */
+  readonly callerCredentials?: CallerCredentialSpec<Client>;
 }
 
 /** Any provider, whatever its types: what the registry holds. */
@@ -115,6 +118,12 @@ export interface Lookup<Client, Record> {
   /** The upstream fields an operation that selects `selected` needs; `undefined`: everything mappable. */
   fields(selected: SelectedFields | undefined): FieldSet;
   /**
+   * Of a field set, the entries that shape the record itself; the others only bring other records along
+   * in the same call (X's `expansions` and the fields of what they expand). A cached record answers
+   * when it was fetched with these: what came along is looked up in its own lookup. Default: all.
+   */
+  recordFields?(fields: FieldSet): FieldSet;
+  /**
    * A ceiling of the lookup's own on the distinct keys one operation may ask with these fields, beyond
    * the provider-wide MAX_IDS_PER_OPERATION: for a call that costs one upstream request per key.
    */
@@ -126,10 +135,12 @@ export interface Lookup<Client, Record> {
    */
   fetch(client: Client, keys: readonly string[], scope: FetchScope): Promise<Map<string, Record | ProviderError>>;
   /**
-   * How a record is kept in a cache shared through Redis (as JSON). Without one, a record is kept as it
-   * is: right for plain JSON records; a record with binary parts (MTProto's) needs its own.
+   * How a record is kept in the record cache, which may be Redis (JSON). Without one, a record is kept as
+   * it is: right for plain JSON records; a record with binary parts (MTProto's) needs its own. The client
+   * is given so that a codec's library is loaded only with the provider. `decode` throws on what it
+   * cannot read (another version's entry): that is a miss.
    */
-  readonly codec?: { encode(record: Record): unknown; decode(stored: unknown): Record };
+  readonly codec?: { encode(record: Record, client: Client): unknown; decode(stored: unknown, client: Client): Record };
 }
 
 /** What a fetch may use besides its keys. */
@@ -145,9 +156,52 @@ export interface FetchScope {
    * `fields`, the fields the other lookup's record was fetched with, it is cached too.
    */
   prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, fields?: FieldSet): void;
-  /** The caller's own credential for this provider, when it sent one: the call is made with it. */
-  credential?: string;
+  /**
+   * The caller's own credential for this provider (and partition), when it sent one: the call is made
+   * with its token instead of the server's, and its `scope` is the call's `UpstreamRequest.scope`.
+   */
+  credential?: CallerCredential;
   logger: Logger;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Caller credentials (README, "Per-caller credentials").
+
+/** One header of a caller credential: the variable that names it, its default name, what a value must look like. */
+export interface CallerHeader {
+  /** The environment variable that renames the header; `none` there turns the provider's caller credentials off. */
+  readonly variable: string;
+  /** The header's name when the variable is not set (lower case). */
+  readonly defaultName: string;
+  /** What a value must be, checked by the core before `read` sees it (`src/credentials/syntax.ts`). */
+  readonly syntax: HeaderSyntax;
+}
+
+/** What a header's value must be: at most `maxLength` characters matching `pattern`; `expected` says so in a message. */
+export interface HeaderSyntax {
+  readonly pattern: RegExp;
+  readonly maxLength: number;
+  readonly expected: string;
+}
+
+/**
+ * How a caller sends its own credential for a provider: the headers that carry it, by role (`token`,
+ * `portal`), and how their values become a token per partition. The core reads them once per request,
+ * before anything runs; a lookup in a partition the caller has a token for is made with that token,
+ * under its scope (a one-way hash), and every other lookup with the server's credentials.
+ */
+export interface CallerCredentialSpec<Client> {
+  readonly headers: Readonly<Record<string, CallerHeader>>;
+  /**
+   * The caller's tokens by partition, from the values of the headers it sent (by role; each already of
+   * its syntax); an empty map when it sent none. Or why they cannot be used: a message that names the
+   * headers (`names`, by role) and never repeats a value.
+   */
+  read(
+    values: Readonly<Partial<Record<string, string>>>,
+    client: Client,
+    names: Readonly<Record<string, string>>,
+  ): ReadonlyMap<string, string> | { problem: string };
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
   maxBatchSize: (client) => client.maxIdsPerCall,
   fields: () => [], // users.getUsers has no field selection: a user comes whole
   fetch: (client, ids, scope) => fetchUsers(client, ids, scope.signal),
+  codec: { encode: (user, client) => client.encodeUser(user), decode: (stored, client) => client.decodeUser(stored) },
 };
 
 /** A username as the root field takes it: checked like a lookup key, though it goes through `telegramUserByUsername`. */

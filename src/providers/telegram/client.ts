@@ -1,3 +1,4 @@
+import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
 import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
@@ -68,6 +69,22 @@ export class TelegramClient {
 
   get maxIdsPerCall(): number {
     return this.options.maxIdsPerCall;
+  }
+
+  /**
+   * A user as the record cache keeps it: MTProto's own binary form, base64. A user is not plain JSON
+   * (64-bit access hashes, byte strings), and TL's serialization is exact and compact.
+   */
+  encodeUser(user: TelegramApiUser): string {
+    return Buffer.from(TlBinaryWriter.serializeObject(__tlWriterMap, user)).toString('base64');
+  }
+
+  /** The user `encodeUser` kept; throws when `stored` is not one (the cache then counts a miss). */
+  decodeUser(stored: unknown): TelegramApiUser {
+    if (typeof stored !== 'string') throw new TypeError('not an encoded Telegram user');
+    const user = TlBinaryReader.deserializeObject<tl.TlObject>(__tlReaderMap, Buffer.from(stored, 'base64'));
+    if (user._ !== 'user') throw new TypeError('not an encoded Telegram user');
+    return user as TelegramApiUser;
   }
 
   /** One `users.getUsers` RPC for these users (the caller chunks). Unknown users are simply absent. */

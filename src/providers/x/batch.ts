@@ -1,5 +1,5 @@
 import { ProviderError } from '../../upstream/errors.js';
-import type { Lookup } from '../provider.js';
+import type { FetchScope, FieldSet, Lookup } from '../provider.js';
 import type { XClient } from './client.js';
 import { X } from './id.js';
 import { FULL_X_PLAN, planXFields, tweetFieldSet, userFieldSet } from './plan.js';
@@ -26,9 +26,10 @@ export const xUsers: Lookup<XClient, XApiUser> = {
   key: userId,
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
+  recordFields: (fields) => parametersOf(fields, 'user.fields'),
   async fetch(client, ids, scope) {
-    const response = await client.usersByIds(ids, scope.fields, scope.signal);
-    primeIncludedTweets(response, scope.prime);
+    const response = await client.usersByIds(ids, scope.fields, scope.signal, scope.credential);
+    primeIncludedTweets(response, scope);
     return indexUsers(response, (user) => user.id);
   },
 };
@@ -43,10 +44,12 @@ export const xUsersByUsername: Lookup<XClient, XApiUser> = {
   },
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
+  recordFields: (fields) => parametersOf(fields, 'user.fields'),
   async fetch(client, usernames, scope) {
-    const response = await client.usersByUsernames(usernames, scope.fields, scope.signal);
-    primeIncludedTweets(response, scope.prime);
-    for (const user of response.data ?? []) scope.prime(xUsers, user.id, user);
+    const response = await client.usersByUsernames(usernames, scope.fields, scope.signal, scope.credential);
+    primeIncludedTweets(response, scope);
+    // The same parameters as `GET /2/users` would have sent: cached as the user lookup's records.
+    for (const user of response.data ?? []) scope.prime(xUsers, user.id, user, scope.fields);
     return indexUsers(response, (user) => user.username.toLowerCase());
   },
 };
@@ -57,9 +60,12 @@ export const xTweets: Lookup<XClient, XApiTweet> = {
   key: { isValid: (id) => X_ID_PATTERN.test(id), expected: 'an X post id (1-19 digits)' },
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
+  recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
   async fetch(client, ids, scope) {
-    const response = await client.tweetsByIds(ids, scope.fields, scope.signal);
-    for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user);
+    const response = await client.tweetsByIds(ids, scope.fields, scope.signal, scope.credential);
+    // Expanded authors came with the call's `user.fields`, and without expansions of their own.
+    const authorFields = parametersOf(scope.fields, 'user.fields');
+    for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user, authorFields);
     const found = new Map<string, XApiTweet | ProviderError>();
     for (const tweet of response.data ?? []) found.set(tweet.id, tweet);
     for (const problem of response.errors ?? []) {
@@ -88,14 +94,13 @@ function indexUsers(response: XLookupResponse<XApiUser>, keyOf: (user: XApiUser)
  * Expanded tweets go to the tweet lookup, so `pinnedTweet` costs no second call. An expanded id that
  * X could not return (a deleted pinned tweet) is handed over as its error for the same reason.
  */
-function primeIncludedTweets(
-  response: XLookupResponse<XApiUser>,
-  prime: (lookup: typeof xTweets, id: string, value: XApiTweet | ProviderError) => void,
-): void {
+function primeIncludedTweets(response: XLookupResponse<XApiUser>, { prime, fields }: FetchScope): void {
+  // Expanded tweets came with the call's `tweet.fields`, and without their author expanded.
+  const tweetFields = parametersOf(fields, 'tweet.fields');
   const included = new Set<string>();
   for (const tweet of response.includes?.tweets ?? []) {
     included.add(tweet.id);
-    prime(xTweets, tweet.id, tweet);
+    prime(xTweets, tweet.id, tweet, tweetFields);
   }
   for (const problem of response.errors ?? []) {
     const id = problem.resource_id ?? problem.value;
@@ -107,6 +112,11 @@ function primeIncludedTweets(
       if (id !== undefined && !included.has(id)) prime(xTweets, id, new ProviderError({ code: 'NOT_FOUND', provider: X, id }));
     }
   }
+}
+
+/** The entries of a field set that set one query parameter (`user.fields=…`): what an expansion was fetched with. */
+function parametersOf(fields: FieldSet, parameter: string): FieldSet {
+  return fields.filter((field) => field.startsWith(`${parameter}=`));
 }
 
 function problemToError(problem: XProblem, id: string): ProviderError {

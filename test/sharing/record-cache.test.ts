@@ -1,0 +1,189 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { type Harness, startHarness } from '../support/harness.js';
+import { ManualClock } from '../support/manual-clock.js';
+import { idsOf, xCalls } from '../support/x.js';
+
+/**
+ * The record cache through the real server: which operations cost an upstream call once others have
+ * run. Every test turns the provider's cache on (the harness has it off so other tests count every
+ * operation), and time moves on a manual clock.
+ */
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+async function start(env: Record<string, string> = {}) {
+  const clock = new ManualClock();
+  h = await startHarness({ env: { X_CACHE: '1', TELEGRAM_CACHE: '1', BITRIX24_CACHE: '1', NEXUDUS_CACHE: '1', ...env }, clock });
+  const gql = (query: string, variables?: Record<string, unknown>) => clock.run(h!.gql(query, variables));
+  return { h, clock, gql };
+}
+
+const usersWith = (fields: string) => `query($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`;
+const userFieldsOf = (call: { query: Record<string, string> }) => (call.query['user.fields'] ?? '').split(',').filter(Boolean).sort();
+
+describe('field sets', () => {
+  it('a second operation for cached ids makes 0 calls; one needing a field the cache lacks makes 1, with the union', async () => {
+    const { h, gql } = await start();
+    const ids = ['1', '2', '3'];
+    const first = await gql(usersWith('id createdAt'), { ids });
+    expect(xCalls(h)).toHaveLength(1);
+
+    // Fewer fields, or the same: the cache answers, with the same data.
+    const narrower = await gql(usersWith('id name createdAt'), { ids });
+    expect(xCalls(h)).toHaveLength(1);
+    expect(narrower.body.data.xUsers.map((u: { createdAt: string }) => u.createdAt)).toEqual(
+      first.body.data.xUsers.map((u: { createdAt: string }) => u.createdAt),
+    );
+
+    // A field the cache lacks: one call, asking for the union, and the entries grow.
+    const wider = await gql(usersWith('id description'), { ids });
+    expect(wider.body.errors).toBeUndefined();
+    const calls = xCalls(h);
+    expect(calls).toHaveLength(2);
+    expect(idsOf(calls[1]!)).toEqual(ids);
+    expect(userFieldsOf(calls[1]!)).toEqual(['created_at', 'description']);
+
+    await gql(usersWith('createdAt description'), { ids });
+    expect(xCalls(h)).toHaveLength(2);
+  });
+
+  it('only the ids the cache cannot answer go upstream', async () => {
+    const { h, gql } = await start();
+    await gql(usersWith('id'), { ids: ['1', '2'] });
+    const mixed = await gql(usersWith('id username'), { ids: ['2', '3', '1', '4'] });
+    expect(mixed.body.data.xUsers.map((u: { id: string }) => u.id)).toEqual(['2', '3', '1', '4']);
+    expect(xCalls(h).map(idsOf)).toEqual([
+      ['1', '2'],
+      ['3', '4'],
+    ]);
+  });
+
+  it('records that came along (expanded tweets, their authors, users by username) are cached with the fields they came with', async () => {
+    const { h, gql } = await start();
+    await gql(usersWith('id pinnedTweet { id text createdAt }'), { ids: ['2'] });
+    expect(xCalls(h).map((c) => c.path)).toEqual(['/2/users']);
+    // The pinned tweet came in `includes.tweets`, with `tweet.fields=created_at`: cached as a tweet.
+    await gql(usersWith('pinnedTweet { text createdAt }'), { ids: ['2'] });
+    expect(xCalls(h)).toHaveLength(1);
+    // `Tweet.author` needs the tweet's author_id, which the cached tweet lacks: one /2/tweets call, with
+    // the union, expanding the author. The cached user answers on its own (its record needs no more).
+    await gql(usersWith('pinnedTweet { author { id username } }'), { ids: ['2'] });
+    expect(xCalls(h).map((c) => c.path)).toEqual(['/2/users', '/2/tweets']);
+    expect(xCalls(h)[1]!.query).toMatchObject({ ids: '2001', expansions: 'author_id', 'tweet.fields': 'author_id,created_at' });
+    // From then on the user, the tweet and its author answer from the cache.
+    await gql(usersWith('id pinnedTweet { text createdAt author { id username } }'), { ids: ['2'] });
+    expect(xCalls(h)).toHaveLength(2);
+    // Users found by username are the id lookup's records too, with the same parameters.
+    const byName = await gql('{ xUsersByUsername(usernames: ["user5"]) { id createdAt } }');
+    expect(byName.body.data.xUsersByUsername).toEqual([{ id: '5', createdAt: expect.any(String) }]);
+    await gql(usersWith('id createdAt'), { ids: ['5'] });
+    expect(xCalls(h).map((c) => c.path)).toEqual(['/2/users', '/2/tweets', '/2/users/by']);
+  });
+});
+
+describe('negative answers', () => {
+  it('a NOT_FOUND is cached for CACHE_MISSING_TTL_SECONDS, then asked again', async () => {
+    const { h, clock, gql } = await start({ CACHE_MISSING_TTL_SECONDS: '60' });
+    const first = await gql(usersWith('id'), { ids: ['99999'] });
+    const again = await gql(usersWith('id'), { ids: ['99999'] });
+    expect(again.body).toEqual(first.body);
+    expect(again.body.errors![0]!.extensions).toEqual({ code: 'NOT_FOUND', provider: 'x', id: '99999' });
+    expect(xCalls(h)).toHaveLength(1);
+    await clock.advance(60_000);
+    await gql(usersWith('id'), { ids: ['99999'] });
+    expect(xCalls(h)).toHaveLength(2);
+  });
+});
+
+describe('time to live', () => {
+  it('a record is fresh for X_CACHE_TTL_SECONDS, then fetched again', async () => {
+    const { h, clock, gql } = await start({ X_CACHE_TTL_SECONDS: '30' });
+    await gql(usersWith('id'), { ids: ['1'] });
+    await clock.advance(29_999);
+    await gql(usersWith('id'), { ids: ['1'] });
+    expect(xCalls(h)).toHaveLength(1);
+    await clock.advance(1);
+    await gql(usersWith('id'), { ids: ['1'] });
+    expect(xCalls(h)).toHaveLength(2);
+  });
+
+  it('X_CACHE=0 turns X’s cache off and leaves the others on', async () => {
+    const { h, gql } = await start({ X_CACHE: '0' });
+    for (let i = 0; i < 2; i++) await gql('{ xUsers(ids: ["1"]) { id } telegramUsers(ids: ["1"]) { id } }');
+    expect(xCalls(h)).toHaveLength(2);
+    expect(h.emulator('telegram').rpcs).toHaveLength(1);
+  });
+});
+
+describe('serving stale', () => {
+  const spentWindow = (clock: ManualClock) => ({
+    kind: 'status' as const,
+    status: 429 as const,
+    headers: {
+      'x-rate-limit-limit': '300',
+      'x-rate-limit-remaining': '0',
+      'x-rate-limit-reset': String(Math.ceil(clock.wallNow() / 1000) + 600),
+    },
+  });
+
+  it.each([
+    ['a 429', (h: Harness, clock: ManualClock) => h.emulator('x').failNext(1, spentWindow(clock)), 'RATE_LIMITED'],
+    ['a 503', (h: Harness) => h.emulator('x').failNext(10, 503), 'UPSTREAM_UNAVAILABLE'],
+  ])('during %s, an expired entry inside CACHE_STALE_SECONDS is served and said so; others get the error', async (_name, fail, code) => {
+    const { h, clock, gql } = await start({ X_CACHE_TTL_SECONDS: '60', CACHE_STALE_SECONDS: '3600' });
+    const fresh = await gql(usersWith('id username createdAt'), { ids: ['1', '2'] });
+    await clock.advance(90_000);
+    fail(h, clock);
+    const stale = await gql(usersWith('id username createdAt'), { ids: ['1', '2', '3'] });
+    expect(stale.body.data.xUsers.slice(0, 2)).toEqual(fresh.body.data.xUsers);
+    expect(stale.body.data.xUsers[2]).toBeNull();
+    expect(stale.body.errors!.map((e) => [e.path, e.extensions!.code])).toEqual([[['xUsers', 2], code]]);
+    expect((stale.body as { extensions?: unknown }).extensions).toEqual({
+      stale: [
+        { provider: 'x', id: '1', ageSeconds: 90 },
+        { provider: 'x', id: '2', ageSeconds: 90 },
+      ],
+    });
+  });
+
+  it('past the stale window, the error is the answer', async () => {
+    const { h, gql, clock } = await start({ X_CACHE_TTL_SECONDS: '60', CACHE_STALE_SECONDS: '60' });
+    await gql(usersWith('id'), { ids: ['1'] });
+    await clock.advance(120_000);
+    h.emulator('x').failNext(10, 503);
+    const late = await gql(usersWith('id'), { ids: ['1'] });
+    expect(late.body.data.xUsers).toEqual([null]);
+    expect(late.body.errors![0]!.extensions!.code).toBe('UPSTREAM_UNAVAILABLE');
+    expect((late.body as { extensions?: unknown }).extensions).toBeUndefined();
+  });
+});
+
+describe('other providers', () => {
+  it('Telegram users round-trip through the cache (MTProto records, kept in their binary form)', async () => {
+    const { h, gql } = await start();
+    const query = '{ telegramUsers(ids: ["1", "2", "4242424"]) { id username firstName status { presence } } }';
+    const first = await gql(query);
+    const second = await gql(query);
+    expect(second.body).toEqual(first.body);
+    expect(first.body.data.telegramUsers[0]).toMatchObject({ id: '1' });
+    expect(h.emulator('telegram').rpcs.filter((rpc) => rpc.method === 'users.getUsers')).toHaveLength(1);
+  });
+
+  it('Bitrix24: AVATAR_HR is asked once avatarHr is selected, and then answers both kinds of operations', async () => {
+    const { h, gql } = await start();
+    const query = (fields: string) => `{ bitrix24Users(ids: ["1", "2"]) { ${fields} } }`;
+    await gql(query('id name'));
+    await gql(query('id name'));
+    const portal = h.emulator('bitrix24').get('portal-a')!;
+    expect(portal.requests).toHaveLength(1);
+    await gql(query('id avatarHr'));
+    expect(portal.requests).toHaveLength(2);
+    expect(portal.requests[1]).toMatchObject({ ids: [1, 2], avatarHr: true });
+    await gql(query('name avatarHr'));
+    expect(portal.requests).toHaveLength(2);
+  });
+});
