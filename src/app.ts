@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import { SharedLookups } from './batching/shared-lookups.js';
 import { MemoryCache } from './cache/memory-cache.js';
+import type { RecordCache } from './cache/record-cache.js';
+import { RedisCache } from './cache/redis-cache.js';
+import { RedisOrMemoryCache } from './cache/redis-or-memory-cache.js';
 import type { Config } from './config.js';
 import { startDemo } from './demo.js';
 import { providers } from './providers/registry.js';
@@ -28,15 +31,29 @@ export interface StartOptions {
   clock?: Clock;
 }
 
-/** The layer under every request's loaders (README, "Sharing upstream calls"): the record cache and coalescing. */
-function createSharedLookups(config: Config, logger: Logger, clock: Clock = systemClock): SharedLookups {
+/**
+ * The layer under every request's loaders (README, "Sharing upstream calls"): the record cache and
+ * coalescing. With Redis, the cache is shared by every replica (this process's memory while Redis is
+ * lost), its keys under `<REDIS_KEY_PREFIX>cache:`.
+ */
+function createSharedLookups(config: Config, logger: Logger, clock: Clock = systemClock, redis?: RedisLink): SharedLookups {
   const { sharing } = config;
+  const memory = new MemoryCache(sharing.maxBytes, () => clock.wallNow());
+  let cache: RecordCache = memory;
+  let keyPrefix: string | undefined;
+  if (redis !== undefined) {
+    keyPrefix = redis.key('cache', '');
+    const shared = new RedisCache(redis, keyPrefix, () => clock.wallNow());
+    cache = new RedisOrMemoryCache(redis, shared, memory, logger.child({ component: 'record-cache' }));
+  }
   return new SharedLookups({
-    cache: new MemoryCache(sharing.maxBytes, () => clock.wallNow()),
+    cache,
+    ...(keyPrefix === undefined ? {} : { keyPrefix }),
     policy: (provider) => {
       const own = sharing.providers.get(provider.name);
       return {
-        enabled: (own?.enabled ?? false) && sharing.maxBytes > 0,
+        // With Redis, CACHE_MAX_BYTES=0 leaves the shared cache alone (no memory path while Redis is lost).
+        enabled: (own?.enabled ?? false) && (sharing.maxBytes > 0 || redis !== undefined),
         ttlMs: own?.ttlMs ?? 0,
         missingTtlMs: sharing.missingTtlMs,
         staleMs: sharing.staleMs,
@@ -61,7 +78,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     }
   }
   initProviderMetrics(providers.map((provider) => provider.id.name));
-  const shared = createSharedLookups(config, logger, options.clock);
+  const shared = createSharedLookups(config, logger, options.clock, redis);
   const server = await startServer(config, running.clients, logger, { circuits: running.circuits, shared });
   logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
   return {

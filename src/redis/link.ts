@@ -22,15 +22,31 @@ export interface RedisLinkOptions {
   /** Longest wait for one command before the in-memory path is taken instead. */
   commandTimeoutMs: number;
   logger: Logger;
+  /** How often a Redis that stopped answering on an open connection is asked whether it is back (ms). */
+  probeIntervalMs?: number;
 }
 
 export class RedisLink {
   readonly client: Redis;
   readonly prefix: string;
   private connected = false;
+  /**
+   * A command timed out on a connection that still looks open: a Redis that hangs, or a network that
+   * drops packets without a reset. TCP would notice only minutes later, and until then every command
+   * would cost the whole timeout, so the link counts as lost until a PING answers (`commandFailed`).
+   */
+  private stalled = false;
   private closed = false;
+  /** During the first connection attempt, whose failure `connect` reports itself. */
+  private starting = false;
   /** Whether a loss was already said: one log line per loss, not one per reconnect attempt. */
   private lossReported = false;
+  /** `up` as last announced (log, gauge, listeners): they hear transitions only. */
+  private announced = false;
+  private readonly listeners = new Set<(up: boolean) => void>();
+  private probe: NodeJS.Timeout | undefined;
+  /** The kind of the last connection error, for the start-up line (`connect` itself rejects with a generic one). */
+  private lastReason: string | undefined;
 
   constructor(private readonly options: RedisLinkOptions) {
     this.prefix = options.prefix;
@@ -47,19 +63,13 @@ export class RedisLink {
     redisUp.set(0);
     this.client.on('ready', () => {
       this.connected = true;
-      redisUp.set(1);
-      if (this.lossReported) options.logger.info('Redis is back: shared cache, budgets and tokens in use again');
-      this.lossReported = false;
+      this.stalled = false;
+      this.changed();
     });
     const lost = (error?: unknown) => {
       this.connected = false;
-      redisUp.set(0);
-      if (this.closed || this.lossReported) return;
-      this.lossReported = true;
-      options.logger.warn(
-        { reason: reasonOf(error) },
-        'Redis unreachable: serving from this process alone (its memory for cache, budgets and tokens) until it is back',
-      );
+      if (error !== undefined) this.lastReason = reasonOf(error);
+      this.changed(reasonOf(error));
     };
     this.client.on('error', lost);
     this.client.on('close', () => lost());
@@ -71,20 +81,58 @@ export class RedisLink {
    * attempt: without it, the subgraph serves from memory and keeps trying.
    */
   async connect(): Promise<boolean> {
+    this.starting = true;
     try {
       await this.client.connect();
       return true;
     } catch (error) {
-      this.lossReported = false;
-      if (!this.closed) this.options.logger.warn({ reason: reasonOf(error) }, 'Redis unreachable at start: serving from memory, retrying');
-      this.lossReported = true;
+      if (!this.closed && !this.lossReported) {
+        this.options.logger.warn(
+          { reason: this.lastReason ?? reasonOf(error) },
+          'Redis unreachable at start: serving from memory, retrying',
+        );
+        this.lossReported = true;
+      }
       return false;
+    } finally {
+      this.starting = false;
     }
   }
 
   /** Whether commands can be sent now; when false, take the in-memory path without trying. */
   get up(): boolean {
-    return this.connected && this.client.status === 'ready';
+    return this.connected && !this.stalled && !this.closed && this.client.status === 'ready';
+  }
+
+  /**
+   * What a user of the link calls with the error of a command that failed. A timeout marks Redis lost
+   * (see `stalled`) until a PING, sent every `probeIntervalMs`, answers; other errors change nothing
+   * (a closed connection is seen by the link itself).
+   */
+  commandFailed(error: unknown): void {
+    if (!(error instanceof Error) || error.message !== 'Command timed out') return;
+    if (this.stalled || !this.connected || this.closed) return;
+    this.stalled = true;
+    this.changed('ETIMEDOUT');
+    this.scheduleProbe();
+  }
+
+  /** Calls `listener` with each change of `up` from now on; the returned function stops it. */
+  onChange(listener: (up: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Resolves once `up` is `wanted`: at once if it is. */
+  waitUntil(wanted: boolean): Promise<void> {
+    if (this.up === wanted) return Promise.resolve();
+    return new Promise((resolve) => {
+      const stop = this.onChange((up) => {
+        if (up !== wanted) return;
+        stop();
+        resolve();
+      });
+    });
   }
 
   /** `name` under this deployment's prefix. */
@@ -94,12 +142,48 @@ export class RedisLink {
 
   async close(): Promise<void> {
     this.closed = true;
-    redisUp.set(0);
+    clearTimeout(this.probe);
+    this.changed();
     try {
       await this.client.quit();
     } catch {
       this.client.disconnect();
     }
+  }
+
+  /** Announces a change of `up`: the gauge, one log line per loss and per recovery, the listeners. */
+  private changed(reason?: string): void {
+    const up = this.up;
+    if (up === this.announced) return;
+    this.announced = up;
+    redisUp.set(up ? 1 : 0);
+    if (up) {
+      if (this.lossReported) this.options.logger.info('Redis is back: shared cache, budgets and tokens in use again');
+      this.lossReported = false;
+    } else if (!this.closed && !this.starting && !this.lossReported) {
+      this.lossReported = true;
+      this.options.logger.warn(
+        { reason },
+        'Redis unreachable: serving from this process alone (its memory for cache, budgets and tokens) until it is back',
+      );
+    }
+    for (const listener of [...this.listeners]) listener(up);
+  }
+
+  private scheduleProbe(): void {
+    this.probe = setTimeout(() => {
+      this.probe = undefined;
+      if (this.closed || !this.stalled) return;
+      this.client.ping().then(
+        () => {
+          if (!this.stalled) return;
+          this.stalled = false;
+          this.changed();
+        },
+        () => this.scheduleProbe(),
+      );
+    }, this.options.probeIntervalMs ?? 1_000);
+    this.probe.unref();
   }
 }
 

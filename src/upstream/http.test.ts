@@ -18,6 +18,7 @@ import {
 } from './http.js';
 import { registry, upstreamRequests } from './metrics.js';
 import { RulePacer } from './pacing.js';
+import { MemoryRateBudget } from './rate-budget.js';
 import { parseResetEpochSeconds, parseRetryAfter } from './retry.js';
 
 /**
@@ -485,6 +486,27 @@ describe('UpstreamClient: rate-limit budget', () => {
     await send(c, get(spent));
     expect((await send(c, get(freshLabel()))).body).toEqual({ other: true });
     expect(seen).toHaveLength(2);
+  });
+
+  it("keeps a budget per credential scope: a caller's spent budget does not block the server's own", async () => {
+    script = [reply(200, {}, { 'x-test-remaining': '0', 'x-test-reset-ms': '90000' }), reply(200, { own: true })];
+    const c = client({ budget });
+    const label = freshLabel();
+    await send(c, { ...get(label), scope: 'caller-hash' });
+    expect((await rejection(send(c, { ...get(label), scope: 'caller-hash' }))).code).toBe('RATE_LIMITED');
+    expect((await send(c, get(label))).body).toEqual({ own: true });
+    expect(seen).toHaveLength(2);
+  });
+
+  it('keeps the budget in the store it is given, under the provider, scope and label', async () => {
+    script = [reply(200, {}, { 'x-test-remaining': '0', 'x-test-reset-ms': '5000' })];
+    const budgets = new MemoryRateBudget(clock);
+    const label = freshLabel();
+    await send(client({ budget, budgets }), { ...get(label), scope: 's' });
+    expect(await budgets.blockedForMs({ provider: 'acme', scope: 's', label })).toBe(5_000);
+    // Another client on the same store (another replica, on a shared one) sends nothing either.
+    expect((await rejection(send(client({ budget, budgets }), { ...get(label), scope: 's' }))).retryAfter).toBe(5);
+    expect(seen).toHaveLength(1);
   });
 });
 

@@ -7,6 +7,7 @@ import { type Clock, systemClock } from './clock.js';
 import { abandoned, ProviderError } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
 import type { Pacer, Permit } from './pacing.js';
+import { MemoryRateBudget, type RateBudget, type RateBudgetKey } from './rate-budget.js';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
 
 /**
@@ -77,9 +78,15 @@ export interface UpstreamClientOptions {
   classify(response: UpstreamResponse, clock: Clock): Verdict;
   /**
    * The upstream's rate-limit budget as this response states it, if it states one. When it says
-   * nothing is left, calls with the same label fail fast until the reset instead of spending a 429.
+   * nothing is left, calls with the same label (and credential scope) fail fast until the reset
+   * instead of spending a 429.
    */
   budget?(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number } | undefined;
+  /**
+   * Where what `budget` reads is kept: this process's memory on `clock` unless given (a Redis-backed
+   * store shares it with every replica, `rate-budget.ts`).
+   */
+  budgets?: RateBudget;
   /** Client-side pacing, shared by every client of the same upstream account: each attempt holds a permit. */
   pacer?: Pacer;
   random?: () => number;
@@ -100,8 +107,8 @@ export class UpstreamClient {
   private readonly basePath: string;
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
-  /** label -> time on `clock` (monotonic) before which the upstream has told us not to call. */
-  private readonly blockedUntil = new Map<string, number>();
+  /** Per scope and label: when the upstream has told us not to call before. */
+  private readonly budgets: RateBudget;
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.provider = options.provider;
@@ -109,6 +116,7 @@ export class UpstreamClient {
     this.basePath = base.pathname.replace(/\/+$/, '');
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.clock = options.clock ?? systemClock;
+    this.budgets = options.budgets ?? new MemoryRateBudget(this.clock);
     this.pool = new Pool(base.origin, {
       connections: options.connections,
       pipelining: 1,
@@ -128,7 +136,7 @@ export class UpstreamClient {
     const { clock } = this;
     const call = () =>
       callWithRetries({ provider, label: request.label, policy: this.retry, logger, random, clock, signal }, async () => {
-        this.failIfBlocked(request.label);
+        await this.failIfBlocked(request);
         let permit: Permit | undefined;
         try {
           permit = await this.options.pacer?.acquire(signal);
@@ -177,7 +185,7 @@ export class UpstreamClient {
         return { failure: { kind: 'fail', code: 'UPSTREAM_UNAVAILABLE' } };
       }
       const response: UpstreamResponse = { status: res.statusCode, headers: res.headers, body: parseJson(text) };
-      this.noteBudget(request.label, response);
+      await this.noteBudget(request, response);
       return { response };
     } catch (error) {
       if (signal?.aborted) {
@@ -192,21 +200,20 @@ export class UpstreamClient {
     }
   }
 
-  private noteBudget(label: string, response: UpstreamResponse): void {
-    const budget = this.options.budget?.(response, this.clock);
-    if (budget === undefined) return;
-    if (budget.remaining <= 0) this.blockedUntil.set(label, this.clock.now() + budget.resetInMs);
-    else this.blockedUntil.delete(label);
+  /** Which budget a request spends: its provider's, under its credential scope, for its label. */
+  private budgetKey(request: UpstreamRequest): RateBudgetKey {
+    return { provider: this.provider.name, scope: request.scope ?? '', label: request.label };
   }
 
-  private failIfBlocked(label: string): void {
-    const until = this.blockedUntil.get(label);
-    if (until === undefined) return;
-    const waitMs = until - this.clock.now();
-    if (waitMs <= 0) {
-      this.blockedUntil.delete(label);
-      return;
-    }
+  /** Awaited before the response is handed on, so that the next call's check (here or on a replica) sees it. */
+  private async noteBudget(request: UpstreamRequest, response: UpstreamResponse): Promise<void> {
+    const budget = this.options.budget?.(response, this.clock);
+    if (budget !== undefined) await this.budgets.note(this.budgetKey(request), budget);
+  }
+
+  private async failIfBlocked(request: UpstreamRequest): Promise<void> {
+    const waitMs = await this.budgets.blockedForMs(this.budgetKey(request));
+    if (waitMs <= 0) return;
     throw new ProviderError({ code: 'RATE_LIMITED', provider: this.provider, retryAfter: Math.ceil(waitMs / 1000) });
   }
 
@@ -219,7 +226,7 @@ export class UpstreamClient {
  * How long a request that got no answer still counts as in flight for the pacer: longer than it can take
  * to reach an upstream once it has left (milliseconds on a network, an event-loop turn in process).
  */
-const UNANSWERED_HOLD_MS = 1_000;
+export const UNANSWERED_HOLD_MS = 1_000;
 
 /** A body larger than this is refused unread unless the provider says otherwise: no lookup answer comes near it. */
 const DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024;

@@ -1,0 +1,161 @@
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../test/support/redis.js';
+import { RedisLink } from '../redis/link.js';
+import type { CacheEntry } from './entry.js';
+import { escapeGlob, RedisCache } from './redis-cache.js';
+
+/**
+ * The record cache in a real Redis (127.0.0.1:6379), under a key namespace of this test's own, on an
+ * injected wall time (the entries' times are epoch ms; only Redis's own expiry runs on real time).
+ */
+
+const T0 = Date.UTC(2025, 0, 1);
+let now = T0;
+let link: RedisLink;
+let ns: string;
+let cache: RedisCache;
+const admin = sharedRedis();
+
+function record(id: string, fields: string[] = ['a'], freshMs = 1_000, staleMs = 5_000): CacheEntry {
+  return { record: { id, name: `User ${id}` }, fields, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs };
+}
+
+beforeAll(async () => {
+  link = new RedisLink({
+    url: SHARED_REDIS_URL,
+    prefix: uniquePrefix('redis-cache'),
+    commandTimeoutMs: 1_000,
+    logger: pino({ level: 'silent' }),
+  });
+  expect(await link.connect()).toBe(true);
+});
+
+beforeEach(() => {
+  now = T0;
+  ns = link.key('cache', `${Math.random().toString(36).slice(2)}:`);
+  cache = new RedisCache(link, ns, () => now);
+});
+
+afterEach(async () => {
+  vi.restoreAllMocks();
+  await deleteKeysUnder(admin, link.prefix);
+});
+
+afterAll(async () => {
+  await link.close();
+  await admin.quit();
+});
+
+describe('RedisCache', () => {
+  it('stores entries as JSON with a TTL until their stale time, and reads them back in order with one MGET', async () => {
+    const one = record('1');
+    const missing: CacheEntry = { missing: { code: 'NOT_FOUND' }, fields: [], freshUntil: now + 60_000, staleUntil: now + 60_000 };
+    await cache.set([
+      [`${ns}x|users|||1`, one],
+      [`${ns}x|users|||404`, missing],
+    ]);
+    expect(JSON.parse((await admin.get(`${ns}x|users|||1`))!)).toEqual(one);
+    const ttl = await admin.pttl(`${ns}x|users|||1`);
+    expect(ttl).toBeGreaterThan(5_000); // 6 s from `now`, less what real time has passed since
+    expect(ttl).toBeLessThanOrEqual(6_000);
+
+    const mget = vi.spyOn(link.client, 'mget');
+    expect(await cache.get([`${ns}x|users|||404`, `${ns}x|users|||2`, `${ns}x|users|||1`])).toEqual([missing, undefined, one]);
+    expect(mget).toHaveBeenCalledTimes(1);
+    expect(await cache.get([])).toEqual([]);
+    expect(mget).toHaveBeenCalledTimes(1); // nothing to ask
+  });
+
+  it('writes nothing for an entry already past its stale time, and reads none that is past it on its clock', async () => {
+    await cache.set([[`${ns}k|old`, { ...record('1'), freshUntil: now - 2, staleUntil: now - 1 }]]);
+    expect(await admin.exists(`${ns}k|old`)).toBe(0);
+
+    await cache.set([[`${ns}k|1`, record('1')]]);
+    now += 6_000; // the entry's stale time, on this process's clock (Redis has not expired it yet)
+    expect(await cache.get([`${ns}k|1`])).toEqual([undefined]);
+  });
+
+  it('reads a value that is not an entry (another version, a stray write) as none', async () => {
+    await admin.set(`${ns}k|garbage`, 'not json', 'PX', 10_000);
+    await admin.set(`${ns}k|array`, '[1,2]', 'PX', 10_000);
+    expect(await cache.get([`${ns}k|garbage`, `${ns}k|array`])).toEqual([undefined, undefined]);
+  });
+
+  it('reports a write Redis refuses', async () => {
+    // A command of the pipeline fails in Redis (not on the connection): its error is the write's.
+    await admin.set(`${ns}k|string`, 'x', 'PX', 10_000);
+    const pipeline = link.client.pipeline.bind(link.client);
+    vi.spyOn(link.client, 'pipeline').mockImplementation(() => pipeline().lpush(`${ns}k|string`, 'x'));
+    await expect(cache.set([[`${ns}k|1`, record('1')]])).rejects.toThrow(/WRONGTYPE/);
+  });
+
+  describe('evict', () => {
+    it("removes a provider's entries, or one key's in every lookup and scope, and resolves how many", async () => {
+      await cache.set([
+        [`${ns}x|users|||1`, record('1')],
+        [`${ns}x|users|scope||1`, record('1')],
+        [`${ns}x|tweets|||1`, record('1')],
+        [`${ns}x|users|||11`, record('11')],
+        [`${ns}nexudus|users|||1`, record('1')],
+      ]);
+      expect(await cache.evict(`${ns}x|`, '|1')).toBe(3);
+      expect((await keysUnder(admin, ns)).sort()).toEqual([`${ns}nexudus|users|||1`, `${ns}x|users|||11`]);
+      expect(await cache.evict(ns)).toBe(2);
+      expect(await keysUnder(admin, ns)).toEqual([]);
+      expect(await cache.evict(ns)).toBe(0);
+    });
+
+    it('treats glob characters in the prefix and the suffix as themselves (hostile ids)', async () => {
+      const ids = ['*', '?', '[ab]', 'a', 'b', '\\', '\\*', 'x]', 'a|b', 'a:b', '^', ''];
+      await cache.set(ids.map((id) => [`${ns}x|users|||${id}`, record(id)] as const));
+      const left = () => keysUnder(admin, ns).then((keys) => keys.map((key) => key.slice(`${ns}x|users|||`.length)).sort());
+
+      expect(await cache.evict(`${ns}x|`, '|*')).toBe(1);
+      expect(await cache.evict(`${ns}x|`, '|?')).toBe(1);
+      expect(await cache.evict(`${ns}x|`, '|[ab]')).toBe(1);
+      expect(await left()).toEqual(['', '\\', '\\*', '^', 'a', 'a:b', 'a|b', 'b', 'x]'].sort());
+      expect(await cache.evict(`${ns}x|`, '|\\')).toBe(1);
+      expect(await cache.evict(`${ns}x|`, '|\\*')).toBe(1);
+      expect(await cache.evict(`${ns}x|`, '|x]')).toBe(1);
+      expect(await cache.evict(`${ns}x|`, '|a:b')).toBe(1);
+      // `|b` ends both `a|b` and `b`'s key: a suffix is literal, not a part.
+      expect(await cache.evict(`${ns}x|`, '|b')).toBe(2);
+      expect(await left()).toEqual(['', '^', 'a']);
+
+      // A namespace holding glob characters is literal too: `*` in it does not reach a sibling namespace.
+      const starred = new RedisCache(link, `${ns}*:`, () => now);
+      const sibling = `${ns}other:x|users|||1`;
+      await cache.set([[sibling, record('1')]]);
+      await starred.set([[`${ns}*:x|users|||1`, record('1')]]);
+      expect(await starred.evict(`${ns}*:`)).toBe(1);
+      expect(await admin.exists(sibling)).toBe(1);
+    });
+
+    it('refuses a prefix outside its namespace: no input reaches the budgets, tokens or other deployments', async () => {
+      const outside = link.key('budget', 'x');
+      await admin.set(outside, '1', 'PX', 10_000);
+      await expect(cache.evict('')).rejects.toThrow(/outside/);
+      await expect(cache.evict(link.prefix)).rejects.toThrow(/outside/);
+      await expect(cache.evict('*')).rejects.toThrow(/outside/);
+      expect(await admin.exists(outside)).toBe(1);
+      expect(() => new RedisCache(link, '')).toThrow();
+    });
+
+    it('pages through a large cache: 2,500 keys in SCAN pages of 1,000, UNLINKed page by page', async () => {
+      const entries = Array.from({ length: 2_500 }, (_, i) => [`${ns}x|users|||${i}`, record(String(i))] as const);
+      await cache.set(entries);
+      await cache.set([[`${ns}nexudus|users|||1`, record('1')]]);
+      const unlink = vi.spyOn(link.client, 'unlink');
+      expect(await cache.evict(`${ns}x|`)).toBe(2_500);
+      expect(unlink.mock.calls.every((args) => args.length <= 1_000 + 100)).toBe(true); // SCAN's COUNT is a hint
+      expect(await keysUnder(admin, ns)).toEqual([`${ns}nexudus|users|||1`]);
+    });
+  });
+});
+
+describe('escapeGlob', () => {
+  it('escapes exactly * ? [ ] and backslash', () => {
+    expect(escapeGlob('a*b?c[d]e\\f|g:h^i-j')).toBe('a\\*b\\?c\\[d\\]e\\\\f|g:h^i-j');
+  });
+});

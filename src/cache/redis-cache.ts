@@ -1,0 +1,96 @@
+import type { RedisLink } from '../redis/link.js';
+import type { CacheEntry } from './entry.js';
+import type { RecordCache } from './record-cache.js';
+
+/**
+ * The record cache in Redis, shared by every replica: what one replica fetched, the others answer
+ * without asking the upstream. One key per entry, as the lookup service built it, holding the entry's
+ * JSON and expiring at its `staleUntil` (`PX`).
+ *
+ * Memory: nothing here bounds it. Redis does, with its `maxmemory` and an eviction policy that may
+ * drop these keys (`allkeys-lru`, or `volatile-ttl`: every key here has a TTL); under `noeviction` a
+ * full Redis refuses writes, which `set` reports and the caller survives (README, "Sharing upstream
+ * calls").
+ *
+ * Failures (Redis down, a command timing out) reject: `RedisOrMemoryCache` turns them into its memory
+ * path, so no request sees them.
+ */
+export class RedisCache implements RecordCache {
+  constructor(
+    private readonly link: RedisLink,
+    /**
+     * Where this cache's keys live (the lookup service's key prefix, e.g. `users-subgraph:cache:`):
+     * `evict` removes nothing outside it, so that no input can reach other deployments' keys, or the
+     * budgets and tokens beside them.
+     */
+    private readonly namespace: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (namespace === '') throw new Error('RedisCache needs a key namespace of its own');
+  }
+
+  /** One MGET for all `keys`; an entry that is not JSON of an entry, or past its stale time, is none. */
+  async get(keys: readonly string[]): Promise<Array<CacheEntry | undefined>> {
+    if (keys.length === 0) return [];
+    const values = await this.link.client.mget(...keys);
+    const now = this.now();
+    return values.map((value) => {
+      const entry = value === null ? undefined : parse(value);
+      return entry !== undefined && entry.staleUntil > now ? entry : undefined;
+    });
+  }
+
+  /** One pipeline of `SET key json PX <ms until staleUntil>`; an entry already past it is not written. */
+  async set(entries: ReadonlyArray<readonly [string, CacheEntry]>): Promise<void> {
+    const now = this.now();
+    const pipeline = this.link.client.pipeline();
+    let queued = 0;
+    for (const [key, entry] of entries) {
+      const ttlMs = Math.ceil(entry.staleUntil - now);
+      if (!(ttlMs > 0)) continue;
+      pipeline.set(key, JSON.stringify(entry), 'PX', ttlMs);
+      queued++;
+    }
+    if (queued === 0) return;
+    const results = await pipeline.exec();
+    const failure = results?.find(([error]) => error !== null)?.[0];
+    if (failure) throw failure;
+  }
+
+  /**
+   * Removes the keys that start with `prefix` and end with `suffix`, both literal (glob characters in
+   * them match only themselves): SCAN … MATCH … COUNT 1000, UNLINK per page. Resolves how many went.
+   * A prefix outside this cache's namespace is refused.
+   */
+  async evict(prefix: string, suffix = ''): Promise<number> {
+    if (!prefix.startsWith(this.namespace)) throw new Error('evict: prefix outside the record cache namespace');
+    const match = `${escapeGlob(prefix)}*${escapeGlob(suffix)}`;
+    let removed = 0;
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.link.client.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+      cursor = next;
+      // MATCH is applied by Redis; checked again here so that no pattern subtlety can widen it.
+      const mine = keys.filter((key) => key.startsWith(prefix) && key.endsWith(suffix) && key.length >= prefix.length + suffix.length);
+      if (mine.length > 0) removed += await this.link.client.unlink(...mine);
+    } while (cursor !== '0');
+    return removed;
+  }
+}
+
+/** Keys SCAN looks at per call: pages large enough that evicting from a big cache takes few round trips. */
+const SCAN_COUNT = 1000;
+
+/** `text` as a literal in a Redis glob pattern: `*`, `?`, `[`, `]` and `\` each escaped with `\`. */
+export function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
+
+function parse(value: string): CacheEntry | undefined {
+  try {
+    const entry = JSON.parse(value) as CacheEntry;
+    return typeof entry === 'object' && entry !== null && typeof entry.staleUntil === 'number' ? entry : undefined;
+  } catch {
+    return undefined;
+  }
+}

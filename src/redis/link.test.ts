@@ -1,0 +1,164 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { captureLogs } from '../../test/support/log-capture.js';
+import { freePort, type OwnRedis, startOwnRedis } from '../../test/support/redis.js';
+import { redisUp } from '../upstream/metrics.js';
+import { RedisLink } from './link.js';
+
+/**
+ * The one Redis connection, against redis-servers of this test's own (never the shared one: it is
+ * killed, paused and started again here), with a password in the URL that no log line may show.
+ * Waits are on the link's own transitions (`waitUntil`) and the client's reconnect events.
+ */
+
+const PASSWORD = 'p4ss-w0rd-never-logged';
+
+async function gauge(): Promise<number> {
+  return (await redisUp.get()).values[0]!.value;
+}
+
+let own: OwnRedis | undefined;
+let link: RedisLink | undefined;
+let logs: ReturnType<typeof captureLogs>;
+
+function open(url: string, options: { commandTimeoutMs?: number; probeIntervalMs?: number } = {}): RedisLink {
+  logs = captureLogs('debug');
+  link = new RedisLink({ url, prefix: 'test:link:', commandTimeoutMs: options.commandTimeoutMs ?? 500, logger: logs.logger, ...options });
+  return link;
+}
+
+/** Messages of the captured log lines, in order. */
+function messages(): string[] {
+  return logs.entries().map((entry) => entry.msg as string);
+}
+
+/** Resolves after the client's `count`-th reconnect attempt from now. */
+function reconnectAttempts(redis: RedisLink, count: number): Promise<void> {
+  return new Promise((resolve) => {
+    let seen = 0;
+    const onAttempt = () => {
+      if (++seen < count) return;
+      redis.client.off('reconnecting', onAttempt);
+      resolve();
+    };
+    redis.client.on('reconnecting', onAttempt);
+  });
+}
+
+afterEach(async () => {
+  await link?.close();
+  link = undefined;
+  await own?.close();
+  own = undefined;
+  // No line ever carries the password, whatever happened.
+  expect(logs.lines.join('\n')).not.toContain(PASSWORD);
+});
+
+describe('RedisLink', () => {
+  it('says a loss once however many reconnects fail, sets the gauge 0/1, and comes back by itself', async () => {
+    own = await startOwnRedis({ password: PASSWORD });
+    const redis = open(own.url);
+    expect(await redis.connect()).toBe(true);
+    expect(redis.up).toBe(true);
+    expect(await gauge()).toBe(1);
+    expect(await redis.client.ping()).toBe('PONG'); // the password in the URL authenticated
+
+    const attempts = reconnectAttempts(redis, 4);
+    await own.kill();
+    await redis.waitUntil(false);
+    expect(await gauge()).toBe(0);
+    await attempts; // four reconnects failed meanwhile
+    expect(messages().filter((msg) => msg.startsWith('Redis unreachable'))).toHaveLength(1);
+    await expect(redis.client.get('k')).rejects.toThrow(); // fails at once, never queued
+
+    await own.restart();
+    await redis.waitUntil(true);
+    expect(await gauge()).toBe(1);
+    expect(await redis.client.ping()).toBe('PONG');
+    expect(messages().filter((msg) => msg.startsWith('Redis is back'))).toHaveLength(1);
+
+    // A second loss is said again, once.
+    await own.kill();
+    await redis.waitUntil(false);
+    expect(messages().filter((msg) => msg.startsWith('Redis unreachable'))).toHaveLength(2);
+  });
+
+  it('unreachable at start: says so once, serves without it, and connects when it appears', async () => {
+    const port = await freePort();
+    const redis = open(`redis://:${PASSWORD}@127.0.0.1:${port}`);
+    const attempts = reconnectAttempts(redis, 3);
+    expect(await redis.connect()).toBe(false);
+    expect(redis.up).toBe(false);
+    expect(await gauge()).toBe(0);
+    await attempts;
+    expect(messages()).toEqual(['Redis unreachable at start: serving from memory, retrying']);
+    expect(logs.entries()[0]!.reason).toBe('ECONNREFUSED');
+
+    own = await startOwnRedis({ password: PASSWORD, port });
+    await redis.waitUntil(true);
+    expect(await gauge()).toBe(1);
+    expect(messages()).toEqual([
+      'Redis unreachable at start: serving from memory, retrying',
+      'Redis is back: shared cache, budgets and tokens in use again',
+    ]);
+  });
+
+  it('a wrong password: not up, and neither password shows in any line', async () => {
+    own = await startOwnRedis({ password: PASSWORD });
+    const redis = open(own.url.replace(encodeURIComponent(PASSWORD), 'wrong-secret-also-hidden'));
+    const attempts = reconnectAttempts(redis, 2);
+    await redis.connect();
+    await attempts;
+    expect(redis.up).toBe(false);
+    expect(await gauge()).toBe(0);
+    expect(logs.lines.join('\n')).not.toContain('wrong-secret-also-hidden');
+    expect(messages().filter((msg) => msg.startsWith('Redis unreachable'))).toHaveLength(1);
+  });
+
+  it('a Redis that hangs with the connection open: one timeout marks it lost, a PING brings it back', async () => {
+    own = await startOwnRedis();
+    const redis = open(own.url, { commandTimeoutMs: 100, probeIntervalMs: 50 });
+    await redis.connect();
+    own.pause();
+    const failure = await redis.client.get('k').catch((error: unknown) => error);
+    expect((failure as Error).message).toBe('Command timed out');
+    redis.commandFailed(failure);
+    expect(redis.up).toBe(false); // the next callers take their memory path without paying the timeout
+    expect(await gauge()).toBe(0);
+    redis.commandFailed(failure); // said once
+    expect(messages()).toEqual([
+      'Redis unreachable: serving from this process alone (its memory for cache, budgets and tokens) until it is back',
+    ]);
+    expect(logs.entries()[0]!.reason).toBe('ETIMEDOUT');
+
+    own.resume();
+    await redis.waitUntil(true);
+    expect(await gauge()).toBe(1);
+    expect(messages().at(-1)).toBe('Redis is back: shared cache, budgets and tokens in use again');
+  });
+
+  it('ignores failures that are not timeouts (a closed connection is seen by the link itself)', async () => {
+    own = await startOwnRedis();
+    const redis = open(own.url);
+    await redis.connect();
+    redis.commandFailed(new Error('WRONGTYPE Operation against a key holding the wrong kind of value'));
+    redis.commandFailed('not an error');
+    expect(redis.up).toBe(true);
+  });
+
+  it('close: down, gauge 0, and no loss reported', async () => {
+    own = await startOwnRedis();
+    const redis = open(own.url);
+    await redis.connect();
+    await redis.close();
+    link = undefined;
+    expect(redis.up).toBe(false);
+    expect(await gauge()).toBe(0);
+    expect(messages()).toEqual([]);
+  });
+
+  it('builds keys under its prefix', () => {
+    const redis = open('redis://127.0.0.1:1');
+    expect(redis.key('cache', 'x')).toBe('test:link:cache:x');
+    expect(redis.prefix).toBe('test:link:');
+  });
+});
