@@ -1,15 +1,17 @@
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
+import type { RedisLink } from '../../redis/link.js';
 import type { Circuits } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { ProviderError } from '../../upstream/errors.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import { type PaceRule, RulePacer } from '../../upstream/pacing.js';
+import type { PaceRule } from '../../upstream/pacing.js';
 import { parseRetryAfter } from '../../upstream/retry.js';
 import { type SharedToken, sendWithToken } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { NexudusConfig } from './config.js';
 import { NEXUDUS } from './id.js';
+import { nexudusAccount, nexudusPacer, nexudusTokenReplicas } from './sharing.js';
 import { nexudusToken } from './token.js';
 import { NexudusUserList, NexudusUserRecord } from './wire.js';
 
@@ -30,6 +32,8 @@ export interface NexudusClientOptions {
   logger: Logger;
   clock?: Clock;
   circuits?: Circuits;
+  /** Redis, when configured: the account's pacing and token are shared with every replica (`sharing.ts`). */
+  redis?: RedisLink;
 }
 
 /**
@@ -45,10 +49,11 @@ export class NexudusClient {
   private readonly token: SharedToken;
   private readonly logger: Logger;
 
-  constructor({ config, upstream, logger, clock = systemClock, circuits }: NexudusClientOptions) {
-    // One pacer for every request to the account, the token call included.
-    const pacer = new RulePacer(NEXUDUS_PACE, clock);
+  constructor({ config, upstream, logger, clock = systemClock, circuits, redis }: NexudusClientOptions) {
     const { timeoutMs, connections, retry } = upstream;
+    // One pacer for every request to the account, the token call included (with Redis, every replica's).
+    const account = nexudusAccount(config.baseUrl, config.credentials);
+    const pacer = nexudusPacer({ account, rules: NEXUDUS_PACE, timeoutMs, clock, redis, logger });
     this.logger = logger;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.fullRecordConcurrency = config.fullRecordConcurrency;
@@ -69,7 +74,8 @@ export class NexudusClient {
       circuit: circuits?.create(NEXUDUS, 'token'),
       maxBodyBytes: 64 * 1024,
     });
-    this.token = nexudusToken(config.credentials, this.tokenHttp, logger, clock);
+    const replicas = nexudusTokenReplicas({ account, credentials: config.credentials, redis, clock, timeoutMs, retry, logger });
+    this.token = nexudusToken(config.credentials, this.tokenHttp, logger, clock, replicas);
   }
 
   /** One list call: the (partial) records of those ids Nexudus knows; unknown ids are simply absent. */

@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { ProviderError } from '../../upstream/errors.js';
 import { path, type UpstreamClient } from '../../upstream/http.js';
-import { type IssuedToken, SharedToken } from '../../upstream/shared-token.js';
+import { type IssuedToken, SharedToken, type SharedTokenReplicas } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import { NEXUDUS } from './id.js';
 import { NexudusGrant } from './wire.js';
@@ -15,13 +15,16 @@ const RENEW_MARGIN_MS = 5 * 60_000;
 /**
  * The bearer token of one Nexudus account. A configured `NEXUDUS_TOKEN` is used as is (refused, it
  * cannot be replaced). Otherwise `POST /api/token` with the password grant, form-encoded as Nexudus's
- * OAuth server requires; later tokens come from the refresh token while it works, else the password again.
+ * OAuth server requires; later tokens come from the latest refresh token while it works (single-use:
+ * `SharedToken` keeps the one that came with the token, shared by the replicas with `replicas`), else
+ * the password again.
  */
 export function nexudusToken(
   credentials: NexudusCredentials,
   http: UpstreamClient,
   logger: Logger,
   clock: Clock = systemClock,
+  replicas?: SharedTokenReplicas,
 ): SharedToken {
   if (credentials.kind === 'token') {
     return new SharedToken(
@@ -35,7 +38,6 @@ export function nexudusToken(
     );
   }
 
-  let refreshToken: string | undefined;
   const grant = async (form: Record<string, string>): Promise<IssuedToken> => {
     const response = await http.send({
       method: 'POST',
@@ -45,14 +47,17 @@ export function nexudusToken(
       body: new URLSearchParams(form).toString(),
     });
     const body = parseUpstreamBody(NexudusGrant, response.body, { provider: NEXUDUS, method: 'POST /api/token', logger });
-    refreshToken = body.refresh_token;
     const lifetimeMs = (body.expires_in ?? 3600) * 1000;
-    return { token: body.access_token, renewInMs: lifetimeMs - Math.min(RENEW_MARGIN_MS, lifetimeMs / 10) };
+    return {
+      token: body.access_token,
+      renewInMs: lifetimeMs - Math.min(RENEW_MARGIN_MS, lifetimeMs / 10),
+      ...(body.refresh_token === undefined ? {} : { refreshToken: body.refresh_token }),
+    };
   };
 
   return new SharedToken(
     NEXUDUS,
-    async () => {
+    async (_previous, refreshToken) => {
       if (refreshToken !== undefined) {
         try {
           return await grant({ grant_type: 'refresh_token', refresh_token: refreshToken });
@@ -64,5 +69,6 @@ export function nexudusToken(
     },
     undefined,
     () => clock.now(),
+    replicas,
   );
 }
