@@ -3,8 +3,9 @@ import type { Logger } from 'pino';
 import { ANONYMOUS, type Caller } from './auth/caller.js';
 import { createBatchLoader } from './batching/batch-loader.js';
 import { KeyBudget } from './batching/key-budget.js';
-import { type CallerCredential, type RequestSink, SharedLookups } from './batching/shared-lookups.js';
+import { type RequestSink, SharedLookups } from './batching/shared-lookups.js';
 import { MemoryCache } from './cache/memory-cache.js';
+import type { CallerCredentials } from './credentials/read.js';
 import type { SelectedFields } from './plan/selected-fields.js';
 import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
 import { systemClock } from './upstream/clock.js';
@@ -56,8 +57,13 @@ export class RequestContext implements RequestSink {
   selected: SelectedFields | undefined;
   /** Who sent the request (README, "Access control"): set by the server from its credentials before the operation runs. */
   caller: Caller = ANONYMOUS;
-  /** The caller's own credentials, by provider name: what its lookups are made with, and scoped by. */
-  credentials: ReadonlyMap<string, CallerCredential> = new Map();
+  /**
+   * The caller's own credentials, by provider name and partition (README, "Per-caller credentials"): set
+   * by the server from the request's headers before the operation runs. A lookup in a partition the caller
+   * has a credential for is made with it, and shares loaders, calls, cache entries and rate budgets only
+   * with requests under the same credential; every other lookup runs under the server's credentials.
+   */
+  credentials: CallerCredentials = new Map();
   /** Stale answers served to this request, for its response's `extensions.stale`. */
   readonly stale: StaleNote[] = [];
   private readonly loaders = new Map<Lookup<never, unknown>, Map<string, DataLoader<string, unknown, string>>>();
@@ -75,6 +81,14 @@ export class RequestContext implements RequestSink {
     shared?: SharedLookups,
   ) {
     this.shared = shared ?? defaultShared(logger);
+  }
+
+  /**
+   * Whether the request sent credentials of its own: its answer may then hold what only that caller
+   * may see, and must not be kept by a shared cache (`Cache-Control: private`).
+   */
+  usesCallerCredentials(): boolean {
+    return this.credentials.size > 0;
   }
 
   noteStale(provider: ProviderId, id: string, ageSeconds: number): void {
@@ -177,7 +191,7 @@ export class RequestContext implements RequestSink {
       lookup,
       client,
       partition,
-      credential: this.credentials.get(provider.name),
+      credential: this.credentials.get(provider.name)?.get(partition),
       fields: fieldsOf(lookup, this.selected),
       request: this,
     };

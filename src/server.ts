@@ -5,8 +5,11 @@ import { HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
 import type { Logger } from 'pino';
 import { startGraphQL } from './apollo.js';
 import type { SharedLookups } from './batching/shared-lookups.js';
+import { handleEvict } from './cache/evict-endpoint.js';
 import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
+import { callerCredentialReader } from './credentials/read.js';
+import { providers } from './providers/registry.js';
 import type { Circuits } from './upstream/circuit.js';
 import { WorkAbandoned } from './upstream/errors.js';
 import { operationsInFlight, registry } from './upstream/metrics.js';
@@ -44,6 +47,8 @@ export async function startServer(
   { circuits, shared }: Shared = {},
 ): Promise<RunningServer> {
   const { apollo, access } = await startGraphQL(config, logger);
+  // The headers of callers' own credentials, for the configured providers that take them.
+  const readCredentials = callerCredentialReader(config.callerHeaders, clients, providers);
 
   let accepting = true;
   /** One controller per GraphQL request in progress: what a shutdown waits for, and cancels at its deadline. */
@@ -71,6 +76,8 @@ export async function startServer(
         const body = { status: accepting ? 'ready' : 'shutting down', circuits: circuits?.states() ?? [] };
         return sendJson(res, accepting ? 200 : 503, body);
       }
+      case '/cache/evict':
+        return handleEvict(req, res, { adminToken: config.sharing.adminToken, shared, providers, logger });
       case '/metrics': {
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType });
@@ -160,6 +167,8 @@ export async function startServer(
         const context = new RequestContext(clients, logger, { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider }, shared);
         // Bad credentials refuse the whole request here (401), before anything runs.
         context.caller = await access.identify(headers);
+        // So do malformed or unusable credentials of the caller's own (README, "Per-caller credentials").
+        context.credentials = readCredentials(headers);
         return context;
       },
     });

@@ -1,3 +1,4 @@
+import type { CallerCredential } from '../../batching/shared-lookups.js';
 import { type RequestContext, shownKey } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
@@ -20,7 +21,7 @@ export const bitrix24Users: Lookup<Bitrix24Service, Bitrix24UserRecord> = {
   async fetch(service, ids, scope) {
     const portal = service.portals.get(scope.partition);
     if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
-    return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'), scope.signal);
+    return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'), scope.signal, scope.credential);
   },
 };
 
@@ -61,11 +62,14 @@ async function fetchUsers(
   maxIdsPerCall: number,
   avatarHr: boolean,
   signal: AbortSignal,
+  credential: CallerCredential | undefined,
 ): Promise<Map<string, Bitrix24UserRecord | ProviderError>> {
   const chunks: number[][] = [];
   for (let i = 0; i < ids.length; i += maxIdsPerCall) chunks.push(ids.slice(i, i + maxIdsPerCall).map(Number));
   const outcomes: UserListOutcome[] =
-    chunks.length === 1 ? [await portal.userList(chunks[0]!, avatarHr, signal)] : await portal.batchUserLists(chunks, avatarHr, signal);
+    chunks.length === 1
+      ? [await portal.userList(chunks[0]!, avatarHr, signal, credential)]
+      : await portal.batchUserLists(chunks, avatarHr, signal, credential);
 
   const found = new Map<string, Bitrix24UserRecord | ProviderError>();
   outcomes.forEach((outcome, i) => {

@@ -1,16 +1,19 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { CallerCredential } from '../../batching/shared-lookups.js';
 import type { UpstreamSettings } from '../../config.js';
+import { asCallerFailure } from '../../credentials/refused.js';
+import type { RedisLink } from '../../redis/link.js';
 import type { Circuits } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import { RulePacer } from '../../upstream/pacing.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
-import { SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
+import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { Bitrix24Config, PortalRate } from './config.js';
 import { BITRIX24 } from './id.js';
+import { portalPacer, portalTokenReplicas } from './sharing.js';
 import {
   type BitrixApiUser,
   BitrixBatchResponse,
@@ -42,6 +45,8 @@ export interface PortalOptions {
   logger: Logger;
   clock?: Clock;
   circuits?: Circuits;
+  /** Redis, when configured: the portal's bucket and OAuth pair are shared with every replica (`sharing.ts`). */
+  redis?: RedisLink;
 }
 
 /** What one `im.user.list.get` command produced: users keyed by id (`null` for unknown), or an error. */
@@ -56,6 +61,8 @@ export type UserListOutcome = { users: Record<string, BitrixApiUser | null> } | 
 export class Bitrix24Portal {
   readonly name: string;
   private readonly http: UpstreamClient;
+  /** Calls made with a caller's own access token (README, "Per-caller credentials"): the portal's REST base, no renewal. */
+  private readonly callerHttp: UpstreamClient;
   private readonly oauthHttp: UpstreamClient | undefined;
   /** OAuth only: the access token, renewed through the refresh token when the portal says it expired. */
   private readonly token: SharedToken | undefined;
@@ -65,7 +72,11 @@ export class Bitrix24Portal {
     this.name = options.name;
     const { access, connections, timeoutMs, retry, logger, clock = systemClock, circuits } = options;
     this.logger = logger;
-    const base = access.kind === 'webhook' ? access.webhookUrl : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;
+    const base = access.kind === 'webhook' ? access.webhookUrl : restBase(access);
+    // One pacer and one circuit for the portal, whoever's token a call carries: the portal's bucket counts
+    // every request it gets, and whether it answers at all does not depend on the token.
+    const pacer = portalPacer({ ...options, clock });
+    const circuit = circuits?.create(BITRIX24, options.name);
     this.http = new UpstreamClient({
       provider: BITRIX24,
       baseUrl: base,
@@ -74,10 +85,25 @@ export class Bitrix24Portal {
       retry,
       logger,
       classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth', clock),
-      pacer: new RulePacer([{ kind: 'bucket', ...options.rate }], clock),
+      pacer,
       clock,
-      circuit: circuits?.create(BITRIX24, options.name),
+      circuit,
       // A batch of 50 commands of 50 users, high-resolution avatars included, stays under 4 MiB.
+      maxBodyBytes: 16 * 1024 * 1024,
+    });
+    // A caller's token goes to this configured portal's REST base and nowhere else (a caller names a portal
+    // by its configured name, never by a URL). It is not renewed: an expired_token is UNAUTHENTICATED.
+    this.callerHttp = new UpstreamClient({
+      provider: BITRIX24,
+      baseUrl: restBase(access),
+      connections,
+      timeoutMs,
+      retry,
+      logger,
+      classify: (response) => classifyBitrixResponse(response, false, clock),
+      pacer,
+      clock,
+      circuit,
       maxBodyBytes: 16 * 1024 * 1024,
     });
     if (access.kind === 'oauth') {
@@ -102,18 +128,27 @@ export class Bitrix24Portal {
           : async () => {
               throw new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 }); // no refresh token configured
             };
-      this.token = new SharedToken(BITRIX24, issue, access.accessToken, () => clock.now());
+      // With Redis, the pair is shared by every replica: one renewal, with the latest refresh token, for all.
+      const replicas = refresh && portalTokenReplicas({ ...options, clientSecret: refresh.clientSecret, clock });
+      const initial = { token: access.accessToken, refreshToken: refresh?.refreshToken };
+      this.token = new SharedToken(BITRIX24, issue, initial, () => clock.now(), replicas);
     }
   }
 
-  /** One `im.user.list.get` for these ids. */
-  async userList(ids: readonly number[], avatarHr: boolean, signal?: AbortSignal): Promise<UserListOutcome> {
-    const body = await this.post('im.user.list.get', { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) }, BitrixUserListResponse, signal);
+  /** One `im.user.list.get` for these ids: with the portal's credentials, or with `credential`, a caller's own access token. */
+  async userList(ids: readonly number[], avatarHr: boolean, signal?: AbortSignal, credential?: CallerCredential): Promise<UserListOutcome> {
+    const payload = { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) };
+    const body = await this.post('im.user.list.get', payload, BitrixUserListResponse, signal, credential);
     return { users: asMap(body.result) };
   }
 
   /** Several `im.user.list.get` commands in one `batch` request (at most BITRIX_MAX_BATCH_COMMANDS). */
-  async batchUserLists(chunks: readonly (readonly number[])[], avatarHr: boolean, signal?: AbortSignal): Promise<UserListOutcome[]> {
+  async batchUserLists(
+    chunks: readonly (readonly number[])[],
+    avatarHr: boolean,
+    signal?: AbortSignal,
+    credential?: CallerCredential,
+  ): Promise<UserListOutcome[]> {
     const cmd: Record<string, string> = {};
     chunks.forEach((ids, i) => {
       // A command is a method and its query string, which Bitrix24 decodes as PHP does.
@@ -121,7 +156,7 @@ export class Bitrix24Portal {
       if (avatarHr) query.append('AVATAR_HR', 'Y');
       cmd[`c${i}`] = `im.user.list.get?${query}`;
     });
-    const body = await this.post('batch', { halt: 0, cmd }, BitrixBatchResponse, signal);
+    const body = await this.post('batch', { halt: 0, cmd }, BitrixBatchResponse, signal, credential);
     const results = asMap(body.result.result);
     const errors = asMap(body.result.result_error);
     return chunks.map((_, i) => {
@@ -136,7 +171,9 @@ export class Bitrix24Portal {
     payload: Record<string, unknown>,
     schema: S,
     signal: AbortSignal | undefined,
+    credential?: CallerCredential,
   ): Promise<z.output<S>> {
+    if (credential !== undefined) return this.postAsCaller(method, payload, schema, signal, credential);
     const send = (token?: string) =>
       this.http.send(
         {
@@ -154,12 +191,39 @@ export class Bitrix24Portal {
     return parseUpstreamBody(schema, response.body, { provider: BITRIX24, method, logger: this.logger });
   }
 
+  /** `post` with a caller's own access token, under its scope; its refusal is the caller's, and nothing is renewed. */
+  private async postAsCaller<S extends z.ZodType>(
+    method: string,
+    payload: Record<string, unknown>,
+    schema: S,
+    signal: AbortSignal | undefined,
+    credential: CallerCredential,
+  ): Promise<z.output<S>> {
+    let response: UpstreamResponse;
+    try {
+      response = await this.callerHttp.send(
+        {
+          method: 'POST',
+          label: method,
+          path: path`/${method}`,
+          headers: { 'content-type': 'application/json', accept: 'application/json' },
+          body: JSON.stringify({ ...payload, auth: credential.token }),
+          scope: credential.scope,
+        },
+        signal,
+      );
+    } catch (error) {
+      throw asCallerFailure(BITRIX24, error);
+    }
+    return parseUpstreamBody(schema, response.body, { provider: BITRIX24, method, logger: this.logger });
+  }
+
   private error(code: ErrorCode): ProviderError {
     return new ProviderError({ code, provider: BITRIX24 });
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.http.close(), this.oauthHttp?.close()]);
+    await Promise.all([this.http.close(), this.callerHttp.close(), this.oauthHttp?.close()]);
   }
 }
 
@@ -170,13 +234,29 @@ export class Bitrix24Service {
   readonly portals: ReadonlyMap<string, Bitrix24Portal>;
   readonly maxIdsPerCall: number;
 
-  constructor(config: Bitrix24Config, upstream: UpstreamSettings, logger: Logger, clock: Clock = systemClock, circuits?: Circuits) {
+  constructor(
+    config: Bitrix24Config,
+    upstream: UpstreamSettings,
+    logger: Logger,
+    clock: Clock = systemClock,
+    circuits?: Circuits,
+    redis?: RedisLink,
+  ) {
     const { timeoutMs, connections, retry } = upstream;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.portals = new Map(
       config.portals.map((portal) => [
         portal.name,
-        new Bitrix24Portal({ ...portal, connections, timeoutMs, retry, clock, circuits, logger: logger.child({ portal: portal.name }) }),
+        new Bitrix24Portal({
+          ...portal,
+          connections,
+          timeoutMs,
+          retry,
+          clock,
+          circuits,
+          redis,
+          logger: logger.child({ portal: portal.name }),
+        }),
       ]),
     );
   }
@@ -187,16 +267,23 @@ export class Bitrix24Service {
 }
 
 /**
- * Renews an access token through Bitrix24's OAuth server (`grant_type=refresh_token`). Each answer
- * carries a new refresh token too: the pair is kept for the next renewal.
+ * Renews an access token through Bitrix24's OAuth server (`grant_type=refresh_token`) with the latest
+ * refresh token `SharedToken` knows. Each answer carries a new refresh token, which retires the one used:
+ * it goes back with the access token, to be used next time (by every replica, with Redis).
+ *
+ * The pair this process starts from is the configured one, unless the replicas stored a newer one. When
+ * the stored refresh token is refused and this process never sent the configured one, the configured one
+ * is tried once: it may be a new pair an operator set (a reinstalled app) while Redis held the old one.
+ * Without Redis the configured one is the first ever sent, so nothing changes there.
  */
 function refreshingIssuer(
   refresh: { refreshToken: string; clientId: string; clientSecret: string },
   oauthHttp: UpstreamClient,
   logger: Logger,
 ): TokenIssuer {
-  let refreshToken = refresh.refreshToken;
-  return async () => {
+  let configuredSent = false;
+  const renewWith = async (refreshToken: string): Promise<IssuedToken> => {
+    if (refreshToken === refresh.refreshToken) configuredSent = true;
     const query = new URLSearchParams({
       grant_type: 'refresh_token',
       client_id: refresh.clientId,
@@ -205,10 +292,27 @@ function refreshingIssuer(
     });
     const response = await oauthHttp.send({ method: 'GET', label: 'oauth.token', path: path`/oauth/token/`, query: [...query] });
     const tokens = parseUpstreamBody(BitrixTokenResponse, response.body, { provider: BITRIX24, method: 'oauth.token', logger });
-    refreshToken = tokens.refresh_token;
     logger.info('renewed the OAuth access token');
-    return { token: tokens.access_token };
+    return { token: tokens.access_token, refreshToken: tokens.refresh_token };
   };
+  return async (_previous, latest) => {
+    try {
+      return await renewWith(latest ?? refresh.refreshToken);
+    } catch (error) {
+      const refused = error instanceof ProviderError && error.code === 'UNAUTHENTICATED';
+      if (!refused || configuredSent) throw error;
+      logger.warn('the stored refresh token was refused: trying the configured one');
+      return renewWith(refresh.refreshToken);
+    }
+  };
+}
+
+/**
+ * The portal's REST base (`https://<portal>/rest/`), where an access token goes with each call in `auth`:
+ * for a portal reached through a webhook, the webhook URL's origin (its user id and secret left out).
+ */
+function restBase(access: PortalAccess): string {
+  return access.kind === 'webhook' ? `${new URL(access.webhookUrl).origin}/rest/` : `${access.portalUrl.replace(/\/+$/, '')}/rest/`;
 }
 
 /** Bitrix serializes an empty map as `[]`. */

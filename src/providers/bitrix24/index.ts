@@ -1,5 +1,6 @@
 import type { ProviderDefinition } from '../provider.js';
 import { bitrix24Users } from './batch.js';
+import { bitrix24CallerCredentials } from './caller-credentials.js';
 import { Bitrix24Service } from './client.js';
 import { type Bitrix24Config, bitrix24Config } from './config.js';
 import { BITRIX24 } from './id.js';
@@ -15,7 +16,8 @@ export const bitrix24Provider: ProviderDefinition<
 > = {
   id: BITRIX24,
   config: bitrix24Config,
-  createClient: (config, { upstream, logger, clock, circuits }) => new Bitrix24Service(config, upstream, logger, clock, circuits),
+  createClient: (config, { upstream, logger, clock, circuits, redis }) =>
+    new Bitrix24Service(config, upstream, logger, clock, circuits, redis),
   closeClient: (service) => service.close(),
   lookups: [bitrix24Users],
   resolvers: bitrix24Resolvers,
@@ -23,4 +25,5 @@ export const bitrix24Provider: ProviderDefinition<
   emulator: () => import('./emulator/index.js'),
   // an intranet directory: names and positions change rarely; status and activity times age.
   cacheTtlSeconds: 600,
+  callerCredentials: bitrix24CallerCredentials,
 };

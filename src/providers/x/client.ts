@@ -1,8 +1,12 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
+import type { CallerCredential } from '../../batching/shared-lookups.js';
+import { asCallerFailure } from '../../credentials/refused.js';
+import type { RedisLink } from '../../redis/link.js';
 import type { Circuit } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
+import { RedisRateBudget } from '../../upstream/rate-budget.js';
 import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { FieldSet } from '../provider.js';
@@ -19,6 +23,8 @@ export interface XClientOptions {
   logger: Logger;
   clock?: Clock;
   circuit?: Circuit;
+  /** With Redis, X's rate budget is one for every replica: one replica's 429 stops them all until the reset. */
+  redis?: RedisLink;
 }
 
 /**
@@ -42,6 +48,7 @@ export class XClient {
       logger: options.logger,
       classify: classifyXResponse,
       budget: readXBudget,
+      ...(options.redis === undefined ? {} : { budgets: new RedisRateBudget(options.redis, options.clock ?? systemClock, options.logger) }),
       clock: options.clock,
       circuit: options.circuit,
       // 100 users with every field and their expanded posts stay well under 1 MiB.
@@ -49,16 +56,36 @@ export class XClient {
     });
   }
 
-  usersByIds(ids: readonly string[], fields: FieldSet, signal?: AbortSignal): Promise<XLookupResponse<XApiUser>> {
-    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields, XUsersResponse, signal);
+  /*
+   * Each lookup is made with the app's bearer token, or with `credential`, a caller's own OAuth 2
+   * user-context token (README, "Per-caller credentials"): then as that user, under its scope.
+   */
+
+  usersByIds(
+    ids: readonly string[],
+    fields: FieldSet,
+    signal?: AbortSignal,
+    credential?: CallerCredential,
+  ): Promise<XLookupResponse<XApiUser>> {
+    return this.lookup('GET /2/users', path`/2/users`, 'ids', ids, fields, XUsersResponse, signal, credential);
   }
 
-  usersByUsernames(usernames: readonly string[], fields: FieldSet, signal?: AbortSignal): Promise<XLookupResponse<XApiUser>> {
-    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields, XUsersResponse, signal);
+  usersByUsernames(
+    usernames: readonly string[],
+    fields: FieldSet,
+    signal?: AbortSignal,
+    credential?: CallerCredential,
+  ): Promise<XLookupResponse<XApiUser>> {
+    return this.lookup('GET /2/users/by', path`/2/users/by`, 'usernames', usernames, fields, XUsersResponse, signal, credential);
   }
 
-  tweetsByIds(ids: readonly string[], fields: FieldSet, signal?: AbortSignal): Promise<XLookupResponse<XApiTweet>> {
-    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields, XTweetsResponse, signal);
+  tweetsByIds(
+    ids: readonly string[],
+    fields: FieldSet,
+    signal?: AbortSignal,
+    credential?: CallerCredential,
+  ): Promise<XLookupResponse<XApiTweet>> {
+    return this.lookup('GET /2/tweets', path`/2/tweets`, 'ids', ids, fields, XTweetsResponse, signal, credential);
   }
 
   private async lookup<S extends z.ZodType>(
@@ -69,17 +96,29 @@ export class XClient {
     fields: FieldSet,
     schema: S,
     signal: AbortSignal | undefined,
+    credential: CallerCredential | undefined,
   ): Promise<z.output<S>> {
-    const response = await this.http.send(
-      {
-        method: 'GET',
-        label,
-        path: endpoint,
-        query: [[listParam, keys.join(',')], ...queryParameters(fields)],
-        headers: { authorization: this.authorization, accept: 'application/json' },
-      },
-      signal,
-    );
+    let response: UpstreamResponse;
+    try {
+      response = await this.http.send(
+        {
+          method: 'GET',
+          label,
+          path: endpoint,
+          query: [[listParam, keys.join(',')], ...queryParameters(fields)],
+          headers: {
+            authorization: credential === undefined ? this.authorization : `Bearer ${credential.token}`,
+            accept: 'application/json',
+          },
+          // X counts a user token's calls apart from the app's: so is its budget kept.
+          scope: credential?.scope ?? '',
+        },
+        signal,
+      );
+    } catch (error) {
+      // The caller's token refused is the caller's to renew; the app's token is never tried instead.
+      throw credential === undefined ? error : asCallerFailure(X, error);
+    }
     return parseUpstreamBody(schema, response.body, { provider: X, method: label, logger: this.logger });
   }
 

@@ -1,5 +1,6 @@
 import type { ProviderDefinition } from '../provider.js';
 import { xTweets, xUsers, xUsersByUsername } from './batch.js';
+import { xCallerCredentials } from './caller-credentials.js';
 import { XClient } from './client.js';
 import { type XConfig, xConfig } from './config.js';
 import { X } from './id.js';
@@ -9,7 +10,7 @@ import { xResolvers } from './resolvers.js';
 export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof import('./emulator/index.js')> = {
   id: X,
   config: () => xConfig,
-  createClient: (config, { upstream, logger, clock, circuits }) =>
+  createClient: (config, { upstream, logger, clock, circuits, redis }) =>
     new XClient({
       ...config,
       timeoutMs: upstream.timeoutMs,
@@ -18,6 +19,7 @@ export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof 
       logger,
       clock,
       circuit: circuits.create(X),
+      ...(redis === undefined ? {} : { redis }),
     }),
   closeClient: (client) => client.close(),
   lookups: [xUsers, xUsersByUsername, xTweets],
@@ -29,4 +31,5 @@ export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof 
   emulator: () => import('./emulator/index.js'),
   // X profiles change rarely, and every call is precious (300 per 15 minutes).
   cacheTtlSeconds: 900,
+  callerCredentials: xCallerCredentials,
 };

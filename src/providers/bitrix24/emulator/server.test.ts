@@ -406,6 +406,61 @@ describe('Bitrix24 emulator', () => {
   });
 });
 
+describe('caller tokens', () => {
+  // A webhook-only portal (no OAuth app) whose users alice and bob also call it with their own tokens.
+  const ALICE = 'alice-access-0001';
+  const BOB = 'bob-access-0002';
+  let emu: Bitrix24Emulator;
+  const list = (auth: string, ids: number[]) => postJson<{ result: Users }>(`${emu.url}/rest/im.user.list.get`, { ID: ids, auth });
+
+  beforeAll(async () => {
+    emu = await startBitrix24Emulator({
+      webhook: WEBHOOK,
+      bucket: { perSecond: 1000, burst: 1000 },
+      callerTokens: [
+        { name: 'alice', token: ALICE, sees: [42] },
+        { name: 'bob', token: BOB },
+      ],
+      restrictedIds: [42],
+    });
+  });
+  afterAll(() => emu.close());
+  beforeEach(() => emu.reset());
+
+  it('accepts each caller token in auth at the REST base, naming its user (never the token) in the log', async () => {
+    expect((await list(ALICE, [1])).body.result['1']?.name).toBe('Demo User 1');
+    expect((await list(BOB, [1])).status).toBe(200);
+    expectError(await list('carol-access', [1]), 401, 'invalid_token');
+    expect(emu.requests.map((r) => [r.auth, r.caller])).toEqual([
+      ['oauth', 'alice'],
+      ['oauth', 'bob'],
+      ['oauth', undefined],
+    ]);
+    expect(JSON.stringify(emu.requests)).not.toContain('-access-000');
+  });
+
+  it('shows a restricted user only to the tokens that may see it; to the webhook and the others it is unknown', async () => {
+    expect((await list(ALICE, [42, 43])).body.result['42']?.name).toBe('Demo User 42');
+    expect((await list(BOB, [42, 43])).body.result).toEqual({ '42': null, '43': expect.objectContaining({ id: 43 }) });
+    const webhook = await postJson<{ result: Users }>(`${emu.webhookUrl}im.user.list.get`, { ID: [42] });
+    expect(webhook.body.result).toEqual({ '42': null });
+    // Within a batch too.
+    const batch = await postJson<BitrixBatchResponse>(`${emu.url}/rest/batch`, {
+      auth: BOB,
+      cmd: { a: 'im.user.list.get?ID[]=42', b: 'im.user.list.get?ID[]=1' },
+    });
+    expect(batch.body.result.result).toMatchObject({ a: { '42': null }, b: { '1': expect.objectContaining({ id: 1 }) } });
+  });
+
+  it("expireCallerToken: that token answers expired_token, the others and the webhook don't", async () => {
+    emu.expireCallerToken('alice');
+    expectError(await list(ALICE, [1]), 401, 'expired_token', 'The access token provided has expired.');
+    expect((await list(BOB, [1])).status).toBe(200);
+    expect((await postJson(`${emu.webhookUrl}im.user.list.get`, { ID: [1] })).status).toBe(200);
+    expect(() => emu.expireCallerToken('carol')).toThrow(/no caller token named carol/);
+  });
+});
+
 describe('leaky bucket', () => {
   const clock = new ManualEmulatorClock(START_MS);
   let emu: Bitrix24Emulator;

@@ -3,7 +3,8 @@
  * server that refreshes its tokens, over the deterministic demo data.
  *
  * What a client must cope with, as on a real portal: both ways of connecting (an incoming webhook whose URL
- * is the secret, or an OAuth access token in `auth`), JSON or PHP-style form bodies, access tokens that
+ * is the secret, or an OAuth access token in `auth`: the app's, or a portal user's own, which sees what
+ * that user may see), JSON or PHP-style form bodies, access tokens that
  * expire and refresh tokens that are single-use, a per-portal leaky bucket answering 503
  * QUERY_LIMIT_EXCEEDED, `batch` that is always HTTP 200 with per-command errors, empty maps serialized
  * as `[]`, and a `time` block on every REST response. Faults (any status with the portal's own error
@@ -50,6 +51,23 @@ export interface Bitrix24EmulatorOptions extends HttpEmulatorOptions {
   maxKnownId?: number;
   /** The portal's leaky bucket. Default 2 requests/s, burst 50 (a standard plan). */
   bucket?: { perSecond: number; burst: number };
+  /**
+   * Access tokens of the portal's own users, accepted in `auth` besides the app's (with OAuth or a
+   * webhook alike): what a caller of the subgraph sends in its own name. Each sees every user but the
+   * `restrictedIds` it is not listed for; `expireCallerToken` makes one answer expired_token.
+   */
+  callerTokens?: readonly Bitrix24CallerToken[];
+  /** Users only the caller tokens that list them in `sees` can see; to everyone else (the webhook and the app too) they are unknown. */
+  restrictedIds?: Iterable<number>;
+}
+
+/** A portal user's access token, and what that user sees. */
+export interface Bitrix24CallerToken {
+  /** How the request log names the token's user (never the token). */
+  name: string;
+  token: string;
+  /** `restrictedIds` this user may see. */
+  sees?: Iterable<number>;
 }
 
 export interface Bitrix24EmulatorRequest {
@@ -67,6 +85,8 @@ export interface Bitrix24EmulatorRequest {
   status: number;
   /** How the REST request tried to authenticate (absent for the OAuth endpoint). */
   auth?: 'webhook' | 'oauth' | 'none';
+  /** The `name` of the caller token it authenticated with, if it was one. */
+  caller?: string;
 }
 
 export interface Bitrix24Emulator {
@@ -80,6 +100,8 @@ export interface Bitrix24Emulator {
   reset(): void;
   /** The current access token starts answering 401 expired_token. */
   expireAccessToken(): void;
+  /** The caller token named `name` starts answering 401 expired_token (its user must renew it). */
+  expireCallerToken(name: string): void;
   currentTokens(): { accessToken: string; refreshToken: string };
   /** The next `count` REST requests answer `status` (503 QUERY_LIMIT_EXCEEDED, 429 OPERATION_TIME_LIMIT, 500 INTERNAL_SERVER_ERROR; `error` overrides the code). */
   failNext(count: number, status: 429 | 500 | 503, error?: string): void;
@@ -247,10 +269,10 @@ function readUserListCall(params: Params): UserListCall {
   return { ids, avatarHr: params.AVATAR_HR === 'Y' };
 }
 
-/** The `result` map: one key per distinct id, `null` for an unknown one; an empty map is `[]`. */
-function userListResult(call: UserListCall, maxKnownId: number): BitrixUserListResponse['result'] {
+/** The `result` map: one key per distinct id, `null` for one unknown to the caller; an empty map is `[]`. */
+function userListResult(call: UserListCall, known: (id: number) => boolean): BitrixUserListResponse['result'] {
   const result: Record<string, BitrixApiUser | null> = {};
-  for (const id of call.ids) result[String(id)] = id <= maxKnownId ? demoBitrixUser(id, call.avatarHr) : null;
+  for (const id of call.ids) result[String(id)] = known(id) ? demoBitrixUser(id, call.avatarHr) : null;
   return mapOrEmpty(result);
 }
 
@@ -265,7 +287,8 @@ interface BatchOutcome {
 }
 
 interface BatchContext {
-  maxKnownId: number;
+  /** Whether the caller sees user `id`. */
+  known: (id: number) => boolean;
   failures: ReadonlyMap<number, BitrixError>;
   budget: OperatingBudget;
   clock: EmulatorClock;
@@ -298,7 +321,7 @@ function runBatch(params: Params, ctx: BatchContext): BatchOutcome {
       avatarHr ||= call.avatarHr;
       const failure = call.ids.map((id) => ctx.failures.get(id)).find((error) => error !== undefined);
       if (failure) errors[key] = { ...failure };
-      else results[key] = userListResult(call, ctx.maxKnownId);
+      else results[key] = userListResult(call, ctx.known);
     } catch (err) {
       if (!(err instanceof RestError)) throw err;
       errors[key] = err.body;
@@ -414,6 +437,9 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
   const log = new RequestLog<Bitrix24EmulatorRequest>(options.recordRequests ?? true);
   const faults = new FaultQueue<Fault>();
   const failures = new Map<number, BitrixError>();
+  const callers = new Map((options.callerTokens ?? []).map((caller) => [caller.token, { ...caller, sees: new Set(caller.sees ?? []) }]));
+  const expiredCallers = new Set<string>();
+  const restricted = new Set(options.restrictedIds ?? []);
   const sender = new ReplySender(options.latencyMs);
   let baseUrl = '';
 
@@ -448,34 +474,47 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
     return jsonReply(200, body);
   }
 
-  /** Authenticates a REST call; throws the 401 to send. */
-  function authenticate(target: Extract<Route, { kind: 'rest' }>, params: Params, record: Bitrix24EmulatorRequest): void {
+  /** Authenticates a REST call: the caller token it carries, if any; throws the 401 to send. */
+  function authenticate(
+    target: Extract<Route, { kind: 'rest' }>,
+    params: Params,
+    record: Bitrix24EmulatorRequest,
+  ): { sees: ReadonlySet<number> } | undefined {
     if (target.webhook) {
       record.auth = 'webhook';
       const webhook = options.webhook;
       if (webhook === undefined || target.webhook.userId !== String(webhook.userId) || target.webhook.secret !== webhook.secret) {
         throw NO_AUTH();
       }
-      return;
+      return undefined;
     }
     const auth = params.auth;
     record.auth = typeof auth === 'string' && auth !== '' ? 'oauth' : 'none';
     if (typeof auth !== 'string' || auth === '') throw NO_AUTH();
-    const check = tokens?.check(auth) ?? 'unknown';
+    const caller = callers.get(auth);
+    if (caller !== undefined) record.caller = caller.name;
+    const check = caller !== undefined ? (expiredCallers.has(caller.name) ? 'expired' : 'valid') : (tokens?.check(auth) ?? 'unknown');
     if (check === 'expired') throw new RestError(401, 'expired_token', 'The access token provided has expired.');
     if (check === 'unknown') throw new RestError(401, 'invalid_token', 'The access token provided is invalid.');
+    return caller;
   }
 
-  /** A REST call that passed auth and the bucket: the method's 200 body, or a RestError. */
-  function call(method: string, params: Params, record: Bitrix24EmulatorRequest): Record<string, unknown> {
+  /** A REST call that passed auth and the bucket: the method's 200 body, or a RestError. `caller`: the caller token it carried. */
+  function call(
+    method: string,
+    params: Params,
+    record: Bitrix24EmulatorRequest,
+    caller: { sees: ReadonlySet<number> } | undefined,
+  ): Record<string, unknown> {
+    const known = (id: number) => id <= maxKnownId && (!restricted.has(id) || caller?.sees.has(id) === true);
     if (method === 'im.user.list.get') {
       const userListCall = readUserListCall(params);
       record.ids = userListCall.ids;
       record.avatarHr = userListCall.avatarHr;
-      return { result: userListResult(userListCall, maxKnownId) };
+      return { result: userListResult(userListCall, known) };
     }
     if (method === 'batch') {
-      const outcome = runBatch(params, { maxKnownId, failures, budget, clock });
+      const outcome = runBatch(params, { known, failures, budget, clock });
       record.commands = outcome.commands;
       record.ids = outcome.ids;
       record.avatarHr = outcome.avatarHr;
@@ -510,9 +549,9 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       try {
         if (body === undefined) throw invalidFormat('The request body is too large');
         const params = parseParams(req.headers['content-type'], body, query);
-        authenticate(restTarget, params, record);
+        const caller = authenticate(restTarget, params, record);
         if (!bucket.take()) throw new RestError(503, 'QUERY_LIMIT_EXCEEDED', 'Too many requests');
-        const answer = call(method, params, record);
+        const answer = call(method, params, record, caller);
         return jsonReply(200, { ...answer, time: budget.time(method, startMs, true) });
       } catch (error) {
         if (!(error instanceof RestError)) throw error;
@@ -564,6 +603,11 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
     expireAccessToken() {
       if (tokens === undefined) throw new Error('bitrix24 emulator: OAuth is not enabled');
       tokens.expireCurrent();
+    },
+    expireCallerToken(name) {
+      if (![...callers.values()].some((caller) => caller.name === name))
+        throw new Error(`bitrix24 emulator: no caller token named ${name}`);
+      expiredCallers.add(name);
     },
     currentTokens() {
       if (tokens === undefined) throw new Error('bitrix24 emulator: OAuth is not enabled');

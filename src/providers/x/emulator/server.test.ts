@@ -9,7 +9,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { ManualEmulatorClock } from '../../../emulators/clock.js';
 import { X_TWEET_FIELDS, X_USER_FIELDS, X_USERNAME_PATTERN, type XApiTweet, type XApiUser, type XLookupResponse } from '../wire.js';
 import { DEMO_MAX_ID, demoXTweet, demoXUser } from './demo-data.js';
-import { startXEmulator, X_PROBLEM_INVALID_REQUEST, X_PROBLEM_NOT_FOUND, type XEmulator, xEmulatorAcceptedValues } from './server.js';
+import {
+  startXEmulator,
+  X_PROBLEM_INVALID_REQUEST,
+  X_PROBLEM_NOT_AUTHORIZED,
+  X_PROBLEM_NOT_FOUND,
+  type XEmulator,
+  xEmulatorAcceptedValues,
+} from './server.js';
 
 // ajv-formats is CommonJS: under NodeNext the default import is `module.exports`, whose `.default` is the plugin.
 const addFormats = addFormatsModule.default;
@@ -564,6 +571,95 @@ describe('rate limit', () => {
   });
 });
 
+describe('user-context tokens', () => {
+  // Demo user 17 is protected (17 % 17 === 0) and pins post 17001; alice follows it, bob does not.
+  const ALICE = 'alice-user-token-0001';
+  const BOB = 'bob-user-token-0002';
+  let users: XEmulator;
+  const as = (token: string | null) => ({ token, base: users.url });
+  const notAuthorized = schema('ResourceUnauthorizedProblem');
+
+  beforeAll(async () => {
+    users = await startXEmulator({
+      bearerToken: TOKEN,
+      userTokens: [
+        { name: 'alice', token: ALICE, follows: ['17'] },
+        { name: 'bob', token: BOB },
+      ],
+      protectedPosts: 'followers',
+      rateLimit: { limit: 3, windowSeconds: 900 },
+      memoizeBodies: true,
+      clock,
+    });
+  });
+  afterAll(async () => {
+    await users.close();
+  });
+  beforeEach(() => users.reset());
+
+  it('accepts the app token and each user token, logs who sent each request (never the token), and refuses others', async () => {
+    const statuses = [];
+    for (const token of [TOKEN, ALICE, BOB, 'carol-token', null]) statuses.push((await get('/2/users?ids=1', as(token))).status);
+    expect(statuses).toEqual([200, 200, 200, 401, 401]);
+    expect(users.requests.map((r) => r.principal)).toEqual(['app', 'alice', 'bob', '', '']);
+    expect(JSON.stringify(users.requests)).not.toContain('token-000');
+  });
+
+  it("counts each user's calls in windows of its own, apart from the app's and from each other's", async () => {
+    const remaining = async (token: string) => (await get('/2/users?ids=1', as(token))).headers.get('x-rate-limit-remaining');
+    expect([await remaining(ALICE), await remaining(ALICE), await remaining(TOKEN), await remaining(BOB)]).toEqual(['2', '1', '2', '2']);
+    users.setRemaining('/2/users', 0, nowS() + 600, 'alice');
+    const limited = await get('/2/users?ids=1', as(ALICE));
+    expect([limited.status, limited.headers.get('x-rate-limit-reset')]).toEqual([429, String(nowS() + 600)]);
+    // Alice's 429 is hers alone.
+    expect((await get('/2/users?ids=1', as(BOB))).status).toBe(200);
+    expect((await get('/2/users?ids=1', as(TOKEN))).status).toBe(200);
+  });
+
+  it("shows a protected account's pinned post only to a user who follows it; others get X's not-authorized problem", async () => {
+    const query = '/2/users?ids=17,1&expansions=pinned_tweet_id&tweet.fields=author_id&user.fields=protected';
+    const alice = await get(query, as(ALICE));
+    expectValidLookup(v.users, alice.body);
+    expect(alice.body.includes?.tweets?.map((t) => t.id).sort()).toEqual(['1001', '17001']);
+    expect(alice.body.errors).toBeUndefined();
+    for (const token of [BOB, TOKEN]) {
+      const other = await get(query, as(token));
+      expectValid(v.users, other.body);
+      // The account itself and its pinned_tweet_id are public; the post is not.
+      expect(other.body.data?.find((u) => u.id === '17')).toMatchObject({ protected: true, pinned_tweet_id: '17001' });
+      expect(other.body.includes?.tweets?.map((t) => t.id)).toEqual(['1001']);
+      expect(other.body.errors).toEqual([
+        {
+          value: '17001',
+          detail: 'Sorry, you are not authorized to see the Tweet with pinned_tweet_id: [17001].',
+          title: 'Authorization Error',
+          resource_type: 'tweet',
+          parameter: 'pinned_tweet_id',
+          resource_id: '17001',
+          section: 'includes',
+          type: X_PROBLEM_NOT_AUTHORIZED,
+        },
+      ]);
+      expectValid(notAuthorized, other.body.errors?.[0]);
+    }
+  });
+
+  it('answers a protected post looked up by id to a follower only, also from memoized bodies', async () => {
+    for (let round = 0; round < 2; round++) {
+      const alice = await get<XLookupResponse<XApiTweet>>('/2/tweets?ids=17001,1001', as(ALICE));
+      const bob = await get<XLookupResponse<XApiTweet>>('/2/tweets?ids=17001,1001', as(BOB));
+      expectValidLookup(v.tweets, alice.body);
+      expect(alice.body.data?.map((t) => t.id).sort()).toEqual(['1001', '17001']);
+      expectValid(v.tweets, bob.body);
+      expect(bob.body.data?.map((t) => t.id)).toEqual(['1001']);
+      expect(bob.body.errors?.map((e) => [e.resource_id, e.title, (e as { section?: string }).section])).toEqual([
+        ['17001', 'Authorization Error', 'data'],
+      ]);
+      expectValid(notAuthorized, bob.body.errors?.[0]);
+    }
+  });
+});
+
 describe('fault injection and bookkeeping', () => {
   it('failNext answers the next N requests with a generic problem, then recovers', async () => {
     emu.failNext(2, 503, { 'retry-after': '1' });
@@ -623,10 +719,10 @@ describe('fault injection and bookkeeping', () => {
     expect(notFound.status).toBe(404);
     expect(notFound.body).toEqual({ errors: [{ message: 'Sorry, that page does not exist', code: 34 }] });
     expect(emu.requests).toEqual([
-      { method: 'GET', path: '/2/users', query: { ids: '1' }, status: 401 },
-      { method: 'GET', path: '/2/users', query: { ids: 'bad' }, status: 400 },
-      { method: 'GET', path: '/2/users/by', query: { usernames: 'user1', 'user.fields': 'verified' }, status: 200 },
-      { method: 'GET', path: '/1.1/users/lookup.json', query: { user_id: '1' }, status: 404 },
+      { method: 'GET', path: '/2/users', query: { ids: '1' }, principal: '', status: 401 },
+      { method: 'GET', path: '/2/users', query: { ids: 'bad' }, principal: 'app', status: 400 },
+      { method: 'GET', path: '/2/users/by', query: { usernames: 'user1', 'user.fields': 'verified' }, principal: 'app', status: 200 },
+      { method: 'GET', path: '/1.1/users/lookup.json', query: { user_id: '1' }, principal: 'app', status: 404 },
     ]);
     emu.reset();
     expect(emu.requests).toEqual([]);

@@ -2,11 +2,13 @@
  * A real HTTP server that speaks the three X API v2 lookups this subgraph uses
  * (`GET /2/users`, `/2/users/by`, `/2/tweets`) over the deterministic demo data.
  *
- * It mimics what a client must cope with on the real API: bearer auth, X's 400 "invalid request"
- * problems, partial 200s with `errors`, results that are NOT in request order, per-endpoint rate-limit
- * headers and 429s (a fixed window per endpoint path, like X's 15-minute windows), plus injectable
- * faults (any status with X's own body, and the shared `HttpFault`s: resets, truncated or HTML or
- * oversize bodies, slow answers) and latency.
+ * It mimics what a client must cope with on the real API: bearer auth (the app's token, or OAuth 2
+ * user-context tokens, each acting as one user), X's 400 "invalid request" problems, partial 200s with
+ * `errors`, results that are NOT in request order, per-endpoint rate-limit headers and 429s (a fixed
+ * window per endpoint path and per user token, like X's 15-minute windows), what a user may not see
+ * (a protected account's posts, `not-authorized-for-resource`), plus injectable faults (any status with
+ * X's own body, and the shared `HttpFault`s: resets, truncated or HTML or oversize bodies, slow answers)
+ * and latency.
  *
  * Order of checks per request: injected fault → route (404) → auth (401, costs no budget)
  * → rate limit (429, else one unit is spent) → validation (400, already paid for, as on X) → 200.
@@ -51,12 +53,36 @@ export interface XEmulatorOptions extends HttpEmulatorOptions {
    * benchmark compares against, instead of a measure of this emulator's JSON building.
    */
   memoizeBodies?: boolean;
+  /**
+   * OAuth 2.0 user-context tokens accepted besides the app's bearer token, each acting as one X user: X
+   * counts each user's calls in rate-limit windows of their own, apart from the app's and from each
+   * other's, and shows each user what that user may see (see `protectedPosts`).
+   */
+  userTokens?: readonly XUserToken[];
+  /**
+   * Who sees the posts of protected accounts (the demo's protected users: ids divisible by 17):
+   * `followers`, as on X (a user token that follows the account; never the app alone, which answers
+   * X's "not authorized" problem instead), or `everyone` (the default: the demo's data stays whole for
+   * what is not about visibility).
+   */
+  protectedPosts?: 'everyone' | 'followers';
+}
+
+/** A user-context token the emulator accepts, and the user it acts as. */
+export interface XUserToken {
+  /** How the request log names the user (never the token). */
+  name: string;
+  token: string;
+  /** Ids of the accounts the user follows: it sees their posts even when they are protected. */
+  follows?: Iterable<string>;
 }
 
 export interface XEmulatorRequest {
   method: string;
   path: string;
   query: Record<string, string>;
+  /** Who the request authenticated as: `app`, a user token's `name`, or `''` when its token is neither. */
+  principal: string;
   /** HTTP status sent back; 0 while the response is still pending (e.g. during `latencyMs`) or never sent. */
   status: number;
 }
@@ -68,8 +94,11 @@ export interface XEmulator {
   requests: XEmulatorRequest[];
   /** Clears `requests`, the rate-limit counters and injected faults. */
   reset(): void;
-  /** Forces the budget of one endpoint path (e.g. `/2/users`) for the current window (epoch seconds on the emulator's clock). */
-  setRemaining(endpointPath: string, remaining: number, resetEpochSeconds?: number): void;
+  /**
+   * Forces the budget of one endpoint path (e.g. `/2/users`) for the current window (epoch seconds on the
+   * emulator's clock): the app's, or with `user` the window of that user token's calls.
+   */
+  setRemaining(endpointPath: string, remaining: number, resetEpochSeconds?: number, user?: string): void;
   /** The next `count` requests (whatever they are) answer `status` with X's generic problem body. */
   failNext(count: number, status: 500 | 502 | 503 | 504, headers?: Record<string, string>): void;
   /**
@@ -78,6 +107,8 @@ export interface XEmulator {
    * generic problem of any other status.
    */
   failNext(count: number, fault: HttpFault): void;
+  /** Holds every answer back until the returned function is called (requests are still received and logged). */
+  holdReplies(): () => void;
   close(): Promise<void>;
 }
 
@@ -135,6 +166,8 @@ export function xEmulatorAcceptedValues(path: string, param: string): string[] |
 
 /** `type` of a per-item problem in a partial 200 (a user or tweet not found, or suspended). */
 export const X_PROBLEM_NOT_FOUND = 'https://api.twitter.com/2/problems/resource-not-found';
+/** `type` of a per-item problem about what the caller may not see (a protected account's post). */
+export const X_PROBLEM_NOT_AUTHORIZED = 'https://api.twitter.com/2/problems/not-authorized-for-resource';
 /** `type` of a 400's body. */
 export const X_PROBLEM_INVALID_REQUEST = 'https://api.twitter.com/2/problems/invalid-request';
 
@@ -180,6 +213,20 @@ function lookupError(resource: Resource, param: ListParam, value: string, suspen
     parameter: param,
     resource_id: value,
     type: X_PROBLEM_NOT_FOUND,
+  };
+}
+
+/** A post the caller may not see, as X reports it: in the `data` it asked for, or in the `includes` it expanded. */
+function notAuthorized(parameter: string, value: string, section: 'data' | 'includes'): XProblem & { section: string } {
+  return {
+    value,
+    detail: `Sorry, you are not authorized to see the Tweet with ${parameter}: [${value}].`,
+    title: 'Authorization Error',
+    resource_type: 'tweet',
+    parameter,
+    resource_id: value,
+    section,
+    type: X_PROBLEM_NOT_AUTHORIZED,
   };
 }
 
@@ -333,9 +380,19 @@ class RateLimiter {
 interface LookupContext {
   maxKnownId: number;
   suspended: ReadonlySet<string>;
+  protectedPosts: 'everyone' | 'followers';
 }
 
-function lookupUsers(spec: EndpointSpec, params: URLSearchParams, ctx: LookupContext): XLookupResponse<XApiUser> {
+/** Who a request authenticates as: the app, or one of the users whose tokens it accepts. */
+type Principal = { kind: 'app'; name: 'app' } | { kind: 'user'; name: string; follows: ReadonlySet<string> };
+
+/** Whether `viewer` sees the posts of `authorId`: a protected account's only if it follows it (with `followers`). */
+function seesPostsOf(ctx: LookupContext, viewer: Principal, authorId: string | undefined): boolean {
+  if (ctx.protectedPosts === 'everyone' || authorId === undefined || demoXUser(Number(authorId)).protected !== true) return true;
+  return viewer.kind === 'user' && viewer.follows.has(authorId);
+}
+
+function lookupUsers(spec: EndpointSpec, params: URLSearchParams, ctx: LookupContext, viewer: Principal): XLookupResponse<XApiUser> {
   const fields = csvSet(params.get('user.fields'));
   const expansions = csvSet(params.get('expansions'));
   const tweetFields = csvSet(params.get('tweet.fields'));
@@ -360,19 +417,20 @@ function lookupUsers(spec: EndpointSpec, params: URLSearchParams, ctx: LookupCon
     }
     const user = demoXUser(id);
     data.push(projectUser(user, fields));
-    for (const tweetId of [
-      expansions.has('pinned_tweet_id') ? user.pinned_tweet_id : undefined,
-      expansions.has('most_recent_tweet_id') ? user.most_recent_tweet_id : undefined,
-    ]) {
+    for (const idField of ['pinned_tweet_id', 'most_recent_tweet_id'] as const) {
+      const tweetId = expansions.has(idField) ? user[idField] : undefined;
       if (tweetId === undefined || tweets.has(tweetId)) continue;
       const tweet = demoXTweet(tweetId, ctx.maxKnownId);
-      if (tweet) tweets.set(tweetId, projectTweet(tweet, tweetFields));
+      if (tweet === undefined) continue;
+      // The account's id field is still sent; the post itself is not, and `errors` says why.
+      if (seesPostsOf(ctx, viewer, tweet.author_id)) tweets.set(tweetId, projectTweet(tweet, tweetFields));
+      else errors.push(notAuthorized(idField, tweetId, 'includes'));
     }
   }
   return assemble(data, errors, tweets.size > 0 ? { tweets: [...tweets.values()] } : undefined);
 }
 
-function lookupTweets(params: URLSearchParams, ctx: LookupContext): XLookupResponse<XApiTweet> {
+function lookupTweets(params: URLSearchParams, ctx: LookupContext, viewer: Principal): XLookupResponse<XApiTweet> {
   const fields = csvSet(params.get('tweet.fields'));
   const expandAuthors = csvSet(params.get('expansions')).has('author_id');
   const userFields = csvSet(params.get('user.fields'));
@@ -390,6 +448,10 @@ function lookupTweets(params: URLSearchParams, ctx: LookupContext): XLookupRespo
     // Tweets of suspended accounts are gone for API clients: they answer as not found.
     if (tweet === undefined || (tweet.author_id !== undefined && ctx.suspended.has(tweet.author_id))) {
       errors.push(lookupError('tweet', 'ids', id, false));
+      continue;
+    }
+    if (!seesPostsOf(ctx, viewer, tweet.author_id)) {
+      errors.push(notAuthorized('ids', id, 'data'));
       continue;
     }
     data.push(projectTweet(tweet, fields));
@@ -428,37 +490,48 @@ function statusReply(status: number): Reply {
 }
 
 export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulator> {
-  const expectedAuth = `Bearer ${options.bearerToken}`;
+  // `Authorization` values the emulator accepts, and who each authenticates as.
+  const principals = new Map<string, Principal>([[`Bearer ${options.bearerToken}`, { kind: 'app', name: 'app' }]]);
+  for (const user of options.userTokens ?? []) {
+    principals.set(`Bearer ${user.token}`, { kind: 'user', name: user.name, follows: new Set(user.follows ?? []) });
+  }
   const clock = options.clock ?? systemEmulatorClock;
   const limiter = new RateLimiter(options.rateLimit?.limit ?? 300, options.rateLimit?.windowSeconds ?? 900, clock);
-  const ctx: LookupContext = { maxKnownId: options.maxKnownId ?? DEMO_MAX_ID, suspended: new Set(options.suspendedIds ?? []) };
+  /** The window a principal's calls to a path count in: the app's is the path's own, each user's apart. */
+  const windowOf = (path: string, user?: string) => (user === undefined || user === 'app' ? path : `${path} as ${user}`);
+  const ctx: LookupContext = {
+    maxKnownId: options.maxKnownId ?? DEMO_MAX_ID,
+    suspended: new Set(options.suspendedIds ?? []),
+    protectedPosts: options.protectedPosts ?? 'everyone',
+  };
   const log = new RequestLog<XEmulatorRequest>(options.recordRequests ?? true);
   const faults = new FaultQueue<HttpFault>();
   const sender = new ReplySender(options.latencyMs);
   const bodies = options.memoizeBodies ? new Map<string, string>() : undefined;
 
-  function answer(req: IncomingMessage, path: string, params: URLSearchParams): Reply {
+  function answer(req: IncomingMessage, path: string, params: URLSearchParams, principal: Principal | undefined): Reply {
     const fault = faults.next();
-    if (fault) return faultReply(fault, { own: statusReply, normal: () => lookup(req, path, params) });
-    return lookup(req, path, params);
+    if (fault) return faultReply(fault, { own: statusReply, normal: () => lookup(req, path, params, principal) });
+    return lookup(req, path, params, principal);
   }
 
   /** The answer of a request no fault was injected for. */
-  function lookup(req: IncomingMessage, path: string, params: URLSearchParams): Reply {
+  function lookup(req: IncomingMessage, path: string, params: URLSearchParams, principal: Principal | undefined): Reply {
     const spec = ENDPOINTS.get(path);
     if (spec === undefined || req.method !== 'GET') return NOT_FOUND_REPLY;
-    if (req.headers.authorization !== expectedAuth) return UNAUTHORIZED_REPLY;
+    if (principal === undefined) return UNAUTHORIZED_REPLY;
 
-    const budget = limiter.take(path);
+    const budget = limiter.take(windowOf(path, principal.name));
     if (!budget.allowed) return { status: 429, contentType: PROBLEM_CT, body: TOO_MANY, headers: budget.headers };
 
     const invalid = validate(spec, params);
     if (invalid.length > 0) return invalidRequest(invalid, budget.headers);
 
-    const cacheKey = req.url ?? '/';
+    // What a request sees depends on who sends it.
+    const cacheKey = `${principal.name} ${req.url ?? '/'}`;
     let body = bodies?.get(cacheKey);
     if (body === undefined) {
-      body = JSON.stringify(spec.resource === 'tweet' ? lookupTweets(params, ctx) : lookupUsers(spec, params, ctx));
+      body = JSON.stringify(spec.resource === 'tweet' ? lookupTweets(params, ctx, principal) : lookupUsers(spec, params, ctx, principal));
       if (bodies !== undefined) {
         if (bodies.size >= 1_000) bodies.clear(); // bounded: a cache, not a store
         bodies.set(cacheKey, body);
@@ -471,8 +544,15 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     req.resume(); // drain any body so the keep-alive socket can be reused
     const { path, query } = splitRequestUrl(req.url);
     const params = new URLSearchParams(query);
-    const record = log.add({ method: req.method ?? 'GET', path, query: Object.fromEntries(params), status: 0 });
-    sender.send(res, answer(req, path, params), record);
+    const principal = principals.get(req.headers.authorization ?? '');
+    const record = log.add({
+      method: req.method ?? 'GET',
+      path,
+      query: Object.fromEntries(params),
+      principal: principal?.name ?? '',
+      status: 0,
+    });
+    sender.send(res, answer(req, path, params, principal), record);
   }
 
   const server = await startLoopbackServer({
@@ -492,12 +572,13 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
       faults.clear();
       limiter.clear();
     },
-    setRemaining(endpointPath, remaining, resetEpochSeconds) {
-      limiter.force(endpointPath, remaining, resetEpochSeconds);
+    setRemaining(endpointPath, remaining, resetEpochSeconds, user) {
+      limiter.force(windowOf(endpointPath, user), remaining, resetEpochSeconds);
     },
     failNext(count: number, what: number | HttpFault, headers?: Record<string, string>) {
       faults.add(count, typeof what === 'number' ? { kind: 'status', status: what, headers } : what);
     },
+    holdReplies: () => sender.hold(),
     close: () => server.close(),
   };
 }

@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+import { GraphQLError } from 'graphql';
+import type { RequestHeaders } from '../auth/identify.js';
+import type { CallerCredential } from '../batching/shared-lookups.js';
+import type { AnyProvider, CallerCredentialSpec, ProviderId } from '../providers/provider.js';
+import type { CallerHeaderNames } from './headers.js';
+import { matches } from './syntax.js';
+
+/**
+ * A request's own credentials (README, "Per-caller credentials"), read from its headers once, before
+ * anything runs: by provider name, then partition (a Bitrix24 portal; `''` for a provider that has
+ * none), the token to make its lookups with and the scope they are kept under.
+ */
+export type CallerCredentials = ReadonlyMap<string, ReadonlyMap<string, CallerCredential>>;
+
+export type ReadCallerCredentials = (headers: RequestHeaders) => CallerCredentials;
+
+const NONE: CallerCredentials = new Map();
+
+/**
+ * What reads them, made once per server for the configured providers that take caller credentials
+ * (`names` says which, and their headers). A value that is not of its header's syntax, or that the
+ * provider cannot use (a portal that is not configured), refuses the whole request with HTTP 401 and
+ * UNAUTHENTICATED: nothing runs and nothing is sent upstream, and the message names the header, never
+ * the value.
+ */
+export function callerCredentialReader(
+  names: CallerHeaderNames,
+  clients: ReadonlyMap<string, unknown>,
+  providers: readonly AnyProvider[],
+): ReadCallerCredentials {
+  const sources = providers.flatMap((provider) => {
+    const spec = provider.callerCredentials as CallerCredentialSpec<unknown> | undefined;
+    const headerNames = names.get(provider.id.name);
+    const client = clients.get(provider.id.name);
+    return spec === undefined || headerNames === undefined || client === undefined
+      ? []
+      : [{ provider: provider.id, spec, headerNames, client }];
+  });
+  if (sources.length === 0) return () => NONE;
+
+  return (headers) => {
+    let credentials: Map<string, ReadonlyMap<string, CallerCredential>> | undefined;
+    for (const { provider, spec, headerNames, client } of sources) {
+      const values: Record<string, string> = {};
+      let sent = false;
+      for (const [role, header] of Object.entries(spec.headers)) {
+        const name = headerNames[role]!;
+        const value = headers.get(name);
+        if (value === undefined) continue;
+        if (!matches(header.syntax, value)) throw refused(provider, name, `the ${name} header must be ${header.syntax.expected}`);
+        values[role] = value;
+        sent = true;
+      }
+      if (!sent) continue;
+      const read = spec.read(values, client, headerNames);
+      if ('problem' in read) throw refused(provider, undefined, read.problem);
+      if (read.size === 0) continue;
+      const byPartition = new Map<string, CallerCredential>();
+      for (const [partition, token] of read) byPartition.set(partition, { token, scope: credentialScope(provider, partition, token) });
+      credentials ??= new Map();
+      credentials.set(provider.name, byPartition);
+    }
+    return credentials ?? NONE;
+  };
+}
+
+/**
+ * The scope of a caller's token: SHA-256 of the provider, the partition and the token, in hex, cut to 128
+ * bits. One-way, so that cache keys, rate budgets and Redis hold it instead of the token; the same on every
+ * replica, so that they share a caller's entries and budgets; and apart for each provider and partition,
+ * so that one token sent for two of them is two scopes.
+ */
+export function credentialScope(provider: ProviderId, partition: string, token: string): string {
+  return createHash('sha256').update(`${provider.name}\0${partition}\0${token}`, 'utf8').digest('hex').slice(0, 32);
+}
+
+/** HTTP 401 UNAUTHENTICATED for a whole request, before anything runs. */
+function refused(provider: ProviderId, header: string | undefined, why: string): GraphQLError {
+  return new GraphQLError(`Unauthenticated: ${why}`, {
+    extensions: {
+      code: 'UNAUTHENTICATED',
+      provider: provider.name,
+      ...(header === undefined ? {} : { header }),
+      http: { status: 401 },
+    },
+  });
+}
