@@ -12,6 +12,8 @@ import type { Config } from './config.js';
 import type { RequestContext } from './context.js';
 import { inputGuardPlugin } from './guard/input-guard.js';
 import { operationLimitRules } from './guard/operation-limits.js';
+import { cacheControlPlugin } from './plan/cache-control-plugin.js';
+import { CachePolicies } from './plan/cache-policy.js';
 import { fieldPlanPlugin } from './plan/plan-plugin.js';
 import { staleAnswersPlugin } from './plan/stale-plugin.js';
 import { providers } from './providers/registry.js';
@@ -19,8 +21,9 @@ import { buildSchema } from './schema.js';
 
 /**
  * The GraphQL side of the subgraph: the schema (with access control wrapped around the fields it
- * protects), and Apollo Server with only the plugins this subgraph needs. The cache-control plugin
- * (per-field hooks nobody here reads) is off, as is usage reporting.
+ * protects), and Apollo Server with only the plugins this subgraph needs. Apollo's cache-control plugin
+ * (a hook on every field resolved) is off: `Cache-Control` comes from the document alone
+ * (`CachePolicies`). Usage reporting is off too.
  */
 export interface GraphQLService {
   apollo: ApolloServer<RequestContext>;
@@ -58,8 +61,23 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
       fieldPlanPlugin((selected, context) => access.narrow(selected, context.caller)),
       bugLogPlugin(),
       staleAnswersPlugin(),
+      cacheControlPlugin(new CachePolicies(schema, maxAgeCaps(config))),
     ],
   });
   await apollo.start();
   return { apollo, access };
+}
+
+/**
+ * A type's `@cacheControl` hint never outlives its provider's record TTL (`<NAME>_CACHE_TTL_SECONDS`):
+ * the types a provider resolves are those of its resolver map.
+ */
+function maxAgeCaps(config: Config): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const provider of providers) {
+    const ttlMs = config.sharing.providers.get(provider.id.name)?.ttlMs;
+    if (ttlMs === undefined) continue;
+    for (const type of Object.keys(provider.resolvers)) if (type !== 'Query') caps.set(type, Math.floor(ttlMs / 1000));
+  }
+  return caps;
 }

@@ -19,6 +19,12 @@ function configError(env: Env): ConfigError {
   throw new Error(`expected a ConfigError for ${Object.keys(env).join(', ')}`);
 }
 
+/** The headers of callers' own credentials when no variable renames them (README, "Per-caller credentials"). */
+const DEFAULT_CALLER_HEADERS = new Map<string, Record<string, string>>([
+  ['x', { token: 'x-caller-x-token' }],
+  ['bitrix24', { token: 'x-caller-bitrix24-token', portal: 'x-caller-bitrix24-portal' }],
+]);
+
 /** The variables a problem names: the text before the first colon of each problem line. */
 const named = (error: ConfigError) => error.problems.map((p) => p.slice(0, p.indexOf(':')));
 
@@ -45,6 +51,7 @@ describe('loadConfig defaults', () => {
       introspection: true,
       inlineTraces: false,
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
+      callerHeaders: DEFAULT_CALLER_HEADERS,
       maxRequestBytes: 1024 * 1024,
       shutdownGraceMs: 10_000,
       sharing: {
@@ -144,6 +151,7 @@ describe('loadConfig defaults', () => {
       introspection: false,
       inlineTraces: false,
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
+      callerHeaders: DEFAULT_CALLER_HEADERS,
       maxRequestBytes: 2048,
       shutdownGraceMs: 0,
       sharing: {

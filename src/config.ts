@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
+import { type CallerHeaderNames, callerHeaderSettings } from './credentials/headers.js';
 import { flag, int, optionalFlag, problemsOf, secret } from './env.js';
 import type { AnyProvider, ConfigIO, Env, ProviderDefinition } from './providers/provider.js';
 import { providers } from './providers/registry.js';
@@ -59,6 +60,8 @@ const settings = z.object({
     .optional()
     .transform((v) => v || 'users-subgraph:'),
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250),
+  // Turns on POST /cache/evict for whoever sends it as a bearer token.
+  CACHE_ADMIN_TOKEN: secret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
 });
 
 /** How every provider talks to its upstream: one set of settings, each provider's client reads them. */
@@ -97,6 +100,8 @@ export interface SharingSettings {
   missingTtlMs: number;
   /** How long keys wait for other requests' keys before their upstream call goes. */
   coalesceWindowMs: number;
+  /** The bearer token of `POST /cache/evict`; the endpoint is off without one. */
+  adminToken?: string;
   /** Per provider name: whether its answers are cached, and how long a record is fresh. */
   providers: ReadonlyMap<string, { enabled: boolean; ttlMs: number }>;
 }
@@ -127,6 +132,8 @@ export interface Config {
   inlineTraces: boolean;
   /** Who may see the fields the schema protects (`src/auth/`). */
   auth: AuthConfig;
+  /** The headers of callers' own credentials, by provider and role (README, "Per-caller credentials"). */
+  callerHeaders: CallerHeaderNames;
   maxRequestBytes: number;
   /** How long a shutdown lets requests in flight finish before it cancels them. */
   shutdownGraceMs: number;
@@ -186,6 +193,8 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
   if (!caching.success) problems.push(...problemsOf(caching.error));
   const auth = authEnv.safeParse(env);
   if (!auth.success) problems.push(...problemsOf(auth.error));
+  const callerHeaders = callerHeaderSettings(providers).safeParse(env);
+  if (!callerHeaders.success) problems.push(...problemsOf(callerHeaders.error));
 
   const configured: ProviderSetup[] = [];
   for (const definition of providers) {
@@ -193,7 +202,8 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
     if (outcome instanceof ConfigError) problems.push(...outcome.problems);
     else if (outcome !== undefined) configured.push({ definition, config: outcome });
   }
-  if (problems.length > 0 || !parsed.success || !auth.success || !caching.success) throw new ConfigError(problems);
+  if (problems.length > 0 || !parsed.success || !auth.success || !caching.success || !callerHeaders.success)
+    throw new ConfigError(problems);
 
   const vars = parsed.data;
   // With no provider configured there is nothing to serve but the demo (README, "Run it").
@@ -206,6 +216,7 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
     introspection: vars.INTROSPECTION ?? (demo || env.NODE_ENV !== 'production'),
     inlineTraces: vars.INLINE_TRACES,
     auth: resolveAuth(auth.data, demo),
+    callerHeaders: callerHeaders.data,
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     limits: {
@@ -225,6 +236,7 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
       staleMs: vars.CACHE_STALE_SECONDS * 1000,
       missingTtlMs: vars.CACHE_MISSING_TTL_SECONDS * 1000,
       coalesceWindowMs: vars.COALESCE_WINDOW_MS,
+      ...(vars.CACHE_ADMIN_TOKEN === undefined ? {} : { adminToken: vars.CACHE_ADMIN_TOKEN }),
       providers: caching.data,
     },
     ...(vars.REDIS_URL === undefined

@@ -78,6 +78,11 @@ export type Bitrix24User = User & {
   workPosition?: Maybe<Scalars['String']['output']>;
 };
 
+/** Who may reuse a cached response: any cache (`PUBLIC`), or only the caller's own (`PRIVATE`). */
+export type CacheControlScope =
+  | 'PRIVATE'
+  | 'PUBLIC';
+
 /**
  * A user of a Nexudus account (coworking spaces), from `GET /api/sys/users/?id=[...]`. The fields marked
  * "full record" are left empty by that batch endpoint; selecting one makes the lookup fetch each user's full
@@ -487,15 +492,14 @@ export type ResolversTypes = ResolversObject<{
   Bitrix24Phones: ResolverTypeWrapper<BitrixPhones>;
   String: ResolverTypeWrapper<Scalars['String']['output']>;
   Bitrix24User: ResolverTypeWrapper<Bitrix24UserRecord>;
-  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
+  CacheControlScope: CacheControlScope;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
   NexudusUser: ResolverTypeWrapper<NexudusUserRecord>;
   Provider: Provider;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TelegramPresence: TelegramPresence;
   TelegramProfilePhoto: ResolverTypeWrapper<TelegramApiProfilePhoto>;
-  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
   TelegramUser: ResolverTypeWrapper<TelegramApiUser>;
   TelegramUserStatus: ResolverTypeWrapper<TelegramApiUserStatus>;
   Tweet: ResolverTypeWrapper<XApiTweet>;
@@ -504,6 +508,8 @@ export type ResolversTypes = ResolversObject<{
   XUser: ResolverTypeWrapper<XApiUser>;
   XUserPublicMetrics: ResolverTypeWrapper<XApiUserPublicMetrics>;
   XWithheld: ResolverTypeWrapper<XApiWithheld>;
+  Boolean: ResolverTypeWrapper<Scalars['Boolean']['output']>;
+  Int: ResolverTypeWrapper<Scalars['Int']['output']>;
 }>;
 
 /** Mapping between all available schema types and the resolvers parents */
@@ -511,13 +517,11 @@ export type ResolversParentTypes = ResolversObject<{
   Bitrix24Phones: BitrixPhones;
   String: Scalars['String']['output'];
   Bitrix24User: Bitrix24UserRecord;
-  Boolean: Scalars['Boolean']['output'];
   ID: Scalars['ID']['output'];
   DateTime: Scalars['DateTime']['output'];
   NexudusUser: NexudusUserRecord;
   Query: Record<PropertyKey, never>;
   TelegramProfilePhoto: TelegramApiProfilePhoto;
-  Int: Scalars['Int']['output'];
   TelegramUser: TelegramApiUser;
   TelegramUserStatus: TelegramApiUserStatus;
   Tweet: XApiTweet;
@@ -526,7 +530,17 @@ export type ResolversParentTypes = ResolversObject<{
   XUser: XApiUser;
   XUserPublicMetrics: XApiUserPublicMetrics;
   XWithheld: XApiWithheld;
+  Boolean: Scalars['Boolean']['output'];
+  Int: Scalars['Int']['output'];
 }>;
+
+export type CacheControlDirectiveArgs = {
+  inheritMaxAge?: Maybe<Scalars['Boolean']['input']>;
+  maxAge?: Maybe<Scalars['Int']['input']>;
+  scope?: Maybe<CacheControlScope>;
+};
+
+export type CacheControlDirectiveResolver<Result, Parent, ContextType = RequestContext, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
 export type Bitrix24PhonesResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Bitrix24Phones'] = ResolversParentTypes['Bitrix24Phones']> = ResolversObject<{
   personalMobile?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -719,3 +733,6 @@ export type Resolvers<ContextType = RequestContext> = ResolversObject<{
   XWithheld?: XWithheldResolvers<ContextType>;
 }>;
 
+export type DirectiveResolvers<ContextType = RequestContext> = ResolversObject<{
+  cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
+}>;
