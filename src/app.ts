@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { SharedLookups } from './batching/shared-lookups.js';
+import { type FetchClaims, RedisFetchClaims } from './cache/fetch-claims.js';
 import { MemoryCache } from './cache/memory-cache.js';
 import type { RecordCache } from './cache/record-cache.js';
 import { RedisCache } from './cache/redis-cache.js';
@@ -41,14 +42,18 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
   const memory = new MemoryCache(sharing.maxBytes, () => clock.wallNow());
   let cache: RecordCache = memory;
   let keyPrefix: string | undefined;
+  let claims: FetchClaims | undefined;
   if (redis !== undefined) {
     keyPrefix = redis.key('cache', '');
     const shared = new RedisCache(redis, keyPrefix, () => clock.wallNow());
     cache = new RedisOrMemoryCache(redis, shared, memory, logger.child({ component: 'record-cache' }));
+    // A fetch cannot outlast the operation that started it: nor can its claim.
+    claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), config.limits.timeoutMs);
   }
   return new SharedLookups({
     cache,
     ...(keyPrefix === undefined ? {} : { keyPrefix }),
+    ...(claims === undefined ? {} : { claims }),
     policy: (provider) => {
       const own = sharing.providers.get(provider.name);
       return {

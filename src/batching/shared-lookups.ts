@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import { type CacheEntry, covers, union } from '../cache/entry.js';
+import type { FetchClaims, Holder } from '../cache/fetch-claims.js';
 import type { RecordCache } from '../cache/record-cache.js';
 import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
-import type { Clock } from '../upstream/clock.js';
+import { type Clock, sleep } from '../upstream/clock.js';
 import { abandoned, ProviderError, WorkAbandoned } from '../upstream/errors.js';
 import { cacheRequests, coalescedIds, resolutions, upstreamBatchSize } from '../upstream/metrics.js';
 
@@ -71,6 +72,8 @@ export interface SharedLookupsOptions {
   logger: Logger;
   /** Prefixes every cache key (several deployments may share one Redis). */
   keyPrefix?: string;
+  /** Who fetches what among the replicas (Redis): so that two replicas' misses of one key make one call. */
+  claims?: FetchClaims;
 }
 
 export class SharedLookups {
@@ -103,25 +106,41 @@ export class SharedLookups {
     const grow = new Map<string, FieldSet>();
     const stale = new Map<string, CacheEntry>();
     keys.forEach((key, i) => {
-      const entry = entries[i];
-      if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, need))) {
-        const value = this.decode(call, key, entry);
-        if (value !== UNREADABLE) {
-          results.set(key, value);
-          cacheRequests.inc({ provider: provider.name, result: 'hit' });
-          return;
-        }
-      }
+      if (this.answer(call, key, entries[i], need, now, results)) return;
       missing.push(key);
-      if (entry !== undefined) {
-        if (entry.record !== undefined) grow.set(key, entry.fields);
-        stale.set(key, entry);
-      }
+      this.noteEntry(key, entries[i], grow, stale);
     });
     if (missing.length === 0) return results;
 
-    const fetched = await this.fetch(call, missing, grow);
-    for (const key of missing) {
+    // Keys another replica is fetching at this moment are awaited in the shared cache, not asked again;
+    // the others go upstream as soon as that is known (a replica holding claims waits for no one).
+    const claims = this.options.claims;
+    let claimed: string[] = [];
+    const sent: string[] = [];
+    const parts: Array<Promise<Map<string, R | ProviderError>>> = [];
+    const go = (some: readonly string[]) => {
+      if (some.length === 0) return;
+      sent.push(...some);
+      const part = this.fetch(call, some, grow);
+      part.catch(() => {}); // awaited below; a wait that fails first must not leave it unhandled
+      parts.push(part);
+    };
+    const fetched = new Map<string, R | ProviderError>();
+    try {
+      if (claims === undefined) {
+        go(missing);
+      } else {
+        const sorted = await this.claim(call, claims, missing, need, results, grow, stale);
+        claimed = sorted.claimed;
+        go(sorted.fetch);
+        if (sorted.waiting.length > 0) await this.waitForOthers(call, claims, sorted.waiting, need, results, grow, stale, go);
+      }
+      for (const part of await Promise.all(parts)) for (const [key, value] of part) fetched.set(key, value);
+    } finally {
+      // After the answers were stored (the same connection, in order): waiters elsewhere find them.
+      claims?.release(claimed);
+    }
+    for (const key of sent) {
       const value = fetched.get(key);
       const entry = stale.get(key);
       const served = value instanceof ProviderError && unanswered(value) && entry !== undefined && entry.staleUntil > now;
@@ -136,6 +155,133 @@ export class SharedLookups {
       if (value !== undefined) results.set(key, value);
     }
     return results;
+  }
+
+  /** Answers `key` from its entry when the entry is fresh and has every field needed; says whether it did. */
+  private answer<R>(
+    call: LookupCall<R>,
+    key: string,
+    entry: CacheEntry | undefined,
+    need: FieldSet,
+    now: number,
+    results: Map<string, R | ProviderError>,
+  ): boolean {
+    if (entry === undefined || entry.freshUntil <= now || (entry.missing === undefined && !covers(entry.fields, need))) return false;
+    const value = this.decode(call, key, entry);
+    if (value === UNREADABLE) return false;
+    results.set(key, value);
+    cacheRequests.inc({ provider: call.lookup.provider.name, result: 'hit' });
+    return true;
+  }
+
+  /** A key going upstream with an entry that did not answer: it grows the entry's fields, and may serve it stale. */
+  private noteEntry(key: string, entry: CacheEntry | undefined, grow: Map<string, FieldSet>, stale: Map<string, CacheEntry>): void {
+    if (entry === undefined) return;
+    if (entry.record !== undefined) grow.set(key, entry.fields);
+    stale.set(key, entry);
+  }
+
+  /**
+   * Claims `missing` for this replica (`FetchClaims`), and sorts them: answered by the cache after all,
+   * to fetch from here (claimed now, or claimed by another request of this process whose call is in the
+   * coalescer, which they join), or to wait for (another replica, or a request of this process not yet
+   * or no longer coalescing, fetches them).
+   */
+  private async claim<R>(
+    call: LookupCall<R>,
+    claims: FetchClaims,
+    missing: readonly string[],
+    need: FieldSet,
+    results: Map<string, R | ProviderError>,
+    grow: Map<string, FieldSet>,
+    stale: Map<string, CacheEntry>,
+  ): Promise<{ fetch: string[]; claimed: string[]; waiting: string[] }> {
+    // Claims first, entries second (`FetchClaims.claim`): a key whose claim we got after another replica
+    // gave it back was answered meanwhile, and its entry is there now (it was written before the claim went).
+    const missingKeys = missing.map((key) => this.cacheKey(call, key));
+    const [holders, latest] = await claims.claim(missingKeys, () => this.read(missingKeys));
+    const fetch: string[] = [];
+    const waiting = this.sortClaimed(call, missing, holders, latest, need, results, grow, stale, fetch);
+    // What we claimed is ours to give back: now, where the cache answered after all; after the call, the rest.
+    const fetching = new Set(fetch);
+    const claimed: string[] = [];
+    const answered: string[] = [];
+    missing.forEach((key, i) => {
+      if (holders[i] === 'nobody') (fetching.has(key) ? claimed : answered).push(missingKeys[i]!);
+    });
+    claims.release(answered);
+    if (waiting.length > 0) coalescedIds.inc({ provider: call.lookup.provider.name }, waiting.length);
+    return { fetch, claimed, waiting };
+  }
+
+  /**
+   * Waits for keys someone else fetches: looks for them in the cache every `pollMs` until they answer
+   * there (into `results`), or go upstream from here after all (`go`, at once): when their claim is gone
+   * (given back without a cacheable answer, or expired), or a request of this process coalesces them.
+   */
+  private async waitForOthers<R>(
+    call: LookupCall<R>,
+    claims: FetchClaims,
+    keys: readonly string[],
+    need: FieldSet,
+    results: Map<string, R | ProviderError>,
+    grow: Map<string, FieldSet>,
+    stale: Map<string, CacheEntry>,
+    go: (keys: readonly string[]) => void,
+  ): Promise<void> {
+    const { clock } = this.options;
+    const { signal } = call.request;
+    const until = clock.now() + claims.leaseMs;
+    let waiting = keys;
+    while (waiting.length > 0) {
+      try {
+        await sleep(claims.pollMs, clock, signal);
+      } catch {
+        throw abandoned(call.lookup.provider, signal);
+      }
+      const cacheKeys = waiting.map((key) => this.cacheKey(call, key));
+      const [holders, entries] = await claims.holders(cacheKeys, () => this.read(cacheKeys));
+      if (clock.now() >= until) holders.fill('nobody');
+      const fetch: string[] = [];
+      waiting = this.sortClaimed(call, waiting, holders, entries, need, results, grow, stale, fetch);
+      go(fetch);
+    }
+  }
+
+  /**
+   * Sorts claimed keys: answered by their entry (into `results`), to fetch (nobody else holds them, or
+   * a request of this process does and its call is in the coalescer, which it joins), or still to wait
+   * for (returned).
+   */
+  private sortClaimed<R>(
+    call: LookupCall<R>,
+    keys: readonly string[],
+    holders: readonly Holder[],
+    entries: ReadonlyArray<CacheEntry | undefined>,
+    need: FieldSet,
+    results: Map<string, R | ProviderError>,
+    grow: Map<string, FieldSet>,
+    stale: Map<string, CacheEntry>,
+    fetch: string[],
+  ): string[] {
+    const now = this.options.clock.wallNow();
+    const waiting: string[] = [];
+    keys.forEach((key, i) => {
+      const holder = holders[i];
+      if (this.answer(call, key, entries[i], need, now, results)) return;
+      if (holder === 'other' || (holder === 'me' && !this.coalescing(call, key))) {
+        waiting.push(key);
+      } else {
+        fetch.push(key);
+        this.noteEntry(key, entries[i], grow, stale);
+      }
+    });
+    return waiting;
+  }
+
+  /** Whether `key` is pending or in flight in this process's coalescer for `call`'s lookup, scope and partition. */
+  private coalescing(call: LookupCall<unknown>, key: string): boolean {
+    return this.groups.get(groupId(call))?.has(key) ?? false;
   }
 
   /**
@@ -182,7 +328,7 @@ export class SharedLookups {
     keys: readonly string[],
     grow: ReadonlyMap<string, FieldSet>,
   ): Promise<Map<string, R | ProviderError>> {
-    const id = `${call.lookup.provider.name}\u0000${call.lookup.name}\u0000${call.credential?.scope ?? ''}\u0000${call.partition}`;
+    const id = groupId(call);
     let group = this.groups.get(id);
     if (group === undefined) {
       // Dropped when idle: a group per credential scope must not outlive its last call.
@@ -229,6 +375,11 @@ export class SharedLookups {
   get logger(): Logger {
     return this.options.logger;
   }
+}
+
+/** One coalescer per lookup, credential scope and partition. */
+function groupId(call: LookupCall<unknown>): string {
+  return `${call.lookup.provider.name}\u0000${call.lookup.name}\u0000${call.credential?.scope ?? ''}\u0000${call.partition}`;
 }
 
 /** What `decode` answers for an entry the lookup's codec cannot read. */
@@ -344,6 +495,11 @@ class Group {
       signal.addEventListener('abort', onAbort, { once: true });
       this.schedule();
     });
+  }
+
+  /** Whether `key` waits for its call or is on its way upstream. */
+  has(key: string): boolean {
+    return this.pending.has(key) || this.inFlight.has(key);
   }
 
   /** Sends full chunks at once, the rest when the window closes. */

@@ -8,8 +8,12 @@ import { type Harness, startHarness } from '../support/harness.js';
  */
 
 let h: Harness;
+const ALICE = 'alice-user-token-0123456789';
 beforeAll(async () => {
-  h = await startHarness({ env: { TELEGRAM_CACHE_TTL_SECONDS: '300' } });
+  h = await startHarness({
+    emulators: { x: { userTokens: [{ name: 'alice', token: ALICE }] } },
+    env: { TELEGRAM_CACHE_TTL_SECONDS: '300' },
+  });
 });
 afterAll(() => h.close());
 
@@ -47,5 +51,13 @@ describe('Cache-Control', () => {
     expect(missing.header).toBe('no-store');
     expect((await cacheControlOf('{ xUsers(ids: ["x"]) { id } }')).header).toBe('no-store');
     expect((await cacheControlOf('{ nope }')).header).toBe('no-store');
+  });
+
+  it("is private for an answer made with the caller's own credential, public for the same document without one", async () => {
+    const query = '{ xUsers(ids: ["1"]) { id name } }';
+    const own = await cacheControlOf(query, { headers: { 'x-caller-x-token': ALICE } });
+    expect(own.errors).toBeUndefined();
+    expect(own.header).toBe('max-age=900, private');
+    expect((await cacheControlOf(query)).header).toBe('max-age=900, public');
   });
 });

@@ -1,0 +1,237 @@
+/**
+ * Sharing benchmark (README, "Benchmark"): how many user resolutions each upstream call buys when
+ * many clients ask for overlapping users, as real traffic does. N concurrent clients (closed loop),
+ * each operation asking for 1–10 X users drawn from a Zipf distribution over 5,000 ids, against:
+ *
+ *   1. the cold path: record cache off and no coalescing window (X_CACHE=0, COALESCE_WINDOW_MS=0):
+ *      only requests whose ids arrive in the same turn of the event loop share a call;
+ *   2. coalescing alone: cache off, the default window;
+ *   3. one replica, as configured by default;
+ *   4. two replicas sharing one Redis, the clients split between them.
+ * BENCH_PHASES picks some (cold,coalescing,one,two).
+ *
+ * Each phase starts from an empty cache (Redis: its own key prefix, deleted afterwards) and prints
+ * resolutions per upstream call (the distinct ids of each answered operation, over the calls the
+ * upstream emulator received: counted outside the subgraph, so a build without the sharing layer's
+ * metrics is measured the same way; the replicas' users_subgraph_resolutions_total is printed beside
+ * it when they have it), throughput, p50/p99, and how many ids were asked upstream more than once.
+ * The X emulator runs in this process, answering after BENCH_UPSTREAM_LATENCY_MS.
+ *
+ *   npm run bench:zipf
+ *   BENCH_CLIENTS=200 BENCH_SECONDS=20 BENCH_UPSTREAM_LATENCY_MS=50 npm run bench:zipf
+ *   BENCH_SUBGRAPH=/elsewhere/dist/src/main.js BENCH_PHASES=cold npm run bench:zipf   # another build
+ */
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { Redis } from 'ioredis';
+import { Pool } from 'undici';
+import { startXEmulator } from '../src/providers/x/emulator/server.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const seconds = Number(process.env.BENCH_SECONDS ?? 20);
+const clients = Number(process.env.BENCH_CLIENTS ?? 200);
+const latencyMs = Number(process.env.BENCH_UPSTREAM_LATENCY_MS ?? 50);
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
+const phases = (process.env.BENCH_PHASES ?? 'cold,coalescing,one,two').split(',');
+const token = 'bench-token';
+const UNIVERSE = 5_000;
+
+/** Deterministic choices, so two runs send the same mix. */
+function seeded(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state / 0x7fffffff;
+  };
+}
+
+/** Zipf (s = 1) over ids 1..UNIVERSE: id k is drawn with probability proportional to 1/k. */
+const cdf = (() => {
+  const weights = Array.from({ length: UNIVERSE }, (_, i) => 1 / (i + 1));
+  const total = weights.reduce((a, b) => a + b, 0);
+  let sum = 0;
+  return weights.map((w) => (sum += w / total));
+})();
+function zipfId(random: () => number): string {
+  const u = random();
+  let low = 0;
+  let high = cdf.length - 1;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (cdf[mid]! < u) low = mid + 1;
+    else high = mid;
+  }
+  return String(low + 1);
+}
+
+const QUERY = 'query Zipf($ids: [ID!]!) { xUsers(ids: $ids) { id name username } }';
+
+function startSubgraph(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
+  const child = spawn(process.execPath, ['--max-semi-space-size=32', subgraphMain], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  return new Promise((resolve, reject) => {
+    // Its log comes on stdout (info: the ready line says where it listens); read until that line, then drained unread.
+    let out = '';
+    const onData = (chunk: string) => {
+      out += chunk;
+      const line = out.split('\n').find((l) => l.includes('users-subgraph ready'));
+      if (line) {
+        child.stdout!.off('data', onData);
+        // Warnings and worse (Redis lost, say) are worth seeing next to the figures they explain.
+        child.stdout!.on('data', (more: string) => {
+          for (const l of more.split('\n')) if (/"level":(4|5|6)\d/.test(l)) process.stderr.write(`${l}\n`);
+        });
+        resolve({ child, origin: new URL(JSON.parse(line).endpoint as string).origin });
+      }
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    child.on('exit', (code) => reject(new Error(`subgraph exited ${code}:\n${out}`)));
+  });
+}
+
+/** A counter's sum over its series (one provider's), from a replica's /metrics. */
+async function counter(origin: string, name: string, provider = 'x'): Promise<number> {
+  const text = await (await fetch(`${origin}/metrics`)).text();
+  const pattern = new RegExp(`^${name}\\{([^}]*)\\} ([\\d.e+]+)$`, 'gm');
+  let sum = 0;
+  for (const m of text.matchAll(pattern)) if (m[1]!.includes(`provider="${provider}"`)) sum += Number(m[2]);
+  return sum;
+}
+
+interface PhaseResult {
+  name: string;
+  operations: number;
+  rps: number;
+  p50: number;
+  p99: number;
+  errors: number;
+  resolutions: number;
+  /** users_subgraph_resolutions_total summed over the replicas (0 for a build without it). */
+  metricResolutions: number;
+  calls: number;
+  repeatedIds: number;
+}
+
+async function runPhase(name: string, replicaEnvs: Array<Record<string, string>>, upstream: string, emulator: XEmu): Promise<PhaseResult> {
+  const replicas: Array<{ child: ChildProcess; origin: string }> = [];
+  try {
+    for (const env of replicaEnvs) {
+      replicas.push(await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: upstream, ...env }));
+    }
+    emulator.reset();
+    const pools = replicas.map((r) => new Pool(r.origin, { connections: Math.ceil(clients / replicas.length), pipelining: 1 }));
+    const random = seeded(20261123);
+    const latencies: number[] = [];
+    let errors = 0;
+    let resolutions = 0;
+    const until = performance.now() + seconds * 1000;
+    await Promise.all(
+      Array.from({ length: clients }, async (_, client) => {
+        const pool = pools[client % pools.length]!;
+        while (performance.now() < until) {
+          const count = 1 + Math.floor(random() * 10);
+          const ids = Array.from({ length: count }, () => zipfId(random));
+          const started = performance.now();
+          const res = await pool.request({
+            method: 'POST',
+            path: '/graphql',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ query: QUERY, variables: { ids } }),
+          });
+          const text = await res.body.text();
+          latencies.push(performance.now() - started);
+          if (res.statusCode !== 200 || text.includes('"errors"')) errors++;
+          else resolutions += new Set(ids).size;
+        }
+      }),
+    );
+    await Promise.all(pools.map((pool) => pool.close()));
+    let metricResolutions = 0;
+    for (const replica of replicas) metricResolutions += await counter(replica.origin, 'users_subgraph_resolutions_total');
+    const calls = emulator.requests.length;
+    const asked = new Map<string, number>();
+    for (const request of emulator.requests) {
+      for (const id of (request.query.ids ?? '').split(',')) if (id) asked.set(id, (asked.get(id) ?? 0) + 1);
+    }
+    latencies.sort((a, b) => a - b);
+    const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+    return {
+      name,
+      operations: latencies.length,
+      rps: latencies.length / seconds,
+      p50: at(0.5),
+      p99: at(0.99),
+      errors,
+      resolutions,
+      metricResolutions,
+      calls,
+      repeatedIds: [...asked.values()].filter((n) => n > 1).length,
+    };
+  } finally {
+    for (const replica of replicas) replica.child.kill('SIGTERM');
+  }
+}
+
+type XEmu = Awaited<ReturnType<typeof startXEmulator>>;
+
+async function main(): Promise<void> {
+  if (!process.env.BENCH_SUBGRAPH) execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  const emulator = await startXEmulator({ bearerToken: token, rateLimit: { limit: 1_000_000_000, windowSeconds: 900 }, latencyMs });
+  const prefix = `bench-zipf-${process.pid}-${Date.now()}:`;
+  const results: PhaseResult[] = [];
+  try {
+    if (phases.includes('cold'))
+      results.push(
+        await runPhase(
+          'cache off, window 0 (same-turn coalescing only)',
+          [{ X_CACHE: '0', COALESCE_WINDOW_MS: '0' }],
+          emulator.url,
+          emulator,
+        ),
+      );
+    if (phases.includes('coalescing'))
+      results.push(await runPhase('cache off, default window (coalescing only)', [{ X_CACHE: '0' }], emulator.url, emulator));
+    if (phases.includes('one')) results.push(await runPhase('one replica (defaults)', [{}], emulator.url, emulator));
+    if (phases.includes('two')) {
+      const shared = { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: prefix };
+      results.push(await runPhase('two replicas sharing Redis', [shared, shared], emulator.url, emulator));
+    }
+  } finally {
+    await emulator.close();
+    await deleteKeys(prefix);
+  }
+  console.log(
+    `\n${seconds} s per phase, ${clients} clients, 1–10 X ids per operation (Zipf over ${UNIVERSE}), upstream latency ${latencyMs} ms\n`,
+  );
+  console.log('| phase | resolutions / upstream call | (from /metrics) | upstream calls | ops/s | p50 / p99 | ids asked twice | errors |');
+  console.log('| --- | --- | --- | --- | --- | --- | --- | --- |');
+  for (const r of results) {
+    console.log(
+      `| ${r.name} | ${(r.resolutions / r.calls).toFixed(1)} | ${r.metricResolutions ? (r.metricResolutions / r.calls).toFixed(1) : '—'} | ${r.calls} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} ms | ${r.repeatedIds} | ${r.errors} |`,
+    );
+  }
+  console.log('\ngoal: >= 50 resolutions per upstream call for one replica and for two; no id asked twice with two replicas');
+}
+
+async function deleteKeys(prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  try {
+    await redis.connect();
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      if (keys.length > 0) await redis.unlink(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+  } catch {
+    // No Redis: nothing was written.
+  } finally {
+    redis.disconnect();
+  }
+}
+
+await main();

@@ -1,0 +1,192 @@
+import { pino } from 'pino';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../test/support/manual-clock.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../test/support/redis.js';
+import { type LookupCall, type RequestSink, SharedLookups } from '../batching/shared-lookups.js';
+import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
+import { RedisLink } from '../redis/link.js';
+import { ProviderError } from '../upstream/errors.js';
+import { type FetchClaims, type Holder, RedisFetchClaims } from './fetch-claims.js';
+import { RedisCache } from './redis-cache.js';
+
+/**
+ * Two replicas' shared layers on one real Redis (127.0.0.1:6379, a key prefix of this test's own), each
+ * with its own "upstream": a function that records its calls and answers when the test opens its gate.
+ * What is asserted is who called the upstream for which keys: a key one replica is fetching costs the
+ * other none. Poll waits run on a manual clock (`clock.run`), Redis round trips on real I/O.
+ */
+
+const PROVIDER: ProviderId = { name: 'demo', label: 'Demo' };
+type Row = { id: string; by: string };
+const logger = pino({ level: 'silent' });
+const admin = sharedRedis();
+let link: RedisLink;
+
+interface Replica {
+  name: string;
+  shared: SharedLookups;
+  lookup: Lookup<never, Row>;
+  calls: string[][];
+  /** Who held each key when this replica claimed it. */
+  claimed: Holder[][];
+  open(): void;
+  /** The next calls throw this instead of answering. */
+  fail?: ProviderError;
+}
+
+function replica(name: string, clock: ManualClock, namespace: string): Replica {
+  let open!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  const self: Replica = {
+    name,
+    calls: [],
+    claimed: [],
+    open: () => open(),
+    lookup: {
+      provider: PROVIDER,
+      name: 'users',
+      key: { isValid: () => true, expected: 'an id' },
+      maxBatchSize: () => 100,
+      fields: () => [],
+      async fetch(_client, keys) {
+        self.calls.push([...keys]);
+        await gate;
+        if (self.fail) throw self.fail;
+        return new Map(keys.map((key) => [key, { id: key, by: name }]));
+      },
+    },
+    shared: undefined as never,
+  };
+  const inner = new RedisFetchClaims(link, `${namespace}cache:`, `${namespace}claim:`, 10_000);
+  const claims: FetchClaims = {
+    leaseMs: inner.leaseMs,
+    pollMs: inner.pollMs,
+    claim: async (keys, read) => {
+      const answer = await inner.claim(keys, read);
+      self.claimed.push(answer[0]);
+      return answer;
+    },
+    holders: (keys, read) => inner.holders(keys, read),
+    release: (keys) => inner.release(keys),
+  };
+  self.shared = new SharedLookups({
+    cache: new RedisCache(link, `${namespace}cache:`, () => clock.wallNow()),
+    keyPrefix: `${namespace}cache:`,
+    claims,
+    policy: () => ({ enabled: true, ttlMs: 60_000, missingTtlMs: 5_000, staleMs: 0 }),
+    windowMs: 0,
+    clock,
+    logger,
+  });
+  return self;
+}
+
+function sink(): RequestSink {
+  return { signal: new AbortController().signal, prime: () => {}, noteStale: () => {} };
+}
+
+function call(r: Replica, fields: FieldSet = ['name']): LookupCall<Row> {
+  return { lookup: r.lookup, client: undefined, partition: '', credential: undefined, fields, request: sink() };
+}
+
+/** Resolves once `predicate` holds, checking after each turn of real I/O (Redis answers). */
+async function until(predicate: () => boolean): Promise<void> {
+  for (let turns = 0; !predicate(); turns++) {
+    if (turns > 10_000) throw new Error('never happened');
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+function setUp() {
+  const clock = new ManualClock();
+  const namespace = link.key(Math.random().toString(36).slice(2), '');
+  return { clock, a: replica('a', clock, namespace), b: replica('b', clock, namespace), namespace };
+}
+
+beforeAll(async () => {
+  link = new RedisLink({ url: SHARED_REDIS_URL, prefix: uniquePrefix('fetch-claims'), commandTimeoutMs: 2_000, logger });
+  expect(await link.connect()).toBe(true);
+});
+afterEach(async () => {
+  await deleteKeysUnder(admin, link.prefix);
+});
+afterAll(async () => {
+  await link.close();
+  await admin.quit();
+});
+
+describe('claims between replicas', () => {
+  it('a key another replica is fetching is awaited in the shared cache: one upstream call in all', async () => {
+    const { clock, a, b } = setUp();
+    const first = a.shared.load(call(a), ['1', '2']);
+    await until(() => a.calls.length === 1);
+    const second = b.shared.load(call(b), ['1', '2']);
+    await until(() => b.claimed.length === 1);
+    expect(b.claimed[0]).toEqual(['other', 'other']);
+    a.open();
+    const [fromA, fromB] = await Promise.all([clock.run(first), clock.run(second)]);
+    expect(a.calls).toEqual([['1', '2']]);
+    expect(b.calls).toEqual([]);
+    // B answers with what A fetched, through the cache.
+    expect([...fromB.values()]).toEqual([...fromA.values()]);
+    expect(fromB.get('1')).toEqual({ id: '1', by: 'a' });
+  });
+
+  it('sends its own keys at once while it waits for another replica’s: no replica waits holding a claim', async () => {
+    const { clock, a, b } = setUp();
+    const held = a.shared.load(call(a), ['2']);
+    await until(() => a.calls.length === 1);
+    const mixed = b.shared.load(call(b), ['1', '2']);
+    // B's call for 1 goes while A still holds 2 (A's gate is shut).
+    await until(() => b.calls.length === 1);
+    expect(b.calls).toEqual([['1']]);
+    b.open();
+    a.open();
+    const answers = await clock.run(mixed);
+    await clock.run(held);
+    expect(answers.get('1')).toEqual({ id: '1', by: 'b' });
+    expect(answers.get('2')).toEqual({ id: '2', by: 'a' });
+    expect(a.calls).toEqual([['2']]);
+  });
+
+  it('an answer that is not cached (a rate limit) gives the claim back: the waiting replica asks for itself', async () => {
+    const { clock, a, b } = setUp();
+    a.fail = new ProviderError({ code: 'RATE_LIMITED', provider: PROVIDER });
+    const failing = a.shared.load(call(a), ['1']);
+    await until(() => a.calls.length === 1);
+    const waiting = b.shared.load(call(b), ['1']);
+    await until(() => b.claimed.length === 1);
+    a.open();
+    b.open();
+    expect((await clock.run(failing)).get('1')).toBeInstanceOf(ProviderError);
+    expect((await clock.run(waiting)).get('1')).toEqual({ id: '1', by: 'b' });
+    expect(b.calls).toEqual([['1']]);
+  });
+
+  it('a claim whose holder never gives it back expires: the waiter asks after the lease', async () => {
+    const { clock, a, b } = setUp();
+    // A fetches 1 and never answers (its gate stays shut): a replica that died mid-call.
+    void a.shared.load(call(a), ['1']).catch(() => {});
+    await until(() => a.calls.length === 1);
+    b.open();
+    const waiting = b.shared.load(call(b), ['1']);
+    expect((await clock.run(waiting)).get('1')).toEqual({ id: '1', by: 'b' });
+    expect(clock.now()).toBeGreaterThanOrEqual(10_000);
+    a.open();
+  });
+
+  it('claims live beside the cache under their own keys, and are gone once answered', async () => {
+    const { clock, a, namespace } = setUp();
+    const loading = a.shared.load(call(a), ['1']);
+    await until(() => a.calls.length === 1);
+    expect(await keysUnder(admin, `${namespace}claim:`)).toHaveLength(1);
+    a.open();
+    await clock.run(loading);
+    // The release went down the link's connection: one more round trip on it, and Redis has applied it.
+    await link.client.ping();
+    expect(await admin.pttl((await keysUnder(admin, `${namespace}cache:`))[0]!)).toBeGreaterThan(0);
+    expect(await keysUnder(admin, `${namespace}claim:`)).toEqual([]);
+  });
+});

@@ -1,0 +1,131 @@
+import { randomUUID } from 'node:crypto';
+import type { RedisLink } from '../redis/link.js';
+import { LuaScript } from '../redis/lua-script.js';
+
+/**
+ * Which replica is fetching which record right now, so that two replicas missing the same key at the
+ * same moment make one upstream call, not two (README, "Sharing upstream calls"). Within a process the
+ * coalescer already does this; across processes a replica *claims* the keys it is about to fetch, and
+ * a replica that finds a key claimed by another waits for that replica's answer to reach the shared
+ * cache instead of asking the upstream itself.
+ *
+ * A claim is a Redis key beside the cache entry's, holding the claiming replica's id and expiring after
+ * `leaseMs`, so a replica that dies mid-fetch holds no key for longer than that. The claimer gives it
+ * back once the answer is stored (the cache write and the release go down the same connection, in that
+ * order, so a waiter that sees the claim gone sees the entry too); an answer that is not cached (a rate
+ * limit, an outage) gives it back all the same, and the waiters then ask for themselves.
+ *
+ * Every method degrades to "nobody else is fetching": Redis down or failing costs repeat calls between
+ * replicas, never a request.
+ */
+export interface FetchClaims {
+  /**
+   * Claims `keys` for this replica; resolves, per key, who held it already, and what `read` (the cache
+   * entries) resolved, read after the claim was made: a key claimed from nobody after its holder gave it
+   * back must find the holder's answer.
+   */
+  claim<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]>;
+  /** Who holds each key now, and then what `read` resolves (as `claim`). */
+  holders<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]>;
+  /** Gives back this replica's claims on `keys` (those another holds are left alone). */
+  release(keys: readonly string[]): void;
+  /** How often a waiter looks again for the answer it waits for (ms). */
+  readonly pollMs: number;
+  /** How long a waiter waits at most before it asks the upstream itself (ms). */
+  readonly leaseMs: number;
+}
+
+/**
+ * Who holds a key's claim: nobody (after `claim`: it is ours now, as no one had it), this replica (another
+ * of its requests claimed it first), or another replica.
+ */
+export type Holder = 'nobody' | 'me' | 'other';
+
+const HOLDERS: Record<number, Holder> = { 0: 'nobody', 1: 'other', 2: 'me' };
+
+/**
+ * KEYS: claim keys. ARGV[1]: mode (claim | held | release), ARGV[2]: this replica's id, ARGV[3]: lease ms.
+ * Answers, per key, who held it: 0 nobody, 1 another replica, 2 this one (claim, held); release answers nothing.
+ */
+const SCRIPT = new LuaScript(`
+local mode, me, lease = ARGV[1], ARGV[2], ARGV[3]
+local out = {}
+for i, key in ipairs(KEYS) do
+  local holder = redis.call('GET', key)
+  if mode == 'claim' then
+    if holder == false then redis.call('SET', key, me, 'PX', lease); out[i] = 0
+    elseif holder == me then out[i] = 2
+    else out[i] = 1 end
+  elseif mode == 'held' then
+    if holder == false then out[i] = 0 elseif holder == me then out[i] = 2 else out[i] = 1 end
+  elseif holder == me then
+    redis.call('DEL', key)
+  end
+end
+return out
+`);
+
+export class RedisFetchClaims implements FetchClaims {
+  /** This process among the replicas: claims it made are its own to give back. */
+  private readonly me = randomUUID();
+
+  /**
+   * Whether the script is known to be in Redis's script cache. Until it is, `run` may take two round
+   * trips (EVALSHA answered NOSCRIPT, then EVAL), so a read sent beside it could pass it: the read then
+   * waits for the script's answer. Forgotten when the link comes back (a restarted Redis has no scripts).
+   */
+  private scriptCached = false;
+
+  constructor(
+    private readonly link: RedisLink,
+    /** The cache's key prefix (`users-subgraph:cache:`), which every key given here starts with… */
+    private readonly cacheNamespace: string,
+    /** …and what replaces it in the claim's key (`users-subgraph:claim:`). */
+    private readonly claimNamespace: string,
+    readonly leaseMs: number,
+    readonly pollMs = 5,
+  ) {
+    link.onChange(() => {
+      this.scriptCached = false;
+    });
+  }
+
+  claim<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]> {
+    return this.thenRead(this.run('claim', keys), read);
+  }
+
+  holders<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]> {
+    return this.thenRead(this.run('held', keys), read);
+  }
+
+  /** Sends `read` behind the script: on the same connection at once when the script is cached, else after its answer. */
+  private async thenRead<T>(holders: Promise<Holder[]>, read: () => Promise<T>): Promise<[Holder[], T]> {
+    if (this.scriptCached) return Promise.all([holders, read()]);
+    const known = await holders;
+    return [known, await read()];
+  }
+
+  release(keys: readonly string[]): void {
+    if (keys.length === 0 || !this.link.up) return;
+    // Expiry gives back what a failed release could not.
+    this.run('release', keys).catch(() => {});
+  }
+
+  private async run(mode: 'claim' | 'held' | 'release', keys: readonly string[]): Promise<Holder[]> {
+    const nobody = keys.map((): Holder => 'nobody');
+    if (keys.length === 0 || !this.link.up) return nobody;
+    try {
+      const answer = await SCRIPT.run(
+        this.link.client,
+        keys.map((key) => this.claimNamespace + (key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key)),
+        [mode, this.me, this.leaseMs],
+      );
+      this.scriptCached = true;
+      if (mode === 'release') return nobody;
+      return Array.isArray(answer) && answer.length === keys.length ? answer.map((held) => HOLDERS[held as number] ?? 'nobody') : nobody;
+    } catch (error) {
+      this.link.commandFailed(error);
+      return nobody;
+    }
+  }
+}
