@@ -108,20 +108,20 @@ describe('with a shared secret and a JWKS', () => {
     const { body } = await h.gql(
       `query($r: [_Any!]!) {
         telegramUsers(ids: ["3"]) { id phone status { presence lastSeenAt } }
-        bitrix24Users(ids: ["2"]) { id name birthday phones { workPhone } status }
+        bitrix24Users(ids: ["2"]) { id name birthday phones { workPhone } onlineStatus }
         _entities(representations: $r) { ... on NexudusUser { id email } }
       }`,
       { r: [{ __typename: 'NexudusUser', id: '7' }] },
     );
     expect(body.data.telegramUsers[0]).toMatchObject({ id: '3', phone: null, status: { lastSeenAt: null } });
     expect(body.data.telegramUsers[0].status.presence).toEqual(expect.any(String));
-    expect(body.data.bitrix24Users[0]).toEqual({ id: '2', name: 'Demo User 2', birthday: null, phones: null, status: null });
+    expect(body.data.bitrix24Users[0]).toEqual({ id: '2', name: 'Demo User 2', birthday: null, phones: null, onlineStatus: null });
     expect(body.data._entities).toEqual([{ id: '7', email: null }]);
     expect(refusals(body.errors)).toEqual([
       ['_entities.0.email', 'UNAUTHENTICATED'],
       ['bitrix24Users.0.birthday', 'UNAUTHENTICATED'],
+      ['bitrix24Users.0.onlineStatus', 'UNAUTHENTICATED'],
       ['bitrix24Users.0.phones', 'UNAUTHENTICATED'],
-      ['bitrix24Users.0.status', 'UNAUTHENTICATED'],
       ['telegramUsers.0.phone', 'UNAUTHENTICATED'],
       ['telegramUsers.0.status.lastSeenAt', 'UNAUTHENTICATED'],
     ]);

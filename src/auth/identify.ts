@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import { HeaderMap } from '@apollo/server';
-import { GraphQLError } from 'graphql';
+import { GraphQLError, type GraphQLErrorExtensions } from 'graphql';
 import { createRemoteJWKSet, errors, type JWTPayload, jwtVerify } from 'jose';
 import type { Logger } from 'pino';
 import { ANONYMOUS, type Caller } from './caller.js';
@@ -120,5 +120,8 @@ export function scopesOf(payload: JWTPayload): ReadonlySet<string> {
 /** HTTP 401 with UNAUTHENTICATED; for a bearer token, the `WWW-Authenticate` challenge of RFC 6750. */
 function refused(why: string, bearer = true): GraphQLError {
   const headers = new HeaderMap(bearer ? [['www-authenticate', 'Bearer error="invalid_token"']] : []);
-  return new GraphQLError(`Unauthenticated: ${why}`, { extensions: { code: 'UNAUTHENTICATED', http: { status: 401, headers } } });
+  // Typed loosely on purpose: graphql-yoga (a dev dependency, through Hive Gateway) augments
+  // GraphQLErrorExtensions.http with headers of its own type, where Apollo Server reads a HeaderMap.
+  const extensions: Record<string, unknown> = { code: 'UNAUTHENTICATED', http: { status: 401, headers } };
+  return new GraphQLError(`Unauthenticated: ${why}`, { extensions: extensions as GraphQLErrorExtensions });
 }

@@ -21,10 +21,14 @@ export type Scalars = {
   _FieldSet: { input: unknown; output: unknown; }
 };
 
+/** A Bitrix24 user's phone numbers. */
 export type Bitrix24Phones = {
   __typename?: 'Bitrix24Phones';
+  /** The personal mobile phone. */
   personalMobile?: Maybe<Scalars['String']['output']>;
+  /** The personal landline. */
   personalPhone?: Maybe<Scalars['String']['output']>;
+  /** The work phone. */
   workPhone?: Maybe<Scalars['String']['output']>;
 };
 
@@ -36,7 +40,9 @@ export type Bitrix24User = User & {
   __typename?: 'Bitrix24User';
   /** Until when the user is on leave, or null. */
   absent?: Maybe<Scalars['DateTime']['output']>;
+  /** The user may sign in (not dismissed). */
   active?: Maybe<Scalars['Boolean']['output']>;
+  /** The avatar's URL (small). */
   avatar?: Maybe<Scalars['String']['output']>;
   /** The avatar in high resolution. Selecting it makes the lookup ask Bitrix24 for it (AVATAR_HR=Y). */
   avatarHr?: Maybe<Scalars['String']['output']>;
@@ -44,17 +50,23 @@ export type Bitrix24User = User & {
   avatarUrl?: Maybe<Scalars['String']['output']>;
   /** DD-MM, or null when not set. */
   birthday?: Maybe<Scalars['String']['output']>;
-  bot: Scalars['Boolean']['output'];
+  /** A chat bot. */
+  bot?: Maybe<Scalars['Boolean']['output']>;
   /** The user's colour in the portal's UI, as #rrggbb. */
   color?: Maybe<Scalars['String']['output']>;
   /** An Open Channel user. */
-  connector: Scalars['Boolean']['output'];
-  departmentIds: Array<Scalars['ID']['output']>;
+  connector?: Maybe<Scalars['Boolean']['output']>;
+  /** The ids of the departments the user belongs to. */
+  departmentIds?: Maybe<Array<Scalars['ID']['output']>>;
+  /** Last seen in the desktop app. */
   desktopLastDate?: Maybe<Scalars['DateTime']['output']>;
   /** Same as `name`. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** How the user signs in, when not by the portal's own password (e.g. `imconnector`, `bot`). */
   externalAuthId?: Maybe<Scalars['String']['output']>;
-  extranet: Scalars['Boolean']['output'];
+  /** An extranet user (outside the company). */
+  extranet?: Maybe<Scalars['Boolean']['output']>;
+  /** The first name. */
   firstName?: Maybe<Scalars['String']['output']>;
   /** M, F, or null when not set. */
   gender?: Maybe<Scalars['String']['output']>;
@@ -62,25 +74,37 @@ export type Bitrix24User = User & {
   id: Scalars['ID']['output'];
   /** Since when the user has been idle, or null. */
   idle?: Maybe<Scalars['DateTime']['output']>;
+  /** Last activity in the portal. */
   lastActivityDate?: Maybe<Scalars['DateTime']['output']>;
+  /** The last name. */
   lastName?: Maybe<Scalars['String']['output']>;
+  /** Last seen in the mobile app. */
   mobileLastDate?: Maybe<Scalars['DateTime']['output']>;
   /** First and last name. */
   name?: Maybe<Scalars['String']['output']>;
-  network: Scalars['Boolean']['output'];
+  /** A Bitrix24.Network user (from another portal). */
+  network?: Maybe<Scalars['Boolean']['output']>;
+  /** online, offline, away, dnd, ... as the portal reports it. */
+  onlineStatus?: Maybe<Scalars['String']['output']>;
   /** Null when the portal has no phones for the user. */
   phones?: Maybe<Bitrix24Phones>;
   /** The portal the user belongs to: its configured name (by default the portal's host, e.g. acme.bitrix24.com). */
   portal: Scalars['String']['output'];
-  provider: Provider;
-  /** online, offline, away, dnd, ... as the portal reports it. */
-  status?: Maybe<Scalars['String']['output']>;
+  /** The user's profile page on the portal: `https://<portal host>/company/personal/user/<id>/`. */
+  profileUrl?: Maybe<Scalars['String']['output']>;
+  /** Always `BITRIX24`. */
+  provider?: Maybe<Provider>;
+  /** Always null: Bitrix24 users have no handle. */
+  username?: Maybe<Scalars['String']['output']>;
+  /** The job title. */
   workPosition?: Maybe<Scalars['String']['output']>;
 };
 
 /** Who may reuse a cached response: any cache (`PUBLIC`), or only the caller's own (`PRIVATE`). */
 export type CacheControlScope =
+  /** Only the caller's own cache may keep it. */
   | 'PRIVATE'
+  /** Any cache may keep it. */
   | 'PUBLIC';
 
 /**
@@ -90,19 +114,25 @@ export type CacheControlScope =
  */
 export type NexudusUser = User & {
   __typename?: 'NexudusUser';
-  active: Scalars['Boolean']['output'];
+  /** The user may sign in. */
+  active?: Maybe<Scalars['Boolean']['output']>;
   /** Full record. May use the API. */
   apiAccess?: Maybe<Scalars['Boolean']['output']>;
   /** The avatar's URL, when Nexudus gives one. */
   avatarUrl?: Maybe<Scalars['String']['output']>;
   /** Full record. The locations (businesses) the user belongs to. */
   businessIds?: Maybe<Array<Scalars['ID']['output']>>;
+  /** When the user was created. */
   createdOn?: Maybe<Scalars['DateTime']['output']>;
+  /** The location (business) the user belongs to by default. */
   defaultBusinessId?: Maybe<Scalars['ID']['output']>;
   /** Same as `fullName`. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** The email address the user signs in with. */
   email?: Maybe<Scalars['String']['output']>;
+  /** The user's full name. */
   fullName?: Maybe<Scalars['String']['output']>;
+  /** Nexudus's user id. */
   id: Scalars['ID']['output'];
   /** Full record. A full unrestricted administrator. */
   isAdmin?: Maybe<Scalars['Boolean']['output']>;
@@ -110,14 +140,22 @@ export type NexudusUser = User & {
   lastAccess?: Maybe<Scalars['DateTime']['output']>;
   /** Full record. Must choose a new password at next sign-in. */
   mustResetPassword?: Maybe<Scalars['Boolean']['output']>;
-  provider: Provider;
+  /** Always null: Nexudus has no public profile page. */
+  profileUrl?: Maybe<Scalars['String']['output']>;
+  /** Always `NEXUDUS`. */
+  provider?: Maybe<Provider>;
   /** Full record. The ids of the user's roles (Nexudus sends role ids, not names). */
   roles?: Maybe<Array<Scalars['ID']['output']>>;
-  twoFactorEnabled: Scalars['Boolean']['output'];
+  /** The user signs in with a second factor. */
+  twoFactorEnabled?: Maybe<Scalars['Boolean']['output']>;
+  /** Nexudus's global unique id (a GUID) for the user. */
   uniqueId?: Maybe<Scalars['ID']['output']>;
+  /** When the user was last changed. */
   updatedOn?: Maybe<Scalars['DateTime']['output']>;
+  /** Always null: Nexudus users have no handle. */
+  username?: Maybe<Scalars['String']['output']>;
   /** The user confirmed their email address. */
-  validated: Scalars['Boolean']['output'];
+  validated?: Maybe<Scalars['Boolean']['output']>;
 };
 
 /** The upstream service a user record comes from. Each provider's schema file adds its own value. */
@@ -214,6 +252,7 @@ export type QueryXUsersByUsernameArgs = {
   usernames: Array<Scalars['String']['input']>;
 };
 
+/** How recently a Telegram user was seen, as far as their privacy settings tell. */
 export type TelegramPresence =
   /** Not shared, or seen long ago. */
   | 'HIDDEN'
@@ -228,10 +267,12 @@ export type TelegramPresence =
   /** Seen within the last week. */
   | 'WITHIN_WEEK';
 
+/** A Telegram profile photo, as MTProto describes it (the photo itself is not served at a URL). */
 export type TelegramProfilePhoto = {
   __typename?: 'TelegramProfilePhoto';
   /** The data center that stores it. */
   dcId: Scalars['Int']['output'];
+  /** The profile photo is animated (a video). */
   hasVideo: Scalars['Boolean']['output'];
   /** Set by the account itself for this user only (a personal photo). */
   personal: Scalars['Boolean']['output'];
@@ -247,42 +288,58 @@ export type TelegramUser = User & {
   __typename?: 'TelegramUser';
   /** Telegram serves profile photos only over MTProto, never at a URL: always null. See `photo`. */
   avatarUrl?: Maybe<Scalars['String']['output']>;
-  bot: Scalars['Boolean']['output'];
-  deleted: Scalars['Boolean']['output'];
+  /** The account is a bot. */
+  bot?: Maybe<Scalars['Boolean']['output']>;
+  /** The account was deleted. */
+  deleted?: Maybe<Scalars['Boolean']['output']>;
   /** First and last name; the username for an account without a name; null for a deleted account. */
   displayName?: Maybe<Scalars['String']['output']>;
-  fake: Scalars['Boolean']['output'];
+  /** Telegram flagged the account as impersonating someone. */
+  fake?: Maybe<Scalars['Boolean']['output']>;
+  /** The first name the user set. */
   firstName?: Maybe<Scalars['String']['output']>;
-  hasPhoto: Scalars['Boolean']['output'];
+  /** The user has a profile photo (see `photo`). */
+  hasPhoto?: Maybe<Scalars['Boolean']['output']>;
   /** Telegram's numeric user id, as a string. */
   id: Scalars['ID']['output'];
   /** The IETF language tag of the user's client, when Telegram shares it (bots see it). */
   langCode?: Maybe<Scalars['String']['output']>;
+  /** The last name the user set, if any. */
   lastName?: Maybe<Scalars['String']['output']>;
   /** Only when the account may see it (a contact, or one that shares its number). */
   phone?: Maybe<Scalars['String']['output']>;
   /** The current profile photo, or null when there is none. */
   photo?: Maybe<TelegramProfilePhoto>;
-  premium: Scalars['Boolean']['output'];
-  provider: Provider;
-  restricted: Scalars['Boolean']['output'];
-  scam: Scalars['Boolean']['output'];
+  /** The user has Telegram Premium. */
+  premium?: Maybe<Scalars['Boolean']['output']>;
+  /** `https://t.me/<username>`, or null for a user without a username. */
+  profileUrl?: Maybe<Scalars['String']['output']>;
+  /** Always `TELEGRAM`. */
+  provider?: Maybe<Provider>;
+  /** Telegram restricts the account (in some countries or on some platforms). */
+  restricted?: Maybe<Scalars['Boolean']['output']>;
+  /** Telegram flagged the account as a scam. */
+  scam?: Maybe<Scalars['Boolean']['output']>;
   /** When the user was last seen, as precisely as their privacy settings allow. */
-  status: TelegramUserStatus;
-  support: Scalars['Boolean']['output'];
+  status?: Maybe<TelegramUserStatus>;
+  /** An official Telegram support account. */
+  support?: Maybe<Scalars['Boolean']['output']>;
   /** The editable username, without `@`. */
   username?: Maybe<Scalars['String']['output']>;
   /** Every username of the account (editable and collectible), active ones first. */
-  usernames: Array<Scalars['String']['output']>;
-  verified: Scalars['Boolean']['output'];
+  usernames?: Maybe<Array<Scalars['String']['output']>>;
+  /** Telegram verified the account. */
+  verified?: Maybe<Scalars['Boolean']['output']>;
 };
 
+/** A Telegram user's last-seen status. */
 export type TelegramUserStatus = {
   __typename?: 'TelegramUserStatus';
-  /** ISO 8601; set when OFFLINE. */
-  lastSeenAt?: Maybe<Scalars['String']['output']>;
-  /** ISO 8601; set when ONLINE. */
-  onlineUntil?: Maybe<Scalars['String']['output']>;
+  /** Set when OFFLINE. */
+  lastSeenAt?: Maybe<Scalars['DateTime']['output']>;
+  /** Set when ONLINE. */
+  onlineUntil?: Maybe<Scalars['DateTime']['output']>;
+  /** Online, offline or how recently seen. */
   presence: TelegramPresence;
 };
 
@@ -291,24 +348,45 @@ export type Tweet = {
   __typename?: 'Tweet';
   /** The author, resolved through the same batched user lookup as every other `XUser`. */
   author?: Maybe<XUser>;
-  createdAt?: Maybe<Scalars['String']['output']>;
+  /** When the post was published. */
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The post's id: a numeric string of 1-19 digits. */
   id: Scalars['ID']['output'];
+  /** The post's language as X detected it (BCP 47), when it did. */
   lang?: Maybe<Scalars['String']['output']>;
+  /** Repost, reply, like, quote, bookmark and impression counts. */
   publicMetrics?: Maybe<TweetPublicMetrics>;
-  text: Scalars['String']['output'];
+  /** The post's text. */
+  text?: Maybe<Scalars['String']['output']>;
 };
 
+/** A post's public counts. */
 export type TweetPublicMetrics = {
   __typename?: 'TweetPublicMetrics';
+  /** Bookmarks. */
   bookmarkCount?: Maybe<Scalars['Int']['output']>;
+  /** Times the post was seen. */
   impressionCount?: Maybe<Scalars['Int']['output']>;
+  /** Likes. */
   likeCount?: Maybe<Scalars['Int']['output']>;
+  /** Quote posts. */
   quoteCount?: Maybe<Scalars['Int']['output']>;
+  /** Replies. */
   replyCount?: Maybe<Scalars['Int']['output']>;
+  /** Reposts. */
   retweetCount?: Maybe<Scalars['Int']['output']>;
 };
 
-/** What every provider's user has in common. Query provider-specific fields with an inline fragment. */
+/**
+ * What every provider's user has in common. Query provider-specific fields with an inline fragment.
+ *
+ * Ids are unique only within a provider (and, for Bitrix24, within a portal): a client cache must key a user
+ * by its type and id, and a `Bitrix24User` by `portal` and `id` (see the README's Apollo Client section).
+ *
+ * Every field but a user's key is nullable, so that a user that was not found never nulls anything above
+ * it: a list keeps its other items, and through a gateway the user stays at its own position, as its key
+ * with null fields, next to an error (`NOT_FOUND` with `provider` and `id`) that says why.
+ */
 export type User = {
   /** A URL of the user's picture, when the provider has one. */
   avatarUrl?: Maybe<Scalars['String']['output']>;
@@ -316,7 +394,12 @@ export type User = {
   displayName?: Maybe<Scalars['String']['output']>;
   /** The provider's own id for this user (a string: X ids overflow a double). */
   id: Scalars['ID']['output'];
-  provider: Provider;
+  /** A web page showing the user's profile, where the provider has one (X, Telegram with a username, Bitrix24); null otherwise. */
+  profileUrl?: Maybe<Scalars['String']['output']>;
+  /** The provider the user comes from. */
+  provider?: Maybe<Provider>;
+  /** The user's handle, without `@`, where the provider has handles (X, Telegram); null otherwise. */
+  username?: Maybe<Scalars['String']['output']>;
 };
 
 /**
@@ -327,45 +410,67 @@ export type XUser = User & {
   __typename?: 'XUser';
   /** Same as `profileImageUrl`. */
   avatarUrl?: Maybe<Scalars['String']['output']>;
-  /** When the account was created (ISO 8601). */
-  createdAt?: Maybe<Scalars['String']['output']>;
+  /** When the account was created. */
+  createdAt?: Maybe<Scalars['DateTime']['output']>;
+  /** The profile's bio text. */
   description?: Maybe<Scalars['String']['output']>;
   /** Same as `name`. */
   displayName?: Maybe<Scalars['String']['output']>;
+  /** X's user id: a numeric string of 1-19 digits (too large for a double). */
   id: Scalars['ID']['output'];
+  /** The location the user wrote on the profile (free text, not checked by X). */
   location?: Maybe<Scalars['String']['output']>;
   /** The user's most recent post, fetched in the same upstream call (`expansions=most_recent_tweet_id`). */
   mostRecentTweet?: Maybe<Tweet>;
-  name: Scalars['String']['output'];
+  /** The display name the user chose. */
+  name?: Maybe<Scalars['String']['output']>;
   /** The user's pinned post, fetched in the same upstream call (`expansions=pinned_tweet_id`). */
   pinnedTweet?: Maybe<Tweet>;
+  /** The profile picture's URL. */
   profileImageUrl?: Maybe<Scalars['String']['output']>;
+  /** `https://x.com/<username>`. */
+  profileUrl?: Maybe<Scalars['String']['output']>;
+  /** The user's posts are visible only to approved followers. */
   protected?: Maybe<Scalars['Boolean']['output']>;
-  provider: Provider;
+  /** Always `X`. */
+  provider?: Maybe<Provider>;
+  /** Follower, following, post, list and like counts. */
   publicMetrics?: Maybe<XUserPublicMetrics>;
+  /** The URL on the profile, as X expands it. */
   url?: Maybe<Scalars['String']['output']>;
   /** The handle, without `@`. */
-  username: Scalars['String']['output'];
+  username?: Maybe<Scalars['String']['output']>;
+  /** X marks the account as verified (any kind; see `verifiedType`). */
   verified?: Maybe<Scalars['Boolean']['output']>;
   /** blue, government, business or none. */
   verifiedType?: Maybe<Scalars['String']['output']>;
+  /** Where and why the account is withheld, when it is. */
   withheld?: Maybe<XWithheld>;
 };
 
+/** An X user's public counts. */
 export type XUserPublicMetrics = {
   __typename?: 'XUserPublicMetrics';
+  /** Accounts following this user. */
   followersCount?: Maybe<Scalars['Int']['output']>;
+  /** Accounts this user follows. */
   followingCount?: Maybe<Scalars['Int']['output']>;
+  /** Posts this user has liked. */
   likeCount?: Maybe<Scalars['Int']['output']>;
+  /** Lists that include this user. */
   listedCount?: Maybe<Scalars['Int']['output']>;
+  /** Posts (including reposts) by this user. */
   tweetCount?: Maybe<Scalars['Int']['output']>;
 };
 
+/** Withholding of an X account in some countries. */
 export type XWithheld = {
   __typename?: 'XWithheld';
+  /** Withheld because of a copyright complaint. */
   copyright?: Maybe<Scalars['Boolean']['output']>;
   /** ISO 3166-1 alpha-2 codes of the countries where the account is withheld. */
   countryCodes: Array<Scalars['String']['output']>;
+  /** What is withheld: `user` or `tweet`. */
   scope?: Maybe<Scalars['String']['output']>;
 };
 
@@ -556,14 +661,14 @@ export type Bitrix24UserResolvers<ContextType = RequestContext, ParentType exten
   avatarHr?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   birthday?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  bot?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  bot?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   color?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  connector?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  departmentIds?: Resolver<Array<ResolversTypes['ID']>, ParentType, ContextType>;
+  connector?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  departmentIds?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
   desktopLastDate?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   externalAuthId?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  extranet?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  extranet?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   firstName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   gender?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
@@ -572,11 +677,13 @@ export type Bitrix24UserResolvers<ContextType = RequestContext, ParentType exten
   lastName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   mobileLastDate?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  network?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  network?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  onlineStatus?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   phones?: Resolver<Maybe<ResolversTypes['Bitrix24Phones']>, ParentType, ContextType>;
   portal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
-  provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
-  status?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
+  username?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   workPosition?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
@@ -587,7 +694,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
 
 export type NexudusUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser'], FederationReferenceType extends FederationReferenceTypes['NexudusUser'] = FederationReferenceTypes['NexudusUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['NexudusUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
-  active?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  active?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   apiAccess?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   businessIds?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
@@ -600,12 +707,14 @@ export type NexudusUserResolvers<ContextType = RequestContext, ParentType extend
   isAdmin?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   lastAccess?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   mustResetPassword?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
-  provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
+  profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
   roles?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
-  twoFactorEnabled?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  twoFactorEnabled?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   uniqueId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
   updatedOn?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
-  validated?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  username?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  validated?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
@@ -627,43 +736,44 @@ export type TelegramProfilePhotoResolvers<ContextType = RequestContext, ParentTy
 export type TelegramUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TelegramUser'] = ResolversParentTypes['TelegramUser'], FederationReferenceType extends FederationReferenceTypes['TelegramUser'] = FederationReferenceTypes['TelegramUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['TelegramUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  bot?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  deleted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  bot?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  deleted?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  fake?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  fake?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   firstName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  hasPhoto?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  hasPhoto?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   langCode?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   lastName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   phone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   photo?: Resolver<Maybe<ResolversTypes['TelegramProfilePhoto']>, ParentType, ContextType>;
-  premium?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
-  restricted?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  scam?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
-  status?: Resolver<ResolversTypes['TelegramUserStatus'], ParentType, ContextType>;
-  support?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  premium?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
+  restricted?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  scam?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
+  status?: Resolver<Maybe<ResolversTypes['TelegramUserStatus']>, ParentType, ContextType>;
+  support?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   username?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  usernames?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
-  verified?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
+  usernames?: Resolver<Maybe<Array<ResolversTypes['String']>>, ParentType, ContextType>;
+  verified?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
 export type TelegramUserStatusResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TelegramUserStatus'] = ResolversParentTypes['TelegramUserStatus']> = ResolversObject<{
-  lastSeenAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  onlineUntil?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  lastSeenAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
+  onlineUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   presence?: Resolver<ResolversTypes['TelegramPresence'], ParentType, ContextType>;
 }>;
 
 export type TweetResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Tweet'] = ResolversParentTypes['Tweet'], FederationReferenceType extends FederationReferenceTypes['Tweet'] = FederationReferenceTypes['Tweet']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Tweet']> | FederationReferenceType, FederationReferenceType, ContextType>;
   author?: Resolver<Maybe<ResolversTypes['XUser']>, ParentType, ContextType>;
-  createdAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lang?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   publicMetrics?: Resolver<Maybe<ResolversTypes['TweetPublicMetrics']>, ParentType, ContextType>;
-  text?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  text?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
 export type TweetPublicMetricsResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TweetPublicMetrics'] = ResolversParentTypes['TweetPublicMetrics']> = ResolversObject<{
@@ -682,20 +792,21 @@ export type UserResolvers<ContextType = RequestContext, ParentType extends Resol
 export type XUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['XUser'] = ResolversParentTypes['XUser'], FederationReferenceType extends FederationReferenceTypes['XUser'] = FederationReferenceTypes['XUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['XUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  createdAt?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   description?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   location?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   mostRecentTweet?: Resolver<Maybe<ResolversTypes['Tweet']>, ParentType, ContextType>;
-  name?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   pinnedTweet?: Resolver<Maybe<ResolversTypes['Tweet']>, ParentType, ContextType>;
   profileImageUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
+  profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   protected?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
-  provider?: Resolver<ResolversTypes['Provider'], ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
   publicMetrics?: Resolver<Maybe<ResolversTypes['XUserPublicMetrics']>, ParentType, ContextType>;
   url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  username?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
+  username?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   verified?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   verifiedType?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   withheld?: Resolver<Maybe<ResolversTypes['XWithheld']>, ParentType, ContextType>;

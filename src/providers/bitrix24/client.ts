@@ -60,6 +60,8 @@ export type UserListOutcome = { users: Record<string, BitrixApiUser | null> } | 
  */
 export class Bitrix24Portal {
   readonly name: string;
+  /** `https://<portal host>`: where its users' profile pages are (never the webhook's path, which holds its secret). */
+  readonly origin: string;
   private readonly http: UpstreamClient;
   /** Calls made with a caller's own access token (README, "Per-caller credentials"): the portal's REST base, no renewal. */
   private readonly callerHttp: UpstreamClient;
@@ -70,6 +72,7 @@ export class Bitrix24Portal {
 
   constructor(options: PortalOptions) {
     this.name = options.name;
+    this.origin = new URL(restBase(options.access)).origin;
     const { access, connections, timeoutMs, retry, logger, clock = systemClock, circuits } = options;
     this.logger = logger;
     const base = access.kind === 'webhook' ? access.webhookUrl : restBase(access);
@@ -138,7 +141,7 @@ export class Bitrix24Portal {
   /** One `im.user.list.get` for these ids: with the portal's credentials, or with `credential`, a caller's own access token. */
   async userList(ids: readonly number[], avatarHr: boolean, signal?: AbortSignal, credential?: CallerCredential): Promise<UserListOutcome> {
     const payload = { ID: ids, ...(avatarHr ? { AVATAR_HR: 'Y' } : {}) };
-    const body = await this.post('im.user.list.get', payload, BitrixUserListResponse, signal, credential);
+    const body = await this.post('im.user.list.get', payload, ids.length, BitrixUserListResponse, signal, credential);
     return { users: asMap(body.result) };
   }
 
@@ -156,7 +159,8 @@ export class Bitrix24Portal {
       if (avatarHr) query.append('AVATAR_HR', 'Y');
       cmd[`c${i}`] = `im.user.list.get?${query}`;
     });
-    const body = await this.post('batch', { halt: 0, cmd }, BitrixBatchResponse, signal, credential);
+    const ids = chunks.reduce((sum, chunk) => sum + chunk.length, 0);
+    const body = await this.post('batch', { halt: 0, cmd }, ids, BitrixBatchResponse, signal, credential);
     const results = asMap(body.result.result);
     const errors = asMap(body.result.result_error);
     return chunks.map((_, i) => {
@@ -169,16 +173,18 @@ export class Bitrix24Portal {
   private async post<S extends z.ZodType>(
     method: string,
     payload: Record<string, unknown>,
+    ids: number,
     schema: S,
     signal: AbortSignal | undefined,
     credential?: CallerCredential,
   ): Promise<z.output<S>> {
-    if (credential !== undefined) return this.postAsCaller(method, payload, schema, signal, credential);
+    if (credential !== undefined) return this.postAsCaller(method, payload, ids, schema, signal, credential);
     const send = (token?: string) =>
       this.http.send(
         {
           method: 'POST',
           label: method,
+          ids,
           path: path`/${method}`,
           headers: { 'content-type': 'application/json', accept: 'application/json' },
           body: JSON.stringify(token === undefined ? payload : { ...payload, auth: token }),
@@ -195,6 +201,7 @@ export class Bitrix24Portal {
   private async postAsCaller<S extends z.ZodType>(
     method: string,
     payload: Record<string, unknown>,
+    ids: number,
     schema: S,
     signal: AbortSignal | undefined,
     credential: CallerCredential,
@@ -205,6 +212,7 @@ export class Bitrix24Portal {
         {
           method: 'POST',
           label: method,
+          ids,
           path: path`/${method}`,
           headers: { 'content-type': 'application/json', accept: 'application/json' },
           body: JSON.stringify({ ...payload, auth: credential.token }),

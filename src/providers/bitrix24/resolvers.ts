@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { loadBitrix24User } from './batch.js';
+import { bitrix24Users, loadBitrix24User } from './batch.js';
 import type { BitrixDate } from './wire.js';
 
 /**
@@ -17,6 +17,11 @@ export const bitrix24Resolvers: Resolvers = {
     provider: () => 'BITRIX24',
     displayName: ({ user }) => text(user.name),
     avatarUrl: ({ user }) => text(user.avatar),
+    username: () => null,
+    profileUrl: ({ user, portal }, _args, context) => {
+      const origin = context.clientOf(bitrix24Users)?.portals.get(portal)?.origin;
+      return origin === undefined ? null : `${origin}/company/personal/user/${encodeURIComponent(String(user.id))}/`;
+    },
     active: ({ user }) => user.active ?? null,
     name: ({ user }) => text(user.name),
     firstName: ({ user }) => text(user.first_name),
@@ -32,7 +37,7 @@ export const bitrix24Resolvers: Resolvers = {
     bot: ({ user }) => user.bot === true,
     connector: ({ user }) => user.connector === true,
     externalAuthId: ({ user }) => text(user.external_auth_id),
-    status: ({ user }) => text(user.status),
+    onlineStatus: ({ user }) => text(user.status),
     idle: ({ user }) => isoDate(user.idle),
     lastActivityDate: ({ user }) => isoDate(user.last_activity_date),
     desktopLastDate: ({ user }) => isoDate(user.desktop_last_date),

@@ -15,6 +15,8 @@ export const nexudusResolvers: Resolvers = {
     provider: () => 'NEXUDUS',
     displayName: (user) => user.FullName || null,
     avatarUrl: (user) => user.NewAvatarUrl || null,
+    username: () => null,
+    profileUrl: () => null,
     fullName: (user) => user.FullName || null,
     email: (user) => user.Email || null,
     active: (user) => user.Active === true,

@@ -22,6 +22,7 @@ export const telegramResolvers: Resolvers = {
     firstName: (user) => user.firstName ?? null,
     lastName: (user) => user.lastName ?? null,
     username: (user) => user.username ?? null,
+    profileUrl: (user) => (user.username ? `https://t.me/${encodeURIComponent(user.username)}` : null),
     usernames: (user) => {
       const all = user.usernames ?? [];
       if (all.length === 0) return user.username ? [user.username] : [];

@@ -15,6 +15,8 @@ export const xResolvers: Resolvers = {
     provider: () => 'X',
     displayName: (user) => user.name,
     avatarUrl: (user) => user.profile_image_url ?? null,
+    // X always sends `username` (with `id` and `name`): no field to ask for.
+    profileUrl: (user) => `https://x.com/${encodeURIComponent(user.username)}`,
     createdAt: (user) => user.created_at ?? null,
     profileImageUrl: (user) => user.profile_image_url ?? null,
     verifiedType: (user) => user.verified_type ?? null,
