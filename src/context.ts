@@ -8,6 +8,7 @@ import { MemoryCache } from './cache/memory-cache.js';
 import type { CallerCredentials } from './credentials/read.js';
 import type { SelectedFields } from './plan/selected-fields.js';
 import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
+import type { OperationTelemetry } from './telemetry/operation.js';
 import { systemClock } from './upstream/clock.js';
 import { ProviderError } from './upstream/errors.js';
 
@@ -66,9 +67,18 @@ export class RequestContext implements RequestSink {
   credentials: CallerCredentials = new Map();
   /** Stale answers served to this request, for its response's `extensions.stale`. */
   readonly stale: StaleNote[] = [];
+  /**
+   * The request's id, trace and per-operation log line (README, "Tracing and logs"): set by the server,
+   * which also made `logger` its child logger. Absent for a context made outside a server (tests).
+   */
+  telemetry: OperationTelemetry | undefined;
   private readonly loaders = new Map<Lookup<never, unknown>, Map<string, DataLoader<string, unknown, string>>>();
   private readonly memo = new Map<string, Promise<unknown>>();
   private readonly budget = new KeyBudget();
+  /** Items of id lists and representations this request may still hand its root fields (`limitListItems`). */
+  private listItemsLeft = Number.POSITIVE_INFINITY;
+  /** The request's ceiling on list items (MAX_LIST_ITEMS_PER_OPERATION), once the input guard set it. */
+  listItemsLimit = Number.POSITIVE_INFINITY;
   /** Keys handed to a lookup by another one's answer (`lookup\0partition\0key`): they cost no call. */
   private readonly primed = new Set<string>();
 
@@ -91,8 +101,43 @@ export class RequestContext implements RequestSink {
     return this.credentials.size > 0;
   }
 
+  /** Errors this request may still answer for items beyond `listItemsLimit` (as many as the limit). */
+  private listItemErrorsLeft = Number.POSITIVE_INFINITY;
+
+  /** Sets the most list items this request's root fields may take in all (the input guard, per request). */
+  limitListItems(max: number): void {
+    this.listItemsLimit = max;
+    this.listItemsLeft = max;
+    this.listItemErrorsLeft = max;
+  }
+
+  /**
+   * How many of `refused` items beyond the ceiling get an error of their own: at most as many in all as
+   * the ceiling, and at least one per field, so that a hostile list costs at most that many errors.
+   */
+  takeListItemErrors(refused: number): number {
+    const errors = Math.max(1, Math.min(refused, this.listItemErrorsLeft));
+    this.listItemErrorsLeft = Math.max(0, this.listItemErrorsLeft - errors);
+    return errors;
+  }
+
+  /**
+   * How many of a root field's `requested` list items fit in what is left of the request's ceiling, in
+   * the order the fields run; takes them. The items beyond are answered with an error each (`src/guard/input-guard.ts`).
+   */
+  admitListItems(requested: number): number {
+    const admitted = Math.min(requested, this.listItemsLeft);
+    this.listItemsLeft -= admitted;
+    return admitted;
+  }
+
   noteStale(provider: ProviderId, id: string, ageSeconds: number): void {
     this.stale.push({ provider: provider.name, id, ageSeconds });
+  }
+
+  /** An upstream request was sent for this operation (a shared call counts for every request waiting on it). */
+  noteUpstream(provider: string): void {
+    this.telemetry?.noteUpstream(provider);
   }
 
   /** Aborted once this request's work is no longer wanted (see `RequestLimits.signal`). */
@@ -116,10 +161,12 @@ export class RequestContext implements RequestSink {
 
   /**
    * Counts `key` against what one operation may ask of its provider, after GraphQL coerced it (default
-   * values and a scalar given for a list included): distinct keys per provider and partition, at most
-   * MAX_IDS_PER_OPERATION, and at most the lookup's own ceiling for the fields asked (one upstream call
-   * per key, for example). A key beyond fails alone with BAD_USER_INPUT, and the rest of the operation
-   * stands: what a gateway can pass on, unlike a refused request.
+   * values and a scalar given for a list included): distinct keys per provider, credential scope and
+   * partition, at most MAX_IDS_PER_OPERATION, and at most the lookup's own ceiling for the fields asked
+   * (one upstream call per key, for example). Distinct keys are what cost upstream calls: a key asked
+   * again, however often (a gateway's representations of the same author), costs nothing and counts once.
+   * A key beyond fails alone with BAD_USER_INPUT, and the rest of the operation stands: what a gateway can
+   * pass on, unlike a refused request.
    */
   admit(
     lookup: Pick<Lookup<never, unknown>, 'provider' | 'name' | 'maxKeysPerOperation' | 'fields' | 'key'>,
@@ -130,7 +177,9 @@ export class RequestContext implements RequestSink {
     if (this.primed.has(`${lookup.name}\0${partition}\0${normalized}`)) return undefined;
     const { provider } = lookup;
     const limit = this.limits.maxIdsPerProvider;
-    if (!this.budget.admit(`${provider.name}\0${partition}`, `${lookup.name}\0${normalized}`, limit)) {
+    // One request has one credential scope per provider and partition; named so that the budget is per scope whatever that becomes.
+    const scope = this.credentials.get(provider.name)?.get(partition)?.scope ?? '';
+    if (!this.budget.admit(`${provider.name}\0${scope}\0${partition}`, `${lookup.name}\0${normalized}`, limit)) {
       return overLimit(provider, key, `at most ${limit} distinct ids per provider in one operation (MAX_IDS_PER_OPERATION)`, limit);
     }
     const client = this.clients.get(provider.name);
@@ -138,7 +187,7 @@ export class RequestContext implements RequestSink {
       client === undefined
         ? undefined
         : lookup.maxKeysPerOperation?.(client as never, fieldsOf(lookup as Lookup<never, unknown>, this.selected));
-    if (own !== undefined && !this.budget.admit(`${provider.name}\0${partition}\0${lookup.name}`, normalized, own.limit)) {
+    if (own !== undefined && !this.budget.admit(`${provider.name}\0${scope}\0${partition}\0${lookup.name}`, normalized, own.limit)) {
       return overLimit(provider, key, own.why, own.limit);
     }
     return undefined;

@@ -8,8 +8,9 @@ import type { ProviderId } from '../providers/provider.js';
 import { type IdArgument, inputGuardPlugin } from './input-guard.js';
 
 /**
- * The input guard on a small made-up subgraph, through a real ApolloServer: what it refuses, with
- * which answer, and that a refused operation runs no resolver at all.
+ * The input guard on a small made-up subgraph, through a real ApolloServer: which items it cuts off,
+ * with which answer (HTTP 200, an error at each item beyond, the rest answered), and that an item cut
+ * off is never resolved.
  */
 
 const ACME: ProviderId = { name: 'acme', label: 'Acme' };
@@ -55,9 +56,10 @@ const schema = buildSubgraphSchema({
         ran.push('widgets');
         return ids.map((id) => ({ id }));
       },
-      gadgets: (_: unknown, { codes }: { codes?: string[] }) => {
+      // Aligned with its arguments in the order ID_ARGUMENTS lists them: codes, then widget ids.
+      gadgets: (_: unknown, { codes, widgetIds }: { codes?: string[]; widgetIds?: string[] }) => {
         ran.push('gadgets');
-        return (codes ?? []).map((code) => ({ code }));
+        return [...(codes ?? []).map((code) => ({ code })), ...(widgetIds ?? []).map((id) => ({ code: `w${id}` }))];
       },
       echo: (_: unknown, { text }: { text?: string }) => {
         ran.push('echo');
@@ -103,18 +105,15 @@ async function run(query: string, variables?: Record<string, unknown>): Promise<
   return { status: response.http.status, data, errors: errors as Outcome['errors'] };
 }
 
-/** The one error of a refused operation; asserts it was refused before anything ran. */
-function refused(outcome: Outcome): { message: string; extensions: Record<string, unknown> } {
-  expect(outcome.status).toBe(400);
-  expect(outcome.data).toBeUndefined();
-  expect(outcome.errors).toHaveLength(1);
-  const error = outcome.errors![0]!;
-  expect(error.extensions).toMatchObject({ code: 'BAD_USER_INPUT' });
-  expect(ran).toEqual([]);
-  return { message: error.message, extensions: error.extensions! };
+/** The errors of items cut off by the ceiling: `[path, extensions]` each; asserts the rest of the answer stands. */
+function cut(outcome: Outcome): Array<[string, Record<string, unknown>]> {
+  expect(outcome.status).toBeUndefined(); // HTTP 200
+  expect(outcome.data).toBeDefined();
+  return (outcome.errors ?? []).map((e) => [(e as { path?: unknown[] }).path!.join('.'), e.extensions!]);
 }
 
 const entities = (n: number, start = 1) => Array.from({ length: n }, (_, i) => ({ __typename: 'Widget', id: String(start + i) }));
+const beyond = { code: 'BAD_USER_INPUT', limit: 'MAX_LIST_ITEMS_PER_OPERATION', max: MAX_IDS };
 
 describe('inputGuardPlugin: the ceiling on list items per operation', () => {
   it('allows exactly the ceiling, root lists and _entities representations added up', async () => {
@@ -128,47 +127,91 @@ describe('inputGuardPlugin: the ceiling on list items per operation', () => {
     expect(ran).toEqual(['widgets', ...Array(3).fill('Widget.__resolveReference')]);
   });
 
-  it('refuses one item more before anything runs: HTTP 400, BAD_USER_INPUT, the limit named', async () => {
-    const { message, extensions } = refused(
-      await run(`query ($r: [_Any!]!) { widgets(ids: ["1", "2", "3"]) { id } _entities(representations: $r) { __typename } }`, {
-        r: entities(4),
-      }),
+  it('one item more: HTTP 200, that item alone null with BAD_USER_INPUT and the limit named, never resolved; the rest answered', async () => {
+    const outcome = await run(
+      `query ($r: [_Any!]!) { widgets(ids: ["1", "2", "3"]) { id } _entities(representations: $r) { __typename } }`,
+      { r: entities(4) },
     );
-    expect(message).toBe('This operation asks for 7 ids and representations in all; at most 6 are allowed (MAX_LIST_ITEMS_PER_OPERATION)');
-    expect(extensions).toEqual({ code: 'BAD_USER_INPUT', limit: 'MAX_LIST_ITEMS_PER_OPERATION', max: 6, requested: 7 });
+    expect(cut(outcome)).toEqual([['_entities.3', beyond]]);
+    expect(outcome.errors![0]!.message).toBe(
+      'Representation not resolved: at most 6 ids and representations in all per operation (MAX_LIST_ITEMS_PER_OPERATION)',
+    );
+    expect(outcome.data).toEqual({
+      widgets: [{ id: '1' }, { id: '2' }, { id: '3' }],
+      _entities: [{ __typename: 'Widget' }, { __typename: 'Widget' }, { __typename: 'Widget' }, null],
+    });
+    expect(ran).toEqual(['widgets', ...Array(3).fill('Widget.__resolveReference')]);
   });
 
-  it('counts duplicates, every listed argument, and aliased root fields', async () => {
-    refused(await run('{ a: widgets(ids: ["1", "1", "1", "1"]) { id } b: gadgets(codes: ["abc"], widgetIds: ["1", "1"]) { code } }'));
+  it('an id beyond names its provider and itself, as every lookup error does', async () => {
+    const outcome = await run('{ widgets(ids: ["1", "2", "3", "4", "5", "6", "7", "8"]) { id } }');
+    expect(cut(outcome)).toEqual([
+      ['widgets.6', { ...beyond, provider: 'acme', id: '7' }],
+      ['widgets.7', { ...beyond, provider: 'acme', id: '8' }],
+    ]);
+    expect(outcome.errors![0]!.message).toBe(
+      'Acme: "7" was not looked up: at most 6 ids and representations in all per operation (MAX_LIST_ITEMS_PER_OPERATION)',
+    );
+  });
+
+  it('counts duplicates, every listed argument, and aliased root fields, in the order the fields run', async () => {
+    const over = await run('{ a: widgets(ids: ["1", "1", "1", "1"]) { id } b: gadgets(codes: ["abc"], widgetIds: ["1", "1"]) { code } }');
+    // The second argument's last item is the seventh: cut, and the list stays aligned with the arguments.
+    expect(cut(over)).toEqual([['b.2', { ...beyond, provider: 'acme', id: '1' }]]);
+    expect(over.data!.b).toEqual([{ code: 'abc' }, { code: 'w1' }, null]);
+    const cutFirst = await run(
+      '{ a: widgets(ids: ["1", "1", "1", "1", "1"]) { id } b: gadgets(codes: ["abc", "def"], widgetIds: ["2"]) { code } }',
+    );
+    expect(cut(cutFirst).map(([path]) => path)).toEqual(['b.1', 'b.2']);
+    expect(cutFirst.data!.b).toEqual([{ code: 'abc' }, null, null]);
     expect(
       (await run('{ a: widgets(ids: ["1", "1", "1"]) { id } b: gadgets(codes: ["abc"], widgetIds: ["1", "1"]) { code } }')).errors,
     ).toBeUndefined();
   });
 
   it('counts values as GraphQL coerced them: default values, and a scalar given for a list', async () => {
-    refused(await run('query ($ids: [ID!]! = ["1", "2", "3", "4", "5", "6", "7"]) { widgets(ids: $ids) { id } }'));
+    expect(cut(await run('query ($ids: [ID!]! = ["1", "2", "3", "4", "5", "6", "7"]) { widgets(ids: $ids) { id } }'))).toEqual([
+      ['widgets.6', { ...beyond, provider: 'acme', id: '7' }],
+    ]);
     const defaults = entities(7)
       .map((r) => `{ __typename: "Widget", id: "${r.id}" }`)
       .join(', ');
-    refused(await run(`query ($r: [_Any!]! = [${defaults}]) { _entities(representations: $r) { __typename } }`));
+    expect(cut(await run(`query ($r: [_Any!]! = [${defaults}]) { _entities(representations: $r) { __typename } }`))).toEqual([
+      ['_entities.6', beyond],
+    ]);
     // One scalar where a list is expected is the one-item list GraphQL makes of it.
     expect((await run('query ($ids: [ID!]!) { widgets(ids: $ids) { id } }', { ids: '5' })).data).toEqual({ widgets: [{ id: '5' }] });
-    refused(
-      await run('query ($ids: [ID!]!, $more: [ID!]!) { widgets(ids: $ids) { id } more: widgets(ids: $more) { id } }', {
-        ids: '5',
-        more: ['1', '2', '3', '4', '5', '6'],
-      }),
-    );
+    const scalar = await run('query ($ids: [ID!]!, $more: [ID!]!) { widgets(ids: $ids) { id } more: widgets(ids: $more) { id } }', {
+      ids: '5',
+      more: ['1', '2', '3', '4', '5', '6'],
+    });
+    expect(cut(scalar)).toEqual([['more.5', { ...beyond, provider: 'acme', id: '6' }]]);
   });
 
   it('counts root fields reached through named and inline fragments, nested', async () => {
-    refused(
-      await run(`
+    const outcome = await run(`
         query { ...Outer ... on Query { ... { gadgets(widgetIds: ["1", "2"]) { code } } } }
         fragment Outer on Query { echo(text: "x") ...Inner }
         fragment Inner on Query { widgets(ids: ["1", "2", "3", "4", "5"]) { id } }
-      `),
-    );
+      `);
+    expect(cut(outcome).map(([path]) => path)).toEqual(['gadgets.1']);
+  });
+
+  it('a hostile list: at most the ceiling resolved and the ceiling in errors; the rest null, counted in the last error', async () => {
+    const outcome = await run('query ($ids: [ID!]!) { widgets(ids: $ids) { id } more: widgets(ids: ["1"]) { id } }', {
+      ids: Array.from({ length: 50_000 }, () => '1'),
+    });
+    const widgets = outcome.data!.widgets as unknown[];
+    expect(widgets).toHaveLength(50_000);
+    expect(widgets.filter((w) => w !== null)).toHaveLength(MAX_IDS);
+    // Six errors (the ceiling) at items 6..11, the last one counting the 49,988 nulls after it; and one for the next list cut.
+    expect(cut(outcome)).toEqual([
+      ...[6, 7, 8, 9, 10].map((i) => [`widgets.${i}`, { ...beyond, provider: 'acme', id: '1' }]),
+      ['widgets.11', { ...beyond, provider: 'acme', id: '1', alsoNotResolved: 49_988 }],
+      ['more.0', { ...beyond, provider: 'acme', id: '1' }],
+    ]);
+    expect(outcome.errors![5]!.message).toContain('nor were the 49988 items after it in this list, which answer null');
+    expect(ran).toEqual(['widgets', 'widgets']);
   });
 
   it('leaves malformed ids and invalid variables to where they are used', async () => {

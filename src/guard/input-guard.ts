@@ -1,108 +1,158 @@
-import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import {
-  type DocumentNode,
-  type FieldNode,
-  type FragmentDefinitionNode,
-  type GraphQLObjectType,
-  getArgumentValues,
-  getVariableValues,
-  Kind,
-  type OperationDefinitionNode,
-  type SelectionSetNode,
-} from 'graphql';
-import type { RequestContext } from '../context.js';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { GraphQLError, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import { type RequestContext, shownKey } from '../context.js';
 import type { Lookup } from '../providers/provider.js';
-import { badUserInput } from '../upstream/errors.js';
 
-/** A root-field argument that carries keys of a lookup (or keys checked like one): whose, and what a valid one is. */
+/**
+ * A root-field argument that carries keys of a lookup (or keys checked like one): whose, and what a valid
+ * one is. The field answers a list aligned with its arguments' items, in the order they are listed here
+ * (`telegramUsers`: the users for `ids`, then those for `usernames`).
+ */
 export interface IdArgument {
   field: string;
   argument: string;
   lookup: Pick<Lookup<never, unknown>, 'provider' | 'key'>;
 }
 
+export const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
+
 /**
- * Refuses, before it runs, an operation whose id lists and `_entities` representations hold more than
- * `maxItems` items in all, duplicates included, as GraphQL coerced them: default values count, and a
- * scalar given where a list is expected counts as the one-item list it becomes. This bounds the work
- * and the size of the answer even when the ids repeat (repeats cost no upstream call, but each is an
- * item of the answer). HTTP 400 with BAD_USER_INPUT, nothing sent upstream.
+ * The ceiling on raw list items one operation may hand this subgraph (README, "Limits"): items of id
+ * lists and `_entities` representations, duplicates included, as GraphQL coerced them (default values,
+ * and a scalar given for a list as the one-item list it becomes), counted in the order the root fields
+ * run. Items beyond `maxItems` are never resolved: each answers `null` and BAD_USER_INPUT at its own
+ * index (the limit named), the items before it are answered as usual, and the response is HTTP 200,
+ * which a gateway passes on item by item. A refused request (HTTP 400) would reach a gateway's client
+ * as one opaque error for every item of the fetch, including those within the limit.
  *
- * Whether each id is valid, and how many distinct ids a provider gets, is checked where the id is used
- * (`RequestContext.load`): per item, so that one bad id or one id over the cap fails alone.
+ * This bounds the work of the items that run (their resolvers, their share of the answer) whatever the
+ * list holds, repeats included, which cost no upstream call but are items of the answer. What costs
+ * upstream calls, distinct ids per provider, is capped separately and much lower, where each id is
+ * used (`RequestContext.admit`, MAX_IDS_PER_OPERATION). The errors are bounded too: at most `maxItems`
+ * in all (at least one per list cut); items beyond those answer `null`, and the last error of their
+ * list says how many (`extensions.alsoNotResolved`). So a hostile megabyte of ids costs at most
+ * `maxItems` items resolved and `maxItems` errors, and never a refused request.
+ *
+ * Two parts: `guardListItems` wraps the schema's root fields that take lists (once, at start-up), and
+ * this plugin gives each request its budget of `maxItems`.
  */
 export function inputGuardPlugin(idArguments: readonly IdArgument[], maxItems: number): ApolloServerPlugin<RequestContext> {
-  const listArguments = new Map<string, string[]>();
-  for (const { field, argument } of idArguments) listArguments.set(field, [...(listArguments.get(field) ?? []), argument]);
-  listArguments.set('_entities', ['representations']);
-  // Stateless, so one listener serves every request.
-  const listener: GraphQLRequestListener<RequestContext> = {
-    async didResolveOperation({ operation, document, schema, request }) {
-      const query = schema.getQueryType();
-      if (operation?.operation !== 'query' || query == null) return;
-      const coerced = getVariableValues(schema, operation.variableDefinitions ?? [], request.variables ?? {}, { maxErrors: 1 });
-      // Invalid variables: execution reports them in GraphQL's own words.
-      if (coerced.errors !== undefined) return;
-      let items = 0;
-      for (const field of rootFieldsOf(operation, document)) {
-        const names = listArguments.get(field.name.value);
-        if (names === undefined) continue;
-        const values = argumentValues(query, field, coerced.coerced);
-        for (const name of names) {
-          const value = values?.[name];
-          if (Array.isArray(value)) items += value.length;
-        }
-      }
-      if (items > maxItems) {
-        throw badUserInput(
-          `This operation asks for ${items} ids and representations in all; at most ${maxItems} are allowed (MAX_LIST_ITEMS_PER_OPERATION)`,
-          { limit: 'MAX_LIST_ITEMS_PER_OPERATION', max: maxItems, requested: items },
-        );
-      }
+  return {
+    async serverWillStart({ schema }) {
+      guardListItems(schema, idArguments);
+    },
+    async requestDidStart({ contextValue }) {
+      contextValue.limitListItems(maxItems);
     },
   };
-  return { requestDidStart: async () => listener };
 }
 
-/** The root fields of an operation depend on the document alone: found once per parsed document. */
-const rootFieldCache = new WeakMap<OperationDefinitionNode, readonly FieldNode[]>();
+/** Root fields already wrapped, so that a schema served twice (tests) is wrapped once. */
+const wrapped = new WeakSet<object>();
 
-function rootFieldsOf(operation: OperationDefinitionNode, document: DocumentNode): readonly FieldNode[] {
-  let fields = rootFieldCache.get(operation);
-  if (fields === undefined) {
-    const fragments = new Map<string, FragmentDefinitionNode>();
-    for (const definition of document.definitions) {
-      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments.set(definition.name.value, definition);
-    }
-    fields = [...rootFields(operation.selectionSet, fragments, new Set())];
-    rootFieldCache.set(operation, fields);
+/**
+ * Wraps every root field that takes id lists (and `_entities`) so that each call takes its items from the
+ * request's budget (`RequestContext.admitListItems`): the field's resolver gets the items admitted, and the
+ * items cut off answer an error each, in their place at the end of the list.
+ */
+export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdArgument[]): void {
+  const query = schema.getQueryType();
+  if (query == null) return;
+  const byField = new Map<string, Array<{ argument: string; lookup?: IdArgument['lookup'] }>>();
+  for (const argument of idArguments) byField.set(argument.field, [...(byField.get(argument.field) ?? []), argument]);
+  const fields = query.getFields();
+  const representations: Array<{ argument: string; lookup?: IdArgument['lookup'] }> = [{ argument: 'representations' }];
+  for (const [name, lists] of [...byField, ['_entities', representations] as const]) {
+    const field = fields[name];
+    if (field === undefined || wrapped.has(field)) continue;
+    wrapped.add(field);
+    const resolve = (field.resolve ?? defaultResolve(name)) as GraphQLFieldResolver<unknown, RequestContext, Record<string, unknown>>;
+    field.resolve = (source, args, context, info) => {
+      let total = 0;
+      for (const { argument } of lists) {
+        const value = args[argument];
+        if (Array.isArray(value)) total += value.length;
+      }
+      const admitted = typeof context?.admitListItems === 'function' ? context.admitListItems(total) : total;
+      if (admitted === total) return resolve(source, args, context, info);
+      const cutArgs: Record<string, unknown> = { ...args };
+      const refused: Array<Error | null> = [];
+      const path = pathOf(info.path);
+      const max = context.listItemsLimit;
+      const errors = context.takeListItemErrors(total - admitted);
+      let left = admitted;
+      withoutStacks(() => {
+        for (const list of lists) {
+          const value = args[list.argument];
+          if (!Array.isArray(value)) continue;
+          const kept = Math.min(value.length, left);
+          left -= kept;
+          cutArgs[list.argument] = value.slice(0, kept);
+          for (let i = kept; i < value.length; i++) {
+            const index = admitted + refused.length;
+            const after = refused.length === errors - 1 ? total - admitted - errors : 0;
+            refused.push(refused.length < errors ? beyondLimit(list, value[i], max, info, [...path, index], after) : null);
+          }
+        }
+      });
+      // An error as a list item is completed as that item's error (graphql-js): null there, the rest kept.
+      const pad = (answered: unknown) => [...(Array.isArray(answered) ? answered : []), ...refused];
+      const answered = resolve(source, cutArgs, context, info);
+      return isPromiseLike(answered) ? Promise.resolve(answered).then(pad) : pad(answered);
+    };
   }
-  return fields;
 }
 
-/** The operation's root fields, looking through fragments spread at the root. */
-function* rootFields(set: SelectionSetNode, fragments: Map<string, FragmentDefinitionNode>, seen: Set<string>): Generator<FieldNode> {
-  for (const selection of set.selections) {
-    if (selection.kind === Kind.FIELD) yield selection;
-    else if (selection.kind === Kind.INLINE_FRAGMENT) yield* rootFields(selection.selectionSet, fragments, seen);
-    else if (!seen.has(selection.name.value)) {
-      seen.add(selection.name.value);
-      const fragment = fragments.get(selection.name.value);
-      if (fragment) yield* rootFields(fragment.selectionSet, fragments, seen);
-    }
+/**
+ * The error of one item beyond the ceiling, made where it is answered (its path and location already
+ * set, so graphql-js uses it as it is) and without a stack: a hostile list makes up to
+ * MAX_LIST_ITEMS_PER_OPERATION of them, and capturing stacks would be most of their cost.
+ */
+function beyondLimit(
+  list: { lookup?: IdArgument['lookup'] },
+  item: unknown,
+  max: number,
+  info: GraphQLResolveInfo,
+  path: ReadonlyArray<string | number>,
+  after: number,
+): GraphQLError {
+  let why = `at most ${max} ids and representations in all per operation (${LIST_ITEMS_LIMIT})`;
+  if (after > 0) why += `; nor were the ${after} items after it in this list, which answer null without an error of their own`;
+  const extensions: Record<string, unknown> = { code: 'BAD_USER_INPUT' };
+  let message = `Representation not resolved: ${why}`;
+  if (list.lookup !== undefined) {
+    const id = shownKey(item);
+    const { provider } = list.lookup;
+    extensions.provider = provider.name;
+    extensions.id = id;
+    message = `${provider.label}: ${JSON.stringify(id)} was not looked up: ${why}`;
   }
+  extensions.limit = LIST_ITEMS_LIMIT;
+  extensions.max = max;
+  if (after > 0) extensions.alsoNotResolved = after;
+  return new GraphQLError(message, { nodes: info.fieldNodes, path, extensions });
 }
 
-function argumentValues(
-  query: GraphQLObjectType,
-  node: FieldNode,
-  variables: Record<string, unknown>,
-): Record<string, unknown> | undefined {
-  const definition = query.getFields()[node.name.value];
-  if (definition === undefined) return undefined;
+function withoutStacks(run: () => void): void {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
-    return getArgumentValues(definition, node, variables);
-  } catch {
-    return undefined;
+    run();
+  } finally {
+    Error.stackTraceLimit = limit;
   }
+}
+
+function pathOf(path: GraphQLResolveInfo['path'] | undefined): Array<string | number> {
+  const keys: Array<string | number> = [];
+  for (let at = path; at !== undefined; at = at.prev) keys.unshift(at.key);
+  return keys;
+}
+
+function defaultResolve(name: string): GraphQLFieldResolver<unknown, unknown> {
+  return (source) => (source as Record<string, unknown> | null | undefined)?.[name];
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
