@@ -3,6 +3,7 @@ import { type CacheEntry, covers, union } from '../cache/entry.js';
 import type { FetchClaims, Holder } from '../cache/fetch-claims.js';
 import type { RecordCache } from '../cache/record-cache.js';
 import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
+import { watchUpstream } from '../telemetry/operation.js';
 import { type Clock, sleep } from '../upstream/clock.js';
 import { abandoned, ProviderError, WorkAbandoned } from '../upstream/errors.js';
 import { cacheRequests, coalescedIds, resolutions, upstreamBatchSize } from '../upstream/metrics.js';
@@ -39,6 +40,8 @@ export interface RequestSink {
   prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, partition: string): void;
   /** A stale entry was served for `key` (the upstream could not answer): said in the response. */
   noteStale(provider: ProviderId, key: string, ageSeconds: number): void;
+  /** A request was sent upstream for a call this request waits on: for its log line (`src/telemetry/`). */
+  noteUpstream?(provider: string): void;
 }
 
 /** One request's batch for one lookup. */
@@ -536,6 +539,10 @@ class Group {
     }
     const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController() };
     const keys = taken.map(([key]) => key);
+    // The call's signal names it to the upstream layer: each request it sends counts for every request still waiting.
+    watchUpstream(flight.controller.signal, (provider) => {
+      for (const waiter of flight.waiters.keys()) if (!waiter.settled) waiter.sink.noteUpstream?.(provider);
+    });
     for (const key of keys) this.inFlight.set(key, flight);
     void this.send(keys, flight);
   }

@@ -1,6 +1,8 @@
 import type { Logger } from 'pino';
 import { type Dispatcher, Pool } from 'undici';
 import type { ProviderId } from '../providers/provider.js';
+import { upstreamAttemptObserver } from '../telemetry/operation.js';
+import { type AttemptStatus, traceUpstreamCall } from '../telemetry/tracing.js';
 import { callWithRetries, type Failure } from './call-with-retries.js';
 import type { Circuit } from './circuit.js';
 import { type Clock, systemClock } from './clock.js';
@@ -37,8 +39,10 @@ export function path(strings: TemplateStringsArray, ...values: Array<string | nu
 
 export interface UpstreamRequest {
   method: 'GET' | 'POST';
-  /** How logs and metrics name this call; must not contain ids or secrets. */
+  /** How logs, metrics and traces name this call; must not contain ids or secrets. */
   label: string;
+  /** How many ids the request asks for, for its span (README, "Tracing and logs"); the ids themselves are never recorded. */
+  ids?: number;
   /** Appended to the base URL's path. */
   path: EncodedPath;
   /** Query parameters, encoded here (`URLSearchParams`), never concatenated by a caller. */
@@ -105,6 +109,8 @@ export class UpstreamClient {
   readonly provider: ProviderId;
   private readonly pool: Pool;
   private readonly basePath: string;
+  /** The upstream's host, for spans: never its path, which may be a secret (a Bitrix24 webhook's). */
+  private readonly host: string;
   private readonly retry: RetryPolicy;
   private readonly clock: Clock;
   /** Per scope and label: when the upstream has told us not to call before. */
@@ -114,6 +120,7 @@ export class UpstreamClient {
     this.provider = options.provider;
     const base = new URL(options.baseUrl);
     this.basePath = base.pathname.replace(/\/+$/, '');
+    this.host = base.hostname;
     this.retry = options.retry ?? DEFAULT_RETRY_POLICY;
     this.clock = options.clock ?? systemClock;
     this.budgets = options.budgets ?? new MemoryRateBudget(this.clock);
@@ -132,6 +139,17 @@ export class UpstreamClient {
    * pacer, between attempts, or on the wire) and fails as `abandoned` says.
    */
   send(request: UpstreamRequest, signal?: AbortSignal): Promise<UpstreamResponse> {
+    const { provider } = this.options;
+    // One span per call (its attempts an attribute), and each request sent told to the operations waiting on it.
+    const info = { provider: provider.name, method: request.label, ids: request.ids, host: this.host, httpMethod: request.method };
+    return traceUpstreamCall(info, upstreamAttemptObserver(signal, provider.name), (sent) => this.sendCall(request, signal, sent));
+  }
+
+  private sendCall(
+    request: UpstreamRequest,
+    signal: AbortSignal | undefined,
+    sent: (status: AttemptStatus) => void,
+  ): Promise<UpstreamResponse> {
     const { provider, logger, random, circuit } = this.options;
     const { clock } = this;
     const call = () =>
@@ -145,7 +163,7 @@ export class UpstreamClient {
         }
         let outcome: Awaited<ReturnType<UpstreamClient['attempt']>> | undefined;
         try {
-          outcome = await this.attempt(request, signal);
+          outcome = await this.attempt(request, signal, sent);
         } finally {
           if (outcome !== undefined && 'response' in outcome) permit?.release();
           // No answer (cut off, timed out, reset): the request may still reach the upstream after this, and
@@ -162,8 +180,13 @@ export class UpstreamClient {
   private async attempt(
     request: UpstreamRequest,
     signal: AbortSignal | undefined,
+    sent: (status: AttemptStatus) => void,
   ): Promise<{ response: UpstreamResponse } | { failure: Failure }> {
     const { provider, logger } = this.options;
+    const count = (status: AttemptStatus) => {
+      countUpstreamRequest(provider, request.label, status);
+      sent(status);
+    };
     const started = performance.now();
     const deadline = AbortSignal.timeout(this.options.timeoutMs);
     try {
@@ -175,7 +198,7 @@ export class UpstreamClient {
         signal: signal === undefined ? deadline : AbortSignal.any([signal, deadline]),
       });
       const text = await readBody(res, this.options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-      countUpstreamRequest(provider, request.label, res.statusCode);
+      count(res.statusCode);
       upstreamDuration.observe({ provider: provider.name, method: request.label }, (performance.now() - started) / 1000);
       if (text === undefined) {
         logger.warn(
@@ -190,11 +213,11 @@ export class UpstreamClient {
     } catch (error) {
       if (signal?.aborted) {
         // The caller gave up (deadline, client gone, shutdown): no retry, and the upstream may have seen it.
-        countUpstreamRequest(provider, request.label, 'aborted');
+        count('aborted');
         throw abandoned(provider, signal);
       }
       // Connection refused or reset, or the attempt's deadline passed: the upstream is not answering.
-      countUpstreamRequest(provider, request.label, 'error');
+      count('error');
       logger.debug({ method: request.label, reason: errorName(error) }, 'upstream request error');
       return { failure: { kind: 'retry', code: 'UPSTREAM_UNAVAILABLE' } };
     }

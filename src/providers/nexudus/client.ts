@@ -80,13 +80,13 @@ export class NexudusClient {
 
   /** One list call: the (partial) records of those ids Nexudus knows; unknown ids are simply absent. */
   async partialUsers(ids: readonly number[], signal?: AbortSignal): Promise<NexudusUserRecord[]> {
-    const response = await this.get('GET /api/sys/users/', path`/api/sys/users/`, signal, [['id', `[${ids.join(',')}]`]]);
+    const response = await this.get('GET /api/sys/users/', path`/api/sys/users/`, ids.length, signal, [['id', `[${ids.join(',')}]`]]);
     return parseUpstreamBody(NexudusUserList, response.body, { provider: NEXUDUS, method: 'GET /api/sys/users/', logger: this.logger });
   }
 
   /** One full record, or `undefined` when Nexudus has no such user. */
   async fullUser(id: number, signal?: AbortSignal): Promise<NexudusUserRecord | undefined> {
-    const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`, signal);
+    const response = await this.get('GET /api/sys/users/{id}', path`/api/sys/users/${id}`, 1, signal);
     if (response.status === 404) return undefined;
     const user = parseUpstreamBody(NexudusUserRecord, response.body, {
       provider: NEXUDUS,
@@ -101,12 +101,18 @@ export class NexudusClient {
     return user;
   }
 
-  private get(label: string, at: EncodedPath, signal: AbortSignal | undefined, query?: Array<[string, string]>): Promise<UpstreamResponse> {
+  private get(
+    label: string,
+    at: EncodedPath,
+    ids: number,
+    signal: AbortSignal | undefined,
+    query?: Array<[string, string]>,
+  ): Promise<UpstreamResponse> {
     return sendWithToken(
       this.token,
       (token) =>
         this.http.send(
-          { method: 'GET', label, path: at, query, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
+          { method: 'GET', label, path: at, ids, query, headers: { authorization: `Bearer ${token}`, accept: 'application/json' } },
           signal,
         ),
       (response) => response.status === 401,

@@ -1,6 +1,8 @@
 import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
+import { upstreamAttemptObserver } from '../../telemetry/operation.js';
+import { type AttemptStatus, traceUpstreamCall } from '../../telemetry/tracing.js';
 import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import type { Circuit } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
@@ -89,7 +91,7 @@ export class TelegramClient {
 
   /** One `users.getUsers` RPC for these users (the caller chunks). Unknown users are simply absent. */
   getUsers(users: readonly tl.TypeInputUser[], signal?: AbortSignal): Promise<tl.TypeUser[]> {
-    return this.call('users.getUsers', { _: 'users.getUsers', id: [...users] }, signal);
+    return this.call('users.getUsers', { _: 'users.getUsers', id: [...users] }, users.length, signal);
   }
 
   /**
@@ -110,7 +112,7 @@ export class TelegramClient {
 
   private async resolveUncached(username: string): Promise<TelegramApiUser | undefined> {
     try {
-      const resolved = await this.call('contacts.resolveUsername', { _: 'contacts.resolveUsername', username });
+      const resolved = await this.call('contacts.resolveUsername', { _: 'contacts.resolveUsername', username }, 1);
       if (resolved.peer._ !== 'peerUser') return undefined; // a channel or group, not a user
       const userId = resolved.peer.userId;
       return resolved.users.find((u): u is TelegramApiUser => u._ === 'user' && u.id === userId);
@@ -143,22 +145,31 @@ export class TelegramClient {
   private call<M extends 'users.getUsers' | 'contacts.resolveUsername'>(
     method: M,
     request: tl.FindByName<tl.RpcMethod, M>,
+    ids: number,
     signal?: AbortSignal,
   ): Promise<tl.RpcCallReturn[M]> {
     const { logger, retry, circuit } = this.options;
-    const call = () =>
-      callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger, clock: this.clock, signal }, () =>
-        this.attempt(method, request, signal),
-      );
-    return circuit === undefined ? call() : circuit.run(call);
+    // One span per RPC call (its attempts an attribute); each RPC sent counts for the operations waiting on it.
+    return traceUpstreamCall({ provider: TELEGRAM.name, method, ids }, upstreamAttemptObserver(signal, TELEGRAM.name), (sent) => {
+      const call = () =>
+        callWithRetries({ provider: TELEGRAM, label: method, policy: retry, logger, clock: this.clock, signal }, () =>
+          this.attempt(method, request, signal, sent),
+        );
+      return circuit === undefined ? call() : circuit.run(call);
+    });
   }
 
   private async attempt<M extends 'users.getUsers' | 'contacts.resolveUsername'>(
     method: M,
     request: tl.FindByName<tl.RpcMethod, M>,
     signal: AbortSignal | undefined,
+    sent: (status: AttemptStatus) => void,
   ): Promise<AttemptOutcome<tl.RpcCallReturn[M]>> {
     const { timeoutMs, rpc } = this.options;
+    const count = (status: AttemptStatus) => {
+      countUpstreamRequest(TELEGRAM, method, status);
+      sent(status);
+    };
     const started = performance.now();
     try {
       const value = (await rpc.call(
@@ -170,16 +181,16 @@ export class TelegramClient {
           abortSignal: signal,
         } as never,
       )) as tl.RpcCallReturn[M];
-      countUpstreamRequest(TELEGRAM, method, 200);
+      count(200);
       upstreamDuration.observe({ provider: TELEGRAM.name, method }, (performance.now() - started) / 1000);
       return { ok: true, value };
     } catch (error) {
       if (signal?.aborted) {
-        countUpstreamRequest(TELEGRAM, method, 'aborted');
+        count('aborted');
         throw abandoned(TELEGRAM, signal);
       }
       const failure = classifyTelegramError(error);
-      countUpstreamRequest(TELEGRAM, method, error instanceof tl.RpcError ? error.code : 'error');
+      count(error instanceof tl.RpcError ? error.code : 'error');
       if (failure === 'username-not-found') throw new UsernameNotFound();
       return { ok: false, failure };
     }

@@ -105,6 +105,7 @@ export class XClient {
           method: 'GET',
           label,
           path: endpoint,
+          ids: keys.length,
           query: [[listParam, keys.join(',')], ...queryParameters(fields)],
           headers: {
             authorization: credential === undefined ? this.authorization : `Bearer ${credential.token}`,

@@ -1,0 +1,161 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ApolloServerPlugin } from '@apollo/server';
+import { type Context, type Span, SpanStatusCode } from '@opentelemetry/api';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../context.js';
+import { type AttemptStatus, errorCode, runIn, startOperationSpan } from './tracing.js';
+
+/**
+ * What one GraphQL request leaves behind for whoever operates the subgraph (README, "Tracing and logs"):
+ *
+ * - a request id (the caller's `x-request-id` when it is sane, else a new UUID), echoed on the response;
+ * - a child logger carrying the request id and the trace id, which the request's context logs with;
+ * - its SERVER span when tracing is on;
+ * - and, when it is answered, ONE `info` line: operation name and type, duration, HTTP status, the
+ *   upstream requests sent for it per provider, and its errors counted by code. Never variables, ids or
+ *   tokens: names, counts and codes only.
+ */
+export class OperationTelemetry {
+  readonly requestId: string;
+  /** The trace the request belongs to: its span's when tracing is on, else the caller's `traceparent`'s. */
+  readonly traceId: string | undefined;
+  readonly logger: Logger;
+  private readonly span: Span | undefined;
+  private readonly spanContext: Context | undefined;
+  private readonly started = performance.now();
+  private name: string | undefined;
+  private type: string | undefined;
+  private readonly upstream: Record<string, number> = {};
+  private readonly errors: Record<string, number> = {};
+  private finished = false;
+
+  constructor(headers: IncomingHttpHeaders, logger: Logger) {
+    this.requestId = requestIdFrom(headers['x-request-id']);
+    const traced = startOperationSpan(headers);
+    this.span = traced?.span;
+    this.spanContext = traced?.context;
+    this.traceId = traced?.span.spanContext().traceId ?? traceIdFrom(headers.traceparent);
+    this.logger = logger.child(
+      this.traceId === undefined ? { requestId: this.requestId } : { requestId: this.requestId, traceId: this.traceId },
+    );
+  }
+
+  /** Runs the request in its span's context (upstream spans are then its children); just runs it without tracing. */
+  run<T>(fn: () => T): T {
+    return runIn(this.spanContext, fn);
+  }
+
+  /** The operation, once known: its name (a GraphQL name, never free text) or `undefined` when anonymous. */
+  noteOperation(name: string | undefined, type: string | undefined): void {
+    this.name = name;
+    this.type = type;
+  }
+
+  /** One request sent upstream for this operation (retries count again, as in /metrics). */
+  noteUpstream(provider: string): void {
+    this.upstream[provider] = (this.upstream[provider] ?? 0) + 1;
+  }
+
+  /** One error of the answer, by its `extensions.code`. */
+  noteError(code: string): void {
+    this.errors[code] = (this.errors[code] ?? 0) + 1;
+  }
+
+  /** Ends the span and writes the request's one line; later calls do nothing. */
+  finish(status: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    const durationMs = Math.round((performance.now() - this.started) * 10) / 10;
+    if (this.span !== undefined) {
+      const { span } = this;
+      span.updateName(this.name ?? 'anonymous');
+      if (this.name !== undefined) span.setAttribute('graphql.operation.name', this.name);
+      if (this.type !== undefined) span.setAttribute('graphql.operation.type', this.type);
+      span.setAttribute('http.response.status_code', status);
+      const codes = Object.keys(this.errors);
+      if (codes.length > 0) span.setAttribute('graphql.error.codes', codes.sort());
+      if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
+      span.end();
+    }
+    this.logger.info(
+      {
+        operationName: this.name ?? null,
+        operationType: this.type ?? null,
+        durationMs,
+        status,
+        upstream: this.upstream,
+        errors: this.errors,
+      },
+      'operation',
+    );
+  }
+}
+
+/** A caller's request id is kept when it is printable ASCII without spaces, 1–128 characters; else a new one. */
+const SANE_REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
+
+export function requestIdFrom(header: string | string[] | undefined): string {
+  return typeof header === 'string' && SANE_REQUEST_ID.test(header) ? header : randomUUID();
+}
+
+/**
+ * The trace id of a W3C `traceparent` (`00-<trace id>-<parent id>-<flags>`), for the log lines of a
+ * process that does not trace itself; `undefined` when there is none or it is not valid.
+ */
+const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}(?:-.*)?$/;
+
+export function traceIdFrom(header: string | string[] | undefined): string | undefined {
+  if (typeof header !== 'string') return undefined;
+  const match = TRACEPARENT.exec(header.trim());
+  if (match === null || match[1] === 'ff') return undefined;
+  // Version 00 has exactly four fields; all-zero ids are invalid.
+  if (match[1] === '00' && header.trim().length !== 55) return undefined;
+  if (/^0+$/.test(match[2]!) || /^0+$/.test(match[3]!)) return undefined;
+  return match[2];
+}
+
+/**
+ * Which operations wait for the upstream calls made under an abort signal. The batching layer makes
+ * one signal per shared call and registers who waits for it (`watchUpstream`); the upstream layer, which
+ * only knows the signal it was handed, reports each request it sends (`upstreamAttemptObserver`). So a
+ * call shared by several operations counts in each of their lines, without an async context.
+ */
+const watchers = new WeakMap<AbortSignal, (provider: string) => void>();
+
+export function watchUpstream(signal: AbortSignal, onRequest: (provider: string) => void): void {
+  watchers.set(signal, onRequest);
+}
+
+/** What the upstream layer tells of each request it sends under `signal` (see `traceUpstreamCall`). */
+export function upstreamAttemptObserver(signal: AbortSignal | undefined, provider: string): ((status: AttemptStatus) => void) | undefined {
+  const watcher = signal === undefined ? undefined : watchers.get(signal);
+  return watcher === undefined ? undefined : () => watcher(provider);
+}
+
+/** A GraphQL name, as an operation name must be; anything else a client sent is not repeated. */
+const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,127}$/;
+
+/**
+ * Tells each request's telemetry its operation and the error codes of its answer, whatever stage
+ * answered it (parse and validation failures included).
+ */
+export function operationTelemetryPlugin(): ApolloServerPlugin<RequestContext> {
+  return {
+    async requestDidStart() {
+      return {
+        async willSendResponse({ response, contextValue, operationName, operation, request }) {
+          const telemetry = contextValue.telemetry;
+          if (telemetry === undefined) return;
+          const name = operationName ?? request.operationName;
+          telemetry.noteOperation(
+            typeof name === 'string' && GRAPHQL_NAME.test(name) ? name : undefined,
+            operation?.operation ?? undefined,
+          );
+          if (response.body.kind !== 'single') return;
+          for (const error of response.body.singleResult.errors ?? []) telemetry.noteError(errorCode(error));
+        },
+      };
+    },
+  };
+}
