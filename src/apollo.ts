@@ -2,6 +2,7 @@ import { ApolloServer } from '@apollo/server';
 import {
   ApolloServerPluginCacheControlDisabled,
   ApolloServerPluginInlineTraceDisabled,
+  ApolloServerPluginLandingPageDisabled,
   ApolloServerPluginUsageReportingDisabled,
 } from '@apollo/server/plugin/disabled';
 import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin/landingPage/default';
@@ -18,6 +19,7 @@ import { fieldPlanPlugin } from './plan/plan-plugin.js';
 import { staleAnswersPlugin } from './plan/stale-plugin.js';
 import { providers } from './providers/registry.js';
 import { buildSchema } from './schema.js';
+import { operationTelemetryPlugin } from './telemetry/operation.js';
 
 /**
  * The GraphQL side of the subgraph: the schema (with access control wrapped around the fields it
@@ -53,13 +55,18 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
       ApolloServerPluginUsageReportingDisabled(),
       // Inline traces (ftv1) tell a caller how long each field took: only when asked for (INLINE_TRACES=1).
       ...(config.inlineTraces ? [] : [ApolloServerPluginInlineTraceDisabled()]),
-      ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false }),
+      // Apollo's landing page only for EXPLORER=sandbox; GraphiQL is served by the HTTP server (src/explorer/).
+      config.explorer === 'sandbox'
+        ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
+        : ApolloServerPluginLandingPageDisabled(),
       inputGuardPlugin(
         providers.flatMap((provider) => provider.idArguments),
         config.limits.maxListItems,
       ),
       fieldPlanPlugin((selected, context) => access.narrow(selected, context.caller)),
       bugLogPlugin(),
+      // Each request's operation name and type and its answer's error codes, for its log line and span.
+      operationTelemetryPlugin(),
       staleAnswersPlugin(),
       cacheControlPlugin(new CachePolicies(schema, maxAgeCaps(config))),
     ],

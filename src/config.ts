@@ -25,6 +25,11 @@ const settings = z.object({
   DEMO: flag(false),
   // Unset: on in the demo and outside production (README, "Access control").
   INTROSPECTION: optionalFlag,
+  // Unset: GraphiQL wherever introspection is on, none where it is off (README, "Explorer").
+  EXPLORER: z
+    .enum(['graphiql', 'sandbox', 'off', ''])
+    .optional()
+    .transform((v) => v || undefined),
   INLINE_TRACES: flag(false),
   MAX_IDS_PER_OPERATION: int(1, 100_000, 1000),
   MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
@@ -128,6 +133,8 @@ export interface Config {
   /** Run the embedded emulators instead of the real APIs. */
   demo: boolean;
   introspection: boolean;
+  /** What a browser gets at `/graphql` and `/`: GraphiQL (inlined, works offline), Apollo Sandbox (its CDN), or nothing. */
+  explorer: 'graphiql' | 'sandbox' | 'off';
   /** Answer `apollo-federation-include-trace: ftv1` with per-field timings. */
   inlineTraces: boolean;
   /** Who may see the fields the schema protects (`src/auth/`). */
@@ -208,12 +215,14 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
   const vars = parsed.data;
   // With no provider configured there is nothing to serve but the demo (README, "Run it").
   const demo = vars.DEMO || configured.length === 0;
+  const introspection = vars.INTROSPECTION ?? (demo || env.NODE_ENV !== 'production');
   return {
     port: vars.PORT,
     host: vars.HOST,
     logLevel: vars.LOG_LEVEL,
     demo,
-    introspection: vars.INTROSPECTION ?? (demo || env.NODE_ENV !== 'production'),
+    introspection,
+    explorer: vars.EXPLORER ?? (introspection ? 'graphiql' : 'off'),
     inlineTraces: vars.INLINE_TRACES,
     auth: resolveAuth(auth.data, demo),
     callerHeaders: callerHeaders.data,

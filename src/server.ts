@@ -9,15 +9,18 @@ import { handleEvict } from './cache/evict-endpoint.js';
 import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
 import { callerCredentialReader } from './credentials/read.js';
+import { prefersHtml, serveGraphiQL } from './explorer/index.js';
 import { providers } from './providers/registry.js';
+import { OperationTelemetry } from './telemetry/operation.js';
+import { errorCode } from './telemetry/tracing.js';
 import type { Circuits } from './upstream/circuit.js';
 import { WorkAbandoned } from './upstream/errors.js';
 import { operationsInFlight, registry } from './upstream/metrics.js';
 
 /**
- * The HTTP face of the subgraph: `/graphql` (Apollo Server, CSRF prevention on), `/health`, `/ready`
- * and `/metrics`, on a plain `node:http` server: Apollo's framework-free entry point saves the work of
- * an express stack on every request.
+ * The HTTP face of the subgraph: `/graphql` (Apollo Server, CSRF prevention on; a browser's page is the
+ * explorer, `src/explorer/`), `/health`, `/ready` and `/metrics`, on a plain `node:http` server: Apollo's
+ * framework-free entry point saves the work of an express stack on every request.
  *
  * Each GraphQL request runs under an abort signal: its deadline (OPERATION_TIMEOUT_MS), its client
  * going away, or a shutdown that ran out of time ends the upstream work still queued or in flight for
@@ -68,6 +71,10 @@ export async function startServer(
     switch (path) {
       case '/graphql':
       case '/':
+        // A browser's page (README, "Explorer"): GraphiQL, or nothing when EXPLORER=off; Apollo serves Sandbox.
+        if (config.explorer !== 'sandbox' && prefersHtml(req.method, req.headers.accept)) {
+          return config.explorer === 'graphiql' ? serveGraphiQL(req, res) : sendJson(res, 404, { error: 'not found' });
+        }
         return graphql(req, res);
       case '/health':
         return sendJson(res, 200, { status: 'ok' });
@@ -90,8 +97,25 @@ export async function startServer(
   }
 
   async function graphql(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    // The request's id (echoed), its span and its one log line (README, "Tracing and logs"), whatever answers it.
+    const telemetry = new OperationTelemetry(req.headers, logger);
+    res.setHeader('x-request-id', telemetry.requestId);
+    let failed = false;
+    try {
+      await telemetry.run(() => serveGraphQL(req, res, telemetry));
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      // A handler that threw is answered 500 by `route` once this returns.
+      telemetry.finish(failed && !res.headersSent ? 500 : res.statusCode);
+    }
+  }
+
+  async function serveGraphQL(req: IncomingMessage, res: ServerResponse, telemetry: OperationTelemetry): Promise<void> {
     if (!accepting) {
       res.setHeader('connection', 'close');
+      telemetry.noteError('SHUTTING_DOWN');
       return sendJson(res, 503, { errors: [{ message: 'The subgraph is shutting down', extensions: { code: 'SHUTTING_DOWN' } }] });
     }
     const controller = new AbortController();
@@ -114,7 +138,7 @@ export async function startServer(
     };
     res.once('close', clientGone);
     try {
-      await answer(req, res, controller.signal);
+      await answer(req, res, controller.signal, telemetry);
     } finally {
       clearTimeout(deadline);
       res.off('close', clientGone);
@@ -124,7 +148,7 @@ export async function startServer(
     }
   }
 
-  async function answer(req: IncomingMessage, res: ServerResponse, signal: AbortSignal): Promise<void> {
+  async function answer(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, telemetry: OperationTelemetry): Promise<void> {
     const headers = new HeaderMap();
     for (const [name, value] of Object.entries(req.headers)) {
       if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
@@ -133,6 +157,7 @@ export async function startServer(
     if (req.method === 'POST') {
       const raw = await readBody(req, config.maxRequestBytes);
       if (raw === undefined) {
+        telemetry.noteError('REQUEST_TOO_LARGE');
         return sendJson(res, 413, {
           errors: [
             {
@@ -147,6 +172,7 @@ export async function startServer(
         try {
           body = raw.length === 0 ? undefined : JSON.parse(raw);
         } catch {
+          telemetry.noteError('BAD_REQUEST');
           return sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
         }
       } else {
@@ -164,11 +190,23 @@ export async function startServer(
     const response = await apollo.executeHTTPGraphQLRequest({
       httpGraphQLRequest: request,
       context: async () => {
-        const context = new RequestContext(clients, logger, { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider }, shared);
-        // Bad credentials refuse the whole request here (401), before anything runs.
-        context.caller = await access.identify(headers);
-        // So do malformed or unusable credentials of the caller's own (README, "Per-caller credentials").
-        context.credentials = readCredentials(headers);
+        const context = new RequestContext(
+          clients,
+          telemetry.logger,
+          { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider },
+          shared,
+        );
+        context.telemetry = telemetry;
+        try {
+          // Bad credentials refuse the whole request here (401), before anything runs.
+          context.caller = await access.identify(headers);
+          // So do malformed or unusable credentials of the caller's own (README, "Per-caller credentials").
+          context.credentials = readCredentials(headers);
+        } catch (error) {
+          // Apollo's plugins never see this answer: the request's log line counts its code here.
+          telemetry.noteError(errorCode(error));
+          throw error;
+        }
         return context;
       },
     });
@@ -178,7 +216,8 @@ export async function startServer(
     if (response.body.kind === 'complete') {
       const text = response.body.string;
       if (tooLarge(text, config.limits.maxResponseBytes)) {
-        logger.warn({ maxResponseBytes: config.limits.maxResponseBytes }, 'answer too large; refused');
+        telemetry.logger.warn({ maxResponseBytes: config.limits.maxResponseBytes }, 'answer too large; refused');
+        telemetry.noteError('RESPONSE_TOO_LARGE');
         res.statusCode = 200;
         res.end(responseTooLarge(config.limits.maxResponseBytes));
         return;
