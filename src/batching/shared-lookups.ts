@@ -100,19 +100,16 @@ export class SharedLookups {
     }
 
     // What the cached record itself must have been fetched with; expansions are looked up on their own.
-    const need = lookup.recordFields?.(call.fields) ?? call.fields;
-    const cacheKeys = keys.map((key) => this.cacheKey(call, key));
-    const entries = await this.read(cacheKeys);
+    const visit: CacheVisit<R> = {
+      call,
+      need: lookup.recordFields?.(call.fields) ?? call.fields,
+      places: new Map(keys.map((key) => [key, this.cacheKey(call, key)])),
+      results,
+      grow: new Map(),
+      stale: new Map(),
+    };
     const now = this.options.clock.wallNow();
-    const missing: string[] = [];
-    /** The fields an entry already has, which the new call asks for too: the entry grows. */
-    const grow = new Map<string, FieldSet>();
-    const stale = new Map<string, CacheEntry>();
-    keys.forEach((key, i) => {
-      if (this.answer(call, key, entries[i], need, now, results)) return;
-      missing.push(key);
-      this.noteEntry(key, entries[i], grow, stale);
-    });
+    const { fetch: missing } = this.sort(visit, keys, await this.read([...visit.places.values()]));
     if (missing.length === 0) return results;
 
     // Keys another replica is fetching at this moment are awaited in the shared cache, not asked again;
@@ -124,7 +121,7 @@ export class SharedLookups {
     const go = (some: readonly string[]) => {
       if (some.length === 0) return;
       sent.push(...some);
-      const part = this.fetch(call, some, grow);
+      const part = this.fetch(call, some, visit.grow);
       part.catch(() => {}); // awaited below; a wait that fails first must not leave it unhandled
       parts.push(part);
     };
@@ -133,10 +130,10 @@ export class SharedLookups {
       if (claims === undefined) {
         go(missing);
       } else {
-        const sorted = await this.claim(call, claims, missing, need, results, grow, stale);
+        const sorted = await this.claim(visit, claims, missing);
         claimed = sorted.claimed;
         go(sorted.fetch);
-        if (sorted.waiting.length > 0) await this.waitForOthers(call, claims, sorted.waiting, need, results, grow, stale, go);
+        if (sorted.waiting.length > 0) await this.waitForOthers(visit, claims, sorted.waiting, go);
       }
       for (const part of await Promise.all(parts)) for (const [key, value] of part) fetched.set(key, value);
     } finally {
@@ -145,7 +142,7 @@ export class SharedLookups {
     }
     for (const key of sent) {
       const value = fetched.get(key);
-      const entry = stale.get(key);
+      const entry = visit.stale.get(key);
       const served = value instanceof ProviderError && unanswered(value) && entry !== undefined && entry.staleUntil > now;
       const staleValue = served ? this.decode(call, key, entry) : UNREADABLE;
       if (staleValue !== UNREADABLE) {
@@ -160,126 +157,99 @@ export class SharedLookups {
     return results;
   }
 
-  /** Answers `key` from its entry when the entry is fresh and has every field needed; says whether it did. */
-  private answer<R>(
-    call: LookupCall<R>,
-    key: string,
-    entry: CacheEntry | undefined,
-    need: FieldSet,
-    now: number,
-    results: Map<string, R | ProviderError>,
-  ): boolean {
-    if (entry === undefined || entry.freshUntil <= now || (entry.missing === undefined && !covers(entry.fields, need))) return false;
-    const value = this.decode(call, key, entry);
-    if (value === UNREADABLE) return false;
-    results.set(key, value);
-    cacheRequests.inc({ provider: call.lookup.provider.name, result: 'hit' });
-    return true;
-  }
-
-  /** A key going upstream with an entry that did not answer: it grows the entry's fields, and may serve it stale. */
-  private noteEntry(key: string, entry: CacheEntry | undefined, grow: Map<string, FieldSet>, stale: Map<string, CacheEntry>): void {
-    if (entry === undefined) return;
-    if (entry.record !== undefined) grow.set(key, entry.fields);
-    stale.set(key, entry);
+  /**
+   * Sorts keys by their cache entries (and, between replicas, by who holds their claims): answered, when
+   * the entry is fresh and has every field needed (into `visit.results`); to wait for, when someone else
+   * fetches them (another replica, or a request of this process not yet or no longer coalescing them);
+   * else to fetch from here (joining this process's call for them, if there is one), the entry they met
+   * noted so that it grows, or is served stale should the upstream not answer.
+   */
+  private sort<R>(
+    visit: CacheVisit<R>,
+    keys: readonly string[],
+    entries: ReadonlyArray<CacheEntry | undefined>,
+    holders?: readonly Holder[],
+  ): { fetch: string[]; waiting: string[] } {
+    const { call, need, results } = visit;
+    const now = this.options.clock.wallNow();
+    const fetch: string[] = [];
+    const waiting: string[] = [];
+    keys.forEach((key, i) => {
+      const entry = entries[i];
+      if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, need))) {
+        const value = this.decode(call, key, entry);
+        if (value !== UNREADABLE) {
+          results.set(key, value);
+          cacheRequests.inc({ provider: call.lookup.provider.name, result: 'hit' });
+          return;
+        }
+      }
+      const holder = holders?.[i] ?? 'nobody';
+      if (holder === 'other' || (holder === 'me' && !this.coalescing(call, key))) {
+        waiting.push(key);
+        return;
+      }
+      fetch.push(key);
+      if (entry === undefined) return;
+      if (entry.record !== undefined) visit.grow.set(key, entry.fields);
+      visit.stale.set(key, entry);
+    });
+    return { fetch, waiting };
   }
 
   /**
-   * Claims `missing` for this replica (`FetchClaims`), and sorts them: answered by the cache after all,
-   * to fetch from here (claimed now, or claimed by another request of this process whose call is in the
-   * coalescer, which they join), or to wait for (another replica, or a request of this process not yet
-   * or no longer coalescing, fetches them).
+   * Claims `missing` for this replica (`FetchClaims`) and sorts them. What it claimed is its own to give
+   * back: at once where the cache answered after all; after the call (`claimed`), the rest.
    */
   private async claim<R>(
-    call: LookupCall<R>,
+    visit: CacheVisit<R>,
     claims: FetchClaims,
     missing: readonly string[],
-    need: FieldSet,
-    results: Map<string, R | ProviderError>,
-    grow: Map<string, FieldSet>,
-    stale: Map<string, CacheEntry>,
   ): Promise<{ fetch: string[]; claimed: string[]; waiting: string[] }> {
     // Claims first, entries second (`FetchClaims.claim`): a key whose claim we got after another replica
     // gave it back was answered meanwhile, and its entry is there now (it was written before the claim went).
-    const missingKeys = missing.map((key) => this.cacheKey(call, key));
-    const [holders, latest] = await claims.claim(missingKeys, () => this.read(missingKeys));
-    const fetch: string[] = [];
-    const waiting = this.sortClaimed(call, missing, holders, latest, need, results, grow, stale, fetch);
-    // What we claimed is ours to give back: now, where the cache answered after all; after the call, the rest.
+    const places = missing.map((key) => visit.places.get(key)!);
+    const [holders, latest] = await claims.claim(places, () => this.read(places));
+    const { fetch, waiting } = this.sort(visit, missing, latest, holders);
     const fetching = new Set(fetch);
     const claimed: string[] = [];
     const answered: string[] = [];
     missing.forEach((key, i) => {
-      if (holders[i] === 'nobody') (fetching.has(key) ? claimed : answered).push(missingKeys[i]!);
+      if (holders[i] === 'nobody') (fetching.has(key) ? claimed : answered).push(places[i]!);
     });
     claims.release(answered);
-    if (waiting.length > 0) coalescedIds.inc({ provider: call.lookup.provider.name }, waiting.length);
+    if (waiting.length > 0) coalescedIds.inc({ provider: visit.call.lookup.provider.name }, waiting.length);
     return { fetch, claimed, waiting };
   }
 
   /**
    * Waits for keys someone else fetches: looks for them in the cache every `pollMs` until they answer
-   * there (into `results`), or go upstream from here after all (`go`, at once): when their claim is gone
-   * (given back without a cacheable answer, or expired), or a request of this process coalesces them.
+   * there, or go upstream from here after all (`go`, at once): when their claim is gone (given back
+   * without a cacheable answer, or expired), or a request of this process coalesces them.
    */
   private async waitForOthers<R>(
-    call: LookupCall<R>,
+    visit: CacheVisit<R>,
     claims: FetchClaims,
     keys: readonly string[],
-    need: FieldSet,
-    results: Map<string, R | ProviderError>,
-    grow: Map<string, FieldSet>,
-    stale: Map<string, CacheEntry>,
     go: (keys: readonly string[]) => void,
   ): Promise<void> {
     const { clock } = this.options;
-    const { signal } = call.request;
+    const { signal } = visit.call.request;
     const until = clock.now() + claims.leaseMs;
     let waiting = keys;
     while (waiting.length > 0) {
       try {
         await sleep(claims.pollMs, clock, signal);
       } catch {
-        throw abandoned(call.lookup.provider, signal);
+        throw abandoned(visit.call.lookup.provider, signal);
       }
-      const cacheKeys = waiting.map((key) => this.cacheKey(call, key));
-      const [holders, entries] = await claims.holders(cacheKeys, () => this.read(cacheKeys));
+      const places = waiting.map((key) => visit.places.get(key)!);
+      const [holders, entries] = await claims.holders(places, () => this.read(places));
       if (clock.now() >= until) holders.fill('nobody');
-      const fetch: string[] = [];
-      waiting = this.sortClaimed(call, waiting, holders, entries, need, results, grow, stale, fetch);
-      go(fetch);
+      const sorted = this.sort(visit, waiting, entries, holders);
+      go(sorted.fetch);
+      waiting = sorted.waiting;
     }
-  }
-
-  /**
-   * Sorts claimed keys: answered by their entry (into `results`), to fetch (nobody else holds them, or
-   * a request of this process does and its call is in the coalescer, which it joins), or still to wait
-   * for (returned).
-   */
-  private sortClaimed<R>(
-    call: LookupCall<R>,
-    keys: readonly string[],
-    holders: readonly Holder[],
-    entries: ReadonlyArray<CacheEntry | undefined>,
-    need: FieldSet,
-    results: Map<string, R | ProviderError>,
-    grow: Map<string, FieldSet>,
-    stale: Map<string, CacheEntry>,
-    fetch: string[],
-  ): string[] {
-    const now = this.options.clock.wallNow();
-    const waiting: string[] = [];
-    keys.forEach((key, i) => {
-      const holder = holders[i];
-      if (this.answer(call, key, entries[i], need, now, results)) return;
-      if (holder === 'other' || (holder === 'me' && !this.coalescing(call, key))) {
-        waiting.push(key);
-      } else {
-        fetch.push(key);
-        this.noteEntry(key, entries[i], grow, stale);
-      }
-    });
-    return waiting;
   }
 
   /** Whether `key` is pending or in flight in this process's coalescer for `call`'s lookup, scope and partition. */
@@ -378,6 +348,21 @@ export class SharedLookups {
   get logger(): Logger {
     return this.options.logger;
   }
+}
+
+/** One request's batch on its way through the cache. */
+interface CacheVisit<R> {
+  readonly call: LookupCall<R>;
+  /** The fields the cached record must have been fetched with. */
+  readonly need: FieldSet;
+  /** Each key's cache key, built once. */
+  readonly places: ReadonlyMap<string, string>;
+  /** The answers so far. */
+  readonly results: Map<string, R | ProviderError>;
+  /** The fields an entry already has, which the new call asks for too: the entry grows. */
+  readonly grow: Map<string, FieldSet>;
+  /** Entries that did not answer: served stale should the upstream not answer. */
+  readonly stale: Map<string, CacheEntry>;
 }
 
 /** One coalescer per lookup, credential scope and partition. */
