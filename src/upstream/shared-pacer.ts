@@ -80,10 +80,22 @@ export function leaseMsFor(attemptTimeoutMs: number): number {
   return attemptTimeoutMs + UNANSWERED_HOLD_MS + LEASE_MARGIN_MS;
 }
 
-/** A `SharedPacer` when Redis is configured, else a `RulePacer`: how a provider paces an account. */
-export function accountPacer(options: Omit<SharedPacerOptions, 'link'> & { link: RedisLink | undefined }): Pacer {
-  const { link, ...rest } = options;
-  return link === undefined ? new RulePacer(options.rules, options.clock) : new SharedPacer({ ...rest, link });
+/**
+ * How a provider paces an upstream account (README, "Sharing upstream calls"): a `SharedPacer` when Redis
+ * is configured, so every replica counts against the same limits, else a `RulePacer`. A granted request's
+ * lease is bounded by one attempt (`attemptTimeoutMs`) and the hold of an unanswered one.
+ */
+export function accountPacer(options: {
+  link: RedisLink | undefined;
+  account: string;
+  rules: readonly PaceRule[];
+  attemptTimeoutMs: number;
+  clock: Clock;
+  logger: Logger;
+}): Pacer {
+  const { link, attemptTimeoutMs, ...rest } = options;
+  if (link === undefined) return new RulePacer(options.rules, options.clock);
+  return new SharedPacer({ ...rest, link, leaseMs: leaseMsFor(attemptTimeoutMs) });
 }
 
 /** KEYS: leases in flight, finished requests, bucket levels. ARGV: see the header. */

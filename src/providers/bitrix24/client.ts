@@ -9,11 +9,12 @@ import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
-import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
+import { accountPacer } from '../../upstream/shared-pacer.js';
+import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer, tokenReplicas } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { Bitrix24Config, PortalRate } from './config.js';
 import { BITRIX24 } from './id.js';
-import { portalPacer, portalTokenReplicas } from './sharing.js';
+import { portalAccount, REFRESH_TOKEN_LIFETIME_MS } from './sharing.js';
 import {
   type BitrixApiUser,
   BitrixBatchResponse,
@@ -78,36 +79,29 @@ export class Bitrix24Portal {
     const base = access.kind === 'webhook' ? access.webhookUrl : restBase(access);
     // One pacer and one circuit for the portal, whoever's token a call carries: the portal's bucket counts
     // every request it gets, and whether it answers at all does not depend on the token.
-    const pacer = portalPacer({ ...options, clock });
-    const circuit = circuits?.create(BITRIX24, options.name);
-    this.http = new UpstreamClient({
-      provider: BITRIX24,
-      baseUrl: base,
-      connections,
-      timeoutMs,
-      retry,
-      logger,
-      classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth', clock),
-      pacer,
+    const account = portalAccount(options.name);
+    const pacer = accountPacer({
+      link: options.redis,
+      account,
+      rules: [{ kind: 'bucket', ...options.rate }],
+      attemptTimeoutMs: timeoutMs,
       clock,
-      circuit,
-      // A batch of 50 commands of 50 users, high-resolution avatars included, stays under 4 MiB.
-      maxBodyBytes: 16 * 1024 * 1024,
+      logger,
+    });
+    const circuit = circuits?.create(BITRIX24, options.name);
+    // A batch of 50 commands of 50 users, high-resolution avatars included, stays under 4 MiB.
+    const portal = { provider: BITRIX24, connections, timeoutMs, retry, logger, pacer, clock, circuit, maxBodyBytes: 16 * 1024 * 1024 };
+    this.http = new UpstreamClient({
+      ...portal,
+      baseUrl: base,
+      classify: (response) => classifyBitrixResponse(response, access.kind === 'oauth', clock),
     });
     // A caller's token goes to this configured portal's REST base and nowhere else (a caller names a portal
     // by its configured name, never by a URL). It is not renewed: an expired_token is UNAUTHENTICATED.
     this.callerHttp = new UpstreamClient({
-      provider: BITRIX24,
+      ...portal,
       baseUrl: restBase(access),
-      connections,
-      timeoutMs,
-      retry,
-      logger,
       classify: (response) => classifyBitrixResponse(response, false, clock),
-      pacer,
-      clock,
-      circuit,
-      maxBodyBytes: 16 * 1024 * 1024,
     });
     if (access.kind === 'oauth') {
       const { refresh } = access;
@@ -132,7 +126,18 @@ export class Bitrix24Portal {
               throw new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 }); // no refresh token configured
             };
       // With Redis, the pair is shared by every replica: one renewal, with the latest refresh token, for all.
-      const replicas = refresh && portalTokenReplicas({ ...options, clientSecret: refresh.clientSecret, clock });
+      const replicas =
+        refresh &&
+        tokenReplicas({
+          link: options.redis,
+          account,
+          secret: refresh.clientSecret,
+          ttlMs: REFRESH_TOKEN_LIFETIME_MS,
+          clock,
+          timeoutMs,
+          retry,
+          logger,
+        });
       const initial = { token: access.accessToken, refreshToken: refresh?.refreshToken };
       this.token = new SharedToken(BITRIX24, issue, initial, () => clock.now(), replicas);
     }

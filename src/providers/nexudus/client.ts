@@ -7,11 +7,12 @@ import { ProviderError } from '../../upstream/errors.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { PaceRule } from '../../upstream/pacing.js';
 import { parseRetryAfter } from '../../upstream/retry.js';
-import { type SharedToken, sendWithToken } from '../../upstream/shared-token.js';
+import { accountPacer } from '../../upstream/shared-pacer.js';
+import { type SharedToken, sendWithToken, tokenReplicas } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { NexudusConfig } from './config.js';
 import { NEXUDUS } from './id.js';
-import { nexudusAccount, nexudusPacer, nexudusTokenReplicas } from './sharing.js';
+import { nexudusAccount, STORED_TOKEN_LIFETIME_MS } from './sharing.js';
 import { nexudusToken } from './token.js';
 import { NexudusUserList, NexudusUserRecord } from './wire.js';
 
@@ -53,7 +54,7 @@ export class NexudusClient {
     const { timeoutMs, connections, retry } = upstream;
     // One pacer for every request to the account, the token call included (with Redis, every replica's).
     const account = nexudusAccount(config.baseUrl, config.credentials);
-    const pacer = nexudusPacer({ account, rules: NEXUDUS_PACE, timeoutMs, clock, redis, logger });
+    const pacer = accountPacer({ link: redis, account, rules: NEXUDUS_PACE, attemptTimeoutMs: timeoutMs, clock, logger });
     this.logger = logger;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.fullRecordConcurrency = config.fullRecordConcurrency;
@@ -74,7 +75,20 @@ export class NexudusClient {
       circuit: circuits?.create(NEXUDUS, 'token'),
       maxBodyBytes: 64 * 1024,
     });
-    const replicas = nexudusTokenReplicas({ account, credentials: config.credentials, redis, clock, timeoutMs, retry, logger });
+    const { credentials } = config;
+    const replicas =
+      credentials.kind === 'password'
+        ? tokenReplicas({
+            link: redis,
+            account,
+            secret: credentials.password,
+            ttlMs: STORED_TOKEN_LIFETIME_MS,
+            clock,
+            timeoutMs,
+            retry,
+            logger,
+          })
+        : undefined;
     this.token = nexudusToken(config.credentials, this.tokenHttp, logger, clock, replicas);
   }
 
