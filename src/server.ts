@@ -219,6 +219,7 @@ export async function startServer(
         telemetry.logger.warn({ maxResponseBytes: config.limits.maxResponseBytes }, 'answer too large; refused');
         telemetry.noteError('RESPONSE_TOO_LARGE');
         res.statusCode = 200;
+        res.setHeader('cache-control', 'no-store'); // Apollo's hint was for the answer this error replaces
         res.end(responseTooLarge(config.limits.maxResponseBytes));
         return;
       }

@@ -57,9 +57,11 @@ export function renewalBoundMs(timeoutMs: number, retry: Pick<RetryPolicy, 'maxA
  */
 export function tokenReplicas(options: {
   link: RedisLink | undefined;
-  /** Names the account in Redis keys and in the key derivation: never a secret. */
+  /** Names the account in Redis keys: never a secret. */
   account: string;
   secret: string;
+  /** Names the account in the key derivation: a record sealed under another purpose reads as absent. */
+  purpose: string;
   /** How long a stored token is kept unless renewed (ms). */
   ttlMs: number;
   clock: Clock;
@@ -67,10 +69,10 @@ export function tokenReplicas(options: {
   retry: RetryPolicy;
   logger: Logger;
 }): SharedTokenReplicas | undefined {
-  const { link, account, secret, ttlMs, clock, logger } = options;
+  const { link, account, secret, purpose, ttlMs, clock, logger } = options;
   if (link === undefined) return undefined;
   return {
-    store: new RedisTokenStore({ link, account, secret, purpose: account, ttlMs }),
+    store: new RedisTokenStore({ link, account, secret, purpose, ttlMs }),
     wallNow: () => clock.wallNow(),
     clock,
     renewalMs: renewalBoundMs(options.timeoutMs, options.retry),

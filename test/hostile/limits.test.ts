@@ -60,11 +60,20 @@ describe('refused before it runs, the limit named', () => {
     expect(root.errors.map((e) => e.extensions!.limit)).toContain('MAX_ROOT_FIELDS');
   });
 
-  it('an answer larger than MAX_RESPONSE_BYTES is replaced by an error naming the limit', async () => {
-    const { status, body } = await h.gql('query($v: [ID!]!) { xUsers(ids: $v) { id name username description location url } }', {
-      v: demoIds(1000),
+  it('an answer larger than MAX_RESPONSE_BYTES is replaced by an error naming the limit, which no cache may keep', async () => {
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        query: 'query($v: [ID!]!) { xUsers(ids: $v) { id name username description location url } }',
+        variables: { v: demoIds(1000) },
+      }),
     });
+    const status = res.status;
+    const body = (await res.json()) as { data?: unknown; errors?: unknown[] };
     expect(status).toBe(200);
+    // The answer it replaces had no errors: Apollo's hint said public, max-age=900.
+    expect(res.headers.get('cache-control')).toBe('no-store');
     expect(body.data).toBeUndefined();
     expect(body.errors).toEqual([
       expect.objectContaining({ extensions: { code: 'RESPONSE_TOO_LARGE', limit: 'MAX_RESPONSE_BYTES', max: 64 * 1024 } }),

@@ -132,6 +132,7 @@ export class Bitrix24Portal {
           link: options.redis,
           account,
           secret: refresh.clientSecret,
+          purpose: `bitrix24 ${options.name}`,
           ttlMs: REFRESH_TOKEN_LIFETIME_MS,
           clock,
           timeoutMs,

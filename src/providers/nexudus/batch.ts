@@ -39,11 +39,11 @@ export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
     if (scope.fields.includes(FULL)) {
       // One failed record fails only its id.
       const users = await mapConcurrently(ids, client.fullRecordConcurrency, (id) =>
-        client
-          .fullUser(Number(id), scope.signal)
-          .catch((error: unknown) =>
-            error instanceof ProviderError ? error.forId(id) : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id }),
-          ),
+        client.fullUser(Number(id), scope.signal).catch((error: unknown) => {
+          if (error instanceof ProviderError) return error.forId(id);
+          scope.logger.error({ provider: NEXUDUS.name, err: error }, 'full record failed: a bug, not an upstream answer');
+          return new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id });
+        }),
       );
       users.forEach((user, i) => {
         if (user !== undefined) found.set(ids[i]!, user);

@@ -82,6 +82,7 @@ export class NexudusClient {
             link: redis,
             account,
             secret: credentials.password,
+            purpose: `nexudus ${account}`,
             ttlMs: STORED_TOKEN_LIFETIME_MS,
             clock,
             timeoutMs,

@@ -61,8 +61,10 @@ export function nexudusToken(
       if (refreshToken !== undefined) {
         try {
           return await grant({ grant_type: 'refresh_token', refresh_token: refreshToken });
-        } catch {
-          // A refresh token that no longer works: the password still does.
+        } catch (error) {
+          // A refresh token Nexudus refuses: the password still works. Anything else (an outage, a 409) is
+          // not the refresh token's fault, and a password grant would only double the calls.
+          if (!(error instanceof ProviderError && error.code === 'UNAUTHENTICATED')) throw error;
         }
       }
       return grant({ grant_type: 'password', username: credentials.username, password: credentials.password });
