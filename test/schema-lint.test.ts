@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
  * - every field of an entity (a type with `@key`) and of `User`, but the key, is nullable: a user a
  *   gateway asked for and the provider did not return must never null anything above it;
  * - a field name the users of several providers share has one type everywhere, so a client can select it
- *   across `User` without aliases.
+ *   across `User` without aliases;
+ * - every date (a field named `…At`, `…On`, `…Date`, `…Until`) is a `DateTime`.
  */
 const ast = concatAST(
   readdirSync('schema')
@@ -79,5 +80,15 @@ describe('schema/', () => {
     }
     const conflicts = [...types].filter(([, byType]) => byType.size > 1).map(([name, byType]) => [name, Object.fromEntries(byType)]);
     expect(conflicts).toEqual([]);
+  });
+
+  it('types every date as DateTime', () => {
+    const dates = /(At|On|Date|Until)$|^(idle|absent)$/;
+    const notDateTime = named.flatMap((d) =>
+      fieldsOf(d)
+        .filter((f) => dates.test(f.name.value) && print(f.type).replace(/!$/, '') !== 'DateTime')
+        .map((f) => `${d.name.value}.${f.name.value}: ${print(f.type)}`),
+    );
+    expect(notDateTime).toEqual([]);
   });
 });

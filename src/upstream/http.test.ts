@@ -4,6 +4,7 @@ import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/support/manual-clock.js';
+import { rejection } from '../../test/support/rejection.js';
 import type { ProviderId } from '../providers/provider.js';
 import type { Clock } from './clock.js';
 import { ProviderError } from './errors.js';
@@ -169,16 +170,6 @@ async function counted(provider: string, method: string, status: string): Promis
 async function countedAll(provider: string, method: string): Promise<number> {
   const metric = await upstreamRequests.get();
   return metric.values.filter((v) => v.labels.provider === provider && v.labels.method === method).reduce((sum, v) => sum + v.value, 0);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).toBeInstanceOf(ProviderError);
-    return error as ProviderError;
-  }
-  throw new Error('expected the call to fail');
 }
 
 const get = (label: string): UpstreamRequest => ({ method: 'GET', label, path: path`/2/users`, query: [['ids', '1']] });
@@ -517,10 +508,14 @@ describe('UpstreamClient: pacing', () => {
     script = [hang, reply(200, {})];
     const c = client({ pacer, retry: { maxAttempts: 1, maxTotalWaitMs: 0, baseDelayMs: 1 } });
     const caller = new AbortController();
-    const abandonedCall = c.send(get(freshLabel()), caller.signal).catch((error: unknown) => error);
+    const label = freshLabel();
+    const abandonedCall = c.send(get(label), caller.signal).catch((error: unknown) => error);
     await until(() => seen.length === 1);
     caller.abort();
     expect(await abandonedCall).toBeInstanceOf(ProviderError);
+    // Cut off on the wire: counted as aborted, not as an upstream error.
+    expect(await counted('acme', label, 'aborted')).toBe(1);
+    expect(await counted('acme', label, 'error')).toBe(0);
     const next = c.send(get(freshLabel()));
     await clock.advance(999);
     expect(seen).toHaveLength(1); // the cut-off request still counts as in flight

@@ -1,81 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
-import { type PaceRule, type Permit, RulePacer } from './pacing.js';
-
-/** Small deterministic pseudo-random numbers (mulberry32), so a simulation is the same on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * A client that sends `total` requests as fast as `pacer` lets it, each answered `latency()` ms after it
- * was sent; the upstream sees each one arrive at a random moment in between (the network decides).
- * Returns the arrival times in the order the upstream saw them.
- */
-async function simulate(
-  pacer: RulePacer,
-  clock: ManualClock,
-  total: number,
-  latency: () => number,
-  random: () => number,
-): Promise<number[]> {
-  const arrivals: number[] = [];
-  let finished = 0;
-  const one = async () => {
-    const permit = await pacer.acquire();
-    const sentAt = clock.now();
-    const took = latency();
-    arrivals.push(sentAt + random() * took);
-    clock.setTimer(() => {
-      permit.release();
-      finished++;
-    }, took);
-  };
-  const all = Promise.all(Array.from({ length: total }, one));
-  while (finished < total) if (!(await clock.step())) break;
-  await all;
-  return arrivals.sort((a, b) => a - b);
-}
-
-/** The most arrivals in any window of `windowMs` (a window ending at an arrival, as a throttle checks). */
-function busiestWindow(arrivals: readonly number[], windowMs: number): number {
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < arrivals.length; end++) {
-    while (arrivals[start]! <= arrivals[end]! - windowMs) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
-}
-
-const THREE_WINDOWS: PaceRule[] = [
-  { kind: 'window', count: 1, windowMs: 100 },
-  { kind: 'window', count: 120, windowMs: 60_000 },
-  { kind: 'window', count: 5_000, windowMs: 3_600_000 },
-];
+import { seeded, simulate } from '../../test/support/pace-simulation.js';
+import { type Permit, RulePacer } from './pacing.js';
 
 describe('RulePacer: windows', () => {
-  it('over a simulated hour, arrivals stay inside 1 per 100 ms, 120 a minute and 5,000 an hour, whatever the latency', async () => {
-    const clock = new ManualClock();
-    const random = seeded(7);
-    // More than the hour allows, with latencies from 5 to 400 ms.
-    const arrivals = await simulate(new RulePacer(THREE_WINDOWS, clock), clock, 5_200, () => 5 + random() * 395, random);
-    const hour = arrivals.filter((t) => t < 3_600_000);
-    let closest = Infinity;
-    for (let i = 1; i < arrivals.length; i++) closest = Math.min(closest, arrivals[i]! - arrivals[i - 1]!);
-    expect(closest).toBeGreaterThanOrEqual(100);
-    expect(busiestWindow(arrivals, 60_000)).toBeLessThanOrEqual(120);
-    expect(busiestWindow(arrivals, 3_600_000)).toBeLessThanOrEqual(5_000);
-    // ...and it is not so careful that it wastes the budget: the hour's quota is used up within it.
-    expect(hour.length).toBe(5_000);
-  }, 60_000);
-
   it('waits for the answer of a request in flight before the next one under a 1-request window', async () => {
     const clock = new ManualClock();
     const pacer = new RulePacer([{ kind: 'window', count: 1, windowMs: 100 }], clock);

@@ -1,19 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { seeded } from '../../test/support/pace-simulation.js';
 import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, type RetryPolicy, retryDelayMs } from './retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 5, maxTotalWaitMs: 10_000, baseDelayMs: 100 };
 const pinned = (value: number) => () => value;
-
-/** Small deterministic pseudo-random numbers (mulberry32): the same draws on every run. */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Only `Date` is faked (timers stay real): the "current time" of a default `now` is pinned. */
 function pinSystemTime(epochMs: number): void {

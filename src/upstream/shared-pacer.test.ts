@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from '../../test/support/log-capture.js';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
+import { busiestWindow, seeded } from '../../test/support/pace-simulation.js';
 import {
   deleteKeysUnder,
   freePort,
@@ -20,17 +21,6 @@ import { SharedPacer, type SharedPacerOptions } from './shared-pacer.js';
  * manual clock, handed to the script as its `now`, and moved only when no call to Redis is under way:
  * every run is the same.
  */
-
-/** Small deterministic pseudo-random numbers (mulberry32). */
-function seeded(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const prefix = uniquePrefix('shared-pacer');
 let link: RedisLink;
@@ -126,17 +116,6 @@ async function simulate(sources: readonly SharedPacer[], perSource: number, late
   await drive(() => finished === total);
   await all;
   return { arrivals: arrivals.sort((a, b) => a - b), sent };
-}
-
-/** The most arrivals in any window of `windowMs`. */
-function busiestWindow(arrivals: readonly number[], windowMs: number): number {
-  let most = 0;
-  let start = 0;
-  for (let end = 0; end < arrivals.length; end++) {
-    while (arrivals[start]! <= arrivals[end]! - windowMs) start++;
-    most = Math.max(most, end - start + 1);
-  }
-  return most;
 }
 
 /** Requests an upstream leaky bucket (as Bitrix24 keeps it) would refuse. */

@@ -66,11 +66,8 @@ describe('a client that goes away', () => {
     expect(body.errors).toBeUndefined();
     expect(body.data.nexudusUsers).toEqual([{ id: '41', isAdmin: expect.any(Boolean) }]);
     expect(singles()).toBe(sentForIt + 1);
-    const metrics = await (await fetch(`${harness.url}/metrics`)).text();
-    // A call cut off on the wire is counted as aborted.
-    expect(metrics).toMatch(
-      /users_subgraph_upstream_requests_total\{provider="nexudus",method="GET \/api\/sys\/users\/\{id\}",status="(aborted|200)"\}/,
-    );
+    // (That a call cut off on the wire counts as `aborted` is shown in src/upstream/http.test.ts, where a
+    // request is held on the wire for certain; here the abort may find every call waiting in the pacer.)
   });
 });
 

@@ -57,10 +57,8 @@ describe.each(Object.entries(FIELDS))('%s', (_provider, field) => {
   });
 
   it('through a named fragment, an inline fragment and an alias', async () => {
-    const fragmentOn = field.split('(')[0]!;
     await refusedLocally(`query($v: [ID!]!) { ...Q } fragment Q on Query { aliased: ${field} }`, { v: HOSTILE });
     await refusedLocally(`query($v: [ID!]!) { ... on Query { ... { ${field} } } }`, { v: HOSTILE });
-    expect(fragmentOn.length).toBeGreaterThan(0);
   });
 
   it('under @include and @skip, whichever way they go', async () => {

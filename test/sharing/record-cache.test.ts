@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { registry } from '../../src/upstream/metrics.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { ManualClock } from '../support/manual-clock.js';
 import { idsOf, xCalls } from '../support/x.js';
@@ -22,6 +23,22 @@ async function start(env: Record<string, string> = {}) {
   return { h, clock, gql };
 }
 
+/** `users_subgraph_cache_requests_total{provider}` by result, as this process's registry has it now. */
+async function cacheRequests(provider: string): Promise<Record<'hit' | 'miss' | 'stale', number>> {
+  const counts = { hit: 0, miss: 0, stale: 0 };
+  const metric = await registry.getSingleMetric('users_subgraph_cache_requests_total')?.get();
+  for (const v of metric?.values ?? []) if (v.labels.provider === provider) counts[v.labels.result as keyof typeof counts] += v.value;
+  return counts;
+}
+
+/** What the cache counted for `provider` while `work` ran. */
+async function counting<T>(provider: string, work: () => Promise<T>): Promise<[T, Record<'hit' | 'miss' | 'stale', number>]> {
+  const before = await cacheRequests(provider);
+  const result = await work();
+  const after = await cacheRequests(provider);
+  return [result, { hit: after.hit - before.hit, miss: after.miss - before.miss, stale: after.stale - before.stale }];
+}
+
 const usersWith = (fields: string) => `query($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`;
 const userFieldsOf = (call: { query: Record<string, string> }) => (call.query['user.fields'] ?? '').split(',').filter(Boolean).sort();
 
@@ -29,19 +46,22 @@ describe('field sets', () => {
   it('a second operation for cached ids makes 0 calls; one needing a field the cache lacks makes 1, with the union', async () => {
     const { h, gql } = await start();
     const ids = ['1', '2', '3'];
-    const first = await gql(usersWith('id createdAt'), { ids });
+    const [first, cold] = await counting('x', () => gql(usersWith('id createdAt'), { ids }));
     expect(xCalls(h)).toHaveLength(1);
+    expect(cold).toEqual({ hit: 0, miss: 3, stale: 0 });
 
     // Fewer fields, or the same: the cache answers, with the same data.
-    const narrower = await gql(usersWith('id name createdAt'), { ids });
+    const [narrower, warm] = await counting('x', () => gql(usersWith('id name createdAt'), { ids }));
     expect(xCalls(h)).toHaveLength(1);
+    expect(warm).toEqual({ hit: 3, miss: 0, stale: 0 });
     expect(narrower.body.data.xUsers.map((u: { createdAt: string }) => u.createdAt)).toEqual(
       first.body.data.xUsers.map((u: { createdAt: string }) => u.createdAt),
     );
 
     // A field the cache lacks: one call, asking for the union, and the entries grow.
-    const wider = await gql(usersWith('id description'), { ids });
+    const [wider, lacking] = await counting('x', () => gql(usersWith('id description'), { ids }));
     expect(wider.body.errors).toBeUndefined();
+    expect(lacking).toEqual({ hit: 0, miss: 3, stale: 0 });
     const calls = xCalls(h);
     expect(calls).toHaveLength(2);
     expect(idsOf(calls[1]!)).toEqual(ids);
@@ -138,7 +158,8 @@ describe('serving stale', () => {
     const fresh = await gql(usersWith('id username createdAt'), { ids: ['1', '2'] });
     await clock.advance(90_000);
     fail(h, clock);
-    const stale = await gql(usersWith('id username createdAt'), { ids: ['1', '2', '3'] });
+    const [stale, counted] = await counting('x', () => gql(usersWith('id username createdAt'), { ids: ['1', '2', '3'] }));
+    expect(counted).toEqual({ hit: 0, miss: 1, stale: 2 });
     expect(stale.body.data.xUsers.slice(0, 2)).toEqual(fresh.body.data.xUsers);
     expect(stale.body.data.xUsers[2]).toBeNull();
     expect(stale.body.errors!.map((e) => [e.path, e.extensions!.code])).toEqual([[['xUsers', 2], code]]);

@@ -174,6 +174,8 @@ describe('two replicas sharing one Redis', () => {
 
       // Both replicas noticed; they serve on from memory meanwhile.
       await until(async () => (await redisUpOn(a)) === 0 && (await redisUpOn(b)) === 0);
+      // Readiness does not depend on Redis: a replica without it still serves.
+      for (const replica of [a, b]) expect((await fetch(`${replica.url}/ready`)).status).toBe(200);
       const outage = answers.length;
       await stream(2, () => answers.length >= outage + 20);
       // Each replica's cache is its memory meanwhile: what it fetched, it does not ask again.

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
+import { rejection } from '../../../test/support/rejection.js';
 import type { CallerCredential } from '../../batching/shared-lookups.js';
 import { credentialScope } from '../../credentials/read.js';
-import { ProviderError } from '../../upstream/errors.js';
 import { bitrix24CallerCredentials } from './caller-credentials.js';
 import { Bitrix24Portal, type Bitrix24Service, type PortalAccess } from './client.js';
 import { type Bitrix24Emulator, startBitrix24Emulator } from './emulator/server.js';
@@ -24,17 +24,6 @@ const NAMES = { token: 'x-caller-bitrix24-token', portal: 'x-caller-bitrix24-por
 const service = (...names: string[]) => ({ portals: new Map(names.map((name) => [name, {}])) }) as unknown as Bitrix24Service;
 const as = (portal: string, token: string): CallerCredential => ({ token, scope: credentialScope(BITRIX24, portal, token) });
 const jsonOf = (body: string) => JSON.parse(body) as Record<string, unknown>;
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
 
 describe('bitrix24CallerCredentials.read', () => {
   const { read } = bitrix24CallerCredentials;

@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
+import { rejection } from '../../../test/support/rejection.js';
 import type { UpstreamSettings } from '../../config.js';
-import { ProviderError } from '../../upstream/errors.js';
+import type { ProviderError } from '../../upstream/errors.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import {
   Bitrix24Portal,
@@ -50,17 +51,6 @@ function portal(access: PortalAccess, overrides: Partial<PortalOptions> = {}): B
   });
   opened.push(p);
   return p;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
 }
 
 const jsonOf = (body: string) => JSON.parse(body) as Record<string, unknown>;

@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
+import { rejection } from '../../../test/support/rejection.js';
 import type { UpstreamSettings } from '../../config.js';
-import { ProviderError } from '../../upstream/errors.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { classifyNexudusResponse, NexudusClient } from './client.js';
 import type { NexudusConfig } from './config.js';
@@ -69,17 +69,6 @@ function client(credentials: NexudusCredentials = PASSWORD, logger = captureLogs
 
 /** Settles `work`, moving the manual clock on whenever the pacer makes it wait. */
 const run = <T>(work: Promise<T>) => clock.run(work);
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
 
 const tokenRequests = () => proxy.requests.filter((r) => r.url === '/api/token');
 const userRequests = () => proxy.requests.filter((r) => r.url.startsWith('/api/sys/users/'));

@@ -2,8 +2,8 @@ import { type Long, tl } from '@mtcute/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
+import { rejection } from '../../../test/support/rejection.js';
 import type { UpstreamSettings } from '../../config.js';
-import { ProviderError } from '../../upstream/errors.js';
 import { upstreamRequests } from '../../upstream/metrics.js';
 import { classifyTelegramError, type TelegramClient, type TelegramRpc } from './client.js';
 import { telegramClient } from './connect.js';
@@ -67,17 +67,6 @@ function setup(options: { isBot?: boolean; emulator?: TelegramEmulatorOptions; c
 }
 
 const input = (userId: number, accessHash: Long = demoAccessHash(userId)): tl.TypeInputUser => ({ _: 'inputUser', userId, accessHash });
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
 
 async function counted(method: string, status: string): Promise<number> {
   const { values } = await upstreamRequests.get();

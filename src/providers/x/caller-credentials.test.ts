@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
+import { rejection } from '../../../test/support/rejection.js';
 import type { CallerCredential } from '../../batching/shared-lookups.js';
 import { credentialScope } from '../../credentials/read.js';
-import { ProviderError } from '../../upstream/errors.js';
 import { xCallerCredentials } from './caller-credentials.js';
 import { XClient } from './client.js';
 import { startXEmulator, type XEmulator } from './emulator/server.js';
@@ -55,17 +55,6 @@ afterAll(async () => {
   await proxy.close();
   await emulator.close();
 });
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
-}
 
 describe('xCallerCredentials', () => {
   it('takes the token header as the token of the one partition, and nothing without it', () => {

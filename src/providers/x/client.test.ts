@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { rejection } from '../../../test/support/rejection.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { classifyXResponse, XClient, type XClientOptions } from './client.js';
 import { startXEmulator, type XEmulator } from './emulator/server.js';
@@ -49,17 +49,6 @@ function client(overrides: Partial<XClientOptions> = {}): XClient {
   });
   clients.push(c);
   return c;
-}
-
-async function rejection(promise: Promise<unknown>): Promise<ProviderError> {
-  const error: unknown = await promise.then(
-    () => {
-      throw new Error('expected the call to fail');
-    },
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(ProviderError);
-  return error as ProviderError;
 }
 
 /** Query parameters of a recorded request, in the order they were sent. */
