@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
-import { ProviderError } from '../upstream/errors.js';
+import { batchFailure, ProviderError } from '../upstream/errors.js';
 
 /**
  * The answers for a batch of distinct keys, keyed by the (normalized) key they answer. Order and
@@ -34,12 +34,8 @@ export function createBatchLoader<V>(options: BatchLoaderOptions<V>): DataLoader
     try {
       found = await fetch(keys);
     } catch (error) {
-      // A whole-call failure (rate limit, outage, credentials) is reported at every key it covered.
-      // A ProviderError is an upstream's answer; anything else is a bug here, logged with its stack so
-      // that it is not mistaken for an outage, and answered as one (the caller can do nothing else).
-      if (!(error instanceof ProviderError))
-        logger.error({ provider: provider.name, err: error }, 'batch function failed: a bug, not an upstream answer');
-      const failure = error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
+      // A whole-call failure (rate limit, outage, credentials, or a bug) is reported at every key it covered.
+      const failure = batchFailure(error, provider, logger);
       return keys.map((key) => failure.forId(key));
     }
     return keys.map((key) => found.get(cacheKey(key)) ?? new ProviderError({ code: 'NOT_FOUND', provider, id: key }));

@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { MemoryCache } from '../cache/memory-cache.js';
 import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
@@ -86,6 +86,41 @@ async function flushWindow(clock: ManualClock, ...loads: Array<Promise<unknown>>
 }
 
 describe('SharedLookups', () => {
+  it('stores the records a call brought along in one write per lookup and field set, not one per record', async () => {
+    const { clock, upstream, cache, shared, lookup } = setUp();
+    const other: Lookup<never, Row> = { ...lookupOn(upstream), name: 'others' };
+    const priming: Lookup<never, Row> = {
+      ...lookup,
+      async fetch(client, keys, scope) {
+        const found = await lookup.fetch(client, keys, scope);
+        for (const key of ['101', '102', '103']) scope.prime(other, key, { id: key, fields: ['a'] }, ['a']);
+        scope.prime(other, '104', { id: '104', fields: ['b'] }, ['b']);
+        return found;
+      },
+    };
+    const writes = vi.spyOn(cache, 'set');
+    const loading = shared.load(callOf(priming, request()), ['1']);
+    await flushWindow(clock, loading);
+    // The call's own answers, then 101-103 (fields a) together, then 104 (fields b).
+    expect(writes.mock.calls.map(([entries]) => entries.map(([place]) => place.split('|').at(-1)))).toEqual([
+      ['1'],
+      ['101', '102', '103'],
+      ['104'],
+    ]);
+  });
+
+  it('a request already gone asks for nothing and leaves no coalescing group behind (one per caller scope would pile up)', async () => {
+    const { upstream, shared, lookup } = setUp();
+    for (let i = 0; i < 20; i++) {
+      const gone = request();
+      gone.controller.abort();
+      const credential = { token: `token-${i}`, scope: `scope-${i}` };
+      await expect(shared.load(callOf(lookup, gone, [], credential), ['1'])).rejects.toBeInstanceOf(ProviderError);
+    }
+    expect(upstream.calls).toEqual([]);
+    expect(shared.groupCount).toBe(0);
+  });
+
   it('coalesces concurrent requests for overlapping keys into ceil(distinct / chunk) calls, each answered with its own keys', async () => {
     const { clock, upstream, shared, lookup } = setUp();
     const a = shared.load(callOf(lookup, request()), ['1', '2', '3']);

@@ -5,7 +5,7 @@ import type { RecordCache } from '../cache/record-cache.js';
 import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
 import { watchUpstream } from '../telemetry/operation.js';
 import { type Clock, sleep } from '../upstream/clock.js';
-import { abandoned, ProviderError, WorkAbandoned } from '../upstream/errors.js';
+import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../upstream/errors.js';
 import { cacheRequests, coalescedIds, resolutions, upstreamBatchSize } from '../upstream/metrics.js';
 
 /**
@@ -267,7 +267,7 @@ export class SharedLookups {
   }
 
   /** provider, lookup, credential scope, partition, key: each entry's place, every part separated. */
-  private cacheKey(call: LookupCall<unknown>, key: string): string {
+  private cacheKey(call: CallTarget, key: string): string {
     const { lookup, credential, partition } = call;
     return `${this.options.keyPrefix ?? ''}${lookup.provider.name}${SEPARATOR}${lookup.name}${SEPARATOR}${credential?.scope ?? ''}${SEPARATOR}${partition}${SEPARATOR}${key}`;
   }
@@ -301,11 +301,15 @@ export class SharedLookups {
     keys: readonly string[],
     grow: ReadonlyMap<string, FieldSet>,
   ): Promise<Map<string, R | ProviderError>> {
+    // A request that went away asks for nothing, and must not leave a group behind it.
+    const { signal } = call.request;
+    if (signal.aborted) return Promise.reject(abandoned(call.lookup.provider, signal));
     const id = groupId(call);
     let group = this.groups.get(id);
     if (group === undefined) {
       // Dropped when idle: a group per credential scope must not outlive its last call.
-      const created = new Group(call, this, () => {
+      const { lookup, client, partition, credential } = call;
+      const created = new Group({ lookup, client, partition, credential }, this, () => {
         if (this.groups.get(id) === created) this.groups.delete(id);
       });
       group = created;
@@ -315,7 +319,7 @@ export class SharedLookups {
   }
 
   /** Stores what a call brought back: records with the fields they were fetched with, negative answers shorter. */
-  store(call: LookupCall<unknown>, fields: FieldSet, answers: ReadonlyMap<string, unknown>): void {
+  store(call: CallTarget, fields: FieldSet, answers: ReadonlyMap<string, unknown>): void {
     const policy = this.options.policy(call.lookup.provider);
     if (!policy.enabled) return;
     const now = this.options.clock.wallNow();
@@ -337,6 +341,11 @@ export class SharedLookups {
       .catch((error: unknown) => this.options.logger.warn({ err: error }, 'record cache unwritable: answers not kept'));
   }
 
+  /** Coalescing groups alive now (each has calls pending or in flight): what per-scope state costs. */
+  get groupCount(): number {
+    return this.groups.size;
+  }
+
   get windowMs(): number {
     return this.options.windowMs;
   }
@@ -349,6 +358,9 @@ export class SharedLookups {
     return this.options.logger;
   }
 }
+
+/** What a call is made with, and a cache entry is kept under: a lookup, in a credential scope and partition. */
+type CallTarget = Pick<LookupCall<unknown>, 'lookup' | 'client' | 'partition' | 'credential'>;
 
 /** One request's batch on its way through the cache. */
 interface CacheVisit<R> {
@@ -366,7 +378,7 @@ interface CacheVisit<R> {
 }
 
 /** One coalescer per lookup, credential scope and partition. */
-function groupId(call: LookupCall<unknown>): string {
+function groupId(call: CallTarget): string {
   return `${call.lookup.provider.name}\u0000${call.lookup.name}\u0000${call.credential?.scope ?? ''}\u0000${call.partition}`;
 }
 
@@ -382,7 +394,7 @@ function unanswered(error: ProviderError): boolean {
 }
 
 function toEntry(
-  { lookup, client }: LookupCall<unknown>,
+  { lookup, client }: CallTarget,
   value: unknown,
   fields: FieldSet,
   now: number,
@@ -432,7 +444,8 @@ class Group {
   private readonly maxBatchSize: number;
 
   constructor(
-    private readonly template: LookupCall<unknown>,
+    /** What every call of the group is made with: never a request's own context, which must not outlive it. */
+    private readonly template: CallTarget,
     private readonly shared: SharedLookups,
     private readonly onIdle: () => void,
   ) {
@@ -441,7 +454,6 @@ class Group {
 
   request(call: LookupCall<unknown>, keys: readonly string[], grow: ReadonlyMap<string, FieldSet>): Promise<Map<string, unknown>> {
     const { signal } = call.request;
-    if (signal.aborted) return Promise.reject(abandoned(call.lookup.provider, signal));
     return new Promise((resolve, reject) => {
       const onAbort = () => this.leave(waiter);
       const waiter: Waiter = {
@@ -520,7 +532,11 @@ class Group {
     for (const [key, entry] of taken) {
       this.pending.delete(key);
       for (const field of entry.fields) fields.add(field);
-      for (const waiter of entry.waiters) waiters.set(waiter, [...(waiters.get(waiter) ?? []), key]);
+      for (const waiter of entry.waiters) {
+        const mine = waiters.get(waiter);
+        if (mine === undefined) waiters.set(waiter, [key]);
+        else mine.push(key);
+      }
     }
     const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController() };
     const keys = taken.map(([key]) => key);
@@ -550,10 +566,8 @@ class Group {
         },
       });
     } catch (error) {
-      // A whole-call failure (rate limit, outage, credentials) is reported at every key it covered.
-      if (!(error instanceof ProviderError))
-        this.shared.logger.error({ provider: provider.name, err: error }, 'batch function failed: a bug, not an upstream answer');
-      const failure = error instanceof ProviderError ? error : new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
+      // A whole-call failure (rate limit, outage, credentials, or a bug) is reported at every key it covered.
+      const failure = batchFailure(error, provider, this.shared.logger);
       answers = new Map(keys.map((key) => [key, failure.forId(key)]));
     }
     for (const key of keys) {
@@ -563,9 +577,19 @@ class Group {
     this.dropIfIdle();
 
     this.shared.store(this.template, flight.fields, answers);
-    for (const prime of primes) {
-      if (prime.fields !== undefined)
-        this.shared.store({ ...this.template, lookup: prime.lookup }, prime.fields, new Map([[prime.key, prime.value]]));
+    // Records that came along: one write per lookup and field set, not one per record.
+    const primed = new Map<Lookup<never, unknown>, Map<string, { fields: FieldSet; answers: Map<string, unknown> }>>();
+    for (const { lookup: other, key, value, fields } of primes) {
+      if (fields === undefined) continue;
+      const byFields = primed.get(other) ?? new Map<string, { fields: FieldSet; answers: Map<string, unknown> }>();
+      primed.set(other, byFields);
+      const id = fields.join('\u0000');
+      const group = byFields.get(id) ?? { fields, answers: new Map<string, unknown>() };
+      byFields.set(id, group);
+      group.answers.set(key, value);
+    }
+    for (const [other, byFields] of primed) {
+      for (const { fields, answers: records } of byFields.values()) this.shared.store({ ...this.template, lookup: other }, fields, records);
     }
     for (const [waiter, mine] of flight.waiters) {
       if (waiter.settled) continue;

@@ -1,4 +1,5 @@
 import { GraphQLError } from 'graphql';
+import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
 
 /** `extensions.code` of every error this subgraph produces (README, "The schema"). */
@@ -93,6 +94,17 @@ function describe({ code, provider, id, retryAfter }: ProviderErrorInit): string
 }
 
 /** A request-level refusal (bad arguments, too many ids): HTTP 400, nothing sent upstream. */
+/**
+ * What a whole batch call that threw means for each of its keys: a ProviderError is an upstream's
+ * answer; anything else is a bug here, logged with its stack so that it is not mistaken for an outage,
+ * and answered as one (the caller can do nothing else).
+ */
+export function batchFailure(error: unknown, provider: ProviderId, logger: Logger): ProviderError {
+  if (error instanceof ProviderError) return error;
+  logger.error({ provider: provider.name, err: error }, 'batch function failed: a bug, not an upstream answer');
+  return new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider });
+}
+
 export function badUserInput(message: string, extensions: Record<string, unknown> = {}): GraphQLError {
   return new GraphQLError(message, {
     extensions: { code: 'BAD_USER_INPUT', ...extensions, http: { status: 400 } },
