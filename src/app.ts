@@ -13,6 +13,7 @@ import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
 import { type Clock, systemClock } from './upstream/clock.js';
 import { initProviderMetrics } from './upstream/metrics.js';
+import { leaseMsFor } from './upstream/shared-pacer.js';
 
 /**
  * The whole subgraph, assembled from a configuration: the demo's emulators when asked for, one
@@ -47,8 +48,9 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
     keyPrefix = redis.key('cache', '');
     const shared = new RedisCache(redis, keyPrefix, () => clock.wallNow());
     cache = new RedisOrMemoryCache(redis, shared, memory, logger.child({ component: 'record-cache' }));
-    // A fetch cannot outlast the operation that started it: nor can its claim.
-    claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), config.limits.timeoutMs);
+    // A claim lasts about one upstream attempt: shorter than the operations waiting on it (OPERATION_TIMEOUT_MS),
+    // so that a replica that died holding one delays the others, never makes them miss their deadline.
+    claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), leaseMsFor(config.upstream.timeoutMs));
   }
   return new SharedLookups({
     cache,

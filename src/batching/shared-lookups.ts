@@ -107,6 +107,7 @@ export class SharedLookups {
       results,
       grow: new Map(),
       stale: new Map(),
+      claimed: [],
     };
     const now = this.options.clock.wallNow();
     const { fetch: missing } = this.sort(visit, keys, await this.read([...visit.places.values()]));
@@ -115,7 +116,6 @@ export class SharedLookups {
     // Keys another replica is fetching at this moment are awaited in the shared cache, not asked again;
     // the others go upstream as soon as that is known (a replica holding claims waits for no one).
     const claims = this.options.claims;
-    let claimed: string[] = [];
     const sent: string[] = [];
     const parts: Array<Promise<Map<string, R | ProviderError>>> = [];
     const go = (some: readonly string[]) => {
@@ -131,14 +131,16 @@ export class SharedLookups {
         go(missing);
       } else {
         const sorted = await this.claim(visit, claims, missing);
-        claimed = sorted.claimed;
         go(sorted.fetch);
-        if (sorted.waiting.length > 0) await this.waitForOthers(visit, claims, sorted.waiting, go);
+        if (sorted.waiting.length > 0) {
+          coalescedIds.inc({ provider: provider.name }, sorted.waiting.length);
+          await this.waitForOthers(visit, claims, sorted.waiting, go);
+        }
       }
       for (const part of await Promise.all(parts)) for (const [key, value] of part) fetched.set(key, value);
     } finally {
       // After the answers were stored (the same connection, in order): waiters elsewhere find them.
-      claims?.release(claimed);
+      claims?.release(visit.claimed);
     }
     for (const key of sent) {
       const value = fetched.get(key);
@@ -198,34 +200,34 @@ export class SharedLookups {
   }
 
   /**
-   * Claims `missing` for this replica (`FetchClaims`) and sorts them. What it claimed is its own to give
-   * back: at once where the cache answered after all; after the call (`claimed`), the rest.
+   * Claims `keys` for this replica (`FetchClaims`) and sorts them by their entries and claims. Keys
+   * claimed now are this replica's to fetch, and to give back: at once where the cache answered after
+   * all; after the call (`visit.claimed`), the rest.
    */
   private async claim<R>(
     visit: CacheVisit<R>,
     claims: FetchClaims,
-    missing: readonly string[],
-  ): Promise<{ fetch: string[]; claimed: string[]; waiting: string[] }> {
+    keys: readonly string[],
+  ): Promise<{ fetch: string[]; waiting: string[] }> {
     // Claims first, entries second (`FetchClaims.claim`): a key whose claim we got after another replica
     // gave it back was answered meanwhile, and its entry is there now (it was written before the claim went).
-    const places = missing.map((key) => visit.places.get(key)!);
-    const [holders, latest] = await claims.claim(places, () => this.read(places));
-    const { fetch, waiting } = this.sort(visit, missing, latest, holders);
-    const fetching = new Set(fetch);
-    const claimed: string[] = [];
+    const places = keys.map((key) => visit.places.get(key)!);
+    const [holders, entries] = await claims.claim(places, () => this.read(places));
+    const sorted = this.sort(visit, keys, entries, holders);
+    const fetching = new Set(sorted.fetch);
     const answered: string[] = [];
-    missing.forEach((key, i) => {
-      if (holders[i] === 'nobody') (fetching.has(key) ? claimed : answered).push(places[i]!);
+    keys.forEach((key, i) => {
+      if (holders[i] === 'nobody') (fetching.has(key) ? visit.claimed : answered).push(places[i]!);
     });
     claims.release(answered);
-    if (waiting.length > 0) coalescedIds.inc({ provider: visit.call.lookup.provider.name }, waiting.length);
-    return { fetch, claimed, waiting };
+    return sorted;
   }
 
   /**
-   * Waits for keys someone else fetches: looks for them in the cache every `pollMs` until they answer
-   * there, or go upstream from here after all (`go`, at once): when their claim is gone (given back
-   * without a cacheable answer, or expired), or a request of this process coalesces them.
+   * Waits for keys someone else fetches: claims them again every `pollMs` until they answer in the
+   * cache, or go upstream from here after all (`go`, at once): when their claim was given back without
+   * a cacheable answer (then exactly one waiter, the one whose claim took, asks), or expired, or a
+   * request of this process coalesces them.
    */
   private async waitForOthers<R>(
     visit: CacheVisit<R>,
@@ -243,12 +245,11 @@ export class SharedLookups {
       } catch {
         throw abandoned(visit.call.lookup.provider, signal);
       }
-      const places = waiting.map((key) => visit.places.get(key)!);
-      const [holders, entries] = await claims.holders(places, () => this.read(places));
-      if (clock.now() >= until) holders.fill('nobody');
-      const sorted = this.sort(visit, waiting, entries, holders);
-      go(sorted.fetch);
-      waiting = sorted.waiting;
+      const sorted = await this.claim(visit, claims, waiting);
+      // Past the lease, whoever holds a claim is taken for gone: the rest is fetched from here.
+      const giveUp = clock.now() >= until;
+      go(giveUp ? [...sorted.fetch, ...sorted.waiting] : sorted.fetch);
+      waiting = giveUp ? [] : sorted.waiting;
     }
   }
 
@@ -375,6 +376,8 @@ interface CacheVisit<R> {
   readonly grow: Map<string, FieldSet>;
   /** Entries that did not answer: served stale should the upstream not answer. */
   readonly stale: Map<string, CacheEntry>;
+  /** Claims this replica took for the batch's keys (`FetchClaims`), given back once their answers are stored. */
+  readonly claimed: string[];
 }
 
 /** One coalescer per lookup, credential scope and partition. */

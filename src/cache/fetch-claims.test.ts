@@ -68,7 +68,6 @@ function replica(name: string, clock: ManualClock, namespace: string): Replica {
       self.claimed.push(answer[0]);
       return answer;
     },
-    holders: (keys, read) => inner.holders(keys, read),
     release: (keys) => inner.release(keys),
   };
   self.shared = new SharedLookups({
@@ -102,7 +101,7 @@ async function until(predicate: () => boolean): Promise<void> {
 function setUp() {
   const clock = new ManualClock();
   const namespace = link.key(Math.random().toString(36).slice(2), '');
-  return { clock, a: replica('a', clock, namespace), b: replica('b', clock, namespace), namespace };
+  return { clock, a: replica('a', clock, namespace), b: replica('b', clock, namespace), c: replica('c', clock, namespace), namespace };
 }
 
 beforeAll(async () => {
@@ -163,6 +162,32 @@ describe('claims between replicas', () => {
     expect((await clock.run(failing)).get('1')).toBeInstanceOf(ProviderError);
     expect((await clock.run(waiting)).get('1')).toEqual({ id: '1', by: 'b' });
     expect(b.calls).toEqual([['1']]);
+  });
+
+  it('a claim given back without an answer is taken over by one waiter, not by every waiter at once', async () => {
+    const { clock, a, b, c } = setUp();
+    a.fail = new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: PROVIDER });
+    const failing = a.shared.load(call(a), ['1']);
+    await until(() => a.calls.length === 1);
+    const waitingB = b.shared.load(call(b), ['1']);
+    const waitingC = c.shared.load(call(c), ['1']);
+    await until(() => b.claimed.length === 1 && c.claimed.length === 1);
+    a.open();
+    expect((await clock.run(failing)).get('1')).toBeInstanceOf(ProviderError);
+    // B and C poll on; the first to claim after A gave it back asks, the other keeps waiting on it.
+    await until(() => b.calls.length + c.calls.length === 1);
+    for (let poll = 0; poll < 10; poll++) {
+      await clock.timerSet();
+      await clock.advance(5);
+      await until(() => clock.pending > 0);
+    }
+    expect(b.calls.length + c.calls.length).toBe(1);
+    b.open();
+    c.open();
+    const answers = await Promise.all([clock.run(waitingB), clock.run(waitingC)]);
+    expect(answers.map((m) => m.get('1'))).toEqual([expect.objectContaining({ id: '1' }), expect.objectContaining({ id: '1' })]);
+    // The one that asked got its answer cached; the other found it there.
+    expect(b.calls.length + c.calls.length).toBe(1);
   });
 
   it('a claim whose holder never gives it back expires: the waiter asks after the lease', async () => {

@@ -25,8 +25,6 @@ export interface FetchClaims {
    * back must find the holder's answer.
    */
   claim<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]>;
-  /** Who holds each key now, and then what `read` resolves (as `claim`). */
-  holders<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]>;
   /** Gives back this replica's claims on `keys` (those another holds are left alone). */
   release(keys: readonly string[]): void;
   /** How often a waiter looks again for the answer it waits for (ms). */
@@ -44,8 +42,8 @@ export type Holder = 'nobody' | 'me' | 'other';
 const HOLDERS: Record<number, Holder> = { 0: 'nobody', 1: 'other', 2: 'me' };
 
 /**
- * KEYS: claim keys. ARGV[1]: mode (claim | held | release), ARGV[2]: this replica's id, ARGV[3]: lease ms.
- * Answers, per key, who held it: 0 nobody, 1 another replica, 2 this one (claim, held); release answers nothing.
+ * KEYS: claim keys. ARGV[1]: mode (claim | release), ARGV[2]: this replica's id, ARGV[3]: lease ms.
+ * Answers, per key, who held it: 0 nobody (claimed now), 1 another replica, 2 this one (claim); release answers nothing.
  */
 const SCRIPT = new LuaScript(`
 local mode, me, lease = ARGV[1], ARGV[2], ARGV[3]
@@ -56,8 +54,6 @@ for i, key in ipairs(KEYS) do
     if holder == false then redis.call('SET', key, me, 'PX', lease); out[i] = 0
     elseif holder == me then out[i] = 2
     else out[i] = 1 end
-  elseif mode == 'held' then
-    if holder == false then out[i] = 0 elseif holder == me then out[i] = 2 else out[i] = 1 end
   elseif holder == me then
     redis.call('DEL', key)
   end
@@ -94,10 +90,6 @@ export class RedisFetchClaims implements FetchClaims {
     return this.thenRead(this.run('claim', keys), read);
   }
 
-  holders<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]> {
-    return this.thenRead(this.run('held', keys), read);
-  }
-
   /** Sends `read` behind the script: on the same connection at once when the script is cached, else after its answer. */
   private async thenRead<T>(holders: Promise<Holder[]>, read: () => Promise<T>): Promise<[Holder[], T]> {
     if (this.scriptCached) return Promise.all([holders, read()]);
@@ -111,7 +103,7 @@ export class RedisFetchClaims implements FetchClaims {
     this.run('release', keys).catch(() => {});
   }
 
-  private async run(mode: 'claim' | 'held' | 'release', keys: readonly string[]): Promise<Holder[]> {
+  private async run(mode: 'claim' | 'release', keys: readonly string[]): Promise<Holder[]> {
     const nobody = keys.map((): Holder => 'nobody');
     if (keys.length === 0 || !this.link.up) return nobody;
     try {
