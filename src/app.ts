@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { SharedLookups } from './batching/shared-lookups.js';
+import { type CachePolicy, SharedLookups } from './batching/shared-lookups.js';
 import { type FetchClaims, RedisFetchClaims } from './cache/fetch-claims.js';
 import { MemoryCache } from './cache/memory-cache.js';
 import type { RecordCache } from './cache/record-cache.js';
@@ -52,20 +52,23 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
     // so that a replica that died holding one delays the others, never makes them miss their deadline.
     claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), leaseMsFor(config.upstream.timeoutMs));
   }
+  // Each provider's policy, made once: it is asked for every batch and every answer.
+  const policies = new Map<string, CachePolicy>();
+  for (const [name, own] of sharing.providers) {
+    policies.set(name, {
+      // With Redis, CACHE_MAX_BYTES=0 leaves the shared cache alone (no memory path while Redis is lost).
+      enabled: own.enabled && (sharing.maxBytes > 0 || redis !== undefined),
+      ttlMs: own.ttlMs,
+      missingTtlMs: sharing.missingTtlMs,
+      staleMs: sharing.staleMs,
+    });
+  }
+  const OFF: CachePolicy = { enabled: false, ttlMs: 0, missingTtlMs: 0, staleMs: 0 };
   return new SharedLookups({
     cache,
     ...(keyPrefix === undefined ? {} : { keyPrefix }),
     ...(claims === undefined ? {} : { claims }),
-    policy: (provider) => {
-      const own = sharing.providers.get(provider.name);
-      return {
-        // With Redis, CACHE_MAX_BYTES=0 leaves the shared cache alone (no memory path while Redis is lost).
-        enabled: (own?.enabled ?? false) && (sharing.maxBytes > 0 || redis !== undefined),
-        ttlMs: own?.ttlMs ?? 0,
-        missingTtlMs: sharing.missingTtlMs,
-        staleMs: sharing.staleMs,
-      };
-    },
+    policy: (provider) => policies.get(provider.name) ?? OFF,
     windowMs: sharing.coalesceWindowMs,
     clock,
     logger,
@@ -73,30 +76,39 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
 }
 
 export async function startApp(config: Config, logger: Logger, options: StartOptions = {}): Promise<App> {
-  const demo = config.demo ? await startDemo(logger) : undefined;
-  const setups = demo?.setups ?? config.providers;
-  const redis =
-    config.redis && new RedisLink({ ...config.redis, prefix: config.redis.keyPrefix, logger: logger.child({ component: 'redis' }) });
-  if (redis !== undefined && (await redis.connect())) logger.info('Redis connected: cache, budgets and tokens shared with every replica');
-  const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports, options.clock, redis);
-  for (const provider of providers) {
-    if (!running.clients.has(provider.id.name)) {
-      logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
+  // What has been started so far, closed again should a later step fail: a Redis link reconnects forever,
+  // and would keep a process (or a test run) alive that failed to start.
+  const started: Array<() => Promise<unknown>> = [];
+  try {
+    const demo = config.demo ? await startDemo(logger) : undefined;
+    if (demo !== undefined) started.unshift(() => demo.close());
+    const setups = demo?.setups ?? config.providers;
+    const redis =
+      config.redis && new RedisLink({ ...config.redis, prefix: config.redis.keyPrefix, logger: logger.child({ component: 'redis' }) });
+    if (redis !== undefined) started.unshift(() => redis.close());
+    if (redis !== undefined && (await redis.connect())) logger.info('Redis connected: cache, budgets and tokens shared with every replica');
+    const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports, options.clock, redis);
+    started.unshift(() => running.close());
+    for (const provider of providers) {
+      if (!running.clients.has(provider.id.name)) {
+        logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
+      }
     }
+    initProviderMetrics(providers.map((provider) => provider.id.name));
+    const shared = createSharedLookups(config, logger, options.clock, redis);
+    const server = await startServer(config, running.clients, logger, { circuits: running.circuits, shared });
+    logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
+    return {
+      url: server.url,
+      server,
+      async close() {
+        const outcome = await server.close(config.shutdownGraceMs);
+        for (const close of started) await close();
+        return outcome;
+      },
+    };
+  } catch (error) {
+    for (const close of started) await close().catch(() => {});
+    throw error;
   }
-  initProviderMetrics(providers.map((provider) => provider.id.name));
-  const shared = createSharedLookups(config, logger, options.clock, redis);
-  const server = await startServer(config, running.clients, logger, { circuits: running.circuits, shared });
-  logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
-  return {
-    url: server.url,
-    server,
-    async close() {
-      const outcome = await server.close(config.shutdownGraceMs);
-      await running.close();
-      await redis?.close();
-      await demo?.close();
-      return outcome;
-    },
-  };
 }

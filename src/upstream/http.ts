@@ -235,6 +235,8 @@ export class UpstreamClient {
   }
 
   private async failIfBlocked(request: UpstreamRequest): Promise<void> {
+    // An upstream whose answers state no budget (Bitrix24, Nexudus: they are paced instead) has none to check.
+    if (this.options.budget === undefined) return;
     const waitMs = await this.budgets.blockedForMs(this.budgetKey(request));
     if (waitMs <= 0) return;
     throw new ProviderError({ code: 'RATE_LIMITED', provider: this.provider, retryAfter: Math.ceil(waitMs / 1000) });
