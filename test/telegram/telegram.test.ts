@@ -187,6 +187,19 @@ describe('errors', () => {
     expect(rpcs(h)).toHaveLength(1);
   });
 
+  it('usernames never seen count towards MAX_IDS_PER_OPERATION: beyond it each fails alone, and costs no resolveUsername', async () => {
+    h = await startHarness({ env: { MAX_IDS_PER_OPERATION: '3' } });
+    const names = ['tg_user11', 'tg_user12', 'tg_user13', 'tg_user14', 'tg_user15'];
+    const { status, body } = await h.gql('query($names: [String!]) { telegramUsers(usernames: $names) { id } }', { names });
+    expect(status).toBe(200);
+    expect(body.data.telegramUsers.map((u: { id: string } | null) => u?.id ?? null)).toEqual(['11', '12', '13', null, null]);
+    expect(body.errors!.map((e) => [e.path, e.extensions!.code])).toEqual([
+      [['telegramUsers', 3], 'BAD_USER_INPUT'],
+      [['telegramUsers', 4], 'BAD_USER_INPUT'],
+    ]);
+    expect(rpcs(h, 'contacts.resolveUsername')).toHaveLength(3);
+  });
+
   it('an auth error is UNAUTHENTICATED, not retried; an internal error is retried', async () => {
     h = await startHarness();
     h.emulator('telegram').failNext(1, 401, 'AUTH_KEY_UNREGISTERED');

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { RequestContext } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
 import type { FetchScope } from '../provider.js';
-import { telegramUserByUsername, telegramUsername, telegramUsers } from './batch.js';
+import { telegramUserByUsername, telegramUsers, telegramUsersByUsername } from './batch.js';
 import type { TelegramClient } from './client.js';
 import { TELEGRAM } from './id.js';
 import type { TelegramApiUser } from './wire.js';
@@ -89,7 +89,7 @@ describe('telegramUsers: keys and fields', () => {
   });
 
   it('takes usernames of 4-32 letters, digits or _, starting with a letter, with or without @', () => {
-    const { key } = telegramUsername;
+    const { key } = telegramUsersByUsername;
     for (const ok of ['durov', '@durov', 'abcd', 'Tg_User5', `a${'b'.repeat(31)}`]) expect(key.isValid(ok), ok).toBe(true);
     for (const bad of ['', 'abc', '5user', '_user', 'us-er', `a${'b'.repeat(32)}`, '@@durov']) expect(key.isValid(bad), bad).toBe(false);
   });

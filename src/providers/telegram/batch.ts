@@ -20,40 +20,56 @@ export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
   codec: { encode: (user, client) => client.encodeUser(user), decode: (stored, client) => client.decodeUser(stored) },
 };
 
-/** A username as the root field takes it: checked like a lookup key, though it goes through `telegramUserByUsername`. */
-export const telegramUsername = {
+/**
+ * Telegram users by a username the peer cache has never seen: one `contacts.resolveUsername` each
+ * (Telegram has no batch form of it, and flood-limits it hard), whose user is handed to the id lookup.
+ * Being a lookup, such names count towards the operation's cap on distinct keys, are asked once however
+ * many requests want them at the same moment, and their answers (a miss included) are cached like any.
+ */
+export const telegramUsersByUsername: Lookup<TelegramClient, TelegramApiUser> = {
   provider: TELEGRAM,
+  name: 'usersByUsername',
   key: {
-    isValid: (name: string) => TELEGRAM_USERNAME_PATTERN.test(name),
+    isValid: (name) => TELEGRAM_USERNAME_PATTERN.test(name),
     expected: 'a Telegram username (4-32 letters, digits or _, starting with a letter)',
+    normalize: normalizeUsername,
   },
+  maxBatchSize: () => 1,
+  fields: () => [],
+  async fetch(client, usernames, scope) {
+    const found = new Map<string, TelegramApiUser>();
+    for (const username of usernames) {
+      const user = await client.resolveUsername(username, scope.signal);
+      if (user === undefined) continue; // NOT_FOUND: `telegramUserByUsername` names it as it was asked
+      scope.prime(telegramUsers, String(user.id), user, []);
+      found.set(username, user);
+    }
+    return found;
+  },
+  codec: telegramUsers.codec,
 };
 
 /**
- * A user by username, once per request and name. The peer cache is asked first (usernames seen in
- * earlier responses, persisted with the session): a known name joins the request's id batch, because
- * the cache answers within the current tick. Only a name never seen costs a `contacts.resolveUsername`,
- * whose user is handed to the id lookup.
+ * A user by username. The peer cache is asked first (usernames seen in earlier responses, persisted with
+ * the session): a known name joins the request's id batch, because the cache answers within the current
+ * tick. Only a name never seen goes through `telegramUsersByUsername`.
  */
-export function telegramUserByUsername(context: RequestContext, username: unknown): Promise<TelegramApiUser> {
-  const checked = checkKey(TELEGRAM, telegramUsername.key, username);
-  if (checked instanceof ProviderError) return Promise.reject(checked);
+export async function telegramUserByUsername(context: RequestContext, username: unknown): Promise<TelegramApiUser> {
+  const checked = checkKey(TELEGRAM, telegramUsersByUsername.key, username);
+  if (checked instanceof ProviderError) throw checked;
   const client = context.clientOf(telegramUsers);
-  if (client === undefined) return Promise.reject(new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: TELEGRAM, id: checked }));
-  const key = normalizeUsername(checked);
-  return context.once(`telegram:username:${key}`, async () => {
-    const cachedId = await client.cachedIdForUsername(key);
-    if (cachedId !== undefined) return context.load(telegramUsers, String(cachedId));
-    const user = await client.resolveUsername(key);
-    if (user === undefined) {
-      throw new ProviderError(
-        { code: 'NOT_FOUND', provider: TELEGRAM, id: checked },
-        `Telegram has no user named ${JSON.stringify(checked)}`,
-      );
-    }
-    context.prime(telegramUsers, String(user.id), user);
-    return user;
-  });
+  if (client === undefined) throw new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: TELEGRAM, id: checked });
+  const cachedId = await client.cachedIdForUsername(normalizeUsername(checked));
+  if (cachedId !== undefined) return context.load(telegramUsers, String(cachedId));
+  try {
+    return await context.load(telegramUsersByUsername, checked);
+  } catch (error) {
+    if (!(error instanceof ProviderError && error.code === 'NOT_FOUND')) throw error;
+    throw new ProviderError(
+      { code: 'NOT_FOUND', provider: TELEGRAM, id: checked },
+      `Telegram has no user named ${JSON.stringify(checked)}`,
+    );
+  }
 }
 
 /** A user account can only name users it has seen (no access hash otherwise), so nothing is sent. */

@@ -1,15 +1,20 @@
 import { type Long, tl } from '@mtcute/node';
+import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { rejection } from '../../../test/support/rejection.js';
 import type { UpstreamSettings } from '../../config.js';
+import { RequestContext } from '../../context.js';
 import { upstreamRequests } from '../../upstream/metrics.js';
+import { telegramUsersByUsername } from './batch.js';
 import { classifyTelegramError, type TelegramClient, type TelegramRpc } from './client.js';
 import { telegramClient } from './connect.js';
 import { demoAccessHash } from './emulator/demo-data.js';
 import { createEmulatedTelegramClient, TelegramEmulator, type TelegramEmulatorOptions } from './emulator/server.js';
 import { TELEGRAM } from './id.js';
+
+const silent = pino({ level: 'silent' });
 
 /**
  * TelegramClient's own contract, against the in-process MTProto emulator behind a real mtcute client
@@ -97,10 +102,15 @@ describe('TelegramClient: RPCs', () => {
     expect(emulator.rpcs).toEqual([{ method: 'contacts.resolveUsername', username: 'tg_user42', outcome: 'ok' }]);
   });
 
-  it('resolveUsername: concurrent resolutions of one name share one RPC', async () => {
+  it('resolveUsername: concurrent resolutions of one name, by two requests, share one RPC (through the coalescer)', async () => {
     const { client, emulator } = setup();
-    const [a, b] = await Promise.all([client.resolveUsername('tg_user7'), client.resolveUsername('tg_user7')]);
-    expect(a).toBe(b);
+    const clients = new Map([[TELEGRAM.name, client]]);
+    const [a, b] = await Promise.all(
+      [new RequestContext(clients, silent), new RequestContext(clients, silent)].map((ctx) =>
+        ctx.load(telegramUsersByUsername, 'tg_user7'),
+      ),
+    );
+    expect(a!.id).toBe(b!.id);
     expect(emulator.rpcs).toHaveLength(1);
   });
 

@@ -51,8 +51,6 @@ export interface TelegramClientOptions {
  * waiting is off (`floodSleepThreshold: 0`) so that every RPC actually sent is counted here.
  */
 export class TelegramClient {
-  /** Resolutions in flight, shared by concurrent requests: one RPC per username at a time. */
-  private readonly resolving = new Map<string, Promise<TelegramApiUser | undefined>>();
   /** Usernames nobody has, until when to believe it (epoch ms): Telegram flood-limits resolveUsername hard. */
   private readonly misses = new Map<string, number>();
 
@@ -97,22 +95,14 @@ export class TelegramClient {
   /**
    * `contacts.resolveUsername` for a normalized username: the user, or `undefined` when no one has it.
    * Found users land in the peer cache (mtcute stores every user a response carries), so the next
-   * lookup of the name needs no resolution; misses are remembered for `MISS_TTL_MS`.
+   * lookup of the name needs no resolution; misses are remembered for `MISS_TTL_MS` (whether or not the
+   * record cache is on: this is flood protection). Concurrent requests share one call through the coalescer.
    */
-  resolveUsername(username: string): Promise<TelegramApiUser | undefined> {
+  async resolveUsername(username: string, signal?: AbortSignal): Promise<TelegramApiUser | undefined> {
     const missUntil = this.misses.get(username);
-    if (missUntil !== undefined && missUntil > this.clock.now()) return Promise.resolve(undefined);
-    let pending = this.resolving.get(username);
-    if (pending === undefined) {
-      pending = this.resolveUncached(username).finally(() => this.resolving.delete(username));
-      this.resolving.set(username, pending);
-    }
-    return pending;
-  }
-
-  private async resolveUncached(username: string): Promise<TelegramApiUser | undefined> {
+    if (missUntil !== undefined && missUntil > this.clock.now()) return undefined;
     try {
-      const resolved = await this.call('contacts.resolveUsername', { _: 'contacts.resolveUsername', username }, 1);
+      const resolved = await this.call('contacts.resolveUsername', { _: 'contacts.resolveUsername', username }, 1, signal);
       if (resolved.peer._ !== 'peerUser') return undefined; // a channel or group, not a user
       const userId = resolved.peer.userId;
       return resolved.users.find((u): u is TelegramApiUser => u._ === 'user' && u.id === userId);

@@ -1,5 +1,5 @@
 import type { ProviderDefinition } from '../provider.js';
-import { telegramUsername, telegramUsers } from './batch.js';
+import { telegramUsers, telegramUsersByUsername } from './batch.js';
 import type { TelegramClient, TelegramTransport } from './client.js';
 import { type TelegramConfig, telegramConfig } from './config.js';
 import { TELEGRAM } from './id.js';
@@ -25,11 +25,11 @@ export const telegramProvider: ProviderDefinition<
     return connectTelegram(config, upstream, logger, clock, circuit);
   },
   closeClient: (client) => client.close(),
-  lookups: [telegramUsers],
+  lookups: [telegramUsers, telegramUsersByUsername],
   resolvers: telegramResolvers,
   idArguments: [
     { field: 'telegramUsers', argument: 'ids', lookup: telegramUsers },
-    { field: 'telegramUsers', argument: 'usernames', lookup: telegramUsername },
+    { field: 'telegramUsers', argument: 'usernames', lookup: telegramUsersByUsername },
   ],
   emulator: () => import('./emulator/index.js'),
   // names and photos change more often than ids; presence is as of the answer.
