@@ -83,8 +83,13 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
       const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
       const rate = { perSecond: vars.BITRIX24_RATE_PER_SECOND, burst: vars.BITRIX24_RATE_BURST };
       const oauthUrl = vars.BITRIX24_OAUTH_URL;
-      const refreshFor = (refreshToken?: string, clientId?: string, clientSecret?: string) =>
-        refreshToken && clientId && clientSecret ? { refreshToken, clientId, clientSecret, oauthUrl } : undefined;
+      // All three or none: a portal with only some of them would start, then fail at its first expired token.
+      const refreshFor = (where: string, what: string, refreshToken?: string, clientId?: string, clientSecret?: string) => {
+        if (refreshToken && clientId && clientSecret) return { refreshToken, clientId, clientSecret, oauthUrl };
+        if (refreshToken || clientId || clientSecret)
+          problem(where, `${what}: set the refresh token, client id and client secret together, or none`);
+        return undefined;
+      };
       const portals: Bitrix24PortalConfig[] = [];
       // A URL that passes the pattern may still not parse (`https://[x/...`); the parser's error would
       // carry the whole URL, secret included, so it is read here and reported by name only.
@@ -118,7 +123,13 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
               kind: 'oauth',
               portalUrl: vars.BITRIX24_PORTAL_URL,
               accessToken: vars.BITRIX24_ACCESS_TOKEN,
-              refresh: refreshFor(vars.BITRIX24_REFRESH_TOKEN, vars.BITRIX24_CLIENT_ID, vars.BITRIX24_CLIENT_SECRET),
+              refresh: refreshFor(
+                'BITRIX24_REFRESH_TOKEN',
+                'BITRIX24_REFRESH_TOKEN, BITRIX24_CLIENT_ID, BITRIX24_CLIENT_SECRET',
+                vars.BITRIX24_REFRESH_TOKEN,
+                vars.BITRIX24_CLIENT_ID,
+                vars.BITRIX24_CLIENT_SECRET,
+              ),
             },
             rate,
           });
@@ -157,7 +168,7 @@ export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefin
                     kind: 'oauth',
                     portalUrl: p.portalUrl!,
                     accessToken: p.accessToken!,
-                    refresh: refreshFor(p.refreshToken, p.clientId, p.clientSecret),
+                    refresh: refreshFor('BITRIX24_PORTALS_FILE', `portals.${i}`, p.refreshToken, p.clientId, p.clientSecret),
                   };
               portals.push({ name: p.name ?? host, access, rate: p.rate ?? rate });
             });
