@@ -10,6 +10,7 @@ import type { Config } from './config.js';
 import { type Clients, RequestContext } from './context.js';
 import { callerCredentialReader } from './credentials/read.js';
 import { prefersHtml, serveGraphiQL } from './explorer/index.js';
+import { readBody, sendJson } from './http-io.js';
 import { providers } from './providers/registry.js';
 import { OperationTelemetry } from './telemetry/operation.js';
 import { errorCode } from './telemetry/tracing.js';
@@ -285,25 +286,4 @@ function responseTooLarge(maxBytes: number): string {
       },
     ],
   });
-}
-
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    let tooLargeBody = false;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > limit) tooLargeBody = true;
-      else chunks.push(chunk);
-    });
-    req.on('end', () => resolve(tooLargeBody ? undefined : Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }

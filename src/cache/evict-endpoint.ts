@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SharedLookups } from '../batching/shared-lookups.js';
+import { readBody, sendJson } from '../http-io.js';
 import type { AnyProvider } from '../providers/provider.js';
 
 /**
@@ -35,39 +36,39 @@ const MAX_BODY_BYTES = 4096;
 
 export async function handleEvict(req: IncomingMessage, res: ServerResponse, options: EvictOptions): Promise<void> {
   const { adminToken, shared, providers, logger } = options;
-  if (adminToken === undefined || shared === undefined) return reply(res, 404, { error: 'not found' });
-  if (req.method !== 'POST') return reply(res, 405, { error: 'use POST' }, { allow: 'POST' });
+  if (adminToken === undefined || shared === undefined) return sendJson(res, 404, { error: 'not found' });
+  if (req.method !== 'POST') return sendJson(res, 405, { error: 'use POST' }, { allow: 'POST' });
   if (!authorized(req.headers.authorization, adminToken)) {
-    return reply(res, 401, { error: 'send CACHE_ADMIN_TOKEN as Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
+    return sendJson(res, 401, { error: 'send CACHE_ADMIN_TOKEN as Authorization: Bearer <token>' }, { 'www-authenticate': 'Bearer' });
   }
-  const text = await readSmallBody(req);
-  if (text === undefined) return reply(res, 413, { error: `at most ${MAX_BODY_BYTES} bytes` }, { connection: 'close' });
+  const text = await readBody(req, MAX_BODY_BYTES);
+  if (text === undefined) return sendJson(res, 413, { error: `at most ${MAX_BODY_BYTES} bytes` }, { connection: 'close' });
   let parsed: z.infer<typeof request>;
   try {
     const result = request.safeParse(JSON.parse(text));
     if (!result.success) throw new Error('shape');
     parsed = result.data;
   } catch {
-    return reply(res, 400, { error: 'send {"provider": "<name>", "id": "<id>"}, {"provider": "<name>"} or {"all": true}' });
+    return sendJson(res, 400, { error: 'send {"provider": "<name>", "id": "<id>"}, {"provider": "<name>"} or {"all": true}' });
   }
   if ('all' in parsed) {
     const evicted = await shared.evict();
     logger.info({ evicted }, 'record cache emptied on request');
-    return reply(res, 200, { evicted });
+    return sendJson(res, 200, { evicted });
   }
   const provider = providers.find((p) => p.id.name === parsed.provider);
   if (provider === undefined) {
-    return reply(res, 400, { error: `unknown provider; one of ${providers.map((p) => p.id.name).join(', ')}` });
+    return sendJson(res, 400, { error: `unknown provider; one of ${providers.map((p) => p.id.name).join(', ')}` });
   }
   let key: string | undefined;
   if (parsed.id !== undefined) {
     const lookup = provider.lookups.find((l) => l.key.isValid(parsed.id!));
-    if (lookup === undefined) return reply(res, 400, { error: `not a valid ${provider.id.label} id` });
+    if (lookup === undefined) return sendJson(res, 400, { error: `not a valid ${provider.id.label} id` });
     key = lookup.key.normalize?.(parsed.id) ?? parsed.id;
   }
   const evicted = await shared.evict(provider.id.name, key);
   logger.info({ provider: provider.id.name, oneId: key !== undefined, evicted }, 'cache entries evicted on request');
-  return reply(res, 200, { evicted });
+  return sendJson(res, 200, { evicted });
 }
 
 /** Compares digests, so the time taken says nothing about how much of the token was right. */
@@ -76,29 +77,4 @@ function authorized(header: string | undefined, token: string): boolean {
   if (match === null) return false;
   const digest = (value: string) => createHash('sha256').update(value).digest();
   return timingSafeEqual(digest(match[1]!), digest(token));
-}
-
-function readSmallBody(req: IncomingMessage): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > MAX_BODY_BYTES) {
-        // Read no further; the answer closes the connection.
-        req.removeAllListeners('data');
-        req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
-
-function reply(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
-  res.end(JSON.stringify(body));
 }
