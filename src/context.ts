@@ -140,6 +140,14 @@ export class RequestContext implements RequestSink {
     this.telemetry?.noteUpstream(provider);
   }
 
+  get requestId(): string | undefined {
+    return this.telemetry?.requestId;
+  }
+
+  get traceId(): string | undefined {
+    return this.telemetry?.traceId;
+  }
+
   /** Aborted once this request's work is no longer wanted (see `RequestLimits.signal`). */
   get signal(): AbortSignal {
     return this.limits.signal;

@@ -42,6 +42,9 @@ export interface RequestSink {
   noteStale(provider: ProviderId, key: string, ageSeconds: number): void;
   /** A request was sent upstream for a call this request waits on: for its log line (`src/telemetry/`). */
   noteUpstream?(provider: string): void;
+  /** Which request this is, and its trace: named in the log lines of the upstream calls it waits on. */
+  readonly requestId?: string | undefined;
+  readonly traceId?: string | undefined;
 }
 
 /** One request's batch for one lookup. */
@@ -544,8 +547,20 @@ class Group {
     const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController() };
     const keys = taken.map(([key]) => key);
     // The call's signal names it to the upstream layer: each request it sends counts for every request still waiting.
-    watchUpstream(flight.controller.signal, (provider) => {
-      for (const waiter of flight.waiters.keys()) if (!waiter.settled) waiter.sink.noteUpstream?.(provider);
+    watchUpstream(flight.controller.signal, {
+      onRequest(provider) {
+        for (const waiter of flight.waiters.keys()) if (!waiter.settled) waiter.sink.noteUpstream?.(provider);
+      },
+      waiting() {
+        const requestIds: string[] = [];
+        const traceIds: string[] = [];
+        for (const waiter of flight.waiters.keys()) {
+          if (waiter.settled) continue;
+          if (waiter.sink.requestId !== undefined) requestIds.push(waiter.sink.requestId);
+          if (waiter.sink.traceId !== undefined) traceIds.push(waiter.sink.traceId);
+        }
+        return { requestIds, traceIds };
+      },
     });
     for (const key of keys) this.inFlight.set(key, flight);
     void this.send(keys, flight);

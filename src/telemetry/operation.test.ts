@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { captureLogs } from '../../test/support/log-capture.js';
-import { OperationTelemetry, requestIdFrom, traceIdFrom, upstreamAttemptObserver, watchUpstream } from './operation.js';
+import { OperationTelemetry, requestIdFrom, traceIdFrom, upstreamAttemptObserver, upstreamLogger, watchUpstream } from './operation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
 
@@ -85,11 +85,25 @@ describe('upstream requests by signal', () => {
   it('a request sent under a watched signal is told to its watcher; other signals and none are ignored', () => {
     const seen: string[] = [];
     const watched = new AbortController().signal;
-    watchUpstream(watched, (provider) => seen.push(provider));
+    watchUpstream(watched, { onRequest: (provider) => seen.push(provider), waiting: () => ({ requestIds: [], traceIds: [] }) });
     upstreamAttemptObserver(watched, 'nexudus')?.(200);
     upstreamAttemptObserver(watched, 'nexudus')?.('error');
     expect(upstreamAttemptObserver(new AbortController().signal, 'x')).toBeUndefined();
     expect(upstreamAttemptObserver(undefined, 'x')).toBeUndefined();
     expect(seen).toEqual(['nexudus', 'nexudus']);
+  });
+});
+
+describe('upstream log lines by signal', () => {
+  it('name the request ids and trace ids of the operations waiting for the call; other signals log as they are', () => {
+    const { logger, entries } = captureLogs('debug');
+    const watched = new AbortController().signal;
+    watchUpstream(watched, { onRequest: () => {}, waiting: () => ({ requestIds: ['r1', 'r2'], traceIds: ['t1', 't1'] }) });
+    upstreamLogger(watched, logger).warn({ method: 'GET /2/users' }, 'retrying upstream call');
+    upstreamLogger(new AbortController().signal, logger).warn('unwatched');
+    expect(entries()).toEqual([
+      expect.objectContaining({ msg: 'retrying upstream call', requestIds: ['r1', 'r2'], traceIds: ['t1'] }),
+      expect.not.objectContaining({ requestIds: expect.anything() }),
+    ]);
   });
 });

@@ -121,16 +121,42 @@ export function traceIdFrom(header: string | string[] | undefined): string | und
  * only knows the signal it was handed, reports each request it sends (`upstreamAttemptObserver`). So a
  * call shared by several operations counts in each of their lines, without an async context.
  */
-const watchers = new WeakMap<AbortSignal, (provider: string) => void>();
+export interface UpstreamWatch {
+  /** Told of each request sent under the signal. */
+  onRequest(provider: string): void;
+  /** The operations still waiting for the call: their request ids, and trace ids where they have one. */
+  waiting(): { requestIds: string[]; traceIds: string[] };
+}
 
-export function watchUpstream(signal: AbortSignal, onRequest: (provider: string) => void): void {
-  watchers.set(signal, onRequest);
+const watchers = new WeakMap<AbortSignal, UpstreamWatch>();
+
+export function watchUpstream(signal: AbortSignal, watch: UpstreamWatch): void {
+  watchers.set(signal, watch);
 }
 
 /** What the upstream layer tells of each request it sends under `signal` (see `traceUpstreamCall`). */
 export function upstreamAttemptObserver(signal: AbortSignal | undefined, provider: string): ((status: AttemptStatus) => void) | undefined {
-  const watcher = signal === undefined ? undefined : watchers.get(signal);
-  return watcher === undefined ? undefined : () => watcher(provider);
+  const watch = signal === undefined ? undefined : watchers.get(signal);
+  return watch === undefined ? undefined : () => watch.onRequest(provider);
+}
+
+/** At most this many ids of the operations a shared call serves are named in its log lines. */
+const MAX_IDS_LOGGED = 20;
+
+/**
+ * The logger for the lines of an upstream call made under `signal` (retries, refusals, oversize bodies):
+ * `logger` with the request ids (`requestIds`) and trace ids (`traceIds`) of the operations waiting for
+ * it when it starts, a call being shared by every operation that asked for the same keys at about the
+ * same moment. One child logger per upstream call (not per id, nor per request).
+ */
+export function upstreamLogger(signal: AbortSignal | undefined, logger: Logger): Logger {
+  const watch = signal === undefined ? undefined : watchers.get(signal);
+  if (watch === undefined) return logger;
+  const { requestIds, traceIds } = watch.waiting();
+  return logger.child({
+    requestIds: requestIds.slice(0, MAX_IDS_LOGGED),
+    ...(traceIds.length === 0 ? {} : { traceIds: [...new Set(traceIds)].slice(0, MAX_IDS_LOGGED) }),
+  });
 }
 
 /** A GraphQL name, as an operation name must be; anything else a client sent is not repeated. */

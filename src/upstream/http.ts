@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { type Dispatcher, Pool } from 'undici';
 import type { ProviderId } from '../providers/provider.js';
-import { upstreamAttemptObserver } from '../telemetry/operation.js';
+import { upstreamAttemptObserver, upstreamLogger } from '../telemetry/operation.js';
 import { type AttemptStatus, traceUpstreamCall } from '../telemetry/tracing.js';
 import { callWithRetries, type Failure } from './call-with-retries.js';
 import type { Circuit } from './circuit.js';
@@ -150,7 +150,9 @@ export class UpstreamClient {
     signal: AbortSignal | undefined,
     sent: (status: AttemptStatus) => void,
   ): Promise<UpstreamResponse> {
-    const { provider, logger, random, circuit } = this.options;
+    const { provider, random, circuit } = this.options;
+    // Retries and refusals name the operations waiting for this call (README, "Tracing and logs").
+    const logger = upstreamLogger(signal, this.options.logger);
     const { clock } = this;
     const call = () =>
       callWithRetries({ provider, label: request.label, policy: this.retry, logger, random, clock, signal }, async () => {
@@ -163,7 +165,7 @@ export class UpstreamClient {
         }
         let outcome: Awaited<ReturnType<UpstreamClient['attempt']>> | undefined;
         try {
-          outcome = await this.attempt(request, signal, sent);
+          outcome = await this.attempt(request, signal, sent, logger);
         } finally {
           if (outcome !== undefined && 'response' in outcome) permit?.release();
           // No answer (cut off, timed out, reset): the request may still reach the upstream after this, and
@@ -181,8 +183,9 @@ export class UpstreamClient {
     request: UpstreamRequest,
     signal: AbortSignal | undefined,
     sent: (status: AttemptStatus) => void,
+    logger: Logger,
   ): Promise<{ response: UpstreamResponse } | { failure: Failure }> {
-    const { provider, logger } = this.options;
+    const { provider } = this.options;
     const count = (status: AttemptStatus) => {
       countUpstreamRequest(provider, request.label, status);
       sent(status);

@@ -1,7 +1,7 @@
 import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
 import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
-import { upstreamAttemptObserver } from '../../telemetry/operation.js';
+import { upstreamAttemptObserver, upstreamLogger } from '../../telemetry/operation.js';
 import { type AttemptStatus, traceUpstreamCall } from '../../telemetry/tracing.js';
 import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import type { Circuit } from '../../upstream/circuit.js';
@@ -138,7 +138,9 @@ export class TelegramClient {
     ids: number,
     signal?: AbortSignal,
   ): Promise<tl.RpcCallReturn[M]> {
-    const { logger, retry, circuit } = this.options;
+    const { retry, circuit } = this.options;
+    // Retries name the operations waiting for this RPC (README, "Tracing and logs").
+    const logger = upstreamLogger(signal, this.options.logger);
     // One span per RPC call (its attempts an attribute); each RPC sent counts for the operations waiting on it.
     return traceUpstreamCall({ provider: TELEGRAM.name, method, ids }, upstreamAttemptObserver(signal, TELEGRAM.name), (sent) => {
       const call = () =>
