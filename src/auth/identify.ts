@@ -108,7 +108,7 @@ function rejection(error: unknown): string | undefined {
 }
 
 /** The scopes of a token: `scope` (OAuth 2, space-separated) and `scp` (an array, or space-separated as Azure AD sends it). */
-export function scopesOf(payload: JWTPayload): ReadonlySet<string> {
+function scopesOf(payload: JWTPayload): ReadonlySet<string> {
   const scopes = new Set<string>();
   for (const claim of [payload.scope, payload.scp]) {
     const values = typeof claim === 'string' ? claim.split(/\s+/) : Array.isArray(claim) ? claim : [];

@@ -145,6 +145,7 @@ export class SharedLookups {
       // After the answers were stored (the same connection, in order): waiters elsewhere find them.
       claims?.release(visit.claimed);
     }
+    let staleServed = 0;
     for (const key of sent) {
       const value = fetched.get(key);
       const entry = visit.stale.get(key);
@@ -153,12 +154,14 @@ export class SharedLookups {
       if (staleValue !== UNREADABLE) {
         results.set(key, staleValue);
         call.request.noteStale(provider, key, Math.max(0, Math.round((now - (entry!.freshUntil - policy.ttlMs)) / 1000)));
-        cacheRequests.inc({ provider: provider.name, result: 'stale' });
+        staleServed++;
         continue;
       }
-      cacheRequests.inc({ provider: provider.name, result: 'miss' });
       if (value !== undefined) results.set(key, value);
     }
+    // One count per batch and result, not one per key.
+    if (staleServed > 0) cacheRequests.inc({ provider: provider.name, result: 'stale' }, staleServed);
+    if (sent.length > staleServed) cacheRequests.inc({ provider: provider.name, result: 'miss' }, sent.length - staleServed);
     return results;
   }
 
@@ -179,13 +182,14 @@ export class SharedLookups {
     const now = this.options.clock.wallNow();
     const fetch: string[] = [];
     const waiting: string[] = [];
+    let hits = 0;
     keys.forEach((key, i) => {
       const entry = entries[i];
       if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, need))) {
         const value = this.decode(call, key, entry);
         if (value !== UNREADABLE) {
           results.set(key, value);
-          cacheRequests.inc({ provider: call.lookup.provider.name, result: 'hit' });
+          hits++;
           return;
         }
       }
@@ -199,6 +203,7 @@ export class SharedLookups {
       if (entry.record !== undefined) visit.grow.set(key, entry.fields);
       visit.stale.set(key, entry);
     });
+    if (hits > 0) cacheRequests.inc({ provider: call.lookup.provider.name, result: 'hit' }, hits);
     return { fetch, waiting };
   }
 

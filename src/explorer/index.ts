@@ -95,7 +95,7 @@ interface RenderedPage {
 /** The GraphiQL page (about 9 MB, 2.4 MB gzipped), rendered once and kept. */
 let rendered: Promise<RenderedPage> | undefined;
 
-export function graphiqlPage(): Promise<RenderedPage> {
+function graphiqlPage(): Promise<RenderedPage> {
   rendered ??= (async () => {
     // Loaded on the first page asked for: its 9 MB of strings stay out of a process that serves none.
     const { renderGraphiQL } = await import('@graphql-yoga/render-graphiql');

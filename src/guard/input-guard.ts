@@ -14,7 +14,7 @@ export interface IdArgument {
   lookup: Pick<Lookup<never, unknown>, 'provider' | 'key'>;
 }
 
-export const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
+const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
 
 /**
  * The ceiling on raw list items one operation may hand this subgraph (README, "Limits"): items of id
@@ -55,7 +55,7 @@ const wrapped = new WeakSet<object>();
  * request's budget (`RequestContext.admitListItems`): the field's resolver gets the items admitted, and the
  * items cut off answer an error each, in their place at the end of the list.
  */
-export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdArgument[]): void {
+function guardListItems(schema: GraphQLSchema, idArguments: readonly IdArgument[]): void {
   const query = schema.getQueryType();
   if (query == null) return;
   const byField = new Map<string, Array<{ argument: string; lookup?: IdArgument['lookup'] }>>();

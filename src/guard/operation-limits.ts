@@ -56,7 +56,7 @@ function reportAs(variable: string, limit: number) {
 }
 
 /** This subgraph reads: a mutation or subscription is refused as the invalid request it is. */
-export const queriesOnlyRule: ValidationRule = (context) => ({
+const queriesOnlyRule: ValidationRule = (context) => ({
   OperationDefinition(node) {
     if (node.operation === 'query') return;
     context.reportError(new GraphQLError(`This subgraph serves queries only; a ${node.operation} cannot be run here`, { nodes: [node] }));
@@ -64,7 +64,7 @@ export const queriesOnlyRule: ValidationRule = (context) => ({
 });
 
 /** At most `max` root fields per operation, through fragments spread at the root (`__typename` is free). */
-export function maxRootFieldsRule(max: number): ValidationRule {
+function maxRootFieldsRule(max: number): ValidationRule {
   return (context) => ({
     OperationDefinition(node) {
       const count = countRootFields(node.selectionSet, context, new Set());

@@ -82,7 +82,7 @@ export type BitrixError = z.infer<typeof BitrixError>;
 const mapOf = <T extends z.ZodType>(value: T) => z.union([z.record(z.string(), value), z.tuple([])]);
 
 /** `im.user.list.get`: an object keyed by id; an unknown id maps to `null`. */
-export const BitrixUserList = mapOf(BitrixApiUser.nullable());
+const BitrixUserList = mapOf(BitrixApiUser.nullable());
 export const BitrixUserListResponse = z.object({ result: BitrixUserList, time: BitrixTimeSchema.optional() });
 export type BitrixUserListResponse = z.infer<typeof BitrixUserListResponse>;
 
@@ -122,7 +122,7 @@ export const BitrixFailure = z.object({
 
 /** Bitrix user ids are positive integers in a signed 32-bit column. */
 export const BITRIX_ID_PATTERN = /^[1-9][0-9]{0,9}$/;
-export const BITRIX_MAX_ID = 2_147_483_647;
+const BITRIX_MAX_ID = 2_147_483_647;
 
 /** A user id Bitrix24 can have: canonical decimal, 1 to 2^31-1. */
 export function isBitrixId(value: string): boolean {

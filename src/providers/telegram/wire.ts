@@ -17,7 +17,7 @@ export type TelegramApiProfilePhoto = tl.RawUserProfilePhoto;
  * A Telegram user id: a positive integer. Ids are 64-bit in the protocol but mtcute (and Telegram's
  * current id space) keeps them within JavaScript's safe integers, which the guard checks too.
  */
-export const TELEGRAM_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
+const TELEGRAM_ID_PATTERN = /^[1-9][0-9]{0,15}$/;
 /** Usernames: 4-32 of [A-Za-z0-9_] starting with a letter (5+ to register; 4 exist as collectibles). */
 export const TELEGRAM_USERNAME_PATTERN = /^@?[A-Za-z][A-Za-z0-9_]{3,31}$/;
 
