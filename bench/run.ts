@@ -1,40 +1,219 @@
 /**
- * Throughput benchmark (README, "Benchmark"): one operation asking 100 X users with ~8 fields,
- * 10 concurrent clients, the X emulator as the upstream in its own process, the subgraph built and
- * run as `npm start` runs it. Reports the raw upstream and the subgraph side by side, in one run,
- * because absolute figures swing ±20 % on this machine; the ratio is the figure that matters.
+ * The benchmark (README, "Benchmark"): what one operation costs the subgraph, in CPU and in latency,
+ * against what the same work costs the upstream itself, scenario by scenario.
  *
- *   npm run bench                 # 20 s per phase
- *   BENCH_SECONDS=5 npm run bench
+ * Three processes: the upstream emulators (bench/upstreams.ts), the subgraph (built, run as `npm start`
+ * runs it; the mixed scenario's with Telegram's in-process emulator), and this one, the load generator.
+ * For each scenario:
+ *   1. one probe operation, its answer checked, while the upstream process records the requests it
+ *      receives: the upstream work of one operation;
+ *   2. the raw phase: the same clients replay those requests straight at the emulators (each operation's
+ *      requests at once, as the subgraph sends them): the upstream's own latency for the same work;
+ *   3. the subgraph phase: the clients send the operation, each with ids of its own (no two operations in
+ *      flight share an upstream call; on the cold path every operation goes upstream).
+ * CPU is read from /proc (every thread's schedstat: nanoseconds) for the subgraph and for the upstream
+ * process over the subgraph phase, and divided by the operations answered in it; upstream calls per
+ * operation come from the subgraph's /metrics. Results go to bench/results/latest.json and .svg.
+ *
+ *   npm run bench                               # every scenario, 10 s per phase
+ *   BENCH_SECONDS=20 BENCH_SCENARIOS=x-100-users-15-fields npm run bench
+ *   BENCH_EMULATOR=memoized npm run bench       # X's emulator replays cached bodies (cheaper upstream)
+ *   BENCH_PROFILE=/tmp/prof npm run bench       # V8 CPU profiles of the subgraph (--cpu-prof)
  */
-import { type ChildProcess, execFileSync, execSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Pool } from 'undici';
+import { renderPlot } from './plot.js';
+import { type BenchResults, machineInfo, type ScenarioResult } from './results.js';
+import type { CapturedRequest, UpstreamMessage } from './upstreams.js';
+import { seeded, zipfIds } from './zipf-workload.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const seconds = Number(process.env.BENCH_SECONDS ?? 20);
-const concurrency = Number(process.env.BENCH_CLIENTS ?? 10);
-const token = 'bench-token';
+const seconds = Number(process.env.BENCH_SECONDS ?? 10);
+const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const clients = Number(process.env.BENCH_CLIENTS ?? 10);
+const emulatorMode = process.env.BENCH_EMULATOR === 'memoized' ? 'memoized' : 'honest';
+const only = process.env.BENCH_SCENARIOS?.split(',');
+const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 
-const ids = Array.from({ length: 100 }, (_, i) => String(i + 1));
-const USER_FIELDS = 'created_at,description,location,profile_image_url,public_metrics,verified';
-const RAW_PATH = `/2/users?ids=${ids.join(',')}&user.fields=${USER_FIELDS}`;
-const OPERATION = `query Bench($ids: [ID!]!) { xUsers(ids: $ids) {
-    id name username createdAt description location profileImageUrl verified publicMetrics { followersCount }
-  } }`;
-const QUERY = JSON.stringify({ query: OPERATION, variables: { ids } });
-/**
- * Client `c`'s operation: 100 ids of its own (c*100+1…), so that concurrent operations share no upstream
- * call and each one is a cold lookup. (Identical concurrent operations would join each other's calls:
- * the subgraph coalesces across requests.)
- */
-const queryOf = (client: number) =>
-  JSON.stringify({ query: OPERATION, variables: { ids: Array.from({ length: 100 }, (_, i) => String(client * 100 + i + 1)) } });
+// ——— Scenarios ———————————————————————————————————————————————————————————————————————————————
 
-function start(args: string[], env: Record<string, string>, ready: RegExp): Promise<{ child: ChildProcess; line: string }> {
+/** Which subgraph process a scenario runs against. */
+type Deployment = 'x-cold' | 'all-cold' | 'x-warm';
+
+interface Scenario {
+  name: string;
+  label: string;
+  deployment: Deployment;
+  /** The GraphQL request of client `client`'s `n`th operation. */
+  body(client: number, n: number): string;
+  /** Whether an answer is whole (no errors, every item there). */
+  complete(answer: { data?: Record<string, unknown[] | null>; errors?: unknown }): boolean;
+  /** An operation every `intervalMs` per client instead of back to back (an upstream's own rate limit). */
+  intervalMs?: number;
+  clients?: number;
+}
+
+const FIELDS_3 = 'id name username';
+// 15 leaf fields; X's user.fields: created_at, description, location, url, profile_image_url, protected, verified, verified_type, public_metrics.
+const FIELDS_15 =
+  'id name username displayName avatarUrl profileUrl createdAt description location url profileImageUrl protected verified verifiedType publicMetrics { followersCount }';
+const FIELDS_8 = 'id name username createdAt description location profileImageUrl verified';
+
+const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(from + i));
+const gql = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
+const allThere =
+  (count: number, ...fields: string[]) =>
+  (answer: { data?: Record<string, unknown[] | null>; errors?: unknown }) =>
+    answer.errors === undefined && fields.every((field) => answer.data?.[field]?.length === count);
+
+function xUsers(users: number, fields: string, label: string): Scenario {
+  return {
+    name: `x-${users}-users-${fields === FIELDS_3 ? 3 : 15}-fields`,
+    label,
+    deployment: 'x-cold',
+    // Client c's own ids, c*users+1…: concurrent operations share no call.
+    body: (client) => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, { ids: range(client * users + 1, users) }),
+    complete: allThere(users, 'xUsers'),
+  };
+}
+
+const MIXED = `query Mixed($x: [ID!]!, $t: [ID!]!, $b: [ID!]!, $n: [ID!]!) {
+  xUsers(ids: $x) { id name username profileImageUrl }
+  telegramUsers(ids: $t) { id displayName username }
+  bitrix24Users(ids: $b) { id displayName avatarUrl }
+  nexudusUsers(ids: $n) { id displayName fullName active }
+}`;
+
+const scenarios: Scenario[] = [
+  xUsers(1, FIELDS_3, 'xUsers · 1 user · 3 fields'),
+  xUsers(1, FIELDS_15, 'xUsers · 1 user · 15 fields'),
+  xUsers(10, FIELDS_3, 'xUsers · 10 users · 3 fields'),
+  xUsers(10, FIELDS_15, 'xUsers · 10 users · 15 fields'),
+  xUsers(100, FIELDS_3, 'xUsers · 100 users · 3 fields'),
+  xUsers(100, FIELDS_15, 'xUsers · 100 users · 15 fields'),
+  {
+    name: 'x-entities-150',
+    label: '_entities · 150 XUser · 8 fields',
+    deployment: 'x-cold',
+    body: (client) =>
+      gql(`query Entities($r: [_Any!]!) { _entities(representations: $r) { ... on XUser { ${FIELDS_8} } } }`, {
+        r: range(client * 150 + 1, 150).map((id) => ({ __typename: 'XUser', id })),
+      }),
+    complete: allThere(150, '_entities'),
+  },
+  {
+    name: 'mixed-4-providers',
+    label: 'mixed · 4 providers × 25 users',
+    deployment: 'all-cold',
+    body: (client, n) => {
+      // Nexudus allows 120 calls a minute: ids move on each time, so the paced loop below stays cold.
+      const from = ((client * 1_000 + n * 25) % 9_000) + 1;
+      return gql(MIXED, { x: range(from, 25), t: range(from, 25), b: range(from, 25), n: range(from, 25) });
+    },
+    complete: allThere(25, 'xUsers', 'telegramUsers', 'bitrix24Users', 'nexudusUsers'),
+    // Nexudus's 120 calls a minute (and Bitrix24's 2 a second) pace this one: one client, one operation per 600 ms.
+    clients: 1,
+    intervalMs: 600,
+  },
+  {
+    name: 'zipf-warm',
+    label: 'Zipf · 1–10 X users · 3 fields',
+    deployment: 'x-warm',
+    body: (client, n) => gql(`query Zipf($ids: [ID!]!) { xUsers(ids: $ids) { ${FIELDS_3} } }`, { ids: zipfIds(randomOf(client, n)) }),
+    complete: (answer) => answer.errors === undefined && Array.isArray(answer.data?.xUsers),
+  },
+];
+
+/** Each client its own deterministic Zipf stream; `n` only tells a stream's start. */
+const streams = new Map<number, () => number>();
+function randomOf(client: number, n: number): () => number {
+  if (n === 0 || !streams.has(client)) streams.set(client, seeded(20261123 + client));
+  return streams.get(client)!;
+}
+
+// ——— Processes ——————————————————————————————————————————————————————————————————————————————
+
+/** CPU time of every thread of a process, in ms (schedstat: nanoseconds; stat's ticks as a fallback). */
+function cpuMs(pid: number): number {
+  let ns = 0;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  if (ns > 0) return ns / 1e6;
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
+}
+
+function rssMiB(pid: number): number {
+  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
+  return match ? Number(match[1]) / 1024 : Number.NaN;
+}
+
+interface Upstreams {
+  child: ChildProcess;
+  env: Record<string, string>;
+  capture(during: () => Promise<void>): Promise<CapturedRequest[]>;
+}
+
+function startUpstreams(): Promise<Upstreams> {
+  // `node --import tsx`, not the tsx CLI: the pid read must be the process that answers.
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/upstreams.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', BENCH_EMULATOR: emulatorMode },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = () =>
+    new Promise<UpstreamMessage>((resolve, reject) => {
+      child.once('message', (message) => resolve(message as UpstreamMessage));
+      child.once('exit', (code) => reject(new Error(`upstream emulators exited ${code}`)));
+    });
+  return next().then((message) => {
+    if (!('env' in message)) throw new Error('upstream emulators: expected their variables first');
+    return {
+      child,
+      env: message.env,
+      async capture(during) {
+        child.send({ capture: true });
+        await during();
+        const reply = next();
+        child.send({ capture: false });
+        const answer = await reply;
+        return 'captured' in answer ? answer.captured : [];
+      },
+    };
+  });
+}
+
+interface Subgraph {
+  child: ChildProcess;
+  origin: string;
+  path: string;
+}
+
+function startSubgraph(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
+  const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN! };
+  const common = { NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+  // The cold path: caches off, and no coalescing window (operations arriving within 2 ms of each other would
+  // share calls: a saving, but one that hides the cost of an operation that goes upstream on its own).
+  const cold = { COALESCE_WINDOW_MS: '0' };
+  // BENCH_PROFILE=dir writes a V8 CPU profile of each subgraph process there (open it in Chrome DevTools).
+  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
+  const node = [...profile, '--max-semi-space-size=32']; // as `npm start` runs it
+  const [args, env] =
+    deployment === 'all-cold'
+      ? [
+          [...node, '--import', 'tsx', 'bench/subgraph-with-telegram.ts'],
+          { ...common, ...cold, ...upstreamEnv, X_CACHE: '0', TELEGRAM_CACHE: '0', BITRIX24_CACHE: '0', NEXUDUS_CACHE: '0' },
+        ]
+      : deployment === 'x-cold'
+        ? [[...node, 'dist/src/main.js'], { ...common, ...cold, ...x, X_CACHE: '0' }]
+        : [[...node, 'dist/src/main.js'], { ...common, ...x }];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -42,174 +221,256 @@ function start(args: string[], env: Record<string, string>, ready: RegExp): Prom
   });
   return new Promise((resolve, reject) => {
     let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
+    const onData = (chunk: string) => {
       out += chunk;
-      const line = out.split('\n').find((l) => ready.test(l));
-      if (line) resolve({ child, line });
-    });
-    child.on('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}:\n${out}`)));
+      const line = out.split('\n').find((l) => l.includes('users-subgraph ready'));
+      if (line === undefined) return;
+      const endpoint = new URL(JSON.parse(line).endpoint as string);
+      // The rest of its log is read and dropped, but warnings and errors are shown.
+      child.stdout!.off('data', onData).on('data', (more: string) => {
+        for (const l of more.split('\n')) if (/"level":(4|5|6)\d/.test(l)) process.stderr.write(`${l}\n`);
+      });
+      resolve({ child, origin: endpoint.origin, path: endpoint.pathname });
+    };
+    child.stdout!.setEncoding('utf8').on('data', onData);
+    child.on('exit', (code) => reject(new Error(`subgraph (${deployment}) exited ${code}:\n${out}`)));
   });
 }
 
-interface Result {
-  /** Requests sent, warm-up included. */
+function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function upstreamCalls(origin: string): Promise<number> {
+  const text = await (await fetch(`${origin}/metrics`)).text();
+  return [...text.matchAll(/^users_subgraph_upstream_requests_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+}
+
+// ——— Load ————————————————————————————————————————————————————————————————————————————————————
+
+interface Load {
+  /** Operations answered in the measured window. */
+  operations: number;
+  /** Operations sent, warm-up included. */
   sent: number;
-  requests: number;
-  rps: number;
   p50: number;
   p99: number;
   errors: number;
 }
 
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Closed-loop clients (or paced ones, every `intervalMs`): a warm-up (JIT, connections, document
+ * cache), then `seconds` measured. `measure` brackets the measured window (CPU readings).
+ */
 async function load(
-  origin: string,
-  request: { method: 'GET' | 'POST'; path: string; headers: Record<string, string>; body?: string },
-  check: (status: number, body: string) => boolean,
-  bodyOf?: (client: number) => string,
-): Promise<Result> {
-  const pool = new Pool(origin, { connections: concurrency, pipelining: 1 });
+  clientCount: number,
+  operation: (client: number, n: number) => Promise<boolean>,
+  measure: { start(): void; end(): void },
+  intervalMs?: number,
+): Promise<Load> {
   const latencies: number[] = [];
   let errors = 0;
   let sent = 0;
-  // Warm-up: JIT, connection set-up, document cache.
-  const warmUntil = performance.now() + 2_000;
+  const warmUntil = performance.now() + warmUpSeconds * 1000;
   const until = warmUntil + seconds * 1000;
+  let measuring = false;
+  const started = setTimeout(() => {
+    measuring = true;
+    measure.start();
+  }, warmUpSeconds * 1000);
   await Promise.all(
-    Array.from({ length: concurrency }, async (_, client) => {
-      const own = bodyOf === undefined ? request : { ...request, body: bodyOf(client) };
-      for (;;) {
-        const started = performance.now();
-        if (started >= until) return;
+    Array.from({ length: clientCount }, async (_, client) => {
+      for (let n = 0; ; n++) {
+        const begin = performance.now();
+        if (begin >= until) return;
         sent++;
-        const res = await pool.request(own);
-        const text = await res.body.text();
-        const ended = performance.now();
-        if (started < warmUntil) continue;
-        if (!check(res.statusCode, text)) errors++;
-        latencies.push(ended - started);
+        const ok = await operation(client, n);
+        const end = performance.now();
+        if (measuring && begin >= warmUntil) {
+          latencies.push(end - begin);
+          if (!ok) errors++;
+        }
+        if (intervalMs !== undefined) await sleep(Math.max(0, begin + intervalMs - performance.now()));
       }
     }),
   );
-  await pool.close();
+  clearTimeout(started);
+  measure.end();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { sent, requests: latencies.length, rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), errors };
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return { operations: latencies.length, sent, p50: at(0.5), p99: at(0.99), errors };
 }
 
-/**
- * wrk (Debian's `wrk` package), when installed, is the load generator: a C client that leaves the
- * 2 cores to the processes under test. Without it, `load()` above does the same in Node.
- */
-function hasWrk(): boolean {
-  try {
-    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch (error) {
-    // wrk --version exits 1 after printing its version.
-    return (error as { status?: number }).status === 1;
-  }
-}
-
-function wrk(url: string, request: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string }): Result {
-  const dir = mkdtempSync(join(tmpdir(), 'bench-'));
-  const script = join(dir, 'request.lua');
-  const headers = Object.entries(request.headers).map(([k, v]) => `wrk.headers[${JSON.stringify(k)}] = ${JSON.stringify(v)}`);
-  writeFileSync(
-    script,
-    [`wrk.method = "${request.method}"`, ...headers, request.body ? `wrk.body = ${JSON.stringify(request.body)}` : ''].join('\n'),
-  );
-  const run = (duration: number) =>
-    execFileSync('wrk', ['-t1', `-c${concurrency}`, `-d${duration}s`, '--latency', '-s', script, url], { encoding: 'utf8' });
-  const warm = run(2); // warm-up: JIT, connections, document cache
-  const out = run(seconds);
-  const ms = (label: string) => {
-    const m = out.match(new RegExp(`${label}\\s+([\\d.]+)(us|ms|s)`));
-    if (!m) return NaN;
-    const v = Number(m[1]);
-    return m[2] === 'us' ? v / 1000 : m[2] === 's' ? v * 1000 : v;
-  };
-  const requests = Number(out.match(/(\d+) requests in/)?.[1] ?? NaN);
-  const non2xx = Number(out.match(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
-  const warmed = Number(warm.match(/(\d+) requests in/)?.[1] ?? NaN);
+/** The CPU two processes spent between `start()` and `end()`. */
+function cpuMeter(pids: number[]) {
+  let before: number[] = [];
+  const spent: number[] = [];
   return {
-    sent: warmed + requests,
-    requests,
-    rps: Number(out.match(/Requests\/sec:\s+([\d.]+)/)?.[1]),
-    p50: ms('50%'),
-    p99: ms('99%'),
-    errors: non2xx,
+    start: () => {
+      before = pids.map(cpuMs);
+    },
+    end: () => {
+      pids.forEach((pid, i) => {
+        spent[i] = cpuMs(pid) - before[i]!;
+      });
+    },
+    spent,
   };
 }
 
-function rssMiB(pid: number): number {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-  return match ? Number(match[1]) / 1024 : NaN;
+// ——— One scenario —————————————————————————————————————————————————————————————————————————————
+
+async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams): Promise<ScenarioResult> {
+  const clientCount = scenario.clients ?? clients;
+  const graphPool = new Pool(subgraph.origin, { connections: clientCount, pipelining: 1 });
+  const ask = async (client: number, n: number) => {
+    const res = await graphPool.request({
+      method: 'POST',
+      path: subgraph.path,
+      headers: { 'content-type': 'application/json' },
+      body: scenario.body(client, n),
+    });
+    const text = await res.body.text();
+    return res.statusCode === 200 && scenario.complete(JSON.parse(text));
+  };
+
+  // 1. The probe: a whole answer, and the upstream requests one operation makes.
+  let probeOk = false;
+  const captured = await upstreams.capture(async () => {
+    probeOk = await ask(clientCount - 1, 0);
+  });
+  if (!probeOk) {
+    const res = await fetch(`${subgraph.origin}${subgraph.path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: scenario.body(clientCount - 1, 0),
+    });
+    throw new Error(`${scenario.name}: the probe operation failed: ${(await res.text()).slice(0, 600)}`);
+  }
+
+  // 2. The raw phase: the same upstream requests, straight at the emulators.
+  let upstreamP99: number | null = null;
+  let upstreamOperationsPerSecond: number | null = null;
+  if (captured.length > 0) {
+    const pools = new Map<string, Pool>();
+    for (const request of captured) {
+      const { origin } = new URL(request.url);
+      if (!pools.has(origin)) pools.set(origin, new Pool(origin, { connections: clientCount, pipelining: 1 }));
+    }
+    const replay = async () => {
+      const statuses = await Promise.all(
+        captured.map(async (request) => {
+          const url = new URL(request.url);
+          const res = await pools.get(url.origin)!.request({
+            method: request.method as 'GET',
+            path: url.pathname + url.search,
+            headers: request.headers,
+            ...(request.body === '' ? {} : { body: request.body }),
+          });
+          await res.body.text();
+          return res.statusCode;
+        }),
+      );
+      return statuses.every((status) => status === 200);
+    };
+    const raw = await load(clientCount, replay, { start() {}, end() {} }, scenario.intervalMs);
+    if (raw.errors > 0) throw new Error(`${scenario.name}: ${raw.errors} raw upstream replays failed`);
+    upstreamP99 = raw.p99;
+    upstreamOperationsPerSecond = raw.operations / seconds;
+    await Promise.all([...pools.values()].map((pool) => pool.close()));
+  }
+
+  // 3. The subgraph phase.
+  const callsBefore = await upstreamCalls(subgraph.origin);
+  const cpu = cpuMeter([subgraph.child.pid!, upstreams.child.pid!]);
+  const result = await load(clientCount, ask, cpu, scenario.intervalMs);
+  const callsAfter = await upstreamCalls(subgraph.origin);
+  await graphPool.close();
+  return {
+    name: scenario.name,
+    label: scenario.label,
+    path: scenario.deployment === 'x-warm' ? 'warm' : 'cold',
+    operations: result.operations,
+    operationsPerSecond: result.operations / seconds,
+    p50Ms: result.p50,
+    p99Ms: result.p99,
+    errors: result.errors,
+    subgraphCpuMsPerOp: cpu.spent[0]! / result.operations,
+    upstreamCpuMsPerOp: cpu.spent[1]! / result.operations,
+    upstreamP99Ms: upstreamP99,
+    upstreamOperationsPerSecond,
+    // Warm-up operations made calls too: per operation sent.
+    upstreamCallsPerOp: (callsAfter - callsBefore) / result.sent,
+    rssMiB: rssMiB(subgraph.child.pid!),
+  };
 }
 
-async function upstreamCalls(url: string): Promise<number> {
-  const text = await (await fetch(`${url}/metrics`)).text();
-  return [...text.matchAll(/users_subgraph_upstream_requests_total\{[^}]*\} (\d+)/g)].reduce((sum, m) => sum + Number(m[1]), 0);
+// ——— Report ————————————————————————————————————————————————————————————————————————————————————
+
+function table(results: ScenarioResult[]): string {
+  const f = (value: number | null, digits: number) => (value === null || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+  const rows = results.map(
+    (r) =>
+      `| ${r.label}${r.path === 'warm' ? ' (cache on)' : ''} | ${f(r.operationsPerSecond, 0)} | ${f(r.subgraphCpuMsPerOp, 3)} | ${f(r.upstreamCpuMsPerOp, 3)} | ${f(r.p50Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.upstreamP99Ms, 1)} | ${f(r.upstreamCallsPerOp, 3)} | ${f(r.rssMiB, 0)} | ${r.errors} |`,
+  );
+  return [
+    '| scenario | ops/s | subgraph CPU ms/op | upstream CPU ms/op | p50 / p99 ms | upstream p99 ms | calls/op | RSS MiB | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...rows,
+  ].join('\n');
 }
 
 async function main(): Promise<void> {
   execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
-  const emulator = await start(
-    ['dist/src/providers/x/emulator/main.js'],
-    { PORT: '0', X_BEARER_TOKEN: token, X_RATE_LIMIT: '1000000000/900', X_MEMOIZE: '1' },
-    /listening on/,
-  );
-  const upstream = emulator.line.match(/http:\/\/[\d.]+:\d+/)![0];
-  // BENCH_PROFILE=dir writes a V8 CPU profile of the subgraph there (open it in Chrome DevTools).
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const subgraph = await start(
-    [...profile, '--max-semi-space-size=32', 'dist/src/main.js'], // as `npm start` runs it
-    // The cold path: X's record cache off, so every operation goes upstream (the cache, on by default, would
-    // answer all but the first from memory: `npm run bench:zipf` measures it on a workload where that counts).
-    {
-      NODE_ENV: 'production',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      X_BEARER_TOKEN: token,
-      X_API_BASE_URL: upstream,
-      LOG_LEVEL: 'info',
-      X_CACHE: '0',
-    },
-    /users-subgraph ready/,
-  );
-  const endpoint = new URL(JSON.parse(subgraph.line).endpoint as string);
+  const chosen = scenarios.filter((s) => only === undefined || only.includes(s.name));
+  const upstreams = await startUpstreams();
+  const results: ScenarioResult[] = [];
   try {
-    const useWrk = hasWrk() && process.env.BENCH_CLIENT !== 'node';
-    const rawRequest = { method: 'GET' as const, path: RAW_PATH, headers: { authorization: `Bearer ${token}` } };
-    const graphRequest = { method: 'POST' as const, path: endpoint.pathname, headers: { 'content-type': 'application/json' }, body: QUERY };
-    const raw = useWrk ? wrk(upstream + RAW_PATH, rawRequest) : await load(upstream, rawRequest, (s) => s === 200);
-    // A correct answer first: the figures below are of a working operation.
-    const probe = (await (await fetch(endpoint, { method: 'POST', headers: graphRequest.headers, body: QUERY })).json()) as {
-      errors?: unknown;
-      data?: { xUsers?: unknown[] };
-    };
-    if (probe.errors || probe.data?.xUsers?.length !== 100)
-      throw new Error(`bench operation failed: ${JSON.stringify(probe).slice(0, 500)}`);
-    const callsBefore = await upstreamCalls(endpoint.origin);
-    const graph = useWrk
-      ? wrk(endpoint.href, graphRequest)
-      : await load(endpoint.origin, graphRequest, (s, body) => s === 200 && !body.includes('"errors"'), queryOf);
-    const callsAfter = await upstreamCalls(endpoint.origin);
-    const rss = rssMiB(subgraph.child.pid!);
-    const row = (name: string, r: Result) =>
-      `| ${name} | ${r.rps.toFixed(0)} | ${r.p50.toFixed(1)} / ${r.p99.toFixed(1)} ms | ${r.errors} |`;
-    console.log(`\n${seconds} s per phase, ${concurrency} clients, 100 users x ~8 fields, load from ${useWrk ? 'wrk' : 'node'}\n`);
-    console.log('| target | req/s | p50 / p99 | errors |\n| --- | --- | --- | --- |');
-    console.log(row('raw upstream GET /2/users (emulator)', raw));
-    console.log(row('users-subgraph xUsers(100 ids)', graph));
-    console.log(`\nratio subgraph/raw: ${(graph.rps / raw.rps).toFixed(3)}  (goal >= 0.25, p99 <= 30 ms)`);
-    console.log(`subgraph RSS after load: ${rss.toFixed(0)} MiB (goal <= 160 MiB)`);
-    // Warm-up requests made calls too; the measured ones must have made exactly one each (wrk sends one body
-    // from every connection: there concurrent operations share calls, and the figure is below 1).
-    console.log(`upstream calls per operation: ${((callsAfter - callsBefore) / graph.sent).toFixed(3)} (cold path: 1)`);
+    for (const deployment of ['x-cold', 'all-cold', 'x-warm'] as const) {
+      const own = chosen.filter((s) => s.deployment === deployment);
+      if (own.length === 0) continue;
+      const subgraph = await startSubgraph(deployment, upstreams.env);
+      try {
+        for (const scenario of own) {
+          const result = await run(scenario, subgraph, upstreams);
+          results.push(result);
+          console.log(table([result]).split('\n')[2]);
+        }
+      } finally {
+        await stop(subgraph.child);
+      }
+    }
   } finally {
-    subgraph.child.kill('SIGTERM');
-    emulator.child.kill('SIGTERM');
+    upstreams.child.disconnect();
+    await stop(upstreams.child);
   }
+
+  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  const dirty = execSync('git status --porcelain -- src bench', { cwd: root, encoding: 'utf8' }).trim() !== '';
+  const report: BenchResults = {
+    version: 1,
+    date: new Date().toISOString(),
+    commit: dirty ? `${commit}+` : commit,
+    machine: machineInfo(),
+    settings: { seconds, clients, loadGenerator: 'node (undici, closed loop)', emulatorMode },
+    scenarios: results,
+    goals: { cpuMsPerHundredUserOp: 0.7, p99OverUpstream: 2, rssMiB: 140 },
+  };
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(`${outDir}/latest.json`, `${JSON.stringify(report, null, 2)}\n`);
+  writeFileSync(`${outDir}/latest.svg`, renderPlot(report));
+  const m = report.machine;
+  console.log(
+    `\n${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; ${clients} clients, ${seconds} s per phase, emulator ${emulatorMode}\n`,
+  );
+  console.log(table(results));
+  console.log(`\nwritten: ${outDir}/latest.json, ${outDir}/latest.svg`);
 }
 
 await main();

@@ -26,6 +26,7 @@ import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
+import { seeded, UNIVERSE, zipfIds } from './zipf-workload.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
@@ -35,36 +36,6 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
 const phases = (process.env.BENCH_PHASES ?? 'cold,coalescing,one,two').split(',');
 const token = 'bench-token';
-const UNIVERSE = 5_000;
-
-/** Deterministic choices, so two runs send the same mix. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    return state / 0x7fffffff;
-  };
-}
-
-/** Zipf (s = 1) over ids 1..UNIVERSE: id k is drawn with probability proportional to 1/k. */
-const cdf = (() => {
-  const weights = Array.from({ length: UNIVERSE }, (_, i) => 1 / (i + 1));
-  const total = weights.reduce((a, b) => a + b, 0);
-  let sum = 0;
-  return weights.map((w) => (sum += w / total));
-})();
-function zipfId(random: () => number): string {
-  const u = random();
-  let low = 0;
-  let high = cdf.length - 1;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (cdf[mid]! < u) low = mid + 1;
-    else high = mid;
-  }
-  return String(low + 1);
-}
-
 const QUERY = 'query Zipf($ids: [ID!]!) { xUsers(ids: $ids) { id name username } }';
 
 function startSubgraph(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
@@ -133,8 +104,7 @@ async function runPhase(name: string, replicaEnvs: Array<Record<string, string>>
       Array.from({ length: clients }, async (_, client) => {
         const pool = pools[client % pools.length]!;
         while (performance.now() < until) {
-          const count = 1 + Math.floor(random() * 10);
-          const ids = Array.from({ length: count }, () => zipfId(random));
+          const ids = zipfIds(random);
           const started = performance.now();
           const res = await pool.request({
             method: 'POST',
