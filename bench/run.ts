@@ -196,9 +196,15 @@ interface Subgraph {
   path: string;
 }
 
+/** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='GRAPHQL_EXECUTOR=graphql-js,…'), to compare settings. */
+function passThrough(): Record<string, string> {
+  const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
 function startSubgraph(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
   const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN! };
-  const common = { NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' };
+  const common = { NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...passThrough() };
   // The cold path: caches off, and no coalescing window (operations arriving within 2 ms of each other would
   // share calls: a saving, but one that hides the cost of an operation that goes upstream on its own).
   const cold = { COALESCE_WINDOW_MS: '0' };

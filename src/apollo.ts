@@ -11,6 +11,7 @@ import { type AccessControl, enforceAccess } from './auth/access.js';
 import { bugLogPlugin } from './bug-log-plugin.js';
 import type { Config } from './config.js';
 import type { RequestContext } from './context.js';
+import { compiledExecution } from './execution/compiled-executor.js';
 import { inputGuardPlugin } from './guard/input-guard.js';
 import { operationLimitRules } from './guard/operation-limits.js';
 import { cacheControlPlugin } from './plan/cache-control-plugin.js';
@@ -37,7 +38,10 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
   // Wraps the resolvers of the fields the schema protects (README, "Access control").
   const access = enforceAccess(schema, config.auth, logger);
   const apollo = new ApolloServer<RequestContext>({
-    schema,
+    // Compiled queries run through Apollo's executor interface (`src/execution/`); the schema is the same.
+    ...(config.executor === 'compiled'
+      ? { gateway: compiledExecution(schema, { runsBeforeCompiling: config.compileAfterRuns }).gateway }
+      : { schema }),
     introspection: config.introspection,
     csrfPrevention: true,
     includeStacktraceInErrorResponses: false,

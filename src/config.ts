@@ -31,6 +31,11 @@ const settings = z.object({
     .optional()
     .transform((v) => v || undefined),
   INLINE_TRACES: flag(false),
+  GRAPHQL_EXECUTOR: z
+    .enum(['compiled', 'graphql-js', ''])
+    .optional()
+    .transform((v) => v || 'compiled'),
+  GRAPHQL_COMPILE_AFTER_RUNS: int(0, 1_000_000, 1),
   MAX_IDS_PER_OPERATION: int(1, 100_000, 1000),
   MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: int(50, 120_000, 5_000),
@@ -137,6 +142,14 @@ export interface Config {
   explorer: 'graphiql' | 'sandbox' | 'off';
   /** Answer `apollo-federation-include-trace: ftv1` with per-field timings. */
   inlineTraces: boolean;
+  /**
+   * What runs operations (`src/execution/`): queries compiled by graphql-jit (graphql-js for what it
+   * cannot compile), or graphql-js alone. Inline traces time each field through graphql-js's resolvers
+   * hooks, so they run on graphql-js.
+   */
+  executor: 'compiled' | 'graphql-js';
+  /** Runs of a document on graphql-js before it is compiled: a document sent once is not worth compiling. */
+  compileAfterRuns: number;
   /** Who may see the fields the schema protects (`src/auth/`). */
   auth: AuthConfig;
   /** The headers of callers' own credentials, by provider and role (README, "Per-caller credentials"). */
@@ -224,6 +237,8 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
     introspection,
     explorer: vars.EXPLORER ?? (introspection ? 'graphiql' : 'off'),
     inlineTraces: vars.INLINE_TRACES,
+    executor: vars.INLINE_TRACES ? 'graphql-js' : vars.GRAPHQL_EXECUTOR,
+    compileAfterRuns: vars.GRAPHQL_COMPILE_AFTER_RUNS,
     auth: resolveAuth(auth.data, demo),
     callerHeaders: callerHeaders.data,
     maxRequestBytes: vars.MAX_REQUEST_BYTES,

@@ -26,6 +26,7 @@ export interface HarnessOptions {
    * Variables over those that point the providers at their emulators. Without any `AUTH_` variable,
    * AUTH_PERSONAL_DATA=open is added: protected fields are served as in the demo. Every provider's
    * record cache is off (`<NAME>_CACHE=0`) unless the test sets it: call counts then count each operation.
+   * Operations are compiled from their first run (GRAPHQL_COMPILE_AFTER_RUNS=0).
    */
   env?: Record<string, string>;
   /** The clock of the providers' clients (waits, pacing, tokens); the system's unless a test moves its own. */
@@ -68,6 +69,10 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     // The record cache is off unless a test turns it on: the call-count tests count what each operation
     // asks upstream, and an answer cached by an earlier case would hide it.
     for (const provider of providers) env[`${provider.id.name.toUpperCase()}_CACHE`] ??= '0';
+    // Every operation runs compiled from its first run (a server compiles a document when it comes again):
+    // the tests hold the compiled queries to every answer; GRAPHQL_EXECUTOR=graphql-js runs them on graphql-js.
+    env.GRAPHQL_COMPILE_AFTER_RUNS ??= '0';
+    env.GRAPHQL_EXECUTOR ??= process.env.GRAPHQL_EXECUTOR;
     const config = loadConfig(env);
     app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
   } catch (error) {
