@@ -20,18 +20,28 @@ export interface ScenarioResult {
   label: string;
   /** 'cold' (cache off, every operation upstream) or 'warm' (cache on) */
   path: 'cold' | 'warm';
+  /** Operations answered in the closed-loop phase (the clients back to back: the throughput the CPU allows) */
   operations: number;
   operationsPerSecond: number;
+  /**
+   * Latency at a fixed rate (open loop, `rateOpsPerSecond`, timed from when each operation was due): the
+   * subgraph's and, in `upstreamP99Ms`, the upstream's own for the same requests at the same rate. At
+   * saturation each would only show its own queue; see `saturation`.
+   */
   p50Ms: number;
   p99Ms: number;
+  /** The fixed rate of the latency phase, null when the scenario has none (then p50/p99 are the closed loop's) */
+  rateOpsPerSecond?: number | null;
+  /** Latency in the closed-loop phase (each process at its own saturation) */
+  saturation?: { p50Ms: number; p99Ms: number; upstreamP99Ms: number | null };
   errors: number;
   /** CPU time (user+system) of the subgraph process per operation */
   subgraphCpuMsPerOp: number;
   /** CPU time of the upstream emulator process(es) per operation, null when not measured */
   upstreamCpuMsPerOp: number | null;
-  /** p99 of the upstream's own answers measured in the same scenario (raw requests straight to the emulator), null when not measured */
+  /** p99 of the upstream's own answers to the same requests at the same rate (replayed straight at the emulator), null when not measured */
   upstreamP99Ms: number | null;
-  /** Operations a second the upstream itself served in that raw phase (the same clients), null when not measured */
+  /** Operations a second the upstream itself served in the closed-loop raw phase (the same clients), null when not measured */
   upstreamOperationsPerSecond: number | null;
   upstreamCallsPerOp: number;
   rssMiB: number;

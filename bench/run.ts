@@ -9,16 +9,23 @@
  *      receives: the upstream work of one operation;
  *   2. the raw phase: the same clients replay those requests straight at the emulators (each operation's
  *      requests at once, as the subgraph sends them): the upstream's own latency for the same work;
- *   3. the subgraph phase: the clients send the operation, each with ids of its own (no two operations in
- *      flight share an upstream call; on the cold path every operation goes upstream).
+ *   3. the subgraph phase: the clients send the operation back to back, each with ids of its own (no two
+ *      operations in flight share an upstream call; on the cold path every operation goes upstream);
+ *   4. latency at one fixed rate, half the subgraph's throughput, for the subgraph and for the raw
+ *      requests alike (open loop, each operation timed from when it was due): at saturation each would
+ *      only show the length of its own queue.
  * CPU is read from /proc (every thread's schedstat: nanoseconds) for the subgraph and for the upstream
- * process over the subgraph phase, and divided by the operations answered in it; upstream calls per
+ * process over phase 3, and divided by the operations answered in it; upstream calls per
  * operation come from the subgraph's /metrics. Results go to bench/results/latest.json and .svg.
  *
  *   npm run bench                               # every scenario, 10 s per phase
  *   BENCH_SECONDS=20 BENCH_SCENARIOS=x-100-users-15-fields npm run bench
  *   BENCH_EMULATOR=memoized npm run bench       # X's emulator replays cached bodies (cheaper upstream)
  *   BENCH_PROFILE=/tmp/prof npm run bench       # V8 CPU profiles of the subgraph (--cpu-prof)
+ *   BENCH_NODE_FLAGS='--max-semi-space-size=8' BENCH_SUBGRAPH_ENV=GRAPHQL_EXECUTOR=graphql-js npm run bench   # compare settings
+ *
+ * The warm scenario (Zipf, cache on) asks an X emulator that answers after BENCH_WARM_UPSTREAM_LATENCY_MS
+ * (50): the others answer at once, so that their figures are the work alone.
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -50,9 +57,11 @@ interface Scenario {
   body(client: number, n: number): string;
   /** Whether an answer is whole (no errors, every item there). */
   complete(answer: { data?: Record<string, unknown[] | null>; errors?: unknown }): boolean;
-  /** An operation every `intervalMs` per client instead of back to back (an upstream's own rate limit). */
+  /** An operation every `intervalMs` per client instead of back to back (an upstream's own rate limit); no open-loop phase then. */
   intervalMs?: number;
   clients?: number;
+  /** Distinct id sets (clients) the open-loop phase may use: the demo knows users 1-10000. */
+  spread?: number;
 }
 
 const FIELDS_3 = 'id name username';
@@ -76,6 +85,7 @@ function xUsers(users: number, fields: string, label: string): Scenario {
     // Client c's own ids, c*users+1…: concurrent operations share no call.
     body: (client) => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, { ids: range(client * users + 1, users) }),
     complete: allThere(users, 'xUsers'),
+    spread: Math.min(100, Math.floor(10_000 / users)),
   };
 }
 
@@ -102,6 +112,7 @@ const scenarios: Scenario[] = [
         r: range(client * 150 + 1, 150).map((id) => ({ __typename: 'XUser', id })),
       }),
     complete: allThere(150, '_entities'),
+    spread: 66,
   },
   {
     name: 'mixed-4-providers',
@@ -119,10 +130,11 @@ const scenarios: Scenario[] = [
   },
   {
     name: 'zipf-warm',
-    label: 'Zipf · 1–10 X users · 3 fields',
+    label: 'Zipf · 1–10 X users · 3 fields · upstream 50 ms away',
     deployment: 'x-warm',
     body: (client, n) => gql(`query Zipf($ids: [ID!]!) { xUsers(ids: $ids) { ${FIELDS_3} } }`, { ids: zipfIds(randomOf(client, n)) }),
     complete: (answer) => answer.errors === undefined && Array.isArray(answer.data?.xUsers),
+    spread: 100,
   },
 ];
 
@@ -165,7 +177,11 @@ function startUpstreams(): Promise<Upstreams> {
   // `node --import tsx`, not the tsx CLI: the pid read must be the process that answers.
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/upstreams.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', BENCH_EMULATOR: emulatorMode },
+    env: {
+      PATH: process.env.PATH ?? '',
+      BENCH_EMULATOR: emulatorMode,
+      BENCH_WARM_UPSTREAM_LATENCY_MS: process.env.BENCH_WARM_UPSTREAM_LATENCY_MS ?? '50',
+    },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const next = () =>
@@ -196,6 +212,13 @@ interface Subgraph {
   path: string;
 }
 
+/** Node's flags as `npm start` gives them (package.json), unless BENCH_NODE_FLAGS='--a --b' says otherwise. */
+function nodeFlags(): string[] {
+  if (process.env.BENCH_NODE_FLAGS !== undefined) return process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
+  const start = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
+  return start.split(' ').filter((word) => word.startsWith('--'));
+}
+
 /** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='GRAPHQL_EXECUTOR=graphql-js,…'), to compare settings. */
 function passThrough(): Record<string, string> {
   const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
@@ -210,7 +233,7 @@ function startSubgraph(deployment: Deployment, upstreamEnv: Record<string, strin
   const cold = { COALESCE_WINDOW_MS: '0' };
   // BENCH_PROFILE=dir writes a V8 CPU profile of each subgraph process there (open it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const node = [...profile, '--max-semi-space-size=32']; // as `npm start` runs it
+  const node = [...profile, ...nodeFlags()];
   const [args, env] =
     deployment === 'all-cold'
       ? [
@@ -219,7 +242,7 @@ function startSubgraph(deployment: Deployment, upstreamEnv: Record<string, strin
         ]
       : deployment === 'x-cold'
         ? [[...node, 'dist/src/main.js'], { ...common, ...cold, ...x, X_CACHE: '0' }]
-        : [[...node, 'dist/src/main.js'], { ...common, ...x }];
+        : [[...node, 'dist/src/main.js'], { ...common, ...x, X_API_BASE_URL: upstreamEnv.X_FAR_API_BASE_URL! }];
   const child = spawn(process.execPath, args, {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', ...env },
@@ -330,6 +353,38 @@ function cpuMeter(pids: number[]) {
   };
 }
 
+/**
+ * Open loop: an operation every 1/rate s whatever the answers do, each timed from when it was due (so a
+ * stall counts against every operation it delays), after a warm-up second. Operation `i` goes as client
+ * `i % spread`: enough id sets that operations in flight together rarely share a call.
+ */
+async function openLoop(rate: number, spread: number, operation: (client: number, n: number) => Promise<boolean>): Promise<Load> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const pending: Promise<void>[] = [];
+  const start = performance.now();
+  const measureFrom = start + 1_000;
+  const end = measureFrom + seconds * 1000;
+  const interval = 1000 / rate;
+  for (let i = 0; ; i++) {
+    const due = start + i * interval;
+    if (due >= end) break;
+    const ahead = due - performance.now();
+    if (ahead > 1) await sleep(ahead);
+    pending.push(
+      operation(i % spread, Math.floor(i / spread)).then((ok) => {
+        if (due < measureFrom) return;
+        latencies.push(performance.now() - due);
+        if (!ok) errors++;
+      }),
+    );
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
+  return { operations: latencies.length, sent: pending.length, p50: at(0.5), p99: at(0.99), errors };
+}
+
 // ——— One scenario —————————————————————————————————————————————————————————————————————————————
 
 async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams): Promise<ScenarioResult> {
@@ -360,57 +415,79 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     throw new Error(`${scenario.name}: the probe operation failed: ${(await res.text()).slice(0, 600)}`);
   }
 
-  // 2. The raw phase: the same upstream requests, straight at the emulators.
-  let upstreamP99: number | null = null;
-  let upstreamOperationsPerSecond: number | null = null;
-  if (captured.length > 0) {
-    const pools = new Map<string, Pool>();
-    for (const request of captured) {
-      const { origin } = new URL(request.url);
-      if (!pools.has(origin)) pools.set(origin, new Pool(origin, { connections: clientCount, pipelining: 1 }));
-    }
-    const replay = async () => {
-      const statuses = await Promise.all(
-        captured.map(async (request) => {
-          const url = new URL(request.url);
-          const res = await pools.get(url.origin)!.request({
-            method: request.method as 'GET',
-            path: url.pathname + url.search,
-            headers: request.headers,
-            ...(request.body === '' ? {} : { body: request.body }),
-          });
-          await res.body.text();
-          return res.statusCode;
-        }),
-      );
-      return statuses.every((status) => status === 200);
-    };
-    const raw = await load(clientCount, replay, { start() {}, end() {} }, scenario.intervalMs);
-    if (raw.errors > 0) throw new Error(`${scenario.name}: ${raw.errors} raw upstream replays failed`);
-    upstreamP99 = raw.p99;
-    upstreamOperationsPerSecond = raw.operations / seconds;
-    await Promise.all([...pools.values()].map((pool) => pool.close()));
+  // 2. The raw phase: the same upstream requests, straight at the emulators, the clients back to back.
+  const pools = new Map<string, Pool>();
+  for (const request of captured) {
+    const { origin } = new URL(request.url);
+    // Connections enough for the open loop's operations in flight.
+    if (!pools.has(origin)) pools.set(origin, new Pool(origin, { connections: 64, pipelining: 1 }));
   }
+  const replay = async () => {
+    const statuses = await Promise.all(
+      captured.map(async (request) => {
+        const url = new URL(request.url);
+        const res = await pools.get(url.origin)!.request({
+          method: request.method as 'GET',
+          path: url.pathname + url.search,
+          headers: request.headers,
+          ...(request.body === '' ? {} : { body: request.body }),
+        });
+        await res.body.text();
+        return res.statusCode;
+      }),
+    );
+    return statuses.every((status) => status === 200);
+  };
+  const hasRaw = captured.length > 0;
+  const none = { start() {}, end() {} };
+  const raw = hasRaw ? await load(clientCount, replay, none, scenario.intervalMs) : undefined;
+  if (raw !== undefined && raw.errors > 0) throw new Error(`${scenario.name}: ${raw.errors} raw upstream replays failed`);
 
-  // 3. The subgraph phase.
+  // 3. The subgraph phase, the clients back to back: CPU per operation and throughput.
   const callsBefore = await upstreamCalls(subgraph.origin);
   const cpu = cpuMeter([subgraph.child.pid!, upstreams.child.pid!]);
   const result = await load(clientCount, ask, cpu, scenario.intervalMs);
   const callsAfter = await upstreamCalls(subgraph.origin);
+
+  // 4. Latency at one fixed rate for both, half the subgraph's throughput: a comparison of latencies
+  // at saturation would compare queues (each process at its own maximum), not the work of an operation.
+  let atRate: { rate: number; subgraph: Load; upstream: Load | undefined } | undefined;
+  if (scenario.intervalMs === undefined) {
+    const rate = Math.max(1, Math.round(result.operations / seconds / 2));
+    const spread = scenario.spread ?? clientCount;
+    const openPool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
+    const askOpen = async (client: number, n: number) => {
+      const res = await openPool.request({
+        method: 'POST',
+        path: subgraph.path,
+        headers: { 'content-type': 'application/json' },
+        body: scenario.body(client, n),
+      });
+      return res.statusCode === 200 && scenario.complete(JSON.parse(await res.body.text()));
+    };
+    const upstream = hasRaw ? await openLoop(rate, spread, replay) : undefined;
+    atRate = { rate, subgraph: await openLoop(rate, spread, askOpen), upstream };
+    await openPool.close();
+  }
   await graphPool.close();
+  await Promise.all([...pools.values()].map((pool) => pool.close()));
+
+  const latency = atRate?.subgraph ?? result;
   return {
     name: scenario.name,
     label: scenario.label,
     path: scenario.deployment === 'x-warm' ? 'warm' : 'cold',
     operations: result.operations,
     operationsPerSecond: result.operations / seconds,
-    p50Ms: result.p50,
-    p99Ms: result.p99,
-    errors: result.errors,
+    p50Ms: latency.p50,
+    p99Ms: latency.p99,
+    rateOpsPerSecond: atRate?.rate ?? null,
+    saturation: { p50Ms: result.p50, p99Ms: result.p99, upstreamP99Ms: raw?.p99 ?? null },
+    errors: result.errors + (atRate?.subgraph.errors ?? 0),
     subgraphCpuMsPerOp: cpu.spent[0]! / result.operations,
     upstreamCpuMsPerOp: cpu.spent[1]! / result.operations,
-    upstreamP99Ms: upstreamP99,
-    upstreamOperationsPerSecond,
+    upstreamP99Ms: (atRate === undefined ? raw?.p99 : atRate.upstream?.p99) ?? null,
+    upstreamOperationsPerSecond: raw === undefined ? null : raw.operations / seconds,
     // Warm-up operations made calls too: per operation sent.
     upstreamCallsPerOp: (callsAfter - callsBefore) / result.sent,
     rssMiB: rssMiB(subgraph.child.pid!),
@@ -423,11 +500,11 @@ function table(results: ScenarioResult[]): string {
   const f = (value: number | null, digits: number) => (value === null || Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
   const rows = results.map(
     (r) =>
-      `| ${r.label}${r.path === 'warm' ? ' (cache on)' : ''} | ${f(r.operationsPerSecond, 0)} | ${f(r.subgraphCpuMsPerOp, 3)} | ${f(r.upstreamCpuMsPerOp, 3)} | ${f(r.p50Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.upstreamP99Ms, 1)} | ${f(r.upstreamCallsPerOp, 3)} | ${f(r.rssMiB, 0)} | ${r.errors} |`,
+      `| ${r.label}${r.path === 'warm' ? ' (cache on)' : ''} | ${f(r.operationsPerSecond, 0)} | ${f(r.upstreamOperationsPerSecond, 0)} | ${f(r.subgraphCpuMsPerOp, 3)} | ${f(r.upstreamCpuMsPerOp, 3)} | ${f(r.rateOpsPerSecond ?? null, 0)} | ${f(r.p50Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.upstreamP99Ms, 1)} | ${f(r.saturation?.p99Ms ?? null, 1)} / ${f(r.saturation?.upstreamP99Ms ?? null, 1)} | ${f(r.upstreamCallsPerOp, 3)} | ${f(r.rssMiB, 0)} | ${r.errors} |`,
   );
   return [
-    '| scenario | ops/s | subgraph CPU ms/op | upstream CPU ms/op | p50 / p99 ms | upstream p99 ms | calls/op | RSS MiB | errors |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| scenario | ops/s | upstream ops/s | subgraph CPU ms/op | upstream CPU ms/op | at ops/s | p50 / p99 ms | upstream p99 ms | saturated p99 / upstream ms | calls/op | RSS MiB | errors |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }

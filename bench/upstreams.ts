@@ -65,13 +65,22 @@ const x = await startXEmulator({
   recordRequests: false,
   memoizeBodies: process.env.BENCH_EMULATOR === 'memoized',
 });
+// The warm scenario's X answers after a network's latency (X's own is some tens of ms), as in
+// `npm run bench:zipf`: what a cache saves is the waiting, and a loopback emulator never waits.
+const xFar = await startXEmulator({
+  bearerToken: X_TOKEN,
+  port: 0,
+  rateLimit: { limit: 1_000_000_000, windowSeconds: 900 },
+  recordRequests: false,
+  latencyMs: Number(process.env.BENCH_WARM_UPSTREAM_LATENCY_MS ?? 50),
+});
 const bitrix24 = await startBitrix24('demo', {
   portals: [{ name: 'bench.bitrix24.local', emulator: { bucket: { perSecond: 100_000, burst: 100_000 } } }],
 });
 const nexudus = await startNexudus('demo', { throttle: false, auth: 'token' });
 
 const send = (message: UpstreamMessage) => process.send?.(message);
-send({ env: { X_API_BASE_URL: x.url, X_BEARER_TOKEN: X_TOKEN, ...bitrix24.env, ...nexudus.env } });
+send({ env: { X_API_BASE_URL: x.url, X_FAR_API_BASE_URL: xFar.url, X_BEARER_TOKEN: X_TOKEN, ...bitrix24.env, ...nexudus.env } });
 
 process.on('message', (message: { capture?: boolean }) => {
   if (message.capture === true) captured = [];
@@ -82,5 +91,5 @@ process.on('message', (message: { capture?: boolean }) => {
 });
 // The benchmark going away (its IPC channel closing) ends this process too.
 process.on('disconnect', () => {
-  void Promise.all([x.close(), bitrix24.close(), nexudus.close()]).then(() => process.exit(0));
+  void Promise.all([x.close(), xFar.close(), bitrix24.close(), nexudus.close()]).then(() => process.exit(0));
 });
