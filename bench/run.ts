@@ -463,7 +463,10 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
         headers: { 'content-type': 'application/json' },
         body: scenario.body(client, n),
       });
-      return res.statusCode === 200 && scenario.complete(JSON.parse(await res.body.text()));
+      // Not parsed here: this process's own garbage collection would add pauses to the figures it takes.
+      // The probe and the closed loop checked whole answers; this checks that none failed.
+      const text = await res.body.text();
+      return res.statusCode === 200 && !text.includes('"errors"');
     };
     const upstream = hasRaw ? await openLoop(rate, spread, replay) : undefined;
     atRate = { rate, subgraph: await openLoop(rate, spread, askOpen), upstream };
