@@ -59,7 +59,9 @@ export function renderPlot(results: BenchResults): string {
     ...panels.map((panel, i) => renderPanel(panel, results.scenarios, HEADER_HEIGHT + i * (panelHeight + PANEL_GAP))),
   ];
   return [
-    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family=${attr(FONT)} fill="${COLOURS.text}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family=${attr(FONT)} fill="${COLOURS.text}" role="img">`,
+    // Read aloud in place of the picture (and what a README shows while it loads).
+    `<title>${escapeXml(`CPU per operation and p99 latency per scenario, subgraph against upstream: ${results.machine.cpuModel}, ${results.machine.cores} cores`)}</title>`,
     `<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#fff"/>`,
     ...body,
     '</svg>',
