@@ -36,6 +36,7 @@ const settings = z.object({
     .optional()
     .transform((v) => v || 'compiled'),
   GRAPHQL_COMPILE_AFTER_RUNS: int(0, 1_000_000, 1),
+  GRAPHQL_COMPILE_BUDGET_MS: int(0, 1_000_000, 100),
   MAX_IDS_PER_OPERATION: int(1, 100_000, 1000),
   MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
   UPSTREAM_TIMEOUT_MS: int(50, 120_000, 5_000),
@@ -150,6 +151,8 @@ export interface Config {
   executor: 'compiled' | 'graphql-js';
   /** Runs of a document on graphql-js before it is compiled: a document sent once is not worth compiling. */
   compileAfterRuns: number;
+  /** Compiling time allowed at once, refilled at a tenth of it a second (`src/execution/`). */
+  compileBudgetMs: number;
   /** Who may see the fields the schema protects (`src/auth/`). */
   auth: AuthConfig;
   /** The headers of callers' own credentials, by provider and role (README, "Per-caller credentials"). */
@@ -239,6 +242,7 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
     inlineTraces: vars.INLINE_TRACES,
     executor: vars.INLINE_TRACES ? 'graphql-js' : vars.GRAPHQL_EXECUTOR,
     compileAfterRuns: vars.GRAPHQL_COMPILE_AFTER_RUNS,
+    compileBudgetMs: vars.GRAPHQL_COMPILE_BUDGET_MS,
     auth: resolveAuth(auth.data, demo),
     callerHeaders: callerHeaders.data,
     maxRequestBytes: vars.MAX_REQUEST_BYTES,

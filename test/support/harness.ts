@@ -72,6 +72,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     // Every operation runs compiled from its first run (a server compiles a document when it comes again):
     // the tests hold the compiled queries to every answer; GRAPHQL_EXECUTOR=graphql-js runs them on graphql-js.
     env.GRAPHQL_COMPILE_AFTER_RUNS ??= '0';
+    env.GRAPHQL_COMPILE_BUDGET_MS ??= '1000000';
     env.GRAPHQL_EXECUTOR ??= process.env.GRAPHQL_EXECUTOR;
     const config = loadConfig(env);
     app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
