@@ -40,7 +40,10 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
   const apollo = new ApolloServer<RequestContext>({
     // Compiled queries run through Apollo's executor interface (`src/execution/`); the schema is the same.
     ...(config.executor === 'compiled'
-      ? { gateway: compiledExecution(schema, { runsBeforeCompiling: config.compileAfterRuns, compileBudgetMs: config.compileBudgetMs }).gateway }
+      ? {
+          gateway: compiledExecution(schema, { runsBeforeCompiling: config.compileAfterRuns, compileBudgetMs: config.compileBudgetMs })
+            .gateway,
+        }
       : { schema }),
     introspection: config.introspection,
     csrfPrevention: true,
