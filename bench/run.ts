@@ -28,15 +28,14 @@
  * (50): the others answer at once, so that their figures are the work alone.
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { renderPlot } from './plot.js';
+import { counterSum, cpuMs, nodeFlags, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
 import { type BenchResults, machineInfo, type ScenarioResult } from './results.js';
 import type { CapturedRequest, UpstreamMessage } from './upstreams.js';
 import { seeded, zipfIds } from './zipf-workload.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
 const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const clients = Number(process.env.BENCH_CLIENTS ?? 10);
@@ -147,26 +146,6 @@ function randomOf(client: number, n: number): () => number {
 
 // ——— Processes ——————————————————————————————————————————————————————————————————————————————
 
-/** CPU time of every thread of a process, in ms (schedstat: nanoseconds; stat's ticks as a fallback). */
-function cpuMs(pid: number): number {
-  let ns = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
-    try {
-      ns += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  if (ns > 0) return ns / 1e6;
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100;
-}
-
-function rssMiB(pid: number): number {
-  const match = readFileSync(`/proc/${pid}/status`, 'utf8').match(/VmRSS:\s+(\d+) kB/);
-  return match ? Number(match[1]) / 1024 : Number.NaN;
-}
-
 interface Upstreams {
   child: ChildProcess;
   env: Record<string, string>;
@@ -184,10 +163,14 @@ function startUpstreams(): Promise<Upstreams> {
     },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
+  // The next message; both listeners go once it comes (one capture per scenario would pile them up).
   const next = () =>
     new Promise<UpstreamMessage>((resolve, reject) => {
-      child.once('message', (message) => resolve(message as UpstreamMessage));
-      child.once('exit', (code) => reject(new Error(`upstream emulators exited ${code}`)));
+      const exited = (code: number | null) => reject(new Error(`upstream emulators exited ${code}`));
+      child.once('exit', exited).once('message', (message) => {
+        child.off('exit', exited);
+        resolve(message as UpstreamMessage);
+      });
     });
   return next().then((message) => {
     if (!('env' in message)) throw new Error('upstream emulators: expected their variables first');
@@ -206,77 +189,30 @@ function startUpstreams(): Promise<Upstreams> {
   });
 }
 
-interface Subgraph {
-  child: ChildProcess;
-  origin: string;
-  path: string;
-}
-
-/** Node's flags as `npm start` gives them (package.json), unless BENCH_NODE_FLAGS='--a --b' says otherwise. */
-function nodeFlags(): string[] {
-  if (process.env.BENCH_NODE_FLAGS !== undefined) return process.env.BENCH_NODE_FLAGS.split(' ').filter(Boolean);
-  const start = (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { scripts: { start: string } }).scripts.start;
-  return start.split(' ').filter((word) => word.startsWith('--'));
-}
-
 /** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='GRAPHQL_EXECUTOR=graphql-js,…'), to compare settings. */
 function passThrough(): Record<string, string> {
   const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
   return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
 }
 
-function startSubgraph(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
-  const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN! };
-  const common = { NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...passThrough() };
+/** The subgraph a deployment runs: the built one as `npm start` runs it, or with Telegram's emulator in its process. */
+function startDeployment(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
+  const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN!, ...passThrough() };
   // The cold path: caches off, and no coalescing window (operations arriving within 2 ms of each other would
   // share calls: a saving, but one that hides the cost of an operation that goes upstream on its own).
   const cold = { COALESCE_WINDOW_MS: '0' };
   // BENCH_PROFILE=dir writes a V8 CPU profile of each subgraph process there (open it in Chrome DevTools).
   const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const node = [...profile, ...nodeFlags()];
-  const [args, env] =
-    deployment === 'all-cold'
-      ? [
-          [...node, '--import', 'tsx', 'bench/subgraph-with-telegram.ts'],
-          { ...common, ...cold, ...upstreamEnv, X_CACHE: '0', TELEGRAM_CACHE: '0', BITRIX24_CACHE: '0', NEXUDUS_CACHE: '0' },
-        ]
-      : deployment === 'x-cold'
-        ? [[...node, 'dist/src/main.js'], { ...common, ...cold, ...x, X_CACHE: '0' }]
-        : [[...node, 'dist/src/main.js'], { ...common, ...x, X_API_BASE_URL: upstreamEnv.X_FAR_API_BASE_URL! }];
-  const child = spawn(process.execPath, args, {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const onData = (chunk: string) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('users-subgraph ready'));
-      if (line === undefined) return;
-      const endpoint = new URL(JSON.parse(line).endpoint as string);
-      // The rest of its log is read and dropped, but warnings and errors are shown.
-      child.stdout!.off('data', onData).on('data', (more: string) => {
-        for (const l of more.split('\n')) if (/"level":(4|5|6)\d/.test(l)) process.stderr.write(`${l}\n`);
-      });
-      resolve({ child, origin: endpoint.origin, path: endpoint.pathname });
-    };
-    child.stdout!.setEncoding('utf8').on('data', onData);
-    child.on('exit', (code) => reject(new Error(`subgraph (${deployment}) exited ${code}:\n${out}`)));
-  });
-}
-
-function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    child.once('exit', () => resolve());
-    child.kill('SIGTERM');
-  });
-}
-
-async function upstreamCalls(origin: string): Promise<number> {
-  const text = await (await fetch(`${origin}/metrics`)).text();
-  return [...text.matchAll(/^users_subgraph_upstream_requests_total\{[^}]*\} (\d+)/gm)].reduce((sum, m) => sum + Number(m[1]), 0);
+  const args = [...profile, ...nodeFlags()];
+  if (deployment === 'all-cold') {
+    const off = { X_CACHE: '0', TELEGRAM_CACHE: '0', BITRIX24_CACHE: '0', NEXUDUS_CACHE: '0' };
+    return startSubgraph(
+      { ...upstreamEnv, ...passThrough(), ...cold, ...off },
+      { args: [...args, '--import', 'tsx'], script: 'bench/subgraph-with-telegram.ts' },
+    );
+  }
+  if (deployment === 'x-cold') return startSubgraph({ ...x, ...cold, X_CACHE: '0' }, { args });
+  return startSubgraph({ ...x, X_API_BASE_URL: upstreamEnv.X_FAR_API_BASE_URL! }, { args });
 }
 
 // ——— Load ————————————————————————————————————————————————————————————————————————————————————
@@ -389,31 +325,32 @@ async function openLoop(rate: number, spread: number, operation: (client: number
 
 async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams): Promise<ScenarioResult> {
   const clientCount = scenario.clients ?? clients;
-  const graphPool = new Pool(subgraph.origin, { connections: clientCount, pipelining: 1 });
-  const ask = async (client: number, n: number) => {
+  // Connections enough for the open loop's operations in flight (the closed loop opens one per client).
+  const graphPool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
+  const send = async (client: number, n: number) => {
     const res = await graphPool.request({
       method: 'POST',
       path: subgraph.path,
       headers: { 'content-type': 'application/json' },
       body: scenario.body(client, n),
     });
-    const text = await res.body.text();
-    return res.statusCode === 200 && scenario.complete(JSON.parse(text));
+    return { status: res.statusCode, text: await res.body.text() };
+  };
+  const whole = (answer: { status: number; text: string }) => answer.status === 200 && scenario.complete(JSON.parse(answer.text));
+  const ask = async (client: number, n: number) => whole(await send(client, n));
+  // The open loop only checks that none failed: parsing there would add this process's own garbage
+  // collection pauses to the latencies it takes. The probe and the closed loop check whole answers.
+  const askUnparsed = async (client: number, n: number) => {
+    const { status, text } = await send(client, n);
+    return status === 200 && !text.includes('"errors"');
   };
 
   // 1. The probe: a whole answer, and the upstream requests one operation makes.
-  let probeOk = false;
+  let probe = { status: 0, text: '' };
   const captured = await upstreams.capture(async () => {
-    probeOk = await ask(clientCount - 1, 0);
+    probe = await send(clientCount - 1, 0);
   });
-  if (!probeOk) {
-    const res = await fetch(`${subgraph.origin}${subgraph.path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: scenario.body(clientCount - 1, 0),
-    });
-    throw new Error(`${scenario.name}: the probe operation failed: ${(await res.text()).slice(0, 600)}`);
-  }
+  if (!whole(probe)) throw new Error(`${scenario.name}: the probe operation failed: ${probe.text.slice(0, 600)}`);
 
   // 2. The raw phase: the same upstream requests, straight at the emulators, the clients back to back.
   const pools = new Map<string, Pool>();
@@ -444,10 +381,10 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   if (raw !== undefined && raw.errors > 0) throw new Error(`${scenario.name}: ${raw.errors} raw upstream replays failed`);
 
   // 3. The subgraph phase, the clients back to back: CPU per operation and throughput.
-  const callsBefore = await upstreamCalls(subgraph.origin);
+  const callsBefore = await counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total');
   const cpu = cpuMeter([subgraph.child.pid!, upstreams.child.pid!]);
   const result = await load(clientCount, ask, cpu, scenario.intervalMs);
-  const callsAfter = await upstreamCalls(subgraph.origin);
+  const callsAfter = await counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total');
 
   // 4. Latency at one fixed rate for both, half the subgraph's throughput: a comparison of latencies
   // at saturation would compare queues (each process at its own maximum), not the work of an operation.
@@ -455,22 +392,8 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   if (scenario.intervalMs === undefined) {
     const rate = Math.max(1, Math.round(result.operations / seconds / 2));
     const spread = scenario.spread ?? clientCount;
-    const openPool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
-    const askOpen = async (client: number, n: number) => {
-      const res = await openPool.request({
-        method: 'POST',
-        path: subgraph.path,
-        headers: { 'content-type': 'application/json' },
-        body: scenario.body(client, n),
-      });
-      // Not parsed here: this process's own garbage collection would add pauses to the figures it takes.
-      // The probe and the closed loop checked whole answers; this checks that none failed.
-      const text = await res.body.text();
-      return res.statusCode === 200 && !text.includes('"errors"');
-    };
     const upstream = hasRaw ? await openLoop(rate, spread, replay) : undefined;
-    atRate = { rate, subgraph: await openLoop(rate, spread, askOpen), upstream };
-    await openPool.close();
+    atRate = { rate, subgraph: await openLoop(rate, spread, askUnparsed), upstream };
   }
   await graphPool.close();
   await Promise.all([...pools.values()].map((pool) => pool.close()));
@@ -521,7 +444,7 @@ async function main(): Promise<void> {
     for (const deployment of ['x-cold', 'all-cold', 'x-warm'] as const) {
       const own = chosen.filter((s) => s.deployment === deployment);
       if (own.length === 0) continue;
-      const subgraph = await startSubgraph(deployment, upstreams.env);
+      const subgraph = await startDeployment(deployment, upstreams.env);
       try {
         for (const scenario of own) {
           const result = await run(scenario, subgraph, upstreams);

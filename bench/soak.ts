@@ -10,11 +10,9 @@
  * expansions) with what a hostile client sends (malformed and injected ids, fragment bombs, alias
  * floods) and clients that give up before the answer.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { root, rssMiB, startSubgraph } from './processes.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const minutes = Number(process.env.SOAK_MINUTES ?? 10);
 const clients = Number(process.env.SOAK_CLIENTS ?? 8);
 const sampleEveryMs = 5_000;
@@ -95,28 +93,6 @@ function nextOperation(): { body: unknown; abandonAfterMs?: number } {
   };
 }
 
-function start(): Promise<{ child: ChildProcess; endpoint: string }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', 'dist/src/main.js'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    child.stdout!.setEncoding('utf8').on('data', (chunk: string) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('users-subgraph ready'));
-      if (line) resolve({ child, endpoint: (JSON.parse(line) as { endpoint: string }).endpoint });
-    });
-    child.on('exit', (code) => reject(new Error(`the subgraph exited ${code}:\n${out}`)));
-  });
-}
-
-function rssMiB(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').match(/^VmRSS:\s+(\d+) kB/m);
-  return Number(line?.[1] ?? 0) / 1024;
-}
-
 /** Least-squares slope of (t, y): MiB per minute when t is in minutes. */
 function slope(points: Array<[number, number]>): number {
   const n = points.length;
@@ -130,7 +106,9 @@ function slope(points: Array<[number, number]>): number {
 
 async function main(): Promise<void> {
   execFileSync('npm', ['run', 'build'], { cwd: root, stdio: 'inherit' });
-  const { child, endpoint } = await start();
+  // The demo (no provider configured), as `npm start` runs it.
+  const { child, origin, path } = await startSubgraph({});
+  const endpoint = `${origin}${path}`;
   const pid = child.pid!;
   const started = performance.now();
   const until = started + minutes * 60_000;

@@ -21,14 +21,13 @@
  *   BENCH_CLIENTS=200 BENCH_SECONDS=20 BENCH_UPSTREAM_LATENCY_MS=50 npm run bench:zipf
  *   BENCH_SUBGRAPH=/elsewhere/dist/src/main.js BENCH_PHASES=cold npm run bench:zipf   # another build
  */
-import { type ChildProcess, execSync, spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
+import { counterSum, root, type Subgraph, startSubgraph } from './processes.js';
 import { seeded, UNIVERSE, zipfIds } from './zipf-workload.js';
 
-const root = fileURLToPath(new URL('..', import.meta.url));
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const clients = Number(process.env.BENCH_CLIENTS ?? 200);
 const latencyMs = Number(process.env.BENCH_UPSTREAM_LATENCY_MS ?? 50);
@@ -38,40 +37,9 @@ const phases = (process.env.BENCH_PHASES ?? 'cold,coalescing,one,two').split(','
 const token = 'bench-token';
 const QUERY = 'query Zipf($ids: [ID!]!) { xUsers(ids: $ids) { id name username } }';
 
-function startSubgraph(env: Record<string, string>): Promise<{ child: ChildProcess; origin: string }> {
-  const child = spawn(process.execPath, ['--max-semi-space-size=32', subgraphMain], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  return new Promise((resolve, reject) => {
-    // Its log comes on stdout (info: the ready line says where it listens); read until that line, then drained unread.
-    let out = '';
-    const onData = (chunk: string) => {
-      out += chunk;
-      const line = out.split('\n').find((l) => l.includes('users-subgraph ready'));
-      if (line) {
-        child.stdout!.off('data', onData);
-        // Warnings and worse (Redis lost, say) are worth seeing next to the figures they explain.
-        child.stdout!.on('data', (more: string) => {
-          for (const l of more.split('\n')) if (/"level":(4|5|6)\d/.test(l)) process.stderr.write(`${l}\n`);
-        });
-        resolve({ child, origin: new URL(JSON.parse(line).endpoint as string).origin });
-      }
-    };
-    child.stdout!.setEncoding('utf8').on('data', onData);
-    child.on('exit', (code) => reject(new Error(`subgraph exited ${code}:\n${out}`)));
-  });
-}
-
-/** A counter's sum over its series (one provider's), from a replica's /metrics. */
-async function counter(origin: string, name: string, provider = 'x'): Promise<number> {
-  const text = await (await fetch(`${origin}/metrics`)).text();
-  const pattern = new RegExp(`^${name}\\{([^}]*)\\} ([\\d.e+]+)$`, 'gm');
-  let sum = 0;
-  for (const m of text.matchAll(pattern)) if (m[1]!.includes(`provider="${provider}"`)) sum += Number(m[2]);
-  return sum;
-}
+/** A counter's sum over one provider's series, from a replica's /metrics. */
+const counter = (origin: string, name: string, provider = 'x') =>
+  counterSum(origin, name, (labels) => labels.includes(`provider="${provider}"`));
 
 interface PhaseResult {
   name: string;
@@ -88,10 +56,10 @@ interface PhaseResult {
 }
 
 async function runPhase(name: string, replicaEnvs: Array<Record<string, string>>, upstream: string, emulator: XEmu): Promise<PhaseResult> {
-  const replicas: Array<{ child: ChildProcess; origin: string }> = [];
+  const replicas: Subgraph[] = [];
   try {
     for (const env of replicaEnvs) {
-      replicas.push(await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: upstream, ...env }));
+      replicas.push(await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: upstream, ...env }, { script: subgraphMain }));
     }
     emulator.reset();
     const pools = replicas.map((r) => new Pool(r.origin, { connections: Math.ceil(clients / replicas.length), pipelining: 1 }));
