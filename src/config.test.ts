@@ -124,6 +124,9 @@ describe('loadConfig defaults', () => {
       HOST: '127.0.0.1',
       LOG_LEVEL: 'debug',
       INTROSPECTION: 'false',
+      GRAPHQL_EXECUTOR: 'graphql-js',
+      GRAPHQL_COMPILE_AFTER_RUNS: '3',
+      GRAPHQL_COMPILE_BUDGET_MS: '50',
       MAX_IDS_PER_OPERATION: '50',
       MAX_REQUEST_BYTES: '2048',
       UPSTREAM_TIMEOUT_MS: '750',
@@ -155,9 +158,9 @@ describe('loadConfig defaults', () => {
       introspection: false,
       explorer: 'off',
       inlineTraces: false,
-      executor: 'compiled',
-      compileAfterRuns: 1,
-      compileBudgetMs: 100,
+      executor: 'graphql-js',
+      compileAfterRuns: 3,
+      compileBudgetMs: 50,
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       callerHeaders: DEFAULT_CALLER_HEADERS,
       maxRequestBytes: 2048,
@@ -194,6 +197,12 @@ describe('loadConfig defaults', () => {
       },
       providers: [],
     });
+  });
+
+  it('runs operations on graphql-js whenever inline traces are on (they time fields through its resolvers), and refuses an unknown executor', () => {
+    expect(loadConfig({ INLINE_TRACES: '1', GRAPHQL_EXECUTOR: 'compiled' }).executor).toBe('graphql-js');
+    expect(loadConfig({ INLINE_TRACES: '0' }).executor).toBe('compiled');
+    expect(configError({ GRAPHQL_EXECUTOR: 'jit' }).message).toContain('GRAPHQL_EXECUTOR');
   });
 
   it('accepts the bounds of numeric variables', () => {

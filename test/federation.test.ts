@@ -4,10 +4,11 @@ import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { type DocumentNode, Kind, parse, visit } from 'graphql';
+import { parse } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadTypeDefs } from '../src/schema.js';
 import { type Harness, startHarness } from './support/harness.js';
+import { withoutAccessDirectives } from './support/posts-subgraph.js';
 import { idsOf, xCalls } from './support/x.js';
 
 /**
@@ -70,19 +71,6 @@ async function startPostsSubgraph(): Promise<StartedServer> {
   });
   const { url } = await startStandaloneServer(server, { listen: { port: 0, host: '127.0.0.1' } });
   return { server, url };
-}
-
-/** `typeDefs` without `@authenticated` and `@requiresScopes` (applications and imports): what Apollo Gateway can load. */
-function withoutAccessDirectives(typeDefs: DocumentNode): DocumentNode {
-  const access = new Set(['authenticated', 'requiresScopes']);
-  return visit(typeDefs, {
-    Directive: (node) => (access.has(node.name.value) ? null : undefined),
-    Argument(node) {
-      if (node.name.value !== 'import' || node.value.kind !== Kind.LIST) return undefined;
-      const values = node.value.values.filter((v) => !(v.kind === Kind.STRING && access.has(v.value.slice(1))));
-      return { ...node, value: { ...node.value, values } };
-    },
-  });
 }
 
 /** One request the gateway sent to the users subgraph. */

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -245,6 +246,18 @@ describe('UpstreamClient: success', () => {
     const response = await send(client({ classify: () => ({ kind: 'ok' }) }), get(freshLabel()));
     expect(response.status).toBe(404);
     expect(seen).toHaveLength(1);
+  });
+});
+
+describe("UpstreamClient: the caller's signal", () => {
+  it('carries no listener of an attempt once the attempt is over, answered or failed: a request runs many calls on one signal', async () => {
+    const caller = new AbortController();
+    script = [reply(200, {}), reply(503, {}), reply(200, {})];
+    const c = client({ retry: { maxAttempts: 2, maxTotalWaitMs: 0, baseDelayMs: 0 } });
+    await clock.run(c.send(get(freshLabel()), caller.signal));
+    await clock.run(c.send(get(freshLabel()), caller.signal)); // a 503, then an answer
+    expect(seen).toHaveLength(3);
+    expect(getEventListeners(caller.signal, 'abort')).toEqual([]);
   });
 });
 
