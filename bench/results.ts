@@ -18,8 +18,10 @@ export interface ScenarioResult {
   name: string;
   /** human label, e.g. 'xUsers · 100 users · 15 fields' */
   label: string;
-  /** 'cold' (cache off, every operation upstream) or 'warm' (cache on) */
+  /** 'cold' (every operation's ids new: each one goes upstream) or 'warm' (a Zipf workload on the cache) */
   path: 'cold' | 'warm';
+  /** Whether the record cache was on (as shipped) or off; absent in results written before it was recorded */
+  cache?: 'on' | 'off';
   /** Operations answered in the closed-loop phase (the clients back to back: the throughput the CPU allows) */
   operations: number;
   operationsPerSecond: number;

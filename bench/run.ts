@@ -45,8 +45,12 @@ const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 
 // ——— Scenarios ———————————————————————————————————————————————————————————————————————————————
 
-/** Which subgraph process a scenario runs against. */
-type Deployment = 'x-cold' | 'all-cold' | 'x-warm';
+/**
+ * Which subgraph process a scenario runs against: X alone with its record cache off (`x-cold`) or as
+ * shipped (`x-cold-cached`: every operation's ids are new to it, so each one is a miss that is stored),
+ * all four providers with the caches off, or X as shipped with a Zipf workload (`x-warm`).
+ */
+type Deployment = 'x-cold' | 'x-cold-cached' | 'all-cold' | 'x-warm';
 
 interface Scenario {
   name: string;
@@ -76,16 +80,33 @@ const allThere =
   (answer: { data?: Record<string, unknown[] | null>; errors?: unknown }) =>
     answer.errors === undefined && fields.every((field) => answer.data?.[field]?.length === count);
 
-function xUsers(users: number, fields: string, label: string): Scenario {
-  return {
+/**
+ * Ids no operation asked before: the cold path, with the cache on or off, never meets an id twice
+ * (the benchmark's X emulator knows every id up to 10^15), so concurrent operations share no call
+ * and, cache on, every operation is a miss whose records are stored.
+ */
+let nextFreshId = 1_000_000;
+const freshIds = (count: number) => {
+  const from = nextFreshId;
+  nextFreshId += count;
+  return range(from, count);
+};
+
+/** A cold scenario, once with the cache off and once as shipped. */
+function cold(scenario: Omit<Scenario, 'deployment'>): Scenario[] {
+  return [
+    { ...scenario, label: `${scenario.label} · cache off`, deployment: 'x-cold' },
+    { ...scenario, name: `${scenario.name}-cached`, label: `${scenario.label} · cache on`, deployment: 'x-cold-cached' },
+  ];
+}
+
+function xUsers(users: number, fields: string, label: string): Scenario[] {
+  return cold({
     name: `x-${users}-users-${fields === FIELDS_3 ? 3 : 15}-fields`,
     label,
-    deployment: 'x-cold',
-    // Client c's own ids, c*users+1…: concurrent operations share no call.
-    body: (client) => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, { ids: range(client * users + 1, users) }),
+    body: () => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, { ids: freshIds(users) }),
     complete: allThere(users, 'xUsers'),
-    spread: Math.min(100, Math.floor(10_000 / users)),
-  };
+  });
 }
 
 const MIXED = `query Mixed($x: [ID!]!, $t: [ID!]!, $b: [ID!]!, $n: [ID!]!) {
@@ -96,23 +117,21 @@ const MIXED = `query Mixed($x: [ID!]!, $t: [ID!]!, $b: [ID!]!, $n: [ID!]!) {
 }`;
 
 const scenarios: Scenario[] = [
-  xUsers(1, FIELDS_3, 'xUsers · 1 user · 3 fields'),
-  xUsers(1, FIELDS_15, 'xUsers · 1 user · 15 fields'),
-  xUsers(10, FIELDS_3, 'xUsers · 10 users · 3 fields'),
-  xUsers(10, FIELDS_15, 'xUsers · 10 users · 15 fields'),
-  xUsers(100, FIELDS_3, 'xUsers · 100 users · 3 fields'),
-  xUsers(100, FIELDS_15, 'xUsers · 100 users · 15 fields'),
-  {
+  ...xUsers(1, FIELDS_3, 'xUsers · 1 user · 3 fields'),
+  ...xUsers(1, FIELDS_15, 'xUsers · 1 user · 15 fields'),
+  ...xUsers(10, FIELDS_3, 'xUsers · 10 users · 3 fields'),
+  ...xUsers(10, FIELDS_15, 'xUsers · 10 users · 15 fields'),
+  ...xUsers(100, FIELDS_3, 'xUsers · 100 users · 3 fields'),
+  ...xUsers(100, FIELDS_15, 'xUsers · 100 users · 15 fields'),
+  ...cold({
     name: 'x-entities-150',
     label: '_entities · 150 XUser · 8 fields',
-    deployment: 'x-cold',
-    body: (client) =>
+    body: () =>
       gql(`query Entities($r: [_Any!]!) { _entities(representations: $r) { ... on XUser { ${FIELDS_8} } } }`, {
-        r: range(client * 150 + 1, 150).map((id) => ({ __typename: 'XUser', id })),
+        r: freshIds(150).map((id) => ({ __typename: 'XUser', id })),
       }),
     complete: allThere(150, '_entities'),
-    spread: 66,
-  },
+  }),
   {
     name: 'mixed-4-providers',
     label: 'mixed · 4 providers × 25 users',
@@ -212,6 +231,8 @@ function startDeployment(deployment: Deployment, upstreamEnv: Record<string, str
     );
   }
   if (deployment === 'x-cold') return startSubgraph({ ...x, ...cold, X_CACHE: '0' }, { args });
+  // The record cache as shipped (on, CACHE_MAX_BYTES's default): what storing every miss costs.
+  if (deployment === 'x-cold-cached') return startSubgraph({ ...x, ...cold }, { args });
   return startSubgraph({ ...x, X_API_BASE_URL: upstreamEnv.X_FAR_API_BASE_URL! }, { args });
 }
 
@@ -403,6 +424,7 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     name: scenario.name,
     label: scenario.label,
     path: scenario.deployment === 'x-warm' ? 'warm' : 'cold',
+    cache: scenario.deployment === 'x-cold' || scenario.deployment === 'all-cold' ? 'off' : 'on',
     operations: result.operations,
     operationsPerSecond: result.operations / seconds,
     p50Ms: latency.p50,
@@ -441,7 +463,7 @@ async function main(): Promise<void> {
   const upstreams = await startUpstreams();
   const results: ScenarioResult[] = [];
   try {
-    for (const deployment of ['x-cold', 'all-cold', 'x-warm'] as const) {
+    for (const deployment of ['x-cold', 'x-cold-cached', 'all-cold', 'x-warm'] as const) {
       const own = chosen.filter((s) => s.deployment === deployment);
       if (own.length === 0) continue;
       const subgraph = await startDeployment(deployment, upstreams.env);
