@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
-import { type CachePolicy, SharedLookups } from './batching/shared-lookups.js';
+import type { CachePolicy } from './batching/cache-triage.js';
+import { SharedLookups } from './batching/shared-lookups.js';
 import { type FetchClaims, RedisFetchClaims } from './cache/fetch-claims.js';
 import { MemoryCache } from './cache/memory-cache.js';
 import type { RecordCache } from './cache/record-cache.js';

@@ -3,9 +3,11 @@ import type { Logger } from 'pino';
 import { ANONYMOUS, type Caller } from './auth/caller.js';
 import { createBatchLoader } from './batching/batch-loader.js';
 import { KeyBudget } from './batching/key-budget.js';
-import { type RequestSink, SharedLookups } from './batching/shared-lookups.js';
+import type { PartialAnswer, RequestSink } from './batching/lookup-call.js';
+import { SharedLookups } from './batching/shared-lookups.js';
 import { MemoryCache } from './cache/memory-cache.js';
 import type { CallerCredentials } from './credentials/read.js';
+import { answeredFields, type PartialRecords } from './plan/partial-records.js';
 import type { SelectedFields } from './plan/selected-fields.js';
 import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
 import type { OperationTelemetry } from './telemetry/operation.js';
@@ -41,11 +43,13 @@ function defaultShared(logger: Logger): SharedLookups {
   return unshared;
 }
 
-/** A stale answer a request served because its upstream could not answer (README, "Sharing upstream calls"). */
+/** A stale answer a request served because its upstream could not answer (README, "Record cache"). */
 export interface StaleNote {
   provider: string;
   id: string;
   ageSeconds: number;
+  /** The selected fields of the record's type that the stale record answered (the others answered an error). */
+  fields?: string[];
 }
 
 /**
@@ -53,7 +57,7 @@ export interface StaleNote {
  * operation is known, before execution), and its loaders, one per lookup and partition, made on first
  * use and never shared between requests, so one caller's results are never served to another.
  */
-export class RequestContext implements RequestSink {
+export class RequestContext implements RequestSink, PartialRecords {
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;
   /** Who sent the request (README, "Access control"): set by the server from its credentials before the operation runs. */
@@ -67,6 +71,11 @@ export class RequestContext implements RequestSink {
   credentials: CallerCredentials = new Map();
   /** Stale answers served to this request, for its response's `extensions.stale`. */
   readonly stale: StaleNote[] = [];
+  /**
+   * The records this request answers only in part (stale, or incomplete): each answers the fields it was
+   * fetched with and an error at every other (`src/plan/partial-records.ts`). Made with the first one.
+   */
+  partialRecords: WeakMap<object, PartialAnswer> | undefined;
   /**
    * The request's id, trace and per-operation log line (README, "Tracing and logs"): set by the server,
    * which also made `logger` its child logger. Absent for a context made outside a server (tests).
@@ -131,8 +140,17 @@ export class RequestContext implements RequestSink {
     return admitted;
   }
 
-  noteStale(provider: ProviderId, id: string, ageSeconds: number): void {
-    this.stale.push({ provider: provider.name, id, ageSeconds });
+  servePartial(answer: PartialAnswer): void {
+    const { record } = answer;
+    if (typeof record === 'object' && record !== null) {
+      this.partialRecords ??= new WeakMap();
+      this.partialRecords.set(record, answer);
+    }
+    if (answer.staleSeconds === undefined) return;
+    const fields = answeredFields(answer, this.selected);
+    const note: StaleNote = { provider: answer.lookup.provider.name, id: answer.key, ageSeconds: answer.staleSeconds };
+    if (fields !== undefined) note.fields = fields;
+    this.stale.push(note);
   }
 
   /** An upstream request was sent for this operation (a shared call counts for every request waiting on it). */

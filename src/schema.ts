@@ -6,6 +6,8 @@ import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/res
 import { type GraphQLSchema, parse } from 'graphql';
 import { resolveEntitiesOneByOne } from './entities.js';
 import type { Resolvers } from './generated/resolvers-types.js';
+import { guardPartialRecords } from './plan/partial-records.js';
+import type { Lookup } from './providers/provider.js';
 import { providers } from './providers/registry.js';
 
 /** `schema/` holds the SDL, the source of truth; found from `src/` (tsx, vitest) and `dist/src/` (npm start). */
@@ -29,6 +31,10 @@ export function loadTypeDefs(): string {
 export function buildSchema(): GraphQLSchema {
   const schema = buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providers.map((p) => p.resolvers)) });
   resolveEntitiesOneByOne(schema);
+  // A record served stale or incomplete answers only the fields it was fetched with (README, "Record cache").
+  const lookups: Array<Lookup<never, unknown>> = [];
+  for (const provider of providers) lookups.push(...provider.lookups);
+  guardPartialRecords(schema, lookups);
   return schema;
 }
 

@@ -2,12 +2,13 @@ import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../test/support/redis.js';
-import { type LookupCall, type RequestSink, SharedLookups } from '../batching/shared-lookups.js';
+import { type FetchClaims, type Holder, RedisFetchClaims } from '../cache/fetch-claims.js';
+import { RedisCache } from '../cache/redis-cache.js';
 import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
 import { RedisLink } from '../redis/link.js';
 import { ProviderError } from '../upstream/errors.js';
-import { type FetchClaims, type Holder, RedisFetchClaims } from './fetch-claims.js';
-import { RedisCache } from './redis-cache.js';
+import type { LookupCall, RequestSink } from './lookup-call.js';
+import { SharedLookups } from './shared-lookups.js';
 
 /**
  * Two replicas' shared layers on one real Redis (127.0.0.1:6379, a key prefix of this test's own), each
@@ -47,6 +48,7 @@ function replica(name: string, clock: ManualClock, namespace: string): Replica {
     lookup: {
       provider: PROVIDER,
       name: 'users',
+      type: 'DemoUser',
       key: { isValid: () => true, expected: 'an id' },
       maxBatchSize: () => 100,
       fields: () => [],
@@ -83,7 +85,7 @@ function replica(name: string, clock: ManualClock, namespace: string): Replica {
 }
 
 function sink(): RequestSink {
-  return { signal: new AbortController().signal, prime: () => {}, noteStale: () => {} };
+  return { signal: new AbortController().signal, prime: () => {}, servePartial: () => {} };
 }
 
 function call(r: Replica, fields: FieldSet = ['name']): LookupCall<Row> {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { RequestHeaders } from '../auth/identify.js';
-import type { CallerCredential } from '../batching/shared-lookups.js';
+import type { CallerCredential } from '../batching/lookup-call.js';
 import type { AnyProvider, CallerCredentialSpec, ProviderId } from '../providers/provider.js';
 import type { CallerHeaderNames } from './headers.js';
 import { matches } from './syntax.js';

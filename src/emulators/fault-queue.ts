@@ -1,23 +1,39 @@
 /**
- * Injected failures (`failNext`): the next requests an emulator checks take one each, in the order
- * they were queued, instead of their normal answer. What a fault is (a status, an RPC error) is the
- * emulator's own; `HttpFault` is what every HTTP emulator can inject besides.
+ * Injected failures: the next requests an emulator checks take one each, in the order they were
+ * queued (`add`), instead of their normal answer; or every request takes the same one for as long as
+ * it stands (`always`: an upstream that is down, throttled or hanging for a while). Either may name a
+ * route (the emulator's own names: X's paths, Nexudus's `list` and `single`, Bitrix24's REST method,
+ * Telegram's RPC method): then only requests to that route take it. What a fault is (a status, an RPC
+ * error) is the emulator's own; `HttpFault` is what every HTTP emulator can inject besides.
  */
 export class FaultQueue<Fault> {
-  private readonly pending: Fault[] = [];
+  private readonly pending: Array<{ fault: Fault; route: string | undefined }> = [];
+  private readonly standing = new Map<string | undefined, Fault>();
 
-  /** The next `count` requests get `fault`, after those queued before. */
-  add(count: number, fault: Fault): void {
-    for (let i = 0; i < count; i++) this.pending.push(fault);
+  /** The next `count` requests (to `route`, when given) get `fault`, after those queued before. */
+  add(count: number, fault: Fault, route?: string): void {
+    for (let i = 0; i < count; i++) this.pending.push({ fault, route });
   }
 
-  /** The fault of the request at hand, used up; undefined when none is queued. */
-  next(): Fault | undefined {
-    return this.pending.shift();
+  /**
+   * Every request (to `route`, when given) gets `fault` once the queued ones are used up, until `clear`
+   * or `always(undefined, route)`. A route's own standing fault comes before one for every route.
+   */
+  always(fault: Fault | undefined, route?: string): void {
+    if (fault === undefined) this.standing.delete(route);
+    else this.standing.set(route, fault);
+  }
+
+  /** The fault of the request at hand (to `route`), a queued one used up; undefined when none applies. */
+  next(route?: string): Fault | undefined {
+    const index = this.pending.findIndex((queued) => queued.route === undefined || queued.route === route);
+    if (index >= 0) return this.pending.splice(index, 1)[0]!.fault;
+    return (route === undefined ? undefined : this.standing.get(route)) ?? this.standing.get(undefined);
   }
 
   clear(): void {
     this.pending.length = 0;
+    this.standing.clear();
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { CallerCredential } from '../batching/shared-lookups.js';
+import type { CallerCredential } from '../batching/lookup-call.js';
 import type { UpstreamSettings } from '../config.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
@@ -113,6 +113,11 @@ export interface Lookup<Client, Record> {
   readonly provider: ProviderId;
   /** Names the lookup in logs (`users`, `usersByUsername`); unique within the provider. */
   readonly name: string;
+  /**
+   * The GraphQL object type its records resolve as (`XUser`): a record that answers only some fields
+   * (stale, or incomplete) answers each field of this type whose upstream fields it was fetched with.
+   */
+  readonly type: string;
   readonly key: KeySpec;
   maxBatchSize(client: Client): number;
   /** The upstream fields an operation that selects `selected` needs; `undefined`: everything mappable. */

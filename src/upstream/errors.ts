@@ -70,6 +70,22 @@ export class ProviderError extends GraphQLError {
   }
 }
 
+/**
+ * The upstream failed for a key after answering part of its record: `record` holds that part, fetched
+ * with `fields` (a Nexudus list record, when the full record it was asked for failed). The shared layer
+ * answers the fields `fields` cover and this failure at every other one; anything that knows no better
+ * takes it for the failure it is.
+ */
+export class IncompleteRecord<R = unknown> extends ProviderError {
+  constructor(
+    failure: ProviderError,
+    readonly record: R,
+    readonly fields: readonly string[],
+  ) {
+    super({ code: failure.code, provider: failure.provider, id: failure.id, retryAfter: failure.retryAfter }, failure.message);
+  }
+}
+
 function describe({ code, provider, id, retryAfter }: ProviderErrorInit): string {
   const who = provider.label;
   const subject = id === undefined ? '' : ` for ${JSON.stringify(id)}`;

@@ -165,11 +165,62 @@ describe('serving stale', () => {
     expect(stale.body.errors!.map((e) => [e.path, e.extensions!.code])).toEqual([[['xUsers', 2], code]]);
     expect((stale.body as { extensions?: unknown }).extensions).toEqual({
       stale: [
-        { provider: 'x', id: '1', ageSeconds: 90 },
-        { provider: 'x', id: '2', ageSeconds: 90 },
+        { provider: 'x', id: '1', ageSeconds: 90, fields: ['createdAt', 'id', 'username'] },
+        { provider: 'x', id: '2', ageSeconds: 90, fields: ['createdAt', 'id', 'username'] },
       ],
     });
   });
+
+  it('a stale record answers only the fields it was fetched with: every other is null with the error at its path', async () => {
+    const { h, clock, gql } = await start({ X_CACHE_TTL_SECONDS: '60', CACHE_STALE_SECONDS: '3600' });
+    const fresh = await gql(usersWith('id createdAt'), { ids: ['1'] });
+    await clock.advance(90_000);
+    h.emulator('x').failNext(10, 503);
+    const stale = await gql(usersWith('id createdAt description publicMetrics { followersCount }'), { ids: ['1'] });
+    expect(stale.body.data.xUsers).toEqual([{ ...fresh.body.data.xUsers[0], description: null, publicMetrics: null }]);
+    expect(stale.body.errors!.map((e) => [e.path, e.extensions])).toEqual([
+      [['xUsers', 0, 'description'], { code: 'UPSTREAM_UNAVAILABLE', provider: 'x', id: '1' }],
+      [['xUsers', 0, 'publicMetrics'], { code: 'UPSTREAM_UNAVAILABLE', provider: 'x', id: '1' }],
+    ]);
+    expect((stale.body as { extensions?: unknown }).extensions).toEqual({
+      stale: [{ provider: 'x', id: '1', ageSeconds: 90, fields: ['createdAt', 'id'] }],
+    });
+  });
+
+  // The reproduction of issue 17: a Nexudus list record cached, then a full-record field asked while the
+  // single-record endpoint fails. Cache on or off, fullName (which the list call answers) is kept, and the
+  // full-record fields say why they are null; with the cache on, what came from the cache is marked stale.
+  it.each([
+    ['on', '1'],
+    ['off', '0'],
+  ])(
+    'Nexudus, cache %s: a failed full record keeps the list record fields; the full-record fields answer the error',
+    async (_cache, on) => {
+      // The system clock: Nexudus's emulator throttles in real time, and the client's pacing must keep to it.
+      h = await startHarness({ env: { NEXUDUS_CACHE: on, UPSTREAM_MAX_RETRY_WAIT_MS: '10' } });
+      const gql = h.gql.bind(h);
+      await gql('{ nexudusUsers(ids: ["41", "42"]) { id fullName } }');
+      // The single-record endpoint fails (every attempt); the list endpoint still answers.
+      h.emulator('nexudus').faults.always({ kind: 'status', status: 500 }, 'single');
+      const answer = await gql('{ nexudusUsers(ids: ["41", "42"]) { id fullName isAdmin lastAccess } }');
+      expect(h.emulator('nexudus').requests.filter((r) => r.kind === 'list')).toHaveLength(2); // the first operation's, and the one for the failed full records
+      expect(answer.body.data.nexudusUsers).toEqual(
+        ['41', '42'].map((id) => ({ id, fullName: `Demo User ${id}`, isAdmin: null, lastAccess: null })),
+      );
+      expect(answer.body.errors!.map((e) => [e.path!.join('.'), e.extensions!.code, e.extensions!.id])).toEqual([
+        ['nexudusUsers.0.isAdmin', 'UPSTREAM_UNAVAILABLE', '41'],
+        ['nexudusUsers.0.lastAccess', 'UPSTREAM_UNAVAILABLE', '41'],
+        ['nexudusUsers.1.isAdmin', 'UPSTREAM_UNAVAILABLE', '42'],
+        ['nexudusUsers.1.lastAccess', 'UPSTREAM_UNAVAILABLE', '42'],
+      ]);
+      const stale = (answer.body as { extensions?: { stale?: unknown } }).extensions?.stale;
+      if (on === '1') {
+        expect(stale).toEqual(['41', '42'].map((id) => ({ provider: 'nexudus', id, ageSeconds: 0, fields: ['fullName', 'id'] })));
+      } else {
+        expect(stale).toBeUndefined();
+      }
+    },
+  );
 
   it('past the stale window, the error is the answer', async () => {
     const { h, gql, clock } = await start({ X_CACHE_TTL_SECONDS: '60', CACHE_STALE_SECONDS: '60' });

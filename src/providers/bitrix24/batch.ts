@@ -1,4 +1,4 @@
-import type { CallerCredential } from '../../batching/shared-lookups.js';
+import type { CallerCredential } from '../../batching/lookup-call.js';
 import { type RequestContext, shownKey } from '../../context.js';
 import { ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
@@ -15,6 +15,7 @@ import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, isBitrixId } from '
 export const bitrix24Users: Lookup<Bitrix24Service, Bitrix24UserRecord> = {
   provider: BITRIX24,
   name: 'users',
+  type: 'Bitrix24User',
   key: { isValid: isBitrixId, expected: 'a Bitrix24 user id (a positive integer up to 2147483647)' },
   maxBatchSize: (service) => service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
   fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),

@@ -1,5 +1,5 @@
 import { mapConcurrently } from '../../batching/map-concurrently.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { IncompleteRecord, ProviderError } from '../../upstream/errors.js';
 import type { Lookup } from '../provider.js';
 import type { NexudusClient } from './client.js';
 import { NEXUDUS } from './id.js';
@@ -19,10 +19,16 @@ export const FULL = 'full';
  * list call per chunk of `maxIdsPerCall`. When it does, the list call would add nothing the full records
  * do not have, so each id costs exactly its own `GET /api/sys/users/{id}` (at most `fullRecordConcurrency`
  * at a time, paced like every call): the fewest calls that can answer.
+ *
+ * A full record the upstream could not give (unavailable, rate limited) is not the end of it: the ids
+ * whose full records failed so are asked of the list call (one per chunk, on failure only), and each
+ * list record found answers as an `IncompleteRecord`: its fields answer, the full-record fields say why
+ * they do not. Every record is filed under the id it carries, and only for an id that was asked.
  */
 export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
   provider: NEXUDUS,
   name: 'users',
+  type: 'NexudusUser',
   key: { isValid: (id) => NEXUDUS_ID_PATTERN.test(id), expected: 'a Nexudus user id (a positive integer)' },
   maxBatchSize: (client) => client.maxIdsPerCall,
   fields: (selected) => (selected === undefined || FULL_RECORD_FIELDS.some((field) => selected.has(`NexudusUser.${field}`)) ? [FULL] : []),
@@ -45,12 +51,40 @@ export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
           return new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id });
         }),
       );
+      const failed = new Map<string, ProviderError>();
       users.forEach((user, i) => {
-        if (user !== undefined) found.set(ids[i]!, user);
+        if (user === undefined) return;
+        found.set(ids[i]!, user);
+        if (user instanceof ProviderError && (user.code === 'UPSTREAM_UNAVAILABLE' || user.code === 'RATE_LIMITED'))
+          failed.set(ids[i]!, user);
       });
+      if (failed.size > 0 && !scope.signal.aborted) await keepListRecords(client, failed, found, scope.signal);
     } else {
       for (const user of await client.partialUsers(ids.map(Number), scope.signal)) found.set(String(user.Id), user);
     }
     return found;
   },
 };
+
+/** The list records of ids whose full records failed, as incomplete records; a list call that fails too changes nothing. */
+async function keepListRecords(
+  client: NexudusClient,
+  failed: ReadonlyMap<string, ProviderError>,
+  found: Map<string, NexudusUserRecord | ProviderError>,
+  signal: AbortSignal,
+): Promise<void> {
+  const ids = [...failed.keys()];
+  for (let from = 0; from < ids.length; from += client.maxIdsPerCall) {
+    let users: NexudusUserRecord[];
+    try {
+      users = await client.partialUsers(ids.slice(from, from + client.maxIdsPerCall).map(Number), signal);
+    } catch {
+      continue; // the full records' own failures stand
+    }
+    for (const user of users) {
+      const id = String(user.Id);
+      const failure = failed.get(id);
+      if (failure !== undefined) found.set(id, new IncompleteRecord(failure, user, []));
+    }
+  }
+}

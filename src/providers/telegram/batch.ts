@@ -13,6 +13,7 @@ import { isTelegramId, normalizeUsername, TELEGRAM_USERNAME_PATTERN, type Telegr
 export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
   provider: TELEGRAM,
   name: 'users',
+  type: 'TelegramUser',
   key: { isValid: isTelegramId, expected: 'a Telegram user id (a positive integer up to 2^53-1)' },
   maxBatchSize: (client) => client.maxIdsPerCall,
   fields: () => [], // users.getUsers has no field selection: a user comes whole
@@ -29,6 +30,7 @@ export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
 export const telegramUsersByUsername: Lookup<TelegramClient, TelegramApiUser> = {
   provider: TELEGRAM,
   name: 'usersByUsername',
+  type: 'TelegramUser',
   key: {
     isValid: (name) => TELEGRAM_USERNAME_PATTERN.test(name),
     expected: 'a Telegram username (4-32 letters, digits or _, starting with a letter)',

@@ -23,6 +23,7 @@ const userId = { isValid: (id: string) => X_ID_PATTERN.test(id), expected: 'an X
 export const xUsers: Lookup<XClient, XApiUser> = {
   provider: X,
   name: 'users',
+  type: 'XUser',
   key: userId,
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
@@ -37,6 +38,7 @@ export const xUsers: Lookup<XClient, XApiUser> = {
 export const xUsersByUsername: Lookup<XClient, XApiUser> = {
   provider: X,
   name: 'usersByUsername',
+  type: 'XUser',
   key: {
     isValid: (name) => X_USERNAME_PATTERN.test(name),
     expected: 'an X username (1-15 letters, digits or _)',
@@ -57,6 +59,7 @@ export const xUsersByUsername: Lookup<XClient, XApiUser> = {
 export const xTweets: Lookup<XClient, XApiTweet> = {
   provider: X,
   name: 'tweets',
+  type: 'Tweet',
   key: { isValid: (id) => X_ID_PATTERN.test(id), expected: 'an X post id (1-19 digits)' },
   maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { CallerCredential } from '../../batching/shared-lookups.js';
+import type { CallerCredential } from '../../batching/lookup-call.js';
 import { asCallerFailure } from '../../credentials/refused.js';
 import type { RedisLink } from '../../redis/link.js';
 import type { Circuit } from '../../upstream/circuit.js';

@@ -111,6 +111,8 @@ export interface Bitrix24Emulator {
    * INTERNAL_SERVER_ERROR, each with its `time` block.
    */
   failNext(count: number, fault: HttpFault): void;
+  /** The injected faults themselves, for faults on one route (the REST method, e.g. `batch`, `user.get`) or standing ones. */
+  readonly faults: FaultQueue<Bitrix24Fault>;
   /** Until reset(): any batch command whose ID list includes `id` ends in result_error with this error. */
   failCommand(id: number, error: string, description?: string): void;
   /** Idempotent; also closes idle keep-alive sockets. */
@@ -414,7 +416,8 @@ const MAX_BODY_BYTES = 1 << 20;
 // Server.
 
 /** An injected fault; a `status` one may name its own error code. */
-type Fault = HttpFault | { kind: 'status'; status: number; error: string | undefined };
+/** What the Bitrix24 emulator injects: the shared HTTP faults, or a status with Bitrix24's own error code. */
+export type Bitrix24Fault = HttpFault | { kind: 'status'; status: number; error: string | undefined };
 
 const INTERNAL_ERROR: BitrixError = { error: 'INTERNAL_SERVER_ERROR', error_description: 'Internal server error' };
 const FAULT_BODIES: Readonly<Record<number, BitrixError>> = {
@@ -435,7 +438,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
   const oauth = options.oauth;
   const tokens = oauth && new OAuthTokens(oauth.accessTokenTtlSeconds ?? 3600, oauth.accessToken, oauth.refreshToken, clock);
   const log = new RequestLog<Bitrix24EmulatorRequest>(options.recordRequests ?? true);
-  const faults = new FaultQueue<Fault>();
+  const faults = new FaultQueue<Bitrix24Fault>();
   const failures = new Map<number, BitrixError>();
   const callers = new Map((options.callerTokens ?? []).map((caller) => [caller.token, { ...caller, sees: new Set(caller.sees ?? []) }]));
   const expiredCallers = new Set<string>();
@@ -559,7 +562,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       }
     };
 
-    const fault = faults.next();
+    const fault = faults.next(method);
     if (fault === undefined) return normal();
     if (fault.kind === 'status' && 'error' in fault) return own(fault.status, fault.error);
     return faultReply(fault, { own, normal });
@@ -613,6 +616,7 @@ export async function startBitrix24Emulator(options: Bitrix24EmulatorOptions): P
       if (tokens === undefined) throw new Error('bitrix24 emulator: OAuth is not enabled');
       return { accessToken: tokens.accessToken, refreshToken: tokens.refreshToken };
     },
+    faults,
     failNext(count: number, what: number | HttpFault, error?: string) {
       faults.add(count, typeof what === 'number' ? { kind: 'status', status: what, error } : what);
     },

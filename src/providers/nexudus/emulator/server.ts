@@ -96,6 +96,8 @@ export interface NexudusEmulator {
    * 409 throttling, 401 denied, 503 HTTP.sys' HTML page, any other status `{"Message": ...}`.
    */
   failNext(count: number, fault: HttpFault): void;
+  /** The injected faults themselves, for faults on one route (`list` or `single`) or standing ones. */
+  readonly faults: FaultQueue<HttpFault>;
   /** Idempotent; also closes idle keep-alive sockets. */
   close(): Promise<void>;
 }
@@ -285,7 +287,7 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
 
   /** The two user endpoints, after routing and the method check. */
   function users(req: IncomingMessage, target: Extract<Route, { kind: 'list' | 'single' }>, record: NexudusEmulatorRequest): Reply {
-    const fault = faults.next();
+    const fault = faults.next(target.kind);
     if (fault !== undefined) return faultReply(fault, { own: statusReply, normal: () => lookup(req, target, record) });
     return lookup(req, target, record);
   }
@@ -354,6 +356,7 @@ export async function startNexudusEmulator(options: NexudusEmulatorOptions): Pro
     expireTokens() {
       tokens.expireAll();
     },
+    faults,
     failNext(count: number, what: number | HttpFault) {
       faults.add(count, typeof what === 'number' ? { kind: 'status', status: what } : what);
     },

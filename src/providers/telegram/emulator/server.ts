@@ -67,8 +67,8 @@ export interface TelegramRespondOptions {
   signal?: AbortSignal;
 }
 
-/** An injected fault: an RPC error as Telegram sends it, or the normal answer `ms` late. */
-type TelegramFault = { kind: 'rpc-error'; code: number; text: string } | SlowFault;
+/** What the Telegram emulator injects: an RPC error (Telegram's code and text), or a late answer. */
+export type TelegramFault = { kind: 'rpc-error'; code: number; text: string } | SlowFault;
 
 /** `users.getUsers` refuses more InputUsers than this (Telegram documents no limit; clients use 50-200). */
 export const TELEGRAM_EMULATOR_MAX_IDS = 200;
@@ -81,8 +81,8 @@ export class TelegramEmulator {
   private readonly acceptZeroAccessHash: boolean;
   private readonly latencyMs: number;
   private readonly log: RequestLog<TelegramEmulatorRpc>;
-  /** Injected failures, one per upcoming RPC. */
-  private readonly faults = new FaultQueue<TelegramFault>();
+  /** Injected failures: one per upcoming RPC, or standing; a route is an RPC method (`users.getUsers`). */
+  readonly faults = new FaultQueue<TelegramFault>();
 
   constructor(options: TelegramEmulatorOptions = {}) {
     this.maxKnownId = options.maxKnownId ?? TELEGRAM_DEMO_MAX_ID;
@@ -123,7 +123,7 @@ export class TelegramEmulator {
     const rpc = this.log.add({ method: request._, outcome: 'ok' });
     if (request._ === 'users.getUsers') rpc.ids = request.id.map(requestedId);
     if (request._ === 'contacts.resolveUsername') rpc.username = request.username;
-    const fault = this.faults.next();
+    const fault = this.faults.next(request._);
     try {
       await delay(this.latencyMs + (fault?.kind === 'slow' ? fault.ms : 0), options);
     } catch (error) {

@@ -107,6 +107,8 @@ export interface XEmulator {
    * generic problem of any other status.
    */
   failNext(count: number, fault: HttpFault): void;
+  /** The injected faults themselves, for faults on one route (a path: `/2/users`, `/2/users/by`, `/2/tweets`) or standing ones. */
+  readonly faults: FaultQueue<HttpFault>;
   /** Holds every answer back until the returned function is called (requests are still received and logged). */
   holdReplies(): () => void;
   close(): Promise<void>;
@@ -510,7 +512,7 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
   const bodies = options.memoizeBodies ? new Map<string, string>() : undefined;
 
   function answer(req: IncomingMessage, path: string, params: URLSearchParams, principal: Principal | undefined): Reply {
-    const fault = faults.next();
+    const fault = faults.next(path);
     if (fault) return faultReply(fault, { own: statusReply, normal: () => lookup(req, path, params, principal) });
     return lookup(req, path, params, principal);
   }
@@ -575,6 +577,7 @@ export async function startXEmulator(options: XEmulatorOptions): Promise<XEmulat
     setRemaining(endpointPath, remaining, resetEpochSeconds, user) {
       limiter.force(windowOf(endpointPath, user), remaining, resetEpochSeconds);
     },
+    faults,
     failNext(count: number, what: number | HttpFault, headers?: Record<string, string>) {
       faults.add(count, typeof what === 'number' ? { kind: 'status', status: what, headers } : what);
     },

@@ -1,0 +1,188 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import { ManualClock, settle } from '../../test/support/manual-clock.js';
+import type { FieldSet, Lookup } from '../providers/provider.js';
+import { ProviderError, WorkAbandoned } from '../upstream/errors.js';
+import { Coalescer } from './coalescer.js';
+import type { CallTarget } from './lookup-call.js';
+import { callOf, lookupOn, type Row, request, type Upstream } from './lookups.test-kit.js';
+
+/**
+ * The coalescer on its own: a lookup whose "upstream" records each call, and a manual clock for the
+ * coalescing window.
+ */
+
+function setUp(options: { windowMs?: number; maxBatchSize?: number } = {}) {
+  const clock = new ManualClock();
+  const upstream: Upstream = { calls: [] };
+  const stored: Array<{ target: CallTarget; fields: FieldSet; keys: string[] }> = [];
+  const coalescer = new Coalescer({
+    windowMs: options.windowMs ?? 2,
+    clock,
+    logger: pino({ level: 'silent' }),
+    onAnswers: (target, fields, answers) => stored.push({ target, fields, keys: [...answers.keys()] }),
+  });
+  return { clock, upstream, coalescer, stored, lookup: lookupOn(upstream, options.maxBatchSize) };
+}
+
+/** Settles fetches that wait for the coalescing window: moves the clock past it. */
+async function flushWindow(clock: ManualClock, ...fetches: Array<Promise<unknown>>): Promise<void> {
+  await clock.advance(2);
+  await Promise.allSettled(fetches);
+}
+
+describe('Coalescer', () => {
+  it('coalesces concurrent requests for overlapping keys into ceil(distinct / chunk) calls, each answered with its own keys', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    const a = coalescer.fetch(callOf(lookup, request()), ['1', '2', '3']);
+    const b = coalescer.fetch(callOf(lookup, request()), ['2', '3', '4']);
+    const c = coalescer.fetch(callOf(lookup, request()), ['4', '5']);
+    await flushWindow(clock, a, b, c);
+    // 5 distinct keys, chunks of 3: 2 calls, the first of which went as soon as it was full.
+    expect(upstream.calls.map((call) => call.keys)).toEqual([
+      ['1', '2', '3'],
+      ['4', '5'],
+    ]);
+    expect([...(await a).keys()]).toEqual(['1', '2', '3']);
+    expect([...(await b).keys()]).toEqual(['2', '3', '4']);
+    expect([...(await c).keys()]).toEqual(['4', '5']);
+  });
+
+  it('sends a full chunk at once, without waiting for the window', async () => {
+    const { upstream, coalescer, lookup } = setUp({ windowMs: 1000 });
+    const fetching = coalescer.fetch(callOf(lookup, request()), ['1', '2', '3']);
+    await settle();
+    expect(upstream.calls).toHaveLength(1);
+    await fetching;
+  });
+
+  it('lets a key already on its way be awaited, not asked again', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    let open!: () => void;
+    upstream.gate = new Promise((resolve) => (open = resolve));
+    const first = coalescer.fetch(callOf(lookup, request()), ['1']);
+    await clock.advance(2);
+    expect(upstream.calls).toHaveLength(1);
+    const second = coalescer.fetch(callOf(lookup, request()), ['1']);
+    await clock.advance(2);
+    open();
+    await Promise.all([first, second]);
+    expect(upstream.calls).toHaveLength(1);
+    expect((await second).get('1')).toEqual({ id: '1', fields: [] });
+  });
+
+  it('does not join a call in flight that lacks a field the request needs', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    let open!: () => void;
+    upstream.gate = new Promise((resolve) => (open = resolve));
+    const narrow = coalescer.fetch(callOf(lookup, request(), ['a']), ['1']);
+    await clock.advance(2);
+    const wide = coalescer.fetch(callOf(lookup, request(), ['a', 'b']), ['1']);
+    await clock.advance(2);
+    open();
+    await Promise.all([narrow, wide]);
+    expect(upstream.calls.map((call) => call.fields)).toEqual([['a'], ['a', 'b']]);
+  });
+
+  it("asks for a key's `grow` fields too, and waits in flight only for a call that has them", async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    const grown = coalescer.fetch(callOf(lookup, request(), ['a']), ['1', '2'], new Map([['1', ['b']]]));
+    await flushWindow(clock, grown);
+    expect(upstream.calls.map((call) => call.fields)).toEqual([['a', 'b']]);
+    expect((await grown).get('2')).toEqual({ id: '2', fields: ['a', 'b'] });
+  });
+
+  it('keeps credential scopes apart: one call each', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    const a = coalescer.fetch(callOf(lookup, request(), [], { token: 'alice-token', scope: 'hash-a' }), ['1']);
+    const b = coalescer.fetch(callOf(lookup, request(), [], { token: 'bob-token', scope: 'hash-b' }), ['1']);
+    await flushWindow(clock, a, b);
+    expect(upstream.calls.map((call) => call.credential).sort()).toEqual(['alice-token', 'bob-token']);
+  });
+
+  it('a request that leaves stops waiting alone; the call goes on for the others', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    let open!: () => void;
+    upstream.gate = new Promise((resolve) => (open = resolve));
+    const leaving = request();
+    const left = coalescer.fetch(callOf(lookup, leaving), ['1', '2']);
+    const stays = coalescer.fetch(callOf(lookup, request()), ['2']);
+    await clock.advance(2);
+    leaving.controller.abort(new WorkAbandoned('DEADLINE_EXCEEDED', 'deadline passed'));
+    await expect(left).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+    expect(upstream.calls[0]!.signal.aborted).toBe(false);
+    open();
+    expect((await stays).get('2')).toEqual({ id: '2', fields: [] });
+  });
+
+  it('drops a call no request waits for any more', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    upstream.gate = new Promise(() => {});
+    const only = request();
+    const fetching = coalescer.fetch(callOf(lookup, only), ['1']);
+    await clock.advance(2);
+    only.controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'client gone'));
+    await expect(fetching).rejects.toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect(upstream.calls[0]!.signal.aborted).toBe(true);
+  });
+
+  it('a request that leaves before its keys went takes them out of the next call', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    const leaving = request();
+    const left = coalescer.fetch(callOf(lookup, leaving), ['7']).catch((error: unknown) => error);
+    const stays = coalescer.fetch(callOf(lookup, request()), ['8']);
+    leaving.controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'client gone'));
+    await flushWindow(clock, left, stays);
+    expect(await left).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['8']]);
+  });
+
+  it('a request already gone asks for nothing and leaves no group behind (one per caller scope would pile up)', async () => {
+    const { upstream, coalescer, lookup } = setUp();
+    for (let i = 0; i < 20; i++) {
+      const gone = request();
+      gone.controller.abort();
+      const credential = { token: `token-${i}`, scope: `scope-${i}` };
+      await expect(coalescer.fetch(callOf(lookup, gone, [], credential), ['1'])).rejects.toBeInstanceOf(ProviderError);
+    }
+    expect(upstream.calls).toEqual([]);
+    expect(coalescer.groupCount).toBe(0);
+  });
+
+  it('reports a whole-call failure at every key of every request in it, and a key left out as NOT_FOUND', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    upstream.fail = new ProviderError({ code: 'RATE_LIMITED', provider: lookup.provider, retryAfter: 7 });
+    const a = coalescer.fetch(callOf(lookup, request()), ['1']);
+    const b = coalescer.fetch(callOf(lookup, request()), ['2']);
+    await flushWindow(clock, a, b);
+    expect(upstream.calls).toHaveLength(1);
+    expect((await a).get('1')).toMatchObject({ code: 'RATE_LIMITED', id: '1', retryAfter: 7 });
+    expect((await b).get('2')).toMatchObject({ code: 'RATE_LIMITED', id: '2' });
+    delete upstream.fail;
+    const missing = coalescer.fetch(callOf(lookup, request()), ['5000']);
+    await flushWindow(clock, missing);
+    expect((await missing).get('5000')).toMatchObject({ code: 'NOT_FOUND', id: '5000' });
+  });
+
+  it("hands each call's answers, then the records that came along, to onAnswers once: one group per lookup and field set", async () => {
+    const { clock, upstream, coalescer, lookup, stored } = setUp();
+    const other: Lookup<never, Row> = { ...lookupOn(upstream), name: 'others' };
+    const priming: Lookup<never, Row> = {
+      ...lookup,
+      async fetch(client, keys, scope) {
+        const found = await lookup.fetch(client, keys, scope);
+        for (const key of ['101', '102', '103']) scope.prime(other, key, { id: key, fields: ['a'] }, ['a']);
+        scope.prime(other, '104', { id: '104', fields: ['b'] }, ['b']);
+        return found;
+      },
+    };
+    const a = coalescer.fetch(callOf(priming, request()), ['1']);
+    const b = coalescer.fetch(callOf(priming, request()), ['1']);
+    await flushWindow(clock, a, b);
+    expect(stored.map(({ target, fields, keys }) => [target.lookup.name, fields, keys])).toEqual([
+      ['users', [], ['1']],
+      ['others', ['a'], ['101', '102', '103']],
+      ['others', ['b'], ['104']],
+    ]);
+  });
+});

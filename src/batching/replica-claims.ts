@@ -1,0 +1,86 @@
+import type { FetchClaims } from '../cache/fetch-claims.js';
+import { type Clock, sleep } from '../upstream/clock.js';
+import { abandoned } from '../upstream/errors.js';
+import { coalescedIds } from '../upstream/metrics.js';
+import type { CacheTriage, CacheVisit } from './cache-triage.js';
+import type { Coalescer } from './coalescer.js';
+
+/**
+ * Between replicas (Redis): the keys a request's batch missed in the cache are claimed before they go
+ * upstream (`FetchClaims`), so that two replicas missing the same key at the same moment make one call.
+ *
+ * - A key claimed now is this replica's to fetch, and to give back once its answer is stored (after the
+ *   request's calls, `visit.claimed`), or at once when the cache answered it after all.
+ * - A key another replica holds, or another request of this process holds but does not coalesce yet, is
+ *   awaited: claimed again every `pollMs` until its answer is in the cache, or its claim comes back
+ *   without one (then exactly one waiter, the one whose claim took, fetches it), or the lease passes.
+ * - Everything else is fetched from here at once, joining this process's call for it if there is one.
+ */
+export class ReplicaClaims {
+  constructor(
+    private readonly claims: FetchClaims,
+    private readonly triage: CacheTriage,
+    private readonly coalescer: Coalescer,
+    private readonly clock: Clock,
+  ) {}
+
+  /** Sends each of `missing` upstream through `go` once it is this replica's to fetch; resolves when none is awaited any more. */
+  async fetch<R>(visit: CacheVisit<R>, missing: readonly string[], go: (keys: readonly string[]) => void): Promise<void> {
+    const sorted = await this.claim(visit, missing);
+    go(sorted.fetch);
+    if (sorted.waiting.length === 0) return;
+    coalescedIds.inc({ provider: visit.call.lookup.provider.name }, sorted.waiting.length);
+    await this.waitForOthers(visit, sorted.waiting, go);
+  }
+
+  /** Gives back the claims the visit took (after its answers were stored: the same connection, in order). */
+  release<R>(visit: CacheVisit<R>): void {
+    this.claims.release(visit.claimed);
+  }
+
+  /**
+   * Claims `keys` and sorts them by the entries read after the claim (a key whose claim we got after
+   * another replica gave it back was answered meanwhile: its entry is there now) and by who held them.
+   */
+  private async claim<R>(visit: CacheVisit<R>, keys: readonly string[]): Promise<{ fetch: string[]; waiting: string[] }> {
+    const places = keys.map((key) => visit.places.get(key)!);
+    const [holders, entries] = await this.claims.claim(places, () => this.triage.read(places));
+    const misses = new Set(this.triage.answer(visit, keys, entries));
+    const fetch: string[] = [];
+    const waiting: string[] = [];
+    const answered: string[] = [];
+    keys.forEach((key, i) => {
+      const holder = holders[i];
+      if (!misses.has(key)) {
+        if (holder === 'nobody') answered.push(places[i]!);
+        return;
+      }
+      if (holder === 'other' || (holder === 'me' && !this.coalescer.has(visit.call, key))) {
+        waiting.push(key);
+        return;
+      }
+      fetch.push(key);
+      if (holder === 'nobody') visit.claimed.push(places[i]!);
+    });
+    this.claims.release(answered);
+    return { fetch, waiting };
+  }
+
+  private async waitForOthers<R>(visit: CacheVisit<R>, keys: readonly string[], go: (keys: readonly string[]) => void): Promise<void> {
+    const { signal } = visit.call.request;
+    const until = this.clock.now() + this.claims.leaseMs;
+    let waiting = keys;
+    while (waiting.length > 0) {
+      try {
+        await sleep(this.claims.pollMs, this.clock, signal);
+      } catch {
+        throw abandoned(visit.call.lookup.provider, signal);
+      }
+      const sorted = await this.claim(visit, waiting);
+      // Past the lease, whoever holds a claim is taken for gone: the rest is fetched from here.
+      const giveUp = this.clock.now() >= until;
+      go(giveUp ? [...sorted.fetch, ...sorted.waiting] : sorted.fetch);
+      waiting = giveUp ? [] : sorted.waiting;
+    }
+  }
+}
