@@ -48,7 +48,7 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
   if (redis !== undefined) {
     keyPrefix = redis.key('cache', '');
     const shared = new RedisCache(redis, keyPrefix, () => clock.wallNow());
-    cache = new RedisOrMemoryCache(redis, shared, memory, logger.child({ component: 'record-cache' }));
+    cache = new RedisOrMemoryCache(redis, shared, memory);
     // A claim lasts about one upstream attempt: shorter than the operations waiting on it (OPERATION_TIMEOUT_MS),
     // so that a replica that died holding one delays the others, never makes them miss their deadline.
     claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), leaseMsFor(config.upstream.timeoutMs));

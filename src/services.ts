@@ -4,6 +4,7 @@ import type { Clients } from './context.js';
 import type { RedisLink } from './redis/link.js';
 import { Circuits } from './upstream/circuit.js';
 import { type Clock, systemClock } from './upstream/clock.js';
+import { sharedState } from './upstream/shared-state.js';
 
 /** The long-lived clients of the configured providers, their circuits, and how to close them all. */
 export interface RunningClients {
@@ -25,6 +26,8 @@ export async function createClients(
   redis?: RedisLink,
 ): Promise<RunningClients> {
   const circuits = new Circuits(upstream.circuit, logger);
+  // What replicas share (pacing, budgets, tokens): in Redis when there is one; a provider never sees which.
+  const shared = sharedState(redis, upstream, clock, logger);
   const clients = new Map<string, unknown>();
   const closers: Array<() => Promise<void>> = [];
   const close = () => Promise.all(closers.map((closeOne) => closeOne())).then(() => undefined);
@@ -36,7 +39,7 @@ export async function createClients(
         logger: logger.child({ provider: name }),
         clock,
         circuits,
-        ...(redis === undefined ? {} : { redis }),
+        shared,
         transport: transports.get(name),
       });
       clients.set(name, client);

@@ -98,26 +98,29 @@ export class RedisFetchClaims implements FetchClaims {
   }
 
   release(keys: readonly string[]): void {
-    if (keys.length === 0 || !this.link.up) return;
+    if (keys.length === 0) return;
     // Expiry gives back what a failed release could not.
-    this.run('release', keys).catch(() => {});
+    void this.run('release', keys);
   }
 
-  private async run(mode: 'claim' | 'release', keys: readonly string[]): Promise<Holder[]> {
-    const nobody = keys.map((): Holder => 'nobody');
-    if (keys.length === 0 || !this.link.up) return nobody;
-    try {
-      const answer = await SCRIPT.run(
-        this.link.client,
-        keys.map((key) => this.claimNamespace + (key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key)),
-        [mode, this.me, this.leaseMs],
-      );
-      this.scriptCached = true;
-      if (mode === 'release') return nobody;
-      return Array.isArray(answer) && answer.length === keys.length ? answer.map((held) => HOLDERS[held as number] ?? 'nobody') : nobody;
-    } catch (error) {
-      this.link.commandFailed(error);
-      return nobody;
-    }
+  /** The script on Redis; "nobody holds them" when the link cannot run it (`RedisLink.orLocal`). */
+  private run(mode: 'claim' | 'release', keys: readonly string[]): Promise<Holder[]> {
+    const nobody = () => keys.map((): Holder => 'nobody');
+    if (keys.length === 0) return Promise.resolve([]);
+    return this.link.orLocal(
+      'fetch-claims',
+      async (client) => {
+        const answer = await SCRIPT.run(
+          client,
+          keys.map((key) => this.claimNamespace + (key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key)),
+          [mode, this.me, this.leaseMs],
+        );
+        this.scriptCached = true;
+        if (mode === 'release') return nobody();
+        if (!Array.isArray(answer) || answer.length !== keys.length) throw new TypeError('claims: an answer of the wrong shape');
+        return answer.map((held) => HOLDERS[held as number] ?? 'nobody');
+      },
+      nobody,
+    );
   }
 }

@@ -36,7 +36,7 @@ async function setUp(url: string): Promise<Setup> {
   await link.connect();
   const ns = link.key('cache', '');
   const memory = new MemoryCache(1024 * 1024, () => now);
-  const cache = new RedisOrMemoryCache(link, new RedisCache(link, ns, () => now), memory, silent);
+  const cache = new RedisOrMemoryCache(link, new RedisCache(link, ns, () => now), memory);
   // Lazy, and retrying forever without a queue: a view that survives the restarts of the test's Redis.
   const admin = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 1 });
   return { link, memory, cache, ns, admin };

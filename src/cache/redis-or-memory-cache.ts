@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { RedisLink } from '../redis/link.js';
 import type { CacheEntry } from './entry.js';
 import type { MemoryCache } from './memory-cache.js';
@@ -14,57 +13,46 @@ import type { RecordCache } from './record-cache.js';
  * - `set` writes Redis, or memory when Redis cannot take it.
  * - `evict` removes from both. It rejects when Redis could not be reached (the memory part is done
  *   then): an administrator must know that replicas may still serve the entries.
+ * Which of the two answers is the link's decision (`RedisLink.orLocal`).
  */
 export class RedisOrMemoryCache implements RecordCache {
   constructor(
     private readonly link: RedisLink,
     private readonly redis: RecordCache,
     private readonly memory: MemoryCache,
-    private readonly logger: Logger,
   ) {}
 
-  async get(keys: readonly string[]): Promise<Array<CacheEntry | undefined>> {
-    if (!this.link.up) return this.memory.getNow(keys);
-    let shared: Array<CacheEntry | undefined>;
-    try {
-      shared = await this.redis.get(keys);
-    } catch (error) {
-      this.failed('get', error);
-      return this.memory.getNow(keys);
-    }
-    const absent = keys.filter((_, i) => shared[i] === undefined);
-    if (absent.length === 0 || this.memory.size.entries === 0) return shared;
-    const local = this.memory.getNow(absent);
-    let next = 0;
-    return shared.map((entry) => entry ?? local[next++]);
+  get(keys: readonly string[]): Promise<Array<CacheEntry | undefined>> {
+    return this.link.orLocal(
+      'record-cache',
+      async () => {
+        const shared = await this.redis.get(keys);
+        const absent = keys.filter((_, i) => shared[i] === undefined);
+        if (absent.length === 0 || this.memory.size.entries === 0) return shared;
+        const local = this.memory.getNow(absent);
+        let next = 0;
+        return shared.map((entry) => entry ?? local[next++]);
+      },
+      () => this.memory.getNow(keys),
+    );
   }
 
-  async set(entries: ReadonlyArray<readonly [string, CacheEntry]>): Promise<void> {
-    if (this.link.up) {
-      try {
-        await this.redis.set(entries);
-        return;
-      } catch (error) {
-        this.failed('set', error);
-      }
-    }
-    await this.memory.set(entries);
+  set(entries: ReadonlyArray<readonly [string, CacheEntry]>): Promise<void> {
+    return this.link.orLocal(
+      'record-cache',
+      () => this.redis.set(entries),
+      () => this.memory.set(entries),
+    );
   }
 
   async evict(prefix: string, suffix = ''): Promise<number> {
     const fromMemory = await this.memory.evict(prefix, suffix);
-    if (!this.link.up) throw new Error(`Redis unreachable: ${fromMemory} cache entries evicted from this process only`);
-    try {
-      return fromMemory + (await this.redis.evict(prefix, suffix));
-    } catch (error) {
-      this.failed('evict', error);
-      throw new Error(`Redis failed: ${fromMemory} cache entries evicted from this process only`);
-    }
-  }
-
-  /** A failed command: the link learns of a timeout (it then counts Redis as lost until it answers). */
-  private failed(operation: string, error: unknown): void {
-    this.link.commandFailed(error);
-    this.logger.debug({ operation, reason: error instanceof Error ? error.name : 'unknown' }, 'record cache: Redis failed, using memory');
+    return this.link.orLocal(
+      'record-cache',
+      async () => fromMemory + (await this.redis.evict(prefix, suffix)),
+      () => {
+        throw new Error(`Redis not reached: ${fromMemory} cache entries evicted from this process only`);
+      },
+    );
   }
 }

@@ -5,10 +5,10 @@ import type { UpstreamSettings } from '../config.js';
 import type { Resolvers } from '../generated/resolvers-types.js';
 import type { IdArgument } from '../guard/input-guard.js';
 import type { SelectedFields } from '../plan/selected-fields.js';
-import type { RedisLink } from '../redis/link.js';
 import type { Circuits } from '../upstream/circuit.js';
 import type { Clock } from '../upstream/clock.js';
 import type { ProviderError } from '../upstream/errors.js';
+import type { SharedState } from '../upstream/shared-state.js';
 
 /**
  * What a provider is, as the core sees it. Every folder under `src/providers/` exports one
@@ -41,10 +41,10 @@ export interface ClientContext<Transport = never> {
   /** Where the client gets the circuit breaker of each upstream scope it calls. */
   circuits: Circuits;
   /**
-   * Redis, when `REDIS_URL` is set: where state every replica must share lives (pacing of an upstream
-   * account, its rotating tokens). Absent, or down, the client keeps that state in its own memory.
+   * What the replicas share about the accounts the client calls (a pacer per account, rate budgets, an
+   * account's rotating token): in Redis with `REDIS_URL`, else in this process. A client never sees Redis.
    */
-  redis?: RedisLink;
+  shared: SharedState;
   /**
    * Set when an emulator that does not speak over the network (Telegram's, in-process) stands in for
    * the upstream: the client uses it instead of connecting.

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { captureLogs } from '../../test/support/log-capture.js';
 import { freePort, type OwnRedis, startOwnRedis } from '../../test/support/redis.js';
-import { redisUp } from '../upstream/metrics.js';
+import { redisFallbacks, redisUp } from '../upstream/metrics.js';
 import { RedisLink } from './link.js';
 
 /**
@@ -20,7 +20,7 @@ let own: OwnRedis | undefined;
 let link: RedisLink | undefined;
 let logs: ReturnType<typeof captureLogs>;
 
-function open(url: string, options: { commandTimeoutMs?: number; probeIntervalMs?: number } = {}): RedisLink {
+function open(url: string, options: { commandTimeoutMs?: number; probeIntervalMs?: number; now?: () => number } = {}): RedisLink {
   logs = captureLogs('debug');
   link = new RedisLink({ url, prefix: 'test:link:', commandTimeoutMs: options.commandTimeoutMs ?? 500, logger: logs.logger, ...options });
   return link;
@@ -160,5 +160,101 @@ describe('RedisLink', () => {
     const redis = open('redis://127.0.0.1:1');
     expect(redis.key('cache', 'x')).toBe('test:link:cache:x');
     expect(redis.prefix).toBe('test:link:');
+  });
+});
+
+/** `users_subgraph_redis_fallbacks_total{use}` by reason, now. */
+async function fallbacks(use: string): Promise<Record<string, number>> {
+  const counts: Record<string, number> = {};
+  for (const v of (await redisFallbacks.get()).values) if (v.labels.use === use) counts[v.labels.reason as string] = v.value;
+  return counts;
+}
+
+describe("RedisLink.orLocal: Redis, or this process's memory, decided in one place", () => {
+  it('runs the command while Redis takes it, and the fallback while the link is down, counting why', async () => {
+    own = await startOwnRedis();
+    const redis = open(own.url);
+    await redis.connect();
+    const before = await fallbacks('rate-budget');
+    expect(
+      await redis.orLocal(
+        'rate-budget',
+        async (client) => client.ping(),
+        () => 'memory',
+      ),
+    ).toBe('PONG');
+    await own.kill();
+    await redis.waitUntil(false);
+    let tried = false;
+    const answer = await redis.orLocal(
+      'rate-budget',
+      async () => {
+        tried = true;
+        return 'redis';
+      },
+      () => 'memory',
+    );
+    expect([answer, tried]).toEqual(['memory', false]);
+    expect((await fallbacks('rate-budget')).down).toBe((before.down ?? 0) + 1);
+  });
+
+  it('a failing use backs off alone for REDIS_BACKOFF_MS, said once when it starts and once when Redis takes it again', async () => {
+    own = await startOwnRedis();
+    let now = 0;
+    const redis = open(own.url, { now: () => now });
+    await redis.connect();
+    const refused = () =>
+      redis.orLocal(
+        'pacing',
+        // A real error reply: a script that fails as Redis refuses a command (OOM, READONLY, ...).
+        (client) => client.eval("return redis.error_reply('OOM command not allowed')", 0),
+        () => 'memory',
+      );
+    const before = await fallbacks('pacing');
+    expect(await refused()).toBe('memory');
+    expect(redis.usable('pacing')).toBe(false);
+    expect(redis.usable('tokens')).toBe(true); // the other uses are not held back
+    let tried = 0;
+    const counting = () =>
+      redis.orLocal(
+        'pacing',
+        async (client) => {
+          tried++;
+          return client.ping();
+        },
+        () => 'memory',
+      );
+    expect(await counting()).toBe('memory');
+    expect(tried).toBe(0);
+    now += 1_000;
+    expect(await counting()).toBe('PONG');
+    expect(tried).toBe(1);
+    const after = await fallbacks('pacing');
+    expect([after.refused! - (before.refused ?? 0), after.backoff! - (before.backoff ?? 0)]).toEqual([1, 1]);
+    expect(messages()).toEqual([
+      "Redis failed a command: this use answers from this process's memory for now",
+      'Redis takes this use again',
+    ]);
+    expect(logs.entries()[0]).toMatchObject({ use: 'pacing', reason: 'refused' });
+  });
+
+  it('a timeout marks Redis lost (until a PING answers); a fallback that throws is the answer', async () => {
+    own = await startOwnRedis();
+    const redis = open(own.url, { commandTimeoutMs: 200, probeIntervalMs: 50 });
+    await redis.connect();
+    own.pause();
+    await expect(
+      redis.orLocal(
+        'tokens',
+        (client) => client.get('x'),
+        () => {
+          throw new Error('no memory path');
+        },
+      ),
+    ).rejects.toThrow('no memory path');
+    expect(redis.up).toBe(false);
+    own.resume();
+    await redis.waitUntil(true);
+    expect(redis.usable('tokens')).toBe(true); // a Redis that came back starts afresh
   });
 });

@@ -1,6 +1,6 @@
-import { Redis } from 'ioredis';
+import { Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
-import { redisUp } from '../upstream/metrics.js';
+import { redisFallbacks, redisUp } from '../upstream/metrics.js';
 
 /**
  * The subgraph's one connection to Redis (README, "Sharing upstream calls"), when `REDIS_URL` is set:
@@ -14,7 +14,20 @@ import { redisUp } from '../upstream/metrics.js';
  *
  * Keys: every key this process writes starts with `prefix` (REDIS_KEY_PREFIX), so that several
  * deployments, and tests, can share one Redis. The URL may hold a password: it is never logged.
+ *
+ * "Redis, or this process's memory" is decided in one place, `orLocal`: every user of the link names
+ * its use (`RedisUse`), and gets the up check, a backoff of its own after a failure, the failure's
+ * classification, a count on `/metrics` and one log line when it starts and stops answering from memory.
  */
+
+/** What the link is used for: each use backs off on its own, and is named in log lines and metrics. */
+export type RedisUse = 'record-cache' | 'fetch-claims' | 'rate-budget' | 'pacing' | 'tokens';
+
+/** Why a call was answered from memory (`users_subgraph_redis_fallbacks_total{reason}`). */
+type FallbackReason = 'down' | 'backoff' | 'timeout' | 'refused' | 'failed';
+
+/** After a failure, how long a use leaves Redis alone: a Redis that is up but failing costs one failure a second per use, not one per request. */
+export const REDIS_BACKOFF_MS = 1_000;
 export interface RedisLinkOptions {
   url: string;
   /** Starts every key (e.g. `users-subgraph:`). */
@@ -24,6 +37,8 @@ export interface RedisLinkOptions {
   logger: Logger;
   /** How often a Redis that stopped answering on an open connection is asked whether it is back (ms). */
   probeIntervalMs?: number;
+  /** Monotonic milliseconds that backoffs are timed on (tests move their own). */
+  now?: () => number;
 }
 
 export class RedisLink {
@@ -47,9 +62,13 @@ export class RedisLink {
   private probe: NodeJS.Timeout | undefined;
   /** The kind of the last connection error, for the start-up line (`connect` itself rejects with a generic one). */
   private lastReason: string | undefined;
+  /** Per use, after a failure: until when it leaves Redis alone, and why it failed (said once). */
+  private readonly backoffs = new Map<RedisUse, { until: number; reason: FallbackReason }>();
+  private readonly now: () => number;
 
   constructor(private readonly options: RedisLinkOptions) {
     this.prefix = options.prefix;
+    this.now = options.now ?? (() => performance.now());
     this.client = new Redis(options.url, {
       lazyConnect: true,
       // Fail at once rather than queue: the caller has an in-memory path and a request waiting.
@@ -102,6 +121,62 @@ export class RedisLink {
   /** Whether commands can be sent now; when false, take the in-memory path without trying. */
   get up(): boolean {
     return this.connected && !this.stalled && !this.closed && this.client.status === 'ready';
+  }
+
+  /**
+   * `command` on Redis, or `fallback` — what this process alone knows — when Redis cannot take it: the
+   * link is down, `use` backs off after a failure, or `command` fails now (it may throw itself on an
+   * answer of the wrong shape). A failure is classified (a timeout marks Redis lost until a PING answers;
+   * a connection lost is seen by the link itself; an error reply such as OOM, READONLY or LOADING, or any
+   * other failure, makes `use` leave Redis alone for REDIS_BACKOFF_MS), counted, and said in one log
+   * line when `use` starts answering from memory and one when Redis takes it again. `fallback` may throw:
+   * then so does this (a use with no memory path).
+   */
+  async orLocal<T>(use: RedisUse, command: (client: Redis) => Promise<T>, fallback: () => T | Promise<T>): Promise<T> {
+    if (!this.up) {
+      redisFallbacks.inc({ use, reason: 'down' });
+      return fallback();
+    }
+    const backoff = this.backoffs.get(use);
+    if (backoff !== undefined && this.now() < backoff.until) {
+      redisFallbacks.inc({ use, reason: 'backoff' });
+      return fallback();
+    }
+    let result: T;
+    try {
+      result = await command(this.client);
+    } catch (error) {
+      const reason = this.classify(error);
+      redisFallbacks.inc({ use, reason });
+      if (backoff === undefined) {
+        this.options.logger.warn(
+          { use, reason, code: reasonOf(error) },
+          "Redis failed a command: this use answers from this process's memory for now",
+        );
+      }
+      this.backoffs.set(use, { until: this.now() + REDIS_BACKOFF_MS, reason });
+      return fallback();
+    }
+    if (backoff !== undefined) {
+      this.backoffs.delete(use);
+      this.options.logger.info({ use }, 'Redis takes this use again');
+    }
+    return result;
+  }
+
+  /** Whether `use` would try Redis now: the link is up and `use` does not back off. */
+  usable(use: RedisUse): boolean {
+    const backoff = this.backoffs.get(use);
+    return this.up && (backoff === undefined || this.now() >= backoff.until);
+  }
+
+  /** What a failed command means: a timeout also marks Redis lost until it answers again. */
+  private classify(error: unknown): FallbackReason {
+    if (error instanceof Error && error.message === 'Command timed out') {
+      this.commandFailed(error);
+      return 'timeout';
+    }
+    return error instanceof ReplyError ? 'refused' : 'failed';
   }
 
   /**
@@ -158,6 +233,8 @@ export class RedisLink {
     this.announced = up;
     redisUp.set(up ? 1 : 0);
     if (up) {
+      // A Redis that came back starts afresh: no use goes on avoiding it for what the lost one did.
+      this.backoffs.clear();
       if (this.lossReported) this.options.logger.info('Redis is back: shared cache, budgets and tokens in use again');
       this.lossReported = false;
     } else if (!this.closed && !this.starting && !this.lossReported) {

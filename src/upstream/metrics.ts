@@ -71,6 +71,13 @@ export const redisUp = new Gauge({
   registers: [registry],
 });
 
+export const redisFallbacks = new Counter({
+  name: 'users_subgraph_redis_fallbacks_total',
+  help: "Calls of a shared state (use: record-cache, fetch-claims, rate-budget, pacing, tokens) answered from this process's memory instead of Redis, and why: down (the link is lost), backoff (the use left Redis alone after a failure), timeout, refused (a Redis error reply, e.g. OOM or READONLY) or failed (anything else, e.g. an answer of the wrong shape).",
+  labelNames: ['use', 'reason'] as const,
+  registers: [registry],
+});
+
 export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error' | 'aborted'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }

@@ -100,7 +100,7 @@ describe('RedisRateBudget: shared by replicas through Redis', () => {
     links.push(link);
     await link.connect();
     const clock = new ManualClock();
-    return { budget: new RedisRateBudget(link, clock, silent), clock, link };
+    return { budget: new RedisRateBudget(link, clock), clock, link };
   }
 
   beforeAll(() => {

@@ -1,4 +1,3 @@
-import type { Logger } from 'pino';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
 import type { Clock } from './clock.js';
@@ -129,21 +128,18 @@ export class RedisRateBudget implements RateBudget {
   constructor(
     private readonly link: RedisLink,
     private readonly clock: Clock,
-    private readonly logger: Logger,
   ) {
     this.local = new MemoryRateBudget(clock);
   }
 
   async blockedForMs(key: RateBudgetKey): Promise<number> {
     const known = this.local.blockedForMsNow(key);
-    if (known > 0 || !this.link.up) return known;
-    let stored: string | null;
-    try {
-      stored = await this.link.client.get(this.redisKey(key));
-    } catch (error) {
-      this.failed(error);
-      return 0;
-    }
+    if (known > 0) return known;
+    const stored = await this.link.orLocal(
+      'rate-budget',
+      (client) => client.get(this.redisKey(key)),
+      () => null,
+    );
     const resetAt = stored === null ? Number.NaN : Number(stored);
     if (!Number.isFinite(resetAt)) return 0;
     const waitMs = resetAt - this.clock.wallNow();
@@ -156,24 +152,21 @@ export class RedisRateBudget implements RateBudget {
   async note(key: RateBudgetKey, state: BudgetState): Promise<void> {
     const change = this.local.noteNow(key, state);
     // Nothing new to tell the others: most answers, which leave budget and lift nothing.
-    if (change === 'unchanged' || !this.link.up) return;
+    if (change === 'unchanged') return;
     const resetAt = String(this.clock.wallNow() + state.resetInMs);
-    try {
-      if (change === 'blocked') await BLOCK.run(this.link.client, [this.redisKey(key)], [resetAt, Math.ceil(state.resetInMs)]);
-      else await LIFT.run(this.link.client, [this.redisKey(key)], [resetAt, SAME_WINDOW_MS]);
-    } catch (error) {
-      this.failed(error);
-    }
+    await this.link.orLocal(
+      'rate-budget',
+      async (client) => {
+        if (change === 'blocked') await BLOCK.run(client, [this.redisKey(key)], [resetAt, Math.ceil(state.resetInMs)]);
+        else await LIFT.run(client, [this.redisKey(key)], [resetAt, SAME_WINDOW_MS]);
+      },
+      () => undefined,
+    );
   }
 
   /** `<prefix>budget:<provider>:<scope>:<label>`, each part encoded so that no part can reach into another. */
   private redisKey(key: RateBudgetKey): string {
     return this.link.key('budget', encodeURIComponent(key.provider), encodeURIComponent(key.scope), encodeURIComponent(key.label));
-  }
-
-  private failed(error: unknown): void {
-    this.link.commandFailed(error);
-    this.logger.debug({ reason: error instanceof Error ? error.name : 'unknown' }, 'rate budget: Redis failed, using this process alone');
   }
 }
 

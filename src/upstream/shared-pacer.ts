@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
@@ -29,9 +28,9 @@ import { type PaceRule, type Pacer, type Permit, RulePacer } from './pacing.js';
  * makes the next request wait 100 ms after an answer anyway, which a 25 ms poll barely delays.
  *
  * Redis absent from a call (link down, a command failed or timed out, an answer of the wrong shape): the
- * waiters go to a local `RulePacer` with the same rules, one process's view, as without Redis; Redis is
- * then left alone for a second, so a Redis that is up but failing costs one command timeout a second,
- * not one per request. A permit is always released to the pacer that granted it. A lease whose grant or
+ * waiters go to a local `RulePacer` with the same rules, one process's view, as without Redis; the link
+ * then leaves Redis alone for this use a second (`RedisLink.orLocal`), so a Redis that is up but failing
+ * costs one command timeout a second, not one per request. A permit is always released to the pacer that granted it. A lease whose grant or
  * release got lost with Redis expires by itself.
  *
  * A value read from Redis cannot make a wait unbounded: the script clamps leases to one lease time from
@@ -60,14 +59,10 @@ export interface SharedPacerOptions {
   now?: () => number;
   /** How soon to ask again while requests in flight block every rule (ms). */
   pollMs?: number;
-  logger?: Logger;
 }
 
 /** Polls while requests in flight block: short against a 100 ms window, a few dozen calls a second at most per process. */
 const DEFAULT_POLL_MS = 25;
-
-/** After a failed call, how long this pacer paces alone before it tries Redis again. */
-const REDIS_BACKOFF_MS = 1_000;
 
 /**
  * Covers what can pass between a grant and the start of the attempt, and event-loop delays, beyond the
@@ -78,24 +73,6 @@ const LEASE_MARGIN_MS = 1_000;
 /** The lease of one attempt whose deadline is `attemptTimeoutMs`: the attempt, the hold of an unanswered one, a margin. */
 export function leaseMsFor(attemptTimeoutMs: number): number {
   return attemptTimeoutMs + UNANSWERED_HOLD_MS + LEASE_MARGIN_MS;
-}
-
-/**
- * How a provider paces an upstream account (README, "Sharing upstream calls"): a `SharedPacer` when Redis
- * is configured, so every replica counts against the same limits, else a `RulePacer`. A granted request's
- * lease is bounded by one attempt (`attemptTimeoutMs`) and the hold of an unanswered one.
- */
-export function accountPacer(options: {
-  link: RedisLink | undefined;
-  account: string;
-  rules: readonly PaceRule[];
-  attemptTimeoutMs: number;
-  clock: Clock;
-  logger: Logger;
-}): Pacer {
-  const { link, attemptTimeoutMs, ...rest } = options;
-  if (link === undefined) return new RulePacer(options.rules, options.clock);
-  return new SharedPacer({ ...rest, link, leaseMs: leaseMsFor(attemptTimeoutMs) });
 }
 
 /** KEYS: leases in flight, finished requests, bucket levels. ARGV: see the header. */
@@ -230,7 +207,6 @@ export class SharedPacer implements Pacer {
   private pumping = false;
   /** Ends the pump's current sleep early (a permit was released here, or no one waits any more). */
   private wake: (() => void) | undefined;
-  private skipRedisUntil = Number.NEGATIVE_INFINITY;
   private calls = 0;
 
   constructor(private readonly options: SharedPacerOptions) {
@@ -299,16 +275,13 @@ export class SharedPacer implements Pacer {
     this.pumping = true;
     try {
       while (this.queue.length > 0) {
-        if (!this.link.up || this.clock.now() < this.skipRedisUntil) {
+        if (!this.link.usable('pacing')) {
           this.handOver();
           return;
         }
         const lease = randomBytes(12).toString('base64url');
-        let answer: z.output<typeof Answer>;
-        try {
-          answer = await this.call('acquire', lease);
-        } catch (error) {
-          this.failed(error);
+        const answer = await this.call('acquire', lease);
+        if (answer === undefined) {
           this.handOver();
           return;
         }
@@ -316,7 +289,7 @@ export class SharedPacer implements Pacer {
         if (answer[0] === 'granted') {
           const waiter = this.queue.shift();
           if (waiter === undefined) {
-            this.call('cancel', lease).catch((error: unknown) => this.failed(error)); // its caller gave up meanwhile
+            void this.call('cancel', lease); // its caller gave up meanwhile
             return;
           }
           waiter.signal?.removeEventListener('abort', waiter.onAbort);
@@ -337,9 +310,8 @@ export class SharedPacer implements Pacer {
       release: () => {
         if (released) return;
         released = true;
-        this.call('release', lease)
-          .catch((error: unknown) => this.failed(error)) // the lease expires by itself
-          .finally(() => this.wake?.());
+        // A release Redis could not take: the lease expires by itself.
+        void this.call('release', lease).finally(() => this.wake?.());
       },
     };
   }
@@ -352,21 +324,19 @@ export class SharedPacer implements Pacer {
     }
   }
 
-  private async call(op: 'acquire' | 'release' | 'cancel', lease: string): Promise<z.output<typeof Answer>> {
+  /** The script's answer; undefined when Redis cannot take the call (`RedisLink.orLocal`): the local pacer takes over. */
+  private async call(op: 'acquire' | 'release' | 'cancel', lease: string): Promise<z.output<typeof Answer> | undefined> {
     this.calls++;
     try {
       const now = this.options.now === undefined ? '' : String(this.options.now());
-      const raw = await PACE.run(this.link.client, this.keys, [op, now, lease, ...this.args]);
-      return Answer.parse(raw);
+      return await this.link.orLocal(
+        'pacing',
+        async (client) => Answer.parse(await PACE.run(client, this.keys, [op, now, lease, ...this.args])),
+        () => undefined,
+      );
     } finally {
       this.calls--;
     }
-  }
-
-  private failed(error: unknown): void {
-    this.link.commandFailed(error);
-    this.skipRedisUntil = this.clock.now() + REDIS_BACKOFF_MS;
-    this.options.logger?.debug({ reason: error instanceof Error ? error.name : 'unknown' }, 'shared pacing unavailable: pacing locally');
   }
 
   private sleep(ms: number): Promise<void> {

@@ -1,10 +1,9 @@
 import type { Logger } from 'pino';
 import type { ProviderId } from '../providers/provider.js';
-import type { RedisLink } from '../redis/link.js';
 import { type Clock, sleep } from './clock.js';
 import { ProviderError } from './errors.js';
 import type { RetryPolicy } from './retry.js';
-import { RedisTokenStore, type StoredToken, type TokenStore } from './token-store.js';
+import type { StoredToken, TokenStore } from './token-store.js';
 
 /** A token as its issuer hands it out: how soon to renew it, if it says (else it is used until refused). */
 export interface IssuedToken {
@@ -48,36 +47,6 @@ export interface SharedTokenReplicas {
 /** One renewal's bound: every attempt to its deadline, the waits between them, and a margin. */
 export function renewalBoundMs(timeoutMs: number, retry: Pick<RetryPolicy, 'maxAttempts' | 'maxTotalWaitMs'>): number {
   return retry.maxAttempts * timeoutMs + retry.maxTotalWaitMs + 5_000;
-}
-
-/**
- * How the replicas of a deployment share an upstream account's token through Redis: sealed with a key
- * derived from `secret`, a secret of the account's every replica has (a password, an app's client secret),
- * and renewed by one replica at a time. `undefined` without Redis: the process renews alone.
- */
-export function tokenReplicas(options: {
-  link: RedisLink | undefined;
-  /** Names the account in Redis keys: never a secret. */
-  account: string;
-  secret: string;
-  /** Names the account in the key derivation: a record sealed under another purpose reads as absent. */
-  purpose: string;
-  /** How long a stored token is kept unless renewed (ms). */
-  ttlMs: number;
-  clock: Clock;
-  timeoutMs: number;
-  retry: RetryPolicy;
-  logger: Logger;
-}): SharedTokenReplicas | undefined {
-  const { link, account, secret, purpose, ttlMs, clock, logger } = options;
-  if (link === undefined) return undefined;
-  return {
-    store: new RedisTokenStore({ link, account, secret, purpose, ttlMs }),
-    wallNow: () => clock.wallNow(),
-    clock,
-    renewalMs: renewalBoundMs(options.timeoutMs, options.retry),
-    logger,
-  };
 }
 
 /** A store call failed: the renewal goes on in-process. Never reaches a caller. */

@@ -83,7 +83,7 @@ export class RedisTokenStore implements TokenStore {
   }
 
   get available(): boolean {
-    return this.options.link.up;
+    return this.options.link.usable('tokens');
   }
 
   read(): Promise<StoredToken | undefined> {
@@ -119,13 +119,10 @@ export class RedisTokenStore implements TokenStore {
     });
   }
 
-  /** Runs a command; a failure also tells the link (a timeout marks Redis lost until it answers again). */
-  private async command<T>(run: (client: RedisLink['client']) => Promise<T>): Promise<T> {
-    try {
-      return await run(this.options.link.client);
-    } catch (error) {
-      this.options.link.commandFailed(error);
-      throw error;
-    }
+  /** Runs a command on Redis; when Redis cannot take it, throws: `SharedToken` then renews in this process. */
+  private command<T>(run: (client: RedisLink['client']) => Promise<T>): Promise<T> {
+    return this.options.link.orLocal('tokens', run, () => {
+      throw new Error('token store: Redis unavailable');
+    });
   }
 }

@@ -202,17 +202,18 @@ describe('serving stale', () => {
       await gql('{ nexudusUsers(ids: ["41", "42"]) { id fullName } }');
       // The single-record endpoint fails (every attempt); the list endpoint still answers.
       h.emulator('nexudus').faults.always({ kind: 'status', status: 500 }, 'single');
-      const answer = await gql('{ nexudusUsers(ids: ["41", "42"]) { id fullName isAdmin lastAccess } }');
-      expect(h.emulator('nexudus').requests.filter((r) => r.kind === 'list')).toHaveLength(2); // the first operation's, and the one for the failed full records
+      const answer = await gql('{ nexudusUsers(ids: ["41", "42"]) { id fullName isAdmin lastAccess businessIds } }');
+      // The first operation's list call, and the one for the failed full records.
+      expect(h.emulator('nexudus').requests.filter((r) => r.kind === 'list')).toHaveLength(2);
+      // businessIds: a list record has none, and its resolver would make that `[]`: a lie, not even a null.
       expect(answer.body.data.nexudusUsers).toEqual(
-        ['41', '42'].map((id) => ({ id, fullName: `Demo User ${id}`, isAdmin: null, lastAccess: null })),
+        ['41', '42'].map((id) => ({ id, fullName: `Demo User ${id}`, isAdmin: null, lastAccess: null, businessIds: null })),
       );
-      expect(answer.body.errors!.map((e) => [e.path!.join('.'), e.extensions!.code, e.extensions!.id])).toEqual([
-        ['nexudusUsers.0.isAdmin', 'UPSTREAM_UNAVAILABLE', '41'],
-        ['nexudusUsers.0.lastAccess', 'UPSTREAM_UNAVAILABLE', '41'],
-        ['nexudusUsers.1.isAdmin', 'UPSTREAM_UNAVAILABLE', '42'],
-        ['nexudusUsers.1.lastAccess', 'UPSTREAM_UNAVAILABLE', '42'],
-      ]);
+      expect(answer.body.errors!.map((e) => [e.path!.join('.'), e.extensions!.code, e.extensions!.id])).toEqual(
+        ['41', '42'].flatMap((id, i) =>
+          ['isAdmin', 'lastAccess', 'businessIds'].map((field) => [`nexudusUsers.${i}.${field}`, 'UPSTREAM_UNAVAILABLE', id]),
+        ),
+      );
       const stale = (answer.body as { extensions?: { stale?: unknown } }).extensions?.stale;
       if (on === '1') {
         expect(stale).toEqual(['41', '42'].map((id) => ({ provider: 'nexudus', id, ageSeconds: 0, fields: ['fullName', 'id'] })));
@@ -221,6 +222,33 @@ describe('serving stale', () => {
       }
     },
   );
+
+  // Found by the transparency property (test/sharing/transparency.test.ts, seed 20261205).
+  it('a cached NOT_FOUND still answers while the upstream is down: what the upstream said, not the outage', async () => {
+    const { h, gql } = await start();
+    await gql('{ xUsersByUsername(usernames: ["nobody42"]) { id } }');
+    h.emulator('x').faults.always({ kind: 'html', status: 502 });
+    const answer = await gql('{ xUsersByUsername(usernames: ["nobody42"]) { id } }');
+    expect(answer.body.errors!.map((e) => e.extensions)).toEqual([{ code: 'NOT_FOUND', provider: 'x', id: 'nobody42' }]);
+  });
+
+  // Found by the transparency property (seeds 3 and 20261205): the one place where the cache on answers less
+  // than the cache off. An author that came along with a post is cached with the post's user fields; asked
+  // for another field, it goes to /2/users on its own, where the cache off gets it with the post from
+  // /2/tweets. With /2/users alone failing, the field is null with the error at its path: less, not wrong.
+  it('an expanded record asked of its own endpoint while only that endpoint fails: its missing field says why', async () => {
+    const { h, gql } = await start();
+    await gql('{ xUsers(ids: ["1"]) { id pinnedTweet { id author { id } } } }');
+    h.emulator('x').faults.always({ kind: 'reset' }, '/2/users');
+    const answer = await gql(
+      '{ _entities(representations: [{ __typename: "Tweet", id: "1001" }]) { ... on Tweet { id author { id verifiedType } } } }',
+    );
+    expect(answer.body.data._entities).toEqual([{ id: '1001', author: { id: '1', verifiedType: null } }]);
+    expect(answer.body.errors!.map((e) => [e.path, e.extensions])).toEqual([
+      [['_entities', 0, 'author', 'verifiedType'], { code: 'UPSTREAM_UNAVAILABLE', provider: 'x', id: '1' }],
+    ]);
+    expect(xCalls(h).map((call) => call.path)).toEqual(['/2/users', '/2/users', '/2/users', '/2/users']);
+  });
 
   it('past the stale window, the error is the answer', async () => {
     const { h, gql, clock } = await start({ X_CACHE_TTL_SECONDS: '60', CACHE_STALE_SECONDS: '60' });

@@ -3,14 +3,13 @@ import type { z } from 'zod';
 import type { CallerCredential } from '../../batching/lookup-call.js';
 import type { UpstreamSettings } from '../../config.js';
 import { asCallerFailure } from '../../credentials/refused.js';
-import type { RedisLink } from '../../redis/link.js';
 import type { Circuits } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { RetryPolicy } from '../../upstream/retry.js';
-import { accountPacer } from '../../upstream/shared-pacer.js';
-import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer, tokenReplicas } from '../../upstream/shared-token.js';
+import { type SharedState, sharedState } from '../../upstream/shared-state.js';
+import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { Bitrix24Config, PortalRate } from './config.js';
 import { BITRIX24 } from './id.js';
@@ -46,8 +45,8 @@ export interface PortalOptions {
   logger: Logger;
   clock?: Clock;
   circuits?: Circuits;
-  /** Redis, when configured: the portal's bucket and OAuth pair are shared with every replica (`sharing.ts`). */
-  redis?: RedisLink;
+  /** What replicas share: the portal's bucket and OAuth pair (`sharing.ts`); this process alone unless given. */
+  shared?: SharedState;
 }
 
 /** What one `im.user.list.get` command produced: users keyed by id (`null` for unknown), or an error. */
@@ -80,14 +79,8 @@ export class Bitrix24Portal {
     // One pacer and one circuit for the portal, whoever's token a call carries: the portal's bucket counts
     // every request it gets, and whether it answers at all does not depend on the token.
     const account = portalAccount(options.name);
-    const pacer = accountPacer({
-      link: options.redis,
-      account,
-      rules: [{ kind: 'bucket', ...options.rate }],
-      attemptTimeoutMs: timeoutMs,
-      clock,
-      logger,
-    });
+    const shared = options.shared ?? sharedState(undefined, { timeoutMs, retry }, clock, logger);
+    const pacer = shared.pacer(account, [{ kind: 'bucket', ...options.rate }]);
     const circuit = circuits?.create(BITRIX24, options.name);
     // A batch of 50 commands of 50 users, high-resolution avatars included, stays under 4 MiB.
     const portal = { provider: BITRIX24, connections, timeoutMs, retry, logger, pacer, clock, circuit, maxBodyBytes: 16 * 1024 * 1024 };
@@ -128,17 +121,7 @@ export class Bitrix24Portal {
       // With Redis, the pair is shared by every replica: one renewal, with the latest refresh token, for all.
       const replicas =
         refresh &&
-        tokenReplicas({
-          link: options.redis,
-          account,
-          secret: refresh.clientSecret,
-          purpose: `bitrix24 ${options.name}`,
-          ttlMs: REFRESH_TOKEN_LIFETIME_MS,
-          clock,
-          timeoutMs,
-          retry,
-          logger,
-        });
+        shared.tokens({ account, secret: refresh.clientSecret, purpose: `bitrix24 ${options.name}`, ttlMs: REFRESH_TOKEN_LIFETIME_MS });
       const initial = { token: access.accessToken, refreshToken: refresh?.refreshToken };
       this.token = new SharedToken(BITRIX24, issue, initial, () => clock.now(), replicas);
     }
@@ -254,7 +237,7 @@ export class Bitrix24Service {
     logger: Logger,
     clock: Clock = systemClock,
     circuits?: Circuits,
-    redis?: RedisLink,
+    shared: SharedState = sharedState(undefined, upstream, clock, logger),
   ) {
     const { timeoutMs, connections, retry } = upstream;
     this.maxIdsPerCall = config.maxIdsPerCall;
@@ -268,7 +251,7 @@ export class Bitrix24Service {
           retry,
           clock,
           circuits,
-          redis,
+          shared,
           logger: logger.child({ portal: portal.name }),
         }),
       ]),

@@ -16,8 +16,8 @@ export const bitrix24Provider: ProviderDefinition<
 > = {
   id: BITRIX24,
   config: bitrix24Config,
-  createClient: (config, { upstream, logger, clock, circuits, redis }) =>
-    new Bitrix24Service(config, upstream, logger, clock, circuits, redis),
+  createClient: (config, { upstream, logger, clock, circuits, shared }) =>
+    new Bitrix24Service(config, upstream, logger, clock, circuits, shared),
   closeClient: (service) => service.close(),
   lookups: [bitrix24Users],
   resolvers: bitrix24Resolvers,

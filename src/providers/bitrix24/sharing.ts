@@ -1,6 +1,6 @@
 /**
  * What the replicas of a deployment share about one Bitrix24 portal through Redis (README, "Sharing
- * upstream calls"): its leaky bucket (`accountPacer`) and its OAuth pair (`tokenReplicas`), both under
+ * upstream calls"): its leaky bucket and its OAuth pair (`SharedState`), both under
  * this name.
  */
 

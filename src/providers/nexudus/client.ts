@@ -1,14 +1,13 @@
 import type { Logger } from 'pino';
 import type { UpstreamSettings } from '../../config.js';
-import type { RedisLink } from '../../redis/link.js';
 import type { Circuits } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { ProviderError } from '../../upstream/errors.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { PaceRule } from '../../upstream/pacing.js';
 import { parseRetryAfter } from '../../upstream/retry.js';
-import { accountPacer } from '../../upstream/shared-pacer.js';
-import { type SharedToken, sendWithToken, tokenReplicas } from '../../upstream/shared-token.js';
+import { type SharedState, sharedState } from '../../upstream/shared-state.js';
+import { type SharedToken, sendWithToken } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { NexudusConfig } from './config.js';
 import { NEXUDUS } from './id.js';
@@ -33,8 +32,8 @@ export interface NexudusClientOptions {
   logger: Logger;
   clock?: Clock;
   circuits?: Circuits;
-  /** Redis, when configured: the account's pacing and token are shared with every replica (`sharing.ts`). */
-  redis?: RedisLink;
+  /** What replicas share: the account's pacing and token (`sharing.ts`); this process alone unless given. */
+  shared?: SharedState;
 }
 
 /**
@@ -50,11 +49,18 @@ export class NexudusClient {
   private readonly token: SharedToken;
   private readonly logger: Logger;
 
-  constructor({ config, upstream, logger, clock = systemClock, circuits, redis }: NexudusClientOptions) {
+  constructor({
+    config,
+    upstream,
+    logger,
+    clock = systemClock,
+    circuits,
+    shared = sharedState(undefined, upstream, clock, logger),
+  }: NexudusClientOptions) {
     const { timeoutMs, connections, retry } = upstream;
     // One pacer for every request to the account, the token call included (with Redis, every replica's).
     const account = nexudusAccount(config.baseUrl, config.credentials);
-    const pacer = accountPacer({ link: redis, account, rules: NEXUDUS_PACE, attemptTimeoutMs: timeoutMs, clock, logger });
+    const pacer = shared.pacer(account, NEXUDUS_PACE);
     this.logger = logger;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.fullRecordConcurrency = config.fullRecordConcurrency;
@@ -78,17 +84,7 @@ export class NexudusClient {
     const { credentials } = config;
     const replicas =
       credentials.kind === 'password'
-        ? tokenReplicas({
-            link: redis,
-            account,
-            secret: credentials.password,
-            purpose: `nexudus ${account}`,
-            ttlMs: STORED_TOKEN_LIFETIME_MS,
-            clock,
-            timeoutMs,
-            retry,
-            logger,
-          })
+        ? shared.tokens({ account, secret: credentials.password, purpose: `nexudus ${account}`, ttlMs: STORED_TOKEN_LIFETIME_MS })
         : undefined;
     this.token = nexudusToken(config.credentials, this.tokenHttp, logger, clock, replicas);
   }

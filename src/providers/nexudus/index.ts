@@ -9,8 +9,8 @@ import { nexudusResolvers } from './resolvers.js';
 export const nexudusProvider: ProviderDefinition<'nexudus', NexudusConfig, NexudusClient, never, typeof import('./emulator/index.js')> = {
   id: NEXUDUS,
   config: () => nexudusConfig,
-  createClient: (config, { upstream, logger, clock, circuits, redis }) =>
-    new NexudusClient({ config, upstream, logger, clock, circuits, redis }),
+  createClient: (config, { upstream, logger, clock, circuits, shared }) =>
+    new NexudusClient({ config, upstream, logger, clock, circuits, shared }),
   closeClient: (client) => client.close(),
   lookups: [nexudusUsers],
   resolvers: nexudusResolvers,

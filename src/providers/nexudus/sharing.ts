@@ -3,7 +3,7 @@ import type { NexudusCredentials } from './token.js';
 
 /**
  * What the replicas of a deployment share about one Nexudus account through Redis (README, "Sharing
- * upstream calls"): its pacing (`accountPacer`) and its token (`tokenReplicas`: for a password login only,
+ * upstream calls"): its pacing and its token (`SharedState`; the token for a password login only,
  * sealed with a key derived from the password, so after a password change the old record reads as absent;
  * a configured token is never renewed), both under `nexudusAccount`.
  */

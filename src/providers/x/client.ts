@@ -2,11 +2,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { CallerCredential } from '../../batching/lookup-call.js';
 import { asCallerFailure } from '../../credentials/refused.js';
-import type { RedisLink } from '../../redis/link.js';
 import type { Circuit } from '../../upstream/circuit.js';
 import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import { RedisRateBudget } from '../../upstream/rate-budget.js';
+import type { RateBudget } from '../../upstream/rate-budget.js';
 import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import type { FieldSet } from '../provider.js';
@@ -23,8 +22,8 @@ export interface XClientOptions {
   logger: Logger;
   clock?: Clock;
   circuit?: Circuit;
-  /** With Redis, X's rate budget is one for every replica: one replica's 429 stops them all until the reset. */
-  redis?: RedisLink;
+  /** Where X's rate budget is kept: with Redis, one for every replica (one replica's 429 stops them all until the reset). */
+  budgets?: RateBudget;
 }
 
 /**
@@ -48,7 +47,7 @@ export class XClient {
       logger: options.logger,
       classify: classifyXResponse,
       budget: readXBudget,
-      ...(options.redis === undefined ? {} : { budgets: new RedisRateBudget(options.redis, options.clock ?? systemClock, options.logger) }),
+      ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
       clock: options.clock,
       circuit: options.circuit,
       // 100 users with every field and their expanded posts stay well under 1 MiB.

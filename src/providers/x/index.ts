@@ -10,7 +10,7 @@ import { xResolvers } from './resolvers.js';
 export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof import('./emulator/index.js')> = {
   id: X,
   config: () => xConfig,
-  createClient: (config, { upstream, logger, clock, circuits, redis }) =>
+  createClient: (config, { upstream, logger, clock, circuits, shared }) =>
     new XClient({
       ...config,
       timeoutMs: upstream.timeoutMs,
@@ -19,7 +19,7 @@ export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof 
       logger,
       clock,
       circuit: circuits.create(X),
-      ...(redis === undefined ? {} : { redis }),
+      budgets: shared.rateBudget(),
     }),
   closeClient: (client) => client.close(),
   lookups: [xUsers, xUsersByUsername, xTweets],
