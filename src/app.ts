@@ -13,7 +13,7 @@ import { RedisLink } from './redis/link.js';
 import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
 import { type Clock, systemClock } from './upstream/clock.js';
-import { initProviderMetrics } from './upstream/metrics.js';
+import { initProviderMetrics, observeMemoryCache } from './upstream/metrics.js';
 import { leaseMsFor } from './upstream/shared-pacer.js';
 
 /**
@@ -42,6 +42,7 @@ export interface StartOptions {
 function createSharedLookups(config: Config, logger: Logger, clock: Clock = systemClock, redis?: RedisLink): SharedLookups {
   const { sharing } = config;
   const memory = new MemoryCache(sharing.maxBytes, () => clock.wallNow());
+  observeMemoryCache(() => memory.size);
   let cache: RecordCache = memory;
   let keyPrefix: string | undefined;
   let claims: FetchClaims | undefined;

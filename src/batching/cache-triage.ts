@@ -77,7 +77,7 @@ export class CacheTriage {
       call,
       // What the cached record itself must have been fetched with; expansions are looked up on their own.
       need: lookup.recordFields?.(call.fields) ?? call.fields,
-      places: new Map(keys.map((key) => [key, this.place(call, key)])),
+      places: this.places(call, keys),
       results: new Map(),
       met: new Map(),
       grow: new Map(),
@@ -175,6 +175,7 @@ export class CacheTriage {
     const now = this.options.clock.wallNow();
     const entries: Array<[string, CacheEntry]> = [];
     const recordFields = target.lookup.recordFields?.(fields) ?? fields;
+    const prefix = this.prefix(target);
     for (const [key, value] of answers) {
       let entry: CacheEntry | undefined;
       try {
@@ -183,7 +184,7 @@ export class CacheTriage {
         // A record the codec cannot write is answered all the same, only not kept.
         this.options.logger.warn({ provider: target.lookup.provider.name, err: error }, 'record not cacheable');
       }
-      if (entry !== undefined) entries.push([this.place(target, key), entry]);
+      if (entry !== undefined) entries.push([prefix + key, entry]);
     }
     if (entries.length === 0) return;
     this.options.cache
@@ -210,10 +211,17 @@ export class CacheTriage {
     return this.options.cache.evict(prefix, key === undefined ? '' : `${SEPARATOR}${key}`);
   }
 
-  /** provider, lookup, credential scope, partition, key: each entry's place, every part separated. */
-  place(target: CallTarget, key: string): string {
-    const { lookup, credential, partition } = target;
-    return `${this.options.keyPrefix ?? ''}${lookup.provider.name}${SEPARATOR}${lookup.name}${SEPARATOR}${credential?.scope ?? ''}${SEPARATOR}${partition}${SEPARATOR}${key}`;
+  /** Each key's place: provider, lookup, credential scope, partition and key, every part separated. */
+  private places(target: CallTarget, keys: readonly string[]): Map<string, string> {
+    const prefix = this.prefix(target);
+    const places = new Map<string, string>();
+    for (const key of keys) places.set(key, prefix + key);
+    return places;
+  }
+
+  /** What every place of `target`'s keys starts with, built once per batch. */
+  private prefix({ lookup, credential, partition }: CallTarget): string {
+    return `${this.options.keyPrefix ?? ''}${lookup.provider.name}${SEPARATOR}${lookup.name}${SEPARATOR}${credential?.scope ?? ''}${SEPARATOR}${partition}${SEPARATOR}`;
   }
 
   /** An entry's answer; UNREADABLE when the lookup's codec cannot read it (written by another version): a miss. */

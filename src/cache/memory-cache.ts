@@ -1,5 +1,6 @@
 import type { FieldSet } from '../providers/provider.js';
 import type { CacheEntry } from './entry.js';
+import { hashKey, LocationIndex } from './location-index.js';
 import type { RecordCache } from './record-cache.js';
 
 /**
@@ -15,11 +16,12 @@ import type { RecordCache } from './record-cache.js';
  *   a slab: nothing is stringified only to be measured, no object is kept per entry, and no call walks
  *   the entries (recycling a slab walks that slab's entries once, which each entry pays for once).
  * - Honest memory. Entries live off the V8 heap in a log-structured arena of `Buffer` slabs, allocated
- *   outside Node's pool (`allocUnsafeSlow`), reused in a ring and never freed, so the cache's memory is
- *   what it counts: the slabs, whole, plus an estimate of what its index costs on the heap. That count
- *   stays within `maxBytes` after every `set`; the only other memory is the bounded table of field sets.
- * - No GC work per entry. The heap holds one `Map` from each key to a small integer (where its entry
- *   sits), so the collector sees one string per entry and no object graph.
+ *   outside Node's pool (`allocUnsafeSlow`), reused in a ring and never freed, and keys are found through
+ *   a hash table in typed arrays (`LocationIndex`), so the cache's memory is what it counts: the slabs,
+ *   whole, and the table. That count stays within `maxBytes` after every `set`; the only other memory is
+ *   the bounded table of field sets.
+ * - No GC work per entry. Keys live in the slabs beside their entries; the heap holds no string, no
+ *   object and no `Map` slot per entry (a `Map` under this churn cost ~1.5 µs per insert and delete).
  *
  * Recency approximates LRU as FIFO by slab with a second chance: a hit on an entry in the older half of
  * a turn of the ring copies its bytes (no decoding) to the newest slab, so an entry read at least once
@@ -29,10 +31,8 @@ import type { RecordCache } from './record-cache.js';
 export class MemoryCache implements RecordCache {
   /** Each slab's size: a multiple of 8, since entries start 8-byte aligned for the typed views. */
   private readonly slabBytes: number;
-  /** Locations count 8-byte units: an arena under 8 GiB keeps them small integers (Smis). */
+  /** Locations count 8-byte units from the start of the arena: slab id × slabUnits + offset / 8. */
   private readonly slabUnits: number;
-  /** What a key costs in the index beyond its string (see `indexCost`). */
-  private readonly slotBytes: number;
   private readonly slabs: Buffer[] = [];
   private readonly words: Uint32Array[] = [];
   private readonly doubles: Float64Array[] = [];
@@ -44,31 +44,33 @@ export class MemoryCache implements RecordCache {
   private readonly ringAt: number[] = [];
   /** The place in `ring` of the slab being written; -1 before the first. */
   private current = -1;
-  private readonly index = new Map<string, number>();
-  /** The estimated heap cost of the index's live keys. */
-  private indexBytes = 0;
+  private readonly index: LocationIndex;
+  /** What the slabs may take: `maxBytes` less the index's share at its largest. */
+  private readonly slabBudget: number;
   private readonly fieldSets = new FieldSets();
 
   constructor(
-    private readonly maxBytes: number,
+    maxBytes: number,
     private readonly now: () => number = Date.now,
   ) {
-    const slab = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, maxBytes / SLABS_PER_CACHE));
-    // A cache smaller than two of the smallest slabs still gets one, half its size: the index has the rest.
-    this.slabBytes = Math.floor(Math.min(slab, maxBytes / 2) / 8) * 8;
+    // The index's share is fixed up front (it grows into it lazily): growing it later would have to take
+    // memory back from slabs already allocated. A full index recycles the oldest slab, as a full arena does.
+    this.index = new LocationIndex(indexSlotsFor(maxBytes));
+    this.slabBudget = maxBytes - this.index.maxBytes;
+    const slab = Math.min(MAX_SLAB_BYTES, Math.max(MIN_SLAB_BYTES, this.slabBudget / SLABS_PER_CACHE));
+    // A cache smaller than two of the smallest slabs still gets one, half its budget.
+    this.slabBytes = Math.max(0, Math.floor(Math.min(slab, this.slabBudget / 2) / 8) * 8);
     this.slabUnits = this.slabBytes / 8;
-    // Past 2^30 units, a location is a heap number: 16 bytes more per key.
-    this.slotBytes = MAP_SLOT_BYTES + (maxBytes / 8 >= 2 ** 30 ? 16 : 0);
   }
 
-  /** Entries indexed, and the bytes counted against `maxBytes`: the slabs allocated and the index's estimate. */
+  /** Entries indexed, and the bytes counted against `maxBytes`: the slabs allocated and the index. */
   get size(): { entries: number; bytes: number } {
     return { entries: this.index.size, bytes: this.counted };
   }
 
   /** What counts against `maxBytes`. */
   private get counted(): number {
-    return this.ring.length * this.slabBytes + this.indexBytes;
+    return this.ring.length * this.slabBytes + this.index.bytes;
   }
 
   async get(keys: readonly string[]): Promise<Array<CacheEntry | undefined>> {
@@ -87,28 +89,39 @@ export class MemoryCache implements RecordCache {
   async set(entries: ReadonlyArray<readonly [string, CacheEntry]>): Promise<void> {
     if (this.slabBytes < HEADER) return;
     const now = this.now();
-    for (const [key, entry] of entries) this.write(key, entry, now);
+    // A batch's entries share one field set, as a rule: it is looked up once per set met, not per entry.
+    let fields: FieldSet | undefined;
+    let fieldsId = INLINE_FIELDS;
+    for (const [key, entry] of entries) {
+      if (entry.fields !== fields) {
+        fields = entry.fields;
+        fieldsId = this.fieldSets.id(fields);
+      }
+      this.write(key, entry, fieldsId, now);
+    }
   }
 
   async evict(prefix: string, suffix = ''): Promise<number> {
-    let removed = 0;
-    for (const [key, location] of this.index) {
-      if (!key.startsWith(prefix) || !key.endsWith(suffix)) continue;
-      this.drop(key, location);
-      removed++;
+    // Collected first: removing shifts entries between slots.
+    const matching: number[] = [];
+    for (const { location } of this.index.entries()) {
+      const key = this.keyAt(location);
+      if (key.startsWith(prefix) && key.endsWith(suffix)) matching.push(location);
     }
-    return removed;
+    for (const location of matching) this.drop(this.index.slotOf(this.hashAt(location), location));
+    return matching.length;
   }
 
   private read(key: string, now: number): CacheEntry | undefined {
-    const location = this.index.get(key);
-    if (location === undefined) return undefined;
+    const slot = this.find(key, hashKey(key));
+    if (slot < 0) return undefined;
+    const location = this.index.locationAt(slot);
     const id = Math.floor(location / this.slabUnits);
     const at = (location - id * this.slabUnits) * 8;
     const doubles = this.doubles[id]!;
     const staleUntil = doubles[(at >>> 3) + 2]!;
     if (!(staleUntil > now)) {
-      this.drop(key, location);
+      this.drop(slot);
       return undefined;
     }
     const slab = this.slabs[id]!;
@@ -129,7 +142,7 @@ export class MemoryCache implements RecordCache {
       else if ((kind & WITH_MESSAGE) !== 0) value = slab.toString('utf8', textAt, at + length);
     }
     const freshUntil = doubles[(at >>> 3) + 1]!;
-    if (this.inOlderHalf(id)) this.promote(key, id, at, length);
+    if (this.inOlderHalf(id)) this.promote(slot, id, at, length);
     if (kind === RECORD) return { record: value, fields, freshUntil, staleUntil };
     if (kind === EMPTY) return { fields, freshUntil, staleUntil };
     const code = (kind & ~WITH_MESSAGE) === SUSPENDED ? 'SUSPENDED' : 'NOT_FOUND';
@@ -137,13 +150,14 @@ export class MemoryCache implements RecordCache {
     return { missing, fields, freshUntil, staleUntil };
   }
 
-  private write(key: string, entry: CacheEntry, now: number): void {
+  private write(key: string, entry: CacheEntry, fieldsId: number, now: number): void {
     const { missing, record, fields, freshUntil, staleUntil } = entry;
     // What is not written must not leave the key's previous entry answering in its place. Text with a
     // lone surrogate would come back from UTF-8 changed: a key that recycling could not find, a message
     // not the one stored.
+    const hash = hashKey(key);
     if (!(staleUntil > now) || !wellFormed(key) || (missing?.message !== undefined && !wellFormed(missing.message))) {
-      this.forget(key);
+      this.forget(key, hash);
       return;
     }
     let kind: number;
@@ -153,7 +167,6 @@ export class MemoryCache implements RecordCache {
     } else {
       kind = record === undefined ? EMPTY : RECORD;
     }
-    const fieldsId = this.fieldSets.id(fields);
     let text: string | undefined;
     if (fieldsId === INLINE_FIELDS) {
       text = JSON.stringify(kind === RECORD ? [fields, record] : (kind & WITH_MESSAGE) !== 0 ? [fields, missing!.message] : [fields]);
@@ -166,19 +179,18 @@ export class MemoryCache implements RecordCache {
     // write itself tells the lengths, sparing a `Buffer.byteLength` scan of the key and of the text.
     let id = this.current < 0 ? -1 : this.ring[this.current]!;
     const worst = HEADER + 3 * (key.length + (text === undefined ? 0 : text.length));
-    if (id < 0 || this.used[id]! + worst > this.slabBytes || this.counted + indexCost(key, false, this.slotBytes) > this.maxBytes) {
-      const keyBytes = Buffer.byteLength(key);
-      const span = align(HEADER + keyBytes + (text === undefined ? 0 : Buffer.byteLength(text)));
-      if (span > this.slabBytes || !this.makeRoom(span, indexCost(key, keyBytes === key.length, this.slotBytes))) {
-        this.forget(key);
+    if (id < 0 || this.used[id]! + worst > this.slabBytes || this.index.full) {
+      const span = align(HEADER + Buffer.byteLength(key) + (text === undefined ? 0 : Buffer.byteLength(text)));
+      if (span > this.slabBytes || !this.makeRoom(span)) {
+        this.forget(key, hash);
         return;
       }
       id = this.ring[this.current]!;
     }
     const at = this.used[id]!;
     const slab = this.slabs[id]!;
-    const keyBytes = slab.write(key, at + HEADER, 'utf8');
-    const length = HEADER + keyBytes + (text === undefined ? 0 : slab.write(text, at + HEADER + keyBytes, 'utf8'));
+    const keyBytes = writeKey(slab, key, at + HEADER);
+    const length = HEADER + keyBytes + (text === undefined ? 0 : (slab as unknown as Utf8Writer).utf8Write(text, at + HEADER + keyBytes));
     const words = this.words[id]!;
     const doubles = this.doubles[id]!;
     words[at >>> 2] = length;
@@ -186,23 +198,64 @@ export class MemoryCache implements RecordCache {
     doubles[(at >>> 3) + 1] = freshUntil;
     doubles[(at >>> 3) + 2] = staleUntil;
     words[(at >>> 2) + 6] = fieldsId;
+    words[(at >>> 2) + 7] = hash;
     slab[at + KIND_AT] = kind;
     this.used[id] = at + align(length);
-    const before = this.index.size;
-    this.index.set(key, id * this.slabUnits + at / 8);
-    if (this.index.size !== before) this.indexBytes += indexCost(key, keyBytes === key.length, this.slotBytes);
+    const location = id * this.slabUnits + at / 8;
+    // Looked for only now: making room may have recycled the slab of the key's previous entry.
+    const slot = this.find(key, hash, location);
+    if (slot < 0) {
+      this.index.insert(hash, location);
+      return;
+    }
+    const previous = this.index.locationAt(slot);
+    this.markDead(previous);
+    this.index.move(slot, location);
+  }
+
+  /** The index slot of `key`'s entry (other than the one at `except`); -1 when it has none. */
+  private find(key: string, hash: number, except = -1): number {
+    return this.index.find(hash, (location) => location !== except && this.isKeyAt(location, key));
+  }
+
+  /** Whether the entry at `location` is `key`'s: its stored key's bytes compared with `key` (no decoding for ASCII). */
+  private isKeyAt(location: number, key: string): boolean {
+    const id = Math.floor(location / this.slabUnits);
+    const at = (location - id * this.slabUnits) * 8;
+    const keyBytes = this.words[id]![(at >>> 2) + 1]!;
+    const slab = this.slabs[id]!;
+    if (keyBytes !== key.length) return keyBytes > key.length && slab.toString('utf8', at + HEADER, at + HEADER + keyBytes) === key;
+    // As many bytes as units: both ASCII if equal, since any other unit takes two or more bytes in UTF-8.
+    for (let i = 0, from = at + HEADER; i < keyBytes; i++) if (slab[from + i] !== key.charCodeAt(i)) return false;
+    return true;
+  }
+
+  private keyAt(location: number): string {
+    const id = Math.floor(location / this.slabUnits);
+    const at = (location - id * this.slabUnits) * 8;
+    return this.slabs[id]!.toString('utf8', at + HEADER, at + HEADER + this.words[id]![(at >>> 2) + 1]!);
+  }
+
+  private hashAt(location: number): number {
+    const id = Math.floor(location / this.slabUnits);
+    const at = (location - id * this.slabUnits) * 8;
+    return this.words[id]![(at >>> 2) + 7]! | 0;
+  }
+
+  private markDead(location: number): void {
+    const id = Math.floor(location / this.slabUnits);
+    this.slabs[id]![(location - id * this.slabUnits) * 8 + KIND_AT] = DEAD;
   }
 
   /**
-   * Makes the current slab able to take `span` more bytes, and the count able to take a key costing
-   * `cost` (counted even when the key is already there: it errs on the safe side). False when the cache
-   * is too small to hold this entry at all.
+   * Makes the current slab able to take `span` more bytes, and the index one more key. False when the
+   * cache is too small to hold this entry at all.
    */
-  private makeRoom(span: number, cost: number): boolean {
+  private makeRoom(span: number): boolean {
     if (this.current < 0 || this.used[this.ring[this.current]!]! + span > this.slabBytes) {
-      if (!this.advance(cost)) return false;
+      if (!this.advance()) return false;
     }
-    while (this.counted + cost > this.maxBytes) {
+    while (this.index.full) {
       if (!this.relieve()) return false;
     }
     return true;
@@ -212,7 +265,7 @@ export class MemoryCache implements RecordCache {
    * Moves on to a slab with nothing in it: the oldest when an index under pressure has emptied it,
    * else a new one while the count allows it, else the oldest, recycled.
    */
-  private advance(cost: number): boolean {
+  private advance(): boolean {
     const count = this.ring.length;
     if (count > 0) {
       const next = (this.current + 1) % count;
@@ -221,7 +274,7 @@ export class MemoryCache implements RecordCache {
         return true;
       }
     }
-    if ((count + 1) * this.slabBytes + this.indexBytes + cost <= this.maxBytes) {
+    if ((count + 1) * this.slabBytes <= this.slabBudget) {
       this.allocate();
       return true;
     }
@@ -262,7 +315,7 @@ export class MemoryCache implements RecordCache {
     return false;
   }
 
-  /** Empties a slab: every key still pointing into it leaves the index. */
+  /** Empties a slab: every key still pointing into it leaves the index (found by the hash stored with it: no key decoded). */
   private recycle(id: number): void {
     const slab = this.slabs[id]!;
     const words = this.words[id]!;
@@ -270,11 +323,8 @@ export class MemoryCache implements RecordCache {
     const base = id * this.slabUnits;
     for (let at = 0; at < end; at += align(words[at >>> 2]!)) {
       if (slab[at + KIND_AT] === DEAD) continue;
-      const keyBytes = words[(at >>> 2) + 1]!;
-      const key = slab.toString('utf8', at + HEADER, at + HEADER + keyBytes);
-      if (this.index.get(key) !== base + at / 8) continue; // written again since, elsewhere
-      this.index.delete(key);
-      this.indexBytes -= indexCost(key, keyBytes === key.length, this.slotBytes);
+      const slot = this.index.slotOf(words[(at >>> 2) + 7]! | 0, base + at / 8);
+      if (slot >= 0) this.index.remove(slot); // else written again since, elsewhere
     }
     this.used[id] = 0;
   }
@@ -286,48 +336,48 @@ export class MemoryCache implements RecordCache {
   private inOlderHalf(id: number): boolean {
     const count = this.ring.length;
     const age = (this.current - this.ringAt[id]! + count) % count; // slabs written since
-    const spare = Math.floor((this.maxBytes - this.counted) / this.slabBytes);
+    const spare = Math.floor((this.slabBudget - this.ring.length * this.slabBytes) / this.slabBytes);
     return age * 2 >= count + Math.max(0, spare);
   }
 
   /** The second chance: a copy of the entry's bytes in the current slab, where the index now points. */
-  private promote(key: string, id: number, at: number, length: number): void {
+  private promote(slot: number, id: number, at: number, length: number): void {
     const span = align(length);
     if (this.used[this.ring[this.current]!]! + span > this.slabBytes) {
       // Not when making room would recycle the very slab the entry is in.
-      if (this.ring[(this.current + 1) % this.ring.length] === id || !this.advance(0)) return;
+      if (this.ring[(this.current + 1) % this.ring.length] === id || !this.advance()) return;
+      // Recycling another slab shifted slots: the entry's is found again by its hash and location.
+      slot = this.index.slotOf(this.words[id]![(at >>> 2) + 7]! | 0, id * this.slabUnits + at / 8);
+      if (slot < 0) return;
     }
     const target = this.ring[this.current]!;
     const to = this.used[target]!;
     this.slabs[id]!.copy(this.slabs[target]!, to, at, at + length);
     this.used[target] = to + span;
     this.slabs[id]![at + KIND_AT] = DEAD;
-    this.index.set(key, target * this.slabUnits + to / 8);
+    this.index.move(slot, target * this.slabUnits + to / 8);
   }
 
-  private forget(key: string): void {
-    const location = this.index.get(key);
-    if (location !== undefined) this.drop(key, location);
+  private forget(key: string, hash: number): void {
+    const slot = this.find(key, hash);
+    if (slot >= 0) this.drop(slot);
   }
 
-  /** Removes a key from the index, its bytes marked as garbage so that recycling skips them. */
-  private drop(key: string, location: number): void {
-    const id = Math.floor(location / this.slabUnits);
-    const at = (location - id * this.slabUnits) * 8;
-    this.slabs[id]![at + KIND_AT] = DEAD;
-    this.index.delete(key);
-    this.indexBytes -= indexCost(key, this.words[id]![(at >>> 2) + 1] === key.length, this.slotBytes);
+  /** Removes a slot from the index, its entry's bytes marked as garbage so that recycling skips them. */
+  private drop(slot: number): void {
+    this.markDead(this.index.locationAt(slot));
+    this.index.remove(slot);
   }
 }
 
 /**
  * The entry's header: total length u32 (header, key and payload), key length u32, freshUntil f64,
- * staleUntil f64, field-set id u32 (or INLINE_FIELDS), kind u8. The key's UTF-8 bytes follow, then the
- * payload: the record's JSON, or the missing message's text, or, with fields inline, the JSON of
- * `[fields, record or message]` (or `[fields]`).
+ * staleUntil f64, field-set id u32 (or INLINE_FIELDS), the key's hash u32, kind u8. The key's UTF-8
+ * bytes follow, then the payload: the record's JSON, or the missing message's text, or, with fields
+ * inline, the JSON of `[fields, record or message]` (or `[fields]`).
  */
-const HEADER = 29;
-const KIND_AT = 28;
+const HEADER = 33;
+const KIND_AT = 32;
 /** Kinds: a record, an entry with neither record nor missing, the two negative answers (plus a flag). */
 const RECORD = 0;
 const EMPTY = 1;
@@ -338,39 +388,43 @@ const WITH_MESSAGE = 4;
 const DEAD = 0xff;
 const INLINE_FIELDS = 0xffff_ffff;
 
+/**
+ * The index's share of `maxBytes` at most (12 bytes a slot, half of the slots used at most): an eighth,
+ * room for a key per 24 bytes of it, so a cache of 64 MiB indexes up to 262,144 entries (6 MiB) and only
+ * entries smaller than ~190 bytes on average (negative answers) are bound by the index rather than the slabs.
+ */
+function indexSlotsFor(maxBytes: number): number {
+  const slots = Math.floor(maxBytes / 8 / LocationIndex.BYTES_PER_SLOT);
+  return slots < 16 ? 0 : 2 ** Math.floor(Math.log2(slots));
+}
+
 /** Enough slabs that recycling one drops a small part of the cache, few enough to be large. */
 const SLABS_PER_CACHE = 16;
 const MIN_SLAB_BYTES = 4 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024;
-
-/** A V8 string's header (map, hash, length). */
-const STRING_HEADER_BYTES = 16;
-/**
- * A key's share of the index's `Map`. V8's table takes 28 bytes per slot of capacity (3 words per entry,
- * a bucket word per two) and, under churn (deletes leave holes until a rehash), holds 2 to 4 slots per
- * live key: 56 to 112 bytes, 80 on average. Measured with --expose-gc, `heapUsed` around 100k keys of
- * 44 ASCII characters built as the lookup service builds them, Smi values: 101-103 bytes per key in a
- * Map only filled, 137 in one churned as a FIFO (6 × 100k sets), 64 of which are the string: 37-39 and
- * 73 for the Map. In this cache, with keys of 36 characters (counted 136 bytes each): 85 bytes per key
- * in all while it fills, 158 once churned (72k keys in a 262,144-slot table).
- */
-const MAP_SLOT_BYTES = 80;
 
 /** `String.prototype.isWellFormed` (Node 20), not yet in TypeScript's ES2023 library. */
 function wellFormed(text: string): boolean {
   return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
 }
 
-function align(bytes: number): number {
-  return (bytes + 7) & ~7;
+/** Buffer's own UTF-8 writer, which `write` calls after checking its arguments (ours are checked). */
+interface Utf8Writer {
+  utf8Write(text: string, offset: number): number;
 }
 
-/**
- * A key's estimated heap cost: its string and its slots. V8 holds a string in one byte a character when
- * it can: sure for ASCII (UTF-8 as long as the string), else assumed two.
- */
-function indexCost(key: string, ascii: boolean, slotBytes: number): number {
-  return STRING_HEADER_BYTES + align(ascii ? key.length : 2 * key.length) + slotBytes;
+/** A key's UTF-8 bytes at `at`: an ASCII key (the usual) byte by byte, sparing a native call; any other by `utf8Write`. */
+function writeKey(slab: Buffer, key: string, at: number): number {
+  for (let i = 0; i < key.length; i++) {
+    const unit = key.charCodeAt(i);
+    if (unit > 0x7f) return (slab as unknown as Utf8Writer).utf8Write(key, at);
+    slab[at + i] = unit;
+  }
+  return key.length;
+}
+
+function align(bytes: number): number {
+  return (bytes + 7) & ~7;
 }
 
 /**
@@ -380,13 +434,8 @@ function indexCost(key: string, ascii: boolean, slotBytes: number): number {
 class FieldSets {
   private readonly ids = new Map<string, number>();
   private readonly sets: FieldSet[] = [];
-  /** A batch's entries share one array: its id, checked element by element, spares a join and a lookup. */
-  private lastFields: FieldSet | undefined;
-  private lastId = INLINE_FIELDS;
-
   /** The set's id, or INLINE_FIELDS when the table is full (or the set's joined names are another's). */
   id(fields: FieldSet): number {
-    if (fields === this.lastFields && same(fields, this.sets[this.lastId]!)) return this.lastId;
     const name = fields.join('\u0000');
     let id = this.ids.get(name);
     if (id === undefined) {
@@ -397,8 +446,6 @@ class FieldSets {
     } else if (!same(fields, this.sets[id]!)) {
       return INLINE_FIELDS;
     }
-    this.lastFields = fields;
-    this.lastId = id;
     return id;
   }
 

@@ -78,6 +78,32 @@ export const redisFallbacks = new Counter({
   registers: [registry],
 });
 
+/** What the in-memory record cache holds, read when /metrics is scraped (`observeMemoryCache`). */
+let memoryCacheSize: (() => { entries: number; bytes: number }) | undefined;
+
+export const memoryCacheBytes = new Gauge({
+  name: 'users_subgraph_cache_memory_bytes',
+  help: 'Bytes the in-memory record cache counts against CACHE_MAX_BYTES: its slabs (off the V8 heap) and its index. With Redis, only what this process kept while Redis was lost.',
+  registers: [registry],
+  collect() {
+    this.set(memoryCacheSize?.().bytes ?? 0);
+  },
+});
+
+export const memoryCacheEntries = new Gauge({
+  name: 'users_subgraph_cache_memory_entries',
+  help: 'Entries the in-memory record cache holds.',
+  registers: [registry],
+  collect() {
+    this.set(memoryCacheSize?.().entries ?? 0);
+  },
+});
+
+/** Names the in-memory record cache whose size /metrics shows. */
+export function observeMemoryCache(size: () => { entries: number; bytes: number }): void {
+  memoryCacheSize = size;
+}
+
 export function countUpstreamRequest(provider: ProviderId, method: string, status: number | 'error' | 'aborted'): void {
   upstreamRequests.inc({ provider: provider.name, method, status: String(status) });
 }

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../../upstream/errors.js';
+import { IncompleteRecord, ProviderError } from '../../upstream/errors.js';
 import type { FetchScope } from '../provider.js';
 import { FULL, FULL_RECORD_FIELDS, nexudusUsers } from './batch.js';
 import type { NexudusClient } from './client.js';
@@ -21,6 +21,8 @@ function stub(options: {
   known?: number;
   failing?: Record<number, unknown>;
   listFails?: Error;
+  /** What the list call answers instead of the records of the ids asked (a lying upstream). */
+  listAnswer?: (ids: readonly number[]) => NexudusUserRecord[];
   concurrency?: number;
   maxIdsPerCall?: number;
 }) {
@@ -34,6 +36,7 @@ function stub(options: {
     async partialUsers(ids: readonly number[]): Promise<NexudusUserRecord[]> {
       calls.list.push([...ids]);
       if (options.listFails) throw options.listFails;
+      if (options.listAnswer) return options.listAnswer(ids);
       return ids.filter((id) => id <= known).map((id) => record(id));
     },
     async fullUser(id: number): Promise<NexudusUserRecord | undefined> {
@@ -132,5 +135,46 @@ describe('nexudusUsers.fetch: full records', () => {
     expect(found.get('4')).toEqual(record(4, true));
     expect(asError(found.get('2'))).toMatchObject({ code: 'RATE_LIMITED', id: '2', retryAfter: 1, provider: NEXUDUS });
     expect(asError(found.get('3'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '3', provider: NEXUDUS });
+  });
+
+  it('a full record the upstream could not give answers its list record, as an incomplete record: one list call, on failure only', async () => {
+    const s = stub({
+      failing: {
+        2: new ProviderError({ code: 'RATE_LIMITED', provider: NEXUDUS, retryAfter: 1 }),
+        3: new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS }),
+        4: new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS }),
+      },
+    });
+    const found = await nexudusUsers.fetch(s.client, ['1', '2', '3', '4'], scope([FULL]));
+    expect(found.get('1')).toEqual(record(1, true));
+    // Not for a refused credential: that is no outage, and the list call would be refused alike.
+    expect(s.calls.list).toEqual([[2, 3]]);
+    for (const [id, code] of [
+      ['2', 'RATE_LIMITED'],
+      ['3', 'UPSTREAM_UNAVAILABLE'],
+    ] as const) {
+      const incomplete = found.get(id);
+      expect(incomplete).toBeInstanceOf(IncompleteRecord);
+      expect(incomplete).toMatchObject({ code, id, record: record(Number(id)), fields: [] });
+    }
+    expect(asError(found.get('4'))).not.toBeInstanceOf(IncompleteRecord);
+    // Everything answered: no list call.
+    const healthy = stub({});
+    await nexudusUsers.fetch(healthy.client, ['1', '2'], scope([FULL]));
+    expect(healthy.calls.list).toEqual([]);
+  });
+
+  it('files a list record under the id it carries, and only for an id whose full record failed', async () => {
+    const failing = { 2: new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS }) };
+    // A lying list call: user 1's record (whose full record came), and user 7's (never asked), for id 2.
+    const s = stub({ failing, listAnswer: () => [record(1), record(7)] });
+    const found = await nexudusUsers.fetch(s.client, ['1', '2'], scope([FULL]));
+    expect(found.get('1')).toEqual(record(1, true));
+    expect(found.get('2')).not.toBeInstanceOf(IncompleteRecord);
+    expect(asError(found.get('2'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '2' });
+    expect(found.has('7')).toBe(false);
+    // A list call that fails too leaves the full record's failure.
+    const down = stub({ failing, listFails: new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS }) });
+    expect(asError((await nexudusUsers.fetch(down.client, ['2'], scope([FULL]))).get('2'))).not.toBeInstanceOf(IncompleteRecord);
   });
 });
