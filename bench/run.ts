@@ -482,6 +482,9 @@ async function main(): Promise<void> {
     await stop(upstreams.child);
   }
 
+  // Each scenario's run with the cache on right after its run with it off, in the order they are declared.
+  const order = (name: string) => scenarios.findIndex((scenario) => scenario.name === name);
+  results.sort((a, b) => order(a.name) - order(b.name));
   const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
   const dirty = execSync('git status --porcelain -- src bench', { cwd: root, encoding: 'utf8' }).trim() !== '';
   const report: BenchResults = {
