@@ -58,7 +58,7 @@ const config: CodegenConfig = {
         useIndexSignature: true,
         useTypeImports: true,
         enumsAsTypes: true,
-        contextType: '../context.js#RequestContext',
+        contextType: '../core/lookup.js#ResolverContext',
         mappers,
         scalars: { ID: 'string', DateTime: 'string' },
       },

@@ -7,10 +7,11 @@
 import { startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { createLogger } from '../src/logger.js';
+import { providers } from '../src/providers/registry.js';
 import { start as startTelegram } from '../src/providers/telegram/emulator/index.js';
 
 const telegram = await startTelegram('demo');
-const config = loadConfig({ ...process.env, ...telegram.env });
+const config = loadConfig(providers, { ...process.env, ...telegram.env });
 const logger = createLogger(config.logLevel);
 const app = await startApp(config, logger, { transports: new Map([['telegram', telegram.transport]]) });
 process.once('SIGTERM', () => {

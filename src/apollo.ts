@@ -18,7 +18,6 @@ import { cacheControlPlugin } from './plan/cache-control-plugin.js';
 import { CachePolicies } from './plan/cache-policy.js';
 import { fieldPlanPlugin } from './plan/plan-plugin.js';
 import { staleAnswersPlugin } from './plan/stale-plugin.js';
-import { providers } from './providers/registry.js';
 import { buildSchema } from './schema.js';
 import { operationTelemetryPlugin } from './telemetry/operation.js';
 
@@ -34,7 +33,7 @@ export interface GraphQLService {
 }
 
 export async function startGraphQL(config: Config, logger: Logger): Promise<GraphQLService> {
-  const schema = buildSchema();
+  const schema = buildSchema(config.providers);
   // Wraps the resolvers of the fields the schema protects (README, "Access control").
   const access = enforceAccess(schema, config.auth, logger);
   const apollo = new ApolloServer<RequestContext>({
@@ -67,7 +66,7 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
         ? ApolloServerPluginLandingPageLocalDefault({ embed: true, footer: false })
         : ApolloServerPluginLandingPageDisabled(),
       inputGuardPlugin(
-        providers.flatMap((provider) => provider.idArguments),
+        config.providers.flatMap((provider) => provider.idArguments),
         config.limits.maxListItems,
       ),
       fieldPlanPlugin((selected, context) => access.narrow(selected, context.caller)),
@@ -88,7 +87,7 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
  */
 function maxAgeCaps(config: Config): Map<string, number> {
   const caps = new Map<string, number>();
-  for (const provider of providers) {
+  for (const provider of config.providers) {
     const ttlMs = config.sharing.providers.get(provider.id.name)?.ttlMs;
     if (ttlMs === undefined) continue;
     for (const type of Object.keys(provider.resolvers)) if (type !== 'Query') caps.set(type, Math.floor(ttlMs / 1000));

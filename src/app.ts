@@ -7,12 +7,11 @@ import type { RecordCache } from './cache/record-cache.js';
 import { RedisCache } from './cache/redis-cache.js';
 import { RedisOrMemoryCache } from './cache/redis-or-memory-cache.js';
 import type { Config } from './config.js';
+import { type Clock, systemClock } from './core/clock.js';
 import { startDemo } from './demo.js';
-import { providers } from './providers/registry.js';
 import { RedisLink } from './redis/link.js';
 import { type RunningServer, startServer } from './server.js';
 import { createClients } from './services.js';
-import { type Clock, systemClock } from './upstream/clock.js';
 import { initProviderMetrics, observeMemoryCache } from './upstream/metrics.js';
 import { leaseMsFor } from './upstream/shared-pacer.js';
 
@@ -84,21 +83,21 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   try {
     const demo = config.demo ? await startDemo(logger) : undefined;
     if (demo !== undefined) started.unshift(() => demo.close());
-    const setups = demo?.setups ?? config.providers;
+    const setups = demo?.setups ?? config.configured;
     const redis =
       config.redis && new RedisLink({ ...config.redis, prefix: config.redis.keyPrefix, logger: logger.child({ component: 'redis' }) });
     if (redis !== undefined) started.unshift(() => redis.close());
     if (redis !== undefined && (await redis.connect())) logger.info('Redis connected: cache, budgets and tokens shared with every replica');
     const running = await createClients(setups, config.upstream, logger, demo?.transports ?? options.transports, options.clock, redis);
     started.unshift(() => running.close());
-    for (const provider of providers) {
-      if (!running.clients.has(provider.id.name)) {
+    for (const provider of config.providers) {
+      if (!running.started.has(provider.id.name)) {
         logger.warn({ provider: provider.id.name }, 'provider not configured: its fields answer PROVIDER_NOT_CONFIGURED');
       }
     }
-    initProviderMetrics(providers.map((provider) => provider.id.name));
+    initProviderMetrics(config.providers.map((provider) => provider.id.name));
     const shared = createSharedLookups(config, logger, options.clock, redis);
-    const server = await startServer(config, running.clients, logger, { circuits: running.circuits, shared });
+    const server = await startServer(config, running.runtime, logger, { circuits: running.circuits, shared });
     logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
     return {
       url: server.url,

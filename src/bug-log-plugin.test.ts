@@ -4,6 +4,7 @@ import { expect, it } from 'vitest';
 import { captureLogs } from '../test/support/log-capture.js';
 import { bugLogPlugin } from './bug-log-plugin.js';
 import { RequestContext } from './context.js';
+import { Runtime } from './core/lookup.js';
 
 it('logs a resolver bug with its stack, and not an error given on purpose', async () => {
   const { logger, lines } = captureLogs('info');
@@ -23,7 +24,7 @@ it('logs a resolver bug with its stack, and not an error given on purpose', asyn
   try {
     const response = await server.executeOperation(
       { query: '{ broken refused }' },
-      { contextValue: new RequestContext(new Map(), logger) },
+      { contextValue: new RequestContext(new Runtime(), logger) },
     );
     expect(response.body.kind === 'single' && response.body.singleResult.errors?.length).toBe(2);
   } finally {

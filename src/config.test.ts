@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Config, ConfigError, loadConfig } from './config.js';
-import type { AnyProvider, Env, RunningEmulator } from './providers/provider.js';
+import type { Env } from './core/types.js';
+import type { RunningEmulator } from './providers/kit.js';
+import { kits } from './providers/kits.js';
 import { providers } from './providers/registry.js';
 
 /**
@@ -11,7 +13,7 @@ import { providers } from './providers/registry.js';
 
 function configError(env: Env): ConfigError {
   try {
-    loadConfig(env);
+    loadConfig(providers, env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -28,18 +30,19 @@ const DEFAULT_CALLER_HEADERS = new Map<string, Record<string, string>>([
 /** The variables a problem names: the text before the first colon of each problem line. */
 const named = (error: ConfigError) => error.problems.map((p) => p.slice(0, p.indexOf(':')));
 
-const registry: readonly AnyProvider[] = providers;
+type Provider = (typeof providers)[number];
+const registry = providers;
 const cases = registry.map((provider) => ({ name: provider.id.name, provider }));
 
-/** Every provider's emulator, started once: its variables are a complete, valid configuration of that provider. */
-const running = new Map<AnyProvider, RunningEmulator<unknown>>();
+/** Every provider's emulator (its test kit's), started once: its variables are a complete, valid configuration of that provider. */
+const running = new Map<Provider, RunningEmulator>();
 beforeAll(async () => {
-  for (const provider of registry) running.set(provider, await (await provider.emulator()).start('test'));
+  for (const kit of kits) running.set(kit.provider, await kit.start('test'));
 });
 afterAll(async () => {
   for (const emulator of running.values()) await emulator.close();
 });
-const envOf = (provider: AnyProvider): Env => running.get(provider)!.env;
+const envOf = (provider: Provider): Env => running.get(provider)!.env;
 
 describe('loadConfig defaults', () => {
   it('gives the documented defaults for an empty environment, in demo mode with no provider', () => {
@@ -88,13 +91,14 @@ describe('loadConfig defaults', () => {
         retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 100 },
         circuit: { failures: 5, coolDownMs: 30_000 },
       },
-      providers: [],
+      providers,
+      configured: [],
     };
-    expect(loadConfig({})).toEqual(expected);
+    expect(loadConfig(providers, {})).toEqual(expected);
   });
 
   it('treats empty values as unset', () => {
-    const config = loadConfig({
+    const config = loadConfig(providers, {
       PORT: '',
       HOST: '',
       LOG_LEVEL: '',
@@ -107,19 +111,19 @@ describe('loadConfig defaults', () => {
       UPSTREAM_MAX_RETRY_WAIT_MS: '',
       UPSTREAM_CONNECTIONS: '',
     });
-    expect(config).toEqual(loadConfig({}));
+    expect(config).toEqual(loadConfig(providers, {}));
   });
 
   it('treats an empty LOG_LEVEL as unset, like every other variable', () => {
-    expect(loadConfig({ LOG_LEVEL: '' }).logLevel).toBe('info');
+    expect(loadConfig(providers, { LOG_LEVEL: '' }).logLevel).toBe('info');
   });
 
   it('ignores variables it does not know', () => {
-    expect(loadConfig({ SOME_OTHER_SETTING: 'anything at all', PATH: '/usr/bin' })).toEqual(loadConfig({}));
+    expect(loadConfig(providers, { SOME_OTHER_SETTING: 'anything at all', PATH: '/usr/bin' })).toEqual(loadConfig(providers, {}));
   });
 
   it('reads every variable it knows', () => {
-    const config = loadConfig({
+    const config = loadConfig(providers, {
       PORT: '8080',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'debug',
@@ -195,30 +199,31 @@ describe('loadConfig defaults', () => {
         retry: { maxAttempts: 5, maxTotalWaitMs: 0, baseDelayMs: 100 },
         circuit: { failures: 3, coolDownMs: 1000 },
       },
-      providers: [],
+      providers,
+      configured: [],
     });
   });
 
   it('runs operations on graphql-js whenever inline traces are on (they time fields through its resolvers), and refuses an unknown executor', () => {
-    expect(loadConfig({ INLINE_TRACES: '1', GRAPHQL_EXECUTOR: 'compiled' }).executor).toBe('graphql-js');
-    expect(loadConfig({ INLINE_TRACES: '0' }).executor).toBe('compiled');
+    expect(loadConfig(providers, { INLINE_TRACES: '1', GRAPHQL_EXECUTOR: 'compiled' }).executor).toBe('graphql-js');
+    expect(loadConfig(providers, { INLINE_TRACES: '0' }).executor).toBe('compiled');
     expect(configError({ GRAPHQL_EXECUTOR: 'jit' }).message).toContain('GRAPHQL_EXECUTOR');
   });
 
   it('accepts the bounds of numeric variables', () => {
-    expect(loadConfig({ PORT: '0' }).port).toBe(0);
-    expect(loadConfig({ PORT: '65535' }).port).toBe(65535);
-    expect(loadConfig({ UPSTREAM_TIMEOUT_MS: '50' }).upstream.timeoutMs).toBe(50);
-    expect(loadConfig({ UPSTREAM_TIMEOUT_MS: '120000' }).upstream.timeoutMs).toBe(120_000);
-    expect(loadConfig({ MAX_IDS_PER_OPERATION: '1' }).limits.maxIdsPerProvider).toBe(1);
-    expect(loadConfig({ MAX_IDS_PER_OPERATION: '100000' }).limits.maxIdsPerProvider).toBe(100_000);
-    expect(loadConfig({ MAX_REQUEST_BYTES: '1024' }).maxRequestBytes).toBe(1024);
-    expect(loadConfig({ MAX_REQUEST_BYTES: String(64 * 1024 * 1024) }).maxRequestBytes).toBe(64 * 1024 * 1024);
-    expect(loadConfig({ UPSTREAM_MAX_ATTEMPTS: '1' }).upstream.retry.maxAttempts).toBe(1);
-    expect(loadConfig({ UPSTREAM_MAX_ATTEMPTS: '10' }).upstream.retry.maxAttempts).toBe(10);
-    expect(loadConfig({ UPSTREAM_MAX_RETRY_WAIT_MS: '60000' }).upstream.retry.maxTotalWaitMs).toBe(60_000);
-    expect(loadConfig({ UPSTREAM_CONNECTIONS: '1' }).upstream.connections).toBe(1);
-    expect(loadConfig({ UPSTREAM_CONNECTIONS: '1024' }).upstream.connections).toBe(1024);
+    expect(loadConfig(providers, { PORT: '0' }).port).toBe(0);
+    expect(loadConfig(providers, { PORT: '65535' }).port).toBe(65535);
+    expect(loadConfig(providers, { UPSTREAM_TIMEOUT_MS: '50' }).upstream.timeoutMs).toBe(50);
+    expect(loadConfig(providers, { UPSTREAM_TIMEOUT_MS: '120000' }).upstream.timeoutMs).toBe(120_000);
+    expect(loadConfig(providers, { MAX_IDS_PER_OPERATION: '1' }).limits.maxIdsPerProvider).toBe(1);
+    expect(loadConfig(providers, { MAX_IDS_PER_OPERATION: '100000' }).limits.maxIdsPerProvider).toBe(100_000);
+    expect(loadConfig(providers, { MAX_REQUEST_BYTES: '1024' }).maxRequestBytes).toBe(1024);
+    expect(loadConfig(providers, { MAX_REQUEST_BYTES: String(64 * 1024 * 1024) }).maxRequestBytes).toBe(64 * 1024 * 1024);
+    expect(loadConfig(providers, { UPSTREAM_MAX_ATTEMPTS: '1' }).upstream.retry.maxAttempts).toBe(1);
+    expect(loadConfig(providers, { UPSTREAM_MAX_ATTEMPTS: '10' }).upstream.retry.maxAttempts).toBe(10);
+    expect(loadConfig(providers, { UPSTREAM_MAX_RETRY_WAIT_MS: '60000' }).upstream.retry.maxTotalWaitMs).toBe(60_000);
+    expect(loadConfig(providers, { UPSTREAM_CONNECTIONS: '1' }).upstream.connections).toBe(1);
+    expect(loadConfig(providers, { UPSTREAM_CONNECTIONS: '1024' }).upstream.connections).toBe(1024);
   });
 
   it.each([
@@ -229,45 +234,45 @@ describe('loadConfig defaults', () => {
     ['false', false],
     ['no', false],
   ])('INTROSPECTION=%s reads as %s', (value, expected) => {
-    expect(loadConfig({ INTROSPECTION: value }).introspection).toBe(expected);
+    expect(loadConfig(providers, { INTROSPECTION: value }).introspection).toBe(expected);
   });
 });
 
 describe('loadConfig demo mode', () => {
   it.each(['', '0', 'false', 'no'])('runs the demo with no provider configured, whatever DEMO=%j says', (value) => {
-    const config = loadConfig({ DEMO: value });
+    const config = loadConfig(providers, { DEMO: value });
     expect(config.demo).toBe(true);
-    expect(config.providers).toEqual([]);
+    expect(config.configured).toEqual([]);
   });
 
   it.each(cases)('does not run the demo once $name is configured, and lists it alone', ({ provider }) => {
-    const config = loadConfig(envOf(provider));
+    const config = loadConfig(providers, envOf(provider));
     expect(config.demo).toBe(false);
-    expect(config.providers.map((p) => p.definition)).toEqual([provider]);
-    expect(config.providers[0]?.config).toBeDefined();
+    expect(config.configured.map((p) => p.provider)).toEqual([provider]);
+    expect(config.configured[0]?.configured.start).toBeTypeOf('function');
   });
 
   it('lists every configured provider, in registry order', () => {
     const env = Object.assign({}, ...registry.map(envOf)) as Env;
-    const config = loadConfig(env);
+    const config = loadConfig(providers, env);
     expect(config.demo).toBe(false);
-    expect(config.providers.map((p) => p.definition)).toEqual(registry);
+    expect(config.configured.map((p) => p.provider)).toEqual(registry);
   });
 
   it.each(cases.flatMap((c) => ['1', 'true', 'yes'].map((value) => ({ ...c, value }))))(
     'DEMO=$value forces the demo with $name configured, keeping its settings',
     ({ provider, value }) => {
-      const live = loadConfig(envOf(provider));
-      const config = loadConfig({ ...envOf(provider), DEMO: value });
+      const live = loadConfig(providers, envOf(provider));
+      const config = loadConfig(providers, { ...envOf(provider), DEMO: value });
       expect(config.demo).toBe(true);
-      expect(config.providers).toEqual(live.providers);
+      expect(config.configured.map((p) => p.provider)).toEqual(live.configured.map((p) => p.provider));
     },
   );
 
   it.each(cases.flatMap((c) => ['0', 'false', 'no', ''].map((value) => ({ ...c, value }))))(
     'DEMO=$value leaves $name live',
     ({ provider, value }) => {
-      expect(loadConfig({ ...envOf(provider), DEMO: value }).demo).toBe(false);
+      expect(loadConfig(providers, { ...envOf(provider), DEMO: value }).demo).toBe(false);
     },
   );
 });

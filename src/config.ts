@@ -1,11 +1,11 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
+import { flag, int, optionalFlag, problemsOf, secret } from './core/env.js';
+import type { UpstreamSettings } from './core/settings.js';
+import type { ConfigIO, Env } from './core/types.js';
 import { type CallerHeaderNames, callerHeaderSettings } from './credentials/headers.js';
-import { flag, int, optionalFlag, problemsOf, secret } from './env.js';
-import type { AnyProvider, ConfigIO, Env, ProviderDefinition } from './providers/provider.js';
-import { providers } from './providers/registry.js';
-import type { CircuitSettings } from './upstream/circuit.js';
+import type { Configured, Provider } from './providers/registry.js';
 
 /**
  * Configuration from the environment (README, "Configuration"), validated once at start-up: the
@@ -75,14 +75,6 @@ const settings = z.object({
   CACHE_ADMIN_TOKEN: secret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
 });
 
-/** How every provider talks to its upstream: one set of settings, each provider's client reads them. */
-export interface UpstreamSettings {
-  timeoutMs: number;
-  connections: number;
-  retry: { maxAttempts: number; maxTotalWaitMs: number; baseDelayMs: number };
-  circuit: CircuitSettings;
-}
-
 /** What one operation may cost before it runs, and while it runs (README, "Limits"). */
 export interface OperationLimits {
   /** The whole operation's deadline: work still queued or in flight upstream is then dropped. */
@@ -126,10 +118,10 @@ export interface RedisSettings {
   commandTimeoutMs: number;
 }
 
-/** A provider whose credentials are set, with its parsed configuration. */
+/** A provider whose credentials are set: how to start it. */
 export interface ProviderSetup {
-  definition: AnyProvider;
-  config: unknown;
+  provider: Provider;
+  configured: Configured;
 }
 
 export interface Config {
@@ -165,8 +157,10 @@ export interface Config {
   /** Absent: everything is shared within this process only. */
   redis?: RedisSettings;
   upstream: UpstreamSettings;
+  /** Every provider served (the registry's), configured or not, in its order. */
+  providers: readonly Provider[];
   /** The configured providers, in registry order; a provider absent here answers PROVIDER_NOT_CONFIGURED. */
-  providers: readonly ProviderSetup[];
+  configured: readonly ProviderSetup[];
 }
 
 export class ConfigError extends Error {
@@ -180,39 +174,41 @@ export class ConfigError extends Error {
  * Each provider's cache switch and freshness, from variables named after it: `X_CACHE=0` turns X's
  * record cache off; `X_CACHE_TTL_SECONDS` sets how long its records are fresh (the provider's default).
  */
-const cachingSettings = z
-  .object(
-    Object.fromEntries(
-      providers.flatMap((provider) => {
-        const name = provider.id.name.toUpperCase();
-        return [
-          [`${name}_CACHE`, flag(true)],
-          [`${name}_CACHE_TTL_SECONDS`, int(0, 7 * 24 * 3600, provider.cacheTtlSeconds)],
-        ];
-      }),
-    ),
-  )
-  .transform((vars) => {
-    const settings = vars as Record<string, boolean | number>;
-    return new Map(
-      providers.map((provider) => {
-        const name = provider.id.name.toUpperCase();
-        return [
-          provider.id.name,
-          { enabled: settings[`${name}_CACHE`] as boolean, ttlMs: (settings[`${name}_CACHE_TTL_SECONDS`] as number) * 1000 },
-        ];
-      }),
-    );
-  });
+const cachingSettings = (providers: readonly Provider[]) =>
+  z
+    .object(
+      Object.fromEntries(
+        providers.flatMap((provider) => {
+          const name = provider.id.name.toUpperCase();
+          return [
+            [`${name}_CACHE`, flag(true)],
+            [`${name}_CACHE_TTL_SECONDS`, int(0, 7 * 24 * 3600, provider.cacheTtlSeconds)],
+          ];
+        }),
+      ),
+    )
+    .transform((vars) => {
+      const settings = vars as Record<string, boolean | number>;
+      return new Map(
+        providers.map((provider) => {
+          const name = provider.id.name.toUpperCase();
+          return [
+            provider.id.name,
+            { enabled: settings[`${name}_CACHE`] as boolean, ttlMs: (settings[`${name}_CACHE_TTL_SECONDS`] as number) * 1000 },
+          ];
+        }),
+      );
+    });
 
-const realIO: ConfigIO = { readFile: (path) => readFileSync(path, 'utf8'), exists: existsSync };
+export const realIO: ConfigIO = { readFile: (path) => readFileSync(path, 'utf8'), exists: existsSync };
 
-export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): Config {
+/** The configuration of a process serving `providers` (the registry's: `src/main.ts` gives them). */
+export function loadConfig(providers: readonly Provider[], env: Env = process.env, io: Partial<ConfigIO> = {}): Config {
   const fullIO = { ...realIO, ...io };
   const problems: string[] = [];
   const parsed = settings.safeParse(env);
   if (!parsed.success) problems.push(...problemsOf(parsed.error));
-  const caching = cachingSettings.safeParse(env);
+  const caching = cachingSettings(providers).safeParse(env);
   if (!caching.success) problems.push(...problemsOf(caching.error));
   const auth = authEnv.safeParse(env);
   if (!auth.success) problems.push(...problemsOf(auth.error));
@@ -220,10 +216,11 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
   if (!callerHeaders.success) problems.push(...problemsOf(callerHeaders.error));
 
   const configured: ProviderSetup[] = [];
-  for (const definition of providers) {
-    const outcome = configureProvider(definition, env, fullIO);
-    if (outcome instanceof ConfigError) problems.push(...outcome.problems);
-    else if (outcome !== undefined) configured.push({ definition, config: outcome });
+  for (const provider of providers) {
+    const outcome = provider.configure(env, fullIO);
+    if (outcome === undefined) continue;
+    if ('problems' in outcome) problems.push(...outcome.problems);
+    else configured.push({ provider, configured: outcome });
   }
   if (problems.length > 0 || !parsed.success || !auth.success || !caching.success || !callerHeaders.success)
     throw new ConfigError(problems);
@@ -276,18 +273,7 @@ export function loadConfig(env: Env = process.env, io: Partial<ConfigIO> = {}): 
       retry: { maxAttempts: vars.UPSTREAM_MAX_ATTEMPTS, maxTotalWaitMs: vars.UPSTREAM_MAX_RETRY_WAIT_MS, baseDelayMs: 100 },
       circuit: { failures: vars.UPSTREAM_CIRCUIT_FAILURES, coolDownMs: vars.UPSTREAM_CIRCUIT_COOL_DOWN_MS },
     },
-    providers: configured,
+    providers,
+    configured,
   };
-}
-
-/** One provider's variables through its schema: its config, `undefined` (not configured), or the problems. */
-export function configureProvider(definition: AnyProvider, env: Env, io: ConfigIO = realIO): unknown {
-  const result = definition.config(io).safeParse(env);
-  return result.success ? result.data : new ConfigError(problemsOf(result.error));
-}
-
-/** The configuration of `definition` within `config`, typed; `undefined` when it is not configured. */
-// biome-ignore lint/suspicious/noExplicitAny: only the config type matters here.
-export function providerConfig<C>(config: Config, definition: ProviderDefinition<string, C, any, any>): C | undefined {
-  return config.providers.find((p) => p.definition === definition)?.config as C | undefined;
 }

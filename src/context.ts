@@ -6,16 +6,13 @@ import { KeyBudget } from './batching/key-budget.js';
 import type { PartialAnswer, RequestSink } from './batching/lookup-call.js';
 import { SharedLookups } from './batching/shared-lookups.js';
 import { MemoryCache } from './cache/memory-cache.js';
+import { systemClock } from './core/clock.js';
+import { ProviderError } from './core/errors.js';
+import { checkKey, type Lookup, type ResolverContext, type Runtime } from './core/lookup.js';
+import type { FieldSet, ProviderId, SelectedFields } from './core/types.js';
 import type { CallerCredentials } from './credentials/read.js';
 import { answeredFields, type PartialRecords } from './plan/partial-records.js';
-import type { SelectedFields } from './plan/selected-fields.js';
-import type { FieldSet, KeySpec, Lookup, ProviderId } from './providers/provider.js';
 import type { OperationTelemetry } from './telemetry/operation.js';
-import { systemClock } from './upstream/clock.js';
-import { ProviderError } from './upstream/errors.js';
-
-/** The long-lived client of each configured provider, by provider name. */
-export type Clients = ReadonlyMap<string, unknown>;
 
 /** What bounds one request's work. */
 export interface RequestLimits {
@@ -57,7 +54,7 @@ export interface StaleNote {
  * operation is known, before execution), and its loaders, one per lookup and partition, made on first
  * use and never shared between requests, so one caller's results are never served to another.
  */
-export class RequestContext implements RequestSink, PartialRecords {
+export class RequestContext implements RequestSink, PartialRecords, ResolverContext {
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;
   /** Who sent the request (README, "Access control"): set by the server from its credentials before the operation runs. */
@@ -81,8 +78,6 @@ export class RequestContext implements RequestSink, PartialRecords {
    * which also made `logger` its child logger. Absent for a context made outside a server (tests).
    */
   telemetry: OperationTelemetry | undefined;
-  private readonly loaders = new Map<Lookup<never, unknown>, Map<string, DataLoader<string, unknown, string>>>();
-  private readonly memo = new Map<string, Promise<unknown>>();
   private readonly budget = new KeyBudget();
   /** Items of id lists and representations this request may still hand its root fields (`limitListItems`). */
   private listItemsLeft = Number.POSITIVE_INFINITY;
@@ -94,7 +89,8 @@ export class RequestContext implements RequestSink, PartialRecords {
   private readonly shared: SharedLookups;
 
   constructor(
-    private readonly clients: Clients,
+    /** The running app whose clients serve this request: where its lookups' calls are bound. */
+    readonly runtime: Runtime,
     readonly logger: Logger,
     readonly limits: RequestLimits = UNBOUNDED,
     shared?: SharedLookups,
@@ -177,7 +173,7 @@ export class RequestContext implements RequestSink, PartialRecords {
    * BAD_USER_INPUT and is never sent: this is where every id is checked, whatever the way it came in
    * (a root argument after coercion, a default value, an `_entities` representation, an expansion).
    */
-  load<R>(lookup: Lookup<never, R>, key: unknown, partition = ''): Promise<R> {
+  load<R>(lookup: Lookup<R>, key: unknown, partition = ''): Promise<R> {
     const checked = checkKey(lookup.provider, lookup.key, key);
     if (checked instanceof ProviderError) return Promise.reject(checked);
     const refused = this.admit(lookup, checked, partition);
@@ -194,11 +190,7 @@ export class RequestContext implements RequestSink, PartialRecords {
    * A key beyond fails alone with BAD_USER_INPUT, and the rest of the operation stands: what a gateway can
    * pass on, unlike a refused request.
    */
-  admit(
-    lookup: Pick<Lookup<never, unknown>, 'provider' | 'name' | 'maxKeysPerOperation' | 'fields' | 'key'>,
-    key: string,
-    partition = '',
-  ): ProviderError | undefined {
+  admit(lookup: Lookup<unknown>, key: string, partition = ''): ProviderError | undefined {
     const normalized = lookup.key.normalize?.(key) ?? key;
     if (this.primed.has(`${lookup.name}\0${partition}\0${normalized}`)) return undefined;
     const { provider } = lookup;
@@ -208,11 +200,7 @@ export class RequestContext implements RequestSink, PartialRecords {
     if (!this.budget.admit(`${provider.name}\0${scope}\0${partition}`, `${lookup.name}\0${normalized}`, limit)) {
       return overLimit(provider, key, `at most ${limit} distinct ids per provider in one operation (MAX_IDS_PER_OPERATION)`, limit);
     }
-    const client = this.clients.get(provider.name);
-    const own =
-      client === undefined
-        ? undefined
-        : lookup.maxKeysPerOperation?.(client as never, fieldsOf(lookup as Lookup<never, unknown>, this.selected));
+    const own = lookup.in(this.runtime)?.maxKeysPerOperation?.(fieldsOf(lookup, this.selected));
     if (own !== undefined && !this.budget.admit(`${provider.name}\0${scope}\0${partition}\0${lookup.name}`, normalized, own.limit)) {
       return overLimit(provider, key, own.why, own.limit);
     }
@@ -220,51 +208,27 @@ export class RequestContext implements RequestSink, PartialRecords {
   }
 
   /** Gives the request's `lookup` a record it came by otherwise, so that loading `key` costs no call. */
-  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, partition = ''): void {
+  prime<R>(lookup: Lookup<R>, key: string, value: R | ProviderError, partition = ''): void {
     this.primed.add(`${lookup.name}\0${partition}\0${lookup.key.normalize?.(key) ?? key}`);
     this.loader(lookup, partition).prime(key, value);
   }
 
-  /** The client of `lookup`'s provider, or `undefined` when the provider is not configured. */
-  clientOf<C>(lookup: Lookup<C, unknown>): C | undefined {
-    return this.clients.get(lookup.provider.name) as C | undefined;
+  private loader<R>(lookup: Lookup<R>, partition: string): DataLoader<string, R, string> {
+    return lookup.loaderOf(this, partition, () => this.createLoader(lookup, partition));
   }
 
-  /** Computes `value` once per request and key: what a provider keeps for one request only. */
-  once<T>(key: string, value: () => Promise<T>): Promise<T> {
-    let pending = this.memo.get(key) as Promise<T> | undefined;
-    if (pending === undefined) {
-      pending = value();
-      this.memo.set(key, pending);
-    }
-    return pending;
-  }
-
-  private loader<R>(lookup: Lookup<never, R>, partition: string): DataLoader<string, R, string> {
-    let byPartition = this.loaders.get(lookup);
-    if (byPartition === undefined) {
-      byPartition = new Map();
-      this.loaders.set(lookup, byPartition);
-    }
-    let loader = byPartition.get(partition) as DataLoader<string, R, string> | undefined;
-    if (loader === undefined) {
-      loader = this.createLoader(lookup, partition);
-      byPartition.set(partition, loader as DataLoader<string, unknown, string>);
-    }
-    return loader;
-  }
-
-  private createLoader<R>(lookup: Lookup<never, R>, partition: string): DataLoader<string, R, string> {
+  private createLoader<R>(lookup: Lookup<R>, partition: string): DataLoader<string, R, string> {
     const { provider } = lookup;
-    const client = this.clients.get(provider.name);
-    if (client === undefined) {
+    const calls = lookup.in(this.runtime);
+    if (calls === undefined) {
       return new DataLoader<string, R, string>(async (keys) =>
         keys.map((id) => new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider, id })),
       );
     }
     const call = {
       lookup,
-      client,
+      calls,
+      runtime: this.runtime,
       partition,
       credential: this.credentials.get(provider.name)?.get(partition),
       fields: fieldsOf(lookup, this.selected),
@@ -280,34 +244,6 @@ export class RequestContext implements RequestSink, PartialRecords {
   }
 }
 
-/**
- * `key` as the lookup's text, or the error to answer when `spec` refuses it. An integer is taken as its
- * decimal text, as GraphQL's `ID` coerces one (an `_entities` representation is raw JSON).
- */
-export function checkKey(provider: ProviderId, spec: KeySpec, key: unknown): string | ProviderError {
-  const text = typeof key === 'string' ? key : Number.isSafeInteger(key) ? String(key) : undefined;
-  if (text !== undefined && spec.isValid(text)) return text;
-  const shown = shownKey(key);
-  return new ProviderError({ code: 'BAD_USER_INPUT', provider, id: shown }, `${JSON.stringify(shown)} is not ${spec.expected}`);
-}
-
-/**
- * Any key as text an error may echo: at most a little of what was sent (enough to find it, never a
- * megabyte of it), and never a throw: a GraphQL object literal has no prototype, so `String()` of one fails.
- */
-export function shownKey(key: unknown): string {
-  let raw: string;
-  if (typeof key === 'string') raw = key;
-  else {
-    try {
-      raw = JSON.stringify(key) ?? typeof key;
-    } catch {
-      raw = typeof key;
-    }
-  }
-  return raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
-}
-
 function overLimit(provider: ProviderId, key: string, why: string, limit: number): ProviderError {
   return new ProviderError(
     { code: 'BAD_USER_INPUT', provider, id: key },
@@ -317,10 +253,10 @@ function overLimit(provider: ProviderId, key: string, why: string, limit: number
 }
 
 /** A lookup's field set for an operation: depends on the document alone, so computed once per selection. */
-const fieldSets = new WeakMap<object, Map<Lookup<never, unknown>, FieldSet>>();
+const fieldSets = new WeakMap<object, Map<Lookup<unknown>, FieldSet>>();
 const EVERYTHING = {};
 
-function fieldsOf(lookup: Lookup<never, unknown>, selected: SelectedFields | undefined): FieldSet {
+function fieldsOf(lookup: Lookup<unknown>, selected: SelectedFields | undefined): FieldSet {
   const owner = selected ?? EVERYTHING;
   let byLookup = fieldSets.get(owner);
   if (byLookup === undefined) {

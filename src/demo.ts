@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
-import { ConfigError, configureProvider, type ProviderSetup } from './config.js';
+import { type ProviderSetup, realIO } from './config.js';
 import { startEmulators } from './emulators/start.js';
-import { providers } from './providers/registry.js';
 
 /**
- * The embedded demo (README, "Run it"): every provider's emulator, started in process on loopback, and each
- * provider configured to use its own, exactly as a user would configure it for the real API. Each
- * emulator knows users 1-10000. Credentials are made up per process and exist only between this
- * process and its own emulators.
+ * The embedded demo (README, "Run it"): every provider's emulator (its test kit, loaded only now), started
+ * in process on loopback, and each provider configured to use its own, exactly as a user would configure
+ * it for the real API. Each emulator knows users 1-10000. Credentials are made up per process and exist
+ * only between this process and its own emulators.
  */
 export interface Demo {
   setups: ProviderSetup[];
@@ -16,15 +15,16 @@ export interface Demo {
 }
 
 export async function startDemo(logger: Logger): Promise<Demo> {
-  const emulators = await startEmulators('demo');
+  const { kits } = await import('./providers/kits.js');
+  const emulators = await startEmulators(kits.map((kit) => ({ name: kit.provider.id.name, start: () => kit.start('demo') })));
   const setups: ProviderSetup[] = [];
-  for (const definition of providers) {
-    const config = configureProvider(definition, emulators.running.get(definition.id.name)?.env ?? {});
-    if (config === undefined || config instanceof ConfigError) {
+  for (const { provider } of kits) {
+    const configured = provider.configure(emulators.running.get(provider.id.name)?.env ?? {}, realIO);
+    if (configured === undefined || 'problems' in configured) {
       await emulators.close();
-      throw new Error(`the demo's ${definition.id.label} emulator gave a configuration its provider does not accept`);
+      throw new Error(`the demo's ${provider.id.label} emulator gave a configuration its provider does not accept`);
     }
-    setups.push({ definition, config });
+    setups.push({ provider, configured });
   }
   logger.info(
     { providers: Object.fromEntries([...emulators.running].map(([name, emulator]) => [name, emulator.location])) },

@@ -1,13 +1,14 @@
 import { startApp } from './app.js';
 import { type Config, ConfigError, loadConfig } from './config.js';
 import { createLogger } from './logger.js';
+import { providers } from './providers/registry.js';
 import { startTracing } from './telemetry/tracing.js';
 
 /** `npm start`: configuration from the environment, then the app, until SIGTERM or SIGINT. */
 async function main(): Promise<void> {
   let config: Config;
   try {
-    config = loadConfig();
+    config = loadConfig(providers);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);

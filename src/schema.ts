@@ -5,10 +5,8 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
 import { type GraphQLSchema, parse } from 'graphql';
 import { resolveEntitiesOneByOne } from './entities.js';
-import type { Resolvers } from './generated/resolvers-types.js';
 import { guardPartialRecords } from './plan/partial-records.js';
-import type { Lookup } from './providers/provider.js';
-import { providers } from './providers/registry.js';
+import type { Provider } from './providers/registry.js';
 
 /** `schema/` holds the SDL, the source of truth; found from `src/` (tsx, vitest) and `dist/src/` (npm start). */
 export function schemaDirectory(): string {
@@ -28,17 +26,19 @@ export function loadTypeDefs(): string {
     .join('\n');
 }
 
-export function buildSchema(): GraphQLSchema {
+/** The executable schema of `providers` (the registry's): `schema/`'s SDL with every provider's resolvers. */
+export function buildSchema(providers: readonly Provider[]): GraphQLSchema {
   const schema = buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providers.map((p) => p.resolvers)) });
   resolveEntitiesOneByOne(schema);
   // A record served stale or incomplete answers only the fields it was fetched with (README, "Record cache").
-  const lookups: Array<Lookup<never, unknown>> = [];
-  for (const provider of providers) lookups.push(...provider.lookups);
-  guardPartialRecords(schema, lookups);
+  guardPartialRecords(
+    schema,
+    providers.flatMap((provider) => provider.lookups),
+  );
   return schema;
 }
 
-function mergeResolvers(all: Resolvers[]): GraphQLResolverMap<unknown> {
+function mergeResolvers(all: readonly object[]): GraphQLResolverMap<unknown> {
   const merged: Record<string, Record<string, unknown>> = {};
   for (const resolvers of all) {
     for (const [type, fields] of Object.entries(resolvers)) {

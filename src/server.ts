@@ -7,15 +7,15 @@ import { startGraphQL } from './apollo.js';
 import type { SharedLookups } from './batching/shared-lookups.js';
 import { handleEvict } from './cache/evict-endpoint.js';
 import type { Config } from './config.js';
-import { type Clients, RequestContext } from './context.js';
+import { RequestContext } from './context.js';
+import { WorkAbandoned } from './core/errors.js';
+import type { Runtime } from './core/lookup.js';
 import { callerCredentialReader } from './credentials/read.js';
 import { prefersHtml, serveGraphiQL } from './explorer/index.js';
 import { readBody, sendJson } from './http-io.js';
-import { providers } from './providers/registry.js';
 import { OperationTelemetry } from './telemetry/operation.js';
 import { errorCode } from './telemetry/tracing.js';
 import type { Circuits } from './upstream/circuit.js';
-import { WorkAbandoned } from './upstream/errors.js';
 import { operationsInFlight, registry } from './upstream/metrics.js';
 
 /**
@@ -46,13 +46,13 @@ export interface Shared {
 
 export async function startServer(
   config: Config,
-  clients: Clients,
+  runtime: Runtime,
   logger: Logger,
   { circuits, shared }: Shared = {},
 ): Promise<RunningServer> {
   const { apollo, access } = await startGraphQL(config, logger);
   // The headers of callers' own credentials, for the configured providers that take them.
-  const readCredentials = callerCredentialReader(config.callerHeaders, clients, providers);
+  const readCredentials = callerCredentialReader(config.callerHeaders, runtime, config.providers);
 
   let accepting = true;
   /** One controller per GraphQL request in progress: what a shutdown waits for, and cancels at its deadline. */
@@ -85,7 +85,7 @@ export async function startServer(
         return sendJson(res, accepting ? 200 : 503, body);
       }
       case '/cache/evict':
-        return handleEvict(req, res, { adminToken: config.sharing.adminToken, shared, providers, logger });
+        return handleEvict(req, res, { adminToken: config.sharing.adminToken, shared, providers: config.providers, logger });
       case '/metrics': {
         const text = await registry.metrics();
         res.writeHead(200, { 'content-type': registry.contentType });
@@ -192,7 +192,7 @@ export async function startServer(
       httpGraphQLRequest: request,
       context: async () => {
         const context = new RequestContext(
-          clients,
+          runtime,
           telemetry.logger,
           { signal, maxIdsPerProvider: config.limits.maxIdsPerProvider },
           shared,

@@ -1,21 +1,25 @@
 import type { Logger } from 'pino';
-import type { ProviderSetup, UpstreamSettings } from './config.js';
-import type { Clients } from './context.js';
+import type { ProviderSetup } from './config.js';
+import type { Clock } from './core/clock.js';
+import { systemClock } from './core/clock.js';
+import { Runtime } from './core/lookup.js';
+import type { UpstreamSettings } from './core/settings.js';
 import type { RedisLink } from './redis/link.js';
 import { Circuits } from './upstream/circuit.js';
-import { type Clock, systemClock } from './upstream/clock.js';
 import { sharedState } from './upstream/shared-state.js';
 
-/** The long-lived clients of the configured providers, their circuits, and how to close them all. */
+/** The configured providers, started: their lookups bound in `runtime`, their circuits, and how to stop them. */
 export interface RunningClients {
-  clients: Clients;
+  runtime: Runtime;
+  /** The names of the providers that started. */
+  started: ReadonlySet<string>;
   circuits: Circuits;
   close(): Promise<void>;
 }
 
 /**
- * One client per configured provider, made by the provider itself. `transports` stand in for the
- * network where an emulator runs in process (one that speaks no HTTP).
+ * Starts each configured provider: its client made, its lookups bound to it in one `Runtime`. `transports`
+ * stand in for the network where an emulator runs in process (one that speaks no HTTP).
  */
 export async function createClients(
   setups: readonly ProviderSetup[],
@@ -25,29 +29,26 @@ export async function createClients(
   clock: Clock = systemClock,
   redis?: RedisLink,
 ): Promise<RunningClients> {
+  const runtime = new Runtime();
   const circuits = new Circuits(upstream.circuit, logger);
   // What replicas share (pacing, budgets, tokens): in Redis when there is one; a provider never sees which.
   const shared = sharedState(redis, upstream, clock, logger);
-  const clients = new Map<string, unknown>();
+  const started = new Set<string>();
   const closers: Array<() => Promise<void>> = [];
   const close = () => Promise.all(closers.map((closeOne) => closeOne())).then(() => undefined);
   try {
-    for (const { definition, config } of setups) {
-      const name = definition.id.name;
-      const client = await definition.createClient(config, {
-        upstream,
-        logger: logger.child({ provider: name }),
-        clock,
-        circuits,
-        shared,
-        transport: transports.get(name),
-      });
-      clients.set(name, client);
-      closers.push(() => definition.closeClient(client));
+    for (const { provider, configured } of setups) {
+      const name = provider.id.name;
+      const running = await configured.start(
+        { upstream, logger: logger.child({ provider: name }), clock, circuits, shared, transport: transports.get(name) },
+        runtime,
+      );
+      started.add(name);
+      closers.push(() => running.close());
     }
   } catch (error) {
     await close();
     throw error;
   }
-  return { clients, circuits, close };
+  return { runtime, started, circuits, close };
 }

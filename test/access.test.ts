@@ -1,6 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { Runtime } from '../src/core/lookup.js';
+import { providers } from '../src/providers/registry.js';
 import { type RunningServer, startServer } from '../src/server.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { startTestIssuer, type TestIssuer } from './support/jwks.js';
@@ -197,8 +199,8 @@ describe('introspection and inline traces in production', () => {
   const servers: RunningServer[] = [];
   const start = async (env: Record<string, string> = {}) => {
     // Credentials of a provider, so that this is not the demo; no client is started (nothing is looked up here).
-    const config = loadConfig({ PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', X_BEARER_TOKEN: 'x-token', ...env });
-    const server = await startServer(config, new Map(), pino({ level: 'silent' }));
+    const config = loadConfig(providers, { PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production', X_BEARER_TOKEN: 'x-token', ...env });
+    const server = await startServer(config, new Runtime(), pino({ level: 'silent' }));
     servers.push(server);
     return server;
   };

@@ -3,7 +3,9 @@ import pino from 'pino';
 import { type Browser, type BrowserContext, chromium, type Locator } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { Runtime } from '../src/core/lookup.js';
 import { EXAMPLE_OPERATION, prefersHtml } from '../src/explorer/index.js';
+import { providers } from '../src/providers/registry.js';
 import { type RunningServer, startServer } from '../src/server.js';
 import { type Harness, startHarness } from './support/harness.js';
 
@@ -129,7 +131,11 @@ describe('which page a browser gets (EXPLORER)', () => {
   const servers: RunningServer[] = [];
   const start = async (env: Record<string, string>) => {
     // No provider client is started: nothing is looked up here.
-    const server = await startServer(loadConfig({ PORT: '0', HOST: '127.0.0.1', ...env }), new Map(), pino({ level: 'silent' }));
+    const server = await startServer(
+      loadConfig(providers, { PORT: '0', HOST: '127.0.0.1', ...env }),
+      new Runtime(),
+      pino({ level: 'silent' }),
+    );
     servers.push(server);
     return server;
   };
@@ -217,7 +223,7 @@ describe('which page a browser gets (EXPLORER)', () => {
   });
 
   it('a bad EXPLORER stops the start naming the variable', () => {
-    expect(() => loadConfig({ EXPLORER: 'playground' })).toThrow(/EXPLORER/);
+    expect(() => loadConfig(providers, { EXPLORER: 'playground' })).toThrow(/EXPLORER/);
   });
 });
 

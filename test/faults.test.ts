@@ -1,11 +1,11 @@
 import { describe, expect, it, onTestFinished, vi } from 'vitest';
+import { type Clock, systemClock } from '../src/core/clock.js';
+import type { ErrorCode } from '../src/core/errors.js';
 import type { EmulatorClock } from '../src/emulators/clock.js';
 import type { HttpFault } from '../src/emulators/fault-queue.js';
 import { BITRIX_TEST_SECRET } from '../src/providers/bitrix24/emulator/index.js';
 import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN } from '../src/providers/nexudus/emulator/index.js';
 import { X_TEST_TOKEN } from '../src/providers/x/emulator/index.js';
-import { type Clock, systemClock } from '../src/upstream/clock.js';
-import type { ErrorCode } from '../src/upstream/errors.js';
 import { type GqlResult, type Harness, type HarnessOptions, startHarness } from './support/harness.js';
 
 /**

@@ -1,11 +1,11 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Clock } from '../src/core/clock.js';
 import { BITRIX_OAUTH, BITRIX_TEST_SECRET } from '../src/providers/bitrix24/emulator/index.js';
 import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN } from '../src/providers/nexudus/emulator/index.js';
 import { X_TEST_TOKEN } from '../src/providers/x/emulator/index.js';
 import { X_TWEET_FIELDS, X_USER_EXPANSIONS, X_USER_FIELDS } from '../src/providers/x/wire.js';
-import type { Clock } from '../src/upstream/clock.js';
 import { type Harness, startHarness } from './support/harness.js';
 
 /**

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
+import { Runtime } from '../src/core/lookup.js';
 import { providers } from '../src/providers/registry.js';
 import { type RunningServer, startServer } from '../src/server.js';
 import { type Harness, startHarness } from './support/harness.js';
@@ -105,8 +106,8 @@ describe('GraphQL over HTTP', () => {
 describe('a provider without credentials', () => {
   let server: RunningServer;
   beforeAll(async () => {
-    const config = { ...loadConfig({ PORT: '0', HOST: '127.0.0.1' }), demo: false };
-    server = await startServer(config, new Map(), pino({ level: 'silent' }));
+    const config = { ...loadConfig(providers, { PORT: '0', HOST: '127.0.0.1' }), demo: false };
+    server = await startServer(config, new Runtime(), pino({ level: 'silent' }));
   });
   afterAll(() => server.close());
 

@@ -3,6 +3,7 @@ import { type GraphQLFieldResolver, type GraphQLObjectType, parse } from 'graphq
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { selectedFields } from '../plan/selected-fields.js';
+import { providers } from '../providers/registry.js';
 import { buildSchema } from '../schema.js';
 import { enforceAccess } from './access.js';
 import { ANONYMOUS, type Caller } from './caller.js';
@@ -26,8 +27,8 @@ const resolversOf = (schema: ReturnType<typeof buildSchema>) => {
 
 describe('enforceAccess', () => {
   it('wraps the resolvers of the protected fields and of no other', () => {
-    const before = resolversOf(buildSchema());
-    const schema = buildSchema();
+    const before = resolversOf(buildSchema(providers));
+    const schema = buildSchema(providers);
     const original = resolversOf(schema);
     const access = enforceAccess(schema, ENFORCED, logger);
     const after = resolversOf(schema);
@@ -40,7 +41,7 @@ describe('enforceAccess', () => {
   });
 
   it('wraps nothing when the rules are not enforced (AUTH_PERSONAL_DATA=open, the demo)', () => {
-    const schema = buildSchema();
+    const schema = buildSchema(providers);
     const original = resolversOf(schema);
     enforceAccess(schema, OPEN, logger);
     expect(resolversOf(schema)).toEqual(original);

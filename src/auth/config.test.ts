@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config.js';
-import type { Env } from '../providers/provider.js';
+import type { Env } from '../core/types.js';
+import { providers } from '../providers/registry.js';
 import { authEnv, DEFAULT_SECRET_HEADER, resolveAuth, sha256 } from './config.js';
 
 const SECRET = 'a-shared-secret-of-some-length';
@@ -10,7 +11,7 @@ const PRODUCTION: Env = { X_BEARER_TOKEN: 'x-token', NODE_ENV: 'production' };
 
 function problems(env: Env): string[] {
   try {
-    loadConfig(env);
+    loadConfig(providers, env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).problems;
@@ -24,21 +25,21 @@ describe('the access variables', () => {
     expect(settings).toEqual({ sharedSecret: undefined, jwt: undefined, personalData: undefined });
     expect(resolveAuth(settings, false).enforced).toBe(true);
     expect(resolveAuth(settings, true).enforced).toBe(false);
-    expect(loadConfig(PRODUCTION).auth.enforced).toBe(true);
-    expect(loadConfig({}).auth.enforced).toBe(false); // the demo
+    expect(loadConfig(providers, PRODUCTION).auth.enforced).toBe(true);
+    expect(loadConfig(providers, {}).auth.enforced).toBe(false); // the demo
   });
 
   it('AUTH_PERSONAL_DATA says it explicitly, either way', () => {
-    expect(loadConfig({ ...PRODUCTION, AUTH_PERSONAL_DATA: 'open' }).auth.enforced).toBe(false);
-    expect(loadConfig({ AUTH_PERSONAL_DATA: 'protected' }).auth.enforced).toBe(true);
-    expect(loadConfig({ ...PRODUCTION, AUTH_PERSONAL_DATA: '' }).auth.enforced).toBe(true);
+    expect(loadConfig(providers, { ...PRODUCTION, AUTH_PERSONAL_DATA: 'open' }).auth.enforced).toBe(false);
+    expect(loadConfig(providers, { AUTH_PERSONAL_DATA: 'protected' }).auth.enforced).toBe(true);
+    expect(loadConfig(providers, { ...PRODUCTION, AUTH_PERSONAL_DATA: '' }).auth.enforced).toBe(true);
   });
 
   it('a shared secret: its header (default x-subgraph-secret, lower case), its scopes, and only its digest is kept', () => {
-    const config = loadConfig({ AUTH_SHARED_SECRET: SECRET }).auth;
+    const config = loadConfig(providers, { AUTH_SHARED_SECRET: SECRET }).auth;
     expect(config.enforced).toBe(true); // even in the demo, once a way to authenticate is set
     expect(config.sharedSecret).toEqual({ header: DEFAULT_SECRET_HEADER, digest: sha256(SECRET), scopes: 'schema' });
-    expect(JSON.stringify(loadConfig({ AUTH_SHARED_SECRET: SECRET }))).not.toContain(SECRET);
+    expect(JSON.stringify(loadConfig(providers, { AUTH_SHARED_SECRET: SECRET }))).not.toContain(SECRET);
     const custom = authEnv.parse({
       AUTH_SHARED_SECRET: SECRET,
       AUTH_SHARED_SECRET_HEADER: 'X-Gateway-Key',
@@ -107,17 +108,17 @@ describe('the access variables', () => {
 
 describe('introspection and inline traces', () => {
   it('introspection: on in the demo and outside production, off in production unless INTROSPECTION says so', () => {
-    expect(loadConfig({ NODE_ENV: 'production' }).introspection).toBe(true); // the demo
-    expect(loadConfig({ X_BEARER_TOKEN: 'x-token' }).introspection).toBe(true); // NODE_ENV unset
-    expect(loadConfig({ X_BEARER_TOKEN: 'x-token', NODE_ENV: 'development' }).introspection).toBe(true);
-    expect(loadConfig(PRODUCTION).introspection).toBe(false);
-    expect(loadConfig({ ...PRODUCTION, INTROSPECTION: '1' }).introspection).toBe(true);
-    expect(loadConfig({ INTROSPECTION: '0' }).introspection).toBe(false);
+    expect(loadConfig(providers, { NODE_ENV: 'production' }).introspection).toBe(true); // the demo
+    expect(loadConfig(providers, { X_BEARER_TOKEN: 'x-token' }).introspection).toBe(true); // NODE_ENV unset
+    expect(loadConfig(providers, { X_BEARER_TOKEN: 'x-token', NODE_ENV: 'development' }).introspection).toBe(true);
+    expect(loadConfig(providers, PRODUCTION).introspection).toBe(false);
+    expect(loadConfig(providers, { ...PRODUCTION, INTROSPECTION: '1' }).introspection).toBe(true);
+    expect(loadConfig(providers, { INTROSPECTION: '0' }).introspection).toBe(false);
   });
 
   it('inline traces (ftv1): off unless INLINE_TRACES=1, whatever the mode', () => {
-    expect(loadConfig({}).inlineTraces).toBe(false);
-    expect(loadConfig({ X_BEARER_TOKEN: 'x-token' }).inlineTraces).toBe(false);
-    expect(loadConfig({ ...PRODUCTION, INLINE_TRACES: '1' }).inlineTraces).toBe(true);
+    expect(loadConfig(providers, {}).inlineTraces).toBe(false);
+    expect(loadConfig(providers, { X_BEARER_TOKEN: 'x-token' }).inlineTraces).toBe(false);
+    expect(loadConfig(providers, { ...PRODUCTION, INLINE_TRACES: '1' }).inlineTraces).toBe(true);
   });
 });

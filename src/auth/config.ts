@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { int, secret, text } from '../env.js';
+import { int, secret, text } from '../core/env.js';
 
 /**
  * Who may see the fields the schema marks `@authenticated` or `@requiresScopes` (README, "Access

@@ -2,11 +2,12 @@ import { readFileSync } from 'node:fs';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { isNonNullType, isObjectType, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { providers } from '../providers/registry.js';
 import { buildSchema } from '../schema.js';
 import { ANONYMOUS, type Caller } from './caller.js';
 import { type AccessRule, accessRules, everyScopeOf, refusalOf } from './directives.js';
 
-const schema = buildSchema();
+const schema = buildSchema(providers);
 const rules = accessRules(schema);
 
 /** The README's list of protected fields: the rows of the table under "Access control" that name a `Type.field`. */

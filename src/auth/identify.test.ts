@@ -3,7 +3,7 @@ import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestIssuer, type TestIssuer } from '../../test/support/jwks.js';
 import { captureLogs } from '../../test/support/log-capture.js';
-import type { Env } from '../providers/provider.js';
+import type { Env } from '../core/types.js';
 import { ANONYMOUS } from './caller.js';
 import { authEnv, resolveAuth } from './config.js';
 import { createIdentify } from './identify.js';

@@ -1,8 +1,8 @@
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { ProviderId } from '../providers/provider.js';
-import { ProviderError } from '../upstream/errors.js';
+import { ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 import { type BatchLoaderOptions, createBatchLoader, type FetchBatch } from './batch-loader.js';
 
 /** A made-up provider per test, so the process-global metrics of other tests do not interfere. */

@@ -1,7 +1,7 @@
 import DataLoader from 'dataloader';
 import type { Logger } from 'pino';
-import type { ProviderId } from '../providers/provider.js';
-import { batchFailure, ProviderError } from '../upstream/errors.js';
+import { batchFailure, ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 
 /**
  * The answers for a batch of distinct keys, keyed by the (normalized) key they answer. Order and

@@ -2,8 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { MemoryCache } from '../cache/memory-cache.js';
-import type { Lookup } from '../providers/provider.js';
-import { IncompleteRecord, ProviderError } from '../upstream/errors.js';
+import { IncompleteRecord, ProviderError } from '../core/errors.js';
 import { type CachePolicy, CacheTriage } from './cache-triage.js';
 import { callOf, lookupOn, PROVIDER, type Row, request } from './lookups.test-kit.js';
 
@@ -77,7 +76,14 @@ describe('CacheTriage', () => {
       expect(answers.get('2')).toMatchObject({ code }); // never cached: nothing to serve
       // The record answers field a only: b, which the call needed too, answers the failure.
       expect(req.partial).toEqual([
-        { lookup, key: '1', record: row('1', 'a'), fields: ['a'], error: expect.objectContaining({ code, id: '1' }), staleSeconds: 90 },
+        {
+          lookup: lookup.lookup,
+          key: '1',
+          record: row('1', 'a'),
+          fields: ['a'],
+          error: expect.objectContaining({ code, id: '1' }),
+          staleSeconds: 90,
+        },
       ]);
       // Past the stale window, the error is the answer.
       await clock.advance(POLICY.staleMs);
@@ -108,7 +114,13 @@ describe('CacheTriage', () => {
     const answers = triage.settle(call, ['1'], new Map([['1', incomplete('1')]]));
     expect(answers.get('1')).toEqual(row('1'));
     expect(req.partial).toEqual([
-      { lookup, key: '1', record: row('1'), fields: [], error: expect.objectContaining({ code: 'UPSTREAM_UNAVAILABLE', id: '1' }) },
+      {
+        lookup: lookup.lookup,
+        key: '1',
+        record: row('1'),
+        fields: [],
+        error: expect.objectContaining({ code: 'UPSTREAM_UNAVAILABLE', id: '1' }),
+      },
     ]);
     expect(req.partial[0]!.error).not.toBeInstanceOf(IncompleteRecord);
     // A stale entry fetched with more: it answers instead.
@@ -122,18 +134,20 @@ describe('CacheTriage', () => {
   });
 
   it('treats an entry its codec cannot read as a miss', async () => {
-    const { triage, lookup, row } = setUp();
+    const { triage, row } = setUp();
     let readable = true;
-    const coded: Lookup<never, Row> = {
-      ...lookup,
-      codec: {
-        encode: (value) => JSON.stringify(value),
-        decode: (stored) => {
-          if (!readable) throw new TypeError('another version');
-          return JSON.parse(stored as string) as Row;
+    const coded = lookupOn(
+      { calls: [] },
+      {
+        codec: {
+          encode: (value) => JSON.stringify(value),
+          decode: (stored) => {
+            if (!readable) throw new TypeError('another version');
+            return JSON.parse(String(stored)) as Row;
+          },
         },
       },
-    };
+    );
     triage.store(callOf(coded, request()), [], new Map([['1', row('1')]]));
     expect((await triage.visit(callOf(coded, request()), ['1'])).visit.results.get('1')).toEqual(row('1'));
     readable = false;

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import { type CacheEntry, covers } from '../cache/entry.js';
 import type { RecordCache } from '../cache/record-cache.js';
-import type { FieldSet, ProviderId } from '../providers/provider.js';
-import type { Clock } from '../upstream/clock.js';
-import { IncompleteRecord, ProviderError } from '../upstream/errors.js';
+import type { Clock } from '../core/clock.js';
+import { IncompleteRecord, ProviderError } from '../core/errors.js';
+import type { FieldSet, ProviderId } from '../core/types.js';
 import { cacheRequests } from '../upstream/metrics.js';
 import type { CallTarget, LookupCall } from './lookup-call.js';
 
@@ -76,7 +76,7 @@ export class CacheTriage {
     const visit: CacheVisit<R> = {
       call,
       // What the cached record itself must have been fetched with; expansions are looked up on their own.
-      need: lookup.recordFields?.(call.fields) ?? call.fields,
+      need: lookup.recordFields(call.fields),
       places: this.places(call, keys),
       results: new Map(),
       met: new Map(),
@@ -174,7 +174,7 @@ export class CacheTriage {
     if (!policy.enabled) return;
     const now = this.options.clock.wallNow();
     const entries: Array<[string, CacheEntry]> = [];
-    const recordFields = target.lookup.recordFields?.(fields) ?? fields;
+    const recordFields = target.lookup.recordFields(fields);
     const prefix = this.prefix(target);
     for (const [key, value] of answers) {
       let entry: CacheEntry | undefined;
@@ -226,11 +226,12 @@ export class CacheTriage {
 
   /** An entry's answer; UNREADABLE when the lookup's codec cannot read it (written by another version): a miss. */
   private decode<R>(call: LookupCall<R>, key: string, entry: CacheEntry): R | ProviderError | typeof UNREADABLE {
-    const { provider, codec } = call.lookup;
+    const { provider } = call.lookup;
+    const { codec } = call.calls;
     if (entry.missing !== undefined) return new ProviderError({ code: entry.missing.code, provider, id: key }, entry.missing.message);
     if (codec === undefined) return entry.record as R;
     try {
-      return codec.decode(entry.record, call.client as never) as R;
+      return codec.decode(entry.record);
     } catch (error) {
       this.options.logger.warn({ provider: provider.name, lookup: call.lookup.name, err: error }, 'unreadable cache entry: fetched again');
       return UNREADABLE;
@@ -256,19 +257,13 @@ function plain(error: ProviderError): ProviderError {
     : error;
 }
 
-function toEntry(
-  { lookup, client }: CallTarget,
-  value: unknown,
-  fields: FieldSet,
-  now: number,
-  policy: CachePolicy,
-): CacheEntry | undefined {
+function toEntry({ calls }: CallTarget, value: unknown, fields: FieldSet, now: number, policy: CachePolicy): CacheEntry | undefined {
   if (value instanceof ProviderError) {
     if (value.code !== 'NOT_FOUND' && value.code !== 'SUSPENDED') return undefined; // not an answer about the user
     const freshUntil = now + policy.missingTtlMs;
     return { missing: { code: value.code, message: value.message }, fields: [], freshUntil, staleUntil: freshUntil };
   }
   const freshUntil = now + policy.ttlMs;
-  const record = lookup.codec === undefined ? value : lookup.codec.encode(value as never, client as never);
+  const record = calls.codec === undefined ? value : calls.codec.encode(value);
   return { record, fields, freshUntil, staleUntil: freshUntil + policy.staleMs };
 }

@@ -1,11 +1,11 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, settle } from '../../test/support/manual-clock.js';
-import type { FieldSet, Lookup } from '../providers/provider.js';
-import { ProviderError, WorkAbandoned } from '../upstream/errors.js';
+import { ProviderError, WorkAbandoned } from '../core/errors.js';
+import type { FieldSet } from '../core/types.js';
 import { Coalescer } from './coalescer.js';
 import type { CallTarget } from './lookup-call.js';
-import { callOf, lookupOn, type Row, request, type Upstream } from './lookups.test-kit.js';
+import { callOf, lookupOn, request, type Upstream } from './lookups.test-kit.js';
 
 /**
  * The coalescer on its own: a lookup whose "upstream" records each call, and a manual clock for the
@@ -22,7 +22,7 @@ function setUp(options: { windowMs?: number; maxBatchSize?: number } = {}) {
     logger: pino({ level: 'silent' }),
     onAnswers: (target, fields, answers) => stored.push({ target, fields, keys: [...answers.keys()] }),
   });
-  return { clock, upstream, coalescer, stored, lookup: lookupOn(upstream, options.maxBatchSize) };
+  return { clock, upstream, coalescer, stored, lookup: lookupOn(upstream, { maxBatchSize: options.maxBatchSize }) };
 }
 
 /** Settles fetches that wait for the coalescing window: moves the clock past it. */
@@ -151,7 +151,7 @@ describe('Coalescer', () => {
 
   it('reports a whole-call failure at every key of every request in it, and a key left out as NOT_FOUND', async () => {
     const { clock, upstream, coalescer, lookup } = setUp();
-    upstream.fail = new ProviderError({ code: 'RATE_LIMITED', provider: lookup.provider, retryAfter: 7 });
+    upstream.fail = new ProviderError({ code: 'RATE_LIMITED', provider: lookup.lookup.provider, retryAfter: 7 });
     const a = coalescer.fetch(callOf(lookup, request()), ['1']);
     const b = coalescer.fetch(callOf(lookup, request()), ['2']);
     await flushWindow(clock, a, b);
@@ -166,16 +166,16 @@ describe('Coalescer', () => {
 
   it("hands each call's answers, then the records that came along, to onAnswers once: one group per lookup and field set", async () => {
     const { clock, upstream, coalescer, lookup, stored } = setUp();
-    const other: Lookup<never, Row> = { ...lookupOn(upstream), name: 'others' };
-    const priming: Lookup<never, Row> = {
-      ...lookup,
-      async fetch(client, keys, scope) {
-        const found = await lookup.fetch(client, keys, scope);
+    const other = lookupOn(upstream, { name: 'others', runtime: lookup.runtime }).lookup;
+    const priming = lookupOn(upstream, {
+      runtime: lookup.runtime,
+      async fetch(_keys, scope, answer) {
+        const found = await answer();
         for (const key of ['101', '102', '103']) scope.prime(other, key, { id: key, fields: ['a'] }, ['a']);
         scope.prime(other, '104', { id: '104', fields: ['b'] }, ['b']);
         return found;
       },
-    };
+    });
     const a = coalescer.fetch(callOf(priming, request()), ['1']);
     const b = coalescer.fetch(callOf(priming, request()), ['1']);
     await flushWindow(clock, a, b);

@@ -1,9 +1,10 @@
 import type { Logger } from 'pino';
 import { covers, union } from '../cache/entry.js';
-import type { FieldSet, Lookup } from '../providers/provider.js';
+import type { Clock } from '../core/clock.js';
+import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../core/errors.js';
+import type { Lookup } from '../core/lookup.js';
+import type { FieldSet } from '../core/types.js';
 import { watchUpstream } from '../telemetry/operation.js';
-import type { Clock } from '../upstream/clock.js';
-import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../upstream/errors.js';
 import { coalescedIds, upstreamBatchSize } from '../upstream/metrics.js';
 import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
 
@@ -44,9 +45,9 @@ export class Coalescer {
     const id = groupId(call);
     let group = this.groups.get(id);
     if (group === undefined) {
-      const { lookup, client, partition, credential } = call;
+      const { lookup, calls, runtime, partition, credential } = call;
       // Dropped when idle: a group per credential scope must not outlive its last call.
-      const created = new Group({ lookup, client, partition, credential }, this.options, () => {
+      const created = new Group({ lookup, calls, runtime, partition, credential }, this.options, () => {
         if (this.groups.get(id) === created) this.groups.delete(id);
       });
       group = created;
@@ -96,7 +97,7 @@ interface Flight {
 }
 
 interface Prime {
-  lookup: Lookup<never, unknown>;
+  lookup: Lookup<unknown>;
   key: string;
   value: unknown;
   fields: FieldSet | undefined;
@@ -114,7 +115,7 @@ class Group {
     private readonly options: CoalescerOptions,
     private readonly onIdle: () => void,
   ) {
-    this.maxBatchSize = target.lookup.maxBatchSize(target.client as never);
+    this.maxBatchSize = target.calls.maxBatchSize;
   }
 
   request(
@@ -229,14 +230,14 @@ class Group {
   }
 
   private async send(keys: string[], flight: Flight): Promise<void> {
-    const { lookup, client, partition, credential } = this.target;
+    const { lookup, calls, partition, credential } = this.target;
     const { logger } = this.options;
     const provider = lookup.provider;
     upstreamBatchSize.observe({ provider: provider.name }, keys.length);
     const primes: Prime[] = [];
     let answers: Map<string, unknown>;
     try {
-      answers = await lookup.fetch(client as never, keys, {
+      answers = await calls.fetch(keys, {
         partition,
         fields: flight.fields,
         signal: flight.controller.signal,
@@ -259,11 +260,12 @@ class Group {
 
     this.options.onAnswers?.(this.target, flight.fields, answers);
     for (const { lookup: other, fields, records } of byLookupAndFields(primes)) {
-      this.options.onAnswers?.({ ...this.target, lookup: other }, fields, records);
+      const otherCalls = other.in(this.target.runtime);
+      if (otherCalls !== undefined) this.options.onAnswers?.({ ...this.target, lookup: other, calls: otherCalls }, fields, records);
     }
     for (const [waiter, mine] of flight.waiters) {
       if (waiter.settled) continue;
-      for (const prime of primes) waiter.sink.prime(prime.lookup, prime.key, prime.value as never, partition);
+      for (const prime of primes) waiter.sink.prime(prime.lookup, prime.key, prime.value, partition);
       for (const key of mine) waiter.answers.set(key, answers.get(key));
       waiter.outstanding -= mine.length;
       if (waiter.outstanding <= 0) {
@@ -305,13 +307,8 @@ class Group {
 }
 
 /** Records that came along, one group per lookup and field set: one cache write each, not one per record. */
-function byLookupAndFields(
-  primes: readonly Prime[],
-): Array<{ lookup: Lookup<never, unknown>; fields: FieldSet; records: Map<string, unknown> }> {
-  const groups = new Map<
-    Lookup<never, unknown>,
-    Map<string, { lookup: Lookup<never, unknown>; fields: FieldSet; records: Map<string, unknown> }>
-  >();
+function byLookupAndFields(primes: readonly Prime[]): Array<{ lookup: Lookup<unknown>; fields: FieldSet; records: Map<string, unknown> }> {
+  const groups = new Map<Lookup<unknown>, Map<string, { lookup: Lookup<unknown>; fields: FieldSet; records: Map<string, unknown> }>>();
   for (const { lookup, key, value, fields } of primes) {
     if (fields === undefined) continue;
     let byFields = groups.get(lookup);

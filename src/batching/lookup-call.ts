@@ -1,17 +1,11 @@
-import type { FieldSet, Lookup } from '../providers/provider.js';
-import type { ProviderError } from '../upstream/errors.js';
+import type { ProviderError } from '../core/errors.js';
+import type { Lookup, LookupCalls, Runtime } from '../core/lookup.js';
+import type { CallerCredential, FieldSet } from '../core/types.js';
 
 /**
  * What travels through the shared layer (`shared-lookups.ts` and the pieces beside it): one request's
  * batch of keys for one lookup, and what that request offers the layer in return.
  */
-
-/** The caller's own credential for a provider, when it sent one: its scope is a one-way hash of it. */
-export interface CallerCredential {
-  readonly token: string;
-  /** A one-way hash of the token: partitions loaders, calls, cache entries and budgets by credential. */
-  readonly scope: string;
-}
 
 /**
  * A record that answers only the fields it was fetched with, and why it is no more than that: served
@@ -21,7 +15,7 @@ export interface CallerCredential {
  * `null` with `error` at the field's path: never a `null` that looks like "no value".
  */
 export interface PartialAnswer {
-  readonly lookup: Lookup<never, unknown>;
+  readonly lookup: Lookup<unknown>;
   readonly key: string;
   readonly record: unknown;
   /** The upstream fields the record was fetched with. */
@@ -35,7 +29,7 @@ export interface PartialAnswer {
 /** What a request offers the shared layer: where records that came along go, and what it notes. */
 export interface RequestSink {
   readonly signal: AbortSignal;
-  prime<R>(lookup: Lookup<never, R>, key: string, value: R | ProviderError, partition: string): void;
+  prime<R>(lookup: Lookup<R>, key: string, value: R | ProviderError, partition: string): void;
   /** `answer.record` is this request's answer for its key, whole only in the fields it was fetched with. */
   servePartial(answer: PartialAnswer): void;
   /** A request was sent upstream for a call this request waits on: for its log line (`src/telemetry/`). */
@@ -47,8 +41,11 @@ export interface RequestSink {
 
 /** One request's batch for one lookup. */
 export interface LookupCall<R> {
-  lookup: Lookup<never, R>;
-  client: unknown;
+  lookup: Lookup<R>;
+  /** What runs the lookup: its client's calls, bound in `runtime`. */
+  calls: LookupCalls<R>;
+  /** The running app whose clients serve the call (other lookups' calls, for records that came along). */
+  runtime: Runtime;
   partition: string;
   credential: CallerCredential | undefined;
   /** The fields this request's operation needs of the lookup. */
@@ -57,4 +54,4 @@ export interface LookupCall<R> {
 }
 
 /** What a call is made with, and a cache entry is kept under: a lookup, in a credential scope and partition. */
-export type CallTarget = Pick<LookupCall<unknown>, 'lookup' | 'client' | 'partition' | 'credential'>;
+export type CallTarget = Pick<LookupCall<unknown>, 'lookup' | 'calls' | 'runtime' | 'partition' | 'credential'>;

@@ -1,6 +1,7 @@
-import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
-import type { ProviderError } from '../upstream/errors.js';
-import type { CallerCredential, LookupCall, PartialAnswer, RequestSink } from './lookup-call.js';
+import type { ProviderError } from '../core/errors.js';
+import { type FetchScope, Lookup, type LookupCalls, Runtime } from '../core/lookup.js';
+import type { CallerCredential, FieldSet, KeySpec, ProviderId } from '../core/types.js';
+import type { LookupCall, PartialAnswer, RequestSink } from './lookup-call.js';
 
 /**
  * What the unit tests of the shared layer (`coalescer`, `cache-triage`, `shared-lookups`) drive it with:
@@ -23,33 +24,62 @@ export interface Upstream {
   gate?: Promise<void>;
 }
 
-export function lookupOn(upstream: Upstream, maxBatchSize = 3): Lookup<never, Row> {
-  return {
+/** A lookup, its calls and the runtime they are bound in: what a `LookupCall` is made of. */
+export interface TestLookup {
+  lookup: Lookup<Row>;
+  calls: LookupCalls<Row>;
+  runtime: Runtime;
+}
+
+export interface TestLookupOptions {
+  maxBatchSize?: number;
+  name?: string;
+  key?: Partial<KeySpec>;
+  codec?: LookupCalls<Row>['codec'];
+  /** Where it is bound (another lookup's, for one that primes it). */
+  runtime?: Runtime;
+  /** Runs around the upstream's answer (a lookup that primes another). */
+  fetch?: (
+    keys: readonly string[],
+    scope: FetchScope,
+    upstream: () => Promise<Map<string, Row | ProviderError>>,
+  ) => Promise<Map<string, Row | ProviderError>>;
+}
+
+export function lookupOn(upstream: Upstream, options: TestLookupOptions = {}): TestLookup {
+  const lookup = new Lookup<Row>({
     provider: PROVIDER,
-    name: 'users',
+    name: options.name ?? 'users',
     type: 'DemoUser',
-    key: { isValid: () => true, expected: 'an id' },
-    maxBatchSize: () => maxBatchSize,
+    key: { isValid: () => true, expected: 'an id', ...options.key },
     // Each selected field `DemoUser.x` needs the upstream field `x`, but `id`, which comes always.
     fields: (selected) =>
       [...(selected ?? [])]
         .map((coordinate) => coordinate.slice('DemoUser.'.length))
         .filter((field) => field !== 'id')
         .sort(),
-    async fetch(_client, keys, scope) {
-      upstream.calls.push({ keys: [...keys], fields: scope.fields, credential: scope.credential?.token, signal: scope.signal });
-      await upstream.gate;
-      if (scope.signal.aborted) throw scope.signal.reason;
-      if (upstream.fail) throw upstream.fail;
-      const found = new Map<string, Row | ProviderError>();
-      for (const key of keys) {
-        const answer = upstream.answers?.get(key);
-        if (answer !== undefined) found.set(key, answer);
-        else if (Number(key) < 1000) found.set(key, { id: key, fields: scope.fields });
-      }
-      return found;
-    },
+  });
+  const answer = async (keys: readonly string[], scope: FetchScope): Promise<Map<string, Row | ProviderError>> => {
+    upstream.calls.push({ keys: [...keys], fields: scope.fields, credential: scope.credential?.token, signal: scope.signal });
+    await upstream.gate;
+    if (scope.signal.aborted) throw scope.signal.reason;
+    if (upstream.fail) throw upstream.fail;
+    const found = new Map<string, Row | ProviderError>();
+    for (const key of keys) {
+      const given = upstream.answers?.get(key);
+      if (given !== undefined) found.set(key, given);
+      else if (Number(key) < 1000) found.set(key, { id: key, fields: scope.fields });
+    }
+    return found;
   };
+  const calls: LookupCalls<Row> = {
+    maxBatchSize: options.maxBatchSize ?? 3,
+    fetch: (keys, scope) => (options.fetch === undefined ? answer(keys, scope) : options.fetch(keys, scope, () => answer(keys, scope))),
+    ...(options.codec === undefined ? {} : { codec: options.codec }),
+  };
+  const runtime = options.runtime ?? new Runtime();
+  lookup.bind(runtime, calls);
+  return { lookup, calls, runtime };
 }
 
 export interface TestRequest extends RequestSink {
@@ -65,10 +95,10 @@ export function request(): TestRequest {
 }
 
 export function callOf(
-  lookup: Lookup<never, Row>,
+  { lookup, calls, runtime }: TestLookup,
   req: TestRequest,
   fields: FieldSet = [],
   credential?: CallerCredential,
 ): LookupCall<Row> {
-  return { lookup, client: undefined, partition: '', credential, fields, request: req };
+  return { lookup, calls, runtime, partition: '', credential, fields, request: req };
 }

@@ -4,9 +4,10 @@ import { ManualClock } from '../../test/support/manual-clock.js';
 import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../test/support/redis.js';
 import { type FetchClaims, type Holder, RedisFetchClaims } from '../cache/fetch-claims.js';
 import { RedisCache } from '../cache/redis-cache.js';
-import type { FieldSet, Lookup, ProviderId } from '../providers/provider.js';
+import { ProviderError } from '../core/errors.js';
+import { Lookup, Runtime } from '../core/lookup.js';
+import type { FieldSet, ProviderId } from '../core/types.js';
 import { RedisLink } from '../redis/link.js';
-import { ProviderError } from '../upstream/errors.js';
 import type { LookupCall, RequestSink } from './lookup-call.js';
 import { SharedLookups } from './shared-lookups.js';
 
@@ -26,7 +27,8 @@ let link: RedisLink;
 interface Replica {
   name: string;
   shared: SharedLookups;
-  lookup: Lookup<never, Row>;
+  lookup: Lookup<Row>;
+  runtime: Runtime;
   calls: string[][];
   /** Who held each key when this replica claimed it. */
   claimed: Holder[][];
@@ -45,22 +47,25 @@ function replica(name: string, clock: ManualClock, namespace: string): Replica {
     calls: [],
     claimed: [],
     open: () => open(),
-    lookup: {
+    lookup: new Lookup<Row>({
       provider: PROVIDER,
       name: 'users',
       type: 'DemoUser',
       key: { isValid: () => true, expected: 'an id' },
-      maxBatchSize: () => 100,
       fields: () => [],
-      async fetch(_client, keys) {
-        self.calls.push([...keys]);
-        await gate;
-        if (self.fail) throw self.fail;
-        return new Map(keys.map((key) => [key, { id: key, by: name }]));
-      },
-    },
+    }),
+    runtime: new Runtime(),
     shared: undefined as never,
   };
+  self.lookup.bind(self.runtime, {
+    maxBatchSize: 100,
+    async fetch(keys) {
+      self.calls.push([...keys]);
+      await gate;
+      if (self.fail) throw self.fail;
+      return new Map(keys.map((key) => [key, { id: key, by: name }]));
+    },
+  });
   const inner = new RedisFetchClaims(link, `${namespace}cache:`, `${namespace}claim:`, 10_000);
   const claims: FetchClaims = {
     leaseMs: inner.leaseMs,
@@ -89,7 +94,15 @@ function sink(): RequestSink {
 }
 
 function call(r: Replica, fields: FieldSet = ['name']): LookupCall<Row> {
-  return { lookup: r.lookup, client: undefined, partition: '', credential: undefined, fields, request: sink() };
+  return {
+    lookup: r.lookup,
+    calls: r.lookup.in(r.runtime)!,
+    runtime: r.runtime,
+    partition: '',
+    credential: undefined,
+    fields,
+    request: sink(),
+  };
 }
 
 /** Resolves once `predicate` holds, checking after each turn of real I/O (Redis answers). */

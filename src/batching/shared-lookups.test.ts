@@ -2,7 +2,7 @@ import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { MemoryCache } from '../cache/memory-cache.js';
-import { IncompleteRecord, ProviderError } from '../upstream/errors.js';
+import { IncompleteRecord, ProviderError } from '../core/errors.js';
 import type { CachePolicy } from './cache-triage.js';
 import { callOf, lookupOn, PROVIDER, type Row, request, type Upstream } from './lookups.test-kit.js';
 import { SharedLookups } from './shared-lookups.js';
@@ -86,8 +86,8 @@ describe('SharedLookups', () => {
   });
 
   it('normalizes keys that name the same record, across requests', async () => {
-    const { clock, upstream, shared, lookup } = setUp();
-    const lower = { ...lookup, key: { ...lookup.key, normalize: (key: string) => key.toLowerCase() } };
+    const { clock, upstream, shared } = setUp();
+    const lower = lookupOn(upstream, { key: { normalize: (key: string) => key.toLowerCase() } });
     const answers = await clock.run(shared.load(callOf(lower, request()), ['AB', 'ab']));
     expect(upstream.calls.map((call) => call.keys)).toEqual([['ab']]);
     expect([...answers.keys()]).toEqual(['ab']);

@@ -1,9 +1,9 @@
 import type { Logger } from 'pino';
 import type { FetchClaims } from '../cache/fetch-claims.js';
 import type { RecordCache } from '../cache/record-cache.js';
-import type { ProviderId } from '../providers/provider.js';
-import type { Clock } from '../upstream/clock.js';
-import type { ProviderError } from '../upstream/errors.js';
+import type { Clock } from '../core/clock.js';
+import type { ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 import { resolutions } from '../upstream/metrics.js';
 import { type CachePolicy, CacheTriage } from './cache-triage.js';
 import { Coalescer } from './coalescer.js';

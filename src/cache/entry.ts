@@ -1,4 +1,4 @@
-import type { FieldSet } from '../providers/provider.js';
+import type { FieldSet } from '../core/types.js';
 
 /**
  * One cached answer about one key of one lookup, as it travels to and from any store: a record, or

@@ -3,8 +3,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SharedLookups } from '../batching/shared-lookups.js';
+import type { KeySpec, ProviderId } from '../core/types.js';
 import { readBody, sendJson } from '../http-io.js';
-import type { AnyProvider } from '../providers/provider.js';
 
 /**
  * `POST /cache/evict` (README, "Sharing upstream calls"): removes cached records, so that a user whose
@@ -22,7 +22,8 @@ export interface EvictOptions {
   /** CACHE_ADMIN_TOKEN; the endpoint answers 404 without one. */
   adminToken: string | undefined;
   shared: SharedLookups | undefined;
-  providers: readonly AnyProvider[];
+  /** The providers, and the keys of their lookups (an id is checked and normalized as a lookup takes it). */
+  providers: ReadonlyArray<{ readonly id: ProviderId; readonly lookups: ReadonlyArray<{ readonly key: KeySpec }> }>;
   logger: Logger;
 }
 

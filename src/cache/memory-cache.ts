@@ -1,4 +1,4 @@
-import type { FieldSet } from '../providers/provider.js';
+import type { FieldSet } from '../core/types.js';
 import type { CacheEntry } from './entry.js';
 import { hashKey, LocationIndex } from './location-index.js';
 import type { RecordCache } from './record-cache.js';

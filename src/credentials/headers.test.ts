@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../config.js';
-import type { AnyProvider } from '../providers/provider.js';
 import { providers } from '../providers/registry.js';
-import { callerHeaderSettings } from './headers.js';
+import { type CallerHeaderSource, callerHeaderSettings } from './headers.js';
 import { TOKEN_SYNTAX } from './syntax.js';
 
 /**
@@ -12,7 +11,7 @@ import { TOKEN_SYNTAX } from './syntax.js';
 
 function problems(env: Record<string, string>): string[] {
   try {
-    loadConfig(env);
+    loadConfig(providers, env);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return (error as ConfigError).problems;
@@ -21,21 +20,20 @@ function problems(env: Record<string, string>): string[] {
 }
 
 /** A provider that only declares caller headers: enough for the settings. */
-function declaring(name: string, headers: Record<string, [variable: string, defaultName: string]>): AnyProvider {
+function declaring(name: string, headers: Record<string, [variable: string, defaultName: string]>): CallerHeaderSource {
   return {
     id: { name, label: name },
     callerCredentials: {
       headers: Object.fromEntries(
         Object.entries(headers).map(([role, [variable, defaultName]]) => [role, { variable, defaultName, syntax: TOKEN_SYNTAX }]),
       ),
-      read: () => new Map(),
     },
-  } as unknown as AnyProvider;
+  };
 }
 
 describe('caller credential headers', () => {
   it('default to the documented names, by provider and role', () => {
-    expect(loadConfig({}).callerHeaders).toEqual(
+    expect(loadConfig(providers, {}).callerHeaders).toEqual(
       new Map([
         ['x', { token: 'x-caller-x-token' }],
         ['bitrix24', { token: 'x-caller-bitrix24-token', portal: 'x-caller-bitrix24-portal' }],
@@ -44,7 +42,7 @@ describe('caller credential headers', () => {
   });
 
   it('are renamed by their variables, in lower case; `none` turns a provider’s off', () => {
-    const config = loadConfig({ X_CALLER_TOKEN_HEADER: 'X-User-Token', BITRIX24_CALLER_TOKEN_HEADER: 'NONE' });
+    const config = loadConfig(providers, { X_CALLER_TOKEN_HEADER: 'X-User-Token', BITRIX24_CALLER_TOKEN_HEADER: 'NONE' });
     expect(config.callerHeaders).toEqual(new Map([['x', { token: 'x-user-token' }]]));
   });
 

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DEFAULT_SECRET_HEADER } from '../auth/config.js';
-import { text } from '../env.js';
-import type { AnyProvider, Env } from '../providers/provider.js';
+import { text } from '../core/env.js';
+import type { CallerHeader, Env, ProviderId } from '../core/types.js';
 
 /**
  * The names of the headers that carry callers' own credentials (README, "Per-caller credentials"): each
@@ -36,7 +36,13 @@ const RESERVED = new Set([
   'apollo-federation-include-trace',
 ]);
 
-export function callerHeaderSettings(providers: readonly AnyProvider[]): z.ZodType<CallerHeaderNames, Env> {
+/** What the headers' settings read of a provider: the headers its callers' credentials travel in. */
+export interface CallerHeaderSource {
+  readonly id: ProviderId;
+  readonly callerCredentials?: { readonly headers: Readonly<Record<string, CallerHeader>> };
+}
+
+export function callerHeaderSettings(providers: readonly CallerHeaderSource[]): z.ZodType<CallerHeaderNames, Env> {
   const declared = providers.flatMap((provider) =>
     Object.entries(provider.callerCredentials?.headers ?? {}).map(([role, header]) => ({ provider: provider.id.name, role, header })),
   );

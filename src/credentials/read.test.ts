@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import { describe, expect, it } from 'vitest';
-import type { AnyProvider } from '../providers/provider.js';
-import { callerCredentialReader, credentialScope } from './read.js';
+import { Runtime } from '../core/lookup.js';
+import { type CredentialSource, callerCredentialReader, credentialScope } from './read.js';
 import { NAME_SYNTAX, TOKEN_SYNTAX } from './syntax.js';
 
 /**
@@ -12,39 +12,48 @@ import { NAME_SYNTAX, TOKEN_SYNTAX } from './syntax.js';
 const SOLO = { name: 'solo', label: 'Solo' };
 const MULTI = { name: 'multi', label: 'Multi' };
 
+/** The runtimes the providers below run in, and the accounts their client has in each. */
+const runtime = new Runtime();
+const offlineRuntime = new Runtime();
+const clients = new Map<Runtime, { solo?: true; multi?: Set<string> }>([
+  [runtime, { solo: true, multi: new Set(['acme', 'globex']) }],
+  [offlineRuntime, { multi: new Set(['acme']) }],
+]);
+
 /** A provider with one token header and no partitions. */
-const solo = {
+const solo: CredentialSource = {
   id: SOLO,
   callerCredentials: {
     headers: { token: { variable: 'SOLO_CALLER_TOKEN_HEADER', defaultName: 'x-solo', syntax: TOKEN_SYNTAX } },
-    read: ({ token }: { token?: string }) => new Map(token === undefined ? [] : [['', token]]),
+    readerIn: (where) =>
+      clients.get(where)?.solo === undefined ? undefined : ({ token }) => new Map(token === undefined ? [] : [['', token]]),
   },
-} as unknown as AnyProvider;
+};
 
 /** A provider whose token is for one of its accounts, named in a second header. */
-const multi = {
+const multi: CredentialSource = {
   id: MULTI,
   callerCredentials: {
     headers: {
       token: { variable: 'MULTI_CALLER_TOKEN_HEADER', defaultName: 'x-multi', syntax: TOKEN_SYNTAX },
       account: { variable: 'MULTI_CALLER_ACCOUNT_HEADER', defaultName: 'x-multi-account', syntax: NAME_SYNTAX },
     },
-    read: ({ token, account }: { token?: string; account?: string }, client: Set<string>, names: Record<string, string>) =>
-      token !== undefined && account !== undefined && client.has(account)
-        ? new Map([[account, token]])
-        : { problem: `the ${names.account} header names no configured account` },
+    readerIn: (where) => {
+      const accounts = clients.get(where)?.multi;
+      if (accounts === undefined) return undefined;
+      return ({ token, account }, names) =>
+        token !== undefined && account !== undefined && accounts.has(account)
+          ? new Map([[account, token]])
+          : { problem: `the ${names.account} header names no configured account` };
+    },
   },
-} as unknown as AnyProvider;
+};
 
 const names = new Map<string, Record<string, string>>([
   ['solo', { token: 'x-solo' }],
   ['multi', { token: 'x-multi', account: 'x-multi-account' }],
 ]);
-const clients = new Map<string, unknown>([
-  ['solo', {}],
-  ['multi', new Set(['acme', 'globex'])],
-]);
-const read = callerCredentialReader(names, clients, [solo, multi]);
+const read = callerCredentialReader(names, runtime, [solo, multi]);
 const headers = (values: Record<string, string>) => ({ get: (name: string) => values[name] });
 
 /** What `read` throws for these headers. */
@@ -109,9 +118,9 @@ describe('callerCredentialReader', () => {
   });
 
   it('ignores the headers of a provider that is not configured here, or whose caller credentials are off', () => {
-    const offline = callerCredentialReader(names, new Map([['multi', new Set(['acme'])]]), [solo, multi]);
+    const offline = callerCredentialReader(names, offlineRuntime, [solo, multi]);
     expect(offline(headers({ 'x-solo': 'tok A with spaces' })).size).toBe(0);
-    const off = callerCredentialReader(new Map([['multi', names.get('multi')!]]), clients, [solo, multi]);
+    const off = callerCredentialReader(new Map([['multi', names.get('multi')!]]), runtime, [solo, multi]);
     expect(off(headers({ 'x-solo': 'tok-A' })).size).toBe(0);
   });
 });

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { GraphQLError } from 'graphql';
 import type { RequestHeaders } from '../auth/identify.js';
-import type { CallerCredential } from '../batching/lookup-call.js';
-import type { AnyProvider, CallerCredentialSpec, ProviderId } from '../providers/provider.js';
+import type { Runtime } from '../core/lookup.js';
+import type { CallerCredential, CallerHeader, ProviderId } from '../core/types.js';
 import type { CallerHeaderNames } from './headers.js';
 import { matches } from './syntax.js';
 
@@ -15,6 +15,23 @@ export type CallerCredentials = ReadonlyMap<string, ReadonlyMap<string, CallerCr
 
 export type ReadCallerCredentials = (headers: RequestHeaders) => CallerCredentials;
 
+/** What the reader needs of a provider: its headers, and how their values become tokens with the client it runs. */
+export interface CredentialSource {
+  readonly id: ProviderId;
+  readonly callerCredentials?: {
+    readonly headers: Readonly<Record<string, CallerHeader>>;
+    /** How values become tokens with the client the provider runs with in `runtime`; undefined when it runs in none. */
+    readerIn(
+      runtime: Runtime,
+    ):
+      | ((
+          values: Readonly<Partial<Record<string, string>>>,
+          names: Readonly<Record<string, string>>,
+        ) => ReadonlyMap<string, string> | { problem: string })
+      | undefined;
+  };
+}
+
 const NONE: CallerCredentials = new Map();
 
 /**
@@ -26,22 +43,23 @@ const NONE: CallerCredentials = new Map();
  */
 export function callerCredentialReader(
   names: CallerHeaderNames,
-  clients: ReadonlyMap<string, unknown>,
-  providers: readonly AnyProvider[],
+  runtime: Runtime,
+  providers: readonly CredentialSource[],
 ): ReadCallerCredentials {
   const sources = providers.flatMap((provider) => {
-    const spec = provider.callerCredentials as CallerCredentialSpec<unknown> | undefined;
+    const spec = provider.callerCredentials;
     const headerNames = names.get(provider.id.name);
-    const client = clients.get(provider.id.name);
-    return spec === undefined || headerNames === undefined || client === undefined
+    // A provider not configured here (no client in this runtime) takes nothing: its headers are not even looked at.
+    const read = spec?.readerIn(runtime);
+    return spec === undefined || headerNames === undefined || read === undefined
       ? []
-      : [{ provider: provider.id, spec, headerNames, client }];
+      : [{ provider: provider.id, spec, headerNames, read }];
   });
   if (sources.length === 0) return () => NONE;
 
   return (headers) => {
     let credentials: Map<string, ReadonlyMap<string, CallerCredential>> | undefined;
-    for (const { provider, spec, headerNames, client } of sources) {
+    for (const { provider, spec, headerNames, read: readTokens } of sources) {
       const values: Record<string, string> = {};
       let sent = false;
       for (const [role, header] of Object.entries(spec.headers)) {
@@ -53,7 +71,7 @@ export function callerCredentialReader(
         sent = true;
       }
       if (!sent) continue;
-      const read = spec.read(values, client, headerNames);
+      const read = readTokens(values, headerNames);
       if ('problem' in read) throw refused(provider, undefined, read.problem);
       if (read.size === 0) continue;
       const byPartition = new Map<string, CallerCredential>();

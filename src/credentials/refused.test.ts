@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../upstream/errors.js';
+import { ProviderError } from '../core/errors.js';
 import { asCallerFailure, callerCredentialRefused } from './refused.js';
 
 const P = { name: 'p', label: 'Provider' };

@@ -1,5 +1,5 @@
-import type { ProviderId } from '../providers/provider.js';
-import { ProviderError } from '../upstream/errors.js';
+import { ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 
 /**
  * What a call made with a caller's own credential answers when the upstream refuses that credential:

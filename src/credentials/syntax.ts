@@ -1,4 +1,4 @@
-import type { HeaderSyntax } from '../providers/provider.js';
+import type { HeaderSyntax } from '../core/types.js';
 
 /**
  * What the values of caller-credential headers may be. Checked before anything else reads them, so a

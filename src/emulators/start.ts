@@ -1,10 +1,10 @@
-import type { Env, RunningEmulator } from '../providers/provider.js';
-import { providers } from '../providers/registry.js';
+import type { Env } from '../core/types.js';
+import type { RunningEmulator } from '../providers/kit.js';
 
 /** Every provider's emulator, running: what the demo serves and what the tests drive. */
 export interface Emulators {
   /** By provider name. */
-  running: ReadonlyMap<string, RunningEmulator<unknown>>;
+  running: ReadonlyMap<string, RunningEmulator>;
   /** Every provider's variables that point it at its emulator, merged. */
   env: Env;
   /** Transports of the emulators that do not speak over the network, by provider name. */
@@ -13,18 +13,18 @@ export interface Emulators {
   close(): Promise<void>;
 }
 
-/**
- * Starts the emulator of every provider in the registry (each loaded by dynamic import, so production
- * code never loads one). `options` are each emulator's own, by provider name (tests).
- */
-export async function startEmulators(mode: 'demo' | 'test', options: Readonly<Record<string, unknown>> = {}): Promise<Emulators> {
-  const running = new Map<string, RunningEmulator<unknown>>();
+/** One emulator to start: its provider's name, and how (a kit's `start` with the options the caller chose). */
+export interface EmulatorStart {
+  readonly name: string;
+  start(): Promise<RunningEmulator>;
+}
+
+/** Starts emulators one after the other (the demo: every provider's; a test: the ones it runs); all closed again should one fail. */
+export async function startEmulators(starts: readonly EmulatorStart[]): Promise<Emulators> {
+  const running = new Map<string, RunningEmulator>();
   const close = () => Promise.all([...running.values()].map((emulator) => emulator.close())).then(() => undefined);
   try {
-    for (const provider of providers) {
-      const module = await provider.emulator();
-      running.set(provider.id.name, await module.start(mode, options[provider.id.name] as never));
-    }
+    for (const { name, start } of starts) running.set(name, await start());
   } catch (error) {
     await close();
     throw error;

@@ -5,7 +5,7 @@ import type { Bitrix24UserRecord, BitrixPhones } from '../providers/bitrix24/wir
 import type { NexudusUserRecord } from '../providers/nexudus/wire.js';
 import type { TelegramApiUser, TelegramApiUserStatus, TelegramApiProfilePhoto } from '../providers/telegram/wire.js';
 import type { XApiUser, XApiTweet, XUserPublicMetrics as XApiUserPublicMetrics, XWithheld as XApiWithheld, XTweetPublicMetrics as XApiTweetPublicMetrics } from '../providers/x/wire.js';
-import type { RequestContext } from '../context.js';
+import type { ResolverContext } from '../core/lookup.js';
 export type Maybe<T> = T | null;
 export type InputMaybe<T> = Maybe<T>;
 export type RequireFields<T, K extends keyof T> = Omit<T, K> & { [P in K]-?: NonNullable<T[P]> };
@@ -645,15 +645,15 @@ export type CacheControlDirectiveArgs = {
   scope?: Maybe<CacheControlScope>;
 };
 
-export type CacheControlDirectiveResolver<Result, Parent, ContextType = RequestContext, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
+export type CacheControlDirectiveResolver<Result, Parent, ContextType = ResolverContext, Args = CacheControlDirectiveArgs> = DirectiveResolverFn<Result, Parent, ContextType, Args>;
 
-export type Bitrix24PhonesResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Bitrix24Phones'] = ResolversParentTypes['Bitrix24Phones']> = ResolversObject<{
+export type Bitrix24PhonesResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['Bitrix24Phones'] = ResolversParentTypes['Bitrix24Phones']> = ResolversObject<{
   personalMobile?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   personalPhone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   workPhone?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
-export type Bitrix24UserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Bitrix24User'] = ResolversParentTypes['Bitrix24User'], FederationReferenceType extends FederationReferenceTypes['Bitrix24User'] = FederationReferenceTypes['Bitrix24User']> = ResolversObject<{
+export type Bitrix24UserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['Bitrix24User'] = ResolversParentTypes['Bitrix24User'], FederationReferenceType extends FederationReferenceTypes['Bitrix24User'] = FederationReferenceTypes['Bitrix24User']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Bitrix24User']> | FederationReferenceType, FederationReferenceType, ContextType>;
   absent?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   active?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
@@ -692,7 +692,7 @@ export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversT
   name: 'DateTime';
 }
 
-export type NexudusUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser'], FederationReferenceType extends FederationReferenceTypes['NexudusUser'] = FederationReferenceTypes['NexudusUser']> = ResolversObject<{
+export type NexudusUserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser'], FederationReferenceType extends FederationReferenceTypes['NexudusUser'] = FederationReferenceTypes['NexudusUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['NexudusUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   active?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   apiAccess?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
@@ -718,7 +718,7 @@ export type NexudusUserResolvers<ContextType = RequestContext, ParentType extend
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
-export type QueryResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
+export type QueryResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['Query'] = ResolversParentTypes['Query']> = ResolversObject<{
   bitrix24Users?: Resolver<Array<Maybe<ResolversTypes['Bitrix24User']>>, ParentType, ContextType, RequireFields<QueryBitrix24UsersArgs, 'ids'>>;
   nexudusUsers?: Resolver<Array<Maybe<ResolversTypes['NexudusUser']>>, ParentType, ContextType, RequireFields<QueryNexudusUsersArgs, 'ids'>>;
   telegramUsers?: Resolver<Array<Maybe<ResolversTypes['TelegramUser']>>, ParentType, ContextType, Partial<QueryTelegramUsersArgs>>;
@@ -726,14 +726,14 @@ export type QueryResolvers<ContextType = RequestContext, ParentType extends Reso
   xUsersByUsername?: Resolver<Array<Maybe<ResolversTypes['XUser']>>, ParentType, ContextType, RequireFields<QueryXUsersByUsernameArgs, 'usernames'>>;
 }>;
 
-export type TelegramProfilePhotoResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TelegramProfilePhoto'] = ResolversParentTypes['TelegramProfilePhoto']> = ResolversObject<{
+export type TelegramProfilePhotoResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['TelegramProfilePhoto'] = ResolversParentTypes['TelegramProfilePhoto']> = ResolversObject<{
   dcId?: Resolver<ResolversTypes['Int'], ParentType, ContextType>;
   hasVideo?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   personal?: Resolver<ResolversTypes['Boolean'], ParentType, ContextType>;
   photoId?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
 }>;
 
-export type TelegramUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TelegramUser'] = ResolversParentTypes['TelegramUser'], FederationReferenceType extends FederationReferenceTypes['TelegramUser'] = FederationReferenceTypes['TelegramUser']> = ResolversObject<{
+export type TelegramUserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['TelegramUser'] = ResolversParentTypes['TelegramUser'], FederationReferenceType extends FederationReferenceTypes['TelegramUser'] = FederationReferenceTypes['TelegramUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['TelegramUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   bot?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
@@ -760,13 +760,13 @@ export type TelegramUserResolvers<ContextType = RequestContext, ParentType exten
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
-export type TelegramUserStatusResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TelegramUserStatus'] = ResolversParentTypes['TelegramUserStatus']> = ResolversObject<{
+export type TelegramUserStatusResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['TelegramUserStatus'] = ResolversParentTypes['TelegramUserStatus']> = ResolversObject<{
   lastSeenAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   onlineUntil?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   presence?: Resolver<ResolversTypes['TelegramPresence'], ParentType, ContextType>;
 }>;
 
-export type TweetResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['Tweet'] = ResolversParentTypes['Tweet'], FederationReferenceType extends FederationReferenceTypes['Tweet'] = FederationReferenceTypes['Tweet']> = ResolversObject<{
+export type TweetResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['Tweet'] = ResolversParentTypes['Tweet'], FederationReferenceType extends FederationReferenceTypes['Tweet'] = FederationReferenceTypes['Tweet']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Tweet']> | FederationReferenceType, FederationReferenceType, ContextType>;
   author?: Resolver<Maybe<ResolversTypes['XUser']>, ParentType, ContextType>;
   createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -776,7 +776,7 @@ export type TweetResolvers<ContextType = RequestContext, ParentType extends Reso
   text?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
-export type TweetPublicMetricsResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['TweetPublicMetrics'] = ResolversParentTypes['TweetPublicMetrics']> = ResolversObject<{
+export type TweetPublicMetricsResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['TweetPublicMetrics'] = ResolversParentTypes['TweetPublicMetrics']> = ResolversObject<{
   bookmarkCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   impressionCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   likeCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
@@ -785,11 +785,11 @@ export type TweetPublicMetricsResolvers<ContextType = RequestContext, ParentType
   retweetCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
-export type UserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
+export type UserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
   __resolveType: TypeResolveFn<'Bitrix24User' | 'NexudusUser' | 'TelegramUser' | 'XUser', ParentType, ContextType>;
 }>;
 
-export type XUserResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['XUser'] = ResolversParentTypes['XUser'], FederationReferenceType extends FederationReferenceTypes['XUser'] = FederationReferenceTypes['XUser']> = ResolversObject<{
+export type XUserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['XUser'] = ResolversParentTypes['XUser'], FederationReferenceType extends FederationReferenceTypes['XUser'] = FederationReferenceTypes['XUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['XUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
   avatarUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
@@ -813,7 +813,7 @@ export type XUserResolvers<ContextType = RequestContext, ParentType extends Reso
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
 }>;
 
-export type XUserPublicMetricsResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['XUserPublicMetrics'] = ResolversParentTypes['XUserPublicMetrics']> = ResolversObject<{
+export type XUserPublicMetricsResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['XUserPublicMetrics'] = ResolversParentTypes['XUserPublicMetrics']> = ResolversObject<{
   followersCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   followingCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   likeCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
@@ -821,13 +821,13 @@ export type XUserPublicMetricsResolvers<ContextType = RequestContext, ParentType
   tweetCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
 }>;
 
-export type XWithheldResolvers<ContextType = RequestContext, ParentType extends ResolversParentTypes['XWithheld'] = ResolversParentTypes['XWithheld']> = ResolversObject<{
+export type XWithheldResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['XWithheld'] = ResolversParentTypes['XWithheld']> = ResolversObject<{
   copyright?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   countryCodes?: Resolver<Array<ResolversTypes['String']>, ParentType, ContextType>;
   scope?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
-export type Resolvers<ContextType = RequestContext> = ResolversObject<{
+export type Resolvers<ContextType = ResolverContext> = ResolversObject<{
   Bitrix24Phones?: Bitrix24PhonesResolvers<ContextType>;
   Bitrix24User?: Bitrix24UserResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
@@ -844,6 +844,6 @@ export type Resolvers<ContextType = RequestContext> = ResolversObject<{
   XWithheld?: XWithheldResolvers<ContextType>;
 }>;
 
-export type DirectiveResolvers<ContextType = RequestContext> = ResolversObject<{
+export type DirectiveResolvers<ContextType = ResolverContext> = ResolversObject<{
   cacheControl?: CacheControlDirectiveResolver<any, any, ContextType>;
 }>;

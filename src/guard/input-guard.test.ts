@@ -4,7 +4,8 @@ import { parse } from 'graphql';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RequestContext } from '../context.js';
-import type { ProviderId } from '../providers/provider.js';
+import { Runtime } from '../core/lookup.js';
+import type { ProviderId } from '../core/types.js';
 import { type IdArgument, inputGuardPlugin } from './input-guard.js';
 
 /**
@@ -98,7 +99,7 @@ async function run(query: string, variables?: Record<string, unknown>): Promise<
   ran = [];
   const response: GraphQLResponse = await server.executeOperation(
     { query, variables },
-    { contextValue: new RequestContext(new Map(), logger) },
+    { contextValue: new RequestContext(new Runtime(), logger) },
   );
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   const { data, errors } = response.body.singleResult;

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
-import { type RequestContext, shownKey } from '../context.js';
-import type { Lookup } from '../providers/provider.js';
+import type { RequestContext } from '../context.js';
+import { type Lookup, shownKey } from '../core/lookup.js';
 
 /**
  * A root-field argument that carries keys of a lookup (or keys checked like one): whose, and what a valid
@@ -11,7 +11,7 @@ import type { Lookup } from '../providers/provider.js';
 export interface IdArgument {
   field: string;
   argument: string;
-  lookup: Pick<Lookup<never, unknown>, 'provider' | 'key'>;
+  lookup: Pick<Lookup<unknown>, 'provider' | 'key'>;
 }
 
 const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';

@@ -1,9 +1,10 @@
 import { parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
+import { providers } from '../providers/registry.js';
 import { buildSchema } from '../schema.js';
 import { CachePolicies, cacheControlHeader } from './cache-policy.js';
 
-const schema = buildSchema();
+const schema = buildSchema(providers);
 const policyOf = (query: string, caps?: Map<string, number>) => new CachePolicies(schema, caps).of(parse(query));
 
 describe('CachePolicies', () => {

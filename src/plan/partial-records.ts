@@ -1,9 +1,9 @@
 import { type GraphQLFieldResolver, type GraphQLSchema, isObjectType } from 'graphql';
 import type { PartialAnswer } from '../batching/lookup-call.js';
 import { covers } from '../cache/entry.js';
-import type { FieldSet, Lookup } from '../providers/provider.js';
-import { ProviderError } from '../upstream/errors.js';
-import type { SelectedFields } from './selected-fields.js';
+import { ProviderError } from '../core/errors.js';
+import type { Lookup } from '../core/lookup.js';
+import type { FieldSet, SelectedFields } from '../core/types.js';
 
 /**
  * A record that answers only some fields — served stale from the cache after the upstream failed, or
@@ -28,7 +28,7 @@ export interface PartialRecords {
  * The upstream fields a lookup's record must have been fetched with to answer one GraphQL field
  * (`XUser.createdAt` → `user.fields=created_at`), computed once per lookup and field.
  */
-export function recordFieldsFor(lookup: Lookup<never, unknown>, coordinate: string): FieldSet {
+export function recordFieldsFor(lookup: Lookup<unknown>, coordinate: string): FieldSet {
   let byCoordinate = needs.get(lookup);
   if (byCoordinate === undefined) {
     byCoordinate = new Map();
@@ -36,17 +36,16 @@ export function recordFieldsFor(lookup: Lookup<never, unknown>, coordinate: stri
   }
   let fields = byCoordinate.get(coordinate);
   if (fields === undefined) {
-    const all = lookup.fields(new Set([coordinate]));
-    fields = lookup.recordFields?.(all) ?? all;
+    fields = lookup.recordFields(lookup.fields(new Set([coordinate])));
     byCoordinate.set(coordinate, fields);
   }
   return fields;
 }
 
-const needs = new WeakMap<Lookup<never, unknown>, Map<string, FieldSet>>();
+const needs = new WeakMap<Lookup<unknown>, Map<string, FieldSet>>();
 
 /** Wraps the resolvers of the fields a partial record may lack, for every type a lookup's records resolve as. */
-export function guardPartialRecords(schema: GraphQLSchema, lookups: ReadonlyArray<Lookup<never, unknown>>): void {
+export function guardPartialRecords(schema: GraphQLSchema, lookups: ReadonlyArray<Lookup<unknown>>): void {
   for (const type of Object.values(schema.getTypeMap())) {
     if (!isObjectType(type)) continue;
     const own = lookups.filter((lookup) => lookup.type === type.name);

@@ -1,12 +1,13 @@
 import type { GraphQLSchema } from 'graphql';
 import { isInterfaceType, parse } from 'graphql';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { providers } from '../providers/registry.js';
 import { buildSchema } from '../schema.js';
 import { selectedFields } from './selected-fields.js';
 
 let schema: GraphQLSchema;
 beforeAll(() => {
-  schema = buildSchema();
+  schema = buildSchema(providers);
 });
 
 const fieldsOf = (source: string) => new Set(selectedFields(schema, parse(source)));

@@ -12,7 +12,9 @@ import { type DocumentNode, type GraphQLSchema, isAbstractType, isObjectType, Ki
  * `@skip`/`@include` are not evaluated: a field that may be selected is planned for (the plan depends
  * on the document alone, so it can be cached per document).
  */
-export type SelectedFields = ReadonlySet<string>;
+import type { SelectedFields } from '../core/types.js';
+
+export type { SelectedFields };
 
 const cache = new WeakMap<DocumentNode, SelectedFields>();
 

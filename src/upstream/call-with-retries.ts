@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
-import type { ProviderId } from '../providers/provider.js';
-import { type Clock, sleep } from './clock.js';
-import { abandoned, type ErrorCode, ProviderError } from './errors.js';
-import { type RetryPolicy, retryDelayMs } from './retry.js';
+import { type Clock, sleep } from '../core/clock.js';
+import { abandoned, type ErrorCode, ProviderError } from '../core/errors.js';
+import type { RetryPolicy } from '../core/settings.js';
+import type { ProviderId } from '../core/types.js';
+import { retryDelayMs } from './retry.js';
 
 /** Why an attempt failed, as the provider reads it, and whether another attempt could help. */
 export interface Failure {

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { captureLogs } from '../../test/support/log-capture.js';
-import type { ProviderId } from '../providers/provider.js';
+import { AbandonedCall, ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 import { Circuits } from './circuit.js';
-import { AbandonedCall, ProviderError } from './errors.js';
 import { registry } from './metrics.js';
 
 /** cockatiel times the open period with Date.now(): only Date is faked, so nothing else changes. */

@@ -1,7 +1,8 @@
 import { BrokenCircuitError, CircuitState, ConsecutiveBreaker, circuitBreaker, handleWhen } from 'cockatiel';
 import type { Logger } from 'pino';
-import type { ProviderId } from '../providers/provider.js';
-import { AbandonedCall, ProviderError } from './errors.js';
+import { AbandonedCall, ProviderError } from '../core/errors.js';
+import type { CircuitSettings } from '../core/settings.js';
+import type { ProviderId } from '../core/types.js';
 import { circuitState } from './metrics.js';
 
 /**
@@ -12,12 +13,6 @@ import { circuitState } from './metrics.js';
  * its outcome closes or reopens the circuit. An upstream's other answers (not found, rate limited,
  * refused credentials) are answers, and do not count. cockatiel does the state keeping.
  */
-export interface CircuitSettings {
-  /** Consecutive failed calls that open the circuit. */
-  failures: number;
-  /** How long an open circuit refuses calls before it lets one through to try. */
-  coolDownMs: number;
-}
 
 export type CircuitStateName = 'closed' | 'open' | 'half-open';
 

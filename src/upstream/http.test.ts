@@ -6,9 +6,9 @@ import { type Logger, pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../test/support/manual-clock.js';
 import { rejection } from '../../test/support/rejection.js';
-import type { ProviderId } from '../providers/provider.js';
-import type { Clock } from './clock.js';
-import { ProviderError } from './errors.js';
+import type { Clock } from '../core/clock.js';
+import { ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 import {
   header,
   path,

@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
 import { type Dispatcher, Pool } from 'undici';
-import type { ProviderId } from '../providers/provider.js';
+import { type Clock, systemClock } from '../core/clock.js';
+import { abandoned, ProviderError } from '../core/errors.js';
+import type { RetryPolicy } from '../core/settings.js';
+import type { ProviderId } from '../core/types.js';
 import { upstreamAttemptObserver, upstreamLogger } from '../telemetry/operation.js';
 import { type AttemptStatus, traceUpstreamCall } from '../telemetry/tracing.js';
 import { callWithRetries, type Failure } from './call-with-retries.js';
 import type { Circuit } from './circuit.js';
-import { type Clock, systemClock } from './clock.js';
-import { abandoned, ProviderError } from './errors.js';
 import { countUpstreamRequest, upstreamDuration } from './metrics.js';
 import type { Pacer, Permit } from './pacing.js';
 import { MemoryRateBudget, type RateBudget, type RateBudgetKey } from './rate-budget.js';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY_POLICY } from './retry.js';
 
 /**
  * The one HTTP path to every upstream: a pooled keep-alive connection set per upstream origin, a

@@ -1,5 +1,5 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { ProviderId } from '../providers/provider.js';
+import type { ProviderId } from '../core/types.js';
 
 /**
  * Prometheus metrics (README, "HTTP endpoints"). Labels carry only provider names, method templates and

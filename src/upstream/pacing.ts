@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from './clock.js';
+import { type Clock, systemClock } from '../core/clock.js';
 
 /**
  * Client-side pacing: requests to one upstream account wait here until the upstream's own limiter is

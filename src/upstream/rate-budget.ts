@@ -1,6 +1,6 @@
+import type { Clock } from '../core/clock.js';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
-import type { Clock } from './clock.js';
 
 /**
  * An upstream's rate-limit budget as its answers state it (X: `x-rate-limit-remaining` and

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { seeded } from '../../test/support/pace-simulation.js';
-import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, type RetryPolicy, retryDelayMs } from './retry.js';
+import type { RetryPolicy } from '../core/settings.js';
+import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, retryDelayMs } from './retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 5, maxTotalWaitMs: 10_000, baseDelayMs: 100 };
 const pinned = (value: number) => () => value;

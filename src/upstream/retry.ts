@@ -1,3 +1,4 @@
+import type { RetryPolicy } from '../core/settings.js';
 /**
  * When to try an upstream call again, and how long to wait first.
  *
@@ -6,14 +7,6 @@
  * exponentially with full jitter. Either way the total wait of one call is capped: a reset that is
  * minutes away fails the call at once with its `retryAfter`, rather than holding a GraphQL response open.
  */
-export interface RetryPolicy {
-  /** Attempts in all, the first included. */
-  maxAttempts: number;
-  /** Most time one call may spend waiting between attempts. */
-  maxTotalWaitMs: number;
-  /** First backoff step when the upstream gave no wait of its own. */
-  baseDelayMs: number;
-}
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 100 };
 

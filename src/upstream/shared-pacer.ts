@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { z } from 'zod';
+import { type Clock, systemClock } from '../core/clock.js';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
-import { type Clock, systemClock } from './clock.js';
 import { UNANSWERED_HOLD_MS } from './http.js';
 import { type PaceRule, type Pacer, type Permit, RulePacer } from './pacing.js';
 

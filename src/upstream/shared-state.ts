@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
-import type { UpstreamSettings } from '../config.js';
+import type { Clock } from '../core/clock.js';
+import type { UpstreamSettings } from '../core/settings.js';
 import type { RedisLink } from '../redis/link.js';
-import type { Clock } from './clock.js';
 import { type PaceRule, type Pacer, RulePacer } from './pacing.js';
 import { MemoryRateBudget, type RateBudget, RedisRateBudget } from './rate-budget.js';
 import { leaseMsFor, SharedPacer } from './shared-pacer.js';

@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { ProviderId } from '../providers/provider.js';
-import { type Clock, sleep } from './clock.js';
-import { ProviderError } from './errors.js';
-import type { RetryPolicy } from './retry.js';
+import { type Clock, sleep } from '../core/clock.js';
+import { ProviderError } from '../core/errors.js';
+import type { RetryPolicy } from '../core/settings.js';
+import type { ProviderId } from '../core/types.js';
 import type { StoredToken, TokenStore } from './token-store.js';
 
 /** A token as its issuer hands it out: how soon to renew it, if it says (else it is used until refused). */

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { ProviderId } from '../providers/provider.js';
-import { ProviderError } from './errors.js';
+import { ProviderError } from '../core/errors.js';
+import type { ProviderId } from '../core/types.js';
 
 /**
  * An upstream body, checked against the provider's schema of it (its `wire.ts`) at the boundary:

@@ -3,6 +3,7 @@ import { type GraphQLObjectType, getNamedType, isObjectType } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { HttpFault } from '../../src/emulators/fault-queue.js';
 import type { Bitrix24Fault } from '../../src/providers/bitrix24/emulator/server.js';
+import { providers } from '../../src/providers/registry.js';
 import type { TelegramFault } from '../../src/providers/telegram/emulator/server.js';
 import { buildSchema } from '../../src/schema.js';
 import { type Harness, startHarness } from '../support/harness.js';
@@ -83,7 +84,7 @@ afterAll(async () => {
 
 // ——— Operations ——————————————————————————————————————————————————————————————————————————————————
 
-const schema = buildSchema();
+const schema = buildSchema(providers);
 const KEYS: Record<string, string> = { XUser: 'id', Tweet: 'id', TelegramUser: 'id', Bitrix24User: 'portal id', NexudusUser: 'id' };
 const PROVIDER_OF: Record<string, string> = {
   XUser: 'x',

@@ -1,8 +1,9 @@
 import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
+import type { Clock } from '../../src/core/clock.js';
 import { type Emulators, startEmulators } from '../../src/emulators/start.js';
-import { type ProviderName, providers } from '../../src/providers/registry.js';
-import type { Clock } from '../../src/upstream/clock.js';
+import { kits } from '../../src/providers/kits.js';
+import { providers } from '../../src/providers/registry.js';
 import { captureLogs } from './log-capture.js';
 
 /**
@@ -12,12 +13,14 @@ import { captureLogs } from './log-capture.js';
  * Every log line is kept, so tests can assert that no secret was logged.
  */
 
-type Provider = (typeof providers)[number];
-type EmulatorModule<N extends ProviderName> = Awaited<ReturnType<Extract<Provider, { id: { name: N } }>['emulator']>>;
+type Kit = (typeof kits)[number];
+/** A provider's name, as its test kit says it. */
+export type ProviderName = Kit['name'];
+type KitOf<N extends ProviderName> = Extract<Kit, { name: N }>;
 /** What each provider's emulator takes as options in a test. */
-export type EmulatorOptions = { [N in ProviderName]?: Parameters<EmulatorModule<N>['start']>[1] };
+export type EmulatorOptions = { [N in ProviderName]?: Parameters<KitOf<N>['start']>[1] };
 /** The emulator a test inspects and drives, per provider. */
-export type EmulatorHandle<N extends ProviderName> = Awaited<ReturnType<EmulatorModule<N>['start']>>['handle'];
+export type EmulatorHandle<N extends ProviderName> = Awaited<ReturnType<KitOf<N>['start']>>['handle'];
 
 export interface HarnessOptions {
   /** Each provider emulator's own options, by provider name. */
@@ -53,7 +56,11 @@ export interface GqlResult<T> {
 }
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const emulators = await startEmulators('test', options.emulators ?? {});
+  const chosen: Partial<Record<string, unknown>> = options.emulators ?? {};
+  // Each kit started with the options the test chose for it (typed per provider by `EmulatorOptions`).
+  const emulators = await startEmulators(
+    kits.map((kit) => ({ name: kit.name, start: () => kit.start('test', chosen[kit.name] as never) })),
+  );
   const { logger, lines: logs } = captureLogs('debug');
   let app: App;
   try {
@@ -74,7 +81,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     env.GRAPHQL_COMPILE_AFTER_RUNS ??= '0';
     env.GRAPHQL_COMPILE_BUDGET_MS ??= '1000000';
     env.GRAPHQL_EXECUTOR ??= process.env.GRAPHQL_EXECUTOR;
-    const config = loadConfig(env);
+    const config = loadConfig(providers, env);
     app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
   } catch (error) {
     await emulators.close();

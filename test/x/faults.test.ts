@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
 import { demoIds, type Harness, startHarness } from '../support/harness.js';
+import { ManualClock } from '../support/manual-clock.js';
 import { xCalls } from '../support/x.js';
 
 /**
@@ -44,12 +45,20 @@ describe('rate limits', () => {
   });
 
   it('a 429 whose reset is within the wait cap is waited out and retried once', async () => {
-    h = await startHarness({ env: { UPSTREAM_MAX_RETRY_WAIT_MS: '2500' } });
-    h.emulator('x').setRemaining('/2/users', 0, Math.floor(Date.now() / 1000) + 1);
-    const { body } = await h.gql('{ xUsers(ids: ["1", "2"]) { id } }');
+    // One manual clock for the subgraph and X's emulator: the reset is exactly a second away, and the
+    // wait passes by moving the clock, never by racing the wall clock.
+    const clock = new ManualClock(Date.UTC(2025, 5, 2, 12, 0, 0));
+    h = await startHarness({
+      env: { UPSTREAM_MAX_RETRY_WAIT_MS: '2500' },
+      clock,
+      emulators: { x: { clock: { now: () => clock.wallNow() } } },
+    });
+    h.emulator('x').setRemaining('/2/users', 0, clock.wallNow() / 1000 + 1);
+    const { body } = await clock.run(h.gql('{ xUsers(ids: ["1", "2"]) { id } }'));
     expect(body.errors).toBeUndefined();
     expect(body.data.xUsers).toEqual([{ id: '1' }, { id: '2' }]);
     expect(xCalls(h, '/2/users').map((r) => r.status)).toEqual([429, 200]);
+    expect(clock.now()).toBeGreaterThanOrEqual(1000);
   });
 });
 

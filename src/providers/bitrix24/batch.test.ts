@@ -1,12 +1,19 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RequestContext } from '../../context.js';
-import { ProviderError } from '../../upstream/errors.js';
-import type { FetchScope } from '../provider.js';
-import { bitrix24Portal, bitrix24Users, loadBitrix24User } from './batch.js';
+import { ProviderError } from '../../core/errors.js';
+import { type FetchScope, type Lookup, type LookupCalls, Runtime } from '../../core/lookup.js';
+import { bindBitrix24, bitrix24Portal, bitrix24Users, loadBitrix24User } from './batch.js';
 import type { Bitrix24Portal, Bitrix24Service, UserListOutcome } from './client.js';
 import { BITRIX24 } from './id.js';
 import type { BitrixApiUser } from './wire.js';
+
+/** The lookup's calls with `client`, bound as the provider binds them in a runtime of their own. */
+function callsOf<R>(lookup: Lookup<R>, client: Bitrix24Service): LookupCalls<R> {
+  const runtime = new Runtime();
+  bindBitrix24(client, runtime);
+  return lookup.in(runtime)!;
+}
 
 /**
  * Bitrix24's lookup against stub portals: one `im.user.list.get` for a chunk, one `batch` for
@@ -73,8 +80,8 @@ describe('bitrix24Users: keys, batch size and fields', () => {
   });
 
   it('batches as many ids as 50 commands carry', () => {
-    expect(bitrix24Users.maxBatchSize(stubService([], 50))).toBe(2_500);
-    expect(bitrix24Users.maxBatchSize(stubService([], 7))).toBe(350);
+    expect(callsOf(bitrix24Users, stubService([], 50)).maxBatchSize).toBe(2_500);
+    expect(callsOf(bitrix24Users, stubService([], 7)).maxBatchSize).toBe(350);
   });
 
   it('asks AVATAR_HR only when avatarHr is selected (or nothing is known of the selection)', () => {
@@ -87,7 +94,7 @@ describe('bitrix24Users: keys, batch size and fields', () => {
 describe('bitrix24Users.fetch', () => {
   it('sends one chunk as one im.user.list.get, and keys users by id with their portal', async () => {
     const a = stubPortal('a.example', { known: 2 });
-    const found = await bitrix24Users.fetch(stubService([a.portal]), ['2', '1', '3'], scope('a.example', ['AVATAR_HR']));
+    const found = await callsOf(bitrix24Users, stubService([a.portal])).fetch(['2', '1', '3'], scope('a.example', ['AVATAR_HR']));
     expect(a.calls).toEqual([{ method: 'userList', ids: [2, 1, 3], avatarHr: true }]);
     expect(found.get('1')).toEqual({ portal: 'a.example', user: apiUser(1) });
     expect(found.get('2')).toEqual({ portal: 'a.example', user: apiUser(2) });
@@ -97,7 +104,7 @@ describe('bitrix24Users.fetch', () => {
   it('sends several chunks as one batch request of maxIdsPerCall ids per command', async () => {
     const a = stubPortal('a.example');
     const ids = ['1', '2', '3', '4', '5'];
-    const found = await bitrix24Users.fetch(stubService([a.portal], 2), ids, scope('a.example'));
+    const found = await callsOf(bitrix24Users, stubService([a.portal], 2)).fetch(ids, scope('a.example'));
     expect(a.calls).toEqual([{ method: 'batchUserLists', chunks: [[1, 2], [3, 4], [5]], avatarHr: false }]);
     expect([...found.keys()].sort()).toEqual(ids);
   });
@@ -105,7 +112,7 @@ describe('bitrix24Users.fetch', () => {
   it('answers each id of a command that failed with that command’s error, and the other commands stand', async () => {
     const a = stubPortal('a.example', { failing: { 4: 'QUERY_LIMIT_EXCEEDED', 8: 'ACCESS_DENIED', 10: 'SOMETHING_ELSE' } });
     const ids = ['1', '2', '3', '4', '5', '6', '7', '8', '9', '10'];
-    const found = await bitrix24Users.fetch(stubService([a.portal], 3), ids, scope('a.example'));
+    const found = await callsOf(bitrix24Users, stubService([a.portal], 3)).fetch(ids, scope('a.example'));
     expect(a.calls).toEqual([{ method: 'batchUserLists', chunks: [[1, 2, 3], [4, 5, 6], [7, 8, 9], [10]], avatarHr: false }]);
     for (const id of ['1', '2', '3']) expect(found.get(id)).toEqual({ portal: 'a.example', user: apiUser(Number(id)) });
     for (const [id, code] of [
@@ -124,20 +131,25 @@ describe('bitrix24Users.fetch', () => {
   it('lets a whole-call failure through', async () => {
     const failure = new ProviderError({ code: 'UNAUTHENTICATED', provider: BITRIX24 });
     const a = stubPortal('a.example', { whole: failure });
-    await expect(bitrix24Users.fetch(stubService([a.portal]), ['1'], scope('a.example'))).rejects.toBe(failure);
+    await expect(callsOf(bitrix24Users, stubService([a.portal])).fetch(['1'], scope('a.example'))).rejects.toBe(failure);
   });
 
   it('refuses a partition that names no portal', async () => {
     const a = stubPortal('a.example');
-    const error = await (async () => bitrix24Users.fetch(stubService([a.portal]), ['1'], scope('b.example')))().catch((e: unknown) => e);
+    const error = await (async () => callsOf(bitrix24Users, stubService([a.portal])).fetch(['1'], scope('b.example')))().catch(
+      (e: unknown) => e,
+    );
     expect(asError(error).code).toBe('BAD_USER_INPUT');
     expect(a.calls).toEqual([]);
   });
 });
 
 describe('bitrix24Portal', () => {
-  const context = (portals?: Bitrix24Portal[]) =>
-    new RequestContext(new Map(portals === undefined ? [] : [[BITRIX24.name, stubService(portals)]]), logger);
+  const context = (portals?: Bitrix24Portal[]) => {
+    const runtime = new Runtime();
+    if (portals !== undefined) bindBitrix24(stubService(portals), runtime);
+    return new RequestContext(runtime, logger);
+  };
 
   it('answers PROVIDER_NOT_CONFIGURED without a service', () => {
     expect(asError(bitrix24Portal(context(), 'a.example')).code).toBe('PROVIDER_NOT_CONFIGURED');
@@ -167,11 +179,18 @@ describe('bitrix24Portal', () => {
   });
 });
 
+/** A request of a runtime where Bitrix24 runs with `service`. */
+function contextWith(service: Bitrix24Service): RequestContext {
+  const runtime = new Runtime();
+  bindBitrix24(service, runtime);
+  return new RequestContext(runtime, logger);
+}
+
 describe('loadBitrix24User', () => {
   it('loads through each portal’s own loader: one call per portal for a tick', async () => {
     const a = stubPortal('a.example');
     const b = stubPortal('b.example');
-    const ctx = new RequestContext(new Map([[BITRIX24.name, stubService([a.portal, b.portal])]]), logger);
+    const ctx = contextWith(stubService([a.portal, b.portal]));
     const users = await Promise.all([
       loadBitrix24User(ctx, '1', 'a.example'),
       loadBitrix24User(ctx, '2', 'b.example'),
@@ -190,7 +209,7 @@ describe('loadBitrix24User', () => {
 
   it('refuses a portal that is not a string, or that is unknown, at the id, sending nothing', async () => {
     const a = stubPortal('a.example');
-    const ctx = new RequestContext(new Map([[BITRIX24.name, stubService([a.portal])]]), logger);
+    const ctx = contextWith(stubService([a.portal]));
     const notText = asError(await loadBitrix24User(ctx, '1', 42).catch((e: unknown) => e));
     expect(notText).toMatchObject({ code: 'BAD_USER_INPUT', id: '1', message: 'A Bitrix24 portal is named by a string' });
     const unknown = asError(await loadBitrix24User(ctx, 5, 'z.example').catch((e: unknown) => e));
@@ -200,7 +219,7 @@ describe('loadBitrix24User', () => {
 
   it('refuses a malformed id before any call', async () => {
     const a = stubPortal('a.example');
-    const ctx = new RequestContext(new Map([[BITRIX24.name, stubService([a.portal])]]), logger);
+    const ctx = contextWith(stubService([a.portal]));
     const error = asError(await loadBitrix24User(ctx, '0', 'a.example').catch((e: unknown) => e));
     expect(error).toMatchObject({ code: 'BAD_USER_INPUT', id: '0' });
     expect(a.calls).toEqual([]);

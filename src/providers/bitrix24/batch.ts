@@ -1,7 +1,6 @@
-import type { CallerCredential } from '../../batching/lookup-call.js';
-import { type RequestContext, shownKey } from '../../context.js';
-import { ProviderError } from '../../upstream/errors.js';
-import type { Lookup } from '../provider.js';
+import { ProviderError } from '../../core/errors.js';
+import { Lookup, type ResolverContext, type Runtime, RuntimeSlot, shownKey } from '../../core/lookup.js';
+import type { CallerCredential } from '../../core/types.js';
 import { type Bitrix24Portal, type Bitrix24Service, codeForBitrixError, type UserListOutcome } from './client.js';
 import { BITRIX24 } from './id.js';
 import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, isBitrixId } from './wire.js';
@@ -12,26 +11,36 @@ import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, isBitrixId } from '
  * travel together in one `batch` request (up to 50 commands), so 120 ids cost one HTTP request and
  * 2,500 still one. `AVATAR_HR=Y` is asked only when `avatarHr` is selected.
  */
-export const bitrix24Users: Lookup<Bitrix24Service, Bitrix24UserRecord> = {
+export const bitrix24Users = new Lookup<Bitrix24UserRecord>({
   provider: BITRIX24,
   name: 'users',
   type: 'Bitrix24User',
   key: { isValid: isBitrixId, expected: 'a Bitrix24 user id (a positive integer up to 2147483647)' },
-  maxBatchSize: (service) => service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
   fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),
-  async fetch(service, ids, scope) {
-    const portal = service.portals.get(scope.partition);
-    if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
-    return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'), scope.signal, scope.credential);
-  },
-};
+});
+
+/** The service each runtime runs Bitrix24 with: what resolvers reach for its portals. */
+export const bitrix24Services = new RuntimeSlot<Bitrix24Service>();
+
+/** The lookup made with `service`, in `runtime`. */
+export function bindBitrix24(service: Bitrix24Service, runtime: Runtime): void {
+  bitrix24Services.set(runtime, service);
+  bitrix24Users.bind(runtime, {
+    maxBatchSize: service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
+    async fetch(ids, scope) {
+      const portal = service.portals.get(scope.partition);
+      if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
+      return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'), scope.signal, scope.credential);
+    },
+  });
+}
 
 /**
  * The portal a lookup names: `portal` when it is configured, or the only portal when it is omitted.
  * An unknown name does not list the configured ones: they are this deployment's business.
  */
-export function bitrix24Portal(context: RequestContext, portal: string | null | undefined): string | ProviderError {
-  const service = context.clientOf(bitrix24Users);
+export function bitrix24Portal(context: ResolverContext, portal: string | null | undefined): string | ProviderError {
+  const service = bitrix24Services.in(context.runtime);
   if (service === undefined) return new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: BITRIX24 });
   if (portal == null) {
     if (service.portals.size === 1) return service.portals.keys().next().value!;
@@ -48,7 +57,7 @@ export function bitrix24Portal(context: RequestContext, portal: string | null | 
 }
 
 /** A Bitrix24 user, by portal and id: through the portal's loader, or the reason there is none. */
-export function loadBitrix24User(context: RequestContext, id: unknown, portal: unknown): Promise<Bitrix24UserRecord> {
+export function loadBitrix24User(context: ResolverContext, id: unknown, portal: unknown): Promise<Bitrix24UserRecord> {
   const name =
     typeof portal === 'string' || portal == null
       ? bitrix24Portal(context, portal)

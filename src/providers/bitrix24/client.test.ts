@@ -2,8 +2,8 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
 import { rejection } from '../../../test/support/rejection.js';
-import type { UpstreamSettings } from '../../config.js';
-import type { ProviderError } from '../../upstream/errors.js';
+import type { ProviderError } from '../../core/errors.js';
+import type { UpstreamSettings } from '../../core/settings.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import {
   Bitrix24Portal,

@@ -1,13 +1,12 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { CallerCredential } from '../../batching/lookup-call.js';
-import type { UpstreamSettings } from '../../config.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { type ErrorCode, ProviderError } from '../../core/errors.js';
+import type { RetryPolicy, UpstreamSettings } from '../../core/settings.js';
+import type { CallerCredential } from '../../core/types.js';
 import { asCallerFailure } from '../../credentials/refused.js';
 import type { Circuits } from '../../upstream/circuit.js';
-import { type Clock, systemClock } from '../../upstream/clock.js';
-import { type ErrorCode, ProviderError } from '../../upstream/errors.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
-import type { RetryPolicy } from '../../upstream/retry.js';
 import { type SharedState, sharedState } from '../../upstream/shared-state.js';
 import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configureProvider, loadConfig, providerConfig } from '../../config.js';
-import type { ConfigIO, Env } from '../provider.js';
-import type { Bitrix24Config } from './config.js';
+import { ConfigError, loadConfig } from '../../config.js';
+import type { ConfigIO, Env } from '../../core/types.js';
+import { configIn, configureWith } from '../config.test-kit.js';
+import { providers } from '../registry.js';
+import { type Bitrix24Config, bitrix24Config } from './config.js';
 import { bitrix24Provider } from './index.js';
 
 const webhook = 'https://acme.bitrix24.com/rest/1/s3cr3tW3bh00k/';
@@ -30,14 +32,14 @@ const portalsIO = (portals: unknown[]) => fakeIO({ [PORTALS_FILE]: JSON.stringif
 
 /** Bitrix24's own outcome: its config, or `undefined` when it is not configured; a ConfigError fails the test. */
 function configure(env: Env, io: ConfigIO = fakeIO()): Bitrix24Config | undefined {
-  const outcome = configureProvider(bitrix24Provider, env, io);
+  const outcome = configureWith(bitrix24Config, env, io);
   if (outcome instanceof ConfigError) throw outcome;
   return outcome as Bitrix24Config | undefined;
 }
 
 /** The problems Bitrix24's schema finds in `env`. */
 function refused(env: Env, io: ConfigIO = fakeIO()): ConfigError {
-  const outcome = configureProvider(bitrix24Provider, env, io);
+  const outcome = configureWith(bitrix24Config, env, io);
   expect(outcome).toBeInstanceOf(ConfigError);
   return outcome as ConfigError;
 }
@@ -45,7 +47,7 @@ function refused(env: Env, io: ConfigIO = fakeIO()): ConfigError {
 /** The problems the whole configuration finds in `env`, the core's included. */
 function configError(env: Env, io: ConfigIO = fakeIO()): ConfigError {
   try {
-    loadConfig(env, io);
+    loadConfig(providers, env, io);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -65,8 +67,8 @@ describe('Bitrix24 configuration', () => {
     expect(
       configure({ BITRIX24_WEBHOOK_URL: '', BITRIX24_PORTAL_URL: '', BITRIX24_PORTALS_FILE: '', BITRIX24_RATE_PER_SECOND: '' }),
     ).toBeUndefined();
-    const config = loadConfig({}, fakeIO());
-    expect(providerConfig(config, bitrix24Provider)).toBeUndefined();
+    const config = loadConfig(providers, {}, fakeIO());
+    expect(configIn(config, bitrix24Provider, bitrix24Config, {}, fakeIO())).toBeUndefined();
   });
 
   it('one portal from BITRIX24_WEBHOOK_URL, named by its host, with the default limits; the demo is then off', () => {
@@ -75,10 +77,10 @@ describe('Bitrix24 configuration', () => {
       maxIdsPerCall: 50,
     };
     expect(configure({ BITRIX24_WEBHOOK_URL: webhook })).toEqual(expected);
-    const config = loadConfig({ BITRIX24_WEBHOOK_URL: webhook }, fakeIO());
+    const config = loadConfig(providers, { BITRIX24_WEBHOOK_URL: webhook }, fakeIO());
     expect(config.demo).toBe(false);
-    expect(config.providers.map((p) => p.definition)).toEqual([bitrix24Provider]);
-    expect(providerConfig(config, bitrix24Provider)).toEqual(expected);
+    expect(config.configured.map((p) => p.provider)).toEqual([bitrix24Provider]);
+    expect(configIn(config, bitrix24Provider, bitrix24Config, { BITRIX24_WEBHOOK_URL: webhook }, fakeIO())).toEqual(expected);
   });
 
   it('ends the webhook URL with a slash, and trims it', () => {
@@ -163,7 +165,15 @@ describe('Bitrix24 configuration', () => {
       ['acme', 'webhook', 2],
       ['globex.bitrix24.com', 'oauth', 5],
     ]);
-    expect(providerConfig(loadConfig({ BITRIX24_PORTALS_FILE: PORTALS_FILE }, io), bitrix24Provider)?.portals).toHaveLength(2);
+    expect(
+      configIn(
+        loadConfig(providers, { BITRIX24_PORTALS_FILE: PORTALS_FILE }, io),
+        bitrix24Provider,
+        bitrix24Config,
+        { BITRIX24_PORTALS_FILE: PORTALS_FILE },
+        io,
+      )?.portals,
+    ).toHaveLength(2);
   });
 
   it('the portal of the variables comes first, then those of the file', () => {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { httpUrl, int, secret, text } from '../../env.js';
-import type { ConfigIO, Env } from '../provider.js';
+import { httpUrl, int, secret, text } from '../../core/env.js';
+import type { ConfigIO, Env } from '../../core/types.js';
 import type { PortalAccess } from './client.js';
 
 /** A portal's own leaky bucket: `perSecond` drained, at most `burst` at once (2 and 50 on standard plans). */

@@ -1,3 +1,3 @@
-import type { ProviderId } from '../provider.js';
+import type { ProviderId } from '../../core/types.js';
 
 export const BITRIX24 = { name: 'bitrix24', label: 'Bitrix24' } as const satisfies ProviderId;

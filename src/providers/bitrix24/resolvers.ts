@@ -1,5 +1,5 @@
 import type { Resolvers } from '../../generated/resolvers-types.js';
-import { bitrix24Users, loadBitrix24User } from './batch.js';
+import { bitrix24Services, loadBitrix24User } from './batch.js';
 import type { BitrixDate } from './wire.js';
 
 /**
@@ -19,7 +19,7 @@ export const bitrix24Resolvers: Resolvers = {
     avatarUrl: ({ user }) => text(user.avatar),
     username: () => null,
     profileUrl: ({ user, portal }, _args, context) => {
-      const origin = context.clientOf(bitrix24Users)?.portals.get(portal)?.origin;
+      const origin = bitrix24Services.in(context.runtime)?.portals.get(portal)?.origin;
       return origin === undefined ? null : `${origin}/company/personal/user/${encodeURIComponent(String(user.id))}/`;
     },
     active: ({ user }) => user.active ?? null,

@@ -1,11 +1,18 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { IncompleteRecord, ProviderError } from '../../upstream/errors.js';
-import type { FetchScope } from '../provider.js';
-import { FULL, FULL_RECORD_FIELDS, nexudusUsers } from './batch.js';
+import { IncompleteRecord, ProviderError } from '../../core/errors.js';
+import { type FetchScope, type Lookup, type LookupCalls, Runtime } from '../../core/lookup.js';
+import { bindNexudusLookups, FULL, FULL_RECORD_FIELDS, nexudusUsers } from './batch.js';
 import type { NexudusClient } from './client.js';
 import { NEXUDUS } from './id.js';
 import type { NexudusUserRecord } from './wire.js';
+
+/** The lookup's calls with `client`, bound as the provider binds them in a runtime of their own. */
+function callsOf<R>(lookup: Lookup<R>, client: NexudusClient): LookupCalls<R> {
+  const runtime = new Runtime();
+  bindNexudusLookups(client, runtime);
+  return lookup.in(runtime)!;
+}
 
 /**
  * Nexudus's lookup against a stub client: the list call for partial records, or one single-record
@@ -74,7 +81,7 @@ describe('nexudusUsers: keys, batch size and fields', () => {
   });
 
   it('batches the client’s ids per list call', () => {
-    expect(nexudusUsers.maxBatchSize(stub({ maxIdsPerCall: 40 }).client)).toBe(40);
+    expect(callsOf(nexudusUsers, stub({ maxIdsPerCall: 40 }).client).maxBatchSize).toBe(40);
   });
 
   it('needs full records exactly when a field the list call leaves empty is selected', () => {
@@ -89,7 +96,7 @@ describe('nexudusUsers: keys, batch size and fields', () => {
 describe('nexudusUsers.fetch: partial records', () => {
   it('makes one list call for the ids, and keys records by id; unknown ids are absent', async () => {
     const s = stub({ known: 10 });
-    const found = await nexudusUsers.fetch(s.client, ['3', '11', '1'], scope([]));
+    const found = await callsOf(nexudusUsers, s.client).fetch(['3', '11', '1'], scope([]));
     expect(s.calls).toEqual({ list: [[3, 11, 1]], one: [] });
     expect(found.get('3')).toEqual(record(3));
     expect(found.get('1')).toEqual(record(1));
@@ -99,14 +106,14 @@ describe('nexudusUsers.fetch: partial records', () => {
   it('lets a whole-call failure through', async () => {
     const failure = new ProviderError({ code: 'RATE_LIMITED', provider: NEXUDUS, retryAfter: 1 });
     const s = stub({ listFails: failure });
-    await expect(nexudusUsers.fetch(s.client, ['1'], scope([]))).rejects.toBe(failure);
+    await expect(callsOf(nexudusUsers, s.client).fetch(['1'], scope([]))).rejects.toBe(failure);
   });
 });
 
 describe('nexudusUsers.fetch: full records', () => {
   it('makes one single-record call per id and no list call', async () => {
     const s = stub({ known: 10 });
-    const found = await nexudusUsers.fetch(s.client, ['2', '12', '5'], scope([FULL]));
+    const found = await callsOf(nexudusUsers, s.client).fetch(['2', '12', '5'], scope([FULL]));
     expect(s.calls.list).toEqual([]);
     expect([...s.calls.one].sort((a, b) => a - b)).toEqual([2, 5, 12]);
     expect(found.get('2')).toEqual(record(2, true));
@@ -117,7 +124,7 @@ describe('nexudusUsers.fetch: full records', () => {
   it('keeps at most fullRecordConcurrency calls in flight', async () => {
     const s = stub({ concurrency: 3 });
     const ids = Array.from({ length: 10 }, (_, i) => String(i + 1));
-    const found = await nexudusUsers.fetch(s.client, ids, scope([FULL]));
+    const found = await callsOf(nexudusUsers, s.client).fetch(ids, scope([FULL]));
     expect(found.size).toBe(10);
     expect(s.calls.one).toHaveLength(10);
     expect(s.mostInFlight()).toBe(3);
@@ -130,7 +137,7 @@ describe('nexudusUsers.fetch: full records', () => {
         3: new TypeError('bug'),
       },
     });
-    const found = await nexudusUsers.fetch(s.client, ['1', '2', '3', '4'], scope([FULL]));
+    const found = await callsOf(nexudusUsers, s.client).fetch(['1', '2', '3', '4'], scope([FULL]));
     expect(found.get('1')).toEqual(record(1, true));
     expect(found.get('4')).toEqual(record(4, true));
     expect(asError(found.get('2'))).toMatchObject({ code: 'RATE_LIMITED', id: '2', retryAfter: 1, provider: NEXUDUS });
@@ -145,7 +152,7 @@ describe('nexudusUsers.fetch: full records', () => {
         4: new ProviderError({ code: 'UNAUTHENTICATED', provider: NEXUDUS }),
       },
     });
-    const found = await nexudusUsers.fetch(s.client, ['1', '2', '3', '4'], scope([FULL]));
+    const found = await callsOf(nexudusUsers, s.client).fetch(['1', '2', '3', '4'], scope([FULL]));
     expect(found.get('1')).toEqual(record(1, true));
     // Not for a refused credential: that is no outage, and the list call would be refused alike.
     expect(s.calls.list).toEqual([[2, 3]]);
@@ -160,7 +167,7 @@ describe('nexudusUsers.fetch: full records', () => {
     expect(asError(found.get('4'))).not.toBeInstanceOf(IncompleteRecord);
     // Everything answered: no list call.
     const healthy = stub({});
-    await nexudusUsers.fetch(healthy.client, ['1', '2'], scope([FULL]));
+    await callsOf(nexudusUsers, healthy.client).fetch(['1', '2'], scope([FULL]));
     expect(healthy.calls.list).toEqual([]);
   });
 
@@ -168,13 +175,13 @@ describe('nexudusUsers.fetch: full records', () => {
     const failing = { 2: new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS }) };
     // A lying list call: user 1's record (whose full record came), and user 7's (never asked), for id 2.
     const s = stub({ failing, listAnswer: () => [record(1), record(7)] });
-    const found = await nexudusUsers.fetch(s.client, ['1', '2'], scope([FULL]));
+    const found = await callsOf(nexudusUsers, s.client).fetch(['1', '2'], scope([FULL]));
     expect(found.get('1')).toEqual(record(1, true));
     expect(found.get('2')).not.toBeInstanceOf(IncompleteRecord);
     expect(asError(found.get('2'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '2' });
     expect(found.has('7')).toBe(false);
     // A list call that fails too leaves the full record's failure.
     const down = stub({ failing, listFails: new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS }) });
-    expect(asError((await nexudusUsers.fetch(down.client, ['2'], scope([FULL]))).get('2'))).not.toBeInstanceOf(IncompleteRecord);
+    expect(asError((await callsOf(nexudusUsers, down.client).fetch(['2'], scope([FULL]))).get('2'))).not.toBeInstanceOf(IncompleteRecord);
   });
 });

@@ -1,6 +1,6 @@
 import { mapConcurrently } from '../../batching/map-concurrently.js';
-import { IncompleteRecord, ProviderError } from '../../upstream/errors.js';
-import type { Lookup } from '../provider.js';
+import { IncompleteRecord, ProviderError } from '../../core/errors.js';
+import { Lookup, type Runtime } from '../../core/lookup.js';
 import type { NexudusClient } from './client.js';
 import { NEXUDUS } from './id.js';
 import { NEXUDUS_ID_PATTERN, type NexudusUserRecord } from './wire.js';
@@ -25,46 +25,52 @@ export const FULL = 'full';
  * list record found answers as an `IncompleteRecord`: its fields answer, the full-record fields say why
  * they do not. Every record is filed under the id it carries, and only for an id that was asked.
  */
-export const nexudusUsers: Lookup<NexudusClient, NexudusUserRecord> = {
+export const nexudusUsers = new Lookup<NexudusUserRecord>({
   provider: NEXUDUS,
   name: 'users',
   type: 'NexudusUser',
   key: { isValid: (id) => NEXUDUS_ID_PATTERN.test(id), expected: 'a Nexudus user id (a positive integer)' },
-  maxBatchSize: (client) => client.maxIdsPerCall,
   fields: (selected) => (selected === undefined || FULL_RECORD_FIELDS.some((field) => selected.has(`NexudusUser.${field}`)) ? [FULL] : []),
-  // Full records cost one call each, paced at about ten a second: an operation gets a bounded number.
-  maxKeysPerOperation: (client, fields) =>
-    fields.includes(FULL)
-      ? {
-          limit: client.maxFullRecordsPerOperation,
-          why: `at most ${client.maxFullRecordsPerOperation} users per operation when a full-record field is selected (NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION)`,
-        }
-      : undefined,
-  async fetch(client, ids, scope) {
-    const found = new Map<string, NexudusUserRecord | ProviderError>();
-    if (scope.fields.includes(FULL)) {
-      // One failed record fails only its id.
-      const users = await mapConcurrently(ids, client.fullRecordConcurrency, (id) =>
-        client.fullUser(Number(id), scope.signal).catch((error: unknown) => {
-          if (error instanceof ProviderError) return error.forId(id);
-          scope.logger.error({ provider: NEXUDUS.name, err: error }, 'full record failed: a bug, not an upstream answer');
-          return new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id });
-        }),
-      );
-      const failed = new Map<string, ProviderError>();
-      users.forEach((user, i) => {
-        if (user === undefined) return;
-        found.set(ids[i]!, user);
-        if (user instanceof ProviderError && (user.code === 'UPSTREAM_UNAVAILABLE' || user.code === 'RATE_LIMITED'))
-          failed.set(ids[i]!, user);
-      });
-      if (failed.size > 0 && !scope.signal.aborted) await keepListRecords(client, failed, found, scope.signal);
-    } else {
-      for (const user of await client.partialUsers(ids.map(Number), scope.signal)) found.set(String(user.Id), user);
-    }
-    return found;
-  },
-};
+});
+
+/** The lookup made with `client`, in `runtime`. */
+export function bindNexudusLookups(client: NexudusClient, runtime: Runtime): void {
+  nexudusUsers.bind(runtime, {
+    maxBatchSize: client.maxIdsPerCall,
+    // Full records cost one call each, paced at about ten a second: an operation gets a bounded number.
+    maxKeysPerOperation: (fields) =>
+      fields.includes(FULL)
+        ? {
+            limit: client.maxFullRecordsPerOperation,
+            why: `at most ${client.maxFullRecordsPerOperation} users per operation when a full-record field is selected (NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION)`,
+          }
+        : undefined,
+    async fetch(ids, scope) {
+      const found = new Map<string, NexudusUserRecord | ProviderError>();
+      if (scope.fields.includes(FULL)) {
+        // One failed record fails only its id.
+        const users = await mapConcurrently(ids, client.fullRecordConcurrency, (id) =>
+          client.fullUser(Number(id), scope.signal).catch((error: unknown) => {
+            if (error instanceof ProviderError) return error.forId(id);
+            scope.logger.error({ provider: NEXUDUS.name, err: error }, 'full record failed: a bug, not an upstream answer');
+            return new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: NEXUDUS, id });
+          }),
+        );
+        const failed = new Map<string, ProviderError>();
+        users.forEach((user, i) => {
+          if (user === undefined) return;
+          found.set(ids[i]!, user);
+          if (user instanceof ProviderError && (user.code === 'UPSTREAM_UNAVAILABLE' || user.code === 'RATE_LIMITED'))
+            failed.set(ids[i]!, user);
+        });
+        if (failed.size > 0 && !scope.signal.aborted) await keepListRecords(client, failed, found, scope.signal);
+      } else {
+        for (const user of await client.partialUsers(ids.map(Number), scope.signal)) found.set(String(user.Id), user);
+      }
+      return found;
+    },
+  });
+}
 
 /** The list records of ids whose full records failed, as incomplete records; a list call that fails too changes nothing. */
 async function keepListRecords(

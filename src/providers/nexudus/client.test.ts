@@ -3,7 +3,7 @@ import { captureLogs } from '../../../test/support/log-capture.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
 import { rejection } from '../../../test/support/rejection.js';
-import type { UpstreamSettings } from '../../config.js';
+import type { UpstreamSettings } from '../../core/settings.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { classifyNexudusResponse, NexudusClient } from './client.js';
 import type { NexudusConfig } from './config.js';

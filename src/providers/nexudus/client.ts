@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
-import type { UpstreamSettings } from '../../config.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { ProviderError } from '../../core/errors.js';
+import type { UpstreamSettings } from '../../core/settings.js';
 import type { Circuits } from '../../upstream/circuit.js';
-import { type Clock, systemClock } from '../../upstream/clock.js';
-import { ProviderError } from '../../upstream/errors.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { PaceRule } from '../../upstream/pacing.js';
 import { parseRetryAfter } from '../../upstream/retry.js';

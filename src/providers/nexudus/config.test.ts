@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configureProvider, loadConfig, providerConfig } from '../../config.js';
-import type { ConfigIO, Env } from '../provider.js';
-import type { NexudusConfig } from './config.js';
+import { ConfigError, loadConfig } from '../../config.js';
+import type { ConfigIO, Env } from '../../core/types.js';
+import { configIn, configureWith } from '../config.test-kit.js';
+import { providers } from '../registry.js';
+import { type NexudusConfig, nexudusConfig } from './config.js';
 import { nexudusProvider } from './index.js';
 
 /** Nexudus's configuration reads no file; anything that tries fails the test instead of touching the disk. */
@@ -14,14 +16,14 @@ const io: ConfigIO = {
 
 /** Nexudus's own outcome: its config, or `undefined` when it is not configured; a ConfigError fails the test. */
 function configure(env: Env): NexudusConfig | undefined {
-  const outcome = configureProvider(nexudusProvider, env, io);
+  const outcome = configureWith(() => nexudusConfig, env, io);
   if (outcome instanceof ConfigError) throw outcome;
   return outcome as NexudusConfig | undefined;
 }
 
 /** The problems Nexudus's schema finds in `env`. */
 function refused(env: Env): ConfigError {
-  const outcome = configureProvider(nexudusProvider, env, io);
+  const outcome = configureWith(() => nexudusConfig, env, io);
   expect(outcome).toBeInstanceOf(ConfigError);
   return outcome as ConfigError;
 }
@@ -29,7 +31,7 @@ function refused(env: Env): ConfigError {
 /** The problems the whole configuration finds in `env`, the core's included. */
 function configError(env: Env): ConfigError {
   try {
-    loadConfig(env, io);
+    loadConfig(providers, env, io);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -47,9 +49,9 @@ describe('Nexudus configuration', () => {
   it('is not configured without credentials, whatever else is set', () => {
     expect(configure({})).toBeUndefined();
     expect(configure({ NEXUDUS_BASE_URL: 'http://127.0.0.1:9', NEXUDUS_MAX_IDS_PER_CALL: '25' })).toBeUndefined();
-    const config = loadConfig({ NEXUDUS_BASE_URL: 'http://127.0.0.1:9' }, io);
+    const config = loadConfig(providers, { NEXUDUS_BASE_URL: 'http://127.0.0.1:9' }, io);
     expect(config.demo).toBe(true);
-    expect(providerConfig(config, nexudusProvider)).toBeUndefined();
+    expect(configIn(config, nexudusProvider, () => nexudusConfig, { NEXUDUS_BASE_URL: 'http://127.0.0.1:9' }, io)).toBeUndefined();
   });
 
   it('treats empty values as unset', () => {
@@ -69,10 +71,10 @@ describe('Nexudus configuration', () => {
       maxFullRecordsPerOperation: 50,
     };
     expect(configure({ NEXUDUS_TOKEN: 'tok3n' })).toEqual(expected);
-    const config = loadConfig({ NEXUDUS_TOKEN: 'tok3n' }, io);
+    const config = loadConfig(providers, { NEXUDUS_TOKEN: 'tok3n' }, io);
     expect(config.demo).toBe(false);
-    expect(config.providers.map((p) => p.definition)).toEqual([nexudusProvider]);
-    expect(providerConfig(config, nexudusProvider)).toEqual(expected);
+    expect(config.configured.map((p) => p.provider)).toEqual([nexudusProvider]);
+    expect(configIn(config, nexudusProvider, () => nexudusConfig, { NEXUDUS_TOKEN: 'tok3n' }, io)).toEqual(expected);
   });
 
   it('is on with a username and password, and reads its base URL and limits', () => {
@@ -111,9 +113,12 @@ describe('Nexudus configuration', () => {
   });
 
   it.each(['1', 'true', 'yes'])('DEMO=%s forces the demo with Nexudus configured, keeping its settings', (value) => {
-    const config = loadConfig({ NEXUDUS_TOKEN: 'tok3n', DEMO: value }, io);
+    const config = loadConfig(providers, { NEXUDUS_TOKEN: 'tok3n', DEMO: value }, io);
     expect(config.demo).toBe(true);
-    expect(providerConfig(config, nexudusProvider)?.credentials).toEqual({ kind: 'token', token: 'tok3n' });
+    expect(configIn(config, nexudusProvider, () => nexudusConfig, { NEXUDUS_TOKEN: 'tok3n', DEMO: value }, io)?.credentials).toEqual({
+      kind: 'token',
+      token: 'tok3n',
+    });
   });
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { httpUrl, int, secret, text } from '../../env.js';
-import type { Env } from '../provider.js';
+import { httpUrl, int, secret, text } from '../../core/env.js';
+import type { Env } from '../../core/types.js';
 import type { NexudusCredentials } from './token.js';
 
 export interface NexudusConfig {

@@ -1,3 +1,3 @@
-import type { ProviderId } from '../provider.js';
+import type { ProviderId } from '../../core/types.js';
 
 export const NEXUDUS = { name: 'nexudus', label: 'Nexudus' } as const satisfies ProviderId;

@@ -1,6 +1,6 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../../upstream/errors.js';
+import { ProviderError } from '../../core/errors.js';
 import type { UpstreamClient, UpstreamRequest, UpstreamResponse } from '../../upstream/http.js';
 import { NEXUDUS } from './id.js';
 import { nexudusToken } from './token.js';

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
-import { type Clock, systemClock } from '../../upstream/clock.js';
-import { ProviderError } from '../../upstream/errors.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { ProviderError } from '../../core/errors.js';
 import { path, type UpstreamClient } from '../../upstream/http.js';
 import { type IssuedToken, SharedToken, type SharedTokenReplicas } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';

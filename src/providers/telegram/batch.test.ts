@@ -2,12 +2,19 @@ import { Long, type tl } from '@mtcute/node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { RequestContext } from '../../context.js';
-import { ProviderError } from '../../upstream/errors.js';
-import type { FetchScope } from '../provider.js';
-import { telegramUserByUsername, telegramUsers, telegramUsersByUsername } from './batch.js';
+import { ProviderError } from '../../core/errors.js';
+import { type FetchScope, type Lookup, type LookupCalls, Runtime } from '../../core/lookup.js';
+import { bindTelegramLookups, telegramUserByUsername, telegramUsers, telegramUsersByUsername } from './batch.js';
 import type { TelegramClient } from './client.js';
 import { TELEGRAM } from './id.js';
 import type { TelegramApiUser } from './wire.js';
+
+/** The lookup's calls with `client`, bound as the provider binds them in a runtime of their own. */
+function callsOf<R>(lookup: Lookup<R>, client: TelegramClient): LookupCalls<R> {
+  const runtime = new Runtime();
+  bindTelegramLookups(client, runtime);
+  return lookup.in(runtime)!;
+}
 
 /**
  * Telegram's lookups against a stub client: how ids become InputUsers and one `users.getUsers`, what
@@ -95,7 +102,7 @@ describe('telegramUsers: keys and fields', () => {
   });
 
   it('batches up to the client’s ids per call, and has no field selection', () => {
-    expect(telegramUsers.maxBatchSize(stub({ maxIdsPerCall: 37 }).client)).toBe(37);
+    expect(callsOf(telegramUsers, stub({ maxIdsPerCall: 37 }).client).maxBatchSize).toBe(37);
     expect(telegramUsers.fields(new Set(['TelegramUser.firstName', 'TelegramUser.status']))).toEqual([]);
     expect(telegramUsers.fields(undefined)).toEqual([]);
   });
@@ -104,7 +111,7 @@ describe('telegramUsers: keys and fields', () => {
 describe('telegramUsers.fetch', () => {
   it('names every id by its cached InputUser in one getUsers, and keys the answer by id, whatever its order', async () => {
     const s = stub({ known: [1, 2, 3], answer: (inputs) => inputs.map((i) => user((i as tl.RawInputUser).userId)).reverse() });
-    const found = await telegramUsers.fetch(s.client, ['1', '2', '3'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['1', '2', '3'], scope);
     expect(s.getUsers).toEqual([[1, 2, 3]]);
     expect(s.inputUser.sort()).toEqual([1, 2, 3]);
     expect([...found.keys()].sort()).toEqual(['1', '2', '3']);
@@ -113,14 +120,14 @@ describe('telegramUsers.fetch', () => {
 
   it('answers a userEmpty with NOT_FOUND and leaves an omitted user out (NOT_FOUND by default)', async () => {
     const s = stub({ known: [1, 2, 3], answer: () => [user(1), { _: 'userEmpty', id: 2 }] });
-    const found = await telegramUsers.fetch(s.client, ['1', '2', '3'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['1', '2', '3'], scope);
     expect(asError(found.get('2'))).toMatchObject({ code: 'NOT_FOUND', id: '2' });
     expect(found.has('3')).toBe(false);
   });
 
   it('does not send an id this account cannot name, and says why', async () => {
     const s = stub({ known: [1] });
-    const found = await telegramUsers.fetch(s.client, ['1', '2'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['1', '2'], scope);
     expect(s.getUsers).toEqual([[1]]);
     const unseen = asError(found.get('2'));
     expect(unseen).toMatchObject({ code: 'NOT_FOUND', id: '2', provider: TELEGRAM });
@@ -129,14 +136,14 @@ describe('telegramUsers.fetch', () => {
 
   it('makes no call at all when no id can be named', async () => {
     const s = stub({});
-    const found = await telegramUsers.fetch(s.client, ['4', '5'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['4', '5'], scope);
     expect(s.getUsers).toEqual([]);
     expect([...found.keys()]).toEqual(['4', '5']);
   });
 
   it('a guessed id Telegram leaves out is NOT_FOUND with a message saying it may be unseen', async () => {
     const s = stub({ known: [1], guessed: [2], answer: () => [user(1)] });
-    const found = await telegramUsers.fetch(s.client, ['1', '2'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['1', '2'], scope);
     expect(s.getUsers).toEqual([[1, 2]]);
     expect(asError(found.get('2')).message).toBe(
       'Telegram returned no user 2: it does not exist, or this bot has never seen it and Telegram will not show it',
@@ -152,7 +159,7 @@ describe('telegramUsers.fetch', () => {
         return inputs.map((i) => user((i as tl.RawInputUser).userId));
       },
     });
-    const found = await telegramUsers.fetch(s.client, ['1', '2', '3', '4'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['1', '2', '3', '4'], scope);
     expect(s.getUsers).toHaveLength(2);
     expect([...s.getUsers[0]!].sort()).toEqual([1, 2, 3, 4]);
     expect([...s.getUsers[1]!].sort()).toEqual([1, 3]);
@@ -171,7 +178,7 @@ describe('telegramUsers.fetch', () => {
         throw peerIdInvalid();
       },
     });
-    const found = await telegramUsers.fetch(s.client, ['2'], scope);
+    const found = await callsOf(telegramUsers, s.client).fetch(['2'], scope);
     expect(s.getUsers).toEqual([[2]]);
     expect(asError(found.get('2'))).toMatchObject({ code: 'NOT_FOUND', id: '2' });
   });
@@ -185,7 +192,7 @@ describe('telegramUsers.fetch', () => {
         throw limited;
       },
     });
-    await expect(telegramUsers.fetch(rateLimited.client, ['1', '2'], scope)).rejects.toBe(limited);
+    await expect(callsOf(telegramUsers, rateLimited.client).fetch(['1', '2'], scope)).rejects.toBe(limited);
     expect(rateLimited.getUsers).toHaveLength(1);
 
     const refused = peerIdInvalid();
@@ -195,13 +202,17 @@ describe('telegramUsers.fetch', () => {
         throw refused;
       },
     });
-    await expect(telegramUsers.fetch(noGuess.client, ['1'], scope)).rejects.toBe(refused);
+    await expect(callsOf(telegramUsers, noGuess.client).fetch(['1'], scope)).rejects.toBe(refused);
     expect(noGuess.getUsers).toHaveLength(1);
   });
 });
 
 describe('telegramUserByUsername', () => {
-  const context = (client?: TelegramClient) => new RequestContext(new Map(client === undefined ? [] : [[TELEGRAM.name, client]]), logger);
+  const context = (client?: TelegramClient) => {
+    const runtime = new Runtime();
+    if (client !== undefined) bindTelegramLookups(client, runtime);
+    return new RequestContext(runtime, logger);
+  };
 
   it('refuses a malformed username before asking anything', async () => {
     const s = stub({});

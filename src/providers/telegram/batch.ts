@@ -1,7 +1,6 @@
 import type { tl } from '@mtcute/node';
-import { checkKey, type RequestContext } from '../../context.js';
-import { ProviderError } from '../../upstream/errors.js';
-import type { Lookup } from '../provider.js';
+import { ProviderError } from '../../core/errors.js';
+import { checkKey, Lookup, type ResolverContext, type Runtime, RuntimeSlot } from '../../core/lookup.js';
 import type { TelegramClient } from './client.js';
 import { TELEGRAM } from './id.js';
 import { isTelegramId, normalizeUsername, TELEGRAM_USERNAME_PATTERN, type TelegramApiUser } from './wire.js';
@@ -10,16 +9,13 @@ import { isTelegramId, normalizeUsername, TELEGRAM_USERNAME_PATTERN, type Telegr
  * Telegram users by id: a tick's distinct ids become one `users.getUsers` RPC per chunk of
  * `maxIdsPerCall`, each id named by the `InputUser` the peer cache knows (or, for a bot, access hash 0).
  */
-export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
+export const telegramUsers = new Lookup<TelegramApiUser>({
   provider: TELEGRAM,
   name: 'users',
   type: 'TelegramUser',
   key: { isValid: isTelegramId, expected: 'a Telegram user id (a positive integer up to 2^53-1)' },
-  maxBatchSize: (client) => client.maxIdsPerCall,
   fields: () => [], // users.getUsers has no field selection: a user comes whole
-  fetch: (client, ids, scope) => fetchUsers(client, ids, scope.signal),
-  codec: { encode: (user, client) => client.encodeUser(user), decode: (stored, client) => client.decodeUser(stored) },
-};
+});
 
 /**
  * Telegram users by a username the peer cache has never seen: one `contacts.resolveUsername` each
@@ -27,7 +23,7 @@ export const telegramUsers: Lookup<TelegramClient, TelegramApiUser> = {
  * Being a lookup, such names count towards the operation's cap on distinct keys, are asked once however
  * many requests want them at the same moment, and their answers (a miss included) are cached like any.
  */
-export const telegramUsersByUsername: Lookup<TelegramClient, TelegramApiUser> = {
+export const telegramUsersByUsername = new Lookup<TelegramApiUser>({
   provider: TELEGRAM,
   name: 'usersByUsername',
   type: 'TelegramUser',
@@ -36,30 +32,46 @@ export const telegramUsersByUsername: Lookup<TelegramClient, TelegramApiUser> = 
     expected: 'a Telegram username (4-32 letters, digits or _, starting with a letter)',
     normalize: normalizeUsername,
   },
-  maxBatchSize: () => 1,
   fields: () => [],
-  async fetch(client, usernames, scope) {
-    const found = new Map<string, TelegramApiUser>();
-    for (const username of usernames) {
-      const user = await client.resolveUsername(username, scope.signal);
-      if (user === undefined) continue; // NOT_FOUND: `telegramUserByUsername` names it as it was asked
-      scope.prime(telegramUsers, String(user.id), user, []);
-      found.set(username, user);
-    }
-    return found;
-  },
-  codec: telegramUsers.codec,
-};
+});
+
+/** The client each runtime runs Telegram with: what a lookup by username asks first (its peer cache). */
+const telegramClients = new RuntimeSlot<TelegramClient>();
+
+/** The lookups made with `client`, in `runtime`; MTProto records kept in the cache in their binary form. */
+export function bindTelegramLookups(client: TelegramClient, runtime: Runtime): void {
+  telegramClients.set(runtime, client);
+  const codec = { encode: (user: TelegramApiUser) => client.encodeUser(user), decode: (stored: unknown) => client.decodeUser(stored) };
+  telegramUsers.bind(runtime, {
+    maxBatchSize: client.maxIdsPerCall,
+    fetch: (ids, scope) => fetchUsers(client, ids, scope.signal),
+    codec,
+  });
+  telegramUsersByUsername.bind(runtime, {
+    maxBatchSize: 1,
+    async fetch(usernames, scope) {
+      const found = new Map<string, TelegramApiUser>();
+      for (const username of usernames) {
+        const user = await client.resolveUsername(username, scope.signal);
+        if (user === undefined) continue; // NOT_FOUND: `telegramUserByUsername` names it as it was asked
+        scope.prime(telegramUsers, String(user.id), user, []);
+        found.set(username, user);
+      }
+      return found;
+    },
+    codec,
+  });
+}
 
 /**
  * A user by username. The peer cache is asked first (usernames seen in earlier responses, persisted with
  * the session): a known name joins the request's id batch, because the cache answers within the current
  * tick. Only a name never seen goes through `telegramUsersByUsername`.
  */
-export async function telegramUserByUsername(context: RequestContext, username: unknown): Promise<TelegramApiUser> {
+export async function telegramUserByUsername(context: ResolverContext, username: unknown): Promise<TelegramApiUser> {
   const checked = checkKey(TELEGRAM, telegramUsersByUsername.key, username);
   if (checked instanceof ProviderError) throw checked;
-  const client = context.clientOf(telegramUsers);
+  const client = telegramClients.in(context.runtime);
   if (client === undefined) throw new ProviderError({ code: 'PROVIDER_NOT_CONFIGURED', provider: TELEGRAM, id: checked });
   const cachedId = await client.cachedIdForUsername(normalizeUsername(checked));
   if (cachedId !== undefined) return context.load(telegramUsers, String(cachedId));

@@ -4,15 +4,17 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { captureLogs } from '../../../test/support/log-capture.js';
 import { ManualClock } from '../../../test/support/manual-clock.js';
 import { rejection } from '../../../test/support/rejection.js';
-import type { UpstreamSettings } from '../../config.js';
 import { RequestContext } from '../../context.js';
+import { Runtime } from '../../core/lookup.js';
+import type { UpstreamSettings } from '../../core/settings.js';
 import { upstreamRequests } from '../../upstream/metrics.js';
-import { telegramUsersByUsername } from './batch.js';
-import { classifyTelegramError, type TelegramClient, type TelegramRpc } from './client.js';
+import { bindTelegramLookups, telegramUsersByUsername } from './batch.js';
+import { classifyTelegramError, type TelegramClient } from './client.js';
 import { telegramClient } from './connect.js';
 import { demoAccessHash } from './emulator/demo-data.js';
 import { createEmulatedTelegramClient, TelegramEmulator, type TelegramEmulatorOptions } from './emulator/server.js';
 import { TELEGRAM } from './id.js';
+import type { TelegramRpc } from './transport.js';
 
 const silent = pino({ level: 'silent' });
 
@@ -104,9 +106,10 @@ describe('TelegramClient: RPCs', () => {
 
   it('resolveUsername: concurrent resolutions of one name, by two requests, share one RPC (through the coalescer)', async () => {
     const { client, emulator } = setup();
-    const clients = new Map([[TELEGRAM.name, client]]);
+    const runtime = new Runtime();
+    bindTelegramLookups(client, runtime);
     const [a, b] = await Promise.all(
-      [new RequestContext(clients, silent), new RequestContext(clients, silent)].map((ctx) =>
+      [new RequestContext(runtime, silent), new RequestContext(runtime, silent)].map((ctx) =>
         ctx.load(telegramUsersByUsername, 'tg_user7'),
       ),
     );

@@ -1,32 +1,17 @@
 import { __tlReaderMap, __tlWriterMap, TlBinaryReader, TlBinaryWriter } from '@mtcute/core/utils.js';
-import { type BaseTelegramClient, Long, tl } from '@mtcute/node';
+import { Long, tl } from '@mtcute/node';
 import type { Logger } from 'pino';
+import { type Clock, systemClock } from '../../core/clock.js';
+import { abandoned } from '../../core/errors.js';
+import type { RetryPolicy } from '../../core/settings.js';
 import { upstreamAttemptObserver, upstreamLogger } from '../../telemetry/operation.js';
 import { type AttemptStatus, traceUpstreamCall } from '../../telemetry/tracing.js';
 import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import type { Circuit } from '../../upstream/circuit.js';
-import { type Clock, systemClock } from '../../upstream/clock.js';
-import { abandoned } from '../../upstream/errors.js';
 import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
-import type { RetryPolicy } from '../../upstream/retry.js';
 import { TELEGRAM } from './id.js';
+import type { TelegramRpc } from './transport.js';
 import type { TelegramApiUser } from './wire.js';
-
-/** What this provider needs of an MTProto client: mtcute's `call` and its persistent peer cache. */
-export interface TelegramRpc {
-  call: BaseTelegramClient['call'];
-  /** Opens the storage (session, peer cache); mtcute needs it before the peer cache can be read. */
-  prepare(): Promise<void>;
-  storage: { peers: Pick<BaseTelegramClient['storage']['peers'], 'getById' | 'getByUsername'> };
-  /** Closes the connection and the storage. */
-  close(): Promise<void>;
-}
-
-/** What the emulator hands the client instead of a network connection: its RPCs, as this kind of account. */
-export interface TelegramTransport {
-  rpc: TelegramRpc;
-  isBot: boolean;
-}
 
 export interface TelegramClientOptions {
   rpc: TelegramRpc;

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configureProvider, loadConfig, providerConfig } from '../../config.js';
-import type { ConfigIO, Env } from '../provider.js';
-import type { TelegramConfig } from './config.js';
+import { ConfigError, loadConfig } from '../../config.js';
+import type { ConfigIO, Env } from '../../core/types.js';
+import { configIn, configureWith } from '../config.test-kit.js';
+import { providers } from '../registry.js';
+import { type TelegramConfig, telegramConfig } from './config.js';
 import { telegramProvider } from './index.js';
 
 const app = { TELEGRAM_API_ID: '123456', TELEGRAM_API_HASH: '0123456789abcdef0123456789abcdef' };
@@ -27,14 +29,14 @@ function fakeIO(sessions: string[] = []): ConfigIO & { asked: string[] } {
 
 /** Telegram's own outcome: its config, or `undefined` when it is not configured; a ConfigError fails the test. */
 function configure(env: Env, io: ConfigIO = fakeIO()): TelegramConfig | undefined {
-  const outcome = configureProvider(telegramProvider, env, io);
+  const outcome = configureWith(telegramConfig, env, io);
   if (outcome instanceof ConfigError) throw outcome;
   return outcome as TelegramConfig | undefined;
 }
 
 /** The problems Telegram's schema finds in `env`. */
 function refused(env: Env, io: ConfigIO = fakeIO()): ConfigError {
-  const outcome = configureProvider(telegramProvider, env, io);
+  const outcome = configureWith(telegramConfig, env, io);
   expect(outcome).toBeInstanceOf(ConfigError);
   return outcome as ConfigError;
 }
@@ -42,7 +44,7 @@ function refused(env: Env, io: ConfigIO = fakeIO()): ConfigError {
 /** The problems the whole configuration finds in `env`, the core's included. */
 function configError(env: Env, io: ConfigIO = fakeIO()): ConfigError {
   try {
-    loadConfig(env, io);
+    loadConfig(providers, env, io);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -59,9 +61,9 @@ describe('Telegram configuration', () => {
     expect(configure({}, io)).toBeUndefined();
     expect(configure({ TELEGRAM_SESSION_PATH: '/data/tg.session', TELEGRAM_MAX_IDS_PER_CALL: '150' }, io)).toBeUndefined();
     expect(io.asked).toEqual([]);
-    const config = loadConfig({ TELEGRAM_SESSION_PATH: '/data/tg.session' }, io);
+    const config = loadConfig(providers, { TELEGRAM_SESSION_PATH: '/data/tg.session' }, io);
     expect(config.demo).toBe(true);
-    expect(providerConfig(config, telegramProvider)).toBeUndefined();
+    expect(configIn(config, telegramProvider, telegramConfig, { TELEGRAM_SESSION_PATH: '/data/tg.session' }, io)).toBeUndefined();
   });
 
   it('treats empty values as unset', () => {
@@ -90,10 +92,10 @@ describe('Telegram configuration', () => {
       floodWaitThresholdSeconds: 5,
     };
     expect(configure({ ...app, TELEGRAM_BOT_TOKEN: botToken })).toEqual(expected);
-    const config = loadConfig({ ...app, TELEGRAM_BOT_TOKEN: botToken }, fakeIO());
+    const config = loadConfig(providers, { ...app, TELEGRAM_BOT_TOKEN: botToken }, fakeIO());
     expect(config.demo).toBe(false);
-    expect(config.providers.map((p) => p.definition)).toEqual([telegramProvider]);
-    expect(providerConfig(config, telegramProvider)).toEqual(expected);
+    expect(config.configured.map((p) => p.provider)).toEqual([telegramProvider]);
+    expect(configIn(config, telegramProvider, telegramConfig, { ...app, TELEGRAM_BOT_TOKEN: botToken }, fakeIO())).toEqual(expected);
   });
 
   it('is on as a user when a saved session exists at TELEGRAM_SESSION_PATH, asking the injected IO', () => {
@@ -138,9 +140,11 @@ describe('Telegram configuration', () => {
   });
 
   it.each(['1', 'true', 'yes'])('DEMO=%s forces the demo with Telegram configured, keeping its settings', (value) => {
-    const config = loadConfig({ ...app, TELEGRAM_BOT_TOKEN: botToken, DEMO: value }, fakeIO());
+    const config = loadConfig(providers, { ...app, TELEGRAM_BOT_TOKEN: botToken, DEMO: value }, fakeIO());
     expect(config.demo).toBe(true);
-    expect(providerConfig(config, telegramProvider)).toMatchObject({ botToken });
+    expect(
+      configIn(config, telegramProvider, telegramConfig, { ...app, TELEGRAM_BOT_TOKEN: botToken, DEMO: value }, fakeIO()),
+    ).toMatchObject({ botToken });
   });
 });
 

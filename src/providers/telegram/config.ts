@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { int, secret, text } from '../../env.js';
-import type { ConfigIO, Env } from '../provider.js';
+import { int, secret, text } from '../../core/env.js';
+import type { ConfigIO, Env } from '../../core/types.js';
 
 export interface TelegramConfig {
   apiId: number;

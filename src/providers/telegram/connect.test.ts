@@ -3,8 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, expect, it } from 'vitest';
-import { loadConfig, providerConfig } from '../../config.js';
-import type { Env } from '../provider.js';
+import { loadConfig, realIO } from '../../config.js';
+import type { Env } from '../../core/types.js';
+import { configIn } from '../config.test-kit.js';
+import { providers } from '../registry.js';
+import { telegramConfig } from './config.js';
 import { connectTelegram } from './connect.js';
 import { telegramProvider } from './index.js';
 
@@ -20,8 +23,9 @@ const app = { TELEGRAM_API_ID: '12345', TELEGRAM_API_HASH: '0123456789abcdef0123
 
 /** The whole configuration for `env`, a saved session taken to exist: Telegram's part of it and the upstream settings. */
 function configured(env: Env) {
-  const config = loadConfig(env, { exists: () => true });
-  const telegram = providerConfig(config, telegramProvider);
+  const io = { ...realIO, exists: () => true };
+  const config = loadConfig(providers, env, io);
+  const telegram = configIn(config, telegramProvider, telegramConfig, env, io);
   if (telegram === undefined) throw new Error('Telegram is not configured');
   return { telegram, upstream: config.upstream };
 }

@@ -1,10 +1,11 @@
 import { TelegramClient as MtcuteClient } from '@mtcute/node';
 import type { Logger } from 'pino';
-import type { UpstreamSettings } from '../../config.js';
+import type { Clock } from '../../core/clock.js';
+import type { UpstreamSettings } from '../../core/settings.js';
 import type { Circuit } from '../../upstream/circuit.js';
-import type { Clock } from '../../upstream/clock.js';
-import { TelegramClient, type TelegramRpc } from './client.js';
+import { TelegramClient } from './client.js';
 import type { TelegramConfig } from './config.js';
+import type { TelegramRpc } from './transport.js';
 
 /**
  * The real MTProto connection (mtcute), for a configured bot or a saved user session. The session

@@ -6,19 +6,22 @@
  * development tools"). Nothing typed here is logged.
  */
 import { TelegramClient } from '@mtcute/node';
-import { ConfigError, configureProvider } from '../../config.js';
-import type { TelegramConfig } from './config.js';
-import { telegramProvider } from './index.js';
+import { problemsOf } from '../../core/env.js';
+import { telegramConfig } from './config.js';
 
 async function main(): Promise<void> {
   // A session need not exist yet: that is what this command makes.
   const io = { readFile: () => '', exists: () => true };
-  const outcome = configureProvider(telegramProvider, { ...process.env, TELEGRAM_BOT_TOKEN: '' }, io);
-  if (outcome instanceof ConfigError) {
-    process.stderr.write(`${outcome.message}\n`);
+  const outcome = telegramConfig(io).safeParse({ ...process.env, TELEGRAM_BOT_TOKEN: '' });
+  if (!outcome.success) {
+    process.stderr.write(
+      `Invalid configuration:\n${problemsOf(outcome.error)
+        .map((p) => `  - ${p}`)
+        .join('\n')}\n`,
+    );
     process.exit(78);
   }
-  const config = outcome as TelegramConfig | undefined;
+  const config = outcome.data;
   if (config === undefined) {
     process.stderr.write('Set TELEGRAM_API_ID and TELEGRAM_API_HASH first (https://my.telegram.org).\n');
     process.exit(78);

@@ -1,11 +1,19 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ProviderError } from '../../upstream/errors.js';
-import type { FetchScope, FieldSet, Lookup } from '../provider.js';
-import { xTweets, xUsers, xUsersByUsername } from './batch.js';
+import { ProviderError } from '../../core/errors.js';
+import { type FetchScope, type Lookup, type LookupCalls, Runtime } from '../../core/lookup.js';
+import type { FieldSet } from '../../core/types.js';
+import { bindXLookups, xTweets, xUsers, xUsersByUsername } from './batch.js';
 import type { XClient } from './client.js';
 import { X } from './id.js';
 import type { XApiTweet, XApiUser, XLookupResponse, XProblem } from './wire.js';
+
+/** The lookup's calls with `client`, bound as the provider binds them in a runtime of their own. */
+function callsOf<R>(lookup: Lookup<R>, client: XClient): LookupCalls<R> {
+  const runtime = new Runtime();
+  bindXLookups(client, runtime);
+  return lookup.in(runtime)!;
+}
 
 /**
  * X's three lookups against a stub client: which client call each makes, with which keys and fields,
@@ -36,7 +44,7 @@ function stubClient(answers: { users?: XLookupResponse<XApiUser> | Error; tweets
   return { client: client as unknown as XClient, calls };
 }
 
-type Prime = { lookup: Lookup<never, unknown>; key: string; value: unknown };
+type Prime = { lookup: Lookup<unknown>; key: string; value: unknown };
 
 function scope(fields: FieldSet = []): { scope: FetchScope; primes: Prime[] } {
   const primes: Prime[] = [];
@@ -48,7 +56,7 @@ function scope(fields: FieldSet = []): { scope: FetchScope; primes: Prime[] } {
       fields,
       logger: pino({ level: 'silent' }),
       prime: (lookup, key, value) => {
-        primes.push({ lookup: lookup as Lookup<never, unknown>, key, value });
+        primes.push({ lookup: lookup as Lookup<unknown>, key, value });
       },
     },
   };
@@ -101,7 +109,7 @@ describe('X lookups: keys', () => {
 
   it('asks for at most 100 keys per call', () => {
     const { client } = stubClient({});
-    for (const lookup of [xUsers, xUsersByUsername, xTweets]) expect(lookup.maxBatchSize(client)).toBe(100);
+    for (const lookup of [xUsers, xUsersByUsername, xTweets]) expect(callsOf<unknown>(lookup, client).maxBatchSize).toBe(100);
   });
 });
 
@@ -164,7 +172,7 @@ describe('xUsers.fetch', () => {
   it('makes one usersByIds call with the keys and fields, and keys users by id whatever the order', async () => {
     const { client, calls } = stubClient({ users: { data: [user('3'), user('1')] } });
     const { scope: s, primes } = scope(['user.fields=created_at']);
-    const found = await xUsers.fetch(client, ['1', '2', '3'], s);
+    const found = await callsOf(xUsers, client).fetch(['1', '2', '3'], s);
     expect(calls).toEqual([{ method: 'usersByIds', keys: ['1', '2', '3'], fields: ['user.fields=created_at'] }]);
     expect(found.get('1')).toEqual(user('1'));
     expect(found.get('3')).toEqual(user('3'));
@@ -174,7 +182,7 @@ describe('xUsers.fetch', () => {
 
   it('turns per-user problems into that id’s NOT_FOUND or SUSPENDED', async () => {
     const { client } = stubClient({ users: { data: [user('1')], errors: [notFound('user', 'ids', '2'), suspended('3')] } });
-    const found = await xUsers.fetch(client, ['1', '2', '3'], scope().scope);
+    const found = await callsOf(xUsers, client).fetch(['1', '2', '3'], scope().scope);
     const two = asError(found.get('2'));
     expect([two.code, two.id, two.provider]).toEqual(['NOT_FOUND', '2', X]);
     const three = asError(found.get('3'));
@@ -190,7 +198,7 @@ describe('xUsers.fetch', () => {
       },
     });
     const { scope: s, primes } = scope(['expansions=most_recent_tweet_id', 'expansions=pinned_tweet_id']);
-    const found = await xUsers.fetch(client, ['1', '2'], s);
+    const found = await callsOf(xUsers, client).fetch(['1', '2'], s);
     expect([...found.keys()].sort()).toEqual(['1', '2']); // a post's problem is not a user's
 
     expect(primes.every((p) => p.lookup === xTweets)).toBe(true);
@@ -205,7 +213,7 @@ describe('xUsers.fetch', () => {
   it('lets a whole-call failure through as it is', async () => {
     const failure = new ProviderError({ code: 'RATE_LIMITED', provider: X, retryAfter: 30 });
     const { client } = stubClient({ users: failure });
-    await expect(xUsers.fetch(client, ['1'], scope().scope)).rejects.toBe(failure);
+    await expect(callsOf(xUsers, client).fetch(['1'], scope().scope)).rejects.toBe(failure);
   });
 });
 
@@ -213,7 +221,7 @@ describe('xUsersByUsername.fetch', () => {
   it('makes one usersByUsernames call and keys users by lower-cased username', async () => {
     const { client, calls } = stubClient({ users: { data: [user('12', { username: 'TwitterDev' })] } });
     const { scope: s } = scope();
-    const found = await xUsersByUsername.fetch(client, ['TwitterDev', 'nobody'], s);
+    const found = await callsOf(xUsersByUsername, client).fetch(['TwitterDev', 'nobody'], s);
     expect(calls).toEqual([{ method: 'usersByUsernames', keys: ['TwitterDev', 'nobody'], fields: [] }]);
     expect(found.get('twitterdev')).toEqual(user('12', { username: 'TwitterDev' }));
     expect(found.has('TwitterDev')).toBe(false);
@@ -221,7 +229,7 @@ describe('xUsersByUsername.fetch', () => {
 
   it('keys a username’s problem by the lower-cased name, naming it as asked', async () => {
     const { client } = stubClient({ users: { errors: [notFound('user', 'usernames', 'Ghost'), suspended('Banned', 'usernames')] } });
-    const found = await xUsersByUsername.fetch(client, ['Ghost', 'Banned'], scope().scope);
+    const found = await callsOf(xUsersByUsername, client).fetch(['Ghost', 'Banned'], scope().scope);
     expect(asError(found.get('ghost'))).toMatchObject({ code: 'NOT_FOUND', id: 'Ghost' });
     expect(asError(found.get('banned'))).toMatchObject({ code: 'SUSPENDED', id: 'Banned' });
   });
@@ -231,7 +239,7 @@ describe('xUsersByUsername.fetch', () => {
       users: { data: [user('12', { username: 'Dev', pinned_tweet_id: '9' })], includes: { tweets: [tweet('9')] } },
     });
     const { scope: s, primes } = scope(['expansions=pinned_tweet_id']);
-    await xUsersByUsername.fetch(client, ['dev'], s);
+    await callsOf(xUsersByUsername, client).fetch(['dev'], s);
     expect(primes).toEqual([
       { lookup: xTweets, key: '9', value: tweet('9') },
       { lookup: xUsers, key: '12', value: user('12', { username: 'Dev', pinned_tweet_id: '9' }) },
@@ -244,7 +252,7 @@ describe('xTweets.fetch', () => {
     const { client, calls } = stubClient({
       tweets: { data: [tweet('20'), tweet('10')], errors: [notFound('tweet', 'ids', '30')] },
     });
-    const found = await xTweets.fetch(client, ['10', '20', '30', '40'], scope(['tweet.fields=lang']).scope);
+    const found = await callsOf(xTweets, client).fetch(['10', '20', '30', '40'], scope(['tweet.fields=lang']).scope);
     expect(calls).toEqual([{ method: 'tweetsByIds', keys: ['10', '20', '30', '40'], fields: ['tweet.fields=lang'] }]);
     expect(found.get('10')).toEqual(tweet('10'));
     expect(found.get('20')).toEqual(tweet('20'));
@@ -257,12 +265,12 @@ describe('xTweets.fetch', () => {
       tweets: { data: [tweet('10', { author_id: '1' }), tweet('11', { author_id: '1' })], includes: { users: [user('1')] } },
     });
     const { scope: s, primes } = scope(['expansions=author_id', 'tweet.fields=author_id']);
-    await xTweets.fetch(client, ['10', '11'], s);
+    await callsOf(xTweets, client).fetch(['10', '11'], s);
     expect(primes).toEqual([{ lookup: xUsers, key: '1', value: user('1') }]);
   });
 
   it('ignores problems about other resources', async () => {
     const { client } = stubClient({ tweets: { errors: [notFound('user', 'author_id', '5')] } });
-    expect((await xTweets.fetch(client, ['5'], scope().scope)).size).toBe(0);
+    expect((await callsOf(xTweets, client).fetch(['5'], scope().scope)).size).toBe(0);
   });
 });

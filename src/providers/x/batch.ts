@@ -1,5 +1,6 @@
-import { ProviderError } from '../../upstream/errors.js';
-import type { FetchScope, FieldSet, Lookup } from '../provider.js';
+import { ProviderError } from '../../core/errors.js';
+import { type FetchScope, Lookup, type Runtime } from '../../core/lookup.js';
+import type { FieldSet } from '../../core/types.js';
 import type { XClient } from './client.js';
 import { X } from './id.js';
 import { FULL_X_PLAN, planXFields, tweetFieldSet, userFieldSet } from './plan.js';
@@ -20,22 +21,16 @@ import {
  */
 const userId = { isValid: (id: string) => X_ID_PATTERN.test(id), expected: 'an X user id (1-19 digits)' };
 
-export const xUsers: Lookup<XClient, XApiUser> = {
+export const xUsers = new Lookup<XApiUser>({
   provider: X,
   name: 'users',
   type: 'XUser',
   key: userId,
-  maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
-  async fetch(client, ids, scope) {
-    const response = await client.usersByIds(ids, scope.fields, scope.signal, scope.credential);
-    primeIncludedTweets(response, scope);
-    return indexUsers(response, (user) => user.id);
-  },
-};
+});
 
-export const xUsersByUsername: Lookup<XClient, XApiUser> = {
+export const xUsersByUsername = new Lookup<XApiUser>({
   provider: X,
   name: 'usersByUsername',
   type: 'XUser',
@@ -44,40 +39,56 @@ export const xUsersByUsername: Lookup<XClient, XApiUser> = {
     expected: 'an X username (1-15 letters, digits or _)',
     normalize: (name) => name.toLowerCase(),
   },
-  maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
-  async fetch(client, usernames, scope) {
-    const response = await client.usersByUsernames(usernames, scope.fields, scope.signal, scope.credential);
-    primeIncludedTweets(response, scope);
-    // The same parameters as `GET /2/users` would have sent: cached as the user lookup's records.
-    for (const user of response.data ?? []) scope.prime(xUsers, user.id, user, scope.fields);
-    return indexUsers(response, (user) => user.username.toLowerCase());
-  },
-};
+});
 
-export const xTweets: Lookup<XClient, XApiTweet> = {
+export const xTweets = new Lookup<XApiTweet>({
   provider: X,
   name: 'tweets',
   type: 'Tweet',
   key: { isValid: (id) => X_ID_PATTERN.test(id), expected: 'an X post id (1-19 digits)' },
-  maxBatchSize: () => X_MAX_IDS_PER_CALL,
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
-  async fetch(client, ids, scope) {
-    const response = await client.tweetsByIds(ids, scope.fields, scope.signal, scope.credential);
-    // Expanded authors came with the call's `user.fields`, and without expansions of their own.
-    const authorFields = parametersOf(scope.fields, 'user.fields');
-    for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user, authorFields);
-    const found = new Map<string, XApiTweet | ProviderError>();
-    for (const tweet of response.data ?? []) found.set(tweet.id, tweet);
-    for (const problem of response.errors ?? []) {
-      const id = problem.resource_id ?? problem.value;
-      if (problem.resource_type === 'tweet' && id !== undefined) found.set(id, problemToError(problem, id));
-    }
-    return found;
-  },
-};
+});
+
+/** X's lookups made with `client`, in `runtime`: each one HTTP request for up to 100 keys. */
+export function bindXLookups(client: XClient, runtime: Runtime): void {
+  xUsers.bind(runtime, {
+    maxBatchSize: X_MAX_IDS_PER_CALL,
+    async fetch(ids, scope) {
+      const response = await client.usersByIds(ids, scope.fields, scope.signal, scope.credential);
+      primeIncludedTweets(response, scope);
+      return indexUsers(response, (user) => user.id);
+    },
+  });
+  xUsersByUsername.bind(runtime, {
+    maxBatchSize: X_MAX_IDS_PER_CALL,
+    async fetch(usernames, scope) {
+      const response = await client.usersByUsernames(usernames, scope.fields, scope.signal, scope.credential);
+      primeIncludedTweets(response, scope);
+      // The same parameters as `GET /2/users` would have sent: cached as the user lookup's records.
+      for (const user of response.data ?? []) scope.prime(xUsers, user.id, user, scope.fields);
+      return indexUsers(response, (user) => user.username.toLowerCase());
+    },
+  });
+  xTweets.bind(runtime, {
+    maxBatchSize: X_MAX_IDS_PER_CALL,
+    async fetch(ids, scope) {
+      const response = await client.tweetsByIds(ids, scope.fields, scope.signal, scope.credential);
+      // Expanded authors came with the call's `user.fields`, and without expansions of their own.
+      const authorFields = parametersOf(scope.fields, 'user.fields');
+      for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user, authorFields);
+      const found = new Map<string, XApiTweet | ProviderError>();
+      for (const tweet of response.data ?? []) found.set(tweet.id, tweet);
+      for (const problem of response.errors ?? []) {
+        const id = problem.resource_id ?? problem.value;
+        if (problem.resource_type === 'tweet' && id !== undefined) found.set(id, problemToError(problem, id));
+      }
+      return found;
+    },
+  });
+}
 
 /** Users and the per-user problems of one response, keyed as the lookup keys them. */
 function indexUsers(response: XLookupResponse<XApiUser>, keyOf: (user: XApiUser) => string): Map<string, XApiUser | ProviderError> {

@@ -1,14 +1,14 @@
 import type { Logger } from 'pino';
 import type { z } from 'zod';
-import type { CallerCredential } from '../../batching/lookup-call.js';
+import { type Clock, systemClock } from '../../core/clock.js';
+import type { RetryPolicy } from '../../core/settings.js';
+import type { CallerCredential, FieldSet } from '../../core/types.js';
 import { asCallerFailure } from '../../credentials/refused.js';
 import type { Circuit } from '../../upstream/circuit.js';
-import { type Clock, systemClock } from '../../upstream/clock.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { RateBudget } from '../../upstream/rate-budget.js';
-import { parseResetEpochSeconds, parseRetryAfter, type RetryPolicy } from '../../upstream/retry.js';
+import { parseResetEpochSeconds, parseRetryAfter } from '../../upstream/retry.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
-import type { FieldSet } from '../provider.js';
 import { X } from './id.js';
 import { queryParameters } from './plan.js';
 import { type XApiTweet, type XApiUser, type XLookupResponse, XTweetsResponse, XUsersResponse } from './wire.js';

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, configureProvider, loadConfig, providerConfig } from '../../config.js';
-import type { ConfigIO, Env } from '../provider.js';
-import type { XConfig } from './config.js';
+import { ConfigError, loadConfig } from '../../config.js';
+import type { ConfigIO, Env } from '../../core/types.js';
+import { configIn, configureWith } from '../config.test-kit.js';
+import { providers } from '../registry.js';
+import { type XConfig, xConfig } from './config.js';
 import { xProvider } from './index.js';
 
 const TOKEN = 'AAAAAAAAAAAAAAAAAAAAAMLheAAAAAAA0%2BuSeid';
@@ -16,14 +18,14 @@ const io: ConfigIO = {
 
 /** X's own outcome: its config, or `undefined` when it is not configured; a ConfigError fails the test. */
 function configure(env: Env): XConfig | undefined {
-  const outcome = configureProvider(xProvider, env, io);
+  const outcome = configureWith(() => xConfig, env, io);
   if (outcome instanceof ConfigError) throw outcome;
   return outcome as XConfig | undefined;
 }
 
 /** The problems X's schema finds in `env`. */
 function refused(env: Env): ConfigError {
-  const outcome = configureProvider(xProvider, env, io);
+  const outcome = configureWith(() => xConfig, env, io);
   expect(outcome).toBeInstanceOf(ConfigError);
   return outcome as ConfigError;
 }
@@ -31,7 +33,7 @@ function refused(env: Env): ConfigError {
 /** The problems the whole configuration finds in `env`, the core's included. */
 function configError(env: Env): ConfigError {
   try {
-    loadConfig(env, io);
+    loadConfig(providers, env, io);
   } catch (error) {
     expect(error).toBeInstanceOf(ConfigError);
     return error as ConfigError;
@@ -49,9 +51,9 @@ describe('X configuration', () => {
 
   it('is not configured, and the demo runs, when no token is set', () => {
     expect(configure({ X_API_BASE_URL: 'https://api.example.com' })).toBeUndefined();
-    const config = loadConfig({ X_API_BASE_URL: 'https://api.example.com' }, io);
+    const config = loadConfig(providers, { X_API_BASE_URL: 'https://api.example.com' }, io);
     expect(config.demo).toBe(true);
-    expect(providerConfig(config, xProvider)).toBeUndefined();
+    expect(configIn(config, xProvider, () => xConfig, { X_API_BASE_URL: 'https://api.example.com' }, io)).toBeUndefined();
   });
 
   it('treats empty values as unset', () => {
@@ -61,15 +63,18 @@ describe('X configuration', () => {
 
   it('is not configured, and the demo runs, when the token is only whitespace', () => {
     expect(configure({ X_BEARER_TOKEN: '   ' })).toBeUndefined();
-    expect(loadConfig({ X_BEARER_TOKEN: '   ' }, io).demo).toBe(true);
+    expect(loadConfig(providers, { X_BEARER_TOKEN: '   ' }, io).demo).toBe(true);
   });
 
   it('is on with a token, against the real API by default; the demo is then off', () => {
     expect(configure({ X_BEARER_TOKEN: TOKEN })).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
-    const config = loadConfig({ X_BEARER_TOKEN: TOKEN }, io);
+    const config = loadConfig(providers, { X_BEARER_TOKEN: TOKEN }, io);
     expect(config.demo).toBe(false);
-    expect(config.providers.map((p) => p.definition)).toEqual([xProvider]);
-    expect(providerConfig(config, xProvider)).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
+    expect(config.configured.map((p) => p.provider)).toEqual([xProvider]);
+    expect(configIn(config, xProvider, () => xConfig, { X_BEARER_TOKEN: TOKEN }, io)).toEqual({
+      bearerToken: TOKEN,
+      baseUrl: 'https://api.x.com',
+    });
   });
 
   it('reads X_API_BASE_URL', () => {
@@ -84,13 +89,16 @@ describe('X configuration', () => {
   });
 
   it.each(['1', 'true', 'yes'])('DEMO=%s forces the demo with a token set, keeping the X settings', (value) => {
-    const config = loadConfig({ DEMO: value, X_BEARER_TOKEN: TOKEN }, io);
+    const config = loadConfig(providers, { DEMO: value, X_BEARER_TOKEN: TOKEN }, io);
     expect(config.demo).toBe(true);
-    expect(providerConfig(config, xProvider)).toEqual({ bearerToken: TOKEN, baseUrl: 'https://api.x.com' });
+    expect(configIn(config, xProvider, () => xConfig, { DEMO: value, X_BEARER_TOKEN: TOKEN }, io)).toEqual({
+      bearerToken: TOKEN,
+      baseUrl: 'https://api.x.com',
+    });
   });
 
   it.each(['0', 'false', 'no', ''])('DEMO=%s leaves X live', (value) => {
-    expect(loadConfig({ DEMO: value, X_BEARER_TOKEN: TOKEN }, io).demo).toBe(false);
+    expect(loadConfig(providers, { DEMO: value, X_BEARER_TOKEN: TOKEN }, io).demo).toBe(false);
   });
 });
 

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { httpUrl, secret } from '../../env.js';
-import type { Env } from '../provider.js';
+import { httpUrl, secret } from '../../core/env.js';
+import type { Env } from '../../core/types.js';
 
 /** X is on when `X_BEARER_TOKEN` is set (an app-only or OAuth 2 user token). */
 export interface XConfig {

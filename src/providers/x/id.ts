@@ -1,3 +1,3 @@
-import type { ProviderId } from '../provider.js';
+import type { ProviderId } from '../../core/types.js';
 
 export const X = { name: 'x', label: 'X' } as const satisfies ProviderId;

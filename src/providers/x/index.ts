@@ -1,13 +1,13 @@
-import type { ProviderDefinition } from '../provider.js';
-import { xTweets, xUsers, xUsersByUsername } from './batch.js';
+import { defineProvider } from '../provider.js';
+import { bindXLookups, xTweets, xUsers, xUsersByUsername } from './batch.js';
 import { xCallerCredentials } from './caller-credentials.js';
 import { XClient } from './client.js';
-import { type XConfig, xConfig } from './config.js';
+import { xConfig } from './config.js';
 import { X } from './id.js';
 import { xResolvers } from './resolvers.js';
 
 /** X API v2: users by id and by username, and posts (`pinnedTweet`, `Tweet` entities). */
-export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof import('./emulator/index.js')> = {
+export const xProvider = defineProvider({
   id: X,
   config: () => xConfig,
   createClient: (config, { upstream, logger, clock, circuits, shared }) =>
@@ -22,14 +22,14 @@ export const xProvider: ProviderDefinition<'x', XConfig, XClient, never, typeof 
       budgets: shared.rateBudget(),
     }),
   closeClient: (client) => client.close(),
+  bind: bindXLookups,
   lookups: [xUsers, xUsersByUsername, xTweets],
   resolvers: xResolvers,
   idArguments: [
     { field: 'xUsers', argument: 'ids', lookup: xUsers },
     { field: 'xUsersByUsername', argument: 'usernames', lookup: xUsersByUsername },
   ],
-  emulator: () => import('./emulator/index.js'),
   // X profiles change rarely, and every call is precious (300 per 15 minutes).
   cacheTtlSeconds: 900,
   callerCredentials: xCallerCredentials,
-};
+});

@@ -2,6 +2,7 @@ import { type GraphQLSchema, parse } from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { selectedFields } from '../../plan/selected-fields.js';
 import { buildSchema } from '../../schema.js';
+import { providers } from '../registry.js';
 import { FULL_X_PLAN, planXFields, type XFieldPlan } from './plan.js';
 import { X_TWEET_FIELDS, X_USER_EXPANSIONS, X_USER_FIELDS } from './wire.js';
 
@@ -115,7 +116,7 @@ describe('planXFields', () => {
   });
 
   it('plans from a real operation through selectedFields', () => {
-    const schema: GraphQLSchema = buildSchema();
+    const schema: GraphQLSchema = buildSchema(providers);
     const document = parse(`{
       xUsers(ids: ["1"]) {
         ... on User { displayName avatarUrl }
@@ -159,7 +160,7 @@ describe('FULL_X_PLAN', () => {
   });
 
   it('covers every field any selection of the schema can produce', () => {
-    const schema = buildSchema();
+    const schema = buildSchema(providers);
     const everything = new Set<string>();
     for (const typeName of ['XUser', 'Tweet']) {
       const type = schema.getType(typeName) as { getFields(): Record<string, unknown> };

@@ -1,5 +1,4 @@
-import type { SelectedFields } from '../../plan/selected-fields.js';
-import type { FieldSet } from '../provider.js';
+import type { FieldSet, SelectedFields } from '../../core/types.js';
 import type { XTweetField, XUserExpansion, XUserField } from './wire.js';
 
 /**

@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Env, RunningEmulator } from '../../provider.js';
+import type { Env } from '../../../core/types.js';
+import type { RunningEmulator } from '../../kit.js';
 import { type Bitrix24Emulator, type Bitrix24EmulatorOptions, startBitrix24Emulator } from './server.js';
 
 /** A portal for a test: its name, whether it is reached through OAuth (else a webhook), and the emulator's options. */

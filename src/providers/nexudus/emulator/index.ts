@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RunningEmulator } from '../../provider.js';
+import type { RunningEmulator } from '../../kit.js';
 import { type NexudusEmulator, type NexudusEmulatorOptions, startNexudusEmulator } from './server.js';
 
 export const NEXUDUS_LOGIN = { username: 'ops@coworking.example', password: 'Pa55-w0rd!nexudus' };

@@ -1,6 +1,6 @@
 import type { ITelegramStorageProvider } from '@mtcute/node';
-import type { RunningEmulator } from '../../provider.js';
-import type { TelegramTransport } from '../client.js';
+import type { RunningEmulator } from '../../kit.js';
+import type { TelegramTransport } from '../transport.js';
 import { createEmulatedTelegramClient, TelegramEmulator, type TelegramEmulatorOptions } from './server.js';
 
 export interface TelegramEmulatorStartOptions extends TelegramEmulatorOptions {
@@ -15,10 +15,7 @@ export interface TelegramEmulatorStartOptions extends TelegramEmulatorOptions {
  * in process: a real mtcute client whose RPCs the emulator answers, handed to the provider as its
  * transport. The variables only make the configuration complete; nothing is sent with them.
  */
-export async function start(
-  mode: 'demo' | 'test',
-  options: TelegramEmulatorStartOptions = {},
-): Promise<RunningEmulator<TelegramTransport> & { handle: TelegramEmulator }> {
+export async function start(mode: 'demo' | 'test', options: TelegramEmulatorStartOptions = {}): Promise<RunningEmulator<TelegramEmulator>> {
   const emulator = new TelegramEmulator({ ...(mode === 'demo' ? { recordRpcs: false } : {}), ...options });
   const rpc = createEmulatedTelegramClient(emulator, { storage: options.storage });
   const transport: TelegramTransport = {

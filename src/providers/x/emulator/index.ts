@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import type { RunningEmulator } from '../../provider.js';
+import type { RunningEmulator } from '../../kit.js';
 import { startXEmulator, type XEmulator, type XEmulatorOptions } from './server.js';
 
 /** The bearer token of the test emulator (tests assert it never shows). */

@@ -1,6 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
-import type { ProviderId } from '../providers/provider.js';
+import type { ProviderId } from './types.js';
 
 /** `extensions.code` of every error this subgraph produces (README, "The schema"). */
 export type ErrorCode =

@@ -1,0 +1,187 @@
+import type DataLoader from 'dataloader';
+import type { Logger } from 'pino';
+import { ProviderError } from './errors.js';
+import type { CallerCredential, FieldSet, KeySpec, ProviderId, SelectedFields } from './types.js';
+
+/**
+ * A lookup: one upstream "get many by key" call (X's `GET /2/users`, Telegram's `users.getUsers`), in two
+ * halves. What everything but its client knows of it — its keys, the fields an operation needs of it —
+ * is the `Lookup`, defined once by its provider and named by resolvers (`context.load(xUsers, id)`). What
+ * runs it — its client's calls — is bound to it in a `Runtime` (one running app's clients) when the
+ * client is made, and reached only through `lookup.in(runtime)`, typed by the record the lookup answers:
+ * no client travels through the core, and nothing there is cast to reach one.
+ */
+
+/** One running app's clients: what lookups and providers bind their clients' calls to. A token; it holds nothing. */
+export class Runtime {
+  /** No other object passes for a runtime (a map of clients, say). */
+  readonly kind = 'runtime';
+}
+
+/** A value per runtime (a provider's client, a lookup's calls), typed: what a provider keeps for its own code to reach. */
+export class RuntimeSlot<T> {
+  readonly #values = new WeakMap<Runtime, T>();
+
+  in(runtime: Runtime): T | undefined {
+    return this.#values.get(runtime);
+  }
+
+  set(runtime: Runtime, value: T): void {
+    this.#values.set(runtime, value);
+  }
+}
+
+/** What a lookup is, as its provider defines it. */
+export interface LookupDefinition {
+  readonly provider: ProviderId;
+  /** Names the lookup in logs and cache keys (`users`, `usersByUsername`); unique within the provider. */
+  readonly name: string;
+  /**
+   * The GraphQL object type its records resolve as (`XUser`): a record that answers only some fields
+   * (stale, or incomplete) answers each field of this type whose upstream fields it was fetched with.
+   */
+  readonly type: string;
+  readonly key: KeySpec;
+  /** The upstream fields an operation that selects `selected` needs; `undefined`: everything mappable. */
+  fields(selected: SelectedFields | undefined): FieldSet;
+  /**
+   * Of a field set, the entries that shape the record itself; the others only bring other records along
+   * in the same call (X's `expansions` and the fields of what they expand). A cached record answers
+   * when it was fetched with these: what came along is looked up in its own lookup. Default: all.
+   */
+  recordFields?(fields: FieldSet): FieldSet;
+}
+
+/** What runs a lookup: its client's calls, bound to it in a runtime. */
+export interface LookupCalls<R> {
+  /** Most distinct keys one `fetch` takes; the core cuts larger batches. */
+  readonly maxBatchSize: number;
+  /**
+   * One upstream call (or, for a provider that needs it, a bounded set of calls) for distinct keys. The
+   * result is keyed by the (normalized) key; a key absent from it was not found. A whole-call failure is
+   * thrown as a ProviderError and reported at every key.
+   */
+  fetch(keys: readonly string[], scope: FetchScope): Promise<Map<string, R | ProviderError>>;
+  /**
+   * A ceiling of the lookup's own on the distinct keys one operation may ask with these fields, beyond
+   * the provider-wide MAX_IDS_PER_OPERATION: for a call that costs one upstream request per key.
+   */
+  maxKeysPerOperation?(fields: FieldSet): { limit: number; why: string } | undefined;
+  /**
+   * How a record is kept in the record cache, which may be Redis (JSON). Without one, a record is kept
+   * as it is: right for plain JSON records; a record with binary parts (MTProto's) needs its own.
+   * `decode` throws on what it cannot read (another version's entry): that is a miss.
+   */
+  readonly codec?: { encode(record: R): unknown; decode(stored: unknown): R };
+}
+
+/** What a fetch may use besides its keys. */
+export interface FetchScope {
+  /** Partitions a provider's loaders (a Bitrix24 portal); `''` when the provider has one. */
+  partition: string;
+  /** The fields this fetch asks for: at least what every operation waiting on it needs. */
+  fields: FieldSet;
+  /** Aborted when no request waits for this fetch any more: work still queued or in flight is dropped. */
+  signal: AbortSignal;
+  /**
+   * Hands a record that came along (an expansion) to another lookup, so it is not fetched again. With
+   * `fields`, the fields the other lookup's record was fetched with, it is cached too.
+   */
+  prime<P>(lookup: Lookup<P>, key: string, value: P | ProviderError, fields?: FieldSet): void;
+  /**
+   * The caller's own credential for this provider (and partition), when it sent one: the call is made
+   * with its token instead of the server's, and its `scope` is the call's `UpstreamRequest.scope`.
+   */
+  credential?: CallerCredential;
+  logger: Logger;
+}
+
+/** A lookup as resolvers, plans and the request context name it; its calls are bound per runtime. */
+export class Lookup<R> implements LookupDefinition {
+  readonly provider: ProviderId;
+  readonly name: string;
+  readonly type: string;
+  readonly key: KeySpec;
+  readonly #definition: LookupDefinition;
+  readonly #calls = new RuntimeSlot<LookupCalls<R>>();
+  /** Per request (the owner given), per partition: its loader of this lookup. */
+  readonly #loaders = new WeakMap<object, Map<string, DataLoader<string, R, string>>>();
+
+  constructor(definition: LookupDefinition) {
+    this.provider = definition.provider;
+    this.name = definition.name;
+    this.type = definition.type;
+    this.key = definition.key;
+    this.#definition = definition;
+  }
+
+  fields(selected: SelectedFields | undefined): FieldSet {
+    return this.#definition.fields(selected);
+  }
+
+  /** The fields a cached record itself must have been fetched with (`LookupDefinition.recordFields`). */
+  recordFields(fields: FieldSet): FieldSet {
+    return this.#definition.recordFields?.(fields) ?? fields;
+  }
+
+  /** The calls that run this lookup in `runtime`; undefined when its provider is not configured there. */
+  in(runtime: Runtime): LookupCalls<R> | undefined {
+    return this.#calls.in(runtime);
+  }
+
+  /** Binds this lookup, in `runtime`, to its client's calls: what a provider does once its client is made. */
+  bind(runtime: Runtime, calls: LookupCalls<R>): void {
+    this.#calls.set(runtime, calls);
+  }
+
+  /** `owner`'s loader of this lookup in `partition` (a request's: `RequestContext`), made by `make` on first use. */
+  loaderOf(owner: object, partition: string, make: () => DataLoader<string, R, string>): DataLoader<string, R, string> {
+    let byPartition = this.#loaders.get(owner);
+    if (byPartition === undefined) {
+      byPartition = new Map();
+      this.#loaders.set(owner, byPartition);
+    }
+    let loader = byPartition.get(partition);
+    if (loader === undefined) {
+      loader = make();
+      byPartition.set(partition, loader);
+    }
+    return loader;
+  }
+}
+
+/** What a resolver may ask of the request it resolves for (the generated resolver types' context). */
+export interface ResolverContext {
+  /** The record `key` names in `lookup`, within `partition` (a Bitrix24 portal); rejects with a ProviderError. */
+  load<R>(lookup: Lookup<R>, key: unknown, partition?: string): Promise<R>;
+  /** The running app the request is served by: where a provider finds what it bound (`RuntimeSlot`). */
+  readonly runtime: Runtime;
+}
+
+/**
+ * `key` as the lookup's text, or the error to answer when `spec` refuses it. An integer is taken as its
+ * decimal text, as GraphQL's `ID` coerces one (an `_entities` representation is raw JSON).
+ */
+export function checkKey(provider: ProviderId, spec: KeySpec, key: unknown): string | ProviderError {
+  const text = typeof key === 'string' ? key : Number.isSafeInteger(key) ? String(key) : undefined;
+  if (text !== undefined && spec.isValid(text)) return text;
+  const shown = shownKey(key);
+  return new ProviderError({ code: 'BAD_USER_INPUT', provider, id: shown }, `${JSON.stringify(shown)} is not ${spec.expected}`);
+}
+
+/**
+ * Any key as text an error may echo: at most a little of what was sent (enough to find it, never a
+ * megabyte of it), and never a throw: a GraphQL object literal has no prototype, so `String()` of one fails.
+ */
+export function shownKey(key: unknown): string {
+  let raw: string;
+  if (typeof key === 'string') raw = key;
+  else {
+    try {
+      raw = JSON.stringify(key) ?? typeof key;
+    } catch {
+      raw = typeof key;
+    }
+  }
+  return raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
+}
