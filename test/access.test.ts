@@ -2,10 +2,10 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Runtime } from '../src/core/lookup.js';
+import { type RunningServer, startServer } from '../src/http/server.js';
 import { providers } from '../src/providers/registry.js';
-import { type RunningServer, startServer } from '../src/server.js';
+import { startTestIssuer, type TestIssuer } from '../src/testing/jwks.js';
 import { type Harness, startHarness } from './support/harness.js';
-import { startTestIssuer, type TestIssuer } from './support/jwks.js';
 
 /**
  * Access control over HTTP (README, "Access control"): who is authenticated, what a refused field

@@ -2,8 +2,8 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Runtime } from '../src/core/lookup.js';
+import { type RunningServer, startServer } from '../src/http/server.js';
 import { providers } from '../src/providers/registry.js';
-import { type RunningServer, startServer } from '../src/server.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { xCalls } from './support/x.js';
 

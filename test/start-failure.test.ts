@@ -5,7 +5,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startApp } from '../src/app.js';
 import { loadConfig } from '../src/config.js';
 import { providers } from '../src/providers/registry.js';
-import { type OwnRedis, startOwnRedis } from './support/redis.js';
+import { type OwnRedis, startOwnRedis } from '../src/testing/redis.js';
 
 /**
  * A start that fails part-way (here: the port is taken) closes what it had started: the demo's

@@ -1,7 +1,7 @@
 import { defaultFieldResolver, GraphQLError, type GraphQLFieldResolver, type GraphQLSchema, isObjectType } from 'graphql';
 import type { Logger } from 'pino';
-import type { RequestContext } from '../context.js';
 import type { SelectedFields } from '../core/types.js';
+import type { RequestContext } from '../request/context.js';
 import type { Caller } from './caller.js';
 import type { AuthConfig } from './config.js';
 import { type AccessRule, accessRules, everyScopeOf, type Refusal, refusalOf } from './directives.js';

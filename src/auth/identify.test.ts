@@ -1,9 +1,9 @@
 import { HeaderMap } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startTestIssuer, type TestIssuer } from '../../test/support/jwks.js';
-import { captureLogs } from '../../test/support/log-capture.js';
 import type { Env } from '../core/types.js';
+import { startTestIssuer, type TestIssuer } from '../testing/jwks.js';
+import { captureLogs } from '../testing/log-capture.js';
 import { ANONYMOUS } from './caller.js';
 import { authEnv, resolveAuth } from './config.js';
 import { createIdentify } from './identify.js';

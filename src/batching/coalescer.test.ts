@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ManualClock, settle } from '../../test/support/manual-clock.js';
 import { ProviderError, WorkAbandoned } from '../core/errors.js';
 import type { FieldSet } from '../core/types.js';
+import { ManualClock, settle } from '../testing/manual-clock.js';
 import { Coalescer } from './coalescer.js';
 import type { CallTarget } from './lookup-call.js';
 import { callOf, lookupOn, request, type Upstream } from './lookups.test-kit.js';

@@ -1,13 +1,13 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../test/support/manual-clock.js';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../test/support/redis.js';
 import { type FetchClaims, type Holder, RedisFetchClaims } from '../cache/fetch-claims.js';
 import { RedisCache } from '../cache/redis-cache.js';
 import { ProviderError } from '../core/errors.js';
 import { Lookup, Runtime } from '../core/lookup.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
 import { RedisLink } from '../redis/link.js';
+import { ManualClock } from '../testing/manual-clock.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../testing/redis.js';
 import type { LookupCall, RequestSink } from './lookup-call.js';
 import { SharedLookups } from './shared-lookups.js';
 

@@ -1,8 +1,8 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../test/support/manual-clock.js';
 import { MemoryCache } from '../cache/memory-cache.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
+import { ManualClock } from '../testing/manual-clock.js';
 import type { CachePolicy } from './cache-triage.js';
 import { callOf, lookupOn, PROVIDER, type Row, request, type Upstream } from './lookups.test-kit.js';
 import { SharedLookups } from './shared-lookups.js';

@@ -1,8 +1,8 @@
 import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { deleteKeysUnder, type OwnRedis, SHARED_REDIS_URL, startOwnRedis, uniquePrefix } from '../../test/support/redis.js';
 import { RedisLink } from '../redis/link.js';
+import { deleteKeysUnder, type OwnRedis, SHARED_REDIS_URL, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import type { CacheEntry } from './entry.js';
 import { MemoryCache } from './memory-cache.js';
 import { RedisCache } from './redis-cache.js';

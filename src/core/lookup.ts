@@ -185,3 +185,14 @@ export function shownKey(key: unknown): string {
   }
   return raw.length > 64 ? `${raw.slice(0, 64)}…` : raw;
 }
+
+/**
+ * A root-field argument that carries keys of a lookup (or keys checked like one): whose, and what a valid
+ * one is. The field answers a list aligned with its arguments' items, in the order they are listed here
+ * (`telegramUsers`: the users for `ids`, then those for `usernames`).
+ */
+export interface IdArgument {
+  field: string;
+  argument: string;
+  lookup: Pick<Lookup<unknown>, 'provider' | 'key'>;
+}

@@ -2,10 +2,10 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { problemsOf } from '../core/env.js';
-import type { Lookup, Runtime } from '../core/lookup.js';
+import type { IdArgument, Lookup, Runtime } from '../core/lookup.js';
 import type { UpstreamSettings } from '../core/settings.js';
 import type { CallerHeader, ConfigIO, Env, ProviderId } from '../core/types.js';
-import type { IdArgument } from '../guard/input-guard.js';
+
 import type { Circuits } from '../upstream/circuit.js';
 import type { SharedState } from '../upstream/shared-state.js';
 

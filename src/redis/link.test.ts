@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { captureLogs } from '../../test/support/log-capture.js';
-import { freePort, type OwnRedis, startOwnRedis } from '../../test/support/redis.js';
+import { captureLogs } from '../testing/log-capture.js';
+import { freePort, type OwnRedis, startOwnRedis } from '../testing/redis.js';
 import { redisFallbacks, redisUp } from '../upstream/metrics.js';
 import { RedisLink } from './link.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { captureLogs } from '../../test/support/log-capture.js';
+import { captureLogs } from '../testing/log-capture.js';
 import { OperationTelemetry, requestIdFrom, traceIdFrom, upstreamAttemptObserver, upstreamLogger, watchUpstream } from './operation.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

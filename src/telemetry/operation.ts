@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
-import type { ApolloServerPlugin } from '@apollo/server';
 import { type Context, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Logger } from 'pino';
-import type { RequestContext } from '../context.js';
-import { type AttemptStatus, errorCode, runIn, startOperationSpan } from './tracing.js';
+import { type AttemptStatus, runIn, startOperationSpan } from './tracing.js';
 
 /**
  * What one GraphQL request leaves behind for whoever operates the subgraph (README, "Tracing and logs"):
@@ -157,31 +155,4 @@ export function upstreamLogger(signal: AbortSignal | undefined, logger: Logger):
     requestIds: requestIds.slice(0, MAX_IDS_LOGGED),
     ...(traceIds.length === 0 ? {} : { traceIds: [...new Set(traceIds)].slice(0, MAX_IDS_LOGGED) }),
   });
-}
-
-/** A GraphQL name, as an operation name must be; anything else a client sent is not repeated. */
-const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]{0,127}$/;
-
-/**
- * Tells each request's telemetry its operation and the error codes of its answer, whatever stage
- * answered it (parse and validation failures included).
- */
-export function operationTelemetryPlugin(): ApolloServerPlugin<RequestContext> {
-  return {
-    async requestDidStart() {
-      return {
-        async willSendResponse({ response, contextValue, operationName, operation, request }) {
-          const telemetry = contextValue.telemetry;
-          if (telemetry === undefined) return;
-          const name = operationName ?? request.operationName;
-          telemetry.noteOperation(
-            typeof name === 'string' && GRAPHQL_NAME.test(name) ? name : undefined,
-            operation?.operation ?? undefined,
-          );
-          if (response.body.kind !== 'single') return;
-          for (const error of response.body.singleResult.errors ?? []) telemetry.noteError(errorCode(error));
-        },
-      };
-    },
-  };
 }

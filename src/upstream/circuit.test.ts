@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { captureLogs } from '../../test/support/log-capture.js';
 import { AbandonedCall, ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
+import { captureLogs } from '../testing/log-capture.js';
 import { Circuits } from './circuit.js';
 import { registry } from './metrics.js';
 

@@ -4,11 +4,11 @@ import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
 import { type Logger, pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../test/support/manual-clock.js';
-import { rejection } from '../../test/support/rejection.js';
 import type { Clock } from '../core/clock.js';
 import { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
+import { ManualClock } from '../testing/manual-clock.js';
+import { rejection } from '../testing/rejection.js';
 import {
   header,
   path,

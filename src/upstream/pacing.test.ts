@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock, settle } from '../../test/support/manual-clock.js';
-import { seeded, simulate } from '../../test/support/pace-simulation.js';
+import { ManualClock, settle } from '../testing/manual-clock.js';
+import { seeded, simulate } from '../testing/pace-simulation.js';
 import { type Permit, RulePacer } from './pacing.js';
 
 describe('RulePacer: windows', () => {

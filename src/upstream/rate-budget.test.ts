@@ -1,16 +1,8 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../test/support/manual-clock.js';
-import {
-  deleteKeysUnder,
-  keysUnder,
-  type OwnRedis,
-  SHARED_REDIS_URL,
-  sharedRedis,
-  startOwnRedis,
-  uniquePrefix,
-} from '../../test/support/redis.js';
 import { RedisLink } from '../redis/link.js';
+import { ManualClock } from '../testing/manual-clock.js';
+import { deleteKeysUnder, keysUnder, type OwnRedis, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import { MemoryRateBudget, type RateBudgetKey, RedisRateBudget } from './rate-budget.js';
 
 /**

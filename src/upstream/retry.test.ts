@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { seeded } from '../../test/support/pace-simulation.js';
 import type { RetryPolicy } from '../core/settings.js';
+import { seeded } from '../testing/pace-simulation.js';
 import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter, retryDelayMs } from './retry.js';
 
 const policy: RetryPolicy = { maxAttempts: 5, maxTotalWaitMs: 10_000, baseDelayMs: 100 };

@@ -1,18 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogs } from '../../test/support/log-capture.js';
-import { ManualClock, settle } from '../../test/support/manual-clock.js';
-import { busiestWindow, seeded } from '../../test/support/pace-simulation.js';
-import {
-  deleteKeysUnder,
-  freePort,
-  type OwnRedis,
-  SHARED_REDIS_URL,
-  sharedRedis,
-  startOwnRedis,
-  uniquePrefix,
-} from '../../test/support/redis.js';
 import { RedisLink } from '../redis/link.js';
+import { captureLogs } from '../testing/log-capture.js';
+import { ManualClock, settle } from '../testing/manual-clock.js';
+import { busiestWindow, seeded } from '../testing/pace-simulation.js';
+import { deleteKeysUnder, freePort, type OwnRedis, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import type { PaceRule, Permit } from './pacing.js';
 import { SharedPacer, type SharedPacerOptions } from './shared-pacer.js';
 

@@ -1,11 +1,11 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogs } from '../../test/support/log-capture.js';
-import { deleteKeysUnder, freePort, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../../test/support/redis.js';
 import { systemClock } from '../core/clock.js';
 import { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
 import { RedisLink } from '../redis/link.js';
+import { captureLogs } from '../testing/log-capture.js';
+import { deleteKeysUnder, freePort, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import { SharedToken, type SharedTokenReplicas, sendWithToken, type TokenIssuer } from './shared-token.js';
 import { RedisTokenStore } from './token-store.js';
 

@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogs } from '../../test/support/log-capture.js';
-import { deleteKeysUnder, freePort, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../test/support/redis.js';
 import { RedisLink } from '../redis/link.js';
+import { captureLogs } from '../testing/log-capture.js';
+import { deleteKeysUnder, freePort, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../testing/redis.js';
 import { Sealer } from './sealed.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from './token-store.js';
 

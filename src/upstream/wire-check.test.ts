@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { captureLogs } from '../../test/support/log-capture.js';
 import { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
+import { captureLogs } from '../testing/log-capture.js';
 import { parseUpstreamBody } from './wire-check.js';
 
 const ACME: ProviderId = { name: 'acme', label: 'Acme' };

@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoXUsername } from '../../src/providers/x/emulator/demo-data.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { registry } from '../../src/upstream/metrics.js';
 import { type Harness, startHarness } from '../support/harness.js';
-import { ManualClock } from '../support/manual-clock.js';
 import { idsOf, xCalls } from '../support/x.js';
 
 /**

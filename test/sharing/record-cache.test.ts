@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { registry } from '../../src/upstream/metrics.js';
 import { type Harness, startHarness } from '../support/harness.js';
-import { ManualClock } from '../support/manual-clock.js';
 import { idsOf, xCalls } from '../support/x.js';
 
 /**

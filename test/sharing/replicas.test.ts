@@ -1,7 +1,15 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
 import { startXEmulator, type XEmulator } from '../../src/providers/x/emulator/server.js';
-import { deleteKeysUnder, keysUnder, type OwnRedis, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../support/redis.js';
+import {
+  deleteKeysUnder,
+  keysUnder,
+  type OwnRedis,
+  SHARED_REDIS_URL,
+  sharedRedis,
+  startOwnRedis,
+  uniquePrefix,
+} from '../../src/testing/redis.js';
 import { type SubgraphProcess, startSubgraphProcess } from '../support/subgraph-process.js';
 
 /**

@@ -6,8 +6,8 @@ import type { Bitrix24Fault } from '../../src/providers/bitrix24/emulator/server
 import { providers } from '../../src/providers/registry.js';
 import type { TelegramFault } from '../../src/providers/telegram/emulator/server.js';
 import { buildSchema } from '../../src/schema.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { type Harness, startHarness } from '../support/harness.js';
-import { ManualClock } from '../support/manual-clock.js';
 
 /**
  * The record cache is invisible in answers (README, "Record cache"). fast-check drives two real servers

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bitrix24Emulator, startBitrix24Emulator } from '../../src/providers/bitrix24/emulator/server.js';
 import { type NexudusEmulator, startNexudusEmulator } from '../../src/providers/nexudus/emulator/server.js';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../support/redis.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../src/testing/redis.js';
 import { type SubgraphProcess, startSubgraphProcess } from '../support/subgraph-process.js';
 
 /**

@@ -4,7 +4,7 @@ import type { Clock } from '../../src/core/clock.js';
 import { type Emulators, startEmulators } from '../../src/emulators/start.js';
 import { kits } from '../../src/providers/kits.js';
 import { providers } from '../../src/providers/registry.js';
-import { captureLogs } from './log-capture.js';
+import { captureLogs } from '../../src/testing/log-capture.js';
 
 /**
  * The real thing for tests: every provider's emulator (on loopback, or in process for Telegram) and

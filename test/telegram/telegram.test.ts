@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { demoIds, type Harness, startHarness } from '../support/harness.js';
-import { ManualClock } from '../support/manual-clock.js';
 
 /**
  * Telegram over the real server: the subgraph's client, loaders and error mapping against the

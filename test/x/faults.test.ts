@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
+import { ManualClock } from '../../src/testing/manual-clock.js';
 import { demoIds, type Harness, startHarness } from '../support/harness.js';
-import { ManualClock } from '../support/manual-clock.js';
 import { xCalls } from '../support/x.js';
 
 /**

@@ -1,8 +1,8 @@
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RequestContext } from '../../context.js';
 import { ProviderError } from '../../core/errors.js';
 import { type FetchScope, type Lookup, type LookupCalls, Runtime } from '../../core/lookup.js';
+import { RequestContext } from '../../request/context.js';
 import { bindBitrix24, bitrix24Portal, bitrix24Users, loadBitrix24User } from './batch.js';
 import type { Bitrix24Portal, Bitrix24Service, UserListOutcome } from './client.js';
 import { BITRIX24 } from './id.js';
@@ -148,7 +148,7 @@ describe('bitrix24Portal', () => {
   const context = (portals?: Bitrix24Portal[]) => {
     const runtime = new Runtime();
     if (portals !== undefined) bindBitrix24(stubService(portals), runtime);
-    return new RequestContext(runtime, logger);
+    return new RequestContext({ runtime: runtime, logger: logger });
   };
 
   it('answers PROVIDER_NOT_CONFIGURED without a service', () => {
@@ -183,7 +183,7 @@ describe('bitrix24Portal', () => {
 function contextWith(service: Bitrix24Service): RequestContext {
   const runtime = new Runtime();
   bindBitrix24(service, runtime);
-  return new RequestContext(runtime, logger);
+  return new RequestContext({ runtime: runtime, logger: logger });
 }
 
 describe('loadBitrix24User', () => {

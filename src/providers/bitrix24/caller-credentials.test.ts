@@ -1,11 +1,12 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogs } from '../../../test/support/log-capture.js';
-import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
-import { rejection } from '../../../test/support/rejection.js';
 import type { CallerCredential } from '../../core/types.js';
 import { credentialScope } from '../../credentials/read.js';
+import { captureLogs } from '../../testing/log-capture.js';
+import { type RecordingProxy, startRecordingProxy } from '../../testing/recording-proxy.js';
+import { rejection } from '../../testing/rejection.js';
 import { bitrix24CallerCredentials } from './caller-credentials.js';
-import { Bitrix24Portal, type Bitrix24Service, type PortalAccess } from './client.js';
+import { Bitrix24Portal, type Bitrix24Service } from './client.js';
+import type { PortalAccess } from './config.js';
 import { type Bitrix24Emulator, startBitrix24Emulator } from './emulator/server.js';
 import { BITRIX24 } from './id.js';
 

@@ -1,18 +1,12 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { captureLogs } from '../../../test/support/log-capture.js';
-import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
-import { rejection } from '../../../test/support/rejection.js';
 import type { ProviderError } from '../../core/errors.js';
 import type { UpstreamSettings } from '../../core/settings.js';
+import { captureLogs } from '../../testing/log-capture.js';
+import { type RecordingProxy, startRecordingProxy } from '../../testing/recording-proxy.js';
+import { rejection } from '../../testing/rejection.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
-import {
-  Bitrix24Portal,
-  Bitrix24Service,
-  classifyBitrixResponse,
-  codeForBitrixError,
-  type PortalAccess,
-  type PortalOptions,
-} from './client.js';
+import { Bitrix24Portal, Bitrix24Service, classifyBitrixResponse, codeForBitrixError, type PortalOptions } from './client.js';
+import type { PortalAccess } from './config.js';
 import { type Bitrix24Emulator, startBitrix24Emulator } from './emulator/server.js';
 
 /**

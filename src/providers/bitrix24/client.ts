@@ -10,7 +10,7 @@ import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../..
 import { type SharedState, sharedState } from '../../upstream/shared-state.js';
 import { type IssuedToken, SharedToken, sendWithToken, type TokenIssuer } from '../../upstream/shared-token.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
-import type { Bitrix24Config, PortalRate } from './config.js';
+import type { Bitrix24Config, PortalAccess, PortalRate } from './config.js';
 import { BITRIX24 } from './id.js';
 import { portalAccount, REFRESH_TOKEN_LIFETIME_MS } from './sharing.js';
 import {
@@ -21,17 +21,6 @@ import {
   BitrixTokenResponse,
   BitrixUserListResponse,
 } from './wire.js';
-
-/** How to reach one portal: its incoming webhook URL (the URL is the secret), or OAuth tokens. */
-export type PortalAccess =
-  | { kind: 'webhook'; webhookUrl: string }
-  | {
-      kind: 'oauth';
-      portalUrl: string;
-      accessToken: string;
-      /** With the app's client id and secret, lets an expired access token be renewed. */
-      refresh?: { refreshToken: string; clientId: string; clientSecret: string; oauthUrl: string };
-    };
 
 export interface PortalOptions {
   /** How GraphQL names the portal (`Bitrix24User.portal`, the `portal` argument): by default its host. */

@@ -1,7 +1,17 @@
 import { z } from 'zod';
 import { httpUrl, int, secret, text } from '../../core/env.js';
 import type { ConfigIO, Env } from '../../core/types.js';
-import type { PortalAccess } from './client.js';
+
+/** How to reach one portal: its incoming webhook URL (the URL is the secret), or OAuth tokens. */
+export type PortalAccess =
+  | { kind: 'webhook'; webhookUrl: string }
+  | {
+      kind: 'oauth';
+      portalUrl: string;
+      accessToken: string;
+      /** With the app's client id and secret, lets an expired access token be renewed. */
+      refresh?: { refreshToken: string; clientId: string; clientSecret: string; oauthUrl: string };
+    };
 
 /** A portal's own leaky bucket: `perSecond` drained, at most `burst` at once (2 and 50 on standard plans). */
 export interface PortalRate {

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { captureLogs } from '../../../test/support/log-capture.js';
-import { ManualClock } from '../../../test/support/manual-clock.js';
-import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
-import { rejection } from '../../../test/support/rejection.js';
 import type { UpstreamSettings } from '../../core/settings.js';
+import { captureLogs } from '../../testing/log-capture.js';
+import { ManualClock } from '../../testing/manual-clock.js';
+import { type RecordingProxy, startRecordingProxy } from '../../testing/recording-proxy.js';
+import { rejection } from '../../testing/rejection.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { classifyNexudusResponse, NexudusClient } from './client.js';
 import type { NexudusConfig } from './config.js';

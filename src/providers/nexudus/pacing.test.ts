@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../test/support/manual-clock.js';
-import { busiestWindow, seeded, simulate } from '../../../test/support/pace-simulation.js';
+import { ManualClock } from '../../testing/manual-clock.js';
+import { busiestWindow, seeded, simulate } from '../../testing/pace-simulation.js';
 import { RulePacer } from '../../upstream/pacing.js';
 import { NEXUDUS_PACE } from './client.js';
 

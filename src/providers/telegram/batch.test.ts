@@ -1,9 +1,9 @@
 import { Long, type tl } from '@mtcute/node';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
-import { RequestContext } from '../../context.js';
 import { ProviderError } from '../../core/errors.js';
 import { type FetchScope, type Lookup, type LookupCalls, Runtime } from '../../core/lookup.js';
+import { RequestContext } from '../../request/context.js';
 import { bindTelegramLookups, telegramUserByUsername, telegramUsers, telegramUsersByUsername } from './batch.js';
 import type { TelegramClient } from './client.js';
 import { TELEGRAM } from './id.js';
@@ -211,7 +211,7 @@ describe('telegramUserByUsername', () => {
   const context = (client?: TelegramClient) => {
     const runtime = new Runtime();
     if (client !== undefined) bindTelegramLookups(client, runtime);
-    return new RequestContext(runtime, logger);
+    return new RequestContext({ runtime: runtime, logger: logger });
   };
 
   it('refuses a malformed username before asking anything', async () => {

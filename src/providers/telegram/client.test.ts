@@ -1,12 +1,12 @@
 import { type Long, tl } from '@mtcute/node';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { captureLogs } from '../../../test/support/log-capture.js';
-import { ManualClock } from '../../../test/support/manual-clock.js';
-import { rejection } from '../../../test/support/rejection.js';
-import { RequestContext } from '../../context.js';
 import { Runtime } from '../../core/lookup.js';
 import type { UpstreamSettings } from '../../core/settings.js';
+import { RequestContext } from '../../request/context.js';
+import { captureLogs } from '../../testing/log-capture.js';
+import { ManualClock } from '../../testing/manual-clock.js';
+import { rejection } from '../../testing/rejection.js';
 import { upstreamRequests } from '../../upstream/metrics.js';
 import { bindTelegramLookups, telegramUsersByUsername } from './batch.js';
 import { classifyTelegramError, type TelegramClient } from './client.js';
@@ -109,7 +109,7 @@ describe('TelegramClient: RPCs', () => {
     const runtime = new Runtime();
     bindTelegramLookups(client, runtime);
     const [a, b] = await Promise.all(
-      [new RequestContext(runtime, silent), new RequestContext(runtime, silent)].map((ctx) =>
+      [new RequestContext({ runtime: runtime, logger: silent }), new RequestContext({ runtime: runtime, logger: silent })].map((ctx) =>
         ctx.load(telegramUsersByUsername, 'tg_user7'),
       ),
     );

@@ -1,9 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { captureLogs } from '../../../test/support/log-capture.js';
-import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
-import { rejection } from '../../../test/support/rejection.js';
 import type { CallerCredential } from '../../core/types.js';
 import { credentialScope } from '../../credentials/read.js';
+import { captureLogs } from '../../testing/log-capture.js';
+import { type RecordingProxy, startRecordingProxy } from '../../testing/recording-proxy.js';
+import { rejection } from '../../testing/rejection.js';
 import { xCallerCredentials } from './caller-credentials.js';
 import { XClient } from './client.js';
 import { startXEmulator, type XEmulator } from './emulator/server.js';

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { captureLogs } from '../../../test/support/log-capture.js';
-import { type RecordingProxy, startRecordingProxy } from '../../../test/support/recording-proxy.js';
-import { rejection } from '../../../test/support/rejection.js';
+import { captureLogs } from '../../testing/log-capture.js';
+import { type RecordingProxy, startRecordingProxy } from '../../testing/recording-proxy.js';
+import { rejection } from '../../testing/rejection.js';
 import type { UpstreamResponse } from '../../upstream/http.js';
 import { classifyXResponse, XClient, type XClientOptions } from './client.js';
 import { startXEmulator, type XEmulator } from './emulator/server.js';

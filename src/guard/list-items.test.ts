@@ -3,10 +3,9 @@ import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RequestContext } from '../context.js';
-import { Runtime } from '../core/lookup.js';
+import type { IdArgument } from '../core/lookup.js';
 import type { ProviderId } from '../core/types.js';
-import { type IdArgument, inputGuardPlugin } from './input-guard.js';
+import { listItemsPlugin } from '../plugins/list-items.js';
 
 /**
  * The input guard on a small made-up subgraph, through a real ApolloServer: which items it cuts off,
@@ -77,10 +76,10 @@ const schema = buildSubgraphSchema({
 });
 
 const logger = pino({ level: 'silent' });
-let server: ApolloServer<RequestContext>;
+let server: ApolloServer<object>;
 
 beforeAll(async () => {
-  server = new ApolloServer<RequestContext>({ schema, logger, plugins: [inputGuardPlugin(ID_ARGUMENTS, MAX_IDS)] });
+  server = new ApolloServer<object>({ schema, logger, plugins: [listItemsPlugin(ID_ARGUMENTS, MAX_IDS)] });
   await server.start();
 });
 
@@ -97,10 +96,7 @@ interface Outcome {
 /** Runs one operation; `ran` then holds the resolvers it ran. */
 async function run(query: string, variables?: Record<string, unknown>): Promise<Outcome> {
   ran = [];
-  const response: GraphQLResponse = await server.executeOperation(
-    { query, variables },
-    { contextValue: new RequestContext(new Runtime(), logger) },
-  );
+  const response: GraphQLResponse = await server.executeOperation({ query, variables }, { contextValue: {} });
   if (response.body.kind !== 'single') throw new Error('expected a single result');
   const { data, errors } = response.body.singleResult;
   return { status: response.http.status, data, errors: errors as Outcome['errors'] };
@@ -116,7 +112,7 @@ function cut(outcome: Outcome): Array<[string, Record<string, unknown>]> {
 const entities = (n: number, start = 1) => Array.from({ length: n }, (_, i) => ({ __typename: 'Widget', id: String(start + i) }));
 const beyond = { code: 'BAD_USER_INPUT', limit: 'MAX_LIST_ITEMS_PER_OPERATION', max: MAX_IDS };
 
-describe('inputGuardPlugin: the ceiling on list items per operation', () => {
+describe('listItemsPlugin: the ceiling on list items per operation', () => {
   it('allows exactly the ceiling, root lists and _entities representations added up', async () => {
     const outcome = await run(
       `query ($r: [_Any!]!) { widgets(ids: ["1", "2", "3"]) { id } _entities(representations: $r) { __typename } }`,

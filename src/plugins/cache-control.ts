@@ -1,6 +1,7 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { RequestContext } from '../context.js';
-import { type CachePolicies, cacheControlHeader } from './cache-policy.js';
+import type { Config } from '../config.js';
+import { type CachePolicies, cacheControlHeader } from '../plan/cache-policy.js';
+import type { RequestContext } from '../request/context.js';
 
 /**
  * Sets each response's `Cache-Control` header from the policy of its document (`CachePolicies`), so
@@ -25,4 +26,18 @@ export function cacheControlPlugin(policies: CachePolicies): ApolloServerPlugin<
     },
   };
   return { requestDidStart: async () => listener };
+}
+
+/**
+ * A type's `@cacheControl` hint never outlives its provider's record TTL (`<NAME>_CACHE_TTL_SECONDS`):
+ * the types a provider resolves are those of its resolver map.
+ */
+export function maxAgeCaps(config: Pick<Config, 'providers' | 'sharing'>): Map<string, number> {
+  const caps = new Map<string, number>();
+  for (const provider of config.providers) {
+    const ttlMs = config.sharing.providers.get(provider.id.name)?.ttlMs;
+    if (ttlMs === undefined) continue;
+    for (const type of Object.keys(provider.resolvers)) if (type !== 'Query') caps.set(type, Math.floor(ttlMs / 1000));
+  }
+  return caps;
 }

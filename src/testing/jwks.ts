@@ -1,5 +1,5 @@
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import { startLoopbackServer } from '../../src/emulators/loopback-server.js';
+import { startLoopbackServer } from '../emulators/loopback-server.js';
 
 /**
  * An identity provider for tests: a JWKS served on loopback (`url`), and tokens signed with its key,

@@ -1,7 +1,7 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { RequestContext } from '../context.js';
 import type { SelectedFields } from '../core/types.js';
-import { selectedFields } from './selected-fields.js';
+import { selectedFields } from '../plan/selected-fields.js';
+import type { RequestContext } from '../request/context.js';
 
 /**
  * Works out, once the operation is known and before any resolver runs, which fields it selects, so

@@ -1,18 +1,5 @@
-import type { ApolloServerPlugin } from '@apollo/server';
 import { GraphQLError, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
-import type { RequestContext } from '../context.js';
-import { type Lookup, shownKey } from '../core/lookup.js';
-
-/**
- * A root-field argument that carries keys of a lookup (or keys checked like one): whose, and what a valid
- * one is. The field answers a list aligned with its arguments' items, in the order they are listed here
- * (`telegramUsers`: the users for `ids`, then those for `usernames`).
- */
-export interface IdArgument {
-  field: string;
-  argument: string;
-  lookup: Pick<Lookup<unknown>, 'provider' | 'key'>;
-}
+import { type IdArgument, shownKey } from '../core/lookup.js';
 
 const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
 
@@ -34,17 +21,45 @@ const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
  * `maxItems` items resolved and `maxItems` errors, and never a refused request.
  *
  * Two parts: `guardListItems` wraps the schema's root fields that take lists (once, at start-up), and
- * this plugin gives each request its budget of `maxItems`.
+ * `budgetListItems` gives each request its budget of `maxItems` (`src/plugins/list-items.ts`).
  */
-export function inputGuardPlugin(idArguments: readonly IdArgument[], maxItems: number): ApolloServerPlugin<RequestContext> {
-  return {
-    async serverWillStart({ schema }) {
-      guardListItems(schema, idArguments);
-    },
-    async requestDidStart({ contextValue }) {
-      contextValue.limitListItems(maxItems);
-    },
-  };
+export class ListItemBudget {
+  private itemsLeft: number;
+  /** Errors this request may still answer for items beyond `max` (as many as the limit). */
+  private errorsLeft: number;
+
+  constructor(readonly max: number) {
+    this.itemsLeft = max;
+    this.errorsLeft = max;
+  }
+
+  /**
+   * How many of a root field's `requested` list items fit in what is left of the request's ceiling, in
+   * the order the fields run; takes them. The items beyond are answered with an error each.
+   */
+  admit(requested: number): number {
+    const admitted = Math.min(requested, this.itemsLeft);
+    this.itemsLeft -= admitted;
+    return admitted;
+  }
+
+  /**
+   * How many of `refused` items beyond the ceiling get an error of their own: at most as many in all as
+   * the ceiling, and at least one per field, so that a hostile list costs at most that many errors.
+   */
+  takeErrors(refused: number): number {
+    const errors = Math.max(1, Math.min(refused, this.errorsLeft));
+    this.errorsLeft = Math.max(0, this.errorsLeft - errors);
+    return errors;
+  }
+}
+
+/** Each request's budget, by its context: kept here, beside the only code that spends it. */
+const budgets = new WeakMap<object, ListItemBudget>();
+
+/** Gives the request whose context is `context` its budget of `maxItems` list items. */
+export function budgetListItems(context: object, maxItems: number): void {
+  budgets.set(context, new ListItemBudget(maxItems));
 }
 
 /** Root fields already wrapped, so that a schema served twice (tests) is wrapped once. */
@@ -52,10 +67,11 @@ const wrapped = new WeakSet<object>();
 
 /**
  * Wraps every root field that takes id lists (and `_entities`) so that each call takes its items from the
- * request's budget (`RequestContext.admitListItems`): the field's resolver gets the items admitted, and the
- * items cut off answer an error each, in their place at the end of the list.
+ * request's budget (`ListItemBudget.admit`): the field's resolver gets the items admitted, and the items
+ * cut off answer an error each, in their place at the end of the list. A request given no budget (a schema
+ * run without the plugin) is not cut.
  */
-function guardListItems(schema: GraphQLSchema, idArguments: readonly IdArgument[]): void {
+export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdArgument[]): void {
   const query = schema.getQueryType();
   if (query == null) return;
   const byField = new Map<string, Array<{ argument: string; lookup?: IdArgument['lookup'] }>>();
@@ -66,20 +82,21 @@ function guardListItems(schema: GraphQLSchema, idArguments: readonly IdArgument[
     const field = fields[name];
     if (field === undefined || wrapped.has(field)) continue;
     wrapped.add(field);
-    const resolve = (field.resolve ?? defaultResolve(name)) as GraphQLFieldResolver<unknown, RequestContext, Record<string, unknown>>;
+    const resolve = (field.resolve ?? defaultResolve(name)) as GraphQLFieldResolver<unknown, object, Record<string, unknown>>;
     field.resolve = (source, args, context, info) => {
       let total = 0;
       for (const { argument } of lists) {
         const value = args[argument];
         if (Array.isArray(value)) total += value.length;
       }
-      const admitted = typeof context?.admitListItems === 'function' ? context.admitListItems(total) : total;
-      if (admitted === total) return resolve(source, args, context, info);
+      const budget = budgets.get(context);
+      const admitted = budget === undefined ? total : budget.admit(total);
+      if (budget === undefined || admitted === total) return resolve(source, args, context, info);
       const cutArgs: Record<string, unknown> = { ...args };
       const refused: Array<Error | null> = [];
       const path = pathOf(info.path);
-      const max = context.listItemsLimit;
-      const errors = context.takeListItemErrors(total - admitted);
+      const max = budget.max;
+      const errors = budget.takeErrors(total - admitted);
       let left = admitted;
       withoutStacks(() => {
         for (const list of lists) {

@@ -1,4 +1,4 @@
-import type { Pacer } from '../../src/upstream/pacing.js';
+import type { Pacer } from '../upstream/pacing.js';
 import type { ManualClock } from './manual-clock.js';
 
 /**

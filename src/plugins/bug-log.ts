@@ -1,6 +1,6 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
 import { GraphQLError } from 'graphql';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from '../request/context.js';
 
 /**
  * Logs, with its stack, every error of an operation that is not an answer this subgraph meant to give:

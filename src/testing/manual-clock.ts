@@ -1,4 +1,4 @@
-import type { Clock } from '../../src/core/clock.js';
+import type { Clock } from '../core/clock.js';
 
 /**
  * A clock that moves only when a test moves it: timers fire in time order as `advance` passes them,

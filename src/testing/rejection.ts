@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { ProviderError } from '../../src/core/errors.js';
+import { ProviderError } from '../core/errors.js';
 
 /** The ProviderError `promise` fails with; the test fails if it resolves, or fails with anything else. */
 export async function rejection(promise: Promise<unknown>): Promise<ProviderError> {

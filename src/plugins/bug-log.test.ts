@@ -1,10 +1,10 @@
 import { ApolloServer } from '@apollo/server';
 import { GraphQLError } from 'graphql';
 import { expect, it } from 'vitest';
-import { captureLogs } from '../test/support/log-capture.js';
-import { bugLogPlugin } from './bug-log-plugin.js';
-import { RequestContext } from './context.js';
-import { Runtime } from './core/lookup.js';
+import { Runtime } from '../core/lookup.js';
+import { RequestContext } from '../request/context.js';
+import { captureLogs } from '../testing/log-capture.js';
+import { bugLogPlugin } from './bug-log.js';
 
 it('logs a resolver bug with its stack, and not an error given on purpose', async () => {
   const { logger, lines } = captureLogs('info');
@@ -24,7 +24,7 @@ it('logs a resolver bug with its stack, and not an error given on purpose', asyn
   try {
     const response = await server.executeOperation(
       { query: '{ broken refused }' },
-      { contextValue: new RequestContext(new Runtime(), logger) },
+      { contextValue: new RequestContext({ runtime: new Runtime(), logger: logger }) },
     );
     expect(response.body.kind === 'single' && response.body.singleResult.errors?.length).toBe(2);
   } finally {
@@ -35,5 +35,5 @@ it('logs a resolver bug with its stack, and not an error given on purpose', asyn
   expect(line.msg).toBe('an operation failed on a bug, not an upstream answer');
   expect(line.path).toEqual(['broken']);
   expect(line.err.type).toBe('TypeError');
-  expect(line.err.stack).toContain('bug-log-plugin.test.ts');
+  expect(line.err.stack).toContain('bug-log.test.ts');
 });

@@ -4,7 +4,7 @@ import type { Logger } from 'pino';
 import { z } from 'zod';
 import type { SharedLookups } from '../batching/shared-lookups.js';
 import type { KeySpec, ProviderId } from '../core/types.js';
-import { readBody, sendJson } from '../http-io.js';
+import { readBody, sendJson } from './io.js';
 
 /**
  * `POST /cache/evict` (README, "Sharing upstream calls"): removes cached records, so that a user whose

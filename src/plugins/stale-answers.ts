@@ -1,5 +1,5 @@
 import type { ApolloServerPlugin, GraphQLRequestListener } from '@apollo/server';
-import type { RequestContext } from '../context.js';
+import type { RequestContext } from '../request/context.js';
 
 /**
  * Says in the response which answers were served from the cache after they expired, because their

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
-import { escapeGlob } from '../../src/cache/redis-cache.js';
+import { escapeGlob } from '../cache/redis-cache.js';
 
 /**
  * Redis for tests. The shared one at 127.0.0.1:6379 is never stopped, flushed or reconfigured: each test

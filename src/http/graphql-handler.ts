@@ -1,0 +1,132 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type ApolloServer, HeaderMap, type HTTPGraphQLRequest } from '@apollo/server';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../request/context.js';
+import type { IncomingRequest } from '../request/context-factory.js';
+import { OperationTelemetry } from '../telemetry/operation.js';
+import type { InFlight } from './in-flight.js';
+import { readBody, sendJson } from './io.js';
+
+export interface GraphQLHandlerOptions {
+  apollo: ApolloServer<RequestContext>;
+  /** Each request's context (`src/request/context-factory.ts`). */
+  contexts: (request: IncomingRequest) => Promise<RequestContext>;
+  inFlight: InFlight;
+  /** MAX_REQUEST_BYTES and MAX_RESPONSE_BYTES. */
+  maxRequestBytes: number;
+  maxResponseBytes: number;
+  logger: Logger;
+}
+
+/**
+ * `/graphql` over plain `node:http`, through Apollo's framework-free entry point (the work of an express
+ * stack saved on every request): the request's id, span and log line whatever answers it; refused while
+ * draining; the body read up to MAX_REQUEST_BYTES; the operation run under its signal (`InFlight`); the
+ * answer refused whole when it would exceed MAX_RESPONSE_BYTES.
+ */
+export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { apollo, contexts, inFlight, maxRequestBytes, maxResponseBytes, logger } = options;
+
+  async function answer(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, telemetry: OperationTelemetry): Promise<void> {
+    const headers = new HeaderMap();
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+    }
+    let body: unknown;
+    if (req.method === 'POST') {
+      const raw = await readBody(req, maxRequestBytes);
+      if (raw === undefined) {
+        telemetry.noteError('REQUEST_TOO_LARGE');
+        return sendJson(res, 413, {
+          errors: [
+            {
+              message: `The request body exceeds ${maxRequestBytes} bytes (MAX_REQUEST_BYTES)`,
+              extensions: { code: 'REQUEST_TOO_LARGE', limit: 'MAX_REQUEST_BYTES', max: maxRequestBytes },
+            },
+          ],
+        });
+      }
+      const contentType = headers.get('content-type') ?? '';
+      if (contentType.includes('json')) {
+        try {
+          body = raw.length === 0 ? undefined : JSON.parse(raw);
+        } catch {
+          telemetry.noteError('BAD_REQUEST');
+          return sendJson(res, 400, { errors: [{ message: 'Request body is not valid JSON', extensions: { code: 'BAD_REQUEST' } }] });
+        }
+      } else {
+        body = raw;
+      }
+    }
+    const url = req.url ?? '/';
+    const question = url.indexOf('?');
+    const request: HTTPGraphQLRequest = {
+      method: (req.method ?? 'GET').toUpperCase(),
+      headers,
+      search: question >= 0 ? url.slice(question) : '',
+      body,
+    };
+    const response = await apollo.executeHTTPGraphQLRequest({
+      httpGraphQLRequest: request,
+      context: () => contexts({ headers, signal, telemetry }),
+    });
+    if (!inFlight.accepting) res.setHeader('connection', 'close'); // draining: no keep-alive past this answer
+    res.statusCode = response.status ?? 200;
+    for (const [name, value] of response.headers) res.setHeader(name, value);
+    if (response.body.kind === 'complete') {
+      const text = response.body.string;
+      if (tooLarge(text, maxResponseBytes)) {
+        telemetry.logger.warn({ maxResponseBytes }, 'answer too large; refused');
+        telemetry.noteError('RESPONSE_TOO_LARGE');
+        res.statusCode = 200;
+        res.setHeader('cache-control', 'no-store'); // Apollo's hint was for the answer this error replaces
+        res.end(responseTooLarge(maxResponseBytes));
+        return;
+      }
+      res.end(text);
+      return;
+    }
+    for await (const chunk of response.body.asyncIterator) res.write(chunk);
+    res.end();
+  }
+
+  return async (req, res) => {
+    // The request's id (echoed), its span and its one log line (README, "Tracing and logs"), whatever answers it.
+    const telemetry = new OperationTelemetry(req.headers, logger);
+    res.setHeader('x-request-id', telemetry.requestId);
+    let failed = false;
+    try {
+      await telemetry.run(async () => {
+        if (!inFlight.accepting) {
+          res.setHeader('connection', 'close');
+          telemetry.noteError('SHUTTING_DOWN');
+          return sendJson(res, 503, { errors: [{ message: 'The subgraph is shutting down', extensions: { code: 'SHUTTING_DOWN' } }] });
+        }
+        return inFlight.run(res, (signal) => answer(req, res, signal, telemetry));
+      });
+    } catch (error) {
+      failed = true;
+      throw error;
+    } finally {
+      // A handler that threw is answered 500 by the router once this returns.
+      telemetry.finish(failed && !res.headersSent ? 500 : res.statusCode);
+    }
+  };
+}
+
+/** Whether `text` is more than `maxBytes` of UTF-8, measured only when it could be. */
+function tooLarge(text: string, maxBytes: number): boolean {
+  if (text.length * 3 <= maxBytes) return false; // UTF-8 takes at most 3 bytes per UTF-16 unit
+  return Buffer.byteLength(text) > maxBytes;
+}
+
+function responseTooLarge(maxBytes: number): string {
+  return JSON.stringify({
+    errors: [
+      {
+        message: `The answer would exceed ${maxBytes} bytes (MAX_RESPONSE_BYTES): ask for fewer users or fields`,
+        extensions: { code: 'RESPONSE_TOO_LARGE', limit: 'MAX_RESPONSE_BYTES', max: maxBytes },
+      },
+    ],
+  });
+}

@@ -1,0 +1,58 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { SharedLookups } from '../batching/shared-lookups.js';
+import type { Config } from '../config.js';
+import { prefersHtml, serveGraphiQL } from '../explorer/index.js';
+import type { Circuits } from '../upstream/circuit.js';
+import { registry } from '../upstream/metrics.js';
+import { handleEvict } from './cache-evict.js';
+import type { InFlight } from './in-flight.js';
+import { sendJson } from './io.js';
+
+export interface Routes {
+  config: Pick<Config, 'explorer' | 'sharing' | 'providers'>;
+  /** `/graphql` (`src/http/graphql-handler.ts`). */
+  graphql: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+  inFlight: InFlight;
+  circuits: Circuits | undefined;
+  shared: SharedLookups | undefined;
+  logger: Logger;
+}
+
+/**
+ * The subgraph's endpoints (README, "HTTP endpoints"): `/graphql` (and `/`; a browser's page there is
+ * the explorer, `src/explorer/`), `/health`, `/ready`, `/cache/evict` and `/metrics`.
+ */
+export function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
+  const { config, graphql, inFlight, circuits, shared, logger } = routes;
+  return async (req, res) => {
+    const path = (req.url ?? '/').split('?', 1)[0];
+    switch (path) {
+      case '/graphql':
+      case '/':
+        // A browser's page (README, "Explorer"): GraphiQL, or nothing when EXPLORER=off; Apollo serves Sandbox.
+        if (config.explorer !== 'sandbox' && prefersHtml(req.method, req.headers.accept)) {
+          return config.explorer === 'graphiql' ? serveGraphiQL(req, res) : sendJson(res, 404, { error: 'not found' });
+        }
+        return graphql(req, res);
+      case '/health':
+        return sendJson(res, 200, { status: 'ok' });
+      case '/ready': {
+        // A circuit that is open does not make the subgraph unready: its other providers still answer.
+        const accepting = inFlight.accepting;
+        const body = { status: accepting ? 'ready' : 'shutting down', circuits: circuits?.states() ?? [] };
+        return sendJson(res, accepting ? 200 : 503, body);
+      }
+      case '/cache/evict':
+        return handleEvict(req, res, { adminToken: config.sharing.adminToken, shared, providers: config.providers, logger });
+      case '/metrics': {
+        const text = await registry.metrics();
+        res.writeHead(200, { 'content-type': registry.contentType });
+        res.end(text);
+        return;
+      }
+      default:
+        return sendJson(res, 404, { error: 'not found' });
+    }
+  };
+}

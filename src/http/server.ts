@@ -1,0 +1,95 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { startGraphQL } from '../apollo.js';
+import type { SharedLookups } from '../batching/shared-lookups.js';
+import type { Config } from '../config.js';
+import type { Runtime } from '../core/lookup.js';
+import { requestContexts } from '../request/context-factory.js';
+import type { Circuits } from '../upstream/circuit.js';
+import { graphqlHandler } from './graphql-handler.js';
+import { InFlight } from './in-flight.js';
+import { sendJson } from './io.js';
+import { router } from './routes.js';
+
+/**
+ * The HTTP face of the subgraph, put together: the endpoints (`routes.ts`), `/graphql` through Apollo
+ * (`graphql-handler.ts`), each GraphQL request under its signal and the drain (`in-flight.ts`), on a
+ * plain `node:http` server.
+ */
+export interface RunningServer {
+  url: string;
+  httpServer: Server;
+  /**
+   * Drains: `/ready` answers 503 and new GraphQL requests are turned away while those in flight finish
+   * (health checks are still answered); after `graceMs` what is left is cancelled. Then everything is
+   * released. Resolves whether every request finished by itself.
+   */
+  close(graceMs?: number): Promise<{ drained: boolean }>;
+}
+
+/** What the server shares with every request beyond the clients (the app makes them; a test may leave them out). */
+export interface Shared {
+  circuits?: Circuits;
+  shared?: SharedLookups;
+}
+
+export async function startServer(
+  config: Config,
+  runtime: Runtime,
+  logger: Logger,
+  { circuits, shared }: Shared = {},
+): Promise<RunningServer> {
+  const { apollo, access } = await startGraphQL(config, logger);
+  const inFlight = new InFlight(config.limits.timeoutMs);
+  const contexts = requestContexts({
+    runtime,
+    shared,
+    access,
+    credentialSources: config.providers,
+    callerHeaders: config.callerHeaders,
+    maxIdsPerProvider: config.limits.maxIdsPerProvider,
+    logger,
+  });
+  const graphql = graphqlHandler({
+    apollo,
+    contexts,
+    inFlight,
+    maxRequestBytes: config.maxRequestBytes,
+    maxResponseBytes: config.limits.maxResponseBytes,
+    logger,
+  });
+  const route = router({ config, graphql, inFlight, circuits, shared, logger });
+
+  const httpServer = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+    route(req, res).catch((error: unknown) => {
+      logger.error({ err: error }, 'request handler failed');
+      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    httpServer.once('error', reject);
+    httpServer.listen(config.port, config.host, () => resolve());
+  });
+  const address = httpServer.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+
+  return {
+    url,
+    httpServer,
+    async close(graceMs = 10_000) {
+      const draining = inFlight.drain(graceMs);
+      // Sockets kept alive between requests would hold the server open: close them now.
+      httpServer.closeIdleConnections();
+      const { drained } = await draining;
+      await new Promise<void>((resolve) => {
+        httpServer.close(() => resolve());
+        httpServer.closeAllConnections();
+      });
+      await apollo.stop();
+      return { drained };
+    },
+  };
+}
