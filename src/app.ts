@@ -12,7 +12,7 @@ import { startDemo } from './demo.js';
 import { type RunningServer, startServer } from './http/server.js';
 import { RedisLink } from './redis/link.js';
 import { createClients } from './services.js';
-import { initProviderMetrics, observeMemoryCache } from './upstream/metrics.js';
+import { initProviderMetrics, observeMemoryCache } from './telemetry/metrics.js';
 import { leaseMsFor } from './upstream/shared-pacer.js';
 
 /**

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
 import { flag, int, optionalFlag, problemsOf, secret } from './core/env.js';
-import type { UpstreamSettings } from './core/settings.js';
+import type { OperationLimits, UpstreamSettings } from './core/settings.js';
 import type { ConfigIO, Env } from './core/types.js';
 import { type CallerHeaderNames, callerHeaderSettings } from './credentials/headers.js';
 import type { Configured, Provider } from './providers/registry.js';
@@ -74,24 +74,6 @@ const settings = z.object({
   // Turns on POST /cache/evict for whoever sends it as a bearer token.
   CACHE_ADMIN_TOKEN: secret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
 });
-
-/** What one operation may cost before it runs, and while it runs (README, "Limits"). */
-export interface OperationLimits {
-  /** The whole operation's deadline: work still queued or in flight upstream is then dropped. */
-  timeoutMs: number;
-  /** Distinct ids per provider (and portal) one operation may ask for; beyond, BAD_USER_INPUT per item. */
-  maxIdsPerProvider: number;
-  /** Items of id lists and `_entities` representations, duplicates included, after coercion. */
-  maxListItems: number;
-  maxTokens: number;
-  maxDepth: number;
-  maxAliases: number;
-  /** Field selections after every fragment is expanded. */
-  maxFields: number;
-  maxRootFields: number;
-  maxDirectives: number;
-  maxResponseBytes: number;
-}
 
 /** The record cache and coalescing (README, "Sharing upstream calls"). */
 export interface SharingSettings {

@@ -1,6 +1,5 @@
 import type { Logger } from 'pino';
 import { type ProviderSetup, realIO } from './config.js';
-import { startEmulators } from './emulators/start.js';
 
 /**
  * The embedded demo (README, "Run it"): every provider's emulator (its test kit, loaded only now), started
@@ -15,7 +14,7 @@ export interface Demo {
 }
 
 export async function startDemo(logger: Logger): Promise<Demo> {
-  const { kits } = await import('./providers/kits.js');
+  const [{ kits }, { startEmulators }] = await Promise.all([import('./providers/kits.js'), import('./emulators/start.js')]);
   const emulators = await startEmulators(kits.map((kit) => ({ name: kit.provider.id.name, start: () => kit.start('demo') })));
   const setups: ProviderSetup[] = [];
   for (const { provider } of kits) {

@@ -1,7 +1,6 @@
 import { defaultFieldResolver, GraphQLError, type GraphQLFieldResolver, type GraphQLSchema, isObjectType } from 'graphql';
 import type { Logger } from 'pino';
 import type { SelectedFields } from '../core/types.js';
-import type { RequestContext } from '../request/context.js';
 import type { Caller } from './caller.js';
 import type { AuthConfig } from './config.js';
 import { type AccessRule, accessRules, everyScopeOf, type Refusal, refusalOf } from './directives.js';
@@ -36,12 +35,17 @@ export function enforceAccess(schema: GraphQLSchema, auth: AuthConfig, logger: L
   return { identify, narrow: narrower(rules), rules };
 }
 
+/** What a protected field's resolver reads of its request: who sent it. */
+interface CallerContext {
+  caller: Caller;
+}
+
 function protect(schema: GraphQLSchema, rule: AccessRule, noWayIn: boolean): void {
   const [typeName, fieldName] = rule.coordinate.split('.') as [string, string];
   const type = schema.getType(typeName);
   const field = isObjectType(type) ? type.getFields()[fieldName] : undefined;
   if (field === undefined) throw new Error(`${rule.coordinate} is not a field of the schema`);
-  const resolve: GraphQLFieldResolver<unknown, RequestContext> = field.resolve ?? defaultFieldResolver;
+  const resolve: GraphQLFieldResolver<unknown, CallerContext> = field.resolve ?? defaultFieldResolver;
   const messages: Record<Refusal, string> = {
     UNAUTHENTICATED: noWayIn
       ? `${rule.coordinate} ${requirement(rule)}, and this subgraph authenticates no caller: set AUTH_SHARED_SECRET or AUTH_JWKS_URL ` +
@@ -49,7 +53,7 @@ function protect(schema: GraphQLSchema, rule: AccessRule, noWayIn: boolean): voi
       : `${rule.coordinate} ${requirement(rule)}`,
     FORBIDDEN: `${rule.coordinate} ${requirement(rule)}, which this caller's credentials do not grant`,
   };
-  field.resolve = (source, args, context: RequestContext, info) => {
+  field.resolve = (source, args, context: CallerContext, info) => {
     const refusal = refusalOf(rule, context.caller);
     if (refusal !== undefined) throw new GraphQLError(messages[refusal], { extensions: { code: refusal, field: rule.coordinate } });
     return resolve(source, args, context, info);

@@ -4,7 +4,7 @@ import type { RecordCache } from '../cache/record-cache.js';
 import type { Clock } from '../core/clock.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
-import { cacheRequests } from '../upstream/metrics.js';
+import { cacheRequests } from '../telemetry/metrics.js';
 import type { CallTarget, LookupCall } from './lookup-call.js';
 
 /**

@@ -4,8 +4,8 @@ import type { Clock } from '../core/clock.js';
 import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../core/errors.js';
 import type { Lookup } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
+import { coalescedIds, upstreamBatchSize } from '../telemetry/metrics.js';
 import { watchUpstream } from '../telemetry/operation.js';
-import { coalescedIds, upstreamBatchSize } from '../upstream/metrics.js';
 import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
 
 /**

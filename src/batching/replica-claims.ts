@@ -1,7 +1,7 @@
 import type { FetchClaims } from '../cache/fetch-claims.js';
 import { type Clock, sleep } from '../core/clock.js';
 import { abandoned } from '../core/errors.js';
-import { coalescedIds } from '../upstream/metrics.js';
+import { coalescedIds } from '../telemetry/metrics.js';
 import type { CacheTriage, CacheVisit } from './cache-triage.js';
 import type { Coalescer } from './coalescer.js';
 

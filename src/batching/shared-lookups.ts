@@ -4,7 +4,7 @@ import type { RecordCache } from '../cache/record-cache.js';
 import type { Clock } from '../core/clock.js';
 import type { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
-import { resolutions } from '../upstream/metrics.js';
+import { resolutions } from '../telemetry/metrics.js';
 import { type CachePolicy, CacheTriage } from './cache-triage.js';
 import { Coalescer } from './coalescer.js';
 import type { LookupCall } from './lookup-call.js';

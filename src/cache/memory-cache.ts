@@ -156,7 +156,7 @@ export class MemoryCache implements RecordCache {
     // lone surrogate would come back from UTF-8 changed: a key that recycling could not find, a message
     // not the one stored.
     const hash = hashKey(key);
-    if (!(staleUntil > now) || !wellFormed(key) || (missing?.message !== undefined && !wellFormed(missing.message))) {
+    if (!(staleUntil > now) || !key.isWellFormed() || (missing?.message !== undefined && !missing.message.isWellFormed())) {
       this.forget(key, hash);
       return;
     }
@@ -190,7 +190,7 @@ export class MemoryCache implements RecordCache {
     const at = this.used[id]!;
     const slab = this.slabs[id]!;
     const keyBytes = writeKey(slab, key, at + HEADER);
-    const length = HEADER + keyBytes + (text === undefined ? 0 : (slab as unknown as Utf8Writer).utf8Write(text, at + HEADER + keyBytes));
+    const length = HEADER + keyBytes + (text === undefined ? 0 : slab.utf8Write(text, at + HEADER + keyBytes));
     const words = this.words[id]!;
     const doubles = this.doubles[id]!;
     words[at >>> 2] = length;
@@ -403,21 +403,21 @@ const SLABS_PER_CACHE = 16;
 const MIN_SLAB_BYTES = 4 * 1024;
 const MAX_SLAB_BYTES = 1024 * 1024;
 
-/** `String.prototype.isWellFormed` (Node 20), not yet in TypeScript's ES2023 library. */
-function wellFormed(text: string): boolean {
-  return (text as unknown as { isWellFormed(): boolean }).isWellFormed();
-}
-
-/** Buffer's own UTF-8 writer, which `write` calls after checking its arguments (ours are checked). */
-interface Utf8Writer {
-  utf8Write(text: string, offset: number): number;
+declare global {
+  interface Buffer {
+    /**
+     * Buffer's own UTF-8 writer, which `write` calls after checking its arguments and encoding name
+     * (ours are checked): on every Buffer since Node 0.x, absent from @types/node.
+     */
+    utf8Write(text: string, offset: number): number;
+  }
 }
 
 /** A key's UTF-8 bytes at `at`: an ASCII key (the usual) byte by byte, sparing a native call; any other by `utf8Write`. */
 function writeKey(slab: Buffer, key: string, at: number): number {
   for (let i = 0; i < key.length; i++) {
     const unit = key.charCodeAt(i);
-    if (unit > 0x7f) return (slab as unknown as Utf8Writer).utf8Write(key, at);
+    if (unit > 0x7f) return slab.utf8Write(key, at);
     slab[at + i] = unit;
   }
   return key.length;

@@ -26,3 +26,21 @@ export interface CircuitSettings {
   /** How long an open circuit refuses calls before it lets one through to try. */
   coolDownMs: number;
 }
+
+/** What one operation may cost before it runs, and while it runs (README, "Limits"). */
+export interface OperationLimits {
+  /** The whole operation's deadline: work still queued or in flight upstream is then dropped. */
+  timeoutMs: number;
+  /** Distinct ids per provider (and portal) one operation may ask for; beyond, BAD_USER_INPUT per item. */
+  maxIdsPerProvider: number;
+  /** Items of id lists and `_entities` representations, duplicates included, after coercion. */
+  maxListItems: number;
+  maxTokens: number;
+  maxDepth: number;
+  maxAliases: number;
+  /** Field selections after every fragment is expanded. */
+  maxFields: number;
+  maxRootFields: number;
+  maxDirectives: number;
+  maxResponseBytes: number;
+}

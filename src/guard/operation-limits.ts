@@ -10,7 +10,7 @@ import {
   type ValidationContext,
   type ValidationRule,
 } from 'graphql';
-import type { OperationLimits } from '../config.js';
+import type { OperationLimits } from '../core/settings.js';
 
 /**
  * What an operation may cost, checked before it runs, as validation rules: a refused operation answers

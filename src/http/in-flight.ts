@@ -1,7 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { WorkAbandoned } from '../core/errors.js';
-import { operationsInFlight } from '../upstream/metrics.js';
+import { operationsInFlight } from '../telemetry/metrics.js';
 
 /**
  * The GraphQL requests in progress, each under an abort signal: its deadline (OPERATION_TIMEOUT_MS), its

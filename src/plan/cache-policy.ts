@@ -64,14 +64,14 @@ export class CachePolicies {
       if (hint?.scope === 'PRIVATE') scope = 'PRIVATE';
     };
     const typeInfo = new TypeInfo(this.schema);
-    const roots = new Set([this.schema.getQueryType(), this.schema.getMutationType(), this.schema.getSubscriptionType()]);
+    const roots = new Set<unknown>([this.schema.getQueryType(), this.schema.getMutationType(), this.schema.getSubscriptionType()]);
     visit(
       document,
       visitWithTypeInfo(typeInfo, {
         [Kind.FIELD]: (node) => {
           const parent = typeInfo.getParentType();
           const field = typeInfo.getFieldDef();
-          const atRoot = parent !== null && roots.has(parent as never);
+          const atRoot = parent !== null && roots.has(parent);
           if (node.name.value === '__typename') return;
           if (field === null || field === undefined || node.name.value.startsWith('__')) {
             // Introspection (`__schema`, `__type`) or a field the document invented (validation refuses it).

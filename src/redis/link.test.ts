@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { redisFallbacks, redisUp } from '../telemetry/metrics.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { freePort, type OwnRedis, startOwnRedis } from '../testing/redis.js';
-import { redisFallbacks, redisUp } from '../upstream/metrics.js';
 import { RedisLink } from './link.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Redis, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
-import { redisFallbacks, redisUp } from '../upstream/metrics.js';
+import { redisFallbacks, redisUp } from '../telemetry/metrics.js';
 
 /**
  * The subgraph's one connection to Redis (README, "Sharing upstream calls"), when `REDIS_URL` is set:

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AbandonedCall, ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
+import { registry } from '../telemetry/metrics.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { Circuits } from './circuit.js';
-import { registry } from './metrics.js';
 
 /** cockatiel times the open period with Date.now(): only Date is faked, so nothing else changes. */
 afterEach(() => vi.useRealTimers());

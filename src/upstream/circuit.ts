@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { AbandonedCall, ProviderError } from '../core/errors.js';
 import type { CircuitSettings } from '../core/settings.js';
 import type { ProviderId } from '../core/types.js';
-import { circuitState } from './metrics.js';
+import { circuitState } from '../telemetry/metrics.js';
 
 /**
  * A circuit breaker per upstream and scope (an account, a portal): after `failures` calls in a row

@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../core/clock.js';
 import { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
+import { registry, upstreamRequests } from '../telemetry/metrics.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { rejection } from '../testing/rejection.js';
 import {
@@ -18,7 +19,6 @@ import {
   type UpstreamResponse,
   type Verdict,
 } from './http.js';
-import { registry, upstreamRequests } from './metrics.js';
 import { RulePacer } from './pacing.js';
 import { MemoryRateBudget } from './rate-budget.js';
 import { parseResetEpochSeconds, parseRetryAfter } from './retry.js';

@@ -1,6 +1,6 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { registry } from '../../src/upstream/metrics.js';
+import { registry } from '../../src/telemetry/metrics.js';
 import { type GqlResult, type Harness, startHarness } from '../support/harness.js';
 import { idsOf, xCalls } from '../support/x.js';
 

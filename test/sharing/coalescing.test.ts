@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { demoXUsername } from '../../src/providers/x/emulator/demo-data.js';
+import { registry } from '../../src/telemetry/metrics.js';
 import { ManualClock } from '../../src/testing/manual-clock.js';
-import { registry } from '../../src/upstream/metrics.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { idsOf, xCalls } from '../support/x.js';
 

@@ -1,6 +1,6 @@
-import { mapConcurrently } from '../../batching/map-concurrently.js';
 import { IncompleteRecord, ProviderError } from '../../core/errors.js';
 import { Lookup, type Runtime } from '../../core/lookup.js';
+import { mapConcurrently } from '../../upstream/map-concurrently.js';
 import type { NexudusClient } from './client.js';
 import { NEXUDUS } from './id.js';
 import { NEXUDUS_ID_PATTERN, type NexudusUserRecord } from './wire.js';

@@ -4,11 +4,11 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { abandoned } from '../../core/errors.js';
 import type { RetryPolicy } from '../../core/settings.js';
+import { countUpstreamRequest, upstreamDuration } from '../../telemetry/metrics.js';
 import { upstreamAttemptObserver, upstreamLogger } from '../../telemetry/operation.js';
 import { type AttemptStatus, traceUpstreamCall } from '../../telemetry/tracing.js';
 import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import type { Circuit } from '../../upstream/circuit.js';
-import { countUpstreamRequest, upstreamDuration } from '../../upstream/metrics.js';
 import { TELEGRAM } from './id.js';
 import type { TelegramRpc } from './transport.js';
 import type { TelegramApiUser } from './wire.js';
@@ -149,15 +149,13 @@ export class TelegramClient {
     };
     const started = performance.now();
     try {
-      const value = (await rpc.call(
-        request as tl.RpcMethod as never,
-        {
-          floodSleepThreshold: 0,
-          maxRetryCount: 0,
-          timeout: timeoutMs,
-          abortSignal: signal,
-        } as never,
-      )) as tl.RpcCallReturn[M];
+      const message: tl.RpcMethod = request;
+      const value = (await rpc.call<tl.RpcMethod>(message, {
+        floodSleepThreshold: 0,
+        maxRetryCount: 0,
+        timeout: timeoutMs,
+        abortSignal: signal,
+      })) as tl.RpcCallReturn[M];
       count(200);
       upstreamDuration.observe({ provider: TELEGRAM.name, method }, (performance.now() - started) / 1000);
       return { ok: true, value };

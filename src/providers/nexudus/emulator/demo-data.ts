@@ -160,7 +160,7 @@ function emptyValue(field: NexudusPartialField): false | null | 0 | [] {
 
 /** `user` as the batch endpoint sends it: every NEXUDUS_PARTIAL_FIELDS field emptied, the rest kept. */
 export function partialNexudusUser(user: NexudusApiUser): NexudusApiUser {
-  const partial: Record<string, unknown> = { ...user };
-  for (const field of NEXUDUS_PARTIAL_FIELDS) partial[field] = emptyValue(field);
-  return partial as unknown as NexudusApiUser;
+  const emptied: Record<string, unknown> = {};
+  for (const field of NEXUDUS_PARTIAL_FIELDS) emptied[field] = emptyValue(field);
+  return Object.assign({ ...user }, emptied);
 }

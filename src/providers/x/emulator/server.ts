@@ -321,15 +321,19 @@ function csvSet(value: string | null): Set<string> {
 function projectUser(user: XApiUser, fields: ReadonlySet<string>): XApiUser {
   const out: XApiUser = { id: user.id, name: user.name, username: user.username };
   for (const key of USER_OPTIONAL_KEYS) {
-    if (fields.has(key) && user[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = user[key];
+    if (fields.has(key) && user[key] !== undefined) copyField(user, out, key);
   }
   return out;
+}
+
+function copyField<T, K extends keyof T>(from: T, to: T, key: K): void {
+  to[key] = from[key];
 }
 
 function projectTweet(tweet: XApiTweet, fields: ReadonlySet<string>): XApiTweet {
   const out: XApiTweet = { edit_history_tweet_ids: tweet.edit_history_tweet_ids ?? [tweet.id], id: tweet.id, text: tweet.text };
   for (const key of TWEET_OPTIONAL_KEYS) {
-    if (fields.has(key) && tweet[key] !== undefined) (out as unknown as Record<string, unknown>)[key] = tweet[key];
+    if (fields.has(key) && tweet[key] !== undefined) copyField(tweet, out, key);
   }
   return out;
 }
