@@ -20,9 +20,9 @@ const LAYERS = [
   { name: 'edge', path: '^src/(plugins|http)/|^src/[^/]+[.]ts$', holds: 'Apollo plugins, the HTTP server, configuration, start-up' },
 ];
 
-/** Test kits: emulators, kits, test support. Beside the layers, never imported by layered code (but the demo's dynamic import). */
+/** Test kits: emulators, kits and their conformance data, test support. Beside the layers, never imported by layered code (but the demo's dynamic import). */
 const TEST_KITS =
-  '^src/emulators/|^src/providers/[^/]+/emulator/|^src/providers/kits?[.]ts$|^src/providers/[^/]+/kit[.]ts$|^src/testing/|[.]test-kit[.]ts$';
+  '^src/emulators/|^src/providers/[^/]+/emulator/|^src/providers/kits?[.]ts$|^src/providers/[^/]+/(kit|conformance)[.]ts$|^src/testing/|[.]test-kit[.]ts$';
 /** Tests and benchmarks: they may import anything. */
 const TESTS = '[.]test[.]ts$|^test/|^bench/|^scripts/';
 

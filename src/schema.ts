@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
@@ -17,18 +17,22 @@ export function schemaDirectory(): string {
   throw new Error('schema/ not found next to src/ or dist/');
 }
 
-export function loadTypeDefs(): string {
+/**
+ * The subgraph's SDL for `providers`: what every provider shares (`schema/users.graphql`: the `User`
+ * interface, `Query`, the `Provider` enum) and each provider's own types and root fields.
+ */
+export function loadTypeDefs(providers: readonly Pick<Provider, 'id' | 'typeDefs'>[]): string {
   const dir = schemaDirectory();
-  return readdirSync(dir)
-    .filter((file) => file.endsWith('.graphql'))
-    .sort((a, b) => (a === 'users.graphql' ? -1 : b === 'users.graphql' ? 1 : a.localeCompare(b)))
-    .map((file) => readFileSync(join(dir, file), 'utf8'))
-    .join('\n');
+  const own = providers.map((provider) => provider.typeDefs ?? readFileSync(join(dir, `${provider.id.name}.graphql`), 'utf8'));
+  return [readFileSync(join(dir, 'users.graphql'), 'utf8'), ...own].join('\n');
 }
 
 /** The executable schema of `providers` (the registry's): `schema/`'s SDL with every provider's resolvers. */
 export function buildSchema(providers: readonly Provider[]): GraphQLSchema {
-  const schema = buildSubgraphSchema({ typeDefs: parse(loadTypeDefs()), resolvers: mergeResolvers(providers.map((p) => p.resolvers)) });
+  const schema = buildSubgraphSchema({
+    typeDefs: parse(loadTypeDefs(providers)),
+    resolvers: mergeResolvers(providers.map((p) => p.resolvers)),
+  });
   resolveEntitiesOneByOne(schema);
   // A record served stale or incomplete answers only the fields it was fetched with (README, "Record cache").
   guardPartialRecords(

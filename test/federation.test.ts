@@ -6,6 +6,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import { parse } from 'graphql';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { providers } from '../src/providers/registry.js';
 import { loadTypeDefs } from '../src/schema.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { withoutAccessDirectives } from './support/posts-subgraph.js';
@@ -104,7 +105,7 @@ beforeAll(async () => {
 
   // The schema as it is composes, and the supergraph carries its access rules for Apollo Router to enforce.
   const withRules = composeServices([
-    { name: 'users', url: `${h.url}/graphql`, typeDefs: parse(loadTypeDefs()) },
+    { name: 'users', url: `${h.url}/graphql`, typeDefs: parse(loadTypeDefs(providers)) },
     { name: 'posts', url: posts.url, typeDefs: parse(POSTS_SDL) },
   ]);
   expect(withRules.errors).toBeUndefined();
@@ -115,7 +116,7 @@ beforeAll(async () => {
   // https://specs.apollo.dev/authenticated/v0.1 is for: SECURITY but is unsupported"). Behind it, the
   // subgraph enforces them itself (README, "Access control"): the gateway gets the schema without them.
   const composed = composeServices([
-    { name: 'users', url: `${h.url}/graphql`, typeDefs: withoutAccessDirectives(parse(loadTypeDefs())) },
+    { name: 'users', url: `${h.url}/graphql`, typeDefs: withoutAccessDirectives(parse(loadTypeDefs(providers))) },
     { name: 'posts', url: posts.url, typeDefs: parse(POSTS_SDL) },
   ]);
   if (composed.errors) {

@@ -56,6 +56,11 @@ export interface ProviderDefinition<Config, Client> {
   readonly lookups: readonly Lookup<unknown>[];
   /** Its resolvers: the generated `Resolvers` type, as the schema builder merges them. */
   readonly resolvers: object;
+  /**
+   * The SDL of its types and root fields. By default the file `schema/<id.name>.graphql`, which codegen
+   * types its resolvers from; given here only by a provider that lives outside this repository's schema.
+   */
+  readonly typeDefs?: string;
   /** Root-field arguments that carry keys of one of `lookups`. */
   readonly idArguments: readonly IdArgument[];
   /** How long its records stay fresh in the record cache unless `<NAME>_CACHE_TTL_SECONDS` says otherwise. */
@@ -89,6 +94,7 @@ export interface Provider {
   readonly id: ProviderId;
   readonly lookups: readonly Lookup<unknown>[];
   readonly resolvers: object;
+  readonly typeDefs?: string;
   readonly idArguments: readonly IdArgument[];
   readonly cacheTtlSeconds: number;
   readonly callerCredentials?: {
@@ -114,13 +120,14 @@ export interface Configured {
 
 /** The `Provider` a folder's definition makes: its config and client types stay inside. */
 export function defineProvider<Config, Client>(definition: ProviderDefinition<Config, Client>): Provider {
-  const { id, lookups, resolvers, idArguments, cacheTtlSeconds, callerCredentials } = definition;
+  const { id, lookups, resolvers, typeDefs, idArguments, cacheTtlSeconds, callerCredentials } = definition;
   // The client each runtime started, for `callerCredentials.read`.
   const clients = new WeakMap<Runtime, Client>();
   return {
     id,
     lookups,
     resolvers,
+    ...(typeDefs === undefined ? {} : { typeDefs }),
     idArguments,
     cacheTtlSeconds,
     ...(callerCredentials === undefined

@@ -51,16 +51,6 @@ describe('one webhook portal', () => {
     ]);
   });
 
-  it('asks AVATAR_HR=Y only when avatarHr is selected', async () => {
-    const without = await h.gql('{ bitrix24Users(ids: ["1"]) { avatar avatarUrl } }');
-    expect(without.body.data.bitrix24Users[0].avatar).toMatch(/^https:/);
-    expect(portal.requests[0]!.avatarHr).toBe(false);
-    h.reset();
-    const withHr = await h.gql('{ bitrix24Users(ids: ["1"]) { avatarHr } }');
-    expect(withHr.body.data.bitrix24Users[0].avatarHr).toMatch(/_hr\.png$/);
-    expect(portal.requests[0]!.avatarHr).toBe(true);
-  });
-
   it("maps Bitrix's empty values and dates: '' and false become null, ATOM dates ISO in UTC", async () => {
     const { body } = await h.gql(`{ bitrix24Users(ids: ["7", "8", "6"]) {
       id idle lastActivityDate mobileLastDate desktopLastDate absent avatar birthday departmentIds
@@ -101,32 +91,6 @@ describe('one webhook portal', () => {
     expect(body.errors!.every((e) => e.extensions!.code === 'UNAUTHENTICATED')).toBe(true);
     expect(body.data.bitrix24Users.filter((u: unknown) => u !== null)).toHaveLength(70);
     expect(portal.requests).toHaveLength(1);
-  });
-
-  it('_entities by (portal, id)', async () => {
-    const { body } = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on Bitrix24User { id portal firstName } } }', {
-      r: [
-        { __typename: 'Bitrix24User', portal: 'portal-a', id: '5' },
-        { __typename: 'Bitrix24User', portal: 'nope', id: '6' },
-      ],
-    });
-    expect(body.data._entities[0]).toEqual({ id: '5', portal: 'portal-a', firstName: 'Demo' });
-    expect(body.data._entities[1]).toBeNull();
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'bitrix24', id: '6' });
-    expect(portal.requests).toHaveLength(1);
-  });
-
-  it('a bad id fails alone and is never sent: Bitrix24 ids are positive 32-bit integers', async () => {
-    const { status, body } = await h.gql(usersQuery, { ids: ['1', '0', 'x', '2147483647', '2147483648'] });
-    expect(status).toBe(200);
-    expect(body.data.bitrix24Users.map((user: { id: string } | null) => user?.id ?? null)).toEqual(['1', null, null, null, null]);
-    expect(body.errors!.map((e) => [e.path![1], e.extensions!.code]).sort()).toEqual([
-      [1, 'BAD_USER_INPUT'],
-      [2, 'BAD_USER_INPUT'],
-      [3, 'NOT_FOUND'], // the largest id Bitrix24 can have is asked, and is not a demo user
-      [4, 'BAD_USER_INPUT'],
-    ]);
-    expect(portal.requests.map((r) => r.ids)).toEqual([[1, 2147483647]]);
   });
 
   it('the webhook secret appears in no response, log line or metric', async () => {

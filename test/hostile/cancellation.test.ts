@@ -22,24 +22,7 @@ async function operationsInFlight(harness: Harness): Promise<number> {
   return Number(/^users_subgraph_operations_in_flight (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-describe('the operation deadline (OPERATION_TIMEOUT_MS)', () => {
-  it('ends an upstream call still waiting for its answer: DEADLINE_EXCEEDED there, and the rest of the operation kept', async () => {
-    h = await startHarness({
-      emulators: { x: { latencyMs: 5_000 } },
-      env: { OPERATION_TIMEOUT_MS: '300', UPSTREAM_TIMEOUT_MS: '10000', UPSTREAM_MAX_ATTEMPTS: '3' },
-    });
-    const { status, body } = await h.gql('{ xUsers(ids: ["1", "2"]) { id } bitrix24Users(ids: ["3"]) { id } }');
-    expect(status).toBe(200);
-    expect(body.data).toEqual({ xUsers: [null, null], bitrix24Users: [{ id: '3' }] });
-    expect(body.errors!.map((e) => e.extensions)).toEqual([
-      { code: 'DEADLINE_EXCEEDED', provider: 'x', id: '1' },
-      { code: 'DEADLINE_EXCEEDED', provider: 'x', id: '2' },
-    ]);
-    expect(body.errors![0]!.message).toBe("X: no answer within the operation's deadline of 300 ms (OPERATION_TIMEOUT_MS)");
-    // One attempt, never answered, and no retry after the deadline.
-    expect(h.emulator('x').requests.map((r) => r.status)).toEqual([0]);
-  });
-});
+// The operation's deadline (OPERATION_TIMEOUT_MS) for every provider: the conformance suite, test/conformance/.
 
 describe('a client that goes away', () => {
   it('drops its queued and in-flight upstream calls: nothing more is sent for it, and the next client is not kept waiting', async () => {

@@ -88,32 +88,6 @@ describe('with a username and password', () => {
     expect(calls(h, 'token')[0]!.grantType).toBe('refresh_token');
   });
 
-  it('a bad id fails alone and is never sent', async () => {
-    const { status, body } = await h.gql(query, { ids: ['1', 'abc', '0', '1/../2'] });
-    expect(status).toBe(200);
-    expect(body.data.nexudusUsers.map((user: { id: string } | null) => user?.id ?? null)).toEqual(['1', null, null, null]);
-    expect(body.errors!.map((e) => e.extensions)).toEqual([
-      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: 'abc' },
-      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '0' },
-      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '1/../2' },
-    ]);
-    expect(calls(h, 'list').map((r) => r.ids)).toEqual([[1]]);
-    expect(calls(h, 'single')).toHaveLength(0);
-  });
-
-  it('_entities for NexudusUser', async () => {
-    const { body } = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on NexudusUser { id fullName } } }', {
-      r: [
-        { __typename: 'NexudusUser', id: '42' },
-        { __typename: 'NexudusUser', id: '43' },
-      ],
-    });
-    expect(body.data._entities).toEqual([
-      { id: '42', fullName: 'Demo User 42' },
-      { id: '43', fullName: 'Demo User 43' },
-    ]);
-  });
-
   it('credentials and tokens appear in no response, log line or metric', async () => {
     h.emulator('nexudus').expireTokens();
     const { body } = await h.gql(query, { ids: ['1', '999999'] });

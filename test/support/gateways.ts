@@ -7,6 +7,7 @@ import { startStandaloneServer } from '@apollo/server/standalone';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { createGatewayRuntime } from '@graphql-hive/gateway';
 import { parse } from 'graphql';
+import { providers } from '../../src/providers/registry.js';
 import { loadTypeDefs } from '../../src/schema.js';
 import { POSTS_SDL, withoutAccessDirectives } from './posts-subgraph.js';
 
@@ -63,7 +64,7 @@ export interface Subgraphs {
 
 /** The supergraph of both subgraphs; `forApolloGateway` drops the access directives Apollo Gateway refuses. */
 export function composeSupergraph({ usersUrl, postsUrl }: Subgraphs, forApolloGateway: boolean): string {
-  const users = parse(loadTypeDefs());
+  const users = parse(loadTypeDefs(providers));
   const composed = composeServices([
     { name: 'users', url: usersUrl, typeDefs: forApolloGateway ? withoutAccessDirectives(users) : users },
     { name: 'posts', url: postsUrl, typeDefs: parse(POSTS_SDL) },

@@ -2,8 +2,9 @@ import { type App, startApp } from '../../src/app.js';
 import { loadConfig } from '../../src/config.js';
 import type { Clock } from '../../src/core/clock.js';
 import { type Emulators, startEmulators } from '../../src/emulators/start.js';
+import type { ProviderKit } from '../../src/providers/kit.js';
 import { kits } from '../../src/providers/kits.js';
-import { providers } from '../../src/providers/registry.js';
+import type { Provider } from '../../src/providers/registry.js';
 import { captureLogs } from '../../src/testing/log-capture.js';
 
 /**
@@ -34,6 +35,10 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** The clock of the providers' clients (waits, pacing, tokens); the system's unless a test moves its own. */
   clock?: Clock;
+  /** The test kits whose emulators start, each pointing its provider at it (default: every kit of the registry). */
+  kits?: readonly ProviderKit[];
+  /** The providers the subgraph serves (default: those of `kits`); one without a running emulator is not configured. */
+  providers?: readonly Provider[];
 }
 
 export interface Harness {
@@ -57,10 +62,10 @@ export interface GqlResult<T> {
 
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
   const chosen: Partial<Record<string, unknown>> = options.emulators ?? {};
+  const started: readonly ProviderKit[] = options.kits ?? kits;
+  const served = options.providers ?? started.map((kit) => kit.provider);
   // Each kit started with the options the test chose for it (typed per provider by `EmulatorOptions`).
-  const emulators = await startEmulators(
-    kits.map((kit) => ({ name: kit.name, start: () => kit.start('test', chosen[kit.name] as never) })),
-  );
+  const emulators = await startEmulators(started.map((kit) => ({ name: kit.name, start: () => kit.start('test', chosen[kit.name]) })));
   const { logger, lines: logs } = captureLogs('debug');
   let app: App;
   try {
@@ -75,13 +80,13 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     if (!Object.keys(env).some((name) => name.startsWith('AUTH_'))) env.AUTH_PERSONAL_DATA = 'open';
     // The record cache is off unless a test turns it on: the call-count tests count what each operation
     // asks upstream, and an answer cached by an earlier case would hide it.
-    for (const provider of providers) env[`${provider.id.name.toUpperCase()}_CACHE`] ??= '0';
+    for (const provider of served) env[`${provider.id.name.toUpperCase()}_CACHE`] ??= '0';
     // Every operation runs compiled from its first run (a server compiles a document when it comes again):
     // the tests hold the compiled queries to every answer; GRAPHQL_EXECUTOR=graphql-js runs them on graphql-js.
     env.GRAPHQL_COMPILE_AFTER_RUNS ??= '0';
     env.GRAPHQL_COMPILE_BUDGET_MS ??= '1000000';
     env.GRAPHQL_EXECUTOR ??= process.env.GRAPHQL_EXECUTOR;
-    const config = loadConfig(providers, env);
+    const config = loadConfig(served, env);
     app = await startApp(config, logger, { transports: emulators.transports, clock: options.clock });
   } catch (error) {
     await emulators.close();

@@ -16,18 +16,6 @@ describe('as a bot (the demo set-up)', () => {
   afterAll(() => h.close());
   beforeEach(() => h.reset());
 
-  it('120 ids -> 2 users.getUsers RPCs, results aligned with the input', async () => {
-    const ids = demoIds(120, 1000);
-    const { body } = await h.gql('query($ids: [ID!]) { telegramUsers(ids: $ids) { id username } }', { ids });
-    expect(body.errors).toBeUndefined();
-    expect(body.data.telegramUsers.map((u: any) => u.id)).toEqual(ids);
-    expect(body.data.telegramUsers.map((u: any) => u.username)).toEqual(ids.map((id) => `tg_user${id}`));
-    const calls = rpcs(h);
-    expect(calls).toHaveLength(2);
-    expect(calls.map((c) => c.ids!.length).sort((a, b) => a - b)).toEqual([20, 100]);
-    expect(new Set(calls.flatMap((c) => c.ids!)).size).toBe(120);
-  });
-
   it('an unknown id and a userEmpty are null with NOT_FOUND at their index; duplicates are asked once', async () => {
     const { body } = await h.gql('{ telegramUsers(ids: ["5", "20000", "4242", "5"]) { id } }');
     expect(body.data.telegramUsers).toEqual([{ id: '5' }, null, null, { id: '5' }]);
@@ -94,16 +82,6 @@ describe('as a bot (the demo set-up)', () => {
     expect(rpcs(h, 'contacts.resolveUsername')).toHaveLength(0);
     expect(rpcs(h)).toHaveLength(1);
     expect(rpcs(h)[0]!.ids!.sort()).toEqual([1, 2, 3, 4]);
-  });
-
-  it('150 _entities representations -> 2 RPCs', async () => {
-    const ids = demoIds(150, 3000);
-    const { body } = await h.gql('query($r: [_Any!]!) { _entities(representations: $r) { ... on TelegramUser { id firstName } } }', {
-      r: ids.map((id) => ({ __typename: 'TelegramUser', id })),
-    });
-    expect(body.errors).toBeUndefined();
-    expect(body.data._entities.map((e: any) => e.id)).toEqual(ids);
-    expect(rpcs(h)).toHaveLength(2);
   });
 
   it('malformed ids and usernames are refused before any RPC', async () => {
