@@ -12,7 +12,7 @@ import { ReplicaClaims } from './replica-claims.js';
 
 /**
  * The layer under every request's loaders, shared by all requests of the process and, through Redis,
- * by every replica (README, "How a lookup travels"). A request's batch of keys for one lookup travels:
+ * by every replica (docs/architecture.md, "How a lookup travels"). A request's batch of keys for one lookup travels:
  *
  * 1. **cache triage** (`cache-triage.ts`): fresh entries that have every field needed answer; the others
  *    are noted (to grow, or to answer stale);

@@ -6,6 +6,7 @@ import type { IdArgument, Lookup, Runtime } from '../core/lookup.js';
 import type { UpstreamSettings } from '../core/settings.js';
 import type { CallerHeader, ConfigIO, Env, ProviderId } from '../core/types.js';
 
+import type { CredentialSource } from '../credentials/read.js';
 import type { Circuits } from '../upstream/circuit.js';
 import type { SharedState } from '../upstream/shared-state.js';
 
@@ -97,18 +98,8 @@ export interface Provider {
   readonly typeDefs?: string;
   readonly idArguments: readonly IdArgument[];
   readonly cacheTtlSeconds: number;
-  readonly callerCredentials?: {
-    readonly headers: Readonly<Record<string, CallerHeader>>;
-    /** `CallerCredentialSpec.read` with the client the provider runs with in `runtime`; undefined when it runs in none. */
-    readerIn(
-      runtime: Runtime,
-    ):
-      | ((
-          values: Readonly<Partial<Record<string, string>>>,
-          names: Readonly<Record<string, string>>,
-        ) => ReadonlyMap<string, string> | { problem: string })
-      | undefined;
-  };
+  /** Its caller credentials' headers, and `CallerCredentialSpec.read` with the client it runs with in a runtime. */
+  readonly callerCredentials?: CredentialSource['callerCredentials'];
   /** Its environment variables: how to start it, `undefined` when none of its credentials are set, or the problems. */
   configure(env: Env, io: ConfigIO): Configured | undefined | { problems: string[] };
 }

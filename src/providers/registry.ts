@@ -6,7 +6,7 @@ import { xProvider } from './x/index.js';
 
 /**
  * The providers this subgraph serves, in the order they are configured, started and listed. Adding a
- * provider is one line here, one in `kits.ts`, its folder, and its schema file (README, "Adding a provider").
+ * provider is one line here, one in `kits.ts`, its folder, and its schema file (docs/architecture.md, "Adding a provider").
  */
 export const providers: readonly Provider[] = [xProvider, telegramProvider, bitrix24Provider, nexudusProvider];
 

@@ -5,7 +5,7 @@ import { acmeKit } from './acme/kit.js';
 import { describeConformance } from './suite.js';
 
 /**
- * The README's "Adding a provider", followed for a provider that exists only here (`acme/`): its folder's
+ * "Adding a provider" (README, docs/architecture.md), followed for a provider that exists only here (`acme/`): its folder's
  * worth of code (the provider from the contract, an emulator, its conformance data), registered beside the
  * registry's own, and the conformance suite runs for it as it does for them; no test was written for it.
  */

@@ -9,7 +9,7 @@ import { parseUpstreamBody } from '../../../src/upstream/wire-check.js';
 
 /**
  * Acme, a throw-away provider that lives only in this test: a folder's worth of provider written from the
- * contract (`defineProvider`) and the upstream layer alone, as the README's "Adding a provider" says, to
+ * contract (`defineProvider`) and the upstream layer alone, as "Adding a provider" in docs/architecture.md says, to
  * show that the conformance suite runs for a provider the registry gains without a test of its own.
  *
  * Its API: `GET /v1/people?ids=1,2&fields=email,title` with `Authorization: Token <key>` answers
