@@ -73,7 +73,27 @@ export interface LookupCalls<R> {
    * `decode` throws on what it cannot read (another version's entry): that is a miss.
    */
   readonly codec?: { encode(record: R): unknown; decode(stored: unknown): R };
+  /**
+   * What the upstream allows this lookup's calls under credential `scope` ('' for the server's own): the
+   * budget planner takes a permit of it before each call (`src/batching/planner.ts`); `partition` as in
+   * `FetchScope` (a Bitrix24 portal). Without one, calls
+   * go as soon as their batch closes, whatever the upstream allows.
+   */
+  budget?(scope: string, partition: string): CallBudget;
 }
+
+/**
+ * What an upstream allows one lookup's calls under one credential scope, asked before a call goes:
+ * `window`, while its window has calls left (a full batch, or one whose oldest key is due); `paced`, only
+ * at the pace the window sustains until it resets (a batch that is not full). Implementations:
+ * `src/upstream/call-budget.ts`.
+ */
+export interface CallBudget {
+  take(kind: 'window' | 'paced'): Permit | Promise<Permit>;
+}
+
+/** A permit, or when to ask again; `exhausted`: the window has no call left before `retryInMs`. */
+export type Permit = { granted: true } | { granted: false; retryInMs: number; exhausted: boolean };
 
 /** What a fetch may use besides its keys. */
 export interface FetchScope {
