@@ -71,6 +71,7 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
     ...(claims === undefined ? {} : { claims }),
     policy: (provider) => policies.get(provider.name) ?? OFF,
     windowMs: sharing.coalesceWindowMs,
+    hold: { maxHoldMs: config.upstream.planner.maxHoldMs, maxQueuedKeys: config.upstream.planner.maxQueuedIds },
     clock,
     logger,
   });
@@ -97,7 +98,7 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
     }
     initProviderMetrics(config.providers.map((provider) => provider.id.name));
     const shared = createSharedLookups(config, logger, options.clock, redis);
-    const server = await startServer(config, running.runtime, logger, { circuits: running.circuits, shared });
+    const server = await startServer(config, running.runtime, logger, { circuits: running.circuits, budgets: running.budgets, shared });
     logger.info({ endpoint: `${server.url}/graphql` }, 'users-subgraph ready');
     return {
       url: server.url,

@@ -90,6 +90,7 @@ describe('loadConfig defaults', () => {
         connections: 32,
         retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 100 },
         circuit: { failures: 5, coolDownMs: 30_000 },
+        planner: { maxHoldMs: 2_000, maxQueuedIds: 10_000 },
       },
       providers,
       configured: [],
@@ -153,6 +154,8 @@ describe('loadConfig defaults', () => {
       CACHE_STALE_SECONDS: '30',
       CACHE_MISSING_TTL_SECONDS: '5',
       COALESCE_WINDOW_MS: '0',
+      UPSTREAM_MAX_HOLD_MS: '5000',
+      UPSTREAM_MAX_QUEUED_IDS: '500',
     });
     expect(config).toEqual({
       port: 8080,
@@ -198,6 +201,7 @@ describe('loadConfig defaults', () => {
         connections: 8,
         retry: { maxAttempts: 5, maxTotalWaitMs: 0, baseDelayMs: 100 },
         circuit: { failures: 3, coolDownMs: 1000 },
+        planner: { maxHoldMs: 5000, maxQueuedIds: 500 },
       },
       providers,
       configured: [],

@@ -5,7 +5,9 @@ import { systemClock } from './core/clock.js';
 import { Runtime } from './core/lookup.js';
 import type { UpstreamSettings } from './core/settings.js';
 import type { RedisLink } from './redis/link.js';
+import { observeBudgets } from './telemetry/metrics.js';
 import { Circuits } from './upstream/circuit.js';
+import type { BudgetReading } from './upstream/shared-state.js';
 import { sharedState } from './upstream/shared-state.js';
 
 /** The configured providers, started: their lookups bound in `runtime`, their circuits, and how to stop them. */
@@ -14,6 +16,8 @@ export interface RunningClients {
   /** The names of the providers that started. */
   started: ReadonlySet<string>;
   circuits: Circuits;
+  /** The upstream windows of the server's own credentials as the budget planner knows them, now (`/ready`, `/metrics`). */
+  budgets(): Promise<BudgetReading[]>;
   close(): Promise<void>;
 }
 
@@ -34,7 +38,10 @@ export async function createClients(
   // What replicas share (pacing, budgets, tokens): in Redis when there is one; a provider never sees which.
   const shared = sharedState(redis, upstream, clock, logger);
   const started = new Set<string>();
-  const closers: Array<() => Promise<void>> = [];
+  const budgets = () => shared.budgets();
+  // users_subgraph_upstream_budget_remaining reads them at each scrape, while the clients run.
+  const unobserve = observeBudgets(budgets);
+  const closers: Array<() => Promise<void>> = [async () => unobserve()];
   const close = () => Promise.all(closers.map((closeOne) => closeOne())).then(() => undefined);
   try {
     for (const { provider, configured } of setups) {
@@ -50,5 +57,5 @@ export async function createClients(
     await close();
     throw error;
   }
-  return { runtime, started, circuits, close };
+  return { runtime, started, circuits, budgets, close };
 }

@@ -30,6 +30,23 @@ describe('endpoints', () => {
     );
   });
 
+  it("/ready and /metrics show X's window as the budget planner knows it, from X's own headers", async () => {
+    await h.gql('{ xUsers(ids: ["1"]) { id } }');
+    const { budgets } = (await (await fetch(`${h.url}/ready`)).json()) as {
+      budgets: Array<{ provider: string; label: string; limit: number; remaining: number; resetInMs: number }>;
+    };
+    const users = budgets.find((budget) => budget.provider === 'x' && budget.label === 'GET /2/users');
+    const seen = h.emulator('x').requests.filter((request) => request.path === '/2/users').length;
+    expect(users).toMatchObject({ limit: 300, remaining: 300 - seen });
+    expect(users!.resetInMs).toBeGreaterThan(0);
+    expect(users!.resetInMs).toBeLessThanOrEqual(900_000);
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    expect(text).toContain(`users_subgraph_upstream_budget_remaining{provider="x",method="GET /2/users"} ${300 - seen}`);
+    for (const name of ['upstream_batch_fill_ratio', 'upstream_hold_seconds', 'upstream_budget_refusals_total']) {
+      expect(text).toContain(`# TYPE users_subgraph_${name}`);
+    }
+  });
+
   it('/metrics is Prometheus text with the contract metrics', async () => {
     await h.gql('{ xUsers(ids: ["1"]) { id } }');
     const res = await fetch(`${h.url}/metrics`);

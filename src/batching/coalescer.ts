@@ -4,9 +4,10 @@ import type { Clock } from '../core/clock.js';
 import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../core/errors.js';
 import type { Lookup } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
-import { coalescedIds, upstreamBatchSize } from '../telemetry/metrics.js';
+import { batchFill, coalescedIds, heldSeconds, plannerRefusals, upstreamBatchSize } from '../telemetry/metrics.js';
 import { watchUpstream } from '../telemetry/operation.js';
 import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
+import { Planner, type PlannerQueue, type SendReason } from './planner.js';
 
 /**
  * Coalescing: the keys that concurrent requests ask of one lookup, in one credential scope and
@@ -24,6 +25,12 @@ import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
 export interface CoalescerOptions {
   /** How long keys wait for others before their call goes (ms); 0: only those asked in the same turn. */
   windowMs: number;
+  /**
+   * The budget planner's limits (`planner.ts`), for lookups whose calls have a budget: how long a key waits
+   * at most for its call to fill (UPSTREAM_MAX_HOLD_MS), and how many keys one queue holds at most
+   * (UPSTREAM_MAX_QUEUED_IDS; beyond, a key answers RATE_LIMITED at once).
+   */
+  hold?: { maxHoldMs: number; maxQueuedKeys: number };
   clock: Clock;
   logger: Logger;
   onAnswers?(target: CallTarget, fields: FieldSet, answers: ReadonlyMap<string, unknown>): void;
@@ -83,10 +90,11 @@ interface Waiter {
   reject(error: unknown): void;
 }
 
-/** A key waiting for its call to go: who waits for it, and the fields they need. */
+/** A key waiting for its call to go: who waits for it, the fields they need, and since when (the clock's ms). */
 interface PendingKey {
   fields: Set<string>;
   waiters: Set<Waiter>;
+  since: number;
 }
 
 /** A call on its way upstream, for some keys, with some fields. */
@@ -103,11 +111,14 @@ interface Prime {
   fields: FieldSet | undefined;
 }
 
-class Group {
+class Group implements PlannerQueue {
+  /** Keys waiting for their call, oldest first (a Map keeps insertion order). */
   private readonly pending = new Map<string, PendingKey>();
   private readonly inFlight = new Map<string, Flight>();
   private cancelTimer: (() => void) | undefined;
   private readonly maxBatchSize: number;
+  /** When the lookup's calls have a budget: what decides when each call goes. */
+  private readonly planner: Planner | undefined;
 
   constructor(
     /** What every call of the group is made with: never a request's own context, which must not outlive it. */
@@ -116,6 +127,55 @@ class Group {
     private readonly onIdle: () => void,
   ) {
     this.maxBatchSize = target.calls.maxBatchSize;
+    const budget = options.hold && target.calls.budget?.(target.credential?.scope ?? '', target.partition);
+    this.planner =
+      budget &&
+      options.hold &&
+      new Planner(this, budget, {
+        maxBatchSize: this.maxBatchSize,
+        windowMs: options.windowMs,
+        maxHoldMs: options.hold.maxHoldMs,
+        clock: options.clock,
+      });
+  }
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  oldestSince(): number | undefined {
+    for (const entry of this.pending.values()) return entry.since;
+    return undefined;
+  }
+
+  send(reason: SendReason): void {
+    this.flush(this.maxBatchSize, reason);
+  }
+
+  refuse(since: number, retryInMs: number): void {
+    const { provider } = this.target.lookup;
+    const retryAfter = Math.max(1, Math.ceil(retryInMs / 1000));
+    let refused = 0;
+    for (const [key, entry] of this.pending) {
+      if (entry.since > since) break;
+      this.pending.delete(key);
+      refused++;
+      const error = new ProviderError({ code: 'RATE_LIMITED', provider, id: key, retryAfter });
+      for (const waiter of entry.waiters) this.answer(waiter, key, error);
+    }
+    if (refused > 0) plannerRefusals.inc({ provider: provider.name, reason: 'exhausted' }, refused);
+    this.dropIfIdle();
+  }
+
+  /** Gives `waiter` its answer for `key`; resolves it once it has every answer. */
+  private answer(waiter: Waiter, key: string, value: unknown): void {
+    if (waiter.settled) return;
+    waiter.answers.set(key, value);
+    waiter.outstanding -= 1;
+    if (waiter.outstanding <= 0) {
+      waiter.settled = true;
+      waiter.resolve(waiter.answers);
+    }
   }
 
   request(
@@ -139,6 +199,7 @@ class Group {
         reject,
       };
       let joined = 0;
+      const full: string[] = [];
       for (const key of keys) {
         const more = grow?.get(key);
         const need = more === undefined ? call.fields : union(call.fields, more);
@@ -153,7 +214,12 @@ class Group {
         }
         let entry = this.pending.get(key);
         if (entry === undefined) {
-          entry = { fields: new Set(), waiters: new Set() };
+          if (this.options.hold !== undefined && this.planner !== undefined && this.pending.size >= this.options.hold.maxQueuedKeys) {
+            // The queue is full: this key answers at once rather than wait behind a backlog the budget cannot clear.
+            full.push(key);
+            continue;
+          }
+          entry = { fields: new Set(), waiters: new Set(), since: this.options.clock.now() };
           this.pending.set(key, entry);
         } else if (!entry.waiters.has(waiter)) {
           joined++;
@@ -163,6 +229,12 @@ class Group {
       }
       if (joined > 0) coalescedIds.inc({ provider: call.lookup.provider.name }, joined);
       signal.addEventListener('abort', onAbort, { once: true });
+      if (full.length > 0) {
+        const { provider } = call.lookup;
+        plannerRefusals.inc({ provider: provider.name, reason: 'queue_full' }, full.length);
+        const retryAfter = Math.max(1, Math.ceil((this.options.hold?.maxHoldMs ?? 1000) / 1000));
+        for (const key of full) this.answer(waiter, key, new ProviderError({ code: 'RATE_LIMITED', provider, id: key, retryAfter }));
+      }
       this.schedule();
     });
   }
@@ -171,13 +243,17 @@ class Group {
     return this.pending.has(key) || this.inFlight.has(key);
   }
 
-  /** Sends full chunks at once, the rest when the window closes. */
+  /** Sends full chunks at once, the rest when the window closes; with a budget, as the planner decides. */
   private schedule(): void {
-    while (this.pending.size >= this.maxBatchSize) this.flush(this.maxBatchSize);
+    if (this.planner !== undefined) {
+      if (this.pending.size > 0) this.planner.poke();
+      return;
+    }
+    while (this.pending.size >= this.maxBatchSize) this.flush(this.maxBatchSize, 'unplanned');
     if (this.pending.size === 0 || this.cancelTimer !== undefined) return;
     const go = () => {
       this.cancelTimer = undefined;
-      while (this.pending.size > 0) this.flush(this.maxBatchSize);
+      while (this.pending.size > 0) this.flush(this.maxBatchSize, 'unplanned');
     };
     if (this.options.windowMs <= 0) {
       // Only the keys asked for in this turn of the event loop: the same request's batch, and others'.
@@ -189,13 +265,17 @@ class Group {
   }
 
   /** Sends one call for up to `size` pending keys, asking for the union of the fields their requests need. */
-  private flush(size: number): void {
+  private flush(size: number, reason: SendReason | 'unplanned'): void {
     const taken: Array<[string, PendingKey]> = [];
     for (const pending of this.pending) {
       if (taken.length === size) break;
       taken.push(pending);
     }
     if (taken.length === 0) return;
+    const provider = this.target.lookup.provider.name;
+    batchFill.observe({ provider, reason }, taken.length / this.maxBatchSize);
+    const now = this.options.clock.now();
+    for (const [, entry] of taken) heldSeconds.observe({ provider }, Math.max(0, now - entry.since) / 1000);
     const fields = new Set<string>();
     const waiters = new Map<Waiter, string[]>();
     for (const [key, entry] of taken) {
@@ -226,10 +306,10 @@ class Group {
       },
     });
     for (const key of keys) this.inFlight.set(key, flight);
-    void this.send(keys, flight);
+    void this.call(keys, flight);
   }
 
-  private async send(keys: string[], flight: Flight): Promise<void> {
+  private async call(keys: string[], flight: Flight): Promise<void> {
     const { lookup, calls, partition, credential } = this.target;
     const { logger } = this.options;
     const provider = lookup.provider;
@@ -256,6 +336,8 @@ class Group {
       if (this.inFlight.get(key) === flight) this.inFlight.delete(key);
       if (!answers.has(key)) answers.set(key, new ProviderError({ code: 'NOT_FOUND', provider, id: key }));
     }
+    // The answer may have told the budget more (X's remaining calls): what waits may go now.
+    if (this.planner !== undefined && this.pending.size > 0) this.planner.poke();
     this.dropIfIdle();
 
     this.options.onAnswers?.(this.target, flight.fields, answers);
@@ -266,18 +348,14 @@ class Group {
     for (const [waiter, mine] of flight.waiters) {
       if (waiter.settled) continue;
       for (const prime of primes) waiter.sink.prime(prime.lookup, prime.key, prime.value, partition);
-      for (const key of mine) waiter.answers.set(key, answers.get(key));
-      waiter.outstanding -= mine.length;
-      if (waiter.outstanding <= 0) {
-        waiter.settled = true;
-        waiter.resolve(waiter.answers);
-      }
+      for (const key of mine) this.answer(waiter, key, answers.get(key));
     }
   }
 
   /** Nothing pending, nothing in flight: the group forgets itself (a later request makes a new one). */
   private dropIfIdle(): void {
-    if (this.pending.size === 0 && this.inFlight.size === 0 && this.cancelTimer === undefined) this.onIdle();
+    if (this.pending.size === 0) this.planner?.stop();
+    if (this.pending.size === 0 && this.inFlight.size === 0 && this.cancelTimer === undefined && !this.planner?.busy) this.onIdle();
   }
 
   /** A request that went away stops waiting; a call no one waits for any more is dropped. */
@@ -293,6 +371,7 @@ class Group {
       this.cancelTimer();
       this.cancelTimer = undefined;
     }
+    if (this.pending.size === 0) this.planner?.stop();
     for (const flight of new Set(this.inFlight.values())) {
       if (!flight.waiters.delete(waiter)) continue;
       if ([...flight.waiters.keys()].every((other) => other.settled)) {

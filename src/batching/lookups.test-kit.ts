@@ -36,6 +36,8 @@ export interface TestLookupOptions {
   name?: string;
   key?: Partial<KeySpec>;
   codec?: LookupCalls<Row>['codec'];
+  /** What the upstream allows its calls (the budget planner's input). */
+  budget?: LookupCalls<Row>['budget'];
   /** Where it is bound (another lookup's, for one that primes it). */
   runtime?: Runtime;
   /** Runs around the upstream's answer (a lookup that primes another). */
@@ -76,6 +78,7 @@ export function lookupOn(upstream: Upstream, options: TestLookupOptions = {}): T
     maxBatchSize: options.maxBatchSize ?? 3,
     fetch: (keys, scope) => (options.fetch === undefined ? answer(keys, scope) : options.fetch(keys, scope, () => answer(keys, scope))),
     ...(options.codec === undefined ? {} : { codec: options.codec }),
+    ...(options.budget === undefined ? {} : { budget: options.budget }),
   };
   const runtime = options.runtime ?? new Runtime();
   lookup.bind(runtime, calls);

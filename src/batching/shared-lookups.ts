@@ -37,6 +37,8 @@ export interface SharedLookupsOptions {
   keyPrefix?: string;
   /** Who fetches what among the replicas (Redis): so that two replicas' misses of one key make one call. */
   claims?: FetchClaims;
+  /** The budget planner's limits, for lookups whose calls have a budget (`planner.ts`); none: every call goes when its batch closes. */
+  hold?: { maxHoldMs: number; maxQueuedKeys: number };
 }
 
 export class SharedLookups {
@@ -49,6 +51,7 @@ export class SharedLookups {
     this.triage = new CacheTriage({ cache, policy, clock, logger, ...(keyPrefix === undefined ? {} : { keyPrefix }) });
     this.coalescer = new Coalescer({
       windowMs,
+      ...(options.hold === undefined ? {} : { hold: options.hold }),
       clock,
       logger,
       onAnswers: (target, fields, answers) => this.triage.store(target, fields, answers),

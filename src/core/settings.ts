@@ -9,6 +9,15 @@ export interface UpstreamSettings {
   connections: number;
   retry: RetryPolicy;
   circuit: CircuitSettings;
+  /** The budget planner's limits (docs/upstream-budget.md). */
+  planner: PlannerSettings;
+}
+
+export interface PlannerSettings {
+  /** How long an id waits at most for its upstream call to fill when the budget is scarce (UPSTREAM_MAX_HOLD_MS). */
+  maxHoldMs: number;
+  /** Ids one queue (a lookup, credential scope and partition) holds at most; beyond, RATE_LIMITED at once (UPSTREAM_MAX_QUEUED_IDS). */
+  maxQueuedIds: number;
 }
 
 export interface RetryPolicy {

@@ -5,6 +5,7 @@ import type { Config } from '../config.js';
 import { prefersHtml, serveGraphiQL } from '../explorer/index.js';
 import { registry } from '../telemetry/metrics.js';
 import type { Circuits } from '../upstream/circuit.js';
+import type { BudgetReading } from '../upstream/shared-state.js';
 import { handleEvict } from './cache-evict.js';
 import type { InFlight } from './in-flight.js';
 import { sendJson } from './io.js';
@@ -15,6 +16,8 @@ export interface Routes {
   graphql: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   inFlight: InFlight;
   circuits: Circuits | undefined;
+  /** The upstream windows of the server's own credentials as the budget planner knows them (`/ready`). */
+  budgets: (() => Promise<BudgetReading[]>) | undefined;
   shared: SharedLookups | undefined;
   logger: Logger;
 }
@@ -24,7 +27,7 @@ export interface Routes {
  * the explorer, `src/explorer/`), `/health`, `/ready`, `/cache/evict` and `/metrics`.
  */
 export function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { config, graphql, inFlight, circuits, shared, logger } = routes;
+  const { config, graphql, inFlight, circuits, budgets, shared, logger } = routes;
   return async (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     switch (path) {
@@ -40,7 +43,12 @@ export function router(routes: Routes): (req: IncomingMessage, res: ServerRespon
       case '/ready': {
         // A circuit that is open does not make the subgraph unready: its other providers still answer.
         const accepting = inFlight.accepting;
-        const body = { status: accepting ? 'ready' : 'shutting down', circuits: circuits?.states() ?? [] };
+        // Nor does a spent upstream window: its lookups answer RATE_LIMITED with retryAfter until the reset.
+        const body = {
+          status: accepting ? 'ready' : 'shutting down',
+          circuits: circuits?.states() ?? [],
+          budgets: (await budgets?.()) ?? [],
+        };
         return sendJson(res, accepting ? 200 : 503, body);
       }
       case '/cache/evict':

@@ -7,6 +7,7 @@ import type { Config } from '../config.js';
 import type { Runtime } from '../core/lookup.js';
 import { requestContexts } from '../request/context-factory.js';
 import type { Circuits } from '../upstream/circuit.js';
+import type { BudgetReading } from '../upstream/shared-state.js';
 import { graphqlHandler } from './graphql-handler.js';
 import { InFlight } from './in-flight.js';
 import { sendJson } from './io.js';
@@ -31,6 +32,8 @@ export interface RunningServer {
 /** What the server shares with every request beyond the clients (the app makes them; a test may leave them out). */
 export interface Shared {
   circuits?: Circuits;
+  /** The upstream windows of the server's own credentials, for `/ready`. */
+  budgets?: () => Promise<BudgetReading[]>;
   shared?: SharedLookups;
 }
 
@@ -38,7 +41,7 @@ export async function startServer(
   config: Config,
   runtime: Runtime,
   logger: Logger,
-  { circuits, shared }: Shared = {},
+  { circuits, budgets, shared }: Shared = {},
 ): Promise<RunningServer> {
   const { apollo, access } = await startGraphQL(config, logger);
   const inFlight = new InFlight(config.limits.timeoutMs);
@@ -59,7 +62,7 @@ export async function startServer(
     maxResponseBytes: config.limits.maxResponseBytes,
     logger,
   });
-  const route = router({ config, graphql, inFlight, circuits, shared, logger });
+  const route = router({ config, graphql, inFlight, circuits, budgets, shared, logger });
 
   const httpServer = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
     route(req, res).catch((error: unknown) => {

@@ -23,6 +23,50 @@ export const upstreamBatchSize = new Histogram({
   registers: [registry],
 });
 
+export const batchFill = new Histogram({
+  name: 'users_subgraph_upstream_batch_fill_ratio',
+  help: 'Ids per upstream call over the most it may carry, by why it went: full, paced (the budget could afford it), due (its oldest id had waited UPSTREAM_MAX_HOLD_MS), or unplanned (no budget).',
+  labelNames: ['provider', 'reason'] as const,
+  buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 0.75, 0.9, 1],
+  registers: [registry],
+});
+
+export const heldSeconds = new Histogram({
+  name: 'users_subgraph_upstream_hold_seconds',
+  help: 'How long an id waited for its upstream call after its request asked for it (the coalescing window, and any hold of the budget planner).',
+  labelNames: ['provider'] as const,
+  buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5],
+  registers: [registry],
+});
+
+export const plannerRefusals = new Counter({
+  name: 'users_subgraph_upstream_budget_refusals_total',
+  help: 'Ids answered RATE_LIMITED by the budget planner without a call: the window had no call left when they were due (exhausted), or their queue was full (queue_full).',
+  labelNames: ['provider', 'reason'] as const,
+  registers: [registry],
+});
+
+/** Each running app's budgets (`SharedState.budgets`), for the gauge below; an app removes its own when it stops. */
+const budgetSources = new Set<() => Promise<Array<{ provider: string; label: string; remaining: number }>>>();
+
+/** Registers where `budgetRemaining` reads an app's budgets; returns what unregisters it. */
+export function observeBudgets(read: () => Promise<Array<{ provider: string; label: string; remaining: number }>>): () => void {
+  budgetSources.add(read);
+  return () => budgetSources.delete(read);
+}
+
+export const budgetRemaining = new Gauge({
+  name: 'users_subgraph_upstream_budget_remaining',
+  help: "Calls left in the upstream's current window, as this replica knows it (the server's own credentials; callers' scopes are not shown).",
+  labelNames: ['provider', 'method'] as const,
+  registers: [registry],
+  async collect() {
+    for (const read of budgetSources) {
+      for (const reading of await read()) this.set({ provider: reading.provider, method: reading.label }, reading.remaining);
+    }
+  },
+});
+
 export const upstreamDuration = new Histogram({
   name: 'users_subgraph_upstream_request_duration_seconds',
   help: 'Time from sending an upstream request to having its whole body.',

@@ -86,7 +86,15 @@ export interface UpstreamClientOptions {
    * nothing is left, calls with the same label (and credential scope) fail fast until the reset
    * instead of spending a 429.
    */
-  budget?(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number } | undefined;
+  budget?(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number; limit?: number } | undefined;
+  /**
+   * The window budget of a label under a credential scope, which the budget planner takes permits of
+   * (`call-budget.ts`): what `budget` reads of each answer is noted there too.
+   */
+  windowOf?(
+    label: string,
+    scope: string,
+  ): { note(reading: { remaining: number; resetInMs: number; limit?: number }): void | Promise<void> };
   /**
    * Where what `budget` reads is kept: this process's memory on `clock` unless given (a Redis-backed
    * store shares it with every replica, `rate-budget.ts`).
@@ -245,7 +253,11 @@ export class UpstreamClient {
   /** Awaited before the response is handed on, so that the next call's check (here or on a replica) sees it. */
   private async noteBudget(request: UpstreamRequest, response: UpstreamResponse): Promise<void> {
     const budget = this.options.budget?.(response, this.clock);
-    if (budget !== undefined) await this.budgets.note(this.budgetKey(request), budget);
+    if (budget === undefined) return;
+    await Promise.all([
+      this.budgets.note(this.budgetKey(request), budget),
+      this.options.windowOf?.(request.label, request.scope ?? '').note(budget),
+    ]);
   }
 
   private async failIfBlocked(request: UpstreamRequest): Promise<void> {

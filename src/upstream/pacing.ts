@@ -25,6 +25,11 @@ export interface Permit {
 export interface Pacer {
   /** Resolves when a request may go; rejects with `signal.reason` if the caller gives up first. */
   acquire(signal?: AbortSignal): Promise<Permit>;
+  /**
+   * About how long a request asking now would wait (ms; 0: it would go at once): what the budget planner
+   * reads to hold a batch that is not full while the pacer would make it wait anyway.
+   */
+  readyInMs(): number;
 }
 
 interface Waiter {
@@ -74,6 +79,12 @@ export class RulePacer implements Pacer {
       signal?.addEventListener('abort', onAbort, { once: true });
       this.pump();
     });
+  }
+
+  readyInMs(): number {
+    // Others wait already: a new request would queue behind them.
+    if (this.queue.length > 0) return Math.max(1, this.waitMs());
+    return this.waitMs();
   }
 
   /** How long the next request would wait now: 0 when it may go, Infinity until a request in flight finishes. */

@@ -265,6 +265,12 @@ export class SharedPacer implements Pacer {
   }
 
   /** Whether a call to Redis is under way (tests wait for it before they move their clock). */
+  /** What this replica knows without asking Redis: busy while its own requests wait for the shared pacer. */
+  readyInMs(): number {
+    if (this.queue.length > 0) return this.pollMs;
+    return this.local.waitMs();
+  }
+
   get busy(): boolean {
     return this.calls > 0;
   }

@@ -30,7 +30,8 @@ export interface HarnessOptions {
    * Variables over those that point the providers at their emulators. Without any `AUTH_` variable,
    * AUTH_PERSONAL_DATA=open is added: protected fields are served as in the demo. Every provider's
    * record cache is off (`<NAME>_CACHE=0`) unless the test sets it: call counts then count each operation.
-   * Operations are compiled from their first run (GRAPHQL_COMPILE_AFTER_RUNS=0).
+   * Operations are compiled from their first run (GRAPHQL_COMPILE_AFTER_RUNS=0). The budget planner holds
+   * nothing (UPSTREAM_MAX_HOLD_MS=0) unless the test sets it.
    */
   env?: Record<string, string>;
   /** The clock of the providers' clients (waits, pacing, tokens); the system's unless a test moves its own. */
@@ -84,6 +85,9 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
     // Every operation runs compiled from its first run (a server compiles a document when it comes again):
     // the tests hold the compiled queries to every answer; GRAPHQL_EXECUTOR=graphql-js runs them on graphql-js.
     env.GRAPHQL_COMPILE_AFTER_RUNS ??= '0';
+    // The budget planner holds nothing unless a test of it says otherwise: the emulators' windows are X's real
+    // 300 calls per 15 minutes, under which every test's partial batches would wait UPSTREAM_MAX_HOLD_MS.
+    env.UPSTREAM_MAX_HOLD_MS ??= '0';
     env.GRAPHQL_COMPILE_BUDGET_MS ??= '1000000';
     env.GRAPHQL_EXECUTOR ??= process.env.GRAPHQL_EXECUTOR;
     const config = loadConfig(served, env);

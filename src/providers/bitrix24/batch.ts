@@ -19,6 +19,9 @@ export const bitrix24Users = new Lookup<Bitrix24UserRecord>({
   fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),
 });
 
+/** A budget that grants every permit. */
+const OPEN = { take: () => ({ granted: true }) as const };
+
 /** The service each runtime runs Bitrix24 with: what resolvers reach for its portals. */
 export const bitrix24Services = new RuntimeSlot<Bitrix24Service>();
 
@@ -27,6 +30,8 @@ export function bindBitrix24(service: Bitrix24Service, runtime: Runtime): void {
   bitrix24Services.set(runtime, service);
   bitrix24Users.bind(runtime, {
     maxBatchSize: service.maxIdsPerCall * BITRIX_MAX_BATCH_COMMANDS,
+    // A portal that is not configured has no budget: its keys fail before they reach a queue.
+    budget: (_scope, partition) => service.portals.get(partition)?.budget ?? OPEN,
     async fetch(ids, scope) {
       const portal = service.portals.get(scope.partition);
       if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first

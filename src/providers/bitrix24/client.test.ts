@@ -285,7 +285,13 @@ describe('Bitrix24Portal over OAuth', () => {
 
 describe('Bitrix24Service', () => {
   it('makes one portal per configured portal, by name, with the ids per command', async () => {
-    const upstream: UpstreamSettings = { timeoutMs: 1_000, connections: 1, retry: RETRY, circuit: { failures: 5, coolDownMs: 30_000 } };
+    const upstream: UpstreamSettings = {
+      timeoutMs: 1_000,
+      connections: 1,
+      retry: RETRY,
+      circuit: { failures: 5, coolDownMs: 30_000 },
+      planner: { maxHoldMs: 2_000, maxQueuedIds: 10_000 },
+    };
     const service = new Bitrix24Service(
       {
         maxIdsPerCall: 25,

@@ -5,6 +5,7 @@ import { type ErrorCode, ProviderError } from '../../core/errors.js';
 import type { RetryPolicy, UpstreamSettings } from '../../core/settings.js';
 import type { CallerCredential } from '../../core/types.js';
 import { asCallerFailure } from '../../credentials/refused.js';
+import { PacedBudget } from '../../upstream/call-budget.js';
 import type { Circuits } from '../../upstream/circuit.js';
 import { path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import { type SharedState, sharedState } from '../../upstream/shared-state.js';
@@ -47,6 +48,8 @@ export type UserListOutcome = { users: Record<string, BitrixApiUser | null> } | 
  * all callers in flight (`SharedToken`) and the request is sent again.
  */
 export class Bitrix24Portal {
+  /** What the budget planner asks before a call to this portal goes. */
+  readonly budget: PacedBudget;
   readonly name: string;
   /** `https://<portal host>`: where its users' profile pages are (never the webhook's path, which holds its secret). */
   readonly origin: string;
@@ -69,6 +72,8 @@ export class Bitrix24Portal {
     const account = portalAccount(options.name);
     const shared = options.shared ?? sharedState(undefined, { timeoutMs, retry }, clock, logger);
     const pacer = shared.pacer(account, [{ kind: 'bucket', ...options.rate }]);
+    // The portal's leaky bucket is its budget: a batch that is not full waits to fill while the bucket would make it wait.
+    this.budget = new PacedBudget(() => pacer.readyInMs());
     const circuit = circuits?.create(BITRIX24, options.name);
     // A batch of 50 commands of 50 users, high-resolution avatars included, stays under 4 MiB.
     const portal = { provider: BITRIX24, connections, timeoutMs, retry, logger, pacer, clock, circuit, maxBodyBytes: 16 * 1024 * 1024 };

@@ -37,6 +37,7 @@ export const nexudusUsers = new Lookup<NexudusUserRecord>({
 export function bindNexudusLookups(client: NexudusClient, runtime: Runtime): void {
   nexudusUsers.bind(runtime, {
     maxBatchSize: client.maxIdsPerCall,
+    budget: () => client.budget,
     // Full records cost one call each, paced at about ten a second: an operation gets a bounded number.
     maxKeysPerOperation: (fields) =>
       fields.includes(FULL)

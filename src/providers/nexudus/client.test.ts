@@ -24,6 +24,7 @@ const UPSTREAM: UpstreamSettings = {
   connections: 2,
   retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 0 },
   circuit: { failures: 5, coolDownMs: 30_000 },
+  planner: { maxHoldMs: 2_000, maxQueuedIds: 10_000 },
 };
 const PASSWORD: NexudusCredentials = { kind: 'password', ...LOGIN };
 

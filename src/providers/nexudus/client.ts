@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import { type Clock, systemClock } from '../../core/clock.js';
 import { ProviderError } from '../../core/errors.js';
 import type { UpstreamSettings } from '../../core/settings.js';
+import { PacedBudget } from '../../upstream/call-budget.js';
 import type { Circuits } from '../../upstream/circuit.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { PaceRule } from '../../upstream/pacing.js';
@@ -41,6 +42,8 @@ export interface NexudusClientOptions {
  * the full record (`GET /api/sys/users/{id}`), paced per account, with the account's shared token.
  */
 export class NexudusClient {
+  /** What the budget planner asks before a call to the account goes. */
+  readonly budget: PacedBudget;
   readonly maxIdsPerCall: number;
   readonly fullRecordConcurrency: number;
   readonly maxFullRecordsPerOperation: number;
@@ -61,6 +64,8 @@ export class NexudusClient {
     // One pacer for every request to the account, the token call included (with Redis, every replica's).
     const account = nexudusAccount(config.baseUrl, config.credentials);
     const pacer = shared.pacer(account, NEXUDUS_PACE);
+    // The account's pace is its budget: a list call that is not full waits to fill while the pacer would make it wait.
+    this.budget = new PacedBudget(() => pacer.readyInMs());
     this.logger = logger;
     this.maxIdsPerCall = config.maxIdsPerCall;
     this.fullRecordConcurrency = config.fullRecordConcurrency;

@@ -44,11 +44,13 @@ export function bindTelegramLookups(client: TelegramClient, runtime: Runtime): v
   const codec = { encode: (user: TelegramApiUser) => client.encodeUser(user), decode: (stored: unknown) => client.decodeUser(stored) };
   telegramUsers.bind(runtime, {
     maxBatchSize: client.maxIdsPerCall,
+    budget: () => client.budget,
     fetch: (ids, scope) => fetchUsers(client, ids, scope.signal),
     codec,
   });
   telegramUsersByUsername.bind(runtime, {
     maxBatchSize: 1,
+    budget: () => client.budget,
     async fetch(usernames, scope) {
       const found = new Map<string, TelegramApiUser>();
       for (const username of usernames) {

@@ -30,6 +30,7 @@ const UPSTREAM: UpstreamSettings = {
   connections: 1,
   retry: { maxAttempts: 3, maxTotalWaitMs: 2_000, baseDelayMs: 0 },
   circuit: { failures: 5, coolDownMs: 30_000 },
+  planner: { maxHoldMs: 2_000, maxQueuedIds: 10_000 },
 };
 const FLOOD_WAIT_THRESHOLD_S = 10;
 

@@ -7,6 +7,7 @@ import type { RetryPolicy } from '../../core/settings.js';
 import { countUpstreamRequest, upstreamDuration } from '../../telemetry/metrics.js';
 import { upstreamAttemptObserver, upstreamLogger } from '../../telemetry/operation.js';
 import { type AttemptStatus, traceUpstreamCall } from '../../telemetry/tracing.js';
+import { HiddenLimitBudget } from '../../upstream/call-budget.js';
 import { type AttemptOutcome, callWithRetries, type Failure } from '../../upstream/call-with-retries.js';
 import type { Circuit } from '../../upstream/circuit.js';
 import { TELEGRAM } from './id.js';
@@ -42,9 +43,12 @@ export class TelegramClient {
   private prepared: Promise<void> | undefined;
 
   private readonly clock: Clock;
+  /** Telegram's limits are hidden: what its FLOOD_WAITs teach the budget planner (`HiddenLimitBudget`). */
+  readonly budget: HiddenLimitBudget;
 
   constructor(private readonly options: TelegramClientOptions) {
     this.clock = options.clock ?? systemClock;
+    this.budget = new HiddenLimitBudget(this.clock);
   }
 
   private peers(): Promise<TelegramRpc['storage']['peers']> {
@@ -166,6 +170,8 @@ export class TelegramClient {
       }
       const failure = classifyTelegramError(error);
       count(error instanceof tl.RpcError ? error.code : 'error');
+      if (failure !== 'username-not-found' && failure.code === 'RATE_LIMITED' && failure.waitMs !== undefined)
+        this.budget.flooded(failure.waitMs);
       if (failure === 'username-not-found') throw new UsernameNotFound();
       return { ok: false, failure };
     }

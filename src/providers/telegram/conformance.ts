@@ -38,6 +38,8 @@ export const telegramConformance: Conformance<TelegramEmulatorStartOptions | und
         inject: (telegram) => telegram.failNext(1, 420, 'FLOOD_WAIT_60'),
         code: 'RATE_LIMITED',
         retryAfter: 60,
+        // The budget planner holds every call until the wait is over (HiddenLimitBudget).
+        remembered: true,
         requests: ['users.getUsers'],
       },
       {

@@ -56,6 +56,7 @@ export const xTweets = new Lookup<XApiTweet>({
 export function bindXLookups(client: XClient, runtime: Runtime): void {
   xUsers.bind(runtime, {
     maxBatchSize: X_MAX_IDS_PER_CALL,
+    budget: (scope) => client.budgetOf('GET /2/users', scope),
     async fetch(ids, scope) {
       const response = await client.usersByIds(ids, scope.fields, scope.signal, scope.credential);
       primeIncludedTweets(response, scope);
@@ -64,6 +65,7 @@ export function bindXLookups(client: XClient, runtime: Runtime): void {
   });
   xUsersByUsername.bind(runtime, {
     maxBatchSize: X_MAX_IDS_PER_CALL,
+    budget: (scope) => client.budgetOf('GET /2/users/by', scope),
     async fetch(usernames, scope) {
       const response = await client.usersByUsernames(usernames, scope.fields, scope.signal, scope.credential);
       primeIncludedTweets(response, scope);
@@ -74,6 +76,7 @@ export function bindXLookups(client: XClient, runtime: Runtime): void {
   });
   xTweets.bind(runtime, {
     maxBatchSize: X_MAX_IDS_PER_CALL,
+    budget: (scope) => client.budgetOf('GET /2/tweets', scope),
     async fetch(ids, scope) {
       const response = await client.tweetsByIds(ids, scope.fields, scope.signal, scope.credential);
       // Expanded authors came with the call's `user.fields`, and without expansions of their own.

@@ -7,7 +7,8 @@ import { asCallerFailure } from '../../credentials/refused.js';
 import type { Circuit } from '../../upstream/circuit.js';
 import { type EncodedPath, header, path, UpstreamClient, type UpstreamResponse, type Verdict } from '../../upstream/http.js';
 import type { RateBudget } from '../../upstream/rate-budget.js';
-import { parseResetEpochSeconds, parseRetryAfter } from '../../upstream/retry.js';
+import { DEFAULT_RETRY_POLICY, parseResetEpochSeconds, parseRetryAfter } from '../../upstream/retry.js';
+import { type SharedState, sharedState, type WindowCallBudget } from '../../upstream/shared-state.js';
 import { parseUpstreamBody } from '../../upstream/wire-check.js';
 import { X } from './id.js';
 import { queryParameters } from './plan.js';
@@ -24,7 +25,17 @@ export interface XClientOptions {
   circuit?: Circuit;
   /** Where X's rate budget is kept: with Redis, one for every replica (one replica's 429 stops them all until the reset). */
   budgets?: RateBudget;
+  /** Where each endpoint's window budget is kept, which the budget planner spends (with Redis, one for every replica). */
+  shared?: Pick<SharedState, 'windowBudget'>;
 }
+
+/**
+ * X's windows as it documents them, assumed until its first answer says (`x-rate-limit-*`): 300 calls per
+ * 15 minutes per app, 900 per user token, for each endpoint (docs/upstream-budget.md).
+ */
+const WINDOW_MS = 15 * 60 * 1000;
+const APP_CALLS = 300;
+const USER_CALLS = 900;
 
 /**
  * X API v2 lookups: `GET /2/users`, `/2/users/by` and `/2/tweets`, each one HTTP request for up to
@@ -34,10 +45,19 @@ export class XClient {
   private readonly http: UpstreamClient;
   private readonly authorization: string;
   private readonly logger: Logger;
+  private readonly shared: Pick<SharedState, 'windowBudget'>;
 
   constructor(options: XClientOptions) {
     this.authorization = `Bearer ${options.bearerToken}`;
     this.logger = options.logger;
+    this.shared =
+      options.shared ??
+      sharedState(
+        undefined,
+        { timeoutMs: options.timeoutMs, retry: options.retry ?? DEFAULT_RETRY_POLICY },
+        options.clock ?? systemClock,
+        options.logger,
+      );
     this.http = new UpstreamClient({
       provider: X,
       baseUrl: options.baseUrl,
@@ -47,6 +67,7 @@ export class XClient {
       logger: options.logger,
       classify: classifyXResponse,
       budget: readXBudget,
+      windowOf: (label, scope) => this.budgetOf(label, scope),
       ...(options.budgets === undefined ? {} : { budgets: options.budgets }),
       clock: options.clock,
       circuit: options.circuit,
@@ -122,6 +143,14 @@ export class XClient {
     return parseUpstreamBody(schema, response.body, { provider: X, method: label, logger: this.logger });
   }
 
+  /** The window budget of one endpoint (`label`) under a credential scope: what the budget planner spends. */
+  budgetOf(label: string, scope: string): WindowCallBudget {
+    return this.shared.windowBudget(
+      { provider: X.name, scope, label },
+      { limit: scope === '' ? APP_CALLS : USER_CALLS, windowMs: WINDOW_MS },
+    );
+  }
+
   close(): Promise<void> {
     return this.http.close();
   }
@@ -144,9 +173,10 @@ export function classifyXResponse(response: UpstreamResponse, clock: Clock = sys
   return { kind: 'fail', code: 'UPSTREAM_UNAVAILABLE' };
 }
 
-function readXBudget(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number } | undefined {
+function readXBudget(response: UpstreamResponse, clock: Clock): { remaining: number; resetInMs: number; limit?: number } | undefined {
   const remaining = header(response, 'x-rate-limit-remaining');
   const resetInMs = parseResetEpochSeconds(header(response, 'x-rate-limit-reset'), clock.wallNow());
   if (remaining === undefined || resetInMs === undefined || !/^\d+$/.test(remaining)) return undefined;
-  return { remaining: Number(remaining), resetInMs };
+  const limit = header(response, 'x-rate-limit-limit');
+  return { remaining: Number(remaining), resetInMs, ...(limit !== undefined && /^\d+$/.test(limit) ? { limit: Number(limit) } : {}) };
 }

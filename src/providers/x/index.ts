@@ -20,6 +20,7 @@ export const xProvider = defineProvider({
       clock,
       circuit: circuits.create(X),
       budgets: shared.rateBudget(),
+      shared,
     }),
   closeClient: (client) => client.close(),
   bind: bindXLookups,
