@@ -51,7 +51,9 @@ function createSharedLookups(config: Config, logger: Logger, clock: Clock = syst
     cache = new RedisOrMemoryCache(redis, shared, memory);
     // A claim lasts about one upstream attempt: shorter than the operations waiting on it (OPERATION_TIMEOUT_MS),
     // so that a replica that died holding one delays the others, never makes them miss their deadline.
-    claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), leaseMsFor(config.upstream.timeoutMs));
+    // A claimed key may wait up to UPSTREAM_MAX_HOLD_MS for its call to fill before it goes: the lease covers that too.
+    const leaseMs = leaseMsFor(config.upstream.timeoutMs) + config.upstream.planner.maxHoldMs;
+    claims = new RedisFetchClaims(redis, keyPrefix, redis.key('claim', ''), leaseMs);
   }
   // Each provider's policy, made once: it is asked for every batch and every answer.
   const policies = new Map<string, CachePolicy>();

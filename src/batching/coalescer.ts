@@ -2,8 +2,8 @@ import type { Logger } from 'pino';
 import { covers, union } from '../cache/entry.js';
 import type { Clock } from '../core/clock.js';
 import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../core/errors.js';
-import type { Lookup } from '../core/lookup.js';
-import type { FieldSet } from '../core/types.js';
+import type { CallBudget, Lookup, Permit, SharedQueue } from '../core/lookup.js';
+import type { FieldSet, ProviderId } from '../core/types.js';
 import { batchFill, coalescedIds, heldSeconds, plannerRefusals, upstreamBatchSize } from '../telemetry/metrics.js';
 import { watchUpstream } from '../telemetry/operation.js';
 import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
@@ -31,6 +31,12 @@ export interface CoalescerOptions {
    * (UPSTREAM_MAX_QUEUED_IDS; beyond, a key answers RATE_LIMITED at once).
    */
   hold?: { maxHoldMs: number; maxQueuedKeys: number };
+  /**
+   * Whether `target`'s waiting keys may join other replicas' calls through the queue its budget shares
+   * (`SharedQueue`): only where another replica's answer reaches this one, through the shared cache and
+   * the fetch claims. A key another replica took answers `HandedOver`, for the caller to wait for there.
+   */
+  shares?(target: CallTarget): boolean;
   clock: Clock;
   logger: Logger;
   onAnswers?(target: CallTarget, fields: FieldSet, answers: ReadonlyMap<string, unknown>): void;
@@ -95,10 +101,28 @@ interface PendingKey {
   fields: Set<string>;
   waiters: Set<Waiter>;
   since: number;
+  /** Parked in the queue the replicas share, for another replica's call to take. */
+  parked?: boolean;
 }
+
+/**
+ * The answer for a key another replica's call took from the shared queue (`SharedQueue`): that replica
+ * fetches it, and the caller waits for its answer in the shared cache. Never an answer to a request: should
+ * one ever leak, it reads as what it is, an upstream this replica did not reach.
+ */
+export class HandedOver extends ProviderError {
+  constructor(provider: ProviderId, id: string) {
+    super({ code: 'UPSTREAM_UNAVAILABLE', provider, id });
+  }
+}
+
+/** How often a replica holding parked keys asks whether another replica took them (ms). */
+const TAKEN_POLL_MS = 20;
 
 /** A call on its way upstream, for some keys, with some fields. */
 interface Flight {
+  /** Keys of other replicas it carries (from the shared queue): it is not dropped when no request here waits. */
+  theirs: number;
   readonly fields: FieldSet;
   readonly waiters: Map<Waiter, string[]>;
   readonly controller: AbortController;
@@ -119,6 +143,11 @@ class Group implements PlannerQueue {
   private readonly maxBatchSize: number;
   /** When the lookup's calls have a budget: what decides when each call goes. */
   private readonly planner: Planner | undefined;
+  /** With Redis, the queue the replicas share (only where their answers reach each other). */
+  private readonly shared: SharedQueue | undefined;
+  /** What the last shared permit came with: this replica's keys for the call, and the other replicas'. */
+  private stash: { mine: string[]; theirs: Array<{ key: string; fields: readonly string[] }> } | undefined;
+  private cancelPoll: (() => void) | undefined;
 
   constructor(
     /** What every call of the group is made with: never a request's own context, which must not outlive it. */
@@ -128,10 +157,15 @@ class Group implements PlannerQueue {
   ) {
     this.maxBatchSize = target.calls.maxBatchSize;
     const budget = options.hold && target.calls.budget?.(target.credential?.scope ?? '', target.partition);
+    this.shared =
+      budget && budget.share !== undefined && options.shares?.(target)
+        ? budget.share(`${target.lookup.name}:${encodeURIComponent(target.partition)}`)
+        : undefined;
+    const planned: CallBudget | undefined = budget && (this.shared === undefined ? budget : { take: (kind) => this.takeShared(kind) });
     this.planner =
-      budget &&
+      planned &&
       options.hold &&
-      new Planner(this, budget, {
+      new Planner(this, planned, {
         maxBatchSize: this.maxBatchSize,
         windowMs: options.windowMs,
         maxHoldMs: options.hold.maxHoldMs,
@@ -149,7 +183,76 @@ class Group implements PlannerQueue {
   }
 
   send(reason: SendReason): void {
-    this.flush(this.maxBatchSize, reason);
+    const stash = this.stash;
+    this.stash = undefined;
+    if (stash === undefined) this.flush(this.maxBatchSize, reason);
+    else this.flushKeys(stash.mine, stash.theirs, reason);
+  }
+
+  /** The planner waits: this replica's waiting keys are parked for other replicas' calls to take. */
+  holding(): void {
+    if (this.shared === undefined) return;
+    const unparked: Array<{ key: string; fields: string[] }> = [];
+    for (const [key, entry] of this.pending) {
+      if (entry.parked) continue;
+      entry.parked = true;
+      unparked.push({ key, fields: [...entry.fields].sort() });
+    }
+    if (unparked.length > 0) void this.shared.park(unparked);
+    this.pollTaken();
+  }
+
+  /** While keys are parked, asks every TAKEN_POLL_MS whether another replica took them. */
+  private pollTaken(): void {
+    if (this.shared === undefined || this.cancelPoll !== undefined) return;
+    const shared = this.shared;
+    this.cancelPoll = this.options.clock.setTimer(() => {
+      this.cancelPoll = undefined;
+      const parked = [...this.pending].filter(([, entry]) => entry.parked).map(([key]) => key);
+      if (parked.length === 0) {
+        this.dropIfIdle();
+        return;
+      }
+      void shared.taken(parked).then((taken) => {
+        this.handOver(taken);
+        if ([...this.pending.values()].some((entry) => entry.parked)) this.pollTaken();
+        else this.dropIfIdle();
+      });
+    }, TAKEN_POLL_MS);
+  }
+
+  /**
+   * One permit from the shared queue's script, with the keys it lets this call carry: of this replica's
+   * next call's keys, those no other replica took; and the other replicas' oldest parked keys.
+   */
+  private async takeShared(kind: 'window' | 'paced'): Promise<Permit> {
+    const mine: string[] = [];
+    for (const key of this.pending.keys()) {
+      if (mine.length === this.maxBatchSize) break;
+      mine.push(key);
+    }
+    const { permit, takenFromMe, theirs } = await this.shared!.take(kind, mine, this.maxBatchSize);
+    this.handOver(takenFromMe);
+    if (permit.granted) {
+      const gone = new Set(takenFromMe);
+      this.stash = { mine: mine.filter((key) => !gone.has(key)), theirs };
+    }
+    return permit;
+  }
+
+  /** Keys another replica's call took: their requests are answered `HandedOver`, to wait for that answer. */
+  private handOver(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    const { provider } = this.target.lookup;
+    for (const key of keys) {
+      const entry = this.pending.get(key);
+      if (entry === undefined) continue;
+      this.pending.delete(key);
+      const handed = new HandedOver(provider, key);
+      for (const waiter of entry.waiters) this.answer(waiter, key, handed);
+    }
+    if (this.pending.size === 0) this.planner?.stop();
+    this.dropIfIdle();
   }
 
   refuse(since: number, retryInMs: number): void {
@@ -266,14 +369,29 @@ class Group implements PlannerQueue {
 
   /** Sends one call for up to `size` pending keys, asking for the union of the fields their requests need. */
   private flush(size: number, reason: SendReason | 'unplanned'): void {
-    const taken: Array<[string, PendingKey]> = [];
-    for (const pending of this.pending) {
-      if (taken.length === size) break;
-      taken.push(pending);
+    const keys: string[] = [];
+    for (const key of this.pending.keys()) {
+      if (keys.length === size) break;
+      keys.push(key);
     }
-    if (taken.length === 0) return;
+    this.flushKeys(keys, [], reason);
+  }
+
+  /** Sends one call for `mine` (pending here) and `theirs` (other replicas' keys, from the shared queue). */
+  private flushKeys(
+    mine: readonly string[],
+    theirs: ReadonlyArray<{ key: string; fields: readonly string[] }>,
+    reason: SendReason | 'unplanned',
+  ): void {
+    const taken: Array<[string, PendingKey]> = [];
+    for (const key of mine) {
+      const entry = this.pending.get(key);
+      if (entry !== undefined) taken.push([key, entry]);
+    }
+    const carried = theirs.filter(({ key }) => !this.pending.has(key) && !mine.includes(key));
+    if (taken.length + carried.length === 0) return;
     const provider = this.target.lookup.provider.name;
-    batchFill.observe({ provider, reason }, taken.length / this.maxBatchSize);
+    batchFill.observe({ provider, reason }, (taken.length + carried.length) / this.maxBatchSize);
     const now = this.options.clock.now();
     for (const [, entry] of taken) heldSeconds.observe({ provider }, Math.max(0, now - entry.since) / 1000);
     const fields = new Set<string>();
@@ -287,8 +405,9 @@ class Group implements PlannerQueue {
         else mine.push(key);
       }
     }
-    const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController() };
-    const keys = taken.map(([key]) => key);
+    for (const { fields: theirFields } of carried) for (const field of theirFields) fields.add(field);
+    const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController(), theirs: carried.length };
+    const keys = [...taken.map(([key]) => key), ...carried.map(({ key }) => key)];
     // The call's signal names it to the upstream layer: each request it sends counts for every request still waiting.
     watchUpstream(flight.controller.signal, {
       onRequest(provider) {
@@ -337,7 +456,7 @@ class Group implements PlannerQueue {
       if (!answers.has(key)) answers.set(key, new ProviderError({ code: 'NOT_FOUND', provider, id: key }));
     }
     // The answer may have told the budget more (X's remaining calls): what waits may go now.
-    if (this.planner !== undefined && this.pending.size > 0) this.planner.poke();
+    if (this.planner !== undefined && this.pending.size > 0) this.planner.poke(true);
     this.dropIfIdle();
 
     this.options.onAnswers?.(this.target, flight.fields, answers);
@@ -354,7 +473,11 @@ class Group implements PlannerQueue {
 
   /** Nothing pending, nothing in flight: the group forgets itself (a later request makes a new one). */
   private dropIfIdle(): void {
-    if (this.pending.size === 0) this.planner?.stop();
+    if (this.pending.size === 0) {
+      this.planner?.stop();
+      this.cancelPoll?.();
+      this.cancelPoll = undefined;
+    }
     if (this.pending.size === 0 && this.inFlight.size === 0 && this.cancelTimer === undefined && !this.planner?.busy) this.onIdle();
   }
 
@@ -363,10 +486,15 @@ class Group implements PlannerQueue {
     if (waiter.settled) return;
     waiter.settled = true;
     waiter.reject(abandoned(this.target.lookup.provider, waiter.signal));
+    const unpark: string[] = [];
     for (const [key, entry] of this.pending) {
       entry.waiters.delete(waiter);
-      if (entry.waiters.size === 0) this.pending.delete(key);
+      if (entry.waiters.size === 0) {
+        this.pending.delete(key);
+        if (entry.parked) unpark.push(key);
+      }
     }
+    if (unpark.length > 0) void this.shared?.unpark(unpark);
     if (this.pending.size === 0 && this.cancelTimer !== undefined) {
       this.cancelTimer();
       this.cancelTimer = undefined;
@@ -374,7 +502,8 @@ class Group implements PlannerQueue {
     if (this.pending.size === 0) this.planner?.stop();
     for (const flight of new Set(this.inFlight.values())) {
       if (!flight.waiters.delete(waiter)) continue;
-      if ([...flight.waiters.keys()].every((other) => other.settled)) {
+      // Other replicas' requests wait for the keys it carries for them: it goes on for them.
+      if (flight.theirs === 0 && [...flight.waiters.keys()].every((other) => other.settled)) {
         const reason: unknown = waiter.signal.reason;
         flight.controller.abort(
           reason instanceof WorkAbandoned ? reason : new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'no request waits for this call any more'),

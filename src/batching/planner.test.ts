@@ -129,6 +129,23 @@ describe('Planner', () => {
     readyAt = Number.POSITIVE_INFINITY;
   });
 
+  it('asks again at once when an answer may have changed the budget (X corrected its assumed window), not at the end of the wait', async () => {
+    let ample = false;
+    const budget = new ScriptedBudget((kind) =>
+      kind === 'paced' && !ample ? { granted: false, retryInMs: 3_000, exhausted: false } : { granted: true },
+    );
+    const { clock, queue } = setUp(budget, { maxHoldMs: 2_000 });
+    queue.add('1');
+    await clock.advance(10);
+    queue.planner.poke();
+    await clock.advance(40);
+    expect(queue.sent).toEqual([]);
+    ample = true;
+    queue.planner.poke(true);
+    await settle();
+    expect(queue.sent).toEqual([{ at: 50, reason: 'paced', keys: ['1'] }]);
+  });
+
   it('never holds a key past UPSTREAM_MAX_HOLD_MS: the oldest call goes due, taking from the window', async () => {
     const budget = new ScriptedBudget((kind) => (kind === 'paced' ? { granted: false, retryInMs: 60_000, exhausted: false } : ample()));
     const { clock, queue } = setUp(budget, { maxHoldMs: 1_000 });

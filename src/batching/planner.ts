@@ -29,6 +29,8 @@ export interface PlannerQueue {
   send(reason: SendReason): void;
   /** Answers every key asked for at or before `since` RATE_LIMITED without a call: the window has none left for `retryInMs`. */
   refuse(since: number, retryInMs: number): void;
+  /** The keys waiting now wait past their coalescing window, for the budget or to fill (with Redis: parked for other replicas' calls). */
+  holding?(): void;
 }
 
 export interface PlannerOptions {
@@ -53,9 +55,14 @@ export class Planner {
     private readonly options: PlannerOptions,
   ) {}
 
-  /** Something changed (keys came, a call answered, time passed): decide, as often as it takes. */
-  poke(): void {
+  /**
+   * Something changed (keys came, a call answered, time passed): decide, as often as it takes.
+   * `budgetChanged`: an answer may have told the budget more (X's window read from its headers), so a
+   * wait the budget asked for is asked again rather than sat out.
+   */
+  poke(budgetChanged = false): void {
     if (this.closed) return;
+    if (budgetChanged) this.heldUntil = undefined;
     if (this.deciding) {
       this.again = true;
       return;
@@ -100,7 +107,7 @@ export class Planner {
       const age = now - oldest;
       if (this.queue.size >= maxBatchSize) {
         // The window is spent until its reset: asking again before then would only cost a round trip.
-        if (this.exhaustedUntil !== undefined && now < this.exhaustedUntil && age < maxHoldMs) return this.wake(maxHoldMs - age);
+        if (this.exhaustedUntil !== undefined && now < this.exhaustedUntil && age < maxHoldMs) return this.hold(maxHoldMs - age);
         const permit = await this.take('window');
         if (permit.granted) {
           this.queue.send('full');
@@ -108,13 +115,13 @@ export class Planner {
         }
         // No call left in the window: the keys wait for their deadline, then answer RATE_LIMITED.
         if (permit.exhausted) this.exhaustedUntil = now + permit.retryInMs;
-        if (age < maxHoldMs) return this.wake(maxHoldMs - age);
+        if (age < maxHoldMs) return this.hold(maxHoldMs - age);
         this.queue.refuse(now - maxHoldMs, permit.retryInMs);
         continue;
       }
       if (!this.windowClosed) return this.openWindow();
       // Waiting already, and nothing is due before the wait ends: a new key alone changes nothing.
-      if (this.heldUntil !== undefined && now < this.heldUntil && this.cancelTimer !== undefined) return;
+      if (this.heldUntil !== undefined && now < this.heldUntil && this.cancelTimer !== undefined) return this.queue.holding?.();
       if (age >= maxHoldMs) {
         const permit = await this.take('window');
         if (permit.granted) this.queue.send('due');
@@ -126,8 +133,14 @@ export class Planner {
         this.queue.send('paced');
         continue;
       }
-      return this.wake(Math.min(permit.retryInMs, maxHoldMs - age));
+      return this.hold(Math.min(permit.retryInMs, maxHoldMs - age));
     }
+  }
+
+  /** The keys wait `ms` for the budget or to fill: said to the queue, then a wake-up set. */
+  private hold(ms: number): void {
+    this.queue.holding?.();
+    this.wake(ms);
   }
 
   /** Until when the window is known to be spent (no full batch is asked for before then). */

@@ -33,6 +33,15 @@ export class ReplicaClaims {
     await this.waitForOthers(visit, sorted.waiting, go);
   }
 
+  /**
+   * Waits for `keys`, which another replica's call took from the shared queue (`HandedOver`), as for keys
+   * another replica claimed: their answers are read from the shared cache once stored; a key whose claim
+   * comes back without one is fetched from here through `go`.
+   */
+  async waitForHandedOver<R>(visit: CacheVisit<R>, keys: readonly string[], go: (keys: readonly string[]) => void): Promise<void> {
+    await this.waitForOthers(visit, keys, go);
+  }
+
   /** Gives back the claims the visit took (after its answers were stored: the same connection, in order). */
   release<R>(visit: CacheVisit<R>): void {
     this.claims.release(visit.claimed);

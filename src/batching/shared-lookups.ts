@@ -6,7 +6,7 @@ import type { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
 import { resolutions } from '../telemetry/metrics.js';
 import { type CachePolicy, CacheTriage } from './cache-triage.js';
-import { Coalescer } from './coalescer.js';
+import { Coalescer, HandedOver } from './coalescer.js';
 import type { LookupCall } from './lookup-call.js';
 import { ReplicaClaims } from './replica-claims.js';
 
@@ -55,6 +55,9 @@ export class SharedLookups {
       clock,
       logger,
       onAnswers: (target, fields, answers) => this.triage.store(target, fields, answers),
+      // Another replica's call may carry this replica's keys only where its answers come back through the
+      // shared cache, and a key handed over is waited for as a claimed one.
+      shares: (target) => this.claims !== undefined && this.triage.enabled(target.lookup.provider),
     });
     this.claims = options.claims && new ReplicaClaims(options.claims, this.triage, this.coalescer, clock);
   }
@@ -82,7 +85,24 @@ export class SharedLookups {
     try {
       if (this.claims === undefined) go(missing);
       else await this.claims.fetch(visit, missing, go);
-      for (const answers of await Promise.all(calls)) for (const [key, value] of answers) fetched.set(key, value);
+      // Calls may be added while others are awaited: a key handed over to another replica's call whose
+      // claim comes back without an answer is fetched from here after all.
+      for (let settled = 0; settled < calls.length; ) {
+        const batch = calls.slice(settled);
+        settled = calls.length;
+        const handed: string[] = [];
+        for (const answers of await Promise.all(batch)) {
+          for (const [key, value] of answers) {
+            if (value instanceof HandedOver) handed.push(key);
+            else fetched.set(key, value);
+          }
+        }
+        if (handed.length === 0 || this.claims === undefined) continue;
+        // Answered through the shared cache (`visit.results`), not by a call of this replica.
+        const elsewhere = new Set(handed);
+        for (let i = sent.length - 1; i >= 0; i--) if (elsewhere.has(sent[i]!)) sent.splice(i, 1);
+        await this.claims.waitForHandedOver(visit, handed, go);
+      }
     } finally {
       // After the answers were stored (the same connection, in order): waiters elsewhere find them.
       this.claims?.release(visit);

@@ -90,6 +90,40 @@ export interface LookupCalls<R> {
  */
 export interface CallBudget {
   take(kind: 'window' | 'paced'): Permit | Promise<Permit>;
+  /**
+   * The queue of misses this budget's calls share with the other replicas (Redis), named `queue` (a
+   * lookup and partition); none when the budget is this process's alone.
+   */
+  share?(queue: string): SharedQueue;
+}
+
+/**
+ * Misses that wait for a call to fill, shared by every replica (`src/upstream/shared-queue.ts`): a
+ * replica holding partial calls parks its keys; whichever replica next takes a permit takes the oldest
+ * parked keys of the others with it, so that across replicas every call carries the fullest batch. A key
+ * another replica took is that replica's to fetch: its owner waits for the answer in the shared cache.
+ */
+export interface SharedQueue {
+  /** Parks keys this replica waits to send, each with the fields its requests need. */
+  park(keys: ReadonlyArray<{ key: string; fields: FieldSet }>): Promise<void>;
+  /** Takes parked keys back (their requests went away, or they go in this replica's own call). */
+  unpark(keys: readonly string[]): Promise<void>;
+  /**
+   * One atomic step: which of `mine` (the keys this replica's next call would carry) another replica took
+   * already; a permit of `kind`; and with it, up to `room` minus what is left of `mine`, the oldest keys
+   * the other replicas parked, which this call carries too.
+   */
+  take(kind: 'window' | 'paced', mine: readonly string[], room: number): Promise<SharedTake>;
+  /** Which of `parked` another replica took (each said once). */
+  taken(parked: readonly string[]): Promise<string[]>;
+}
+
+export interface SharedTake {
+  permit: Permit;
+  /** Of `mine`, the keys another replica took: not this replica's to send any more. */
+  takenFromMe: string[];
+  /** Other replicas' keys this call carries, with the fields their requests need. */
+  theirs: Array<{ key: string; fields: FieldSet }>;
 }
 
 /** A permit, or when to ask again; `exhausted`: the window has no call left before `retryInMs`. */

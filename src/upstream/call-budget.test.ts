@@ -4,7 +4,8 @@ import { RedisLink } from '../redis/link.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { type OwnRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
-import { HiddenLimitBudget, PacedBudget, RedisWindowBudget, reserveOf, WindowBudget } from './call-budget.js';
+import { HiddenLimitBudget, PacedBudget, RedisWindowBudget, WindowBudget } from './call-budget.js';
+import { reserveOf } from './window-ledger.js';
 
 const X_WINDOW = { limit: 300, windowMs: 15 * 60_000 };
 
@@ -80,6 +81,18 @@ describe('WindowBudget', () => {
     expect(budget.snapshot().remaining).toBe(39);
     budget.note({ remaining: 30, resetInMs: 120_400 });
     expect(budget.snapshot().remaining).toBe(30);
+  });
+
+  it("the first answer replaces the assumed window even when their resets are a moment apart (X's benchmark window: a billion calls)", () => {
+    const clock = new ManualClock();
+    const budget = new WindowBudget(X_WINDOW, clock);
+    for (let i = 0; i < 5; i++) budget.take('window');
+    budget.note({ remaining: 999_999_999, resetInMs: 899_500, limit: 1_000_000_000 });
+    expect(budget.snapshot()).toEqual({ limit: 1_000_000_000, remaining: 999_999_999, resetInMs: 899_500 });
+    // A second later, the pace of a billion calls grants every partial call.
+    return clock.advance(1_000).then(() => {
+      for (let i = 0; i < 1_000; i++) expect(budget.take('paced').granted).toBe(true);
+    });
   });
 
   it('an ample window grants every paced call: nothing is held', () => {
@@ -197,6 +210,17 @@ describe('RedisWindowBudget', () => {
     expect(await a.snapshot()).toEqual({ limit: 300, remaining: 12, resetInMs: 60_000 });
     await a.note({ remaining: 20, resetInMs: 60_200 });
     expect((await a.snapshot()).remaining).toBe(12);
+  });
+
+  it('the first answer replaces the assumed window however close their resets', async () => {
+    const prefix = uniquePrefix('call-budget');
+    const now = Date.UTC(2026, 0, 1);
+    const a = await replica(prefix, () => now);
+    for (let i = 0; i < 5; i++) await a.take('window');
+    await a.note({ remaining: 999_999_999, resetInMs: 899_500, limit: 1_000_000_000 });
+    expect(await a.snapshot()).toEqual({ limit: 1_000_000_000, remaining: 999_999_999, resetInMs: 899_500 });
+    await a.note({ remaining: 999_999_990, resetInMs: 899_700 });
+    expect((await a.snapshot()).remaining).toBe(999_999_990);
   });
 
   it('keeps its ledger in one key with a hash tag, which expires by itself', async () => {

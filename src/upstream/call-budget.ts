@@ -2,6 +2,10 @@ import type { Clock } from '../core/clock.js';
 import type { CallBudget, Permit } from '../core/lookup.js';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
+import { RedisSharedQueue } from './shared-queue.js';
+import { reserveOf, SAME_WINDOW_MS, TAKE_PERMIT, TOKEN_HORIZON_MS, type WindowAssumption } from './window-ledger.js';
+
+export type { WindowAssumption } from './window-ledger.js';
 
 /**
  * What an upstream allows the calls of one account (a credential scope) to one endpoint, as the budget
@@ -19,11 +23,6 @@ import { LuaScript } from '../redis/lua-script.js';
  * for later paced ones). An answer's `x-rate-limit-*` corrects the count (`note`); until the first answer
  * the window the upstream documents is assumed (X: 300 calls per 15 minutes for `GET /2/users`).
  */
-export interface WindowAssumption {
-  /** Calls per window, as the upstream documents them. */
-  limit: number;
-  windowMs: number;
-}
 
 /** What one answer said of its window. */
 export interface WindowReading {
@@ -40,16 +39,6 @@ export interface BudgetSnapshot {
   resetInMs: number;
 }
 
-/** Answers of one window do not come back in order; a reset read later by less than this is the same window. */
-const SAME_WINDOW_MS = 1_000;
-/** Tokens held at most: a second's worth of the sustainable pace (at least one call). */
-const TOKEN_HORIZON_MS = 1_000;
-
-/** The calls kept back from paced sends for full and due ones: 5% of the window, at least one. */
-export function reserveOf(limit: number): number {
-  return Math.max(1, Math.ceil(limit * 0.05));
-}
-
 /** A window's budget in this process's memory, on `clock` (monotonic). */
 export class WindowBudget implements CallBudget {
   private limit: number;
@@ -57,6 +46,8 @@ export class WindowBudget implements CallBudget {
   private resetAt: number;
   private tokens: number;
   private refilledAt: number;
+  /** Whether an answer has said what the window is: until then it is the one the upstream documents. */
+  private confirmed = false;
 
   constructor(
     private readonly assumed: WindowAssumption,
@@ -73,7 +64,7 @@ export class WindowBudget implements CallBudget {
   take(kind: 'window' | 'paced'): Permit {
     const now = this.clock.now();
     this.refill(now);
-    const resetInMs = Math.max(0, this.resetAt - now);
+    const resetInMs = Math.ceil(Math.max(0, this.resetAt - now));
     if (this.remaining < 1) return { granted: false, retryInMs: resetInMs, exhausted: true };
     if (kind === 'paced') {
       if (this.remaining - reserveOf(this.limit) < 1) return { granted: false, retryInMs: resetInMs, exhausted: false };
@@ -94,11 +85,15 @@ export class WindowBudget implements CallBudget {
     const now = this.clock.now();
     this.refill(now);
     const resetAt = now + Math.max(0, reading.resetInMs);
-    if (reading.limit !== undefined && reading.limit > 0) this.limit = reading.limit;
-    if (Math.abs(resetAt - this.resetAt) <= SAME_WINDOW_MS) {
+    const limit = reading.limit !== undefined && reading.limit > 0 ? reading.limit : this.limit;
+    const sameWindow = this.confirmed && limit === this.limit && Math.abs(resetAt - this.resetAt) <= SAME_WINDOW_MS;
+    this.limit = limit;
+    this.confirmed = true;
+    if (sameWindow) {
       this.remaining = Math.min(this.remaining, reading.remaining);
     } else {
-      // Another window than the one counted (a new one, or the assumed one corrected): the upstream's word stands.
+      // Another window than the one counted (a new one, or the assumed one corrected, however close its
+      // reset): the upstream's word stands.
       this.remaining = reading.remaining;
       this.resetAt = resetAt;
       this.tokens = Math.min(this.tokens, this.capacity(now));
@@ -196,6 +191,22 @@ export class RedisWindowBudget implements CallBudget {
     );
   }
 
+  /**
+   * The queue of misses shared with every replica, beside this ledger (the same hash tag): `queue` names
+   * a lookup and partition.
+   */
+  share(queue: string): RedisSharedQueue {
+    let shared = this.queues.get(queue);
+    if (shared === undefined) {
+      const tag = this.key.slice(0, this.key.indexOf('}') + 1);
+      shared = new RedisSharedQueue(this.link, this.key, `${tag}:queue:${queue}`, this.assumed, this.local, this.now);
+      this.queues.set(queue, shared);
+    }
+    return shared;
+  }
+
+  private readonly queues = new Map<string, RedisSharedQueue>();
+
   async snapshot(): Promise<BudgetSnapshot> {
     return this.link.orLocal(
       'rate-budget',
@@ -210,73 +221,20 @@ export class RedisWindowBudget implements CallBudget {
   }
 }
 
-/** The ledger as the scripts keep it (every script's first argument is the time, '' for Redis's own): a hash of limit, remaining, reset (epoch ms), tokens and when they were counted. */
-const LEDGER = `
-local key = KEYS[1]
-local now = tonumber(ARGV[1])
-if now == nil then
-  local t = redis.call('TIME')
-  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function reserveOf(limit) return math.max(1, math.ceil(limit * 0.05)) end
-local function load(assumedLimit, windowMs)
-  local v = redis.call('HMGET', key, 'limit', 'remaining', 'resetAt', 'tokens', 'at', 'windowMs')
-  local l = { limit = tonumber(v[1]) or assumedLimit, remaining = tonumber(v[2]), resetAt = tonumber(v[3]),
-              tokens = tonumber(v[4]), at = tonumber(v[5]) or now, windowMs = tonumber(v[6]) or windowMs }
-  if l.remaining == nil or l.resetAt == nil then
-    l.remaining = l.limit
-    l.resetAt = now + l.windowMs
-    l.tokens = nil
-  end
-  return l
-end
-local function rate(l) return math.max(0, l.remaining - reserveOf(l.limit)) / math.max(1, l.resetAt - now) end
-local function capacity(l, horizon) return math.max(1, rate(l) * horizon) end
-local function refill(l, horizon)
-  if now >= l.resetAt then
-    l.remaining = l.limit
-    l.resetAt = l.resetAt + (math.floor((now - l.resetAt) / l.windowMs) + 1) * l.windowMs
-    l.at = now
-    l.tokens = math.max(l.tokens or 0, 0)
-  end
-  if l.tokens == nil then l.tokens = capacity(l, horizon) end
-  l.tokens = math.min(capacity(l, horizon), l.tokens + rate(l) * math.max(0, now - l.at))
-  l.at = now
-end
-local function save(l)
-  redis.call('HSET', key, 'limit', l.limit, 'remaining', l.remaining, 'resetAt', l.resetAt,
-    'tokens', string.format('%.17g', l.tokens), 'at', l.at, 'windowMs', l.windowMs)
-  -- Kept a window past its reset: a budget nobody uses any more goes by itself.
-  redis.call('PEXPIRE', key, math.max(1000, l.resetAt - now + l.windowMs))
-end
-`;
-
 /** ARGV: now ('' for Redis's own), kind, assumed limit, window ms, token horizon ms. Answers granted (1/0), retry in ms, exhausted (1/0). */
-const TAKE = new LuaScript(`${LEDGER}
-local kind, horizon = ARGV[2], tonumber(ARGV[5])
-local l = load(tonumber(ARGV[3]), tonumber(ARGV[4]))
-refill(l, horizon)
-local resetIn = math.max(0, l.resetAt - now)
-if l.remaining < 1 then save(l) return { 0, resetIn, 1 } end
-if kind == 'paced' then
-  if l.remaining - reserveOf(l.limit) < 1 then save(l) return { 0, resetIn, 0 } end
-  if l.tokens < 1 then
-    save(l)
-    return { 0, math.min(resetIn, math.ceil((1 - l.tokens) / rate(l))), 0 }
-  end
-end
-l.remaining = l.remaining - 1
-l.tokens = math.max(-l.limit, l.tokens - 1)
-save(l)
-return { 1, 0, 0 }`);
+const TAKE = new LuaScript(`${TAKE_PERMIT}
+return takePermit(ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))`);
 
 /** ARGV: now, remaining, reset in ms, limit ('' when unknown), same-window ms, assumed limit, window ms. */
-const NOTE = new LuaScript(`${LEDGER}
+const NOTE = new LuaScript(`${TAKE_PERMIT}
 local l = load(tonumber(ARGV[6]), tonumber(ARGV[7]))
-if tonumber(ARGV[4]) ~= nil then l.limit = tonumber(ARGV[4]) end
 refill(l, 1000)
+local limit = tonumber(ARGV[4]) or l.limit
 local resetAt = now + tonumber(ARGV[3])
-if math.abs(resetAt - l.resetAt) <= tonumber(ARGV[5]) then
+local sameWindow = l.confirmed == 1 and limit == l.limit and math.abs(resetAt - l.resetAt) <= tonumber(ARGV[5])
+l.limit = limit
+l.confirmed = 1
+if sameWindow then
   l.remaining = math.min(l.remaining, tonumber(ARGV[2]))
 else
   l.remaining = tonumber(ARGV[2])
@@ -287,7 +245,7 @@ save(l)
 return 1`);
 
 /** ARGV: now, assumed limit, window ms. Answers limit, remaining, reset in ms. */
-const SNAPSHOT = new LuaScript(`${LEDGER}
+const SNAPSHOT = new LuaScript(`${TAKE_PERMIT}
 local l = load(tonumber(ARGV[2]), tonumber(ARGV[3]))
 refill(l, 1000)
 return { l.limit, l.remaining, math.max(0, l.resetAt - now) }`);
