@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { renderHoldPlot } from '../../bench/hold-plot.js';
 import { renderPlot } from '../../bench/plot.js';
 import type { BenchResults, ScenarioResult } from '../../bench/results.js';
 
@@ -311,5 +312,29 @@ describe('renderPlot', () => {
       }
     }
     expect(texts(twenty).filter((t) => t.attributes['data-role'] === 'label')).toHaveLength(40);
+  });
+});
+
+describe('renderHoldPlot (bench/results/burst-holds.svg, shown in docs/upstream-budget.md)', () => {
+  const points = [
+    { holdMs: 0, calls: 114, p99Ms: 1012, rateLimitedItems: 0 },
+    { holdMs: 100, calls: 29, p99Ms: 1296, rateLimitedItems: 0 },
+    { holdMs: 2000, calls: 28, p99Ms: 2193, rateLimitedItems: 0 },
+  ];
+  const svg = renderHoldPlot(points);
+
+  it('is one well-formed, self-contained SVG document', () => {
+    expect(svg).toMatch(/^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
+    expectWellFormed(svg);
+    expect(svg).not.toMatch(/@import|url\(|href=/);
+  });
+
+  it('labels each hold in both panels and draws bars proportional to calls and to p99', () => {
+    const labels = texts(svg).map((t) => t.content);
+    for (const hold of ['hold 0 ms', 'hold 100 ms', 'hold 2000 ms']) expect(labels.filter((label) => label === hold)).toHaveLength(2);
+    const widths = [...svg.matchAll(/<rect x="120" y="\d+" width="([\d.]+)"/g)].map((m) => Number(m[1]));
+    expect(widths).toHaveLength(6);
+    expect(widths[0]! / widths[1]!).toBeCloseTo(114 / 29, 1);
+    expect(widths[5]! / widths[3]!).toBeCloseTo(2193 / 1012, 1);
   });
 });
