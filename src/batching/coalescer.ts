@@ -235,10 +235,24 @@ class Group implements PlannerQueue {
     this.handOver(takenFromMe);
     if (permit.granted) {
       const gone = new Set(takenFromMe);
-      this.stash = { mine: mine.filter((key) => !gone.has(key)), theirs };
+      this.stash = { mine: mine.filter((key) => !gone.has(key)), theirs: theirs.filter((entry) => this.plausible(entry)) };
     }
     return permit;
   }
+
+  /**
+   * Whether another replica's key, as Redis gave it, is one this lookup could ask for: a valid key and fields
+   * it knows. Anything else (a Redis written by someone else, another version) is left out, so that it cannot
+   * make the upstream refuse this replica's call; its owner, never answered, asks for it itself.
+   */
+  private plausible(entry: { key: string; fields: readonly string[] }): boolean {
+    const { lookup } = this.target;
+    this.knownFields ??= new Set(lookup.fields(undefined));
+    const known = this.knownFields;
+    return lookup.key.isValid(entry.key) && entry.fields.every((field) => known.has(field));
+  }
+
+  private knownFields: ReadonlySet<string> | undefined;
 
   /** Keys another replica's call took: their requests are answered `HandedOver`, to wait for that answer. */
   private handOver(keys: readonly string[]): void {

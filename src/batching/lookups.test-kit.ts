@@ -55,8 +55,9 @@ export function lookupOn(upstream: Upstream, options: TestLookupOptions = {}): T
     type: 'DemoUser',
     key: { isValid: () => true, expected: 'an id', ...options.key },
     // Each selected field `DemoUser.x` needs the upstream field `x`, but `id`, which comes always.
+    // Everything mappable (no selection): the fields the tests select.
     fields: (selected) =>
-      [...(selected ?? [])]
+      [...(selected ?? ['a', 'b', 'c'].map((field) => `DemoUser.${field}`))]
         .map((coordinate) => coordinate.slice('DemoUser.'.length))
         .filter((field) => field !== 'id')
         .sort(),

@@ -1,0 +1,133 @@
+import pino from 'pino';
+import { describe, expect, it } from 'vitest';
+import type { CallBudget, Permit, SharedQueue, SharedTake } from '../core/lookup.js';
+import type { FieldSet } from '../core/types.js';
+import { ManualClock, settle } from '../testing/manual-clock.js';
+import { Coalescer, HandedOver } from './coalescer.js';
+import { callOf, lookupOn, request, type Upstream } from './lookups.test-kit.js';
+
+/**
+ * The coalescer with a queue the replicas share (`SharedQueue`; the Redis one is tested in
+ * src/upstream/shared-queue.test.ts): what one replica's group parks, hears taken, and carries for others.
+ * The "other replica" here is the test, answering the group's questions as Redis would.
+ */
+
+class FakeSharedQueue implements SharedQueue {
+  readonly parked = new Map<string, FieldSet>();
+  /** Keys "another replica" took: `taken` and `take` say so, once. */
+  readonly takenByOther = new Set<string>();
+  /** What the next permit carries of "other replicas". */
+  theirs: Array<{ key: string; fields: FieldSet }> = [];
+  permit: (kind: 'window' | 'paced') => Permit = () => ({ granted: true });
+
+  async park(keys: ReadonlyArray<{ key: string; fields: FieldSet }>): Promise<void> {
+    for (const { key, fields } of keys) this.parked.set(key, fields);
+  }
+  async unpark(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.parked.delete(key);
+  }
+  async take(kind: 'window' | 'paced', mine: readonly string[]): Promise<SharedTake> {
+    const takenFromMe = mine.filter((key) => this.takenByOther.delete(key));
+    const permit = this.permit(kind);
+    if (!permit.granted) return { permit, takenFromMe, theirs: [] };
+    for (const key of mine) this.parked.delete(key);
+    const theirs = this.theirs;
+    this.theirs = [];
+    return { permit, takenFromMe, theirs };
+  }
+  async taken(parked: readonly string[]): Promise<string[]> {
+    return parked.filter((key) => this.takenByOther.delete(key));
+  }
+}
+
+/** A budget whose pace never allows a partial call: keys wait to fill, up to the hold. */
+function scarce(queue: FakeSharedQueue): CallBudget {
+  queue.permit = (kind) => (kind === 'paced' ? { granted: false, retryInMs: 60_000, exhausted: false } : { granted: true });
+  return { take: (kind) => queue.permit(kind), share: () => queue };
+}
+
+function setUp(shares = true) {
+  const clock = new ManualClock();
+  const queue = new FakeSharedQueue();
+  const upstream: Upstream = { calls: [] };
+  const lookup = lookupOn(upstream, { maxBatchSize: 10, budget: () => scarce(queue) });
+  const coalescer = new Coalescer({
+    windowMs: 2,
+    hold: { maxHoldMs: 1_000, maxQueuedKeys: 100 },
+    shares: () => shares,
+    clock,
+    logger: pino({ level: 'silent' }),
+  });
+  return { clock, queue, upstream, lookup, coalescer };
+}
+
+describe('Coalescer with a queue the replicas share', () => {
+  it('parks the keys it holds, with the fields their requests need; sends them itself when due, unparked', async () => {
+    const { clock, queue, upstream, lookup, coalescer } = setUp();
+    const answer = coalescer.fetch(callOf(lookup, request(), ['a']), ['1', '2']);
+    await clock.advance(10);
+    expect([...queue.parked]).toEqual([
+      ['1', ['a']],
+      ['2', ['a']],
+    ]);
+    await clock.advance(1_000);
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['1', '2']]);
+    expect(queue.parked.size).toBe(0);
+    expect([...(await answer).keys()]).toEqual(['1', '2']);
+  });
+
+  it('a key another replica took answers HandedOver, without a call here; the rest waits on', async () => {
+    const { clock, queue, upstream, lookup, coalescer } = setUp();
+    const answer = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
+    await clock.advance(10);
+    queue.takenByOther.add('1');
+    await clock.advance(20);
+    await clock.advance(1_000);
+    const answers = await answer;
+    expect(answers.get('1')).toBeInstanceOf(HandedOver);
+    expect(answers.get('2')).toEqual({ id: '2', fields: [] });
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['2']]);
+  });
+
+  it("carries other replicas' keys in its own call, with their fields, and goes on for them when its own request leaves", async () => {
+    const { clock, queue, upstream, lookup, coalescer } = setUp();
+    let open!: () => void;
+    upstream.gate = new Promise((resolve) => (open = resolve));
+    queue.theirs = [
+      { key: '50', fields: [] },
+      { key: '51', fields: ['b'] },
+      { key: '52', fields: ['not-a-field-this-lookup-asks'] },
+    ];
+    const mine = request();
+    const answer = coalescer.fetch(callOf(lookup, mine, ['b']), ['1']).catch((error: unknown) => error);
+    await clock.advance(1_010);
+    // The implausible one (a field this lookup never asks for) is left out: it could make the upstream refuse the call.
+    expect(upstream.calls.map((call) => [call.keys, call.fields])).toEqual([[['1', '50', '51'], ['b']]]);
+    mine.controller.abort(new Error('client gone'));
+    await settle();
+    expect(upstream.calls[0]!.signal.aborted).toBe(false);
+    open();
+    await answer;
+  });
+
+  it('where answers do not reach the other replicas (no shared cache), nothing is parked', async () => {
+    const { clock, queue, lookup, coalescer } = setUp(false);
+    const answer = coalescer.fetch(callOf(lookup, request()), ['1']);
+    await clock.advance(10);
+    expect(queue.parked.size).toBe(0);
+    await clock.advance(1_000);
+    await answer;
+  });
+
+  it('a request that leaves takes its parked keys back', async () => {
+    const { clock, queue, lookup, coalescer } = setUp();
+    const leaving = request();
+    const answer = coalescer.fetch(callOf(lookup, leaving), ['1']).catch((error: unknown) => error);
+    await clock.advance(10);
+    expect(queue.parked.has('1')).toBe(true);
+    leaving.controller.abort(new Error('client gone'));
+    await answer;
+    await settle();
+    expect(queue.parked.size).toBe(0);
+  });
+});
