@@ -2,12 +2,13 @@ import type { Logger } from 'pino';
 import { covers, union } from '../cache/entry.js';
 import type { Clock } from '../core/clock.js';
 import { abandoned, batchFailure, ProviderError, WorkAbandoned } from '../core/errors.js';
-import type { CallBudget, Lookup, Permit, SharedQueue } from '../core/lookup.js';
-import type { FieldSet, ProviderId } from '../core/types.js';
+import type { CallBudget, Lookup, Permit } from '../core/lookup.js';
+import type { FieldSet } from '../core/types.js';
 import { batchFill, coalescedIds, heldSeconds, plannerRefusals, upstreamBatchSize } from '../telemetry/metrics.js';
 import { watchUpstream } from '../telemetry/operation.js';
 import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
 import { Planner, type PlannerQueue, type SendReason } from './planner.js';
+import { HandedOver, ReplicaQueue } from './replica-queue.js';
 
 /**
  * Coalescing: the keys that concurrent requests ask of one lookup, in one credential scope and
@@ -101,23 +102,7 @@ interface PendingKey {
   fields: Set<string>;
   waiters: Set<Waiter>;
   since: number;
-  /** Parked in the queue the replicas share, for another replica's call to take. */
-  parked?: boolean;
 }
-
-/**
- * The answer for a key another replica's call took from the shared queue (`SharedQueue`): that replica
- * fetches it, and the caller waits for its answer in the shared cache. Never an answer to a request: should
- * one ever leak, it reads as what it is, an upstream this replica did not reach.
- */
-export class HandedOver extends ProviderError {
-  constructor(provider: ProviderId, id: string) {
-    super({ code: 'UPSTREAM_UNAVAILABLE', provider, id });
-  }
-}
-
-/** How often a replica holding parked keys asks whether another replica took them (ms). */
-const TAKEN_POLL_MS = 20;
 
 /** A call on its way upstream, for some keys, with some fields. */
 interface Flight {
@@ -143,11 +128,10 @@ class Group implements PlannerQueue {
   private readonly maxBatchSize: number;
   /** When the lookup's calls have a budget: what decides when each call goes. */
   private readonly planner: Planner | undefined;
-  /** With Redis, the queue the replicas share (only where their answers reach each other). */
-  private readonly shared: SharedQueue | undefined;
+  /** With Redis, the group's side of the queue the replicas share (only where their answers reach each other). */
+  private readonly replicas: ReplicaQueue | undefined;
   /** What the last shared permit came with: this replica's keys for the call, and the other replicas'. */
-  private stash: { mine: string[]; theirs: Array<{ key: string; fields: readonly string[] }> } | undefined;
-  private cancelPoll: (() => void) | undefined;
+  private stash: { mine: string[]; theirs: Array<{ key: string; fields: FieldSet }> } | undefined;
 
   constructor(
     /** What every call of the group is made with: never a request's own context, which must not outlive it. */
@@ -157,11 +141,14 @@ class Group implements PlannerQueue {
   ) {
     this.maxBatchSize = target.calls.maxBatchSize;
     const budget = options.hold && target.calls.budget?.(target.credential?.scope ?? '', target.partition);
-    this.shared =
-      budget && budget.share !== undefined && options.shares?.(target)
-        ? budget.share(`${target.lookup.name}:${encodeURIComponent(target.partition)}`)
+    this.replicas =
+      budget?.share !== undefined && options.shares?.(target)
+        ? new ReplicaQueue(budget.share(`${target.lookup.name}:${encodeURIComponent(target.partition)}`), target.lookup, options.clock, {
+            waiting: () => this.pending,
+            handOver: (keys) => this.handOver(keys),
+          })
         : undefined;
-    const planned: CallBudget | undefined = budget && (this.shared === undefined ? budget : { take: (kind) => this.takeShared(kind) });
+    const planned: CallBudget | undefined = budget && (this.replicas === undefined ? budget : { take: (kind) => this.takeShared(kind) });
     this.planner =
       planned &&
       options.hold &&
@@ -189,70 +176,22 @@ class Group implements PlannerQueue {
     else this.flushKeys(stash.mine, stash.theirs, reason);
   }
 
-  /** The planner waits: this replica's waiting keys are parked for other replicas' calls to take. */
+  /** The planner waits: with Redis, this replica's waiting keys are parked for other replicas' calls to take. */
   holding(): void {
-    if (this.shared === undefined) return;
-    const unparked: Array<{ key: string; fields: string[] }> = [];
-    for (const [key, entry] of this.pending) {
-      if (entry.parked) continue;
-      entry.parked = true;
-      unparked.push({ key, fields: [...entry.fields].sort() });
-    }
-    if (unparked.length > 0) void this.shared.park(unparked);
-    this.pollTaken();
+    this.replicas?.hold();
   }
 
-  /** While keys are parked, asks every TAKEN_POLL_MS whether another replica took them. */
-  private pollTaken(): void {
-    if (this.shared === undefined || this.cancelPoll !== undefined) return;
-    const shared = this.shared;
-    this.cancelPoll = this.options.clock.setTimer(() => {
-      this.cancelPoll = undefined;
-      const parked = [...this.pending].filter(([, entry]) => entry.parked).map(([key]) => key);
-      if (parked.length === 0) {
-        this.dropIfIdle();
-        return;
-      }
-      void shared.taken(parked).then((taken) => {
-        this.handOver(taken);
-        if ([...this.pending.values()].some((entry) => entry.parked)) this.pollTaken();
-        else this.dropIfIdle();
-      });
-    }, TAKEN_POLL_MS);
-  }
-
-  /**
-   * One permit from the shared queue's script, with the keys it lets this call carry: of this replica's
-   * next call's keys, those no other replica took; and the other replicas' oldest parked keys.
-   */
+  /** One permit from the shared queue's script, with the keys it lets this call carry (`ReplicaQueue.take`). */
   private async takeShared(kind: 'window' | 'paced'): Promise<Permit> {
     const mine: string[] = [];
     for (const key of this.pending.keys()) {
       if (mine.length === this.maxBatchSize) break;
       mine.push(key);
     }
-    const { permit, takenFromMe, theirs } = await this.shared!.take(kind, mine, this.maxBatchSize);
-    this.handOver(takenFromMe);
-    if (permit.granted) {
-      const gone = new Set(takenFromMe);
-      this.stash = { mine: mine.filter((key) => !gone.has(key)), theirs: theirs.filter((entry) => this.plausible(entry)) };
-    }
-    return permit;
+    const taken = await this.replicas!.take(kind, mine, this.maxBatchSize);
+    if (taken.permit.granted) this.stash = { mine: taken.mine, theirs: taken.theirs };
+    return taken.permit;
   }
-
-  /**
-   * Whether another replica's key, as Redis gave it, is one this lookup could ask for: a valid key and fields
-   * it knows. Anything else (a Redis written by someone else, another version) is left out, so that it cannot
-   * make the upstream refuse this replica's call; its owner, never answered, asks for it itself.
-   */
-  private plausible(entry: { key: string; fields: readonly string[] }): boolean {
-    const { lookup } = this.target;
-    this.knownFields ??= new Set(lookup.fields(undefined));
-    const known = this.knownFields;
-    return lookup.key.isValid(entry.key) && entry.fields.every((field) => known.has(field));
-  }
-
-  private knownFields: ReadonlySet<string> | undefined;
 
   /** Keys another replica's call took: their requests are answered `HandedOver`, to wait for that answer. */
   private handOver(keys: readonly string[]): void {
@@ -272,15 +211,16 @@ class Group implements PlannerQueue {
   refuse(since: number, retryInMs: number): void {
     const { provider } = this.target.lookup;
     const retryAfter = Math.max(1, Math.ceil(retryInMs / 1000));
-    let refused = 0;
+    const refused: string[] = [];
     for (const [key, entry] of this.pending) {
       if (entry.since > since) break;
       this.pending.delete(key);
-      refused++;
+      refused.push(key);
       const error = new ProviderError({ code: 'RATE_LIMITED', provider, id: key, retryAfter });
       for (const waiter of entry.waiters) this.answer(waiter, key, error);
     }
-    if (refused > 0) plannerRefusals.inc({ provider: provider.name, reason: 'exhausted' }, refused);
+    if (refused.length > 0) plannerRefusals.inc({ provider: provider.name, reason: 'exhausted' }, refused.length);
+    this.replicas?.leave(refused);
     this.dropIfIdle();
   }
 
@@ -489,8 +429,7 @@ class Group implements PlannerQueue {
   private dropIfIdle(): void {
     if (this.pending.size === 0) {
       this.planner?.stop();
-      this.cancelPoll?.();
-      this.cancelPoll = undefined;
+      this.replicas?.stop();
     }
     if (this.pending.size === 0 && this.inFlight.size === 0 && this.cancelTimer === undefined && !this.planner?.busy) this.onIdle();
   }
@@ -500,15 +439,15 @@ class Group implements PlannerQueue {
     if (waiter.settled) return;
     waiter.settled = true;
     waiter.reject(abandoned(this.target.lookup.provider, waiter.signal));
-    const unpark: string[] = [];
+    const gone: string[] = [];
     for (const [key, entry] of this.pending) {
       entry.waiters.delete(waiter);
       if (entry.waiters.size === 0) {
         this.pending.delete(key);
-        if (entry.parked) unpark.push(key);
+        gone.push(key);
       }
     }
-    if (unpark.length > 0) void this.shared?.unpark(unpark);
+    this.replicas?.leave(gone);
     if (this.pending.size === 0 && this.cancelTimer !== undefined) {
       this.cancelTimer();
       this.cancelTimer = undefined;

@@ -6,9 +6,10 @@ import type { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
 import { resolutions } from '../telemetry/metrics.js';
 import { type CachePolicy, CacheTriage } from './cache-triage.js';
-import { Coalescer, HandedOver } from './coalescer.js';
+import { Coalescer } from './coalescer.js';
 import type { LookupCall } from './lookup-call.js';
 import { ReplicaClaims } from './replica-claims.js';
+import { HandedOver } from './replica-queue.js';
 
 /**
  * The layer under every request's loaders, shared by all requests of the process and, through Redis,

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import type { CallBudget, Permit, SharedQueue, SharedTake } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
 import { ManualClock, settle } from '../testing/manual-clock.js';
-import { Coalescer, HandedOver } from './coalescer.js';
+import { Coalescer } from './coalescer.js';
 import { callOf, lookupOn, request, type Upstream } from './lookups.test-kit.js';
+import { HandedOver } from './replica-queue.js';
 
 /**
  * The coalescer with a queue the replicas share (`SharedQueue`; the Redis one is tested in
