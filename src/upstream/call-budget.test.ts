@@ -183,7 +183,9 @@ describe('RedisWindowBudget', () => {
     const b = await replica(prefix, () => now);
     const takes = await Promise.all(Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).take('window')));
     expect(takes.filter((permit) => permit.granted)).toHaveLength(40);
-    expect(takes.at(-1)).toEqual({ granted: false, retryInMs: 900_000, exhausted: true });
+    // Which of the two connections' takes Redis ran first is its business; every one refused says why.
+    for (const refused of takes.filter((permit) => !permit.granted))
+      expect(refused).toEqual({ granted: false, retryInMs: 900_000, exhausted: true });
     expect(await a.snapshot()).toEqual({ limit: 40, remaining: 0, resetInMs: 900_000 });
     now += 900_000;
     expect(await b.take('window')).toEqual({ granted: true });
