@@ -66,4 +66,6 @@ export type HttpFault =
   | { kind: 'truncated-json' }
   | { kind: 'html'; status: number }
   | { kind: 'oversize'; bytes: number; chunked?: boolean }
+  /** The normal answer, its body rewritten (an upstream that answers records of ids nobody asked). */
+  | { kind: 'rewrite'; rewrite(body: string): string }
   | SlowFault;

@@ -62,6 +62,10 @@ export function faultReply(fault: HttpFault, answers: FaultAnswers): Reply {
       return { ...answers.normal(), delayMs: fault.ms };
     case 'reset':
       return { ...answers.normal(), delivery: { kind: 'reset' } };
+    case 'rewrite': {
+      const normal = answers.normal();
+      return { ...normal, body: fault.rewrite(normal.body) };
+    }
     case 'truncated-json': {
       const normal = answers.normal();
       return { ...normal, body: normal.body.slice(0, Math.floor(normal.body.length / 2)) };

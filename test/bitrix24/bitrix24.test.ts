@@ -179,3 +179,38 @@ describe('client-side pacing', () => {
     expect(portal.requests.map((r) => r.status)).toEqual([200, 200, 200, 200, 200]);
   });
 });
+
+describe("a portal that answers a record under another id's key (issue 20, finding 1)", () => {
+  let h: Harness;
+  let portal: Bitrix24Emulator;
+  beforeAll(async () => {
+    h = await startHarness({ env: { BITRIX24_CACHE: '1' } });
+    portal = h.emulator('bitrix24').get('portal-a')!;
+  });
+  afterAll(() => h.close());
+
+  it('files each record by the id it carries: {"6": user 7, "7": user 8} answers user 7 at 7 and nothing at 6; nothing wrong is cached', async () => {
+    portal.failNext(1, {
+      kind: 'rewrite',
+      rewrite: (body) => {
+        const answer = JSON.parse(body) as { result: Record<string, { id: number } | null> };
+        const shifted: Record<string, unknown> = {};
+        for (const [key, user] of Object.entries(answer.result))
+          shifted[key] = user === null ? null : { ...user, id: Number(key) + 1, name: `Demo User ${Number(key) + 1}` };
+        return JSON.stringify({ ...answer, result: shifted });
+      },
+    });
+    const first = await h.gql(usersQuery, { ids: ['6', '7'] });
+    expect(first.body.data.bitrix24Users).toEqual([null, { id: '7', portal: 'portal-a', name: 'Demo User 7' }]);
+    expect(first.body.errors).toEqual([
+      expect.objectContaining({ path: ['bitrix24Users', 0], extensions: { code: 'UPSTREAM_UNAVAILABLE', provider: 'bitrix24', id: '6' } }),
+    ]);
+    // Nothing of that answer was cached under a wrong id: user 6 is asked again, and 7 is 7.
+    const again = await h.gql(usersQuery, { ids: ['6', '7'] });
+    expect(again.body).toEqual({
+      data: { bitrix24Users: ['6', '7'].map((id) => ({ id, portal: 'portal-a', name: `Demo User ${id}` })) },
+    });
+    expect(portal.requests.filter((request) => request.method === 'im.user.list.get')).toHaveLength(2);
+    expect(portal.requests[1]).toMatchObject({ ids: [6] });
+  });
+});

@@ -30,10 +30,19 @@ type Call = { method: 'userList'; ids: number[]; avatarHr: boolean } | { method:
  * A portal that knows users `1..known`, fails the batch commands whose ids include a key of `failing`
  * with that error, and records every call. `whole` makes every call throw it instead.
  */
-function stubPortal(name: string, options: { known?: number; failing?: Record<number, string>; whole?: Error } = {}) {
+function stubPortal(
+  name: string,
+  options: {
+    known?: number;
+    failing?: Record<number, string>;
+    whole?: Error;
+    users?: (ids: readonly number[]) => Record<string, ReturnType<typeof apiUser> | null>;
+  } = {},
+) {
   const calls: Call[] = [];
   const known = options.known ?? 1_000;
-  const usersOf = (ids: readonly number[]) => Object.fromEntries(ids.map((id) => [String(id), id <= known ? apiUser(id) : null]));
+  const usersOf =
+    options.users ?? ((ids: readonly number[]) => Object.fromEntries(ids.map((id) => [String(id), id <= known ? apiUser(id) : null])));
   const portal = {
     name,
     async userList(ids: readonly number[], avatarHr: boolean): Promise<UserListOutcome> {
@@ -98,7 +107,21 @@ describe('bitrix24Users.fetch', () => {
     expect(a.calls).toEqual([{ method: 'userList', ids: [2, 1, 3], avatarHr: true }]);
     expect(found.get('1')).toEqual({ portal: 'a.example', user: apiUser(1) });
     expect(found.get('2')).toEqual({ portal: 'a.example', user: apiUser(2) });
-    expect(found.has('3')).toBe(false); // null: unknown, so NOT_FOUND
+    expect(found.get('3')).toMatchObject({ code: 'NOT_FOUND', id: '3' }); // null: the portal's "unknown id"
+  });
+
+  it('files each record under the id it carries, never the key it sat at: {"6": {id: 7}, "7": {id: 8}} answers user 7 as 7, and 6 not at all', async () => {
+    const a = stubPortal('a.example', { users: () => ({ '6': apiUser(7), '7': apiUser(8) }) });
+    const found = await callsOf(bitrix24Users, stubService([a.portal])).fetch(['6', '7'], scope('a.example'));
+    expect(found.get('7')).toEqual({ portal: 'a.example', user: apiUser(7) });
+    expect(found.get('6')).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '6' });
+    expect(found.has('8')).toBe(false);
+  });
+
+  it('an asked id the portal left out of its answer is UPSTREAM_UNAVAILABLE, not NOT_FOUND (Bitrix24 maps every id asked)', async () => {
+    const a = stubPortal('a.example', { users: () => ({ '1': apiUser(1) }) });
+    const found = await callsOf(bitrix24Users, stubService([a.portal])).fetch(['1', '2'], scope('a.example'));
+    expect(found.get('2')).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '2' });
   });
 
   it('sends several chunks as one batch request of maxIdsPerCall ids per command', async () => {

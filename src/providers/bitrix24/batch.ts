@@ -1,9 +1,11 @@
+import type { Logger } from 'pino';
+import { attribute } from '../../core/attribution.js';
 import { ProviderError } from '../../core/errors.js';
 import { Lookup, type ResolverContext, type Runtime, RuntimeSlot, shownKey } from '../../core/lookup.js';
 import type { CallerCredential } from '../../core/types.js';
 import { type Bitrix24Portal, type Bitrix24Service, codeForBitrixError, type UserListOutcome } from './client.js';
 import { BITRIX24 } from './id.js';
-import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, isBitrixId } from './wire.js';
+import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, type BitrixApiUser, isBitrixId } from './wire.js';
 
 /**
  * Bitrix24 users by id, within one portal (the loader's partition). A tick's distinct ids for a portal
@@ -35,7 +37,15 @@ export function bindBitrix24(service: Bitrix24Service, runtime: Runtime): void {
     async fetch(ids, scope) {
       const portal = service.portals.get(scope.partition);
       if (portal === undefined) throw new ProviderError({ code: 'BAD_USER_INPUT', provider: BITRIX24 }); // checked by bitrix24Portal first
-      return fetchUsers(portal, ids, service.maxIdsPerCall, scope.fields.includes('AVATAR_HR'), scope.signal, scope.credential);
+      return fetchUsers(
+        portal,
+        ids,
+        service.maxIdsPerCall,
+        scope.fields.includes('AVATAR_HR'),
+        scope.signal,
+        scope.credential,
+        scope.logger,
+      );
     },
   });
 }
@@ -78,6 +88,7 @@ async function fetchUsers(
   avatarHr: boolean,
   signal: AbortSignal,
   credential: CallerCredential | undefined,
+  logger: Logger,
 ): Promise<Map<string, Bitrix24UserRecord | ProviderError>> {
   const chunks: number[][] = [];
   for (let i = 0; i < ids.length; i += maxIdsPerCall) chunks.push(ids.slice(i, i + maxIdsPerCall).map(Number));
@@ -94,9 +105,23 @@ async function fetchUsers(
       for (const id of chunks[i]!) found.set(String(id), new ProviderError({ code, provider: BITRIX24, id: String(id) }));
       return;
     }
-    for (const [id, user] of Object.entries(outcome.users)) {
-      if (user !== null) found.set(id, { portal: portal.name, user }); // null: unknown id, NOT_FOUND by default
+    // Each record under the id it carries, never the key it sat at (a portal may answer {"6": {"id": 7}}); a
+    // `null` at an asked id is the portal's "unknown id". Bitrix24 answers every id asked, one way or the other.
+    const asked = chunks[i]!.map(String);
+    const unknown = new Map<string, ProviderError>();
+    const records: BitrixApiUser[] = [];
+    for (const [key, user] of Object.entries(outcome.users)) {
+      if (user === null) unknown.set(key, new ProviderError({ code: 'NOT_FOUND', provider: BITRIX24, id: key }));
+      else records.push(user);
     }
+    const attributed = attribute(asked, records, unknown, {
+      provider: BITRIX24,
+      method: 'im.user.list.get',
+      logger,
+      idOf: (user) => String(Number(user.id)),
+      everyIdAnswered: true,
+    });
+    for (const [id, value] of attributed) found.set(id, value instanceof ProviderError ? value : { portal: portal.name, user: value });
   });
   return found;
 }

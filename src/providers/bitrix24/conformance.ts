@@ -41,6 +41,20 @@ export const bitrix24Conformance: Conformance<{ portals?: PortalSpec[] } | undef
     const lookup = (count: number) => Array.from({ length: count }, () => 'im.user.list.get');
     return [
       {
+        name: 'records of ids nobody asked (each id shifted, under the keys asked)',
+        inject: (portals) =>
+          only(portals).failNext(1, {
+            kind: 'rewrite',
+            rewrite: (body) => {
+              const answer = JSON.parse(body) as { result: Record<string, { id: number | string } | null> };
+              for (const user of Object.values(answer.result)) if (user !== null) user.id = Number(user.id) + 1_000_000;
+              return JSON.stringify(answer);
+            },
+          }),
+        code: 'UPSTREAM_UNAVAILABLE',
+        requests: lookup(1),
+      },
+      {
         name: '401 NO_AUTH_FOUND (credentials refused)',
         inject: (portals) => only(portals).failNext(1, { kind: 'status', status: 401 }),
         code: 'UNAUTHENTICATED',

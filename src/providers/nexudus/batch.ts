@@ -1,3 +1,4 @@
+import { attribute } from '../../core/attribution.js';
 import { IncompleteRecord, ProviderError } from '../../core/errors.js';
 import { Lookup, type Runtime } from '../../core/lookup.js';
 import { mapConcurrently } from '../../upstream/map-concurrently.js';
@@ -66,7 +67,16 @@ export function bindNexudusLookups(client: NexudusClient, runtime: Runtime): voi
         });
         if (failed.size > 0 && !scope.signal.aborted) await keepListRecords(client, failed, found, scope.signal);
       } else {
-        for (const user of await client.partialUsers(ids.map(Number), scope.signal)) found.set(String(user.Id), user);
+        // A list filtered by id: an id it leaves out is not found, unless it answered ids nobody asked.
+        const users = await client.partialUsers(ids.map(Number), scope.signal);
+        const attributed = attribute(ids, users, new Map(), {
+          provider: NEXUDUS,
+          method: 'GET /api/sys/users',
+          logger: scope.logger,
+          idOf: (user) => String(user.Id),
+          everyIdAnswered: false,
+        });
+        for (const [id, value] of attributed) found.set(id, value);
       }
       return found;
     },

@@ -27,6 +27,17 @@ export const nexudusConformance: Conformance<Parameters<typeof start>[1], Nexudu
   onClock: ({ running }) => ({ clock: running }),
   slow: (nexudus, ms) => nexudus.faults.always({ kind: 'slow', ms }),
   faults: (budget) => [
+    {
+      name: 'records of ids nobody asked (each id shifted)',
+      inject: (nexudus) =>
+        nexudus.failNext(1, {
+          kind: 'rewrite',
+          rewrite: (body) =>
+            JSON.stringify((JSON.parse(body) as Array<{ Id: number }>).map((user) => ({ ...user, Id: user.Id + 1_000_000 }))),
+        }),
+      code: 'UPSTREAM_UNAVAILABLE',
+      requests: ['list'],
+    },
     // A 401 renews the account's token once (a refresh-token grant) and asks again; refused again, it is final.
     {
       name: '401 (credentials refused), twice',

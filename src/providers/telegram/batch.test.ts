@@ -125,6 +125,15 @@ describe('telegramUsers.fetch', () => {
     expect(found.has('3')).toBe(false);
   });
 
+  it('files each user under the id it carries; users of ids nobody asked make the omitted ones UPSTREAM_UNAVAILABLE', async () => {
+    const s = stub({ known: [1, 2, 3], answer: () => [user(1), user(77)] });
+    const found = await callsOf(telegramUsers, s.client).fetch(['1', '2', '3'], scope);
+    expect(found.get('1')).toEqual(user(1));
+    expect(found.has('77')).toBe(false);
+    expect(asError(found.get('2'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '2' });
+    expect(asError(found.get('3'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '3' });
+  });
+
   it('does not send an id this account cannot name, and says why', async () => {
     const s = stub({ known: [1] });
     const found = await callsOf(telegramUsers, s.client).fetch(['1', '2'], scope);

@@ -1,4 +1,6 @@
 import type { tl } from '@mtcute/node';
+import type { Logger } from 'pino';
+import { attribute } from '../../core/attribution.js';
 import { ProviderError } from '../../core/errors.js';
 import { checkKey, Lookup, type ResolverContext, type Runtime, RuntimeSlot } from '../../core/lookup.js';
 import type { TelegramClient } from './client.js';
@@ -45,7 +47,7 @@ export function bindTelegramLookups(client: TelegramClient, runtime: Runtime): v
   telegramUsers.bind(runtime, {
     maxBatchSize: client.maxIdsPerCall,
     budget: () => client.budget,
-    fetch: (ids, scope) => fetchUsers(client, ids, scope.signal),
+    fetch: (ids, scope) => fetchUsers(client, ids, scope.signal, scope.logger),
     codec,
   });
   telegramUsersByUsername.bind(runtime, {
@@ -101,6 +103,7 @@ async function fetchUsers(
   client: TelegramClient,
   ids: readonly string[],
   signal: AbortSignal,
+  logger: Logger,
 ): Promise<Map<string, TelegramApiUser | ProviderError>> {
   const found = new Map<string, TelegramApiUser | ProviderError>();
   const inputs: tl.TypeInputUser[] = [];
@@ -131,9 +134,16 @@ async function fetchUsers(
     users = known.length === 0 ? [] : await client.getUsers(known, signal);
   }
 
-  for (const user of users) {
-    const id = String(user.id);
-    if (user._ === 'user') found.set(id, user);
+  // Each user under the id it carries, and only for an id asked: users Telegram sent for ids nobody asked
+  // make the asked ones it left out UPSTREAM_UNAVAILABLE, not "not found".
+  const attributed = attribute(
+    ids.filter((id) => !found.has(id)),
+    users,
+    new Map(),
+    { provider: TELEGRAM, method: 'users.getUsers', logger, idOf: (user) => String(user.id), everyIdAnswered: false },
+  );
+  for (const [id, user] of attributed) {
+    if (user instanceof ProviderError || user._ === 'user') found.set(id, user);
     else found.set(id, new ProviderError({ code: 'NOT_FOUND', provider: TELEGRAM, id })); // userEmpty
   }
   for (const id of guessed) {

@@ -176,8 +176,17 @@ describe('xUsers.fetch', () => {
     expect(calls).toEqual([{ method: 'usersByIds', keys: ['1', '2', '3'], fields: ['user.fields=created_at'] }]);
     expect(found.get('1')).toEqual(user('1'));
     expect(found.get('3')).toEqual(user('3'));
-    expect(found.has('2')).toBe(false); // absent: the loader answers NOT_FOUND
+    // Neither in `data` nor in `errors`: X answers every id asked, so this one it left unanswered.
+    expect(asError(found.get('2'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '2' });
     expect(primes).toEqual([]);
+  });
+
+  it('files each user under the id it carries, and only for an id asked: a record of another id answers nothing', async () => {
+    const { client } = stubClient({ users: { data: [user('1'), user('7')] } });
+    const found = await callsOf(xUsers, client).fetch(['1', '2'], scope().scope);
+    expect(found.get('1')).toEqual(user('1'));
+    expect(asError(found.get('2'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', id: '2' });
+    expect(found.has('7')).toBe(false);
   });
 
   it('turns per-user problems into that id’s NOT_FOUND or SUSPENDED', async () => {
@@ -225,6 +234,7 @@ describe('xUsersByUsername.fetch', () => {
     expect(calls).toEqual([{ method: 'usersByUsernames', keys: ['TwitterDev', 'nobody'], fields: [] }]);
     expect(found.get('twitterdev')).toEqual(user('12', { username: 'TwitterDev' }));
     expect(found.has('TwitterDev')).toBe(false);
+    expect(asError(found.get('nobody'))).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
   });
 
   it('keys a username’s problem by the lower-cased name, naming it as asked', async () => {

@@ -1,3 +1,5 @@
+import type { Logger } from 'pino';
+import { attribute } from '../../core/attribution.js';
 import { ProviderError } from '../../core/errors.js';
 import { type FetchScope, Lookup, type Runtime } from '../../core/lookup.js';
 import type { FieldSet } from '../../core/types.js';
@@ -60,7 +62,7 @@ export function bindXLookups(client: XClient, runtime: Runtime): void {
     async fetch(ids, scope) {
       const response = await client.usersByIds(ids, scope.fields, scope.signal, scope.credential);
       primeIncludedTweets(response, scope);
-      return indexUsers(response, (user) => user.id);
+      return indexUsers(ids, response, (user) => user.id, 'GET /2/users', scope.logger);
     },
   });
   xUsersByUsername.bind(runtime, {
@@ -71,7 +73,8 @@ export function bindXLookups(client: XClient, runtime: Runtime): void {
       primeIncludedTweets(response, scope);
       // The same parameters as `GET /2/users` would have sent: cached as the user lookup's records.
       for (const user of response.data ?? []) scope.prime(xUsers, user.id, user, scope.fields);
-      return indexUsers(response, (user) => user.username.toLowerCase());
+      const asked = usernames.map((username) => username.toLowerCase());
+      return indexUsers(asked, response, (user) => user.username.toLowerCase(), 'GET /2/users/by', scope.logger);
     },
   });
   xTweets.bind(runtime, {
@@ -82,29 +85,43 @@ export function bindXLookups(client: XClient, runtime: Runtime): void {
       // Expanded authors came with the call's `user.fields`, and without expansions of their own.
       const authorFields = parametersOf(scope.fields, 'user.fields');
       for (const user of response.includes?.users ?? []) scope.prime(xUsers, user.id, user, authorFields);
-      const found = new Map<string, XApiTweet | ProviderError>();
-      for (const tweet of response.data ?? []) found.set(tweet.id, tweet);
+      const explained = new Map<string, ProviderError>();
       for (const problem of response.errors ?? []) {
         const id = problem.resource_id ?? problem.value;
-        if (problem.resource_type === 'tweet' && id !== undefined) found.set(id, problemToError(problem, id));
+        if (problem.resource_type === 'tweet' && id !== undefined) explained.set(id, problemToError(problem, id));
       }
-      return found;
+      // A withheld post may be left out without an error: its absence is NOT_FOUND, unless X sent posts nobody asked for.
+      return attribute(ids, response.data ?? [], explained, {
+        provider: X,
+        method: 'GET /2/tweets',
+        logger: scope.logger,
+        idOf: (tweet) => tweet.id,
+        everyIdAnswered: false,
+      });
     },
   });
 }
 
-/** Users and the per-user problems of one response, keyed as the lookup keys them. */
-function indexUsers(response: XLookupResponse<XApiUser>, keyOf: (user: XApiUser) => string): Map<string, XApiUser | ProviderError> {
-  const found = new Map<string, XApiUser | ProviderError>();
-  for (const user of response.data ?? []) found.set(keyOf(user), user);
+/**
+ * Users and the per-user problems of one response, keyed as the lookup keys them, each user under the id
+ * (or name) it carries and only for one asked (`attribute`): X lists every key asked in `data` or `errors`.
+ */
+function indexUsers(
+  asked: readonly string[],
+  response: XLookupResponse<XApiUser>,
+  keyOf: (user: XApiUser) => string,
+  method: string,
+  logger: Logger,
+): Map<string, XApiUser | ProviderError> {
+  const explained = new Map<string, ProviderError>();
   for (const problem of response.errors ?? []) {
     const value = problem.value ?? problem.resource_id;
     if (problem.resource_type !== 'user' || value === undefined) continue;
     // `value` is what was asked for (an id or a username); the lookup's key is the same, lower-cased for names.
     const key = problem.parameter === 'usernames' ? value.toLowerCase() : value;
-    found.set(key, problemToError(problem, value));
+    explained.set(key, problemToError(problem, value));
   }
-  return found;
+  return attribute(asked, response.data ?? [], explained, { provider: X, method, logger, idOf: keyOf, everyIdAnswered: true });
 }
 
 /**

@@ -39,6 +39,20 @@ export const xConformance: Conformance<Partial<XEmulatorOptions> | undefined, XE
   slow: (x, ms) => x.faults.always({ kind: 'slow', ms }),
   faults: (budget) => [
     {
+      name: 'records of ids nobody asked (each id shifted)',
+      inject: (x) =>
+        x.failNext(1, {
+          kind: 'rewrite',
+          rewrite: (body) => {
+            const answer = JSON.parse(body) as { data?: Array<{ id: string }> };
+            for (const user of answer.data ?? []) user.id = String(BigInt(user.id) + 1_000_000n);
+            return JSON.stringify(answer);
+          },
+        }),
+      code: 'UPSTREAM_UNAVAILABLE',
+      requests: ['/2/users'],
+    },
+    {
       name: '401 (credentials refused)',
       inject: (x) => x.failNext(1, { kind: 'status', status: 401 }),
       code: 'UNAUTHENTICATED',
