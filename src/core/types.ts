@@ -24,7 +24,7 @@ export type SelectedFields = ReadonlySet<string>;
 /** What a key of a lookup looks like. Keys are checked here, after GraphQL coerced them, before any call. */
 export interface KeySpec {
   isValid(key: string): boolean;
-  /** Names a valid key in an error message, e.g. "an X user id (1-19 digits)". */
+  /** Names a valid key in an error message, e.g. "an X user id (a decimal number from 1 to 2^63-1, without leading zeros)". */
   expected: string;
   /** Keys that name the same record (usernames differing in case) share one entry. */
   normalize?(key: string): string;

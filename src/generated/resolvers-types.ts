@@ -192,8 +192,9 @@ export type Query = {
   telegramUsers: Array<Maybe<TelegramUser>>;
   /**
    * X users by id, in the order asked: the list has the input's length, with `null` (and an error at that
-   * index, `extensions.code` NOT_FOUND or SUSPENDED) for an id X does not return. Ids are numeric strings of
-   * 1-19 digits; at most MAX_IDS_PER_OPERATION (default 1000) ids per operation.
+   * index, `extensions.code` NOT_FOUND or SUSPENDED) for an id X does not return. Ids are decimal strings
+   * from 1 to 2^63-1 without leading zeros (send them as strings: a JSON number beyond 2^53 is refused, not
+   * rounded); at most MAX_IDS_PER_OPERATION (default 1000) ids per operation.
    */
   xUsers: Array<Maybe<XUser>>;
   /** X users by username (1-15 letters, digits or `_`, case-insensitive), aligned with the input like `xUsers`. */
@@ -350,7 +351,7 @@ export type Tweet = {
   author?: Maybe<XUser>;
   /** When the post was published. */
   createdAt?: Maybe<Scalars['DateTime']['output']>;
-  /** The post's id: a numeric string of 1-19 digits. */
+  /** The post's id: a decimal string from 1 to 2^63-1. */
   id: Scalars['ID']['output'];
   /** The post's language as X detected it (BCP 47), when it did. */
   lang?: Maybe<Scalars['String']['output']>;
@@ -416,7 +417,7 @@ export type XUser = User & {
   description?: Maybe<Scalars['String']['output']>;
   /** Same as `name`. */
   displayName?: Maybe<Scalars['String']['output']>;
-  /** X's user id: a numeric string of 1-19 digits (too large for a double). */
+  /** X's user id: a decimal string from 1 to 2^63-1 (too large for a double). */
   id: Scalars['ID']['output'];
   /** The location the user wrote on the profile (free text, not checked by X). */
   location?: Maybe<Scalars['String']['output']>;

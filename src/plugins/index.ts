@@ -17,6 +17,7 @@ import { fieldPlanPlugin } from './field-plan.js';
 import { listItemsPlugin } from './list-items.js';
 import { operationTelemetryPlugin } from './operation-telemetry.js';
 import { staleAnswersPlugin } from './stale-answers.js';
+import { unsafeIntegersPlugin } from './unsafe-integers.js';
 
 /**
  * Every Apollo Server plugin of the subgraph, in the order Apollo runs them for each hook. Apollo's own
@@ -39,6 +40,8 @@ export function subgraphPlugins(config: Config, schema: GraphQLSchema, access: A
       config.providers.flatMap((provider) => provider.idArguments),
       config.limits.maxListItems,
     ),
+    // didResolveOperation: a variable's integer beyond 2^53 (JSON rounded it) refused before anything runs.
+    unsafeIntegersPlugin(),
     // didResolveOperation: the fields the operation selects, narrowed to what its caller may see, before any resolver.
     fieldPlanPlugin((selected, context) => access.narrow(selected, context.caller)),
     // didEncounterErrors: a bug's stack in the log.

@@ -146,7 +146,7 @@ describe('bad input fails alone, and nothing is sent for it', () => {
       [['xUsers', 1], { code: 'BAD_USER_INPUT', provider: 'x', id: '12a' }],
       [['xUsers', 2], { code: 'BAD_USER_INPUT', provider: 'x', id: 'x' }],
     ]);
-    expect(body.errors![0]!.message).toBe('"12a" is not an X user id (1-19 digits)');
+    expect(body.errors![0]!.message).toBe('"12a" is not an X user id (a decimal number from 1 to 2^63-1, without leading zeros)');
     expect(xCalls(h).map(idsOf)).toEqual([['1']]);
   });
 

@@ -89,14 +89,15 @@ function asError(value: unknown): ProviderError {
 }
 
 describe('X lookups: keys', () => {
-  it('takes user and post ids of 1-19 digits', () => {
+  it('takes user and post ids as X writes them: canonical decimal, 1 to 2^63-1 (issue 20: 0, 007 and beyond 2^63-1 made X refuse a shared call)', () => {
     for (const lookup of [xUsers, xTweets]) {
-      for (const ok of ['1', '0', '2244994945', '9'.repeat(19)]) expect(lookup.key.isValid(ok), ok).toBe(true);
-      for (const bad of ['', '9'.repeat(20), '-1', '1.0', ' 1', '1e3', 'abc', '１']) expect(lookup.key.isValid(bad), bad).toBe(false);
+      for (const ok of ['1', '2244994945', '9223372036854775807', '1000000000000000000']) expect(lookup.key.isValid(ok), ok).toBe(true);
+      for (const bad of ['', '0', '007', '9223372036854775808', '9'.repeat(19), '9'.repeat(20), '-1', '1.0', ' 1', '1e3', 'abc', '１'])
+        expect(lookup.key.isValid(bad), bad).toBe(false);
       expect(lookup.key.normalize).toBeUndefined();
     }
-    expect(xUsers.key.expected).toBe('an X user id (1-19 digits)');
-    expect(xTweets.key.expected).toBe('an X post id (1-19 digits)');
+    expect(xUsers.key.expected).toBe('an X user id (a decimal number from 1 to 2^63-1, without leading zeros)');
+    expect(xTweets.key.expected).toBe('an X post id (a decimal number from 1 to 2^63-1, without leading zeros)');
   });
 
   it('takes usernames of 1-15 letters, digits or _, case-insensitively', () => {

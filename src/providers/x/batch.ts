@@ -7,7 +7,7 @@ import type { XClient } from './client.js';
 import { X } from './id.js';
 import { FULL_X_PLAN, planXFields, tweetFieldSet, userFieldSet } from './plan.js';
 import {
-  X_ID_PATTERN,
+  isXId,
   X_MAX_IDS_PER_CALL,
   X_USERNAME_PATTERN,
   type XApiTweet,
@@ -21,7 +21,7 @@ import {
  * tweets (`includes.tweets`) are handed to `xTweets`, a tweet lookup's expanded authors to `xUsers`,
  * and users found by username to `xUsers` too.
  */
-const userId = { isValid: (id: string) => X_ID_PATTERN.test(id), expected: 'an X user id (1-19 digits)' };
+const userId = { isValid: isXId, expected: 'an X user id (a decimal number from 1 to 2^63-1, without leading zeros)' };
 
 export const xUsers = new Lookup<XApiUser>({
   provider: X,
@@ -49,7 +49,7 @@ export const xTweets = new Lookup<XApiTweet>({
   provider: X,
   name: 'tweets',
   type: 'Tweet',
-  key: { isValid: (id) => X_ID_PATTERN.test(id), expected: 'an X post id (1-19 digits)' },
+  key: { isValid: isXId, expected: 'an X post id (a decimal number from 1 to 2^63-1, without leading zeros)' },
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
 });

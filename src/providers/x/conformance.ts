@@ -18,7 +18,7 @@ export const xConformance: Conformance<Partial<XEmulatorOptions> | undefined, XE
   entity: { typename: 'XUser' },
   known: (count, from = 1) => Array.from({ length: count }, (_, i) => String(from + i)),
   unknown: '55555',
-  invalid: ['12345678901234567890', '12a', 'x'],
+  invalid: ['12345678901234567890', '12a', 'x', '0', '007', '9223372036854775808'],
   batching: { idsPerCall: 100 },
   selections: [
     { selection: 'id', asks: '' },

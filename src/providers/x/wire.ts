@@ -78,7 +78,14 @@ export const X_TWEET_FIELDS = [
 ] as const;
 export type XTweetField = (typeof X_TWEET_FIELDS)[number];
 
-export const X_ID_PATTERN = /^[0-9]{1,19}$/;
+/** An id as X writes one: canonical decimal (no sign, no leading zero), 1 to 2^63−1. */
+const X_ID_PATTERN = /^[1-9][0-9]{0,18}$/;
+const X_MAX_ID = '9223372036854775807';
+
+/** Whether `value` is an id X can have (`0`, `007` and 19 digits above 2^63−1 are not: X refuses them with a 400). */
+export function isXId(value: string): boolean {
+  return X_ID_PATTERN.test(value) && (value.length < X_MAX_ID.length || value <= X_MAX_ID);
+}
 export const X_USERNAME_PATTERN = /^[A-Za-z0-9_]{1,15}$/;
 /** Most ids / usernames one call takes. */
 export const X_MAX_IDS_PER_CALL = 100;

@@ -25,7 +25,7 @@ import { faultReply, jsonReply, type Reply, ReplySender } from '../../../emulato
 import { RequestLog } from '../../../emulators/request-log.js';
 import { splitRequestUrl } from '../../../emulators/request-url.js';
 import {
-  X_ID_PATTERN,
+  isXId,
   X_MAX_IDS_PER_CALL,
   X_TWEET_FIELDS,
   X_USER_EXPANSIONS,
@@ -125,7 +125,7 @@ type Resource = 'user' | 'tweet';
 
 interface EndpointSpec {
   listParam: ListParam;
-  itemPattern: RegExp;
+  itemValid: (item: string) => boolean;
   resource: Resource;
   /** Enum-valued parameters; a Map so that names like `__proto__` can't hit Object.prototype. */
   enums: ReadonlyMap<string, ReadonlySet<string>>;
@@ -135,7 +135,12 @@ interface EndpointSpec {
   enumLists: ReadonlyMap<string, string>;
 }
 
-function endpoint(listParam: ListParam, itemPattern: RegExp, resource: Resource, expansions: readonly string[]): EndpointSpec {
+function endpoint(
+  listParam: ListParam,
+  itemValid: (item: string) => boolean,
+  resource: Resource,
+  expansions: readonly string[],
+): EndpointSpec {
   const enums = new Map<string, ReadonlySet<string>>([
     ['expansions', new Set(expansions)],
     ['tweet.fields', new Set<string>(X_TWEET_FIELDS)],
@@ -143,7 +148,7 @@ function endpoint(listParam: ListParam, itemPattern: RegExp, resource: Resource,
   ]);
   return {
     listParam,
-    itemPattern,
+    itemValid,
     resource,
     enums,
     paramNames: [listParam, ...enums.keys()],
@@ -152,9 +157,9 @@ function endpoint(listParam: ListParam, itemPattern: RegExp, resource: Resource,
 }
 
 const ENDPOINTS: ReadonlyMap<string, EndpointSpec> = new Map([
-  ['/2/users', endpoint('ids', X_ID_PATTERN, 'user', X_USER_EXPANSIONS)],
-  ['/2/users/by', endpoint('usernames', X_USERNAME_PATTERN, 'user', X_USER_EXPANSIONS)],
-  ['/2/tweets', endpoint('ids', X_ID_PATTERN, 'tweet', X_TWEET_EXPANSIONS)],
+  ['/2/users', endpoint('ids', isXId, 'user', X_USER_EXPANSIONS)],
+  ['/2/users/by', endpoint('usernames', (name) => X_USERNAME_PATTERN.test(name), 'user', X_USER_EXPANSIONS)],
+  ['/2/tweets', endpoint('ids', isXId, 'tweet', X_TWEET_EXPANSIONS)],
 ]);
 
 /** The values the emulator accepts for an enum parameter of an endpoint (for drift tests against the spec). */
@@ -265,7 +270,7 @@ function validate(spec: EndpointSpec, params: URLSearchParams): InvalidParam[] {
       });
     }
     for (const item of items) {
-      if (!spec.itemPattern.test(item)) {
+      if (!spec.itemValid(item)) {
         errors.push({ parameters: { [listParam]: [item] }, message: `The \`${listParam}\` query parameter value [${item}] is not valid` });
       }
     }
