@@ -186,3 +186,55 @@ describe('Coalescer', () => {
     ]);
   });
 });
+
+describe('one request’s bad key in a shared call (issue 20)', () => {
+  /** An upstream that refuses a whole call (a 400 naming no key) whenever it carries key 13. */
+  function refusing13() {
+    const clock = new ManualClock();
+    const upstream: Upstream = { calls: [] };
+    const lookup = lookupOn(upstream, {
+      maxBatchSize: 10,
+      fetch: async (keys, _scope, answer) => {
+        if (keys.includes('13')) {
+          upstream.calls.push({ keys: [...keys], fields: [], credential: undefined, signal: new AbortController().signal });
+          throw new ProviderError({ code: 'BAD_USER_INPUT', provider: lookup.lookup.provider });
+        }
+        return answer();
+      },
+    });
+    const coalescer = new Coalescer({ windowMs: 2, clock, logger: pino({ level: 'silent' }) });
+    return { clock, upstream, lookup, coalescer };
+  }
+
+  it('fails only the key the upstream refuses: the call is split until it is found; the others answer', async () => {
+    const { clock, upstream, lookup, coalescer } = refusing13();
+    const attacker = coalescer.fetch(callOf(lookup, request()), ['13']);
+    const other = coalescer.fetch(callOf(lookup, request()), ['1', '2', '3', '4']);
+    await flushWindow(clock, attacker, other);
+    expect([...(await other).values()]).toEqual(['1', '2', '3', '4'].map((id) => ({ id, fields: [] })));
+    expect((await attacker).get('13')).toMatchObject({ code: 'BAD_USER_INPUT', id: '13' });
+    // [13,1,2,3,4] refused; [13,1,2] refused, [3,4] answered; [13,1] refused, [2] answered; [13] refused, [1] answered.
+    expect(upstream.calls.map((call) => call.keys)).toEqual([
+      ['13', '1', '2', '3', '4'],
+      ['13', '1', '2'],
+      ['3', '4'],
+      ['13', '1'],
+      ['2'],
+      ['13'],
+      ['1'],
+    ]);
+  });
+
+  it('a key found bad is answered BAD_USER_INPUT without a call for a while, then asked again', async () => {
+    const { clock, upstream, lookup, coalescer } = refusing13();
+    await flushWindow(clock, coalescer.fetch(callOf(lookup, request()), ['13']));
+    const calls = upstream.calls.length;
+    const replayed = coalescer.fetch(callOf(lookup, request()), ['13', '5']);
+    await flushWindow(clock, replayed);
+    expect((await replayed).get('13')).toMatchObject({ code: 'BAD_USER_INPUT', id: '13' });
+    expect(upstream.calls.slice(calls).map((call) => call.keys)).toEqual([['5']]);
+    await clock.advance(10 * 60_000);
+    await flushWindow(clock, coalescer.fetch(callOf(lookup, request()), ['13']));
+    expect(upstream.calls.at(-1)!.keys).toEqual(['13']);
+  });
+});

@@ -6,6 +6,7 @@ import type { CallBudget, Lookup, Permit } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
 import { batchFill, coalescedIds, heldSeconds, plannerRefusals, upstreamBatchSize } from '../telemetry/metrics.js';
 import { watchUpstream } from '../telemetry/operation.js';
+import { BadKeys, isolatingBadInput } from './bad-input.js';
 import type { CallTarget, LookupCall, RequestSink } from './lookup-call.js';
 import { Planner, type PlannerQueue, type SendReason } from './planner.js';
 import { HandedOver, ReplicaQueue } from './replica-queue.js';
@@ -45,8 +46,12 @@ export interface CoalescerOptions {
 
 export class Coalescer {
   private readonly groups = new Map<string, Group>();
+  /** Keys an upstream refused alone: answered BAD_USER_INPUT without a call for a while (`bad-input.ts`). */
+  private readonly badKeys: BadKeys;
 
-  constructor(private readonly options: CoalescerOptions) {}
+  constructor(private readonly options: CoalescerOptions) {
+    this.badKeys = new BadKeys(() => options.clock.now());
+  }
 
   /**
    * The upstream's answers for `keys` (distinct), asked with the request's fields and, per key in
@@ -61,7 +66,7 @@ export class Coalescer {
     if (group === undefined) {
       const { lookup, calls, runtime, partition, credential } = call;
       // Dropped when idle: a group per credential scope must not outlive its last call.
-      const created = new Group({ lookup, calls, runtime, partition, credential }, this.options, () => {
+      const created = new Group({ lookup, calls, runtime, partition, credential }, this.options, this.badKeys, () => {
         if (this.groups.get(id) === created) this.groups.delete(id);
       });
       group = created;
@@ -126,6 +131,8 @@ class Group implements PlannerQueue {
   private readonly inFlight = new Map<string, Flight>();
   private cancelTimer: (() => void) | undefined;
   private readonly maxBatchSize: number;
+  /** The lookup, as `badKeys` names it. */
+  private readonly badKeysOf: string;
   /** When the lookup's calls have a budget: what decides when each call goes. */
   private readonly planner: Planner | undefined;
   /** With Redis, the group's side of the queue the replicas share (only where their answers reach each other). */
@@ -137,9 +144,11 @@ class Group implements PlannerQueue {
     /** What every call of the group is made with: never a request's own context, which must not outlive it. */
     private readonly target: CallTarget,
     private readonly options: CoalescerOptions,
+    private readonly badKeys: BadKeys,
     private readonly onIdle: () => void,
   ) {
     this.maxBatchSize = target.calls.maxBatchSize;
+    this.badKeysOf = `${target.lookup.provider.name}:${target.lookup.name}`;
     const budget = options.hold && target.calls.budget?.(target.credential?.scope ?? '', target.partition);
     this.replicas =
       budget?.share !== undefined && options.shares?.(target)
@@ -258,6 +267,12 @@ class Group implements PlannerQueue {
       let joined = 0;
       const full: string[] = [];
       for (const key of keys) {
+        const refused = this.badKeys.refusal(this.badKeysOf, key);
+        if (refused !== undefined) {
+          // Refused by the upstream alone a moment ago: not replayed into anyone's call.
+          this.answer(waiter, key, refused);
+          continue;
+        }
         const more = grow?.get(key);
         const need = more === undefined ? call.fields : union(call.fields, more);
         const flight = this.inFlight.get(key);
@@ -285,7 +300,7 @@ class Group implements PlannerQueue {
         entry.waiters.add(waiter);
       }
       if (joined > 0) coalescedIds.inc({ provider: call.lookup.provider.name }, joined);
-      signal.addEventListener('abort', onAbort, { once: true });
+      if (!waiter.settled) signal.addEventListener('abort', onAbort, { once: true });
       if (full.length > 0) {
         const { provider } = call.lookup;
         plannerRefusals.inc({ provider: provider.name, reason: 'queue_full' }, full.length);
@@ -389,17 +404,24 @@ class Group implements PlannerQueue {
     upstreamBatchSize.observe({ provider: provider.name }, keys.length);
     const primes: Prime[] = [];
     let answers: Map<string, unknown>;
+    const scope = {
+      partition,
+      fields: flight.fields,
+      signal: flight.controller.signal,
+      credential,
+      logger,
+      prime: (other: Lookup<unknown>, key: string, value: unknown, fields?: FieldSet) => {
+        primes.push({ lookup: other, key, value, fields });
+      },
+    };
     try {
-      answers = await calls.fetch(keys, {
-        partition,
-        fields: flight.fields,
-        signal: flight.controller.signal,
-        credential,
-        logger,
-        prime: (other, key, value, fields) => {
-          primes.push({ lookup: other, key, value, fields });
-        },
-      });
+      // One request's key that the upstream refuses must not fail the others' keys in the same call.
+      answers = await isolatingBadInput(
+        keys,
+        (some) => calls.fetch(some, scope),
+        () => scope.signal.aborted,
+        (key, error) => this.badKeys.remember(this.badKeysOf, key, error),
+      );
     } catch (error) {
       // A whole-call failure (rate limit, outage, credentials, or a bug) is reported at every key it covered.
       const failure = batchFailure(error, provider, logger);
