@@ -49,13 +49,15 @@ describe('the access variables', () => {
     expect(authEnv.parse({ AUTH_SHARED_SECRET: SECRET, AUTH_SHARED_SECRET_SCOPES: 'none' }).sharedSecret?.scopes).toEqual([]);
   });
 
-  it('a JWKS: issuer required, audiences comma-separated, a clock tolerance of 30 s by default', () => {
+  it('a JWKS: issuer required, audiences comma-separated, a clock tolerance of 30 s and exp required by default', () => {
     expect(authEnv.parse(JWT).jwt).toEqual({
       jwksUrl: JWT.AUTH_JWKS_URL,
       issuer: JWT.AUTH_JWT_ISSUER,
       audience: undefined,
       clockToleranceSeconds: 30,
+      requireExp: true,
     });
+    expect(authEnv.parse({ ...JWT, AUTH_JWT_REQUIRE_EXP: '0' }).jwt?.requireExp).toBe(false);
     expect(authEnv.parse({ ...JWT, AUTH_JWT_AUDIENCE: 'a, b', AUTH_JWT_CLOCK_TOLERANCE_SECONDS: '0' }).jwt).toMatchObject({
       audience: ['a', 'b'],
       clockToleranceSeconds: 0,

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
-import { int, secret, text } from '../core/env.js';
+import { flag, int, secret, text } from '../core/env.js';
 
 /**
  * Who may see the fields the schema marks `@authenticated` or `@requiresScopes` (README, "Access
@@ -26,6 +26,8 @@ export interface JwtConfig {
   /** Any one of these as `aud`; `undefined`: `aud` is not checked. */
   audience: readonly string[] | undefined;
   clockToleranceSeconds: number;
+  /** Whether a token without `exp` is refused (AUTH_JWT_REQUIRE_EXP, default on): without one it never expires. */
+  requireExp: boolean;
 }
 
 export interface AuthConfig {
@@ -68,6 +70,7 @@ export const authEnv = z
     AUTH_JWT_ISSUER: text,
     AUTH_JWT_AUDIENCE: text,
     AUTH_JWT_CLOCK_TOLERANCE_SECONDS: int(0, 600, 30),
+    AUTH_JWT_REQUIRE_EXP: flag(true),
     AUTH_PERSONAL_DATA: z
       .enum(['open', 'protected', ''], { message: 'must be open or protected' })
       .optional()
@@ -119,6 +122,7 @@ export const authEnv = z
               issuer: vars.AUTH_JWT_ISSUER!,
               audience: vars.AUTH_JWT_AUDIENCE?.split(',').map((a) => a.trim()),
               clockToleranceSeconds: vars.AUTH_JWT_CLOCK_TOLERANCE_SECONDS,
+              requireExp: vars.AUTH_JWT_REQUIRE_EXP,
             },
       personalData: vars.AUTH_PERSONAL_DATA,
     }),

@@ -23,6 +23,8 @@ function identifyWith(env: Env) {
   return { identify, logs };
 }
 
+/** Claims whose `exp` is left out of the token (JSON drops an undefined claim). */
+const withoutExp = { exp: undefined } as unknown as Record<string, never>;
 const jwtEnv = (): Env => ({ AUTH_JWKS_URL: idp.url, AUTH_JWT_ISSUER: idp.issuer, AUTH_JWT_AUDIENCE: idp.audience });
 const headers = (entries: Record<string, string>) => new HeaderMap(Object.entries(entries));
 
@@ -93,6 +95,8 @@ describe('a JWT', () => {
 
   it.each([
     ['expired', () => idp.sign({ exp: Math.floor(Date.now() / 1000) - 3600 }), 'has expired'],
+    // Issue 20: a token without `exp` never expired.
+    ['without exp', () => idp.sign(withoutExp), 'failed its "exp" check'],
     ['not yet valid', () => idp.sign({ nbf: Math.floor(Date.now() / 1000) + 3600 }), 'failed its "nbf" check'],
     ['for another issuer', () => idp.sign({ iss: 'https://elsewhere.test/' }), 'failed its "iss" check'],
     ['for another audience', () => idp.sign({ aud: 'another-api' }), 'failed its "aud" check'],
@@ -110,6 +114,12 @@ describe('a JWT', () => {
       expect(refused.message).not.toContain(jwt.slice(-20));
       expect(logs.lines.join('')).not.toContain(jwt.slice(-20));
     }
+  });
+
+  it('without exp, accepted only with AUTH_JWT_REQUIRE_EXP=0', async () => {
+    const { identify } = identifyWith({ ...jwtEnv(), AUTH_JWT_REQUIRE_EXP: '0' });
+    const caller = await identify(headers({ authorization: `Bearer ${await idp.sign(withoutExp)}` }));
+    expect(caller.authenticated).toBe(true);
   });
 
   it('with the shared secret too: authenticated with the scopes of both', async () => {

@@ -71,6 +71,8 @@ function jwtVerifier(jwt: NonNullable<AuthConfig['jwt']>, logger: Logger): (toke
     issuer: jwt.issuer,
     audience: jwt.audience === undefined ? undefined : [...jwt.audience],
     clockTolerance: jwt.clockToleranceSeconds,
+    // A token without `exp` would never expire: refused unless AUTH_JWT_REQUIRE_EXP=0.
+    ...(jwt.requireExp ? { requiredClaims: ['exp'] } : {}),
   };
   return async (token) => {
     if (token === '') throw refused('the bearer token is empty');
