@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { type CacheEntry, covers } from '../cache/entry.js';
+import { capFreshness } from '../cache/entry-check.js';
 import type { RecordCache } from '../cache/record-cache.js';
 import type { Clock } from '../core/clock.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
@@ -93,8 +94,11 @@ export class CacheTriage {
     const now = this.options.clock.wallNow();
     const missing: string[] = [];
     let hits = 0;
+    const policy = this.options.policy(call.lookup.provider);
     keys.forEach((key, i) => {
-      const entry = entries[i];
+      // Fresh no longer than this deployment's TTLs from when it was written, whatever the entry says.
+      const read = entries[i];
+      const entry = read === undefined ? undefined : capFreshness(read, policy, now);
       if (entry !== undefined && entry.freshUntil > now && (entry.missing !== undefined || covers(entry.fields, need))) {
         const value = this.decode(call, key, entry);
         if (value !== UNREADABLE) {
@@ -261,9 +265,9 @@ function toEntry({ calls }: CallTarget, value: unknown, fields: FieldSet, now: n
   if (value instanceof ProviderError) {
     if (value.code !== 'NOT_FOUND' && value.code !== 'SUSPENDED') return undefined; // not an answer about the user
     const freshUntil = now + policy.missingTtlMs;
-    return { missing: { code: value.code, message: value.message }, fields: [], freshUntil, staleUntil: freshUntil };
+    return { missing: { code: value.code, message: value.message }, fields: [], freshUntil, staleUntil: freshUntil, at: now };
   }
   const freshUntil = now + policy.ttlMs;
   const record = calls.codec === undefined ? value : calls.codec.encode(value);
-  return { record, fields, freshUntil, staleUntil: freshUntil + policy.staleMs };
+  return { record, fields, freshUntil, staleUntil: freshUntil + policy.staleMs, at: now };
 }

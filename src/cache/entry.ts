@@ -6,6 +6,14 @@ import type { FieldSet } from '../core/types.js';
  * how long it is good for. JSON-serializable: Redis holds it as text.
  */
 export interface CacheEntry {
+  /**
+   * As written to a store other processes share (Redis; `entry-check.ts`): the entry's format
+   * (`ENTRY_VERSION`), the place it was written under, and the epoch ms it was written, from which its
+   * freshness is counted with this deployment's own TTLs. This process's memory keeps none of them.
+   */
+  v?: number;
+  place?: string;
+  at?: number;
   /** The record, as the lookup's codec encoded it; absent for a negative answer. */
   record?: unknown;
   /** A negative answer: the error's code and, when the provider wrote one, its message. */

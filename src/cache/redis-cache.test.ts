@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisLink } from '../redis/link.js';
+import { registry } from '../telemetry/metrics.js';
 import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../testing/redis.js';
 import type { CacheEntry } from './entry.js';
 import { escapeGlob, RedisCache } from './redis-cache.js';
@@ -18,7 +19,7 @@ let cache: RedisCache;
 const admin = sharedRedis();
 
 function record(id: string, fields: string[] = ['a'], freshMs = 1_000, staleMs = 5_000): CacheEntry {
-  return { record: { id, name: `User ${id}` }, fields, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs };
+  return { record: { id, name: `User ${id}` }, fields, freshUntil: now + freshMs, staleUntil: now + freshMs + staleMs, at: now };
 }
 
 beforeAll(async () => {
@@ -47,15 +48,24 @@ afterAll(async () => {
   await admin.quit();
 });
 
+/** users_subgraph_cache_rejected_entries_total by reason, now. */
+async function rejected(): Promise<Record<'place' | 'version' | 'shape', number>> {
+  const text = await registry.metrics();
+  const of = (reason: string) =>
+    Number(new RegExp(`^users_subgraph_cache_rejected_entries_total\\{reason="${reason}"\\} (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+  return { place: of('place'), version: of('version'), shape: of('shape') };
+}
+
 describe('RedisCache', () => {
   it('stores entries as JSON with a TTL until their stale time, and reads them back in order with one MGET', async () => {
     const one = record('1');
-    const missing: CacheEntry = { missing: { code: 'NOT_FOUND' }, fields: [], freshUntil: now + 60_000, staleUntil: now + 60_000 };
+    const missing: CacheEntry = { missing: { code: 'NOT_FOUND' }, fields: [], freshUntil: now + 60_000, staleUntil: now + 60_000, at: now };
     await cache.set([
       [`${ns}x|users|||1`, one],
       [`${ns}x|users|||404`, missing],
     ]);
-    expect(JSON.parse((await admin.get(`${ns}x|users|||1`))!)).toEqual(one);
+    // Written with its format and its place, which what reads it checks (entry-check.ts).
+    expect(JSON.parse((await admin.get(`${ns}x|users|||1`))!)).toEqual({ ...one, v: 1, place: `${ns}x|users|||1` });
     const ttl = await admin.pttl(`${ns}x|users|||1`);
     expect(ttl).toBeGreaterThan(5_000); // 6 s from `now`, less what real time has passed since
     expect(ttl).toBeLessThanOrEqual(6_000);
@@ -80,6 +90,23 @@ describe('RedisCache', () => {
     await admin.set(`${ns}k|garbage`, 'not json', 'PX', 10_000);
     await admin.set(`${ns}k|array`, '[1,2]', 'PX', 10_000);
     expect(await cache.get([`${ns}k|garbage`, `${ns}k|array`])).toEqual([undefined, undefined]);
+  });
+
+  it("reads another place's entry copied here, one of another format, or one whose fields are not names, as none, and counts each (issue 20)", async () => {
+    await cache.set([[`${ns}x|users|||2`, record('2')]]);
+    const two = (await admin.get(`${ns}x|users|||2`))!;
+    // Someone with access files user 2 under user 1's place; another version wrote one; a bug wrote fields as a number.
+    await admin.set(`${ns}x|users|||1`, two, 'PX', 10_000);
+    await admin.set(`${ns}x|users|||3`, JSON.stringify({ ...JSON.parse(two), v: 0, place: `${ns}x|users|||3` }), 'PX', 10_000);
+    await admin.set(`${ns}x|users|||4`, JSON.stringify({ ...JSON.parse(two), fields: 5, place: `${ns}x|users|||4` }), 'PX', 10_000);
+    const before = await rejected();
+    expect(await cache.get([`${ns}x|users|||1`, `${ns}x|users|||3`, `${ns}x|users|||4`, `${ns}x|users|||2`])).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      record('2'),
+    ]);
+    expect(await rejected()).toEqual({ place: before.place + 1, version: before.version + 1, shape: before.shape + 1 });
   });
 
   it('reports a write Redis refuses', async () => {

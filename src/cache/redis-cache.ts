@@ -1,5 +1,7 @@
 import type { RedisLink } from '../redis/link.js';
+import { cacheRejectedEntries } from '../telemetry/metrics.js';
 import type { CacheEntry } from './entry.js';
+import { checkEntry, ENTRY_VERSION } from './entry-check.js';
 import type { RecordCache } from './record-cache.js';
 
 /**
@@ -34,8 +36,8 @@ export class RedisCache implements RecordCache {
     if (keys.length === 0) return [];
     const values = await this.link.client.mget(...keys);
     const now = this.now();
-    return values.map((value) => {
-      const entry = value === null ? undefined : parse(value);
+    return values.map((value, i) => {
+      const entry = value === null ? undefined : parse(value, keys[i]!);
       return entry !== undefined && entry.staleUntil > now ? entry : undefined;
     });
   }
@@ -48,7 +50,8 @@ export class RedisCache implements RecordCache {
     for (const [key, entry] of entries) {
       const ttlMs = Math.ceil(entry.staleUntil - now);
       if (!(ttlMs > 0)) continue;
-      pipeline.set(key, JSON.stringify(entry), 'PX', ttlMs);
+      // Written with its format, its place and when: what reads it checks all three (`entry-check.ts`).
+      pipeline.set(key, JSON.stringify({ ...entry, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), 'PX', ttlMs);
       queued++;
     }
     if (queued === 0) return;
@@ -86,11 +89,21 @@ export function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, '\\$&');
 }
 
-function parse(value: string): CacheEntry | undefined {
+/** The entry `value` holds for `place`; undefined (a miss, counted) for anything else. */
+function parse(value: string, place: string): CacheEntry | undefined {
+  let stored: unknown;
   try {
-    const entry = JSON.parse(value) as CacheEntry;
-    return typeof entry === 'object' && entry !== null && typeof entry.staleUntil === 'number' ? entry : undefined;
+    stored = JSON.parse(value);
   } catch {
+    cacheRejectedEntries.inc({ reason: 'shape' });
     return undefined;
   }
+  const entry = checkEntry(stored, place);
+  if (typeof entry !== 'string') {
+    // The format and the place were for this check; when it was written stays, for freshness.
+    const { v: _v, place: _place, ...kept } = entry;
+    return kept;
+  }
+  cacheRejectedEntries.inc({ reason: entry });
+  return undefined;
 }

@@ -88,6 +88,13 @@ export const operationsInFlight = new Gauge({
   registers: [registry],
 });
 
+export const cacheRejectedEntries = new Counter({
+  name: 'users_subgraph_cache_rejected_entries_total',
+  help: 'Entries read from Redis that were not answered: of another shape, another format version, or written under another place (a miss each).',
+  labelNames: ['reason'] as const,
+  registers: [registry],
+});
+
 export const cacheRequests = new Counter({
   name: 'users_subgraph_cache_requests_total',
   help: 'Keys looked up in the record cache: hit (fresh and with every field needed), miss, or stale (served expired because the upstream could not answer).',
