@@ -60,6 +60,8 @@ describe('loadConfig defaults', () => {
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       callerHeaders: DEFAULT_CALLER_HEADERS,
       maxRequestBytes: 1024 * 1024,
+      headersTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 65_000,
       shutdownGraceMs: 10_000,
       sharing: {
         maxBytes: 64 * 1024 * 1024,
@@ -156,6 +158,8 @@ describe('loadConfig defaults', () => {
       COALESCE_WINDOW_MS: '0',
       UPSTREAM_MAX_HOLD_MS: '5000',
       UPSTREAM_MAX_QUEUED_IDS: '500',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '30000',
     });
     expect(config).toEqual({
       port: 8080,
@@ -171,6 +175,8 @@ describe('loadConfig defaults', () => {
       auth: { sharedSecret: undefined, jwt: undefined, enforced: false },
       callerHeaders: DEFAULT_CALLER_HEADERS,
       maxRequestBytes: 2048,
+      headersTimeoutMs: 2000,
+      keepAliveTimeoutMs: 30_000,
       shutdownGraceMs: 0,
       sharing: {
         maxBytes: 1048576,

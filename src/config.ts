@@ -49,6 +49,8 @@ const settings = z.object({
   UPSTREAM_MAX_QUEUED_IDS: int(1, 1_000_000, 10_000),
   OPERATION_TIMEOUT_MS: int(100, 300_000, 10_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000, 65_000),
   MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000),
   MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000),
   MAX_QUERY_DEPTH: int(1, 1000, 15),
@@ -134,6 +136,13 @@ export interface Config {
   /** The headers of callers' own credentials, by provider and role (README, "Per-caller credentials"). */
   callerHeaders: CallerHeaderNames;
   maxRequestBytes: number;
+  /**
+   * How long a connection may take to send a request's headers (HTTP_HEADERS_TIMEOUT_MS); a socket idle
+   * longer than this and OPERATION_TIMEOUT_MS together is closed (one that never sends a byte, too).
+   */
+  headersTimeoutMs: number;
+  /** How long an idle keep-alive connection stays open (HTTP_KEEP_ALIVE_TIMEOUT_MS; above a load balancer's own). */
+  keepAliveTimeoutMs: number;
   /** How long a shutdown lets requests in flight finish before it cancels them. */
   shutdownGraceMs: number;
   limits: OperationLimits;
@@ -227,6 +236,8 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     auth: resolveAuth(auth.data, demo),
     callerHeaders: callerHeaders.data,
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
+    headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+    keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     limits: {
       timeoutMs: vars.OPERATION_TIMEOUT_MS,

@@ -5,7 +5,7 @@ import type { RequestContext } from '../request/context.js';
 import type { IncomingRequest } from '../request/context-factory.js';
 import { OperationTelemetry } from '../telemetry/operation.js';
 import type { InFlight } from './in-flight.js';
-import { readBody, sendJson } from './io.js';
+import { readBody, sendJson, TIMED_OUT } from './io.js';
 
 export interface GraphQLHandlerOptions {
   apollo: ApolloServer<RequestContext>;
@@ -34,7 +34,15 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
     }
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, maxRequestBytes);
+      const raw = await readBody(req, maxRequestBytes, signal);
+      if (raw === TIMED_OUT) {
+        telemetry.noteError('REQUEST_TIMEOUT');
+        // The rest of a body that never came is not waited for: the connection goes with this answer.
+        res.setHeader('connection', 'close');
+        return sendJson(res, 408, {
+          errors: [{ message: 'The request body did not arrive within OPERATION_TIMEOUT_MS', extensions: { code: 'REQUEST_TIMEOUT' } }],
+        });
+      }
       if (raw === undefined) {
         telemetry.noteError('REQUEST_TOO_LARGE');
         return sendJson(res, 413, {

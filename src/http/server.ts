@@ -64,13 +64,24 @@ export async function startServer(
   });
   const route = router({ config, graphql, inFlight, circuits, budgets, shared, logger });
 
-  const httpServer = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
-    route(req, res).catch((error: unknown) => {
-      logger.error({ err: error }, 'request handler failed');
-      if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
-      else res.destroy();
-    });
-  });
+  // Timeouts on the socket (README, "HTTP endpoints"): headers within HTTP_HEADERS_TIMEOUT_MS, the whole
+  // request within that and OPERATION_TIMEOUT_MS (Node answers 408 past either; the handler cuts a slow
+  // body at the operation's own deadline), idle keep-alive HTTP_KEEP_ALIVE_TIMEOUT_MS (65 s: above the 60 s
+  // of common load balancers). A socket silent for longer than either, one that never sends a byte
+  // included (Node's header timeout starts only with a first byte), is closed.
+  const { headersTimeoutMs, keepAliveTimeoutMs } = config;
+  const requestTimeout = headersTimeoutMs + config.limits.timeoutMs;
+  const httpServer = createServer(
+    { keepAliveTimeout: keepAliveTimeoutMs, headersTimeout: headersTimeoutMs, requestTimeout, connectionsCheckingInterval: 1_000 },
+    (req, res) => {
+      route(req, res).catch((error: unknown) => {
+        logger.error({ err: error }, 'request handler failed');
+        if (!res.headersSent) sendJson(res, 500, { errors: [{ message: 'Internal server error' }] });
+        else res.destroy();
+      });
+    },
+  );
+  httpServer.timeout = Math.max(requestTimeout, keepAliveTimeoutMs + 1_000);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
