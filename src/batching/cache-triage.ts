@@ -4,6 +4,7 @@ import { capFreshness } from '../cache/entry-check.js';
 import type { RecordCache } from '../cache/record-cache.js';
 import type { Clock } from '../core/clock.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
+import type { Lookup } from '../core/lookup.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
 import { cacheRequests } from '../telemetry/metrics.js';
 import type { CallTarget, LookupCall } from './lookup-call.js';
@@ -28,6 +29,9 @@ import type { CallTarget, LookupCall } from './lookup-call.js';
  * With the cache off for a provider, only the last two rules about failures apply (`settle` without a
  * visit): an incomplete record is answered for what it has.
  */
+/** What eviction needs of a lookup: its name, its key and the other keys its records are cached under. */
+export type EvictableLookup = Pick<Lookup<unknown>, 'name' | 'key' | 'aliasesOf'>;
+
 export interface CachePolicy {
   enabled: boolean;
   /** A record is fresh this long. */
@@ -213,6 +217,28 @@ export class CacheTriage {
   evict(provider?: string, key?: string): Promise<number> {
     const prefix = `${this.options.keyPrefix ?? ''}${provider === undefined ? '' : `${provider}${SEPARATOR}`}`;
     return this.options.cache.evict(prefix, key === undefined ? '' : `${SEPARATOR}${key}`);
+  }
+
+  /**
+   * Removes every entry of one user: those under `key` in every lookup, scope and partition of `provider`,
+   * and those under the other keys its cached records name (`Lookup.aliasesOf`: an X user's username),
+   * read from the entries of the server's own credentials. Resolves how many.
+   */
+  async evictUser(provider: string, key: string, lookups: ReadonlyArray<EvictableLookup>): Promise<number> {
+    const base = `${this.options.keyPrefix ?? ''}${provider}${SEPARATOR}`;
+    const own = lookups.filter((lookup) => lookup.key.isValid(key));
+    const entries = await this.read(own.map((lookup) => `${base}${lookup.name}${SEPARATOR}${SEPARATOR}${SEPARATOR}${key}`));
+    const aliases = new Map<string, { lookup: string; key: string }>();
+    entries.forEach((entry, i) => {
+      if (entry?.record === undefined) return;
+      for (const alias of own[i]!.aliasesOf(entry.record)) aliases.set(`${alias.lookup}${SEPARATOR}${alias.key}`, alias);
+    });
+    let evicted = await this.evict(provider, key);
+    for (const alias of aliases.values()) {
+      if (alias.key === key) continue;
+      evicted += await this.options.cache.evict(`${base}${alias.lookup}${SEPARATOR}`, `${SEPARATOR}${alias.key}`);
+    }
+    return evicted;
   }
 
   /** Each key's place: provider, lookup, credential scope, partition and key, every part separated. */

@@ -5,7 +5,7 @@ import type { Clock } from '../core/clock.js';
 import type { ProviderError } from '../core/errors.js';
 import type { ProviderId } from '../core/types.js';
 import { resolutions } from '../telemetry/metrics.js';
-import { type CachePolicy, CacheTriage } from './cache-triage.js';
+import { type CachePolicy, CacheTriage, type EvictableLookup } from './cache-triage.js';
 import { Coalescer } from './coalescer.js';
 import type { LookupCall } from './lookup-call.js';
 import { ReplicaClaims } from './replica-claims.js';
@@ -115,7 +115,8 @@ export class SharedLookups {
    * Removes cached entries: every entry of `provider` (all of them without one), or only those of one
    * key (in every lookup, credential scope and partition of the provider). Resolves how many.
    */
-  evict(provider?: string, key?: string): Promise<number> {
+  evict(provider?: string, key?: string, lookups?: ReadonlyArray<EvictableLookup>): Promise<number> {
+    if (provider !== undefined && key !== undefined && lookups !== undefined) return this.triage.evictUser(provider, key, lookups);
     return this.triage.evict(provider, key);
   }
 

@@ -51,8 +51,15 @@ export class RedisOrMemoryCache implements RecordCache {
       'record-cache',
       async () => fromMemory + (await this.redis.evict(prefix, suffix)),
       () => {
-        throw new Error(`Redis not reached: ${fromMemory} cache entries evicted from this process only`);
+        throw new RedisNotReached(fromMemory);
       },
     );
+  }
+}
+
+/** An eviction that could reach only this process's memory: the other replicas still hold the entries. */
+export class RedisNotReached extends Error {
+  constructor(readonly evictedHere: number) {
+    super(`Redis not reached: ${evictedHere} cache entries evicted from this process only`);
   }
 }

@@ -50,6 +50,12 @@ export interface LookupDefinition {
    * when it was fetched with these: what came along is looked up in its own lookup. Default: all.
    */
   recordFields?(fields: FieldSet): FieldSet;
+  /**
+   * The other keys a cached record of this lookup is cached under, in other lookups of the provider (an X
+   * user by id is also cached by username): evicting the user evicts them too. `record` is as cached (the
+   * lookup's codec's encoding, or the record itself), and read defensively.
+   */
+  aliases?(record: unknown): ReadonlyArray<{ lookup: string; key: string }>;
 }
 
 /** What runs a lookup: its client's calls, bound to it in a runtime. */
@@ -176,6 +182,11 @@ export class Lookup<R> implements LookupDefinition {
   /** The fields a cached record itself must have been fetched with (`LookupDefinition.recordFields`). */
   recordFields(fields: FieldSet): FieldSet {
     return this.#definition.recordFields?.(fields) ?? fields;
+  }
+
+  /** The other keys a cached record is cached under (`LookupDefinition.aliases`). */
+  aliasesOf(record: unknown): ReadonlyArray<{ lookup: string; key: string }> {
+    return this.#definition.aliases?.(record) ?? [];
   }
 
   /** The calls that run this lookup in `runtime`; undefined when its provider is not configured there. */

@@ -2,8 +2,10 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import { z } from 'zod';
+import type { EvictableLookup } from '../batching/cache-triage.js';
 import type { SharedLookups } from '../batching/shared-lookups.js';
-import type { KeySpec, ProviderId } from '../core/types.js';
+import { RedisNotReached } from '../cache/redis-or-memory-cache.js';
+import type { ProviderId } from '../core/types.js';
 import { readBody, sendJson } from './io.js';
 
 /**
@@ -23,7 +25,7 @@ export interface EvictOptions {
   adminToken: string | undefined;
   shared: SharedLookups | undefined;
   /** The providers, and the keys of their lookups (an id is checked and normalized as a lookup takes it). */
-  providers: ReadonlyArray<{ readonly id: ProviderId; readonly lookups: ReadonlyArray<{ readonly key: KeySpec }> }>;
+  providers: ReadonlyArray<{ readonly id: ProviderId; readonly lookups: ReadonlyArray<EvictableLookup> }>;
   logger: Logger;
 }
 
@@ -53,9 +55,14 @@ export async function handleEvict(req: IncomingMessage, res: ServerResponse, opt
     return sendJson(res, 400, { error: 'send {"provider": "<name>", "id": "<id>"}, {"provider": "<name>"} or {"all": true}' });
   }
   if ('all' in parsed) {
-    const evicted = await shared.evict();
-    logger.info({ evicted }, 'record cache emptied on request');
-    return sendJson(res, 200, { evicted });
+    try {
+      const evicted = await shared.evict();
+      logger.info({ evicted }, 'record cache emptied on request');
+      return sendJson(res, 200, { evicted });
+    } catch (error) {
+      if (!(error instanceof RedisNotReached)) throw error;
+      return redisNotReached(res, error, logger);
+    }
   }
   const provider = providers.find((p) => p.id.name === parsed.provider);
   if (provider === undefined) {
@@ -67,9 +74,14 @@ export async function handleEvict(req: IncomingMessage, res: ServerResponse, opt
     if (lookup === undefined) return sendJson(res, 400, { error: `not a valid ${provider.id.label} id` });
     key = lookup.key.normalize?.(parsed.id) ?? parsed.id;
   }
-  const evicted = await shared.evict(provider.id.name, key);
-  logger.info({ provider: provider.id.name, oneId: key !== undefined, evicted }, 'cache entries evicted on request');
-  return sendJson(res, 200, { evicted });
+  try {
+    const evicted = await shared.evict(provider.id.name, key, key === undefined ? undefined : provider.lookups);
+    logger.info({ provider: provider.id.name, oneId: key !== undefined, evicted }, 'cache entries evicted on request');
+    return sendJson(res, 200, { evicted });
+  } catch (error) {
+    if (!(error instanceof RedisNotReached)) throw error;
+    return redisNotReached(res, error, logger);
+  }
 }
 
 /** Compares digests, so the time taken says nothing about how much of the token was right. */
@@ -78,4 +90,15 @@ function authorized(header: string | undefined, token: string): boolean {
   if (match === null) return false;
   const digest = (value: string) => createHash('sha256').update(value).digest();
   return timingSafeEqual(digest(match[1]!), digest(token));
+}
+
+/** 503: the other replicas' entries were not reached; this process's were evicted. The caller should try again. */
+function redisNotReached(res: ServerResponse, error: RedisNotReached, logger: Logger): void {
+  logger.warn({ evictedHere: error.evictedHere }, 'eviction could not reach Redis');
+  sendJson(
+    res,
+    503,
+    { error: 'Redis could not be reached: the other replicas still hold these entries; try again', evictedHere: error.evictedHere },
+    { 'retry-after': '1' },
+  );
 }

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
+import { startOwnRedis, uniquePrefix } from '../../src/testing/redis.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { idsOf, xCalls } from '../support/x.js';
 
@@ -45,8 +46,17 @@ it('evicts a provider, or everything', async () => {
 
 it('normalizes the id as the lookup does (usernames in any case)', async () => {
   await h.gql('{ xUsersByUsername(usernames: ["User7"]) { id } }');
-  // The user by username, and the same user primed into the id lookup.
-  expect((await evict({ provider: 'x', id: 'USER7' })).body).toEqual({ evicted: 1 });
+  // The user by username, and the same user primed into the id lookup: both are the user's entries.
+  expect((await evict({ provider: 'x', id: 'USER7' })).body).toEqual({ evicted: 2 });
+});
+
+it('evicting a user by id evicts its entry by username too (issue 20: it was served on for up to 75 minutes)', async () => {
+  await h.gql('{ xUsersByUsername(usernames: ["User7"]) { id username } }');
+  await h.gql('{ xUsers(ids: ["7"]) { id username } }');
+  expect(xCalls(h)).toHaveLength(1); // the id lookup was answered by the record the username lookup primed
+  expect((await evict({ provider: 'x', id: '7' })).body).toEqual({ evicted: 2 });
+  await h.gql('{ xUsersByUsername(usernames: ["User7"]) { id username } }');
+  expect(xCalls(h)).toHaveLength(2);
 });
 
 it('refuses without the token, with a wrong one, and for bad requests; nothing is evicted', async () => {
@@ -72,5 +82,33 @@ it('is off without CACHE_ADMIN_TOKEN', async () => {
     expect(res.status).toBe(404);
   } finally {
     await other.close();
+  }
+});
+
+it('answers 503 with the reason when Redis cannot be reached, evicting this process only', async () => {
+  const own = await startOwnRedis();
+  const r = await startHarness({
+    env: {
+      X_CACHE: '1',
+      CACHE_ADMIN_TOKEN: TOKEN,
+      REDIS_URL: own.url,
+      REDIS_KEY_PREFIX: uniquePrefix('evict'),
+      REDIS_COMMAND_TIMEOUT_MS: '200',
+    },
+  });
+  try {
+    await r.gql('{ xUsers(ids: ["1"]) { id } }');
+    await own.kill();
+    const res = await fetch(`${r.url}/cache/evict`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ provider: 'x', id: '1' }),
+    });
+    expect(res.status).toBe(503);
+    expect(res.headers.get('retry-after')).toBe('1');
+    expect(await res.json()).toEqual({ error: expect.stringContaining('Redis could not be reached'), evictedHere: expect.any(Number) });
+  } finally {
+    await r.close();
+    await own.close();
   }
 });

@@ -30,6 +30,8 @@ export const xUsers = new Lookup<XApiUser>({
   key: userId,
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
+  // Evicting a user by id evicts the entry under the username it had too (a renamed user's old name).
+  aliases: (record) => aliasOf(record, 'username', 'usersByUsername', (name) => name.toLowerCase()),
 });
 
 export const xUsersByUsername = new Lookup<XApiUser>({
@@ -43,6 +45,7 @@ export const xUsersByUsername = new Lookup<XApiUser>({
   },
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
+  aliases: (record) => aliasOf(record, 'id', 'users', (id) => id),
 });
 
 export const xTweets = new Lookup<XApiTweet>({
@@ -53,6 +56,12 @@ export const xTweets = new Lookup<XApiTweet>({
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
 });
+
+/** The key a cached X user has in another lookup, read defensively from what the cache holds. */
+function aliasOf(record: unknown, property: 'id' | 'username', lookup: string, normalize: (value: string) => string) {
+  const value = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[property] : undefined;
+  return typeof value === 'string' ? [{ lookup, key: normalize(value) }] : [];
+}
 
 /** X's lookups made with `client`, in `runtime`: each one HTTP request for up to 100 keys. */
 export function bindXLookups(client: XClient, runtime: Runtime): void {
