@@ -37,6 +37,9 @@ export interface Shared {
   shared?: SharedLookups;
 }
 
+/** How long idle keep-alive sockets stay open once a drain starts, for requests already on their way (ms). */
+const DRAIN_LINGER_MS = 100;
+
 export async function startServer(
   config: Config,
   runtime: Runtime,
@@ -95,7 +98,10 @@ export async function startServer(
     httpServer,
     async close(graceMs = 10_000) {
       const draining = inFlight.drain(graceMs);
-      // Sockets kept alive between requests would hold the server open: close them now.
+      // Sockets kept alive between requests would hold the server open, but one closed at once may meet a
+      // request its client was writing (a reset, no answer). For a moment they stay: what arrives on them
+      // is answered 503 SHUTTING_DOWN with `Connection: close`, and then those still idle are closed.
+      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(DRAIN_LINGER_MS, graceMs)));
       httpServer.closeIdleConnections();
       const { drained } = await draining;
       await new Promise<void>((resolve) => {
