@@ -62,6 +62,7 @@ describe('loadConfig defaults', () => {
       maxRequestBytes: 1024 * 1024,
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
+      maxOperationsInFlight: 1000,
       shutdownGraceMs: 10_000,
       sharing: {
         maxBytes: 64 * 1024 * 1024,
@@ -160,6 +161,7 @@ describe('loadConfig defaults', () => {
       UPSTREAM_MAX_QUEUED_IDS: '500',
       HTTP_HEADERS_TIMEOUT_MS: '2000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '30000',
+      MAX_OPERATIONS_IN_FLIGHT: '50',
     });
     expect(config).toEqual({
       port: 8080,
@@ -177,6 +179,7 @@ describe('loadConfig defaults', () => {
       maxRequestBytes: 2048,
       headersTimeoutMs: 2000,
       keepAliveTimeoutMs: 30_000,
+      maxOperationsInFlight: 50,
       shutdownGraceMs: 0,
       sharing: {
         maxBytes: 1048576,

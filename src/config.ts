@@ -50,6 +50,7 @@ const settings = z.object({
   OPERATION_TIMEOUT_MS: int(100, 300_000, 10_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000),
+  MAX_OPERATIONS_IN_FLIGHT: int(1, 100_000, 1_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000, 65_000),
   MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000),
   MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000),
@@ -141,6 +142,8 @@ export interface Config {
    * longer than this and OPERATION_TIMEOUT_MS together is closed (one that never sends a byte, too).
    */
   headersTimeoutMs: number;
+  /** GraphQL requests in progress at most (MAX_OPERATIONS_IN_FLIGHT); beyond, 503 OVERLOADED with Retry-After at once. */
+  maxOperationsInFlight: number;
   /** How long an idle keep-alive connection stays open (HTTP_KEEP_ALIVE_TIMEOUT_MS; above a load balancer's own). */
   keepAliveTimeoutMs: number;
   /** How long a shutdown lets requests in flight finish before it cancels them. */
@@ -237,6 +240,7 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     callerHeaders: callerHeaders.data,
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
     headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+    maxOperationsInFlight: vars.MAX_OPERATIONS_IN_FLIGHT,
     keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     limits: {

@@ -15,6 +15,8 @@ export interface GraphQLHandlerOptions {
   /** MAX_REQUEST_BYTES and MAX_RESPONSE_BYTES. */
   maxRequestBytes: number;
   maxResponseBytes: number;
+  /** MAX_OPERATIONS_IN_FLIGHT. */
+  maxOperationsInFlight: number;
   logger: Logger;
 }
 
@@ -25,7 +27,7 @@ export interface GraphQLHandlerOptions {
  * answer refused whole when it would exceed MAX_RESPONSE_BYTES.
  */
 export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { apollo, contexts, inFlight, maxRequestBytes, maxResponseBytes, logger } = options;
+  const { apollo, contexts, inFlight, maxRequestBytes, maxResponseBytes, maxOperationsInFlight, logger } = options;
 
   async function answer(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, telemetry: OperationTelemetry): Promise<void> {
     const headers = new HeaderMap();
@@ -109,6 +111,24 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
           res.setHeader('connection', 'close');
           telemetry.noteError('SHUTTING_DOWN');
           return sendJson(res, 503, { errors: [{ message: 'The subgraph is shutting down', extensions: { code: 'SHUTTING_DOWN' } }] });
+        }
+        if (inFlight.size >= maxOperationsInFlight) {
+          // Beyond the bound, a request is turned away at once rather than queued behind the others: the
+          // process stays responsive (/health never waits), and the client or the gateway tries again.
+          telemetry.noteError('OVERLOADED');
+          return sendJson(
+            res,
+            503,
+            {
+              errors: [
+                {
+                  message: `More than ${maxOperationsInFlight} operations in flight (MAX_OPERATIONS_IN_FLIGHT): try again`,
+                  extensions: { code: 'OVERLOADED', limit: 'MAX_OPERATIONS_IN_FLIGHT', max: maxOperationsInFlight },
+                },
+              ],
+            },
+            { 'retry-after': '1' },
+          );
         }
         return inFlight.run(res, (signal) => answer(req, res, signal, telemetry));
       });

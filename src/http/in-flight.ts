@@ -20,6 +20,11 @@ export class InFlight {
     private readonly timeoutMs: number,
   ) {}
 
+  /** Requests in progress now. */
+  get size(): number {
+    return this.controllers.size;
+  }
+
   /** Whether new requests are taken (false once draining). */
   get accepting(): boolean {
     return this.open;

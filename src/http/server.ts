@@ -63,6 +63,7 @@ export async function startServer(
     inFlight,
     maxRequestBytes: config.maxRequestBytes,
     maxResponseBytes: config.limits.maxResponseBytes,
+    maxOperationsInFlight: config.maxOperationsInFlight,
     logger,
   });
   const route = router({ config, graphql, inFlight, circuits, budgets, shared, logger });
