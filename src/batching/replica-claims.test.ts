@@ -148,6 +148,25 @@ describe('claims between replicas', () => {
     expect(fromB.get('1')).toEqual({ id: '1', by: 'a' });
   });
 
+  it('waiting on another replica looks again after 5 ms, then backing off to 100 ms: a second of waiting costs a dozen looks, not 200 (issue 20)', async () => {
+    const { clock, a, b } = setUp();
+    const first = a.shared.load(call(a), ['1']);
+    await until(() => a.calls.length === 1);
+    const second = b.shared.load(call(b), ['1']);
+    await until(() => b.claimed.length === 1);
+    // A second of the manual clock, in steps of 5 ms, with Redis answering between them.
+    for (let ms = 0; ms < 1_000; ms += 5) {
+      await clock.advance(5);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    // 5, 10, 20, 40, 80, then every 100 ms: about 14 looks (one at the start).
+    expect(b.claimed.length).toBeGreaterThanOrEqual(10);
+    expect(b.claimed.length).toBeLessThanOrEqual(16);
+    a.open();
+    await Promise.all([clock.run(first), clock.run(second)]);
+    expect(b.calls).toEqual([]);
+  });
+
   it('sends its own keys at once while it waits for another replica’s: no replica waits holding a claim', async () => {
     const { clock, a, b } = setUp();
     const held = a.shared.load(call(a), ['2']);

@@ -16,6 +16,9 @@ import type { Coalescer } from './coalescer.js';
  *   without one (then exactly one waiter, the one whose claim took, fetches it), or the lease passes.
  * - Everything else is fetched from here at once, joining this process's call for it if there is one.
  */
+/** The longest a waiter on another replica's claim waits between looks (ms). */
+const MAX_POLL_MS = 100;
+
 export class ReplicaClaims {
   constructor(
     private readonly claims: FetchClaims,
@@ -79,9 +82,13 @@ export class ReplicaClaims {
     const { signal } = visit.call.request;
     const until = this.clock.now() + this.claims.leaseMs;
     let waiting = keys;
+    // Asked again after pollMs, then twice as long each time up to MAX_POLL_MS: a wait on a slow upstream
+    // costs Redis a handful of commands, not one every pollMs (issue 20: 46,000 a second for 200 waiters).
+    let delay = this.claims.pollMs;
     while (waiting.length > 0) {
       try {
-        await sleep(this.claims.pollMs, this.clock, signal);
+        await sleep(delay, this.clock, signal);
+        delay = Math.min(delay * 2, MAX_POLL_MS);
       } catch {
         throw abandoned(visit.call.lookup.provider, signal);
       }
