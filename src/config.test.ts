@@ -63,6 +63,7 @@ describe('loadConfig defaults', () => {
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
       maxOperationsInFlight: 1000,
+      documentCacheEntries: 1000,
       shutdownGraceMs: 10_000,
       sharing: {
         maxBytes: 64 * 1024 * 1024,
@@ -162,6 +163,7 @@ describe('loadConfig defaults', () => {
       HTTP_HEADERS_TIMEOUT_MS: '2000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '30000',
       MAX_OPERATIONS_IN_FLIGHT: '50',
+      GRAPHQL_DOCUMENT_CACHE_ENTRIES: '20',
     });
     expect(config).toEqual({
       port: 8080,
@@ -180,6 +182,7 @@ describe('loadConfig defaults', () => {
       headersTimeoutMs: 2000,
       keepAliveTimeoutMs: 30_000,
       maxOperationsInFlight: 50,
+      documentCacheEntries: 20,
       shutdownGraceMs: 0,
       sharing: {
         maxBytes: 1048576,

@@ -51,6 +51,7 @@ const settings = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000),
   MAX_OPERATIONS_IN_FLIGHT: int(1, 100_000, 1_000),
+  GRAPHQL_DOCUMENT_CACHE_ENTRIES: int(0, 100_000, 1_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000, 65_000),
   MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000),
   MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000),
@@ -144,6 +145,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** GraphQL requests in progress at most (MAX_OPERATIONS_IN_FLIGHT); beyond, 503 OVERLOADED with Retry-After at once. */
   maxOperationsInFlight: number;
+  /** Parsed documents (and their compiled queries) kept at most (GRAPHQL_DOCUMENT_CACHE_ENTRIES). */
+  documentCacheEntries: number;
   /** How long an idle keep-alive connection stays open (HTTP_KEEP_ALIVE_TIMEOUT_MS; above a load balancer's own). */
   keepAliveTimeoutMs: number;
   /** How long a shutdown lets requests in flight finish before it cancels them. */
@@ -241,6 +244,7 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
     headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
     maxOperationsInFlight: vars.MAX_OPERATIONS_IN_FLIGHT,
+    documentCacheEntries: vars.GRAPHQL_DOCUMENT_CACHE_ENTRIES,
     keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
     limits: {

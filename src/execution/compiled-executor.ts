@@ -1,6 +1,7 @@
 import type { ApolloServerOptionsWithGateway, BaseContext } from '@apollo/server';
 import { type DocumentNode, type ExecutionResult, execute, type GraphQLSchema } from 'graphql';
 import { type CompiledQuery, compileQuery, isCompiledQuery } from 'graphql-jit';
+import { documentsCompiled } from '../telemetry/metrics.js';
 import { fixListItemCompletion } from './list-items.js';
 
 /**
@@ -101,6 +102,7 @@ export function compiledExecution(schema: GraphQLSchema, options: CompiledExecut
       if (isCompiledQuery(result)) {
         entry.compiled = result;
         compiled++;
+        documentsCompiled.inc();
       } else {
         entry.refused = true;
         refused++;

@@ -88,6 +88,12 @@ export const operationsInFlight = new Gauge({
   registers: [registry],
 });
 
+export const documentsCompiled = new Counter({
+  name: 'users_subgraph_graphql_documents_compiled_total',
+  help: 'Documents compiled into queries (graphql-jit): one per document the document cache holds, again after it forgot one.',
+  registers: [registry],
+});
+
 export const cacheRejectedEntries = new Counter({
   name: 'users_subgraph_cache_rejected_entries_total',
   help: 'Entries read from Redis that were not answered: of another shape, another format version, or written under another place (a miss each).',
