@@ -13,6 +13,8 @@ export default defineConfig({
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     reporters: ['default', './test/support/summary-reporter.ts'],
+    // A redis-server of the run's own (src/testing/redis.ts), never one that happens to answer on this machine.
+    globalSetup: ['./test/support/redis-global-setup.ts'],
     // Servers and emulators bind loopback ports; 2 cores, so keep parallelism modest.
     pool: 'forks',
     maxWorkers: 2,

@@ -5,11 +5,18 @@ import { Redis } from 'ioredis';
 import { escapeGlob } from '../cache/redis-cache.js';
 
 /**
- * Redis for tests. The shared one at 127.0.0.1:6379 is never stopped, flushed or reconfigured: each test
- * writes under a prefix of its own and deletes its keys afterwards. A test that loses Redis on purpose
- * starts its own `redis-server` on a free port (no persistence) and kills it when done.
+ * Redis for tests. The run's own redis-server (started on a free port by the test run's global setup,
+ * `test/support/redis-global-setup.ts`, never one that happens to answer on this machine) is never
+ * stopped, flushed or reconfigured by a test: each test writes under a prefix of its own and deletes its
+ * keys afterwards. A test that loses Redis on purpose starts its own `redis-server` and kills it when done.
  */
-export const SHARED_REDIS_URL = 'redis://127.0.0.1:6379';
+export const SHARED_REDIS_URL = runRedisUrl();
+
+function runRedisUrl(): string {
+  const url = process.env.TEST_REDIS_URL;
+  // Outside a test run (a module that only imports the helpers below) nothing may reach for it.
+  return url ?? 'redis://127.0.0.1:1';
+}
 
 /** A key prefix no other test (or run) uses. */
 export function uniquePrefix(name: string): string {
