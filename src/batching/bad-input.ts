@@ -61,6 +61,8 @@ export class BadKeys {
 
   /** The refusal a key earned, while it is remembered. */
   refusal(lookup: string, key: string): ProviderError | undefined {
+    // Every key of every request passes here: nothing is built for it while nothing is remembered.
+    if (this.refused.size === 0) return undefined;
     const id = `${lookup}\u0000${key}`;
     const entry = this.refused.get(id);
     if (entry === undefined) return undefined;

@@ -357,7 +357,8 @@ class Group implements PlannerQueue {
       const entry = this.pending.get(key);
       if (entry !== undefined) taken.push([key, entry]);
     }
-    const carried = theirs.filter(({ key }) => !this.pending.has(key) && !mine.includes(key));
+    const own = new Set(mine);
+    const carried = theirs.filter(({ key }) => !this.pending.has(key) && !own.has(key));
     if (taken.length + carried.length === 0) return;
     const provider = this.target.lookup.provider.name;
     batchFill.observe({ provider, reason }, (taken.length + carried.length) / this.maxBatchSize);
