@@ -269,13 +269,16 @@ describe('SharedToken across replicas (Redis)', () => {
       const account = `acct-${++accounts}`;
       const a = await replica(account, server.issue, { url: own.url });
       const b = await replica(account, server.issue, { url: own.url });
-      const [linkA] = links.slice(-2);
+      const [linkA, linkB] = links.slice(-2);
       await own.kill();
       await linkA!.waitUntil(false);
+      await linkB!.waitUntil(false);
       expect(await a.renew('old')).toBe('t1'); // alone: r0 is retired now, and only A knows r1
 
       await own.restart(); // empty
+      // Both links back before B is asked: a B still cut off would renew alone with the retired r0.
       await linkA!.waitUntil(true);
+      await linkB!.waitUntil(true);
       const ownRaw = new Redis(own.url, { maxRetriesPerRequest: 1 });
       try {
         const key = `${prefix}token:{${account}}`;
