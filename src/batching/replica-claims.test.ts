@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type FetchClaims, type Holder, RedisFetchClaims } from '../cache/fetch-claims.js';
@@ -7,7 +8,7 @@ import { Lookup, Runtime } from '../core/lookup.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
 import { RedisLink } from '../redis/link.js';
 import { ManualClock } from '../testing/manual-clock.js';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../testing/redis.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import type { LookupCall, RequestSink } from './lookup-call.js';
 import { SharedLookups } from './shared-lookups.js';
 
@@ -37,7 +38,7 @@ interface Replica {
   fail?: ProviderError;
 }
 
-function replica(name: string, clock: ManualClock, namespace: string): Replica {
+function replica(name: string, clock: ManualClock, namespace: string, on: RedisLink = link): Replica {
   let open!: () => void;
   const gate = new Promise<void>((resolve) => {
     open = resolve;
@@ -66,10 +67,11 @@ function replica(name: string, clock: ManualClock, namespace: string): Replica {
       return new Map(keys.map((key) => [key, { id: key, by: name }]));
     },
   });
-  const inner = new RedisFetchClaims(link, `${namespace}cache:`, `${namespace}claim:`, 10_000);
+  const inner = new RedisFetchClaims(on, `${namespace}cache:`, `${namespace}claim:`, 10_000, clock);
   const claims: FetchClaims = {
     leaseMs: inner.leaseMs,
-    pollMs: inner.pollMs,
+    whenReleased: (keys, ms, signal) => inner.whenReleased(keys, ms, signal),
+    whenStored: (keys, ms, signal) => inner.whenStored(keys, ms, signal),
     claim: async (keys, read) => {
       const answer = await inner.claim(keys, read);
       self.claimed.push(answer[0]);
@@ -78,7 +80,7 @@ function replica(name: string, clock: ManualClock, namespace: string): Replica {
     release: (keys) => inner.release(keys),
   };
   self.shared = new SharedLookups({
-    cache: new RedisCache(link, `${namespace}cache:`, () => clock.wallNow()),
+    cache: new RedisCache(on, `${namespace}cache:`, () => clock.wallNow()),
     keyPrefix: `${namespace}cache:`,
     claims,
     policy: () => ({ enabled: true, ttlMs: 60_000, missingTtlMs: 5_000, staleMs: 0 }),
@@ -148,24 +150,54 @@ describe('claims between replicas', () => {
     expect(fromB.get('1')).toEqual({ id: '1', by: 'a' });
   });
 
-  it('waiting on another replica looks again after 5 ms, then backing off to 100 ms: a second of waiting costs a dozen looks, not 200 (issue 20)', async () => {
-    const { clock, a, b } = setUp();
-    const first = a.shared.load(call(a), ['1']);
-    await until(() => a.calls.length === 1);
-    const second = b.shared.load(call(b), ['1']);
-    await until(() => b.claimed.length === 1);
-    // A second of the manual clock, one timer at a time: after each look, B's next sleep is armed only once
-    // Redis has answered, so waiting for a pending timer waits out the round trip (no race with real I/O).
-    for (;;) {
-      await until(() => clock.pending > 0);
-      if (clock.now() + (clock.nextIn() ?? 0) > 1_000) break;
-      await clock.step();
+  it('a thousand requests waiting on another replica cost Redis one look per poll, not one per waiter, and wake on its release message (issue 20)', async () => {
+    // A Redis of this test's own: its INFO commandstats counts this test's commands and nothing else.
+    const own = await startOwnRedis();
+    const ownLink = new RedisLink({ url: own.url, prefix: 'claims-watch:', commandTimeoutMs: 2_000, logger });
+    const counter = new Redis(own.url);
+    try {
+      expect(await ownLink.connect()).toBe(true);
+      const clock = new ManualClock();
+      const a = replica('a', clock, 'claims-watch:', ownLink);
+      const b = replica('b', clock, 'claims-watch:', ownLink);
+      const ids = Array.from({ length: 100 }, (_, i) => String(i + 1));
+      const first = a.shared.load(call(a), ids);
+      await until(() => a.calls.length === 1);
+      const waiters = 1_000;
+      const asked = Array.from({ length: waiters }, (_, i) => ids[i % ids.length]!);
+      const loads = asked.map((id) => b.shared.load(call(b), [id]));
+      await until(() => b.claimed.length === waiters);
+      expect(b.claimed.every((holders) => holders[0] === 'other')).toBe(true);
+      await counter.config('RESETSTAT');
+      // A second of the manual clock, one timer at a time. Every waiter's lease timer stays pending; the
+      // watch's next look is armed only once Redis answered the last one, so waiting for it waits out the I/O.
+      for (;;) {
+        await until(() => clock.pending === waiters + 1);
+        if (clock.now() + (clock.nextIn() ?? 0) > 1_000) break;
+        await clock.step();
+      }
+      const stats = await counter.info('commandstats');
+      const calls = (command: string) => Number(stats.match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0);
+      // Looks at 5, 15, 35, 75, 155 ms (5, 10, 20, 40, 80 apart), then every 100 ms up to 955: 13 MGETs of
+      // the 100 watched claims for the 1,000 waiters, and no waiter claimed again.
+      expect(calls('mget')).toBe(13);
+      expect(calls('evalsha') + calls('eval')).toBe(0);
+      expect(b.claimed.length).toBe(waiters);
+
+      // A's answer: its release message wakes B's waiters without B's clock moving (no poll).
+      a.open();
+      const before = clock.now();
+      await first;
+      const answers = await Promise.all(loads);
+      expect(clock.now()).toBe(before);
+      expect(answers.map((answer, i) => answer.get(asked[i]!))).toEqual(asked.map((id) => ({ id, by: 'a' })));
+      expect(a.calls).toEqual([ids]);
+      expect(b.calls).toEqual([]);
+    } finally {
+      counter.disconnect();
+      await ownLink.close();
+      await own.close();
     }
-    // Looks at 5, 15, 35, 75, 155 ms (5, 10, 20, 40, 80 apart), then every 100 ms up to 955: 13, plus the first.
-    expect(b.claimed.length).toBe(14);
-    a.open();
-    await Promise.all([clock.run(first), clock.run(second)]);
-    expect(b.calls).toEqual([]);
   });
 
   it('sends its own keys at once while it waits for another replica’s: no replica waits holding a claim', async () => {

@@ -1,5 +1,5 @@
 import type { FetchClaims } from '../cache/fetch-claims.js';
-import { type Clock, sleep } from '../core/clock.js';
+import type { Clock } from '../core/clock.js';
 import { abandoned } from '../core/errors.js';
 import { coalescedIds } from '../telemetry/metrics.js';
 import type { CacheTriage, CacheVisit } from './cache-triage.js';
@@ -12,13 +12,12 @@ import type { Coalescer } from './coalescer.js';
  * - A key claimed now is this replica's to fetch, and to give back once its answer is stored (after the
  *   request's calls, `visit.claimed`), or at once when the cache answered it after all.
  * - A key another replica holds, or another request of this process holds but does not coalesce yet, is
- *   awaited: claimed again every `pollMs` until its answer is in the cache, or its claim comes back
- *   without one (then exactly one waiter, the one whose claim took, fetches it), or the lease passes.
+ *   awaited: claimed again each time its claim may have been given back (`FetchClaims.whenReleased`: one
+ *   watch per key for every waiter of this replica, woken by Redis), until its answer is in the cache, or
+ *   its claim comes back without one (then exactly one waiter, the one whose claim took, fetches it), or
+ *   the lease passes.
  * - Everything else is fetched from here at once, joining this process's call for it if there is one.
  */
-/** The longest a waiter on another replica's claim waits between looks (ms). */
-const MAX_POLL_MS = 100;
-
 export class ReplicaClaims {
   constructor(
     private readonly claims: FetchClaims,
@@ -42,7 +41,7 @@ export class ReplicaClaims {
    * comes back without one is fetched from here through `go`.
    */
   async waitForHandedOver<R>(visit: CacheVisit<R>, keys: readonly string[], go: (keys: readonly string[]) => void): Promise<void> {
-    await this.waitForOthers(visit, keys, go);
+    await this.waitForOthers(visit, keys, go, 'stored');
   }
 
   /** Gives back the claims the visit took (after its answers were stored: the same connection, in order). */
@@ -78,23 +77,31 @@ export class ReplicaClaims {
     return { fetch, waiting };
   }
 
-  private async waitForOthers<R>(visit: CacheVisit<R>, keys: readonly string[], go: (keys: readonly string[]) => void): Promise<void> {
+  /**
+   * Waits until `keys` are answered in the cache (claimed again each time they may be), or taken here.
+   * `until`: what wakes a waiter — the claim given back (another replica holds it), or the entry stored
+   * (another replica's call carries keys whose claims are this replica's own).
+   */
+  private async waitForOthers<R>(
+    visit: CacheVisit<R>,
+    keys: readonly string[],
+    go: (keys: readonly string[]) => void,
+    until: 'released' | 'stored' = 'released',
+  ): Promise<void> {
     const { signal } = visit.call.request;
-    const until = this.clock.now() + this.claims.leaseMs;
+    const deadline = this.clock.now() + this.claims.leaseMs;
     let waiting = keys;
-    // Asked again after pollMs, then twice as long each time up to MAX_POLL_MS: a wait on a slow upstream
-    // costs Redis a handful of commands, not one every pollMs (issue 20: 46,000 a second for 200 waiters).
-    let delay = this.claims.pollMs;
     while (waiting.length > 0) {
       try {
-        await sleep(delay, this.clock, signal);
-        delay = Math.min(delay * 2, MAX_POLL_MS);
+        const places = waiting.map((key) => visit.places.get(key)!);
+        const ms = Math.max(0, deadline - this.clock.now());
+        await (until === 'stored' ? this.claims.whenStored(places, ms, signal) : this.claims.whenReleased(places, ms, signal));
       } catch {
         throw abandoned(visit.call.lookup.provider, signal);
       }
       const sorted = await this.claim(visit, waiting);
       // Past the lease, whoever holds a claim is taken for gone: the rest is fetched from here.
-      const giveUp = this.clock.now() >= until;
+      const giveUp = this.clock.now() >= deadline;
       go(giveUp ? [...sorted.fetch, ...sorted.waiting] : sorted.fetch);
       waiting = giveUp ? [] : sorted.waiting;
     }

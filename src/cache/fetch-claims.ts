@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import { type Clock, systemClock } from '../core/clock.js';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
+import { ClaimWatch } from './claim-watch.js';
 
 /**
  * Which replica is fetching which record right now, so that two replicas missing the same key at the
@@ -27,8 +29,14 @@ export interface FetchClaims {
   claim<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]>;
   /** Gives back this replica's claims on `keys` (those another holds are left alone). */
   release(keys: readonly string[]): void;
-  /** How often a waiter looks again for the answer it waits for (ms). */
-  readonly pollMs: number;
+  /**
+   * Resolves once the claim on one of `keys` may have been given back, or after `ms` (the waiter then
+   * claims again to find out); rejects with the signal's reason when it is aborted. Every waiter of this
+   * replica shares one watch per key (`ClaimWatch`).
+   */
+  whenReleased(keys: readonly string[], ms: number, signal: AbortSignal): Promise<void>;
+  /** Resolves once one of `keys` (cache keys another replica's call took) is in the cache, or after `ms`; as `whenReleased`. */
+  whenStored(keys: readonly string[], ms: number, signal: AbortSignal): Promise<void>;
   /** How long a waiter waits at most before it asks the upstream itself (ms). */
   readonly leaseMs: number;
 }
@@ -41,13 +49,18 @@ export type Holder = 'nobody' | 'me' | 'other';
 
 const HOLDERS: Record<number, Holder> = { 0: 'nobody', 1: 'other', 2: 'me' };
 
+/** The first look of a watch after `pollMs`, then twice as long each time up to this (ms). */
+const MAX_POLL_MS = 100;
+
 /**
- * KEYS: claim keys. ARGV[1]: mode (claim | release), ARGV[2]: this replica's id, ARGV[3]: lease ms.
+ * KEYS: claim keys. ARGV[1]: mode (claim | release), ARGV[2]: this replica's id, ARGV[3]: lease ms,
+ * ARGV[4]: the channel a release announces the keys it gave back on (one per line).
  * Answers, per key, who held it: 0 nobody (claimed now), 1 another replica, 2 this one (claim); release answers nothing.
  */
 const SCRIPT = new LuaScript(`
 local mode, me, lease = ARGV[1], ARGV[2], ARGV[3]
 local out = {}
+local released = {}
 for i, key in ipairs(KEYS) do
   local holder = redis.call('GET', key)
   if mode == 'claim' then
@@ -56,8 +69,10 @@ for i, key in ipairs(KEYS) do
     else out[i] = 1 end
   elseif holder == me then
     redis.call('DEL', key)
+    released[#released + 1] = key
   end
 end
+if #released > 0 then redis.call('PUBLISH', ARGV[4], table.concat(released, '\\n')) end
 return out
 `);
 
@@ -79,11 +94,31 @@ export class RedisFetchClaims implements FetchClaims {
     /** …and what replaces it in the claim's key (`users-subgraph:claim:`). */
     private readonly claimNamespace: string,
     readonly leaseMs: number,
-    readonly pollMs = 5,
+    clock: Clock = systemClock,
+    pollMs = 5,
   ) {
     link.onChange(() => {
       this.scriptCached = false;
     });
+    this.watch = new ClaimWatch(link, clock, `${claimNamespace}released`, pollMs, MAX_POLL_MS);
+  }
+
+  private readonly watch: ClaimWatch;
+
+  whenReleased(keys: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
+    return this.watch.wait(
+      keys.map((key) => this.claimKey(key)),
+      ms,
+      signal,
+    );
+  }
+
+  whenStored(keys: readonly string[], ms: number, signal: AbortSignal): Promise<void> {
+    return this.watch.wait(keys, ms, signal, 'stored');
+  }
+
+  private claimKey(key: string): string {
+    return this.claimNamespace + (key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key);
   }
 
   claim<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]> {
@@ -99,8 +134,10 @@ export class RedisFetchClaims implements FetchClaims {
 
   release(keys: readonly string[]): void {
     if (keys.length === 0) return;
-    // Expiry gives back what a failed release could not.
+    // Expiry gives back what a failed release could not. This process's waiters wake once the release
+    // has been sent: their claims go down the same connection after it.
     void this.run('release', keys);
+    this.watch.released(keys.map((key) => this.claimKey(key)));
   }
 
   /** The script on Redis; "nobody holds them" when the link cannot run it (`RedisLink.orLocal`). */
@@ -112,8 +149,8 @@ export class RedisFetchClaims implements FetchClaims {
       async (client) => {
         const answer = await SCRIPT.run(
           client,
-          keys.map((key) => this.claimNamespace + (key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key)),
-          [mode, this.me, this.leaseMs],
+          keys.map((key) => this.claimKey(key)),
+          [mode, this.me, this.leaseMs, this.watch.channel],
         );
         this.scriptCached = true;
         if (mode === 'release') return nobody();

@@ -53,9 +53,14 @@ export class RedisOrMemoryCache implements RecordCache {
       () => {
         throw new RedisNotReached(fromMemory);
       },
+      // A SCAN of the whole cache, page by page: seconds on a large one, not one command's time.
+      EVICT_TIMEOUT_MS,
     );
   }
 }
+
+/** The longest an eviction's SCAN and UNLINKs may take in all (ms). */
+const EVICT_TIMEOUT_MS = 30_000;
 
 /** An eviction that could reach only this process's memory: the other replicas still hold the entries. */
 export class RedisNotReached extends Error {

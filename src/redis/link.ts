@@ -65,6 +65,9 @@ export class RedisLink {
   /** Per use, after a failure: until when it leaves Redis alone, and why it failed (said once). */
   private readonly backoffs = new Map<RedisUse, { until: number; reason: FallbackReason }>();
   private readonly now: () => number;
+  /** A second connection for pub/sub (a subscribed connection takes no other command), made on first `subscribe`. */
+  private subscriber: Redis | undefined;
+  private readonly channels = new Map<string, Set<(message: string) => void>>();
 
   constructor(private readonly options: RedisLinkOptions) {
     this.prefix = options.prefix;
@@ -74,7 +77,8 @@ export class RedisLink {
       // Fail at once rather than queue: the caller has an in-memory path and a request waiting.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs,
+      // No commandTimeout here: `orLocal` times commands itself, so that a process too busy to read an answer
+      // that came in time does not take Redis for hung (see `timed`).
       connectTimeout: Math.max(1_000, options.commandTimeoutMs * 4),
       // Reconnect forever: 50 ms, 100 ms, ... at most 2 s apart.
       retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
@@ -132,7 +136,13 @@ export class RedisLink {
    * line when `use` starts answering from memory and one when Redis takes it again. `fallback` may throw:
    * then so does this (a use with no memory path).
    */
-  async orLocal<T>(use: RedisUse, command: (client: Redis) => Promise<T>, fallback: () => T | Promise<T>): Promise<T> {
+  async orLocal<T>(
+    use: RedisUse,
+    command: (client: Redis) => Promise<T>,
+    fallback: () => T | Promise<T>,
+    /** The longest `command` may take in all (ms): `commandTimeoutMs` unless it sends many commands (a SCAN). */
+    timeoutMs = this.options.commandTimeoutMs,
+  ): Promise<T> {
     if (!this.up) {
       redisFallbacks.inc({ use, reason: 'down' });
       return fallback();
@@ -144,7 +154,7 @@ export class RedisLink {
     }
     let result: T;
     try {
-      result = await command(this.client);
+      result = await timed(command(this.client), timeoutMs);
     } catch (error) {
       const reason = this.classify(error);
       redisFallbacks.inc({ use, reason });
@@ -172,7 +182,7 @@ export class RedisLink {
 
   /** What a failed command means: a timeout also marks Redis lost until it answers again. */
   private classify(error: unknown): FallbackReason {
-    if (error instanceof Error && error.message === 'Command timed out') {
+    if (error instanceof Error && error.message === TIMED_OUT) {
       this.commandFailed(error);
       return 'timeout';
     }
@@ -185,7 +195,7 @@ export class RedisLink {
    * (a closed connection is seen by the link itself).
    */
   commandFailed(error: unknown): void {
-    if (!(error instanceof Error) || error.message !== 'Command timed out') return;
+    if (!(error instanceof Error) || error.message !== TIMED_OUT) return;
     if (this.stalled || !this.connected || this.closed) return;
     this.stalled = true;
     this.changed('ETIMEDOUT');
@@ -210,6 +220,37 @@ export class RedisLink {
     });
   }
 
+  /**
+   * Calls `listener` with each message published on `channel` from now on; the returned function stops it.
+   * Messages are hints that something changed, never the only way to learn it: a subscription is lost with
+   * its connection (it is renewed on reconnect), so every listener also has a poll of its own.
+   */
+  subscribe(channel: string, listener: (message: string) => void): () => void {
+    let listeners = this.channels.get(channel);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.channels.set(channel, listeners);
+      const subscriber = this.subscriberConnection();
+      if (subscriber !== undefined) void subscriber.subscribe(channel).catch(() => {});
+    }
+    listeners.add(listener);
+    return () => listeners.delete(listener);
+  }
+
+  private subscriberConnection(): Redis | undefined {
+    if (this.closed) return undefined;
+    if (this.subscriber !== undefined) return this.subscriber;
+    // Its commands (SUBSCRIBE) may wait for the connection: nothing waits on them.
+    const subscriber = this.client.duplicate({ enableOfflineQueue: true, lazyConnect: true, commandTimeout: undefined });
+    subscriber.on('error', () => {}); // the command link reports losses; this one reconnects and resubscribes by itself
+    subscriber.on('message', (channel: string, message: string) => {
+      for (const listener of this.channels.get(channel) ?? []) listener(message);
+    });
+    void subscriber.connect().catch(() => {});
+    this.subscriber = subscriber;
+    return subscriber;
+  }
+
   /** `name` under this deployment's prefix. */
   key(...parts: readonly string[]): string {
     return this.prefix + parts.join(':');
@@ -219,6 +260,7 @@ export class RedisLink {
     this.closed = true;
     clearTimeout(this.probe);
     this.changed();
+    this.subscriber?.disconnect();
     try {
       await this.client.quit();
     } catch {
@@ -251,7 +293,7 @@ export class RedisLink {
     this.probe = setTimeout(() => {
       this.probe = undefined;
       if (this.closed || !this.stalled) return;
-      this.client.ping().then(
+      timed(this.client.ping(), this.options.commandTimeoutMs).then(
         () => {
           if (!this.stalled) return;
           this.stalled = false;
@@ -262,6 +304,32 @@ export class RedisLink {
     }, this.options.probeIntervalMs ?? 1_000);
     this.probe.unref();
   }
+}
+
+/** The message of a command that took too long (as ioredis words its own, so that one check covers both). */
+export const TIMED_OUT = 'Command timed out';
+
+/**
+ * `work`, or a rejection with TIMED_OUT after `ms`. When the timer fires, I/O gets one more turn before the
+ * verdict (the rejection waits for `setImmediate`, which runs after the poll phase): a process that was busy
+ * for longer than `ms` — a burst of 1,000 requests arriving at once — reads the answers that came in time
+ * before it judges them late. With ioredis's own commandTimeout, such a burst made every command of the
+ * burst time out and the link declare a healthy Redis lost (issue 20).
+ */
+export function timed<T>(work: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => setImmediate(() => reject(new Error(TIMED_OUT))), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
 }
 
 /** A connection error's kind, for logs: its code, never a message that could repeat the URL. */
