@@ -1,6 +1,10 @@
 import { connect } from 'node:net';
+import { Client } from 'undici';
 import { expect, it } from 'vitest';
+import { X_TEST_TOKEN } from '../src/providers/x/emulator/index.js';
+import { startXEmulator } from '../src/providers/x/emulator/server.js';
 import { startHarness } from './support/harness.js';
+import { startSubgraphProcess } from './support/subgraph-process.js';
 
 /**
  * Shutdown loses nothing (issue 20, finding 6): SIGTERM under keep-alive clients reset 13 requests that
@@ -35,4 +39,77 @@ it('a request written on an idle keep-alive socket as the drain starts gets an a
   expect(answers[1]).toMatch(/^503 /);
   expect(answers[1]).toContain('SHUTTING_DOWN');
   expect(answers[1]!.toLowerCase()).toContain('connection: close');
+});
+
+/**
+ * The same, as the issue measured it: a real process (the built server, SIGTERM), 30 keep-alive clients
+ * asking in a loop. Every request written on a kept-alive socket gets an HTTP answer — 200 before the
+ * drain, 503 SHUTTING_DOWN during it — and a client whose next connection is refused (the listener closed,
+ * after the drain) stops: a refused connection sent nothing. Before: 13 to 30 requests on kept-alive
+ * sockets got a reset and no answer.
+ *
+ * What is not asserted: a connection the kernel completed but the process never accepted when the listener
+ * closes is reset by the kernel (its request, written at once, never reached the server): a client that
+ * reconnects in a tight loop after every 503 can meet that, and no server can prevent it.
+ */
+it('SIGTERM under 30 keep-alive clients in a loop (a real process): no request written is left without an answer; exit 0', async () => {
+  const x = await startXEmulator({ bearerToken: X_TEST_TOKEN });
+  const subgraph = await startSubgraphProcess({ X_BEARER_TOKEN: X_TEST_TOKEN, X_API_BASE_URL: x.url });
+  try {
+    const counts = { ok: 0, shuttingDown: 0, noAnswer: 0, other: 0 };
+    const lost: string[] = [];
+    let resetOnNewConnection = 0;
+    let stopped = false;
+    const exited = new Promise<number | null>((resolve) => subgraph.child.once('exit', (code) => resolve(code)));
+    let n = 0;
+    const client = async () => {
+      const keepAlive = new Client(subgraph.url, { keepAliveTimeout: 60_000, pipelining: 1 });
+      // Whether the next request goes on a connection made since the last answer (not a kept-alive one).
+      let fresh = true;
+      keepAlive.on('connect', () => {
+        fresh = true;
+      });
+      try {
+        while (!stopped) {
+          try {
+            const res = await keepAlive.request({
+              method: 'POST',
+              path: '/graphql',
+              headers: { 'content-type': 'application/json' },
+              body: JSON.stringify({ query: '{ xUsers(ids: ["1"]) { id } }', variables: { n: n++ } }),
+            });
+            await res.body.text();
+            fresh = false;
+            if (res.statusCode === 200) counts.ok++;
+            else if (res.statusCode === 503) counts.shuttingDown++;
+            else counts.other++;
+          } catch (error) {
+            if ((error as { code?: string }).code === 'ECONNREFUSED') break;
+            if (fresh) {
+              resetOnNewConnection++;
+              continue;
+            }
+            counts.noAnswer++;
+            lost.push(`${(error as { code?: string }).code}: ${(error as Error).message}`);
+          }
+        }
+      } finally {
+        await keepAlive.destroy();
+      }
+    };
+    const clients = Array.from({ length: 30 }, client);
+    // Under load: every client has been answered a few times.
+    while (counts.ok < 300) await new Promise((resolve) => setTimeout(resolve, 10));
+    subgraph.child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    stopped = true;
+    await Promise.all(clients);
+    expect(lost).toEqual([]);
+    expect(counts.noAnswer).toBe(0);
+    expect(counts.other).toBe(0);
+    expect(resetOnNewConnection).toBeLessThanOrEqual(30);
+  } finally {
+    await subgraph.stop();
+    await x.close();
+  }
 });
