@@ -63,6 +63,7 @@ describe('loadConfig defaults', () => {
       headersTimeoutMs: 10_000,
       keepAliveTimeoutMs: 65_000,
       maxOperationsInFlight: 1000,
+      maxEventLoopDelayMs: 40,
       documentCacheEntries: 1000,
       shutdownGraceMs: 10_000,
       sharing: {
@@ -81,6 +82,8 @@ describe('loadConfig defaults', () => {
         timeoutMs: 10_000,
         maxIdsPerProvider: 1000,
         maxListItems: 10_000,
+        maxResultValues: 100_000,
+        maxResultValuesInFlight: 400_000,
         maxTokens: 5_000,
         maxDepth: 15,
         maxAliases: 50,
@@ -163,6 +166,9 @@ describe('loadConfig defaults', () => {
       HTTP_HEADERS_TIMEOUT_MS: '2000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '30000',
       MAX_OPERATIONS_IN_FLIGHT: '50',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+      MAX_RESULT_VALUES_PER_OPERATION: '5000',
+      MAX_RESULT_VALUES_IN_FLIGHT: '20000',
       GRAPHQL_DOCUMENT_CACHE_ENTRIES: '20',
     });
     expect(config).toEqual({
@@ -182,6 +188,7 @@ describe('loadConfig defaults', () => {
       headersTimeoutMs: 2000,
       keepAliveTimeoutMs: 30_000,
       maxOperationsInFlight: 50,
+      maxEventLoopDelayMs: 0,
       documentCacheEntries: 20,
       shutdownGraceMs: 0,
       sharing: {
@@ -200,6 +207,8 @@ describe('loadConfig defaults', () => {
         timeoutMs: 2500,
         maxIdsPerProvider: 50,
         maxListItems: 500,
+        maxResultValues: 5000,
+        maxResultValuesInFlight: 20000,
         maxTokens: 900,
         maxDepth: 7,
         maxAliases: 0,

@@ -51,9 +51,12 @@ const settings = z.object({
   SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000),
   MAX_OPERATIONS_IN_FLIGHT: int(1, 100_000, 1_000),
+  MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 40),
   GRAPHQL_DOCUMENT_CACHE_ENTRIES: int(0, 100_000, 1_000),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000, 65_000),
   MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000),
+  MAX_RESULT_VALUES_PER_OPERATION: int(1, 100_000_000, 100_000),
+  MAX_RESULT_VALUES_IN_FLIGHT: int(0, 1_000_000_000, 400_000),
   MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000),
   MAX_QUERY_DEPTH: int(1, 1000, 15),
   MAX_QUERY_ALIASES: int(0, 10_000, 50),
@@ -145,6 +148,8 @@ export interface Config {
   headersTimeoutMs: number;
   /** GraphQL requests in progress at most (MAX_OPERATIONS_IN_FLIGHT); beyond, 503 OVERLOADED with Retry-After at once. */
   maxOperationsInFlight: number;
+  /** How late the event loop may run before GraphQL requests are answered 503 OVERLOADED at once (MAX_EVENT_LOOP_DELAY_MS; 0: never). */
+  maxEventLoopDelayMs: number;
   /** Parsed documents (and their compiled queries) kept at most (GRAPHQL_DOCUMENT_CACHE_ENTRIES). */
   documentCacheEntries: number;
   /** How long an idle keep-alive connection stays open (HTTP_KEEP_ALIVE_TIMEOUT_MS; above a load balancer's own). */
@@ -244,6 +249,7 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
     headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
     maxOperationsInFlight: vars.MAX_OPERATIONS_IN_FLIGHT,
+    maxEventLoopDelayMs: vars.MAX_EVENT_LOOP_DELAY_MS,
     documentCacheEntries: vars.GRAPHQL_DOCUMENT_CACHE_ENTRIES,
     keepAliveTimeoutMs: vars.HTTP_KEEP_ALIVE_TIMEOUT_MS,
     shutdownGraceMs: vars.SHUTDOWN_GRACE_MS,
@@ -251,6 +257,8 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
       timeoutMs: vars.OPERATION_TIMEOUT_MS,
       maxIdsPerProvider: vars.MAX_IDS_PER_OPERATION,
       maxListItems: vars.MAX_LIST_ITEMS_PER_OPERATION,
+      maxResultValues: vars.MAX_RESULT_VALUES_PER_OPERATION,
+      maxResultValuesInFlight: vars.MAX_RESULT_VALUES_IN_FLIGHT,
       maxTokens: vars.MAX_QUERY_TOKENS,
       maxDepth: vars.MAX_QUERY_DEPTH,
       maxAliases: vars.MAX_QUERY_ALIASES,

@@ -44,6 +44,10 @@ export interface OperationLimits {
   maxIdsPerProvider: number;
   /** Items of id lists and `_entities` representations, duplicates included, after coercion. */
   maxListItems: number;
+  /** Values the items of those lists may answer, estimated before they run as items × fields selected per item. */
+  maxResultValues: number;
+  /** Values all operations at once may be answering, as estimated before each runs (0: not counted). */
+  maxResultValuesInFlight: number;
   maxTokens: number;
   maxDepth: number;
   maxAliases: number;

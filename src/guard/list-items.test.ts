@@ -1,11 +1,13 @@
 import { ApolloServer, type GraphQLResponse } from '@apollo/server';
 import { buildSubgraphSchema } from '@apollo/subgraph';
-import { parse } from 'graphql';
+import { type FragmentDefinitionNode, type OperationDefinitionNode, parse } from 'graphql';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IdArgument } from '../core/lookup.js';
 import type { ProviderId } from '../core/types.js';
 import { listItemsPlugin } from '../plugins/list-items.js';
+import { estimateValues } from './list-items.js';
+import { ValuesInFlight } from './values-in-flight.js';
 
 /**
  * The input guard on a small made-up subgraph, through a real ApolloServer: which items it cuts off,
@@ -79,7 +81,7 @@ const logger = pino({ level: 'silent' });
 let server: ApolloServer<object>;
 
 beforeAll(async () => {
-  server = new ApolloServer<object>({ schema, logger, plugins: [listItemsPlugin(ID_ARGUMENTS, MAX_IDS)] });
+  server = new ApolloServer<object>({ schema, logger, plugins: [listItemsPlugin(ID_ARGUMENTS, MAX_IDS, Number.POSITIVE_INFINITY)] });
   await server.start();
 });
 
@@ -222,5 +224,84 @@ describe('listItemsPlugin: the ceiling on list items per operation', () => {
 
   it('does not count arguments it was not told about', async () => {
     expect((await run('{ echo(text: "1,2,3,4,5,6,7,8") }')).errors).toBeUndefined();
+  });
+});
+
+describe('MAX_RESULT_VALUES_PER_OPERATION and MAX_RESULT_VALUES_IN_FLIGHT: what the items answer (issue 20)', () => {
+  let bounded: ApolloServer<object>;
+  const inFlight = new ValuesInFlight(30, 10);
+  beforeAll(async () => {
+    // Ample list items; 20 values per operation; 30 in flight, counted from 10.
+    bounded = new ApolloServer<object>({ schema, logger, plugins: [listItemsPlugin(ID_ARGUMENTS, 1_000, 20, inFlight)] });
+    await bounded.start();
+  });
+  afterAll(async () => {
+    await bounded.stop();
+  });
+
+  async function runBounded(query: string, variables?: Record<string, unknown>): Promise<Outcome> {
+    ran = [];
+    const response = await bounded.executeOperation({ query, variables }, { contextValue: {} });
+    if (response.body.kind !== 'single') throw new Error('expected a single result');
+    const { data, errors } = response.body.singleResult;
+    return { status: response.http.status, data, errors: errors as Outcome['errors'] };
+  }
+
+  it('items beyond the values ceiling (items × fields selected) are cut with one error for the list, that limit named', async () => {
+    // Two values per widget (id, and __typename through a fragment): 10 of 14 fit in 20.
+    const ids = Array.from({ length: 14 }, (_, i) => String(i + 1));
+    const outcome = await runBounded('query ($ids: [ID!]!) { widgets(ids: $ids) { id ...W } } fragment W on Widget { __typename }', {
+      ids,
+    });
+    expect(cut(outcome)).toEqual([
+      [
+        'widgets.10',
+        { code: 'BAD_USER_INPUT', provider: 'acme', id: '11', limit: 'MAX_RESULT_VALUES_PER_OPERATION', max: 20, alsoNotResolved: 3 },
+      ],
+    ]);
+    expect((outcome.data!.widgets as unknown[]).slice(0, 10)).toEqual(ids.slice(0, 10).map((id) => ({ id, __typename: 'Widget' })));
+    expect((outcome.data!.widgets as unknown[]).slice(10)).toEqual([null, null, null, null]);
+  });
+
+  it('estimates an operation before it runs: lists as sent (literals, variables), values per item, fragments by type, capped', () => {
+    const document = parse(
+      'query ($ids: [ID!]!, $one: ID) { a: widgets(ids: $ids) { id } b: gadgets(codes: ["abc", "def"], widgetIds: [$one]) { code ... on Gadget { code } } ...R } fragment R on Query { widgets(ids: ["1"]) { id __typename } }',
+    );
+    const operation = document.definitions[0] as OperationDefinitionNode;
+    const fragments = { R: document.definitions[1] as FragmentDefinitionNode };
+    const lists = new Map([
+      ['widgets', ['ids']],
+      ['gadgets', ['codes', 'widgetIds']],
+    ]);
+    // a: 5 × 1, b: 3 × 2, the fragment's widgets: 1 × 2.
+    expect(
+      estimateValues(operation, fragments, { ids: ['1', '2', '3', '4', '5'], one: '9' }, lists, { maxItems: 100, maxValues: 100 }),
+    ).toBe(13);
+    expect(
+      estimateValues(operation, fragments, { ids: ['1', '2', '3', '4', '5'], one: '9' }, lists, { maxItems: 100, maxValues: 10 }),
+    ).toBe(10);
+    // At most maxItems items in all: a's 5, then 1 of b's.
+    expect(estimateValues(operation, fragments, { ids: ['1', '2', '3', '4', '5'], one: '9' }, lists, { maxItems: 6, maxValues: 100 })).toBe(
+      7,
+    );
+  });
+
+  it('a large operation that would pass the values in flight is answered 503 OVERLOADED with Retry-After, before anything runs; small ones pass', async () => {
+    const held = inFlight.take(25); // another operation's, in progress
+    expect(held).toBe(25);
+    try {
+      const ids = Array.from({ length: 10 }, (_, i) => String(i + 1));
+      const refused = await runBounded('query ($ids: [ID!]!) { widgets(ids: $ids) { id } }', { ids });
+      expect(refused.status).toBe(503);
+      expect(refused.errors![0]!.extensions).toMatchObject({ code: 'OVERLOADED', limit: 'MAX_RESULT_VALUES_IN_FLIGHT', max: 30 });
+      expect(ran).toEqual([]);
+      const small = await runBounded('{ widgets(ids: ["1", "2"]) { id } }'); // 2 values: not counted
+      expect(small.errors).toBeUndefined();
+    } finally {
+      inFlight.give(25);
+    }
+    const ids = Array.from({ length: 10 }, (_, i) => String(i + 1));
+    expect((await runBounded('query ($ids: [ID!]!) { widgets(ids: $ids) { id } }', { ids })).errors).toBeUndefined();
+    expect(inFlight.size).toBe(0); // given back when answered
   });
 });

@@ -1,7 +1,20 @@
-import { GraphQLError, type GraphQLFieldResolver, type GraphQLResolveInfo, type GraphQLSchema } from 'graphql';
+import {
+  type FieldNode,
+  type FragmentDefinitionNode,
+  GraphQLError,
+  type GraphQLFieldResolver,
+  type GraphQLResolveInfo,
+  type GraphQLSchema,
+  Kind,
+  type OperationDefinitionNode,
+  type SelectionSetNode,
+  type ValueNode,
+} from 'graphql';
 import { type IdArgument, shownKey } from '../core/lookup.js';
+import { inSlices } from './yielding-list.js';
 
 const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
+const RESULT_VALUES_LIMIT = 'MAX_RESULT_VALUES_PER_OPERATION';
 
 /**
  * The ceiling on raw list items one operation may hand this subgraph (README, "Limits"): items of id
@@ -20,27 +33,43 @@ const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
  * list says how many (`extensions.alsoNotResolved`). So a hostile megabyte of ids costs at most
  * `maxItems` items resolved and `maxItems` errors, and never a refused request.
  *
+ * What the items answer is bounded the same way, before they run (issue 20: 10,000 items of 15 fields made
+ * a 4 MB answer and held the event loop ~100 ms): each item costs the values its selection asks for
+ * (`valuesPerItem`: its fields, through fragments and nested objects, counted once per operation), and the
+ * items whose values would pass MAX_RESULT_VALUES_PER_OPERATION in all are cut as above, that limit named.
+ * MAX_RESPONSE_BYTES then bounds the bytes as they are written.
+ *
  * Two parts: `guardListItems` wraps the schema's root fields that take lists (once, at start-up), and
  * `budgetListItems` gives each request its budget of `maxItems` (`src/plugins/list-items.ts`).
  */
 export class ListItemBudget {
   private itemsLeft: number;
+  private valuesLeft: number;
   /** Errors this request may still answer for items beyond `max` (as many as the limit). */
   private errorsLeft: number;
 
-  constructor(readonly max: number) {
+  constructor(
+    readonly max: number,
+    readonly maxValues: number = Number.POSITIVE_INFINITY,
+  ) {
     this.itemsLeft = max;
+    this.valuesLeft = maxValues;
     this.errorsLeft = max;
   }
 
   /**
-   * How many of a root field's `requested` list items fit in what is left of the request's ceiling, in
-   * the order the fields run; takes them. The items beyond are answered with an error each.
+   * How many of a root field's `requested` list items, each answering `valuesPerItem` values, fit in what
+   * is left of the request's ceilings, in the order the fields run; takes them, and says which ceiling cut
+   * the rest (answered with an error each).
    */
-  admit(requested: number): number {
-    const admitted = Math.min(requested, this.itemsLeft);
+  admit(requested: number, valuesPerItem = 1): { admitted: number; cutBy: 'items' | 'values' } {
+    const cost = Math.max(1, valuesPerItem);
+    const byItems = Math.min(requested, this.itemsLeft);
+    const byValues = Math.floor(this.valuesLeft / cost);
+    const admitted = Math.min(byItems, byValues);
     this.itemsLeft -= admitted;
-    return admitted;
+    this.valuesLeft -= admitted * cost;
+    return { admitted, cutBy: byValues < byItems ? 'values' : 'items' };
   }
 
   /**
@@ -57,9 +86,103 @@ export class ListItemBudget {
 /** Each request's budget, by its context: kept here, beside the only code that spends it. */
 const budgets = new WeakMap<object, ListItemBudget>();
 
-/** Gives the request whose context is `context` its budget of `maxItems` list items. */
-export function budgetListItems(context: object, maxItems: number): void {
-  budgets.set(context, new ListItemBudget(maxItems));
+/** Gives the request whose context is `context` its budget of `maxItems` list items and `maxValues` values they answer. */
+export function budgetListItems(context: object, maxItems: number, maxValues?: number): void {
+  budgets.set(context, new ListItemBudget(maxItems, maxValues));
+}
+
+/** Values per item, by the root field's node: a document's nodes are the same objects each time it runs. */
+const perItem = new WeakMap<FieldNode, number>();
+
+/**
+ * The values one item of a root field answers at most: each field of its selection counts one, an object
+ * field one plus its own selection's, fragments expanded; where fragments apply to different types (an
+ * `_entities` selection), the largest type's. Lists inside an item count one (none here is unbounded).
+ */
+export function valuesPerItem(info: Pick<GraphQLResolveInfo, 'fieldNodes' | 'fragments'>): number {
+  const node = info.fieldNodes[0];
+  if (node === undefined) return 1;
+  const known = perItem.get(node);
+  if (known !== undefined) return known;
+  let values = 0;
+  for (const field of info.fieldNodes)
+    if (field.selectionSet) values = Math.max(values, countValues(field.selectionSet, info.fragments, 0));
+  values = Math.max(1, values);
+  perItem.set(node, values);
+  return values;
+}
+
+/**
+ * The values an operation's id lists would answer, estimated before it runs: for each root field that takes
+ * lists (`listArguments`, by field name; `_entities` always), the items its arguments hold as sent (a list
+ * literal's length, a variable's, one for anything else), at most `maxItems` in all, times the values per
+ * item (`valuesPerItem`), at most `maxValues` in all. The ceilings are enforced exactly as the fields run;
+ * this is what an operation is admitted by (`ValuesInFlight`).
+ */
+export function estimateValues(
+  operation: OperationDefinitionNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  variables: Record<string, unknown> | undefined,
+  listArguments: ReadonlyMap<string, readonly string[]>,
+  limits: { maxItems: number; maxValues: number },
+): number {
+  let items = 0;
+  let values = 0;
+  const itemsOf = (value: ValueNode | undefined): number => {
+    if (value === undefined || value.kind === Kind.NULL) return 0;
+    if (value.kind === Kind.LIST) return value.values.length;
+    if (value.kind === Kind.VARIABLE) {
+      const given = variables?.[value.name.value];
+      return Array.isArray(given) ? given.length : given == null ? 0 : 1;
+    }
+    return 1;
+  };
+  const visit = (set: SelectionSetNode, depth: number) => {
+    if (depth > 16) return;
+    for (const selection of set.selections) {
+      if (selection.kind === Kind.INLINE_FRAGMENT) visit(selection.selectionSet, depth + 1);
+      else if (selection.kind === Kind.FRAGMENT_SPREAD) {
+        const fragment = fragments[selection.name.value];
+        if (fragment !== undefined) visit(fragment.selectionSet, depth + 1);
+      } else {
+        const name = selection.name.value;
+        const lists = name === '_entities' ? ['representations'] : listArguments.get(name);
+        if (lists === undefined) continue;
+        let here = 0;
+        for (const argument of lists) here += itemsOf(selection.arguments?.find((a) => a.name.value === argument)?.value);
+        here = Math.min(here, limits.maxItems - items);
+        items += here;
+        const perItem = Math.max(1, selection.selectionSet ? countValues(selection.selectionSet, fragments, 0) : 1);
+        values += here * perItem;
+      }
+    }
+  };
+  visit(operation.selectionSet, 0);
+  return Math.min(values, limits.maxValues);
+}
+
+function countValues(set: SelectionSetNode, fragments: Record<string, FragmentDefinitionNode>, depth: number): number {
+  // Validation bounds depth (MAX_QUERY_DEPTH) and fragment cycles; this guards the count on its own too.
+  if (depth > 64) return 0;
+  let common = 0;
+  const byType = new Map<string, number>();
+  const add = (type: string | undefined, values: number) => {
+    if (type === undefined) common += values;
+    else byType.set(type, (byType.get(type) ?? 0) + values);
+  };
+  for (const selection of set.selections) {
+    if (selection.kind === Kind.FIELD)
+      add(undefined, 1 + (selection.selectionSet ? countValues(selection.selectionSet, fragments, depth + 1) : 0));
+    else if (selection.kind === Kind.INLINE_FRAGMENT)
+      add(selection.typeCondition?.name.value, countValues(selection.selectionSet, fragments, depth + 1));
+    else {
+      const fragment = fragments[selection.name.value];
+      if (fragment !== undefined) add(fragment.typeCondition.name.value, countValues(fragment.selectionSet, fragments, depth + 1));
+    }
+  }
+  let widest = 0;
+  for (const values of byType.values()) widest = Math.max(widest, values);
+  return common + widest;
 }
 
 /** Root fields already wrapped, so that a schema served twice (tests) is wrapped once. */
@@ -90,13 +213,15 @@ export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdAr
         if (Array.isArray(value)) total += value.length;
       }
       const budget = budgets.get(context);
-      const admitted = budget === undefined ? total : budget.admit(total);
-      if (budget === undefined || admitted === total) return resolve(source, args, context, info);
+      if (budget === undefined) return resolve(source, args, context, info);
+      const { admitted, cutBy } = budget.admit(total, valuesPerItem(info));
+      if (admitted === total) return sliced(resolve(source, args, context, info));
       const cutArgs: Record<string, unknown> = { ...args };
       const refused: Array<Error | null> = [];
       const path = pathOf(info.path);
-      const max = budget.max;
-      const errors = budget.takeErrors(total - admitted);
+      const limit = cutBy === 'values' ? { name: RESULT_VALUES_LIMIT, max: budget.maxValues } : { name: LIST_ITEMS_LIMIT, max: budget.max };
+      // Past the values ceiling one error says it for the whole list: errors are values of the answer too.
+      const errors = cutBy === 'values' ? 1 : budget.takeErrors(total - admitted);
       let left = admitted;
       withoutStacks(() => {
         for (const list of lists) {
@@ -108,14 +233,14 @@ export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdAr
           for (let i = kept; i < value.length; i++) {
             const index = admitted + refused.length;
             const after = refused.length === errors - 1 ? total - admitted - errors : 0;
-            refused.push(refused.length < errors ? beyondLimit(list, value[i], max, info, [...path, index], after) : null);
+            refused.push(refused.length < errors ? beyondLimit(list, value[i], limit, info, [...path, index], after) : null);
           }
         }
       });
       // An error as a list item is completed as that item's error (graphql-js): null there, the rest kept.
       const pad = (answered: unknown) => [...(Array.isArray(answered) ? answered : []), ...refused];
       const answered = resolve(source, cutArgs, context, info);
-      return isPromiseLike(answered) ? Promise.resolve(answered).then(pad) : pad(answered);
+      return sliced(isPromiseLike(answered) ? Promise.resolve(answered).then(pad) : pad(answered));
     };
   }
 }
@@ -128,12 +253,16 @@ export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdAr
 function beyondLimit(
   list: { lookup?: IdArgument['lookup'] },
   item: unknown,
-  max: number,
+  limit: { name: string; max: number },
   info: GraphQLResolveInfo,
   path: ReadonlyArray<string | number>,
   after: number,
 ): GraphQLError {
-  let why = `at most ${max} ids and representations in all per operation (${LIST_ITEMS_LIMIT})`;
+  const { name, max } = limit;
+  let why =
+    name === LIST_ITEMS_LIMIT
+      ? `at most ${max} ids and representations in all per operation (${name})`
+      : `at most ${max} values answered by the items of all lists per operation, counted as items × fields selected (${name})`;
   if (after > 0) why += `; nor were the ${after} items after it in this list, which answer null without an error of their own`;
   const extensions: Record<string, unknown> = { code: 'BAD_USER_INPUT' };
   let message = `Representation not resolved: ${why}`;
@@ -144,7 +273,7 @@ function beyondLimit(
     extensions.id = id;
     message = `${provider.label}: ${JSON.stringify(id)} was not looked up: ${why}`;
   }
-  extensions.limit = LIST_ITEMS_LIMIT;
+  extensions.limit = name;
   extensions.max = max;
   if (after > 0) extensions.alsoNotResolved = after;
   return new GraphQLError(message, { nodes: info.fieldNodes, path, extensions });
@@ -168,6 +297,12 @@ function pathOf(path: GraphQLResolveInfo['path'] | undefined): Array<string | nu
 
 function defaultResolve(name: string): GraphQLFieldResolver<unknown, unknown> {
   return (source) => (source as Record<string, unknown> | null | undefined)?.[name];
+}
+
+/** A root field's answer, its list completed in slices when long (`inSlices`). */
+function sliced(answered: unknown): unknown {
+  if (isPromiseLike(answered)) return Promise.resolve(answered).then((list) => (Array.isArray(list) ? inSlices(list) : list));
+  return Array.isArray(answered) ? inSlices(answered) : answered;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../request/context.js';
 import type { IncomingRequest } from '../request/context-factory.js';
 import { OperationTelemetry } from '../telemetry/operation.js';
+import type { EventLoopLag } from './event-loop-lag.js';
 import type { InFlight } from './in-flight.js';
 import { readBody, sendJson, TIMED_OUT } from './io.js';
 
@@ -17,6 +18,9 @@ export interface GraphQLHandlerOptions {
   maxResponseBytes: number;
   /** MAX_OPERATIONS_IN_FLIGHT. */
   maxOperationsInFlight: number;
+  /** MAX_EVENT_LOOP_DELAY_MS (0: off), read from `lag`. */
+  maxEventLoopDelayMs: number;
+  lag?: EventLoopLag;
   logger: Logger;
 }
 
@@ -27,7 +31,11 @@ export interface GraphQLHandlerOptions {
  * answer refused whole when it would exceed MAX_RESPONSE_BYTES.
  */
 export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
-  const { apollo, contexts, inFlight, maxRequestBytes, maxResponseBytes, maxOperationsInFlight, logger } = options;
+  const { apollo, contexts, inFlight, maxRequestBytes, maxResponseBytes, maxOperationsInFlight, maxEventLoopDelayMs, lag, logger } =
+    options;
+  const overloaded = (limit: string, max: number, message: string) => ({
+    errors: [{ message, extensions: { code: 'OVERLOADED', limit, max } }],
+  });
 
   async function answer(req: IncomingMessage, res: ServerResponse, signal: AbortSignal, telemetry: OperationTelemetry): Promise<void> {
     const headers = new HeaderMap();
@@ -119,14 +127,25 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
           return sendJson(
             res,
             503,
-            {
-              errors: [
-                {
-                  message: `More than ${maxOperationsInFlight} operations in flight (MAX_OPERATIONS_IN_FLIGHT): try again`,
-                  extensions: { code: 'OVERLOADED', limit: 'MAX_OPERATIONS_IN_FLIGHT', max: maxOperationsInFlight },
-                },
-              ],
-            },
+            overloaded(
+              'MAX_OPERATIONS_IN_FLIGHT',
+              maxOperationsInFlight,
+              `More than ${maxOperationsInFlight} operations in flight (MAX_OPERATIONS_IN_FLIGHT): try again`,
+            ),
+            { 'retry-after': '1' },
+          );
+        }
+        if (maxEventLoopDelayMs > 0 && lag !== undefined && lag.ms > maxEventLoopDelayMs) {
+          // The work already taken keeps the loop behind: this one would wait behind it, and so would /health.
+          telemetry.noteError('OVERLOADED');
+          return sendJson(
+            res,
+            503,
+            overloaded(
+              'MAX_EVENT_LOOP_DELAY_MS',
+              maxEventLoopDelayMs,
+              `The subgraph is busy: its event loop runs more than ${maxEventLoopDelayMs} ms late (MAX_EVENT_LOOP_DELAY_MS): try again`,
+            ),
             { 'retry-after': '1' },
           );
         }

@@ -8,10 +8,12 @@ import type { Runtime } from '../core/lookup.js';
 import { requestContexts } from '../request/context-factory.js';
 import type { Circuits } from '../upstream/circuit.js';
 import type { BudgetReading } from '../upstream/shared-state.js';
+import { EventLoopLag } from './event-loop-lag.js';
 import { graphqlHandler } from './graphql-handler.js';
 import { InFlight } from './in-flight.js';
 import { sendJson } from './io.js';
 import { router } from './routes.js';
+import { SocketDrain } from './socket-drain.js';
 
 /**
  * The HTTP face of the subgraph, put together: the endpoints (`routes.ts`), `/graphql` through Apollo
@@ -37,7 +39,7 @@ export interface Shared {
   shared?: SharedLookups;
 }
 
-/** How long idle keep-alive sockets stay open once a drain starts, for requests already on their way (ms). */
+/** How long a keep-alive socket must be quiet, once a drain starts, before it is closed (ms). */
 const DRAIN_LINGER_MS = 100;
 
 export async function startServer(
@@ -48,6 +50,7 @@ export async function startServer(
 ): Promise<RunningServer> {
   const { apollo, access } = await startGraphQL(config, logger);
   const inFlight = new InFlight(config.limits.timeoutMs);
+  const lag = new EventLoopLag();
   const contexts = requestContexts({
     runtime,
     shared,
@@ -64,6 +67,8 @@ export async function startServer(
     maxRequestBytes: config.maxRequestBytes,
     maxResponseBytes: config.limits.maxResponseBytes,
     maxOperationsInFlight: config.maxOperationsInFlight,
+    maxEventLoopDelayMs: config.maxEventLoopDelayMs,
+    ...(config.maxEventLoopDelayMs > 0 ? { lag } : {}),
     logger,
   });
   const route = router({ config, graphql, inFlight, circuits, budgets, shared, logger });
@@ -86,6 +91,7 @@ export async function startServer(
     },
   );
   httpServer.timeout = Math.max(requestTimeout, keepAliveTimeoutMs + 1_000);
+  const sockets = new SocketDrain(httpServer);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);
     httpServer.listen(config.port, config.host, () => resolve());
@@ -100,17 +106,25 @@ export async function startServer(
     async close(graceMs = 10_000) {
       const draining = inFlight.drain(graceMs);
       // Sockets kept alive between requests would hold the server open, but one closed at once may meet a
-      // request its client was writing (a reset, no answer). For a moment they stay: what arrives on them
-      // is answered 503 SHUTTING_DOWN with `Connection: close`, and then those still idle are closed.
-      await new Promise<void>((resolve) => setTimeout(resolve, Math.min(DRAIN_LINGER_MS, graceMs)));
-      httpServer.closeIdleConnections();
-      const { drained } = await draining;
-      await new Promise<void>((resolve) => {
-        httpServer.close(() => resolve());
+      // request its client was writing (a reset, no answer). A socket is closed once quiet for
+      // DRAIN_LINGER_MS with nothing in progress (`SocketDrain`); what arrives on one before is answered
+      // (503 SHUTTING_DOWN) with `Connection: close`, and the socket closes after that answer. New
+      // connections are still taken while requests drain (a load balancer may not have seen /ready yet).
+      const sweep = setInterval(() => sockets.closeQuiet(DRAIN_LINGER_MS), DRAIN_LINGER_MS / 4);
+      try {
+        const { drained } = await draining;
+        // Then the listener, before the sockets: a connection refused sent nothing. What is still open is
+        // quiet, closed within DRAIN_LINGER_MS; past twice that, whatever is left goes.
+        const allClosed = sockets.stopAccepting();
+        await Promise.race([allClosed, new Promise((resolve) => setTimeout(resolve, 2 * DRAIN_LINGER_MS))]);
         httpServer.closeAllConnections();
-      });
-      await apollo.stop();
-      return { drained };
+        await allClosed;
+        await apollo.stop();
+        lag.stop();
+        return { drained };
+      } finally {
+        clearInterval(sweep);
+      }
     },
   };
 }

@@ -9,6 +9,7 @@ import { ApolloServerPluginLandingPageLocalDefault } from '@apollo/server/plugin
 import type { GraphQLSchema } from 'graphql';
 import type { AccessControl } from '../auth/access.js';
 import type { Config } from '../config.js';
+import { ValuesInFlight } from '../guard/values-in-flight.js';
 import { CachePolicies } from '../plan/cache-policy.js';
 import type { RequestContext } from '../request/context.js';
 import { bugLogPlugin } from './bug-log.js';
@@ -39,6 +40,11 @@ export function subgraphPlugins(config: Config, schema: GraphQLSchema, access: A
     listItemsPlugin(
       config.providers.flatMap((provider) => provider.idArguments),
       config.limits.maxListItems,
+      config.limits.maxResultValues,
+      // Operations of at least a tenth of the per-operation ceiling are counted against the values in flight.
+      config.limits.maxResultValuesInFlight > 0
+        ? new ValuesInFlight(config.limits.maxResultValuesInFlight, Math.ceil(config.limits.maxResultValues / 10))
+        : undefined,
     ),
     // didResolveOperation: a variable's integer beyond 2^53 (JSON rounded it) refused before anything runs.
     unsafeIntegersPlugin(),

@@ -1,19 +1,61 @@
-import type { ApolloServerPlugin } from '@apollo/server';
+import { type ApolloServerPlugin, HeaderMap } from '@apollo/server';
+import { type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
 import type { IdArgument } from '../core/lookup.js';
-import { budgetListItems, guardListItems } from '../guard/list-items.js';
+import { budgetListItems, estimateValues, guardListItems } from '../guard/list-items.js';
+import type { ValuesInFlight } from '../guard/values-in-flight.js';
 
 /**
- * The ceiling on list items one operation may hand the subgraph (MAX_LIST_ITEMS_PER_OPERATION,
- * `src/guard/list-items.ts`): wraps the root fields that take id lists when the server starts, and gives
+ * The ceilings on list items one operation may hand the subgraph and on the values they answer
+ * (MAX_LIST_ITEMS_PER_OPERATION, MAX_RESULT_VALUES_PER_OPERATION; `src/guard/list-items.ts`): wraps the root fields that take id lists when the server starts, and gives
  * each request its budget before anything of it runs.
  */
-export function listItemsPlugin(idArguments: readonly IdArgument[], maxItems: number): ApolloServerPlugin<object> {
+/** The error's extensions: OVERLOADED, the limit, and how Apollo should answer it (503, Retry-After). */
+function overloaded(max: number): Record<string, unknown> {
+  return {
+    code: 'OVERLOADED',
+    limit: 'MAX_RESULT_VALUES_IN_FLIGHT',
+    max,
+    http: { status: 503, headers: new HeaderMap([['retry-after', '1']]) },
+  };
+}
+
+export function listItemsPlugin(
+  idArguments: readonly IdArgument[],
+  maxItems: number,
+  maxValues: number,
+  inFlight?: ValuesInFlight,
+): ApolloServerPlugin<object> {
+  const listArguments = new Map<string, string[]>();
+  for (const { field, argument } of idArguments) listArguments.set(field, [...(listArguments.get(field) ?? []), argument]);
   return {
     async serverWillStart({ schema }) {
       guardListItems(schema, idArguments);
     },
     async requestDidStart({ contextValue }) {
-      budgetListItems(contextValue, maxItems);
+      budgetListItems(contextValue, maxItems, maxValues);
+      if (inFlight === undefined) return;
+      let taken = 0;
+      return {
+        async didResolveOperation({ operation, document, request }) {
+          if (operation === undefined) return;
+          const fragments: Record<string, FragmentDefinitionNode> = {};
+          for (const definition of document.definitions)
+            if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+          const values = estimateValues(operation, fragments, request.variables, listArguments, { maxItems, maxValues });
+          const took = inFlight.take(values);
+          if (took === undefined) {
+            throw new GraphQLError(
+              `The subgraph is answering ${inFlight.size} values for other operations (MAX_RESULT_VALUES_IN_FLIGHT ${inFlight.max}); this one would add about ${values}: try again`,
+              { extensions: overloaded(inFlight.max) },
+            );
+          }
+          taken = took;
+        },
+        async willSendResponse() {
+          inFlight.give(taken);
+          taken = 0;
+        },
+      };
     },
   };
 }

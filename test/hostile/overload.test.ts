@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { connect } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from '../support/harness.js';
 
 /**
@@ -33,4 +34,48 @@ it('past MAX_OPERATIONS_IN_FLIGHT, 503 OVERLOADED with Retry-After at once; /hea
     expect(response.headers.get('retry-after')).toBe('1');
     expect(((await response.json()) as { errors: Array<{ extensions: { code: string } }> }).errors[0]!.extensions.code).toBe('OVERLOADED');
   }
+});
+
+describe('MAX_EVENT_LOOP_DELAY_MS: a request read while the event loop runs late is turned away at once', () => {
+  let busy: Harness;
+  beforeAll(async () => {
+    busy = await startHarness({ env: { MAX_EVENT_LOOP_DELAY_MS: '20' } });
+  });
+  afterAll(() => busy.close());
+
+  it('503 OVERLOADED with Retry-After and the limit named; on time again, the same request is answered', async () => {
+    const { port } = new URL(busy.url);
+    const body = JSON.stringify({ query: '{ xUsers(ids: ["1"]) { id } }' });
+    const request = `POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`;
+    const send = async (holdMs: number) => {
+      const socket = connect(Number(port), '127.0.0.1');
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      let text = '';
+      socket.on('data', (chunk) => {
+        text += chunk.toString('utf8');
+      });
+      const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+      socket.write(request);
+      // The loop held busy past the limit while the request waits in the socket: the lag's timer runs
+      // before the socket is read, in the same turn.
+      const until = performance.now() + holdMs;
+      while (performance.now() < until) {
+        // busy, as a large operation's completion is
+      }
+      await closed;
+      return text;
+    };
+    const refused = await send(100);
+    expect(refused).toMatch(/^HTTP\/1\.1 503 /);
+    expect(refused.toLowerCase()).toContain('retry-after: 1');
+    expect(refused).toContain('"code":"OVERLOADED"');
+    expect(refused).toContain('"limit":"MAX_EVENT_LOOP_DELAY_MS"');
+    // Answered once the loop is on time again (a busy test machine may take a few of its 10 ms ticks).
+    let answer = '';
+    for (let tries = 0; tries < 100 && !answer.startsWith('HTTP/1.1 200 '); tries++) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      answer = await send(0);
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+  });
 });

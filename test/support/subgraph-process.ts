@@ -29,7 +29,15 @@ export async function startSubgraphProcess(env: Record<string, string>, readyTim
     cwd: root,
     // The budget planner holds nothing unless the test says otherwise (as in harness.ts): the X emulator's
     // window is X's real 300 calls per 15 minutes, under which a test's partial batches would each wait.
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', UPSTREAM_MAX_HOLD_MS: '0', ...env },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      UPSTREAM_MAX_HOLD_MS: '0',
+      MAX_EVENT_LOOP_DELAY_MS: '0',
+      ...env,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];

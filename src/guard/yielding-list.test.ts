@@ -1,0 +1,41 @@
+import { describe, expect, it } from 'vitest';
+import { inSlices, SLICE } from './yielding-list.js';
+
+describe('inSlices: a long list answered a slice per turn of the event loop', () => {
+  it('a list of at most one slice comes back as it is', () => {
+    const items = Array.from({ length: SLICE }, (_, i) => i);
+    expect(inSlices(items)).toBe(items);
+  });
+
+  it('a longer one: the first slice as it is, each later slice settled in a turn of its own, I/O turns between, errors rejected in place', async () => {
+    const items: unknown[] = Array.from({ length: 3 * SLICE + 5 }, (_, i) => i);
+    const failure = new Error('not found');
+    items[2 * SLICE + 1] = failure;
+    const answered = inSlices(items);
+    expect(answered.slice(0, SLICE)).toEqual(items.slice(0, SLICE));
+    // Which turn of the loop each later item settled in: counted by a setImmediate chain of our own.
+    let turn = 0;
+    let counting = true;
+    const tick = () => {
+      turn++;
+      if (counting) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const turns = await Promise.all(
+      answered.slice(SLICE).map((item) =>
+        Promise.resolve(item).then(
+          (value) => ({ value, turn }),
+          (error: unknown) => ({ value: error, turn }),
+        ),
+      ),
+    );
+    counting = false;
+    expect(turns.map((t) => t.value)).toEqual(items.slice(SLICE));
+    const slices = [turns.slice(0, SLICE), turns.slice(SLICE, 2 * SLICE), turns.slice(2 * SLICE)];
+    const turnOf = slices.map((slice) => new Set(slice.map((t) => t.turn)));
+    // Each slice settles together, each in a later turn than the one before.
+    expect(turnOf.map((set) => set.size)).toEqual([1, 1, 1]);
+    const [a, b, c] = turnOf.map((set) => [...set][0] ?? 0);
+    expect(a! < b! && b! < c!).toBe(true);
+  });
+});
