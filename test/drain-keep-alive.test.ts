@@ -113,3 +113,25 @@ it('SIGTERM under 30 keep-alive clients in a loop (a real process): no request w
     await x.close();
   }
 });
+
+it('a body still arriving when a drain starts is answered 503 SHUTTING_DOWN at once: it holds the shutdown neither to its deadline nor to the grace period', async () => {
+  // Deadline and grace a minute each: were the slow body waited for, this test would time out.
+  const h = await startHarness({ env: { OPERATION_TIMEOUT_MS: '60000', SHUTDOWN_GRACE_MS: '60000' } });
+  const socket = connect(Number(new URL(h.url).port), '127.0.0.1');
+  let text = '';
+  socket.on('data', (chunk) => {
+    text += chunk.toString('utf8');
+  });
+  socket.on('error', () => {});
+  const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+  await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+  socket.write('POST /graphql HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"query":');
+  // The request is in flight (its body being read) before the drain starts.
+  while (Number((await (await fetch(`${h.url}/metrics`)).text()).match(/^users_subgraph_operations_in_flight (\d+)/m)?.[1] ?? 0) < 1) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  await h.close();
+  await closed;
+  expect(text).toMatch(/^HTTP\/1\.1 503 /);
+  expect(text).toContain('SHUTTING_DOWN');
+});

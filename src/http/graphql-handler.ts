@@ -44,7 +44,13 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
     }
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, maxRequestBytes, signal);
+      const raw = await readBody(req, maxRequestBytes, AbortSignal.any([signal, inFlight.bodiesCut]));
+      if (raw === TIMED_OUT && !signal.aborted) {
+        // A shutdown started while this body was still arriving: it is not waited for.
+        telemetry.noteError('SHUTTING_DOWN');
+        res.setHeader('connection', 'close');
+        return sendJson(res, 503, { errors: [{ message: 'The subgraph is shutting down', extensions: { code: 'SHUTTING_DOWN' } }] });
+      }
       if (raw === TIMED_OUT) {
         telemetry.noteError('REQUEST_TIMEOUT');
         // The rest of a body that never came is not waited for: the connection goes with this answer.

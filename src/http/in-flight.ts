@@ -9,11 +9,16 @@ import { operationsInFlight } from '../telemetry/metrics.js';
  * for it, so abandoned work does not run on at the upstream's expense. And the drain: no new request once
  * it starts, the rest given a grace period, then cancelled.
  */
+/** How long, once a drain starts, a body on its way may take to finish arriving (ms): a normal one takes less than one. */
+const BODY_GRACE_MS = 100;
+
 export class InFlight {
   private readonly controllers = new Set<AbortController>();
   private open = true;
   /** Resolves the drain's wait once the last request finished. */
   private drainedOne: (() => void) | undefined;
+  /** Aborted BODY_GRACE_MS into a drain: a body still arriving then is not waited for. */
+  private readonly bodies = new AbortController();
 
   constructor(
     /** OPERATION_TIMEOUT_MS. */
@@ -23,6 +28,15 @@ export class InFlight {
   /** Requests in progress now. */
   get size(): number {
     return this.controllers.size;
+  }
+
+  /**
+   * Aborted shortly after a drain starts (BODY_GRACE_MS): a request whose body is still arriving then is
+   * answered 503 SHUTTING_DOWN at once, instead of holding the shutdown until its own deadline (issue 20:
+   * a body that stopped after `{"query":` held every SIGTERM for SHUTDOWN_GRACE_MS, then exit 1).
+   */
+  get bodiesCut(): AbortSignal {
+    return this.bodies.signal;
   }
 
   /** Whether new requests are taken (false once draining). */
@@ -69,6 +83,7 @@ export class InFlight {
    */
   async drain(graceMs: number): Promise<{ drained: boolean }> {
     this.open = false;
+    setTimeout(() => this.bodies.abort(), Math.min(BODY_GRACE_MS, graceMs)).unref();
     const finished = new Promise<void>((resolve) => {
       this.drainedOne = resolve;
       if (this.controllers.size === 0) resolve();
