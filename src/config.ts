@@ -50,6 +50,7 @@ const settings = z.object({
   OPERATION_TIMEOUT_MS: int(100, 300_000, 10_000),
   SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
   HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000),
+  MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
   MAX_OPERATIONS_IN_FLIGHT: int(1, 100_000, 1_000),
   MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 40),
   GRAPHQL_DOCUMENT_CACHE_ENTRIES: int(0, 100_000, 1_000),
@@ -145,6 +146,8 @@ export interface Config {
    * How long a connection may take to send a request's headers (HTTP_HEADERS_TIMEOUT_MS); a socket idle
    * longer than this and OPERATION_TIMEOUT_MS together is closed (one that never sends a byte, too).
    */
+  /** Open connections at most (MAX_CONNECTIONS); one beyond is closed as it is accepted. */
+  maxConnections: number;
   headersTimeoutMs: number;
   /** GraphQL requests in progress at most (MAX_OPERATIONS_IN_FLIGHT); beyond, 503 OVERLOADED with Retry-After at once. */
   maxOperationsInFlight: number;
@@ -248,6 +251,7 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     callerHeaders: callerHeaders.data,
     maxRequestBytes: vars.MAX_REQUEST_BYTES,
     headersTimeoutMs: vars.HTTP_HEADERS_TIMEOUT_MS,
+    maxConnections: vars.MAX_CONNECTIONS,
     maxOperationsInFlight: vars.MAX_OPERATIONS_IN_FLIGHT,
     maxEventLoopDelayMs: vars.MAX_EVENT_LOOP_DELAY_MS,
     documentCacheEntries: vars.GRAPHQL_DOCUMENT_CACHE_ENTRIES,

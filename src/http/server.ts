@@ -13,6 +13,7 @@ import { graphqlHandler } from './graphql-handler.js';
 import { InFlight } from './in-flight.js';
 import { sendJson } from './io.js';
 import { router } from './routes.js';
+import { connectionsDropped } from '../telemetry/metrics.js';
 import { SocketDrain } from './socket-drain.js';
 
 /**
@@ -91,6 +92,10 @@ export async function startServer(
     },
   );
   httpServer.timeout = Math.max(requestTimeout, keepAliveTimeoutMs + 1_000);
+  // Past MAX_CONNECTIONS open, Node closes a new connection as it accepts it: a flood of sockets costs a
+  // file descriptor each only up to there, and the connections already open (a gateway's pool) carry on.
+  httpServer.maxConnections = config.maxConnections;
+  httpServer.on('drop', () => connectionsDropped.inc());
   const sockets = new SocketDrain(httpServer);
   await new Promise<void>((resolve, reject) => {
     httpServer.once('error', reject);

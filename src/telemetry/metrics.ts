@@ -82,6 +82,12 @@ export const circuitState = new Gauge({
   registers: [registry],
 });
 
+export const connectionsDropped = new Counter({
+  name: 'users_subgraph_connections_dropped_total',
+  help: 'Connections closed as they were accepted because MAX_CONNECTIONS were open.',
+  registers: [registry],
+});
+
 export const operationsInFlight = new Gauge({
   name: 'users_subgraph_operations_in_flight',
   help: 'GraphQL requests being answered now (a drain waits for these).',

@@ -79,3 +79,41 @@ describe('MAX_EVENT_LOOP_DELAY_MS: a request read while the event loop runs late
     expect(answer).toMatch(/^HTTP\/1\.1 200 /);
   });
 });
+
+describe('MAX_CONNECTIONS: a connection beyond is closed as it is accepted; those open carry on', () => {
+  let capped: Harness;
+  beforeAll(async () => {
+    capped = await startHarness({ env: { MAX_CONNECTIONS: '3' } });
+  });
+  afterAll(() => capped.close());
+
+  it('three open sockets that never send a byte, then a fourth: closed at once, counted; the first three still answer', async () => {
+    const { port } = new URL(capped.url);
+    const open = async () => {
+      const socket = connect(Number(port), '127.0.0.1');
+      socket.on('error', () => {});
+      await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+      return socket;
+    };
+    const held = [await open(), await open(), await open()];
+    const extra = await open(); // the kernel completes it; the server closes it as it accepts it
+    await new Promise<void>((resolve) => extra.once('close', () => resolve()));
+    const request = 'GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n';
+    const answers = await Promise.all(
+      held.map(
+        (socket) =>
+          new Promise<string>((resolve) => {
+            let text = '';
+            socket.on('data', (chunk) => {
+              text += chunk.toString('utf8');
+            });
+            socket.once('close', () => resolve(text));
+            socket.write(request);
+          }),
+      ),
+    );
+    for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    const metrics = await (await fetch(`${capped.url}/metrics`)).text();
+    expect(Number(metrics.match(/^users_subgraph_connections_dropped_total (\d+)/m)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+});
