@@ -14,6 +14,7 @@
  *
  *   npm run bench:attacks
  *   BENCH_ATTACKS=outputs,sigterm BENCH_SUBGRAPH=/elsewhere/dist/src/main.js npm run bench:attacks
+ *   BENCH_ATTACKS=outputs BENCH_SUBGRAPH_ENV=MAX_EVENT_LOOP_DELAY_MS=0 npm run bench:attacks     # compare settings
  *
  * Results: bench/results/attacks.json.
  */
@@ -34,9 +35,20 @@ const FIELDS =
 
 type Emulator = Awaited<ReturnType<typeof startXEmulator>>;
 
+/** The subgraph's own variables given to every attack (BENCH_SUBGRAPH_ENV='MAX_EVENT_LOOP_DELAY_MS=0,…'), to compare settings. */
+const subgraphEnv: Record<string, string> = Object.fromEntries(
+  (process.env.BENCH_SUBGRAPH_ENV ?? '')
+    .split(',')
+    .filter((pair) => pair.includes('='))
+    .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]),
+);
+
 async function withSubgraph<T>(env: Record<string, string>, work: (subgraph: Subgraph, emulator: Emulator) => Promise<T>): Promise<T> {
   const emulator = await startXEmulator({ bearerToken: token, rateLimit: { limit: 1_000_000, windowSeconds: 900 } });
-  const subgraph = await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url, ...env }, { script: subgraphMain });
+  const subgraph = await startSubgraph(
+    { X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url, ...subgraphEnv, ...env },
+    { script: subgraphMain },
+  );
   try {
     return await work(subgraph, emulator);
   } finally {

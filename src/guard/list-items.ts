@@ -11,7 +11,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import { type IdArgument, shownKey } from '../core/lookup.js';
-import { inSlices } from './yielding-list.js';
+import { TurnSlicer } from './yielding-list.js';
 
 const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
 const RESULT_VALUES_LIMIT = 'MAX_RESULT_VALUES_PER_OPERATION';
@@ -45,6 +45,8 @@ const RESULT_VALUES_LIMIT = 'MAX_RESULT_VALUES_PER_OPERATION';
 export class ListItemBudget {
   private itemsLeft: number;
   private valuesLeft: number;
+  /** The request's items answered a slice per turn of the event loop (`TurnSlicer`). */
+  readonly slicer = new TurnSlicer();
   /** Errors this request may still answer for items beyond `max` (as many as the limit). */
   private errorsLeft: number;
 
@@ -215,7 +217,7 @@ export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdAr
       const budget = budgets.get(context);
       if (budget === undefined) return resolve(source, args, context, info);
       const { admitted, cutBy } = budget.admit(total, valuesPerItem(info));
-      if (admitted === total) return sliced(resolve(source, args, context, info));
+      if (admitted === total) return sliced(resolve(source, args, context, info), budget.slicer);
       const cutArgs: Record<string, unknown> = { ...args };
       const refused: Array<Error | null> = [];
       const path = pathOf(info.path);
@@ -240,7 +242,7 @@ export function guardListItems(schema: GraphQLSchema, idArguments: readonly IdAr
       // An error as a list item is completed as that item's error (graphql-js): null there, the rest kept.
       const pad = (answered: unknown) => [...(Array.isArray(answered) ? answered : []), ...refused];
       const answered = resolve(source, cutArgs, context, info);
-      return sliced(isPromiseLike(answered) ? Promise.resolve(answered).then(pad) : pad(answered));
+      return sliced(isPromiseLike(answered) ? Promise.resolve(answered).then(pad) : pad(answered), budget.slicer);
     };
   }
 }
@@ -299,10 +301,10 @@ function defaultResolve(name: string): GraphQLFieldResolver<unknown, unknown> {
   return (source) => (source as Record<string, unknown> | null | undefined)?.[name];
 }
 
-/** A root field's answer, its list completed in slices when long (`inSlices`). */
-function sliced(answered: unknown): unknown {
-  if (isPromiseLike(answered)) return Promise.resolve(answered).then((list) => (Array.isArray(list) ? inSlices(list) : list));
-  return Array.isArray(answered) ? inSlices(answered) : answered;
+/** A root field's answer, its items answered within the request's allowance per turn (`TurnSlicer`). */
+function sliced(answered: unknown, slicer: TurnSlicer): unknown {
+  if (isPromiseLike(answered)) return Promise.resolve(answered).then((list) => (Array.isArray(list) ? slicer.slice(list) : list));
+  return Array.isArray(answered) ? slicer.slice(answered) : answered;
 }
 
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { inSlices, SLICE } from './yielding-list.js';
+import { inSlices, SLICE, TurnSlicer } from './yielding-list.js';
 
 describe('inSlices: a long list answered a slice per turn of the event loop', () => {
   it('a list of at most one slice comes back as it is', () => {
@@ -37,5 +37,20 @@ describe('inSlices: a long list answered a slice per turn of the event loop', ()
     expect(turnOf.map((set) => set.size)).toEqual([1, 1, 1]);
     const [a, b, c] = turnOf.map((set) => [...set][0] ?? 0);
     expect(a! < b! && b! < c!).toBe(true);
+  });
+
+  it('one request’s lists share one allowance per turn: the second list of a turn gets what the first left', async () => {
+    const slicer = new TurnSlicer();
+    const first = Array.from({ length: 200 }, (_, i) => i);
+    const second = Array.from({ length: 200 }, (_, i) => 1_000 + i);
+    expect(slicer.slice(first)).toBe(first);
+    const answered = slicer.slice(second);
+    const immediate = answered.filter((item) => !(item instanceof Promise));
+    expect(immediate).toEqual(second.slice(0, SLICE - 200));
+    expect(await Promise.all(answered)).toEqual(second);
+    // The turn that settled the last slice spent its allowance; the next one starts anew.
+    await new Promise((resolve) => setImmediate(resolve));
+    const third = Array.from({ length: SLICE }, (_, i) => i);
+    expect(slicer.slice(third)).toBe(third);
   });
 });
