@@ -6,6 +6,7 @@ import type { SharedLookups } from '../batching/shared-lookups.js';
 import type { Config } from '../config.js';
 import type { Runtime } from '../core/lookup.js';
 import { requestContexts } from '../request/context-factory.js';
+import { connectionsDropped } from '../telemetry/metrics.js';
 import type { Circuits } from '../upstream/circuit.js';
 import type { BudgetReading } from '../upstream/shared-state.js';
 import { EventLoopLag } from './event-loop-lag.js';
@@ -13,7 +14,6 @@ import { graphqlHandler } from './graphql-handler.js';
 import { InFlight } from './in-flight.js';
 import { sendJson } from './io.js';
 import { router } from './routes.js';
-import { connectionsDropped } from '../telemetry/metrics.js';
 import { SocketDrain } from './socket-drain.js';
 
 /**
