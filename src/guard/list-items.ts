@@ -154,8 +154,7 @@ export function estimateValues(
         for (const argument of lists) here += itemsOf(selection.arguments?.find((a) => a.name.value === argument)?.value);
         here = Math.min(here, limits.maxItems - items);
         items += here;
-        const perItem = Math.max(1, selection.selectionSet ? countValues(selection.selectionSet, fragments, 0) : 1);
-        values += here * perItem;
+        values += here * valuesPerItem({ fieldNodes: [selection], fragments });
       }
     }
   };

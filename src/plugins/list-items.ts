@@ -44,10 +44,15 @@ export function listItemsPlugin(
           const values = estimateValues(operation, fragments, request.variables, listArguments, { maxItems, maxValues });
           const took = inFlight.take(values);
           if (took === undefined) {
-            throw new GraphQLError(
+            // Without a stack: under a flood these are many, and a stack would be most of their cost.
+            const limit = Error.stackTraceLimit;
+            Error.stackTraceLimit = 0;
+            const refused = new GraphQLError(
               `The subgraph is answering ${inFlight.size} values for other operations (MAX_RESULT_VALUES_IN_FLIGHT ${inFlight.max}); this one would add about ${values}: try again`,
               { extensions: overloaded(inFlight.max) },
             );
+            Error.stackTraceLimit = limit;
+            throw refused;
           }
           taken = took;
         },
