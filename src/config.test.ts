@@ -64,7 +64,7 @@ describe('loadConfig defaults', () => {
       keepAliveTimeoutMs: 65_000,
       maxOperationsInFlight: 1000,
       maxConnections: 10_000,
-      maxEventLoopDelayMs: 40,
+      maxEventLoopDelayMs: 1_000,
       documentCacheEntries: 1000,
       shutdownGraceMs: 10_000,
       sharing: {
