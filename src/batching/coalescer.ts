@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import type { Logger } from 'pino';
 import { covers, union } from '../cache/entry.js';
 import type { Clock } from '../core/clock.js';
@@ -376,7 +377,10 @@ class Group implements PlannerQueue {
       }
     }
     for (const { fields: theirFields } of carried) for (const field of theirFields) fields.add(field);
-    const flight: Flight = { fields: [...fields].sort(), waiters, controller: new AbortController(), theirs: carried.length };
+    const controller = new AbortController();
+    // A call that is split to find a refused id (bad-input.ts) listens to it once per part: more than Node's warning threshold of 10.
+    setMaxListeners(1_000, controller.signal);
+    const flight: Flight = { fields: [...fields].sort(), waiters, controller, theirs: carried.length };
     const keys = [...taken.map(([key]) => key), ...carried.map(({ key }) => key)];
     // The call's signal names it to the upstream layer: each request it sends counts for every request still waiting.
     watchUpstream(flight.controller.signal, {

@@ -53,4 +53,27 @@ describe('inSlices: a long list answered a slice per turn of the event loop', ()
     const third = Array.from({ length: SLICE }, (_, i) => i);
     expect(slicer.slice(third)).toBe(third);
   });
+
+  it('an item that is a promise rejecting before its slice’s turn is not an unhandled rejection: it rejects in its place', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const failure = new Error('BAD_USER_INPUT');
+      const items: unknown[] = Array.from({ length: SLICE + 1 }, (_, i) => Promise.resolve(i));
+      items[SLICE] = Promise.reject(failure);
+      // As an executor does, the list's items are listened to as soon as the list is there.
+      const last = Promise.resolve(inSlices(items)[SLICE]).then(
+        () => 'answered',
+        (error: unknown) => error,
+      );
+      // Two turns: Node reports unhandled rejections between them.
+      await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(await last).toBe(failure);
+      expect(unhandled).toEqual([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
 });

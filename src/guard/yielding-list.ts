@@ -42,6 +42,9 @@ export class TurnSlicer {
     const answered: unknown[] = items.slice(0, now);
     for (let i = now; i < items.length; i++) {
       const item = items[i];
+      // An item may be a promise (a lookup's) that rejects before its slice's turn: it is adopted then, and
+      // until then marked handled here, or Node would end the process on an unhandled rejection.
+      if (isPromiseLike(item)) item.then(undefined, () => {});
       answered.push(new Promise((resolve, reject) => this.queue.push({ item, resolve, reject })));
     }
     return answered;
@@ -65,6 +68,10 @@ export class TurnSlicer {
     }
     this.schedule();
   }
+}
+
+function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
 
 /** One list, sliced on its own (a request without a slicer of its own). */
