@@ -28,13 +28,18 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 1000);
 
 type Kind = 'xId' | 'xName' | 'tgId' | 'tgName' | 'bxId' | 'nxId';
 
-const X_ID = /^[0-9]{1,19}$/;
+/**
+ * An X id as X writes one: canonical decimal (no sign, no leading zero), 1 to 2^63−1. `0`, `007` and 19
+ * digits above 2^63−1 are not ids: X refuses a call that carries one with a 400 (the generators still send them).
+ */
+const X_MAX_ID = '9223372036854775807';
+const isXIdKey = (key: string) => /^[1-9][0-9]{0,18}$/.test(key) && (key.length < X_MAX_ID.length || key <= X_MAX_ID);
 const X_NAME = /^[A-Za-z0-9_]{1,15}$/;
 const TG_NAME_SENT = /^[A-Za-z][A-Za-z0-9_]{3,31}$/;
 const BITRIX_MAX = 2_147_483_647;
 
 const SPECS: Record<Kind, { graphqlType: 'ID' | 'String'; valid: (key: string) => boolean }> = {
-  xId: { graphqlType: 'ID', valid: (key) => X_ID.test(key) },
+  xId: { graphqlType: 'ID', valid: isXIdKey },
   xName: { graphqlType: 'String', valid: (key) => X_NAME.test(key) },
   tgId: { graphqlType: 'ID', valid: (key) => /^[1-9][0-9]{0,15}$/.test(key) && Number(key) <= Number.MAX_SAFE_INTEGER },
   tgName: { graphqlType: 'String', valid: (key) => /^@?[A-Za-z][A-Za-z0-9_]{3,31}$/.test(key) },
@@ -56,7 +61,11 @@ const demoNumber = fc.integer({ min: 1, max: 10_500 }); // the emulators know 1-
 const VALID: Record<Kind, fc.Arbitrary<string>> = {
   xId: fc.oneof(
     { weight: 6, arbitrary: digits(1, 10_500) },
-    { weight: 1, arbitrary: fc.constantFrom('0', '007', '9999999999999999999', '1234567890123456789') },
+    // The edges of the form: ids X takes (the largest, 2^63−1, among them) and ids it refuses (`isXIdKey`).
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom('0', '007', '9999999999999999999', '1234567890123456789', '9223372036854775807', '9223372036854775808'),
+    },
   ),
   xName: fc.oneof(
     { weight: 3, arbitrary: demoNumber.map((n) => `user${n}`) },
@@ -726,10 +735,10 @@ function anyKeyMayPass(c: Case): boolean {
 // ---------------------------------------------------------------------------------------------
 // What the emulators recorded: only valid keys, only the parameters the client sends.
 
-const X_ENDPOINTS: Record<string, { key: 'ids' | 'usernames'; valid: RegExp; expansions: readonly string[] }> = {
-  '/2/users': { key: 'ids', valid: X_ID, expansions: X_USER_EXPANSIONS },
-  '/2/users/by': { key: 'usernames', valid: X_NAME, expansions: X_USER_EXPANSIONS },
-  '/2/tweets': { key: 'ids', valid: X_ID, expansions: ['author_id'] },
+const X_ENDPOINTS: Record<string, { key: 'ids' | 'usernames'; valid: (item: string) => boolean; expansions: readonly string[] }> = {
+  '/2/users': { key: 'ids', valid: isXIdKey, expansions: X_USER_EXPANSIONS },
+  '/2/users/by': { key: 'usernames', valid: (item) => X_NAME.test(item), expansions: X_USER_EXPANSIONS },
+  '/2/tweets': { key: 'ids', valid: isXIdKey, expansions: ['author_id'] },
 };
 const X_ENUMS: Record<string, readonly string[]> = { 'user.fields': X_USER_FIELDS, 'tweet.fields': X_TWEET_FIELDS };
 
@@ -760,8 +769,7 @@ function recorded(h: Harness): Recorded {
       const items = value.split(',');
       if (new Set(items).size !== items.length) bad(`X: ${param} repeats a value`, request);
       if (param === endpoint.key) {
-        if (items.length < 1 || items.length > 100 || !items.every((item) => endpoint.valid.test(item)))
-          bad(`X: invalid ${param}`, request);
+        if (items.length < 1 || items.length > 100 || !items.every((item) => endpoint.valid(item))) bad(`X: invalid ${param}`, request);
       } else if (param === 'expansions') {
         if (!items.every((item) => endpoint.expansions.includes(item))) bad('X: an expansion outside the enum', request);
       } else if (X_ENUMS[param] !== undefined) {
