@@ -154,6 +154,24 @@ describe('CacheTriage', () => {
     expect((await triage.visit(callOf(coded, request()), ['1'])).missing).toEqual(['1']);
   });
 
+  it('treats a well-formed entry whose record carries another key, or none, as a miss (issue 20: another user served under a key)', async () => {
+    const { triage, row } = setUp();
+    const checked = lookupOn({ calls: [] }, { keyOf: (record) => (record as { id?: unknown } | null)?.id as string | undefined });
+    // As a corrupted or tampered store would hold them: user 2's record under key 1, and a record of no one under key 3.
+    triage.store(
+      callOf(checked, request()),
+      [],
+      new Map<string, Row>([
+        ['1', row('2')],
+        ['2', row('2')],
+        ['3', {} as Row],
+      ]),
+    );
+    const { visit, missing } = await triage.visit(callOf(checked, request()), ['1', '2', '3']);
+    expect(missing).toEqual(['1', '3']);
+    expect(visit.results.get('2')).toEqual(row('2'));
+  });
+
   it('evicts by provider and key, or everything', async () => {
     const { triage, lookup, row } = setUp();
     triage.store(callOf(lookup, request()), [], new Map(['1', '2', '3'].map((id) => [id, row(id)])));

@@ -6,7 +6,7 @@ import type { Clock } from '../core/clock.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
 import type { Lookup } from '../core/lookup.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
-import { cacheRequests } from '../telemetry/metrics.js';
+import { cacheRejectedEntries, cacheRequests } from '../telemetry/metrics.js';
 import type { CallTarget, LookupCall } from './lookup-call.js';
 
 /**
@@ -259,6 +259,11 @@ export class CacheTriage {
     const { provider } = call.lookup;
     const { codec } = call.calls;
     if (entry.missing !== undefined) return new ProviderError({ code: entry.missing.code, provider, id: key }, entry.missing.message);
+    if (!call.lookup.carries(entry.record, key)) {
+      // Well-formed, filed under this key, but holding a record of another (or none): a miss, counted, overwritten.
+      cacheRejectedEntries.inc({ reason: 'record' });
+      return UNREADABLE;
+    }
     if (codec === undefined) return entry.record as R;
     try {
       return codec.decode(entry.record);

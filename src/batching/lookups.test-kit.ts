@@ -36,6 +36,8 @@ export interface TestLookupOptions {
   name?: string;
   key?: Partial<KeySpec>;
   codec?: LookupCalls<Row>['codec'];
+  /** The key a cached row carries (`LookupDefinition.keyOf`). */
+  keyOf?: (record: unknown) => string | undefined;
   /** What the upstream allows its calls (the budget planner's input). */
   budget?: LookupCalls<Row>['budget'];
   /** Where it is bound (another lookup's, for one that primes it). */
@@ -61,6 +63,7 @@ export function lookupOn(upstream: Upstream, options: TestLookupOptions = {}): T
         .map((coordinate) => coordinate.slice('DemoUser.'.length))
         .filter((field) => field !== 'id')
         .sort(),
+    ...(options.keyOf === undefined ? {} : { keyOf: options.keyOf }),
   });
   const answer = async (keys: readonly string[], scope: FetchScope): Promise<Map<string, Row | ProviderError>> => {
     upstream.calls.push({ keys: [...keys], fields: scope.fields, credential: scope.credential?.token, signal: scope.signal });

@@ -56,6 +56,13 @@ export interface LookupDefinition {
    * lookup's codec's encoding, or the record itself), and read defensively.
    */
   aliases?(record: unknown): ReadonlyArray<{ lookup: string; key: string }>;
+  /**
+   * The key a cached record carries (its id, or its username for a lookup by username), read defensively
+   * from what the cache holds (before the codec): a cached record that carries another key, or none, is
+   * not served (issue 20: another user's record copied under a key, with its place rewritten, answered as
+   * that user). Undefined: records are not checked so (a lookup with a codec checks in `decode`).
+   */
+  keyOf?(record: unknown): string | undefined;
 }
 
 /** What runs a lookup: its client's calls, bound to it in a runtime. */
@@ -182,6 +189,12 @@ export class Lookup<R> implements LookupDefinition {
   /** The fields a cached record itself must have been fetched with (`LookupDefinition.recordFields`). */
   recordFields(fields: FieldSet): FieldSet {
     return this.#definition.recordFields?.(fields) ?? fields;
+  }
+
+  /** Whether a cached record carries `key` (`LookupDefinition.keyOf`); true for a lookup that does not say. */
+  carries(record: unknown, key: string): boolean {
+    const keyOf = this.#definition.keyOf;
+    return keyOf === undefined || keyOf(record) === key;
   }
 
   /** The other keys a cached record is cached under (`LookupDefinition.aliases`). */

@@ -19,6 +19,11 @@ export const bitrix24Users = new Lookup<Bitrix24UserRecord>({
   type: 'Bitrix24User',
   key: { isValid: isBitrixId, expected: 'a Bitrix24 user id (a positive integer up to 2147483647)' },
   fields: (selected) => (selected === undefined || selected.has('Bitrix24User.avatarHr') ? ['AVATAR_HR'] : []),
+  // The id the cached user carries, as attributed when it was fetched.
+  keyOf: (record) => {
+    const id = (record as { user?: { id?: unknown } } | null)?.user?.id;
+    return typeof id === 'string' || typeof id === 'number' ? String(Number(id)) : undefined;
+  },
 });
 
 /** A budget that grants every permit. */

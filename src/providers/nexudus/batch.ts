@@ -32,6 +32,11 @@ export const nexudusUsers = new Lookup<NexudusUserRecord>({
   type: 'NexudusUser',
   key: { isValid: (id) => NEXUDUS_ID_PATTERN.test(id), expected: 'a Nexudus user id (a positive integer)' },
   fields: (selected) => (selected === undefined || FULL_RECORD_FIELDS.some((field) => selected.has(`NexudusUser.${field}`)) ? [FULL] : []),
+  // The id the cached user carries, as attributed when it was fetched.
+  keyOf: (record) => {
+    const id = (record as { Id?: unknown } | null)?.Id;
+    return typeof id === 'number' ? String(id) : undefined;
+  },
 });
 
 /** The lookup made with `client`, in `runtime`. */

@@ -32,6 +32,7 @@ export const xUsers = new Lookup<XApiUser>({
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
   // Evicting a user by id evicts the entry under the username it had too (a renamed user's old name).
   aliases: (record) => aliasOf(record, 'username', 'usersByUsername', (name) => name.toLowerCase()),
+  keyOf: (record) => aliasOf(record, 'id', '', (id) => id)[0]?.key,
 });
 
 export const xUsersByUsername = new Lookup<XApiUser>({
@@ -46,6 +47,7 @@ export const xUsersByUsername = new Lookup<XApiUser>({
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
   aliases: (record) => aliasOf(record, 'id', 'users', (id) => id),
+  keyOf: (record) => aliasOf(record, 'username', '', (name) => name.toLowerCase())[0]?.key,
 });
 
 export const xTweets = new Lookup<XApiTweet>({
@@ -55,6 +57,7 @@ export const xTweets = new Lookup<XApiTweet>({
   key: { isValid: isXId, expected: 'an X post id (a decimal number from 1 to 2^63-1, without leading zeros)' },
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
+  keyOf: (record) => aliasOf(record, 'id', '', (id) => id)[0]?.key,
 });
 
 /** The key a cached X user has in another lookup, read defensively from what the cache holds. */
