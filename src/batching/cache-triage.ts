@@ -259,7 +259,8 @@ export class CacheTriage {
     const { provider } = call.lookup;
     const { codec } = call.calls;
     if (entry.missing !== undefined) return new ProviderError({ code: entry.missing.code, provider, id: key }, entry.missing.message);
-    if (!call.lookup.carries(entry.record, key)) {
+    // What other processes can write (Redis) is checked for shape too; this process's memory is its own.
+    if (!call.lookup.carries(entry.record, key) || (entry.shared === true && !call.lookup.isRecord(entry.record))) {
       // Well-formed, filed under this key, but holding a record of another (or none): a miss, counted, overwritten.
       cacheRejectedEntries.inc({ reason: 'record' });
       return UNREADABLE;

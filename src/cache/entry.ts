@@ -14,6 +14,11 @@ export interface CacheEntry {
   v?: number;
   place?: string;
   at?: number;
+  /**
+   * Read from a store other processes write (Redis), never written: its record is checked against the
+   * lookup's wire schema before it answers (`LookupDefinition.isRecord`).
+   */
+  shared?: true;
   /** The record, as the lookup's codec encoded it; absent for a negative answer. */
   record?: unknown;
   /** A negative answer: the error's code and, when the provider wrote one, its message. */

@@ -71,7 +71,11 @@ describe('RedisCache', () => {
     expect(ttl).toBeLessThanOrEqual(6_000);
 
     const mget = vi.spyOn(link.client, 'mget');
-    expect(await cache.get([`${ns}x|users|||404`, `${ns}x|users|||2`, `${ns}x|users|||1`])).toEqual([missing, undefined, one]);
+    expect(await cache.get([`${ns}x|users|||404`, `${ns}x|users|||2`, `${ns}x|users|||1`])).toEqual([
+      { ...missing, shared: true },
+      undefined,
+      { ...one, shared: true },
+    ]);
     expect(mget).toHaveBeenCalledTimes(1);
     expect(await cache.get([])).toEqual([]);
     expect(mget).toHaveBeenCalledTimes(1); // nothing to ask
@@ -104,7 +108,7 @@ describe('RedisCache', () => {
       undefined,
       undefined,
       undefined,
-      record('2'),
+      { ...record('2'), shared: true },
     ]);
     expect(await rejected()).toEqual({ place: before.place + 1, version: before.version + 1, shape: before.shape + 1 });
   });

@@ -51,7 +51,8 @@ export class RedisCache implements RecordCache {
       const ttlMs = Math.ceil(entry.staleUntil - now);
       if (!(ttlMs > 0)) continue;
       // Written with its format, its place and when: what reads it checks all three (`entry-check.ts`).
-      pipeline.set(key, JSON.stringify({ ...entry, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), 'PX', ttlMs);
+      const { shared: _shared, ...written } = entry;
+      pipeline.set(key, JSON.stringify({ ...written, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), 'PX', ttlMs);
       queued++;
     }
     if (queued === 0) return;
@@ -102,7 +103,7 @@ function parse(value: string, place: string): CacheEntry | undefined {
   if (typeof entry !== 'string') {
     // The format and the place were for this check; when it was written stays, for freshness.
     const { v: _v, place: _place, ...kept } = entry;
-    return kept;
+    return { ...kept, shared: true };
   }
   cacheRejectedEntries.inc({ reason: entry });
   return undefined;

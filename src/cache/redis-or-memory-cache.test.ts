@@ -23,10 +23,11 @@ function entry(id: string): CacheEntry {
 }
 
 /** Entries as read, without when they were written (Redis keeps it, this process's memory does not). */
+/** What was read, without when it was written nor whether it came from Redis (`shared`). */
 function timeless(entries: ReadonlyArray<CacheEntry | undefined>): Array<CacheEntry | undefined> {
   return entries.map((read) => {
     if (read === undefined) return undefined;
-    const { at: _at, ...rest } = read;
+    const { at: _at, shared: _shared, ...rest } = read;
     return rest;
   });
 }

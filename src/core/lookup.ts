@@ -63,6 +63,12 @@ export interface LookupDefinition {
    * that user). Undefined: records are not checked so (a lookup with a codec checks in `decode`).
    */
   keyOf?(record: unknown): string | undefined;
+  /**
+   * Whether what a shared cache (Redis) holds is a record of this lookup at all: its upstream's wire
+   * schema. An entry read from Redis whose record is not is a miss (a record of another shape would answer
+   * `null` without an error, or fail its item). This process's own memory is not checked so.
+   */
+  isRecord?(record: unknown): boolean;
 }
 
 /** What runs a lookup: its client's calls, bound to it in a runtime. */
@@ -195,6 +201,11 @@ export class Lookup<R> implements LookupDefinition {
   carries(record: unknown, key: string): boolean {
     const keyOf = this.#definition.keyOf;
     return keyOf === undefined || keyOf(record) === key;
+  }
+
+  /** Whether a record read from a shared cache is one of this lookup's (`LookupDefinition.isRecord`); true for a lookup that does not say. */
+  isRecord(record: unknown): boolean {
+    return this.#definition.isRecord?.(record) ?? true;
   }
 
   /** The other keys a cached record is cached under (`LookupDefinition.aliases`). */

@@ -5,7 +5,7 @@ import { Lookup, type ResolverContext, type Runtime, RuntimeSlot, shownKey } fro
 import type { CallerCredential } from '../../core/types.js';
 import { type Bitrix24Portal, type Bitrix24Service, codeForBitrixError, type UserListOutcome } from './client.js';
 import { BITRIX24 } from './id.js';
-import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, type BitrixApiUser, isBitrixId } from './wire.js';
+import { BITRIX_MAX_BATCH_COMMANDS, type Bitrix24UserRecord, BitrixApiUser, isBitrixId } from './wire.js';
 
 /**
  * Bitrix24 users by id, within one portal (the loader's partition). A tick's distinct ids for a portal
@@ -24,6 +24,9 @@ export const bitrix24Users = new Lookup<Bitrix24UserRecord>({
     const id = (record as { user?: { id?: unknown } } | null)?.user?.id;
     return typeof id === 'string' || typeof id === 'number' ? String(Number(id)) : undefined;
   },
+  isRecord: (record) =>
+    typeof (record as { portal?: unknown } | null)?.portal === 'string' &&
+    BitrixApiUser.safeParse((record as { user?: unknown }).user).success,
 });
 
 /** A budget that grants every permit. */

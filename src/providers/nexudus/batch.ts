@@ -4,7 +4,7 @@ import { Lookup, type Runtime } from '../../core/lookup.js';
 import { mapConcurrently } from '../../upstream/map-concurrently.js';
 import type { NexudusClient } from './client.js';
 import { NEXUDUS } from './id.js';
-import { NEXUDUS_ID_PATTERN, type NexudusUserRecord } from './wire.js';
+import { NEXUDUS_ID_PATTERN, NexudusUserRecord } from './wire.js';
 
 /**
  * GraphQL fields the batch endpoint leaves empty (its records are partial, as its documentation warns), so that
@@ -37,6 +37,7 @@ export const nexudusUsers = new Lookup<NexudusUserRecord>({
     const id = (record as { Id?: unknown } | null)?.Id;
     return typeof id === 'number' ? String(id) : undefined;
   },
+  isRecord: (record) => NexudusUserRecord.safeParse(record).success,
 });
 
 /** The lookup made with `client`, in `runtime`. */

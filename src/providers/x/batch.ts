@@ -6,15 +6,7 @@ import type { FieldSet } from '../../core/types.js';
 import type { XClient } from './client.js';
 import { X } from './id.js';
 import { FULL_X_PLAN, planXFields, tweetFieldSet, userFieldSet } from './plan.js';
-import {
-  isXId,
-  X_MAX_IDS_PER_CALL,
-  X_USERNAME_PATTERN,
-  type XApiTweet,
-  type XApiUser,
-  type XLookupResponse,
-  type XProblem,
-} from './wire.js';
+import { isXId, X_MAX_IDS_PER_CALL, X_USERNAME_PATTERN, XApiTweet, XApiUser, type XLookupResponse, type XProblem } from './wire.js';
 
 /**
  * X's three lookups. They feed each other so that nothing is fetched twice: a user lookup's expanded
@@ -33,6 +25,7 @@ export const xUsers = new Lookup<XApiUser>({
   // Evicting a user by id evicts the entry under the username it had too (a renamed user's old name).
   aliases: (record) => aliasOf(record, 'username', 'usersByUsername', (name) => name.toLowerCase()),
   keyOf: (record) => aliasOf(record, 'id', '', (id) => id)[0]?.key,
+  isRecord: (record) => XApiUser.safeParse(record).success,
 });
 
 export const xUsersByUsername = new Lookup<XApiUser>({
@@ -48,6 +41,7 @@ export const xUsersByUsername = new Lookup<XApiUser>({
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
   aliases: (record) => aliasOf(record, 'id', 'users', (id) => id),
   keyOf: (record) => aliasOf(record, 'username', '', (name) => name.toLowerCase())[0]?.key,
+  isRecord: (record) => XApiUser.safeParse(record).success,
 });
 
 export const xTweets = new Lookup<XApiTweet>({
@@ -58,6 +52,7 @@ export const xTweets = new Lookup<XApiTweet>({
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
   keyOf: (record) => aliasOf(record, 'id', '', (id) => id)[0]?.key,
+  isRecord: (record) => XApiTweet.safeParse(record).success,
 });
 
 /** The key a cached X user has in another lookup, read defensively from what the cache holds. */
