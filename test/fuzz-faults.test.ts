@@ -2,12 +2,12 @@ import { createServer, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../src/core/clock.js';
 import type { ProviderKit } from '../src/providers/kit.js';
 import { kits } from '../src/providers/kits.js';
 import { xKit } from '../src/providers/x/kit.js';
 import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../src/testing/redis.js';
 import { type EmulatorOptions, type GqlResult, type Harness, startHarness } from './support/harness.js';
+import { skippingClock } from './support/test-clock.js';
 
 /**
  * Property-based fuzzing of three hostile situations (issue 20), each against real servers over HTTP and
@@ -376,24 +376,6 @@ describe('one caller’s bad id inside another’s batch', () => {
 
 // =============================================================================================
 // 2. Corrupted cache entries.
-
-/**
- * Time for the providers' clients that passes at once (as in fuzz.test.ts): every wait of their pacing
- * moves it on by the wait and fires at the next turn, so the cases obey the upstream accounts' limits
- * without spending minutes in them.
- */
-function skippingClock(): Clock {
-  let skipped = 0;
-  return {
-    now: () => performance.now() + skipped,
-    wallNow: () => Date.now() + skipped,
-    setTimer(fn, ms) {
-      skipped += Math.max(0, ms);
-      const immediate = setImmediate(fn);
-      return () => clearImmediate(immediate);
-    },
-  };
-}
 
 type AnyKit = ProviderKit<any, any>;
 

@@ -1,12 +1,12 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Clock } from '../src/core/clock.js';
 import { BITRIX_OAUTH, BITRIX_TEST_SECRET } from '../src/providers/bitrix24/emulator/index.js';
 import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN } from '../src/providers/nexudus/emulator/index.js';
 import { X_TEST_TOKEN } from '../src/providers/x/emulator/index.js';
 import { X_TWEET_FIELDS, X_USER_EXPANSIONS, X_USER_FIELDS } from '../src/providers/x/wire.js';
 import { type Harness, startHarness } from './support/harness.js';
+import { skippingClock } from './support/test-clock.js';
 
 /**
  * Property-based fuzzing of the whole server over HTTP against the four emulators: hostile ids and
@@ -865,25 +865,6 @@ function secretsOf(h: Harness): string[] {
 
 // ---------------------------------------------------------------------------------------------
 
-/**
- * Time for the providers' clients that passes at once: every wait (Nexudus's 1 request / 100 ms and
- * 120 / minute, Bitrix24's leaky bucket) moves it on by the wait and fires at the next turn. Each
- * case still obeys the pacing; 1,000 cases just do not spend minutes in it. The emulators' own
- * throttles run on the wall clock, so Nexudus's is turned off (the others reset with every case).
- */
-function skippingClock(): Clock {
-  let skipped = 0;
-  return {
-    now: () => performance.now() + skipped,
-    wallNow: () => Date.now() + skipped,
-    setTimer(fn, ms) {
-      skipped += Math.max(0, ms);
-      const immediate = setImmediate(fn);
-      return () => clearImmediate(immediate);
-    },
-  };
-}
-
 const KNOWN_CODES = new Set([
   // the README's error table
   'NOT_FOUND',
@@ -908,6 +889,7 @@ let h: Harness;
 let secrets: string[];
 
 beforeAll(async () => {
+  // The emulators' own throttles run on the wall clock, so Nexudus's is turned off (the others reset with every case).
   h = await startHarness({ clock: skippingClock(), emulators: { nexudus: { throttle: false } } });
   secrets = secretsOf(h);
 }, 30_000);
