@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { inSlices, SLICE, TurnSlicer } from './yielding-list.js';
+import { SLICE, TurnSlicer } from './yielding-list.js';
 
-describe('inSlices: a long list answered a slice per turn of the event loop', () => {
+/** One list, on a slicer of its own (a request with no other list). */
+const inSlices = (items: readonly unknown[]) => new TurnSlicer().slice(items);
+
+describe('TurnSlicer: a long list answered a slice per turn of the event loop', () => {
   it('a list of at most one slice comes back as it is', () => {
     const items = Array.from({ length: SLICE }, (_, i) => i);
     expect(inSlices(items)).toBe(items);

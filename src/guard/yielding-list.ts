@@ -73,8 +73,3 @@ export class TurnSlicer {
 function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
   return typeof (value as PromiseLike<unknown> | null)?.then === 'function';
 }
-
-/** One list, sliced on its own (a request without a slicer of its own). */
-export function inSlices(items: readonly unknown[]): unknown[] {
-  return new TurnSlicer().slice(items);
-}

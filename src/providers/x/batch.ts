@@ -24,7 +24,7 @@ export const xUsers = new Lookup<XApiUser>({
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
   // Evicting a user by id evicts the entry under the username it had too (a renamed user's old name).
   aliases: (record) => aliasOf(record, 'username', 'usersByUsername', (name) => name.toLowerCase()),
-  keyOf: (record) => aliasOf(record, 'id', '', (id) => id)[0]?.key,
+  keyOf: (record) => stringAt(record, 'id'),
   isRecord: (record) => XApiUser.safeParse(record).success,
 });
 
@@ -40,7 +40,7 @@ export const xUsersByUsername = new Lookup<XApiUser>({
   fields: (selected) => userFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'user.fields'),
   aliases: (record) => aliasOf(record, 'id', 'users', (id) => id),
-  keyOf: (record) => aliasOf(record, 'username', '', (name) => name.toLowerCase())[0]?.key,
+  keyOf: (record) => stringAt(record, 'username')?.toLowerCase(),
   isRecord: (record) => XApiUser.safeParse(record).success,
 });
 
@@ -51,14 +51,20 @@ export const xTweets = new Lookup<XApiTweet>({
   key: { isValid: isXId, expected: 'an X post id (a decimal number from 1 to 2^63-1, without leading zeros)' },
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),
-  keyOf: (record) => aliasOf(record, 'id', '', (id) => id)[0]?.key,
+  keyOf: (record) => stringAt(record, 'id'),
   isRecord: (record) => XApiTweet.safeParse(record).success,
 });
 
 /** The key a cached X user has in another lookup, read defensively from what the cache holds. */
 function aliasOf(record: unknown, property: 'id' | 'username', lookup: string, normalize: (value: string) => string) {
+  const value = stringAt(record, property);
+  return value === undefined ? [] : [{ lookup, key: normalize(value) }];
+}
+
+/** A string property of what the cache holds, read defensively; undefined for anything else. */
+function stringAt(record: unknown, property: 'id' | 'username'): string | undefined {
   const value = record !== null && typeof record === 'object' ? (record as Record<string, unknown>)[property] : undefined;
-  return typeof value === 'string' ? [{ lookup, key: normalize(value) }] : [];
+  return typeof value === 'string' ? value : undefined;
 }
 
 /** X's lookups made with `client`, in `runtime`: each one HTTP request for up to 100 keys. */
