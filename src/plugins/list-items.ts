@@ -1,5 +1,5 @@
 import { type ApolloServerPlugin, HeaderMap } from '@apollo/server';
-import { type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
+import { type DocumentNode, type FragmentDefinitionNode, GraphQLError, Kind } from 'graphql';
 import type { IdArgument } from '../core/lookup.js';
 import { budgetListItems, estimateValues, guardListItems } from '../guard/list-items.js';
 import type { ValuesInFlight } from '../guard/values-in-flight.js';
@@ -9,6 +9,19 @@ import type { ValuesInFlight } from '../guard/values-in-flight.js';
  * (MAX_LIST_ITEMS_PER_OPERATION, MAX_RESULT_VALUES_PER_OPERATION; `src/guard/list-items.ts`): wraps the root fields that take id lists when the server starts, and gives
  * each request its budget before anything of it runs.
  */
+/** A document's fragments by name, made once per document (the document cache hands the same one back). */
+const fragmentMaps = new WeakMap<DocumentNode, Record<string, FragmentDefinitionNode>>();
+function fragmentsOf(document: DocumentNode): Record<string, FragmentDefinitionNode> {
+  let fragments = fragmentMaps.get(document);
+  if (fragments === undefined) {
+    fragments = {};
+    for (const definition of document.definitions)
+      if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
+    fragmentMaps.set(document, fragments);
+  }
+  return fragments;
+}
+
 /** The error's extensions: OVERLOADED, the limit, and how Apollo should answer it (503, Retry-After). */
 function overloaded(max: number): Record<string, unknown> {
   return {
@@ -38,10 +51,7 @@ export function listItemsPlugin(
       return {
         async didResolveOperation({ operation, document, request }) {
           if (operation === undefined) return;
-          const fragments: Record<string, FragmentDefinitionNode> = {};
-          for (const definition of document.definitions)
-            if (definition.kind === Kind.FRAGMENT_DEFINITION) fragments[definition.name.value] = definition;
-          const values = estimateValues(operation, fragments, request.variables, listArguments, { maxItems, maxValues });
+          const values = estimateValues(operation, fragmentsOf(document), request.variables, listArguments, { maxItems, maxValues });
           const took = inFlight.take(values);
           if (took === undefined) {
             // Without a stack: under a flood these are many, and a stack would be most of their cost.
