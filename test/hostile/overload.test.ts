@@ -1,6 +1,7 @@
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Harness, startHarness } from '../support/harness.js';
+import { idsOf, xCalls } from '../support/x.js';
 
 /**
  * A bound on operations in flight (issue 20, finding 4): beyond MAX_OPERATIONS_IN_FLIGHT a request is
@@ -115,5 +116,37 @@ describe('MAX_CONNECTIONS: a connection beyond is closed as it is accepted; thos
     for (const answer of answers) expect(answer).toMatch(/^HTTP\/1\.1 200 /);
     const metrics = await (await fetch(`${capped.url}/metrics`)).text();
     expect(Number(metrics.match(/^users_subgraph_connections_dropped_total (\d+)/m)?.[1])).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe('MAX_RESULT_VALUES_IN_FLIGHT over HTTP: a large operation that would pass it is refused before it runs', () => {
+  let values: Harness;
+  beforeAll(async () => {
+    // 100 values per operation at most, 150 in flight; operations of fewer than 10 are not counted.
+    values = await startHarness({ env: { MAX_RESULT_VALUES_PER_OPERATION: '100', MAX_RESULT_VALUES_IN_FLIGHT: '150' } });
+  });
+  afterAll(() => values.close());
+
+  const post = (ids: string[]) =>
+    fetch(`${values.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: 'query ($ids: [ID!]!) { xUsers(ids: $ids) { id name } }', variables: { ids } }),
+    });
+  const ids = (from: number) => Array.from({ length: 50 }, (_, i) => String(from + i)); // 50 users × 2 fields: 100 values
+
+  it('503 OVERLOADED with Retry-After and no upstream call while another holds the values; small ones pass; answered once it is done', async () => {
+    values.emulator('x').failNext(1, { kind: 'slow', ms: 1_000 });
+    const first = post(ids(1));
+    while (xCalls(values).length < 1) await new Promise((resolve) => setTimeout(resolve, 5));
+    const refused = await post(ids(101));
+    expect(refused.status).toBe(503);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    const body = (await refused.json()) as { errors: Array<{ extensions: Record<string, unknown> }> };
+    expect(body.errors[0]!.extensions).toMatchObject({ code: 'OVERLOADED', limit: 'MAX_RESULT_VALUES_IN_FLIGHT', max: 150 });
+    expect((await post(['201', '202'])).status).toBe(200); // 4 values: not counted
+    expect(xCalls(values).map(idsOf)).toEqual([ids(1), ['201', '202']]); // nothing asked for the refused one
+    expect((await first).status).toBe(200);
+    expect((await post(ids(101))).status).toBe(200); // the values given back
   });
 });
