@@ -12,7 +12,7 @@ import { startDemo } from './demo.js';
 import { type RunningServer, startServer } from './http/server.js';
 import { RedisLink } from './redis/link.js';
 import { createClients } from './services.js';
-import { initProviderMetrics, observeMemoryCache } from './telemetry/metrics.js';
+import { demoServed, initProviderMetrics, observeMemoryCache } from './telemetry/metrics.js';
 import { leaseMsFor } from './upstream/shared-pacer.js';
 
 /**
@@ -84,7 +84,10 @@ export async function startApp(config: Config, logger: Logger, options: StartOpt
   // and would keep a process (or a test run) alive that failed to start.
   const started: Array<() => Promise<unknown>> = [];
   try {
+    // A typo in a variable name would otherwise pass unseen: the provider it meant simply stays off.
+    for (const warning of config.warnings) logger.warn(warning);
     const demo = config.demo ? await startDemo(logger) : undefined;
+    demoServed.set(demo === undefined ? 0 : 1);
     if (demo !== undefined) started.unshift(() => demo.close());
     const setups = demo?.setups ?? config.configured;
     const redis =

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Config, ConfigError, loadConfig } from './config.js';
+import { type Config, ConfigError, knownVariables, loadConfig } from './config.js';
 import type { Env } from './core/types.js';
 import type { RunningEmulator } from './providers/kit.js';
 import { kits } from './providers/kits.js';
@@ -47,12 +47,15 @@ const envOf = (provider: Provider): Env => running.get(provider)!.env;
 describe('loadConfig defaults', () => {
   it('gives the documented defaults for an empty environment, in demo mode with no provider', () => {
     const expected: Config = {
+      production: false,
+      warnings: [],
       port: 4001,
       host: '0.0.0.0',
       logLevel: 'info',
       demo: true,
       introspection: true,
       explorer: 'graphiql',
+      accessDirectivesInSdl: false,
       inlineTraces: false,
       executor: 'compiled',
       compileAfterRuns: 1,
@@ -111,7 +114,6 @@ describe('loadConfig defaults', () => {
       PORT: '',
       HOST: '',
       LOG_LEVEL: '',
-      DEMO: '',
       INTROSPECTION: '',
       MAX_IDS_PER_OPERATION: '',
       MAX_REQUEST_BYTES: '',
@@ -129,6 +131,34 @@ describe('loadConfig defaults', () => {
 
   it('ignores variables it does not know', () => {
     expect(loadConfig(providers, { SOME_OTHER_SETTING: 'anything at all', PATH: '/usr/bin' })).toEqual(loadConfig(providers, {}));
+  });
+
+  it("reports variables with this service's prefixes that nothing reads, with the name a typo most likely meant", () => {
+    const config = loadConfig(providers, { X_BEARER_TOKN: 'secret-value-1', CACHE_MAX_BYTE: '1', REDIS_CLUSTER: 'x', OTHER_THING: '1' });
+    expect(config.warnings).toEqual([
+      'CACHE_MAX_BYTE is not a variable of this service (did you mean CACHE_MAX_BYTES?)',
+      'REDIS_CLUSTER is not a variable of this service',
+      'X_BEARER_TOKN is not a variable of this service (did you mean X_BEARER_TOKEN?)',
+    ]);
+    // The name only: a mistyped credential's value is still a secret.
+    expect(config.warnings.join('\n')).not.toContain('secret-value-1');
+  });
+
+  it('knows every variable a provider, the access rules and the caller headers read', () => {
+    const known = knownVariables(providers);
+    for (const name of [
+      'PORT',
+      'DEMO',
+      'AUTH_SHARED_SECRET_SCOPES',
+      'AUTH_DIRECTIVES_IN_SDL',
+      'X_CACHE_TTL_SECONDS',
+      'X_CALLER_TOKEN_HEADER',
+    ]) {
+      expect(known, name).toContain(name);
+    }
+    for (const provider of registry) {
+      for (const name of Object.keys(envOf(provider))) expect(known, name).toContain(name);
+    }
   });
 
   it('reads every variable it knows', () => {
@@ -172,8 +202,12 @@ describe('loadConfig defaults', () => {
       MAX_RESULT_VALUES_PER_OPERATION: '5000',
       MAX_RESULT_VALUES_IN_FLIGHT: '20000',
       GRAPHQL_DOCUMENT_CACHE_ENTRIES: '20',
+      AUTH_DIRECTIVES_IN_SDL: '1',
     });
     expect(config).toEqual({
+      production: false,
+      warnings: [],
+      accessDirectivesInSdl: true,
       port: 8080,
       host: '127.0.0.1',
       logLevel: 'debug',
@@ -267,10 +301,35 @@ describe('loadConfig defaults', () => {
 });
 
 describe('loadConfig demo mode', () => {
-  it.each(['', '0', 'false', 'no'])('runs the demo with no provider configured, whatever DEMO=%j says', (value) => {
-    const config = loadConfig(providers, { DEMO: value });
-    expect(config.demo).toBe(true);
-    expect(config.configured).toEqual([]);
+  it('runs the demo with no provider configured outside production, and with DEMO=1 in production', () => {
+    for (const env of [{}, { NODE_ENV: 'development' }, { NODE_ENV: 'production', DEMO: '1' }]) {
+      const config = loadConfig(providers, env);
+      expect(config.demo).toBe(true);
+      expect(config.configured).toEqual([]);
+    }
+  });
+
+  it('refuses a production start with no provider configured, naming what to set', () => {
+    const error = configError({ NODE_ENV: 'production' });
+    expect(error.problems).toEqual([
+      expect.stringMatching(/^no provider is configured: set the credentials of at least one \(X_BEARER_TOKEN, .*DEMO=1/),
+    ]);
+  });
+
+  it.each(['', '0', 'false', 'no', 'true', 'yes', ' 1'])('refuses DEMO=%j: only 1 or unset', (value) => {
+    expect(configError({ DEMO: value }).problems).toEqual(['DEMO: must be 1 (serve the built-in emulators) or unset']);
+    expect(configError({ NODE_ENV: 'production', ...envOf(registry[0]!), DEMO: value }).problems).toEqual([
+      'DEMO: must be 1 (serve the built-in emulators) or unset',
+    ]);
+  });
+
+  it.each(cases)('refuses $name with a credential set but empty or blank, naming it and not the others', ({ provider }) => {
+    const [credential] = Object.keys(envOf(provider)).filter((name) => /TOKEN|HASH|SECRET|PASSWORD|WEBHOOK|API_ID|USERNAME/.test(name));
+    expect(credential, `a credential variable of ${provider.id.name}`).toBeDefined();
+    for (const blank of ['', ' ', '\t\n']) {
+      const error = configError({ ...envOf(provider), [credential!]: blank });
+      expect(error.problems).toEqual([`${credential}: is set but empty: give it a value, or unset it`]);
+    }
   });
 
   it.each(cases)('does not run the demo once $name is configured, and lists it alone', ({ provider }) => {
@@ -287,22 +346,17 @@ describe('loadConfig demo mode', () => {
     expect(config.configured.map((p) => p.provider)).toEqual(registry);
   });
 
-  it.each(cases.flatMap((c) => ['1', 'true', 'yes'].map((value) => ({ ...c, value }))))(
-    'DEMO=$value forces the demo with $name configured, keeping its settings',
-    ({ provider, value }) => {
-      const live = loadConfig(providers, envOf(provider));
-      const config = loadConfig(providers, { ...envOf(provider), DEMO: value });
-      expect(config.demo).toBe(true);
-      expect(config.configured.map((p) => p.provider)).toEqual(live.configured.map((p) => p.provider));
-    },
-  );
+  it.each(cases)('DEMO=1 forces the demo with $name configured, keeping its settings', ({ provider }) => {
+    const live = loadConfig(providers, envOf(provider));
+    const config = loadConfig(providers, { ...envOf(provider), DEMO: '1' });
+    expect(config.demo).toBe(true);
+    expect(config.configured.map((p) => p.provider)).toEqual(live.configured.map((p) => p.provider));
+  });
 
-  it.each(cases.flatMap((c) => ['0', 'false', 'no', ''].map((value) => ({ ...c, value }))))(
-    'DEMO=$value leaves $name live',
-    ({ provider, value }) => {
-      expect(loadConfig(providers, { ...envOf(provider), DEMO: value }).demo).toBe(false);
-    },
-  );
+  it.each(cases)('$name configured in production is live, and introspection is off there unless asked for', ({ provider }) => {
+    const config = loadConfig(providers, { ...envOf(provider), NODE_ENV: 'production' });
+    expect(config).toMatchObject({ demo: false, production: true, introspection: false, explorer: 'off' });
+  });
 });
 
 describe('loadConfig errors', () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
-import { flag, int, optionalFlag, problemsOf, secret } from './core/env.js';
+import { flag, int, optionalFlag, problemsOf, secret, variablesOf } from './core/env.js';
 import type { OperationLimits, UpstreamSettings } from './core/settings.js';
 import type { ConfigIO, Env } from './core/types.js';
 import { type CallerHeaderNames, callerHeaderSettings } from './credentials/headers.js';
@@ -22,7 +22,11 @@ const settings = z.object({
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', ''])
     .optional()
     .transform((v) => v || 'info'),
-  DEMO: flag(false),
+  // Only `1` or unset: `DEMO=0` or `DEMO=false` reads as "not the demo" but would mean nothing, so it is refused.
+  DEMO: z
+    .enum(['1'], { message: 'must be 1 (serve the built-in emulators) or unset' })
+    .optional()
+    .transform((v) => v === '1'),
   // Unset: on in the demo and outside production (README, "Access control").
   INTROSPECTION: optionalFlag,
   // Unset: GraphiQL wherever introspection is on, none where it is off (README, "Explorer").
@@ -31,6 +35,8 @@ const settings = z.object({
     .optional()
     .transform((v) => v || undefined),
   INLINE_TRACES: flag(false),
+  // Off: `_service { sdl }` composes with @apollo/gateway, Hive Gateway and a Router without GraphOS (docs/supergraph.md).
+  AUTH_DIRECTIVES_IN_SDL: flag(false),
   GRAPHQL_EXECUTOR: z
     .enum(['compiled', 'graphql-js', ''])
     .optional()
@@ -117,6 +123,10 @@ export interface ProviderSetup {
 }
 
 export interface Config {
+  /** `NODE_ENV=production`: the demo must be asked for (DEMO=1), and introspection is off unless set. */
+  production: boolean;
+  /** What the start-up should tell the operator: variables with this service's prefixes that nothing reads. */
+  warnings: readonly string[];
   port: number;
   host: string;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -125,6 +135,11 @@ export interface Config {
   introspection: boolean;
   /** What a browser gets at `/graphql` and `/`: GraphiQL (inlined, works offline), Apollo Sandbox (its CDN), or nothing. */
   explorer: 'graphiql' | 'sandbox' | 'off';
+  /**
+   * Whether `_service { sdl }` carries `@authenticated`/`@requiresScopes` (AUTH_DIRECTIVES_IN_SDL): for an
+   * Apollo Router connected to GraphOS, which enforces them too. The subgraph enforces them either way.
+   */
+  accessDirectivesInSdl: boolean;
   /** Answer `apollo-federation-include-trace: ftv1` with per-field timings. */
   inlineTraces: boolean;
   /**
@@ -209,6 +224,64 @@ const cachingSettings = (providers: readonly Provider[]) =>
 
 export const realIO: ConfigIO = { readFile: (path) => readFileSync(path, 'utf8'), exists: existsSync };
 
+/** Prefixes of this service's variables: one of them that nothing reads is most likely a typo. */
+const OWN_PREFIXES = /^(X|TELEGRAM|BITRIX24|NEXUDUS|AUTH|CACHE|REDIS)_/;
+
+/** Every variable the configuration of `providers` reads, each with the schema it is read with, by group. */
+export function configurationVariables(providers: readonly Provider[]): ReadonlyArray<{
+  group: string;
+  variables: ReadonlyArray<readonly [string, z.ZodType]>;
+}> {
+  return [
+    { group: 'Server', variables: variablesOf(settings) },
+    { group: 'Access control', variables: variablesOf(authEnv) },
+    { group: 'Per-caller credentials', variables: variablesOf(callerHeaderSettings(providers)) },
+    { group: 'Record cache per provider', variables: variablesOf(cachingSettings(providers)) },
+    ...providers.map((provider) => ({ group: provider.id.label, variables: variablesOf(provider.environment(realIO)) })),
+  ];
+}
+
+/** The names of every variable the configuration of `providers` reads. */
+export function knownVariables(providers: readonly Provider[]): ReadonlySet<string> {
+  return new Set(configurationVariables(providers).flatMap(({ variables }) => variables.map(([name]) => name)));
+}
+
+/** One line per variable with this service's prefixes that nothing reads, with the known name it is closest to. */
+function unknownVariables(providers: readonly Provider[], env: Env): string[] {
+  const known = knownVariables(providers);
+  return Object.keys(env)
+    .filter((name) => OWN_PREFIXES.test(name) && !known.has(name))
+    .sort()
+    .map((name) => {
+      const near = closest(name, known);
+      return near === undefined
+        ? `${name} is not a variable of this service`
+        : `${name} is not a variable of this service (did you mean ${near}?)`;
+    });
+}
+
+/** The known name within two edits of `name`, if there is one. */
+function closest(name: string, known: ReadonlySet<string>): string | undefined {
+  let best: { name: string; distance: number } | undefined;
+  for (const candidate of known) {
+    const distance = editDistance(name, candidate);
+    if (distance <= 2 && (best === undefined || distance < best.distance)) best = { name: candidate, distance };
+  }
+  return best?.name;
+}
+
+function editDistance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
 /** The configuration of a process serving `providers` (the registry's: `src/main.ts` gives them). */
 export function loadConfig(providers: readonly Provider[], env: Env = process.env, io: Partial<ConfigIO> = {}): Config {
   const fullIO = { ...realIO, ...io };
@@ -229,20 +302,34 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     if ('problems' in outcome) problems.push(...outcome.problems);
     else configured.push({ provider, configured: outcome });
   }
+  const production = env.NODE_ENV === 'production';
+  // Fail closed: a production start with no provider is a deployment whose credentials did not arrive,
+  // not a request for made-up users. Outside production, `npm start` on a fresh clone runs the demo.
+  if (parsed.success && !parsed.data.DEMO && configured.length === 0 && production) {
+    problems.push(
+      'no provider is configured: set the credentials of at least one (X_BEARER_TOKEN, TELEGRAM_API_ID, ' +
+        'BITRIX24_WEBHOOK_URL, NEXUDUS_TOKEN…; docs/configuration.md), or DEMO=1 to serve the built-in emulators',
+    );
+  }
+  // A refused start lists the unknown variables too: `X_BEARER_TOKN` is most often why nothing is configured.
+  const warnings = unknownVariables(providers, env);
   if (problems.length > 0 || !parsed.success || !auth.success || !caching.success || !callerHeaders.success)
-    throw new ConfigError(problems);
+    throw new ConfigError([...problems, ...warnings]);
 
   const vars = parsed.data;
-  // With no provider configured there is nothing to serve but the demo (README, "Run it").
+  // With no provider configured outside production there is nothing to serve but the demo (README, "Run it").
   const demo = vars.DEMO || configured.length === 0;
-  const introspection = vars.INTROSPECTION ?? (demo || env.NODE_ENV !== 'production');
+  const introspection = vars.INTROSPECTION ?? (demo || !production);
   return {
+    production,
+    warnings,
     port: vars.PORT,
     host: vars.HOST,
     logLevel: vars.LOG_LEVEL,
     demo,
     introspection,
     explorer: vars.EXPLORER ?? (introspection ? 'graphiql' : 'off'),
+    accessDirectivesInSdl: vars.AUTH_DIRECTIVES_IN_SDL,
     inlineTraces: vars.INLINE_TRACES,
     executor: vars.INLINE_TRACES ? 'graphql-js' : vars.GRAPHQL_EXECUTOR,
     compileAfterRuns: vars.GRAPHQL_COMPILE_AFTER_RUNS,

@@ -25,9 +25,10 @@ export async function startDemo(logger: Logger): Promise<Demo> {
     }
     setups.push({ provider, configured });
   }
-  logger.info(
+  // At warn: made-up users, personal data open and introspection on belong in no production log unnoticed.
+  logger.warn(
     { providers: Object.fromEntries([...emulators.running].map(([name, emulator]) => [name, emulator.location])) },
-    'DEMO MODE: no provider credentials are set (or DEMO=1), so this subgraph serves built-in emulators ' +
+    'DEMO MODE: no provider credentials are set outside production (or DEMO=1), so this subgraph serves built-in emulators ' +
       'of the upstream APIs on loopback; every provider knows the users with ids 1-10000',
   );
   return { setups, transports: emulators.transports, close: emulators.close };

@@ -25,7 +25,8 @@ async function until(condition: () => boolean | Promise<boolean>): Promise<void>
 function run(env: Record<string, string>): Run {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: root,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', ...env },
+    // As `npm start` on a fresh clone: NODE_ENV unset, unless a test sets it as a deployment does.
+    env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const lines: string[] = [];
@@ -197,6 +198,47 @@ describe('npm start', () => {
       expect(answer.errors[0]!.message).toBe('X: the subgraph is shutting down');
       expect((await p.exited).code).toBe(1);
       expect(p.lines.some((line) => line.includes('stopped after cancelling requests still in flight'))).toBe(true);
+    });
+  });
+
+  describe('fails closed in production (NODE_ENV=production, as the container image sets it)', () => {
+    const production = { PORT: '0', HOST: '127.0.0.1', NODE_ENV: 'production' };
+    it.each([
+      ['nothing configured', {}, /no provider is configured: set the credentials of at least one .*DEMO=1/],
+      ['an empty X_BEARER_TOKEN', { X_BEARER_TOKEN: '' }, /X_BEARER_TOKEN: is set but empty/],
+      ['a blank X_BEARER_TOKEN', { X_BEARER_TOKEN: '  ' }, /X_BEARER_TOKEN: is set but empty/],
+      ['DEMO=0', { DEMO: '0', X_BEARER_TOKEN: 'x-token-that-is-set' }, /DEMO: must be 1 \(serve the built-in emulators\) or unset/],
+      [
+        'a typo, X_BEARER_TOKN',
+        { X_BEARER_TOKN: 'typed-secret-value' },
+        /X_BEARER_TOKN is not a variable of this service \(did you mean X_BEARER_TOKEN\?\)/,
+      ],
+    ])('%s: exit 78, naming the variable, never its value, and no demo', async (_, env, message) => {
+      const p = run({ ...production, ...env });
+      const { code, stderr } = await p.exited;
+      expect(code).toBe(78);
+      expect(stderr).toMatch(message);
+      expect(stderr).not.toContain('typed-secret-value');
+      expect(stderr).not.toContain('x-token-that-is-set');
+      expect(p.lines.join('\n')).not.toMatch(/DEMO MODE|ready/);
+    });
+
+    it('DEMO=1 runs the demo on purpose: a warn line, /ready and the users_subgraph_demo metric say so', async () => {
+      const p = run({ ...production, DEMO: '1', X_BEARER_TOKN: 'typed-secret-value' });
+      try {
+        const typo = JSON.parse(await p.waitFor(/X_BEARER_TOKN is not a variable/)) as { level: number; msg: string };
+        expect(typo.level).toBe(40);
+        const demo = JSON.parse(await p.waitFor(/DEMO MODE/)) as { level: number };
+        expect(demo.level).toBe(40); // warn
+        const { endpoint } = JSON.parse(await p.waitFor(/users-subgraph ready/)) as { endpoint: string };
+        const base = endpoint.replace(/\/graphql$/, '');
+        expect(await (await fetch(`${base}/ready`)).json()).toMatchObject({ status: 'ready', demo: true });
+        expect(await (await fetch(`${base}/metrics`)).text()).toMatch(/^users_subgraph_demo 1$/m);
+        expect(p.lines.join('\n')).not.toContain('typed-secret-value');
+      } finally {
+        p.child.kill('SIGTERM');
+        await p.exited;
+      }
     });
   });
 

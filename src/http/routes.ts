@@ -11,7 +11,7 @@ import type { InFlight } from './in-flight.js';
 import { sendJson } from './io.js';
 
 export interface Routes {
-  config: Pick<Config, 'explorer' | 'sharing' | 'providers'>;
+  config: Pick<Config, 'explorer' | 'sharing' | 'providers' | 'demo'>;
   /** `/graphql` (`src/http/graphql-handler.ts`). */
   graphql: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
   inFlight: InFlight;
@@ -46,6 +46,8 @@ export function router(routes: Routes): (req: IncomingMessage, res: ServerRespon
         // Nor does a spent upstream window: its lookups answer RATE_LIMITED with retryAfter until the reset.
         const body = {
           status: accepting ? 'ready' : 'shutting down',
+          // The demo is ready too, but a probe or a person reading this should see it is not the real APIs.
+          demo: config.demo,
           circuits: circuits?.states() ?? [],
           budgets: (await budgets?.()) ?? [],
         };

@@ -102,6 +102,8 @@ export interface Provider {
   readonly callerCredentials?: CredentialSource['callerCredentials'];
   /** Its environment variables: how to start it, `undefined` when none of its credentials are set, or the problems. */
   configure(env: Env, io: ConfigIO): Configured | undefined | { problems: string[] };
+  /** The schema `configure` reads its variables with: for the configuration reference and the unknown-variable check. */
+  environment(io: ConfigIO): z.ZodType<unknown, Env>;
 }
 
 /** A configured provider: it starts its client and binds its lookups to it. */
@@ -132,6 +134,7 @@ export function defineProvider<Config, Client>(definition: ProviderDefinition<Co
             },
           },
         }),
+    environment: (io) => definition.config(io),
     configure(env, io) {
       const result = definition.config(io).safeParse(env);
       if (!result.success) return { problems: problemsOf(result.error) };

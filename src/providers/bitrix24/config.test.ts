@@ -62,11 +62,10 @@ const named = (error: ConfigError) => error.problems.map((p) => p.slice(0, p.ind
 const renderings = (error: ConfigError) => [error.message, String(error.stack), JSON.stringify(error), ...error.problems];
 
 describe('Bitrix24 configuration', () => {
-  it('is not configured in an empty environment, or with empty values', () => {
+  it('is not configured in an empty environment, or with empty settings; a credential set but empty is refused', () => {
     expect(configure({})).toBeUndefined();
-    expect(
-      configure({ BITRIX24_WEBHOOK_URL: '', BITRIX24_PORTAL_URL: '', BITRIX24_PORTALS_FILE: '', BITRIX24_RATE_PER_SECOND: '' }),
-    ).toBeUndefined();
+    expect(configure({ BITRIX24_PORTAL_URL: '', BITRIX24_PORTALS_FILE: '', BITRIX24_RATE_PER_SECOND: '' })).toBeUndefined();
+    expect(() => configure({ BITRIX24_WEBHOOK_URL: ' ' })).toThrow('BITRIX24_WEBHOOK_URL: is set but empty');
     const config = loadConfig(providers, {}, fakeIO());
     expect(configIn(config, bitrix24Provider, bitrix24Config, {}, fakeIO())).toBeUndefined();
   });

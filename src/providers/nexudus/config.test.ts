@@ -54,12 +54,13 @@ describe('Nexudus configuration', () => {
     expect(configIn(config, nexudusProvider, () => nexudusConfig, { NEXUDUS_BASE_URL: 'http://127.0.0.1:9' }, io)).toBeUndefined();
   });
 
-  it('treats empty values as unset', () => {
-    expect(configure({ NEXUDUS_TOKEN: '', NEXUDUS_USERNAME: '', NEXUDUS_PASSWORD: '', NEXUDUS_BASE_URL: '' })).toBeUndefined();
-    expect(configure({ NEXUDUS_TOKEN: 'tok3n', NEXUDUS_USERNAME: '', NEXUDUS_PASSWORD: '' })?.credentials).toEqual({
-      kind: 'token',
-      token: 'tok3n',
-    });
+  it('treats an empty setting as unset, and refuses a credential set but empty', () => {
+    expect(configure({ NEXUDUS_TOKEN: 'tok3n', NEXUDUS_BASE_URL: '' })?.credentials).toEqual({ kind: 'token', token: 'tok3n' });
+    for (const credential of ['NEXUDUS_TOKEN', 'NEXUDUS_USERNAME', 'NEXUDUS_PASSWORD']) {
+      expect(refused({ NEXUDUS_TOKEN: 'tok3n', [credential]: '' }).problems).toEqual([
+        `${credential}: is set but empty: give it a value, or unset it`,
+      ]);
+    }
   });
 
   it('is on with a token, used as is, with the default limits; the demo is then off', () => {
@@ -112,7 +113,7 @@ describe('Nexudus configuration', () => {
     expect(configure({ ...token, NEXUDUS_FULL_RECORD_CONCURRENCY: '32' })?.fullRecordConcurrency).toBe(32);
   });
 
-  it.each(['1', 'true', 'yes'])('DEMO=%s forces the demo with Nexudus configured, keeping its settings', (value) => {
+  it.each(['1'])('DEMO=%s forces the demo with Nexudus configured, keeping its settings', (value) => {
     const config = loadConfig(providers, { NEXUDUS_TOKEN: 'tok3n', DEMO: value }, io);
     expect(config.demo).toBe(true);
     expect(configIn(config, nexudusProvider, () => nexudusConfig, { NEXUDUS_TOKEN: 'tok3n', DEMO: value }, io)?.credentials).toEqual({

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { httpUrl, int, secret, text } from '../../core/env.js';
+import { credentialText, httpUrl, int, secret } from '../../core/env.js';
 import type { Env } from '../../core/types.js';
 import type { NexudusCredentials } from './token.js';
 
@@ -19,11 +19,12 @@ export const nexudusConfig = z
   .object({
     NEXUDUS_BASE_URL: httpUrl('https://spaces.nexudus.com'),
     NEXUDUS_TOKEN: secret,
-    NEXUDUS_USERNAME: text,
+    NEXUDUS_USERNAME: credentialText,
+    // Kept as given (a password may hold spaces), but set and empty is refused like every credential.
     NEXUDUS_PASSWORD: z
       .string()
       .optional()
-      .transform((v) => (v === undefined || v === '' ? undefined : v)),
+      .refine((v) => v === undefined || v !== '', 'is set but empty: give it a value, or unset it'),
     NEXUDUS_MAX_IDS_PER_CALL: int(1, 500, 100),
     NEXUDUS_FULL_RECORD_CONCURRENCY: int(1, 32, 4),
     NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION: int(1, 10_000, 50),

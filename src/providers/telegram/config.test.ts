@@ -66,16 +66,13 @@ describe('Telegram configuration', () => {
     expect(configIn(config, telegramProvider, telegramConfig, { TELEGRAM_SESSION_PATH: '/data/tg.session' }, io)).toBeUndefined();
   });
 
-  it('treats empty values as unset', () => {
-    expect(
-      configure({
-        TELEGRAM_API_ID: '',
-        TELEGRAM_API_HASH: '',
-        TELEGRAM_BOT_TOKEN: '',
-        TELEGRAM_SESSION_PATH: '',
-        TELEGRAM_MAX_IDS_PER_CALL: '',
-      }),
-    ).toBeUndefined();
+  it('treats an empty setting as unset, and refuses a credential set but empty', () => {
+    expect(configure({ TELEGRAM_SESSION_PATH: '', TELEGRAM_MAX_IDS_PER_CALL: '' })).toBeUndefined();
+    for (const credential of ['TELEGRAM_API_ID', 'TELEGRAM_API_HASH', 'TELEGRAM_BOT_TOKEN']) {
+      expect(configError({ ...app, TELEGRAM_BOT_TOKEN: botToken, [credential]: ' ' }).problems).toEqual([
+        `${credential}: is set but empty: give it a value, or unset it`,
+      ]);
+    }
     expect(configure({ ...app, TELEGRAM_BOT_TOKEN: botToken, TELEGRAM_SESSION_PATH: '', TELEGRAM_MAX_IDS_PER_CALL: '' })).toMatchObject({
       sessionPath: 'telegram.session',
       maxIdsPerCall: 100,
@@ -139,7 +136,7 @@ describe('Telegram configuration', () => {
     expect(configure({ ...bot, TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: '600' })?.floodWaitThresholdSeconds).toBe(600);
   });
 
-  it.each(['1', 'true', 'yes'])('DEMO=%s forces the demo with Telegram configured, keeping its settings', (value) => {
+  it.each(['1'])('DEMO=%s forces the demo with Telegram configured, keeping its settings', (value) => {
     const config = loadConfig(providers, { ...app, TELEGRAM_BOT_TOKEN: botToken, DEMO: value }, fakeIO());
     expect(config.demo).toBe(true);
     expect(

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { int, secret, text } from '../../core/env.js';
+import { credentialText, int, secret } from '../../core/env.js';
 import type { ConfigIO, Env } from '../../core/types.js';
 
 export interface TelegramConfig {
@@ -22,7 +22,7 @@ export interface TelegramConfig {
 export function telegramConfig(io: ConfigIO): z.ZodType<TelegramConfig | undefined, Env> {
   return z
     .object({
-      TELEGRAM_API_ID: text.pipe(
+      TELEGRAM_API_ID: credentialText.pipe(
         z
           .string()
           .regex(/^[1-9]\d{0,11}$/, 'must be the numeric api_id from my.telegram.org')
