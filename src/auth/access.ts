@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import type { SelectedFields } from '../core/types.js';
 import type { Caller } from './caller.js';
 import type { AuthConfig } from './config.js';
-import { type AccessRule, accessRules, everyScopeOf, type Refusal, refusalOf } from './directives.js';
+import { type AccessRule, accessRules, type Refusal, refusalOf } from './directives.js';
 import { createIdentify, type Identify } from './identify.js';
 
 /**
@@ -25,7 +25,7 @@ export interface AccessControl {
 /** Reads the rules of `schema` and, when they are enforced, wraps the protected fields' resolvers in place. */
 export function enforceAccess(schema: GraphQLSchema, auth: AuthConfig, logger: Logger): AccessControl {
   const rules = accessRules(schema);
-  const identify = createIdentify(auth, everyScopeOf(rules), logger);
+  const identify = createIdentify(auth, logger);
   if (!auth.enforced) {
     if (rules.size > 0) logger.warn('protected fields are served to every caller (AUTH_PERSONAL_DATA=open, or the demo)');
     return { identify, narrow: (selected) => selected, rules };

@@ -38,7 +38,8 @@ describe('the access variables', () => {
   it('a shared secret: its header (default x-subgraph-secret, lower case), its scopes, and only its digest is kept', () => {
     const config = loadConfig(providers, { AUTH_SHARED_SECRET: SECRET }).auth;
     expect(config.enforced).toBe(true); // even in the demo, once a way to authenticate is set
-    expect(config.sharedSecret).toEqual({ header: DEFAULT_SECRET_HEADER, digest: sha256(SECRET), scopes: 'schema' });
+    // No scope unless AUTH_SHARED_SECRET_SCOPES names some: a gateway sends the secret for every caller.
+    expect(config.sharedSecret).toEqual({ header: DEFAULT_SECRET_HEADER, digest: sha256(SECRET), scopes: [] });
     expect(JSON.stringify(loadConfig(providers, { AUTH_SHARED_SECRET: SECRET }))).not.toContain(SECRET);
     const custom = authEnv.parse({
       AUTH_SHARED_SECRET: SECRET,
@@ -110,7 +111,7 @@ describe('the access variables', () => {
 
 describe('introspection and inline traces', () => {
   it('introspection: on in the demo and outside production, off in production unless INTROSPECTION says so', () => {
-    expect(loadConfig(providers, { NODE_ENV: 'production' }).introspection).toBe(true); // the demo
+    expect(loadConfig(providers, { NODE_ENV: 'production', DEMO: '1' }).introspection).toBe(true); // the demo
     expect(loadConfig(providers, { X_BEARER_TOKEN: 'x-token' }).introspection).toBe(true); // NODE_ENV unset
     expect(loadConfig(providers, { X_BEARER_TOKEN: 'x-token', NODE_ENV: 'development' }).introspection).toBe(true);
     expect(loadConfig(providers, PRODUCTION).introspection).toBe(false);

@@ -15,8 +15,11 @@ export interface SharedSecretConfig {
   header: string;
   /** SHA-256 of the secret: what a given value's digest is compared with, in constant time. */
   digest: Buffer;
-  /** The scopes the secret grants; `'schema'`: every scope the schema's `@requiresScopes` names. */
-  scopes: readonly string[] | 'schema';
+  /**
+   * The scopes the secret grants: none unless AUTH_SHARED_SECRET_SCOPES names some. A gateway that sends
+   * the secret for every caller would otherwise open every protected field to its anonymous clients.
+   */
+  scopes: readonly string[];
 }
 
 /** A caller whose `Authorization: Bearer` JWT verifies against the JWKS is authenticated, with the token's scopes. */
@@ -108,11 +111,9 @@ export const authEnv = z
               header: (vars.AUTH_SHARED_SECRET_HEADER ?? DEFAULT_SECRET_HEADER).toLowerCase(),
               digest: sha256(vars.AUTH_SHARED_SECRET),
               scopes:
-                vars.AUTH_SHARED_SECRET_SCOPES === undefined
-                  ? 'schema'
-                  : vars.AUTH_SHARED_SECRET_SCOPES === 'none'
-                    ? []
-                    : vars.AUTH_SHARED_SECRET_SCOPES.split(/\s+/),
+                vars.AUTH_SHARED_SECRET_SCOPES === undefined || vars.AUTH_SHARED_SECRET_SCOPES === 'none'
+                  ? []
+                  : vars.AUTH_SHARED_SECRET_SCOPES.split(/\s+/),
             },
       jwt:
         vars.AUTH_JWKS_URL === undefined

@@ -63,11 +63,6 @@ export function accessRules(schema: GraphQLSchema): ReadonlyMap<string, AccessRu
   return rules;
 }
 
-/** Every scope `rules` name: what a caller trusted with everything holds. */
-export function everyScopeOf(rules: ReadonlyMap<string, AccessRule>): ReadonlySet<string> {
-  return new Set([...rules.values()].flatMap((rule) => rule.scopes.flat(2)));
-}
-
 /** `scopes: [["a", "b"], ["c"]]` as lists; a malformed argument fails start-up rather than open a field. */
 function scopesArgument(directive: ConstDirectiveNode): string[][] {
   const argument = directive.arguments?.find((a) => a.name.value === 'scopes');

@@ -9,7 +9,6 @@ import { authEnv, resolveAuth } from './config.js';
 import { createIdentify } from './identify.js';
 
 const SECRET = 'a-shared-secret-of-some-length';
-const SCHEMA_SCOPES = new Set(['users:personal', 'users:admin']);
 
 let idp: TestIssuer;
 beforeAll(async () => {
@@ -19,7 +18,7 @@ afterAll(() => idp.close());
 
 function identifyWith(env: Env) {
   const logs = captureLogs('debug');
-  const identify = createIdentify(resolveAuth(authEnv.parse(env), false), SCHEMA_SCOPES, logs.logger);
+  const identify = createIdentify(resolveAuth(authEnv.parse(env), false), logs.logger);
   return { identify, logs };
 }
 
@@ -47,11 +46,10 @@ describe('without authentication configured', () => {
 });
 
 describe('the shared secret', () => {
-  it('authenticates with every scope the schema names, by default', async () => {
+  it('authenticates and grants no scope by default: a gateway sending it for everyone opens no protected field', async () => {
     const { identify } = identifyWith({ AUTH_SHARED_SECRET: SECRET });
     const caller = await identify(headers({ 'x-subgraph-secret': SECRET }));
-    expect(caller.authenticated).toBe(true);
-    expect(caller.scopes).toEqual(SCHEMA_SCOPES);
+    expect(caller).toEqual({ authenticated: true, scopes: new Set() });
   });
 
   it('grants the scopes AUTH_SHARED_SECRET_SCOPES lists, or none, in the header AUTH_SHARED_SECRET_HEADER names', async () => {
@@ -137,7 +135,6 @@ describe('a JWT', () => {
     const logs = captureLogs('debug');
     const identify = createIdentify(
       resolveAuth(authEnv.parse({ AUTH_JWKS_URL: gone.url, AUTH_JWT_ISSUER: gone.issuer }), false),
-      SCHEMA_SCOPES,
       logs.logger,
     );
     const refused = await refusal(identify(headers({ authorization: `Bearer ${await gone.sign({})}` })));

@@ -20,18 +20,13 @@ export type Identify = (headers: RequestHeaders) => Promise<Caller>;
  * audience, or signed by no key of the JWKS — refuses the whole request with HTTP 401 and
  * UNAUTHENTICATED: a caller that meant to authenticate learns at once, instead of through nulls. A
  * JWKS that cannot be read answers 503. No credential is ever logged or echoed.
- *
- * `schemaScopes` is what the shared secret grants when AUTH_SHARED_SECRET_SCOPES is not set: every scope
- * the schema requires somewhere.
  */
-export function createIdentify(auth: AuthConfig, schemaScopes: ReadonlySet<string>, logger: Logger): Identify {
+export function createIdentify(auth: AuthConfig, logger: Logger): Identify {
   const { sharedSecret, jwt } = auth;
   if (sharedSecret === undefined && jwt === undefined) return async () => ANONYMOUS;
 
   const gateway: Caller | undefined =
-    sharedSecret === undefined
-      ? undefined
-      : Object.freeze({ authenticated: true, scopes: sharedSecret.scopes === 'schema' ? schemaScopes : new Set(sharedSecret.scopes) });
+    sharedSecret === undefined ? undefined : Object.freeze({ authenticated: true, scopes: new Set(sharedSecret.scopes) });
 
   const verify = jwt === undefined ? undefined : jwtVerifier(jwt, logger);
 
