@@ -83,9 +83,9 @@ async function measure(cache: 'off' | 'on', baseUrl: string): Promise<Reading> {
       operations,
       cpuMsPerOp: cpu / operations,
       rssMiB: rssMiB(subgraph.child.pid!),
-      heapUsedMiB: (await plain('users_subgraph_nodejs_heap_size_used_bytes')) / 2 ** 20,
-      heapTotalMiB: (await plain('users_subgraph_nodejs_heap_size_total_bytes')) / 2 ** 20,
-      externalMiB: (await plain('users_subgraph_nodejs_external_memory_bytes')) / 2 ** 20,
+      heapUsedMiB: (await plain('nodejs_heap_size_used_bytes')) / 2 ** 20,
+      heapTotalMiB: (await plain('nodejs_heap_size_total_bytes')) / 2 ** 20,
+      externalMiB: (await plain('nodejs_external_memory_bytes')) / 2 ** 20,
       cacheBytesMiB: (await plain('users_subgraph_cache_memory_bytes')) / 2 ** 20,
       cacheEntries: await plain('users_subgraph_cache_memory_entries'),
     };

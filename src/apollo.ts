@@ -20,7 +20,7 @@ export interface GraphQLService {
 }
 
 export async function startGraphQL(config: Config, logger: Logger): Promise<GraphQLService> {
-  const schema = buildSchema(config.providers);
+  const schema = buildSchema(config.providers, { accessDirectivesInSdl: config.accessDirectivesInSdl });
   // Wraps the resolvers of the fields the schema protects (README, "Access control").
   const access = enforceAccess(schema, config.auth, logger);
   const apollo = new ApolloServer<RequestContext>({

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildSubgraphSchema } from '@apollo/subgraph';
 import type { GraphQLResolverMap } from '@apollo/subgraph/dist/schema-helper/resolverMap.js';
-import { type GraphQLSchema, parse } from 'graphql';
+import { type GraphQLSchema, Kind, parse, print, visit } from 'graphql';
 import { resolveEntitiesOneByOne } from './entities.js';
 import { guardPartialRecords } from './plan/partial-records.js';
 import type { Provider } from './providers/registry.js';
@@ -27,12 +27,27 @@ export function loadTypeDefs(providers: readonly Pick<Provider, 'id' | 'typeDefs
   return [readFileSync(join(dir, 'users.graphql'), 'utf8'), ...own].join('\n');
 }
 
+export interface SchemaOptions {
+  /**
+   * Whether `_service { sdl }` carries `@authenticated` and `@requiresScopes` (AUTH_DIRECTIVES_IN_SDL).
+   * Off by default: `@apollo/gateway`, Hive Gateway and an Apollo Router without GraphOS refuse to
+   * compose or start on them. The subgraph enforces them itself either way (`src/auth/`).
+   */
+  accessDirectivesInSdl: boolean;
+}
+
 /** The executable schema of `providers` (the registry's): `schema/`'s SDL with every provider's resolvers. */
-export function buildSchema(providers: readonly Provider[]): GraphQLSchema {
+export function buildSchema(providers: readonly Provider[], options: SchemaOptions = { accessDirectivesInSdl: false }): GraphQLSchema {
   const schema = buildSubgraphSchema({
     typeDefs: parse(loadTypeDefs(providers)),
     resolvers: mergeResolvers(providers.map((p) => p.resolvers)),
   });
+  if (!options.accessDirectivesInSdl) {
+    const service = schema.getQueryType()!.getFields()._service!;
+    const { sdl } = (service.resolve as () => { sdl: string })();
+    const published = { sdl: withoutAccessDirectives(sdl) };
+    service.resolve = () => published;
+  }
   resolveEntitiesOneByOne(schema);
   // A record served stale or incomplete answers only the fields it was fetched with (README, "Record cache").
   guardPartialRecords(
@@ -40,6 +55,45 @@ export function buildSchema(providers: readonly Provider[]): GraphQLSchema {
     providers.flatMap((provider) => provider.lookups),
   );
   return schema;
+}
+
+/** Federation's access directives, as the subgraph SDL names them (imported, or by their `federation__` names). */
+const ACCESS_DIRECTIVES = new Set(['authenticated', 'requiresScopes', 'federation__authenticated', 'federation__requiresScopes']);
+
+/**
+ * `sdl` without the access directives: their uses, their definitions, their `@link` imports and the
+ * `Scope` scalar only they use. What is left composes anywhere a federation 2 subgraph does.
+ */
+export function withoutAccessDirectives(sdl: string): string {
+  const stripped = visit(parse(sdl), {
+    Directive(node) {
+      if (ACCESS_DIRECTIVES.has(node.name.value)) return null;
+      if (node.name.value !== 'link') return undefined;
+      return {
+        ...node,
+        arguments: node.arguments?.map((argument) =>
+          argument.name.value === 'import' && argument.value.kind === Kind.LIST
+            ? {
+                ...argument,
+                value: {
+                  ...argument.value,
+                  values: argument.value.values.filter(
+                    (value) => !(value.kind === Kind.STRING && ACCESS_DIRECTIVES.has(value.value.replace(/^@/, ''))),
+                  ),
+                },
+              }
+            : argument,
+        ),
+      };
+    },
+    DirectiveDefinition(node) {
+      return ACCESS_DIRECTIVES.has(node.name.value) ? null : undefined;
+    },
+    ScalarTypeDefinition(node) {
+      return node.name.value === 'federation__Scope' || node.name.value === 'Scope' ? null : undefined;
+    },
+  });
+  return print(stripped);
 }
 
 function mergeResolvers(all: readonly object[]): GraphQLResolverMap<unknown> {

@@ -6,7 +6,36 @@ import type { ProviderId } from '../core/types.js';
  * status codes: never an id, a URL or a credential.
  */
 export const registry = new Registry();
-collectDefaultMetrics({ register: registry, prefix: 'users_subgraph_' });
+// Node's own metrics under their standard names, so stock dashboards (Grafana's Node.js ones) find them.
+collectDefaultMetrics({ register: registry });
+
+export const graphqlRequests = new Counter({
+  name: 'users_subgraph_graphql_requests_total',
+  help: 'GraphQL requests answered, by operation type (query, mutation, subscription; unknown when the document did not parse or name one).',
+  labelNames: ['operation_type'] as const,
+  registers: [registry],
+});
+
+export const graphqlDuration = new Histogram({
+  name: 'users_subgraph_graphql_request_duration_seconds',
+  help: 'Time from a GraphQL request read to its answer sent, by operation type.',
+  labelNames: ['operation_type'] as const,
+  buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+});
+
+export const graphqlErrors = new Counter({
+  name: 'users_subgraph_graphql_errors_total',
+  help: 'Errors in GraphQL answers, by operation type and extensions.code (one answer may carry several).',
+  labelNames: ['operation_type', 'code'] as const,
+  registers: [registry],
+});
+
+export const demoServed = new Gauge({
+  name: 'users_subgraph_demo',
+  help: '1 while this process serves the embedded demo (built-in emulators, made-up users), else 0.',
+  registers: [registry],
+});
 
 export const upstreamRequests = new Counter({
   name: 'users_subgraph_upstream_requests_total',
@@ -47,10 +76,12 @@ export const plannerRefusals = new Counter({
 });
 
 /** Each running app's budgets (`SharedState.budgets`), for the gauge below; an app removes its own when it stops. */
-const budgetSources = new Set<() => Promise<Array<{ provider: string; label: string; remaining: number }>>>();
+const budgetSources = new Set<() => Promise<Array<{ provider: string; label: string; remaining: number; limit: number }>>>();
 
 /** Registers where `budgetRemaining` reads an app's budgets; returns what unregisters it. */
-export function observeBudgets(read: () => Promise<Array<{ provider: string; label: string; remaining: number }>>): () => void {
+export function observeBudgets(
+  read: () => Promise<Array<{ provider: string; label: string; remaining: number; limit: number }>>,
+): () => void {
   budgetSources.add(read);
   return () => budgetSources.delete(read);
 }
@@ -63,6 +94,18 @@ export const budgetRemaining = new Gauge({
   async collect() {
     for (const read of budgetSources) {
       for (const reading of await read()) this.set({ provider: reading.provider, method: reading.label }, reading.remaining);
+    }
+  },
+});
+
+export const budgetLimit = new Gauge({
+  name: 'users_subgraph_upstream_budget_limit',
+  help: "Calls the upstream's window allows in all (users_subgraph_upstream_budget_remaining over it: the share left).",
+  labelNames: ['provider', 'method'] as const,
+  registers: [registry],
+  async collect() {
+    for (const read of budgetSources) {
+      for (const reading of await read()) this.set({ provider: reading.provider, method: reading.label }, reading.limit);
     }
   },
 });

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingHttpHeaders } from 'node:http';
 import { type Context, type Span, SpanStatusCode } from '@opentelemetry/api';
 import type { Logger } from 'pino';
+import { graphqlDuration, graphqlErrors, graphqlRequests } from './metrics.js';
 import { type AttemptStatus, runIn, startOperationSpan } from './tracing.js';
 
 /**
@@ -64,7 +65,13 @@ export class OperationTelemetry {
   finish(status: number): void {
     if (this.finished) return;
     this.finished = true;
-    const durationMs = Math.round((performance.now() - this.started) * 10) / 10;
+    const elapsedMs = performance.now() - this.started;
+    const durationMs = Math.round(elapsedMs * 10) / 10;
+    const operationType = this.type ?? 'unknown';
+    graphqlRequests.inc({ operation_type: operationType });
+    graphqlDuration.observe({ operation_type: operationType }, elapsedMs / 1000);
+    for (const [code, count] of Object.entries(this.errors))
+      graphqlErrors.inc({ operation_type: operationType, code: metricCode(code) }, count);
     if (this.span !== undefined) {
       const { span } = this;
       span.updateName(this.name ?? 'anonymous');
@@ -88,6 +95,14 @@ export class OperationTelemetry {
       'operation',
     );
   }
+}
+
+/**
+ * An error code as a metric label: the codes are this server's and Apollo's own (upper snake case); anything
+ * else (an exception's class name) is `OTHER`, so the label's values stay a short, fixed list.
+ */
+function metricCode(code: string): string {
+  return /^[A-Z][A-Z0-9_]{0,63}$/.test(code) ? code : 'OTHER';
 }
 
 /** A caller's request id is kept when it is printable ASCII without spaces, 1–128 characters; else a new one. */
