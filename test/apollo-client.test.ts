@@ -26,7 +26,7 @@ function client(options: { kit: boolean }): ApolloClient {
 }
 
 const USER_FIELDS = gql`
-  fragment UserFields on User {
+  fragment UserFields on ExternalUser {
     id
     displayName
     username

@@ -270,12 +270,12 @@ const PORTAL = fc.oneof(
 );
 
 const WRONG_TYPENAME = fc.constantFrom<unknown>(
-  'User',
+  'ExternalUser',
   'Query',
   '_Entity',
   '_Service',
-  'Provider',
-  'TweetPublicMetrics',
+  'ExternalUserProvider',
+  'XTweetPublicMetrics',
   'xuser',
   'XUSER',
   'XUser ',
@@ -436,15 +436,15 @@ interface Case {
 
 /** Named fragments a selection may spread; the document defines those it uses. */
 const SELECTION_FRAGMENTS: Record<string, string> = {
-  UserBits: 'fragment UserBits on User { id provider displayName avatarUrl }',
+  UserBits: 'fragment UserBits on ExternalUser { id provider displayName avatarUrl }',
   XBits: 'fragment XBits on XUser { username publicMetrics { followersCount } pinnedTweet { id text author { id } } }',
-  TweetBits: 'fragment TweetBits on Tweet { id text lang author { id username } }',
+  TweetBits: 'fragment TweetBits on XTweet { id text lang author { id username } }',
   TgBits: 'fragment TgBits on TelegramUser { username usernames status { presence } }',
   BxBits: 'fragment BxBits on Bitrix24User { portal firstName avatarHr }',
   NxBits: 'fragment NxBits on NexudusUser { fullName email isAdmin }',
 };
 
-const COMMON_SELECTIONS = ['id', '__typename', 'provider', '... on User { id displayName avatarUrl }', '...UserBits', '... { id }'];
+const COMMON_SELECTIONS = ['id', '__typename', 'provider', '... on ExternalUser { id displayName avatarUrl }', '...UserBits', '... { id }'];
 const X_SELECTIONS = [
   ...COMMON_SELECTIONS,
   'username name',
@@ -496,12 +496,12 @@ const SELECTIONS: Record<RootField, string[]> = {
 const ENTITY_SELECTIONS = [
   '__typename',
   '... on XUser { id username pinnedTweet { id } }',
-  '... on Tweet { id text author { id username } }',
+  '... on XTweet { id text author { id username } }',
   '...TweetBits',
   '... on TelegramUser { id username }',
   '... on Bitrix24User { id portal firstName avatarHr }',
   '... on NexudusUser { id fullName isAdmin }',
-  '... on User { id displayName }',
+  '... on ExternalUser { id displayName }',
   '...UserBits',
   '...XBits',
   '...TgBits',

@@ -10,10 +10,10 @@ import { type AccessRule, accessRules, refusalOf } from './directives.js';
 const schema = buildSchema(providers);
 const rules = accessRules(schema);
 
-/** The README's list of protected fields: the rows of the table under "Access control" that name a `Type.field`. */
-function readmeRules(): Map<string, string> {
-  const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-  const section = readme.slice(readme.indexOf('## Access control'));
+/** The docs' list of protected fields: the rows of the table under "Protected fields" that name a `Type.field`. */
+function documentedRules(): Map<string, string> {
+  const doc = readFileSync(new URL('../../docs/access-control.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('## Protected fields'));
   const listed = new Map<string, string>();
   for (const [, type, fields, rule] of section.matchAll(/^\| `(\w+)` \| ([^|]+) \| ([^|]+) \|$/gm)) {
     for (const field of fields!.matchAll(/`(\w+)`/g)) listed.set(`${type}.${field[1]}`, rule!.trim());
@@ -27,9 +27,9 @@ const describeRule = (rule: AccessRule) =>
     : `\`@requiresScopes\` ${rule.scopes.map((s) => s.map((all) => all.join(' ')).join(', ')).join('; ')}`;
 
 describe("the schema's access rules", () => {
-  it('are the ones README lists, field by field', () => {
+  it('are the ones docs/access-control.md lists, field by field', () => {
     const fromSchema = new Map([...rules.values()].map((rule) => [rule.coordinate, describeRule(rule)]));
-    expect(Object.fromEntries(readmeRules())).toEqual(Object.fromEntries(fromSchema));
+    expect(Object.fromEntries(documentedRules())).toEqual(Object.fromEntries(fromSchema));
     expect(new Set([...rules.values()].flatMap((rule) => rule.scopes.flat(2)))).toEqual(new Set(['users:personal']));
   });
 

@@ -36,7 +36,7 @@ export type Bitrix24Phones = {
  * A user of a Bitrix24 portal, from REST `im.user.list.get`. Users are per portal, so the key is
  * `portal id`.
  */
-export type Bitrix24User = User & {
+export type Bitrix24User = ExternalUser & {
   __typename?: 'Bitrix24User';
   /** Until when the user is on leave, or null. */
   absent?: Maybe<Scalars['DateTime']['output']>;
@@ -93,7 +93,7 @@ export type Bitrix24User = User & {
   /** The user's profile page on the portal: `https://<portal host>/company/personal/user/<id>/`. */
   profileUrl?: Maybe<Scalars['String']['output']>;
   /** Always `BITRIX24`. */
-  provider?: Maybe<Provider>;
+  provider?: Maybe<ExternalUserProvider>;
   /** Always null: Bitrix24 users have no handle. */
   username?: Maybe<Scalars['String']['output']>;
   /** The job title. */
@@ -108,11 +108,47 @@ export type CacheControlScope =
   | 'PUBLIC';
 
 /**
+ * What every provider's user has in common. Query provider-specific fields with an inline fragment.
+ *
+ * Ids are unique only within a provider (and, for Bitrix24, within a portal): a client cache must key a user
+ * by its type and id, and a `Bitrix24User` by `portal` and `id` (docs/schema.md, "Apollo Client").
+ *
+ * Every field but a user's key is nullable, so that a user that was not found never nulls anything above
+ * it: a list keeps its other items, and through a gateway the user stays at its own position, as its key
+ * with null fields, next to an error (`NOT_FOUND` with `provider` and `id`) that says why.
+ */
+export type ExternalUser = {
+  /** A URL of the user's picture, when the provider has one. */
+  avatarUrl?: Maybe<Scalars['String']['output']>;
+  /** The best human-readable name the provider offers. */
+  displayName?: Maybe<Scalars['String']['output']>;
+  /** The provider's own id for this user (a string: X ids overflow a double). */
+  id: Scalars['ID']['output'];
+  /** A web page showing the user's profile, where the provider has one (X, Telegram with a username, Bitrix24); null otherwise. */
+  profileUrl?: Maybe<Scalars['String']['output']>;
+  /** The provider the user comes from. */
+  provider?: Maybe<ExternalUserProvider>;
+  /** The user's handle, without `@`, where the provider has handles (X, Telegram); null otherwise. */
+  username?: Maybe<Scalars['String']['output']>;
+};
+
+/** The upstream service a user record comes from. Each provider's schema file adds its own value. */
+export type ExternalUserProvider =
+  /** A Bitrix24 portal's REST API. */
+  | 'BITRIX24'
+  /** The Nexudus REST API (coworking spaces). */
+  | 'NEXUDUS'
+  /** Telegram, over MTProto. */
+  | 'TELEGRAM'
+  /** The X (Twitter) API v2. */
+  | 'X';
+
+/**
  * A user of a Nexudus account (coworking spaces), from `GET /api/sys/users/?id=[...]`. The fields marked
  * "full record" are left empty by that batch endpoint; selecting one makes the lookup fetch each user's full
  * record (`GET /api/sys/users/{id}`) instead.
  */
-export type NexudusUser = User & {
+export type NexudusUser = ExternalUser & {
   __typename?: 'NexudusUser';
   /** The user may sign in. */
   active?: Maybe<Scalars['Boolean']['output']>;
@@ -143,7 +179,7 @@ export type NexudusUser = User & {
   /** Always null: Nexudus has no public profile page. */
   profileUrl?: Maybe<Scalars['String']['output']>;
   /** Always `NEXUDUS`. */
-  provider?: Maybe<Provider>;
+  provider?: Maybe<ExternalUserProvider>;
   /** Full record. The ids of the user's roles (Nexudus sends role ids, not names). */
   roles?: Maybe<Array<Scalars['ID']['output']>>;
   /** The user signs in with a second factor. */
@@ -157,17 +193,6 @@ export type NexudusUser = User & {
   /** The user confirmed their email address. */
   validated?: Maybe<Scalars['Boolean']['output']>;
 };
-
-/** The upstream service a user record comes from. Each provider's schema file adds its own value. */
-export type Provider =
-  /** A Bitrix24 portal's REST API. */
-  | 'BITRIX24'
-  /** The Nexudus REST API (coworking spaces). */
-  | 'NEXUDUS'
-  /** Telegram, over MTProto. */
-  | 'TELEGRAM'
-  /** The X (Twitter) API v2. */
-  | 'X';
 
 /**
  * Lookups by id, one or more root fields per provider (each provider's schema file adds its own). Every
@@ -285,7 +310,7 @@ export type TelegramProfilePhoto = {
  * A Telegram user, from MTProto `users.getUsers` (or `contacts.resolveUsername` for a username the account
  * has not seen yet).
  */
-export type TelegramUser = User & {
+export type TelegramUser = ExternalUser & {
   __typename?: 'TelegramUser';
   /** Telegram serves profile photos only over MTProto, never at a URL: always null. See `photo`. */
   avatarUrl?: Maybe<Scalars['String']['output']>;
@@ -316,7 +341,7 @@ export type TelegramUser = User & {
   /** `https://t.me/<username>`, or null for a user without a username. */
   profileUrl?: Maybe<Scalars['String']['output']>;
   /** Always `TELEGRAM`. */
-  provider?: Maybe<Provider>;
+  provider?: Maybe<ExternalUserProvider>;
   /** Telegram restricts the account (in some countries or on some platforms). */
   restricted?: Maybe<Scalars['Boolean']['output']>;
   /** Telegram flagged the account as a scam. */
@@ -345,8 +370,8 @@ export type TelegramUserStatus = {
 };
 
 /** A post on X (`GET /2/tweets`). */
-export type Tweet = {
-  __typename?: 'Tweet';
+export type XTweet = {
+  __typename?: 'XTweet';
   /** The author, resolved through the same batched user lookup as every other `XUser`. */
   author?: Maybe<XUser>;
   /** When the post was published. */
@@ -356,14 +381,14 @@ export type Tweet = {
   /** The post's language as X detected it (BCP 47), when it did. */
   lang?: Maybe<Scalars['String']['output']>;
   /** Repost, reply, like, quote, bookmark and impression counts. */
-  publicMetrics?: Maybe<TweetPublicMetrics>;
+  publicMetrics?: Maybe<XTweetPublicMetrics>;
   /** The post's text. */
   text?: Maybe<Scalars['String']['output']>;
 };
 
 /** A post's public counts. */
-export type TweetPublicMetrics = {
-  __typename?: 'TweetPublicMetrics';
+export type XTweetPublicMetrics = {
+  __typename?: 'XTweetPublicMetrics';
   /** Bookmarks. */
   bookmarkCount?: Maybe<Scalars['Int']['output']>;
   /** Times the post was seen. */
@@ -379,35 +404,10 @@ export type TweetPublicMetrics = {
 };
 
 /**
- * What every provider's user has in common. Query provider-specific fields with an inline fragment.
- *
- * Ids are unique only within a provider (and, for Bitrix24, within a portal): a client cache must key a user
- * by its type and id, and a `Bitrix24User` by `portal` and `id` (see the README's Apollo Client section).
- *
- * Every field but a user's key is nullable, so that a user that was not found never nulls anything above
- * it: a list keeps its other items, and through a gateway the user stays at its own position, as its key
- * with null fields, next to an error (`NOT_FOUND` with `provider` and `id`) that says why.
- */
-export type User = {
-  /** A URL of the user's picture, when the provider has one. */
-  avatarUrl?: Maybe<Scalars['String']['output']>;
-  /** The best human-readable name the provider offers. */
-  displayName?: Maybe<Scalars['String']['output']>;
-  /** The provider's own id for this user (a string: X ids overflow a double). */
-  id: Scalars['ID']['output'];
-  /** A web page showing the user's profile, where the provider has one (X, Telegram with a username, Bitrix24); null otherwise. */
-  profileUrl?: Maybe<Scalars['String']['output']>;
-  /** The provider the user comes from. */
-  provider?: Maybe<Provider>;
-  /** The user's handle, without `@`, where the provider has handles (X, Telegram); null otherwise. */
-  username?: Maybe<Scalars['String']['output']>;
-};
-
-/**
  * A user of X (Twitter), from the X API v2 users lookup (`GET /2/users`).
  * Only the fields an operation selects are asked of X (`user.fields`, `expansions`).
  */
-export type XUser = User & {
+export type XUser = ExternalUser & {
   __typename?: 'XUser';
   /** Same as `profileImageUrl`. */
   avatarUrl?: Maybe<Scalars['String']['output']>;
@@ -422,11 +422,11 @@ export type XUser = User & {
   /** The location the user wrote on the profile (free text, not checked by X). */
   location?: Maybe<Scalars['String']['output']>;
   /** The user's most recent post, fetched in the same upstream call (`expansions=most_recent_tweet_id`). */
-  mostRecentTweet?: Maybe<Tweet>;
+  mostRecentTweet?: Maybe<XTweet>;
   /** The display name the user chose. */
   name?: Maybe<Scalars['String']['output']>;
   /** The user's pinned post, fetched in the same upstream call (`expansions=pinned_tweet_id`). */
-  pinnedTweet?: Maybe<Tweet>;
+  pinnedTweet?: Maybe<XTweet>;
   /** The profile picture's URL. */
   profileImageUrl?: Maybe<Scalars['String']['output']>;
   /** `https://x.com/<username>`. */
@@ -434,7 +434,7 @@ export type XUser = User & {
   /** The user's posts are visible only to approved followers. */
   protected?: Maybe<Scalars['Boolean']['output']>;
   /** Always `X`. */
-  provider?: Maybe<Provider>;
+  provider?: Maybe<ExternalUserProvider>;
   /** Follower, following, post, list and like counts. */
   publicMetrics?: Maybe<XUserPublicMetrics>;
   /** The URL on the profile, as X expands it. */
@@ -559,7 +559,7 @@ export type FederationTypes = ResolversObject<{
   Bitrix24User: Bitrix24User;
   NexudusUser: NexudusUser;
   TelegramUser: TelegramUser;
-  Tweet: Tweet;
+  XTweet: XTweet;
   XUser: XUser;
 }>;
 
@@ -574,9 +574,9 @@ export type FederationReferenceTypes = ResolversObject<{
   TelegramUser:
     ( { __typename: 'TelegramUser' }
     & GraphQLRecursivePick<FederationTypes['TelegramUser'], {"id":true}> );
-  Tweet:
-    ( { __typename: 'Tweet' }
-    & GraphQLRecursivePick<FederationTypes['Tweet'], {"id":true}> );
+  XTweet:
+    ( { __typename: 'XTweet' }
+    & GraphQLRecursivePick<FederationTypes['XTweet'], {"id":true}> );
   XUser:
     ( { __typename: 'XUser' }
     & GraphQLRecursivePick<FederationTypes['XUser'], {"id":true}> );
@@ -585,7 +585,7 @@ export type FederationReferenceTypes = ResolversObject<{
 
 /** Mapping of interface types */
 export type ResolversInterfaceTypes<_RefType extends Record<string, unknown>> = ResolversObject<{
-  User:
+  ExternalUser:
     | ( Bitrix24UserRecord )
     | ( NexudusUserRecord )
     | ( TelegramApiUser )
@@ -601,16 +601,16 @@ export type ResolversTypes = ResolversObject<{
   ID: ResolverTypeWrapper<Scalars['ID']['output']>;
   CacheControlScope: CacheControlScope;
   DateTime: ResolverTypeWrapper<Scalars['DateTime']['output']>;
+  ExternalUser: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['ExternalUser']>;
+  ExternalUserProvider: ExternalUserProvider;
   NexudusUser: ResolverTypeWrapper<NexudusUserRecord>;
-  Provider: Provider;
   Query: ResolverTypeWrapper<Record<PropertyKey, never>>;
   TelegramPresence: TelegramPresence;
   TelegramProfilePhoto: ResolverTypeWrapper<TelegramApiProfilePhoto>;
   TelegramUser: ResolverTypeWrapper<TelegramApiUser>;
   TelegramUserStatus: ResolverTypeWrapper<TelegramApiUserStatus>;
-  Tweet: ResolverTypeWrapper<XApiTweet>;
-  TweetPublicMetrics: ResolverTypeWrapper<XApiTweetPublicMetrics>;
-  User: ResolverTypeWrapper<ResolversInterfaceTypes<ResolversTypes>['User']>;
+  XTweet: ResolverTypeWrapper<XApiTweet>;
+  XTweetPublicMetrics: ResolverTypeWrapper<XApiTweetPublicMetrics>;
   XUser: ResolverTypeWrapper<XApiUser>;
   XUserPublicMetrics: ResolverTypeWrapper<XApiUserPublicMetrics>;
   XWithheld: ResolverTypeWrapper<XApiWithheld>;
@@ -625,14 +625,14 @@ export type ResolversParentTypes = ResolversObject<{
   Bitrix24User: Bitrix24UserRecord;
   ID: Scalars['ID']['output'];
   DateTime: Scalars['DateTime']['output'];
+  ExternalUser: ResolversInterfaceTypes<ResolversParentTypes>['ExternalUser'];
   NexudusUser: NexudusUserRecord;
   Query: Record<PropertyKey, never>;
   TelegramProfilePhoto: TelegramApiProfilePhoto;
   TelegramUser: TelegramApiUser;
   TelegramUserStatus: TelegramApiUserStatus;
-  Tweet: XApiTweet;
-  TweetPublicMetrics: XApiTweetPublicMetrics;
-  User: ResolversInterfaceTypes<ResolversParentTypes>['User'];
+  XTweet: XApiTweet;
+  XTweetPublicMetrics: XApiTweetPublicMetrics;
   XUser: XApiUser;
   XUserPublicMetrics: XApiUserPublicMetrics;
   XWithheld: XApiWithheld;
@@ -683,7 +683,7 @@ export type Bitrix24UserResolvers<ContextType = ResolverContext, ParentType exte
   phones?: Resolver<Maybe<ResolversTypes['Bitrix24Phones']>, ParentType, ContextType>;
   portal?: Resolver<ResolversTypes['String'], ParentType, ContextType>;
   profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['ExternalUserProvider']>, ParentType, ContextType>;
   username?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   workPosition?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   __isTypeOf?: IsTypeOfResolverFn<ParentType, ContextType>;
@@ -692,6 +692,10 @@ export type Bitrix24UserResolvers<ContextType = ResolverContext, ParentType exte
 export interface DateTimeScalarConfig extends GraphQLScalarTypeConfig<ResolversTypes['DateTime'], any> {
   name: 'DateTime';
 }
+
+export type ExternalUserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['ExternalUser'] = ResolversParentTypes['ExternalUser']> = ResolversObject<{
+  __resolveType: TypeResolveFn<'Bitrix24User' | 'NexudusUser' | 'TelegramUser' | 'XUser', ParentType, ContextType>;
+}>;
 
 export type NexudusUserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['NexudusUser'] = ResolversParentTypes['NexudusUser'], FederationReferenceType extends FederationReferenceTypes['NexudusUser'] = FederationReferenceTypes['NexudusUser']> = ResolversObject<{
   __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['NexudusUser']> | FederationReferenceType, FederationReferenceType, ContextType>;
@@ -709,7 +713,7 @@ export type NexudusUserResolvers<ContextType = ResolverContext, ParentType exten
   lastAccess?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   mustResetPassword?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['ExternalUserProvider']>, ParentType, ContextType>;
   roles?: Resolver<Maybe<Array<ResolversTypes['ID']>>, ParentType, ContextType>;
   twoFactorEnabled?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   uniqueId?: Resolver<Maybe<ResolversTypes['ID']>, ParentType, ContextType>;
@@ -750,7 +754,7 @@ export type TelegramUserResolvers<ContextType = ResolverContext, ParentType exte
   photo?: Resolver<Maybe<ResolversTypes['TelegramProfilePhoto']>, ParentType, ContextType>;
   premium?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['ExternalUserProvider']>, ParentType, ContextType>;
   restricted?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   scam?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
   status?: Resolver<Maybe<ResolversTypes['TelegramUserStatus']>, ParentType, ContextType>;
@@ -767,27 +771,23 @@ export type TelegramUserStatusResolvers<ContextType = ResolverContext, ParentTyp
   presence?: Resolver<ResolversTypes['TelegramPresence'], ParentType, ContextType>;
 }>;
 
-export type TweetResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['Tweet'] = ResolversParentTypes['Tweet'], FederationReferenceType extends FederationReferenceTypes['Tweet'] = FederationReferenceTypes['Tweet']> = ResolversObject<{
-  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['Tweet']> | FederationReferenceType, FederationReferenceType, ContextType>;
+export type XTweetResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['XTweet'] = ResolversParentTypes['XTweet'], FederationReferenceType extends FederationReferenceTypes['XTweet'] = FederationReferenceTypes['XTweet']> = ResolversObject<{
+  __resolveReference?: ReferenceResolver<Maybe<ResolversTypes['XTweet']> | FederationReferenceType, FederationReferenceType, ContextType>;
   author?: Resolver<Maybe<ResolversTypes['XUser']>, ParentType, ContextType>;
   createdAt?: Resolver<Maybe<ResolversTypes['DateTime']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   lang?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  publicMetrics?: Resolver<Maybe<ResolversTypes['TweetPublicMetrics']>, ParentType, ContextType>;
+  publicMetrics?: Resolver<Maybe<ResolversTypes['XTweetPublicMetrics']>, ParentType, ContextType>;
   text?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
 }>;
 
-export type TweetPublicMetricsResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['TweetPublicMetrics'] = ResolversParentTypes['TweetPublicMetrics']> = ResolversObject<{
+export type XTweetPublicMetricsResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['XTweetPublicMetrics'] = ResolversParentTypes['XTweetPublicMetrics']> = ResolversObject<{
   bookmarkCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   impressionCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   likeCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   quoteCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   replyCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
   retweetCount?: Resolver<Maybe<ResolversTypes['Int']>, ParentType, ContextType>;
-}>;
-
-export type UserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['User'] = ResolversParentTypes['User']> = ResolversObject<{
-  __resolveType: TypeResolveFn<'Bitrix24User' | 'NexudusUser' | 'TelegramUser' | 'XUser', ParentType, ContextType>;
 }>;
 
 export type XUserResolvers<ContextType = ResolverContext, ParentType extends ResolversParentTypes['XUser'] = ResolversParentTypes['XUser'], FederationReferenceType extends FederationReferenceTypes['XUser'] = FederationReferenceTypes['XUser']> = ResolversObject<{
@@ -798,13 +798,13 @@ export type XUserResolvers<ContextType = ResolverContext, ParentType extends Res
   displayName?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   id?: Resolver<ResolversTypes['ID'], ParentType, ContextType>;
   location?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  mostRecentTweet?: Resolver<Maybe<ResolversTypes['Tweet']>, ParentType, ContextType>;
+  mostRecentTweet?: Resolver<Maybe<ResolversTypes['XTweet']>, ParentType, ContextType>;
   name?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
-  pinnedTweet?: Resolver<Maybe<ResolversTypes['Tweet']>, ParentType, ContextType>;
+  pinnedTweet?: Resolver<Maybe<ResolversTypes['XTweet']>, ParentType, ContextType>;
   profileImageUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   profileUrl?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   protected?: Resolver<Maybe<ResolversTypes['Boolean']>, ParentType, ContextType>;
-  provider?: Resolver<Maybe<ResolversTypes['Provider']>, ParentType, ContextType>;
+  provider?: Resolver<Maybe<ResolversTypes['ExternalUserProvider']>, ParentType, ContextType>;
   publicMetrics?: Resolver<Maybe<ResolversTypes['XUserPublicMetrics']>, ParentType, ContextType>;
   url?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
   username?: Resolver<Maybe<ResolversTypes['String']>, ParentType, ContextType>;
@@ -832,14 +832,14 @@ export type Resolvers<ContextType = ResolverContext> = ResolversObject<{
   Bitrix24Phones?: Bitrix24PhonesResolvers<ContextType>;
   Bitrix24User?: Bitrix24UserResolvers<ContextType>;
   DateTime?: GraphQLScalarType;
+  ExternalUser?: ExternalUserResolvers<ContextType>;
   NexudusUser?: NexudusUserResolvers<ContextType>;
   Query?: QueryResolvers<ContextType>;
   TelegramProfilePhoto?: TelegramProfilePhotoResolvers<ContextType>;
   TelegramUser?: TelegramUserResolvers<ContextType>;
   TelegramUserStatus?: TelegramUserStatusResolvers<ContextType>;
-  Tweet?: TweetResolvers<ContextType>;
-  TweetPublicMetrics?: TweetPublicMetricsResolvers<ContextType>;
-  User?: UserResolvers<ContextType>;
+  XTweet?: XTweetResolvers<ContextType>;
+  XTweetPublicMetrics?: XTweetPublicMetricsResolvers<ContextType>;
   XUser?: XUserResolvers<ContextType>;
   XUserPublicMetrics?: XUserPublicMetricsResolvers<ContextType>;
   XWithheld?: XWithheldResolvers<ContextType>;

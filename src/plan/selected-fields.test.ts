@@ -14,7 +14,7 @@ const fieldsOf = (source: string) => new Set(selectedFields(schema, parse(source
 
 /** Every type implementing `User`: one per provider, whichever providers there are. */
 function implementationsOfUser(): string[] {
-  const user = schema.getType('User');
+  const user = schema.getType('ExternalUser');
   if (!isInterfaceType(user)) throw new Error('the schema has no User interface');
   const names = schema.getPossibleTypes(user).map((type) => type.name);
   expect(names.length).toBeGreaterThan(1);
@@ -44,13 +44,13 @@ describe('selectedFields', () => {
     const fields = fieldsOf(`
       query Q { xUsers(ids: ["1"]) { ...Profile ...Profile } }
       fragment Profile on XUser { description pinnedTweet { ...TweetBits } }
-      fragment TweetBits on Tweet { text lang }
+      fragment TweetBits on XTweet { text lang }
     `);
-    expect(fields).toEqual(new Set(['Query.xUsers', 'XUser.description', 'XUser.pinnedTweet', 'Tweet.text', 'Tweet.lang']));
+    expect(fields).toEqual(new Set(['Query.xUsers', 'XUser.description', 'XUser.pinnedTweet', 'XTweet.text', 'XTweet.lang']));
   });
 
   it('expands fields selected on the User interface to every implementation (inline fragment)', () => {
-    const fields = fieldsOf('{ xUsers(ids: ["1"]) { ... on User { id displayName avatarUrl provider } } }');
+    const fields = fieldsOf('{ xUsers(ids: ["1"]) { ... on ExternalUser { id displayName avatarUrl provider } } }');
     const common = ['id', 'displayName', 'avatarUrl', 'provider'];
     expect(fields).toEqual(new Set(['Query.xUsers', ...implementationsOfUser().flatMap((type) => common.map((f) => `${type}.${f}`))]));
     expect([...fields].some((f) => f.startsWith('User.'))).toBe(false);
@@ -59,7 +59,7 @@ describe('selectedFields', () => {
   it('expands fields selected on the User interface to every implementation (named fragment)', () => {
     const fields = fieldsOf(`
       { xUsers(ids: ["1"]) { ...Common ... on XUser { createdAt } } }
-      fragment Common on User { displayName avatarUrl }
+      fragment Common on ExternalUser { displayName avatarUrl }
     `);
     expect(fields).toEqual(
       new Set([
@@ -76,7 +76,7 @@ describe('selectedFields', () => {
         _entities(representations: $representations) {
           __typename
           ... on XUser { id verified publicMetrics { tweetCount } }
-          ... on Tweet { text createdAt author { username profileImageUrl } }
+          ... on XTweet { text createdAt author { username profileImageUrl } }
         }
       }
     `);
@@ -87,9 +87,9 @@ describe('selectedFields', () => {
         'XUser.verified',
         'XUser.publicMetrics',
         'XUserPublicMetrics.tweetCount',
-        'Tweet.text',
-        'Tweet.createdAt',
-        'Tweet.author',
+        'XTweet.text',
+        'XTweet.createdAt',
+        'XTweet.author',
         'XUser.username',
         'XUser.profileImageUrl',
       ]),
@@ -108,13 +108,13 @@ describe('selectedFields', () => {
         'Query.xUsers',
         'XUser.id',
         'XUser.pinnedTweet',
-        'Tweet.id',
-        'Tweet.publicMetrics',
-        'TweetPublicMetrics.likeCount',
-        'Tweet.author',
+        'XTweet.id',
+        'XTweet.publicMetrics',
+        'XTweetPublicMetrics.likeCount',
+        'XTweet.author',
         'XUser.location',
         'XUser.mostRecentTweet',
-        'Tweet.text',
+        'XTweet.text',
       ]),
     );
   });

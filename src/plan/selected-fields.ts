@@ -2,7 +2,7 @@ import { type DocumentNode, type GraphQLSchema, isAbstractType, isObjectType, Ki
 
 /**
  * Every field an operation document can select, as schema coordinates (`XUser.pinnedTweet`,
- * `Tweet.text`), with fields selected on an interface counted for each type that implements it.
+ * `XTweet.text`), with fields selected on an interface counted for each type that implements it.
  *
  * This is the input of every provider's field plan: whatever shape the operation has — aliases,
  * named fragments, inline fragments on `User`, `_entities` with `... on XUser` — a field appears here

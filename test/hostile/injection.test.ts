@@ -45,8 +45,8 @@ const HOSTILE = ['1&user.fields=x', '2,3&user.fields=description', '../admin', '
 describe('_entities', () => {
   it("a hostile key in a representation of X's Tweet, or of a Bitrix24 portal that is not configured, fails alone", async () => {
     const representations = [
-      ...HOSTILE.map((id) => ({ __typename: 'Tweet', id })),
-      { __typename: 'Tweet', id: { $gt: '' } },
+      ...HOSTILE.map((id) => ({ __typename: 'XTweet', id })),
+      { __typename: 'XTweet', id: { $gt: '' } },
       { __typename: 'Bitrix24User', portal: 'no-such-portal', id: '1' },
       { __typename: 'Bitrix24User', portal: { $ne: '' }, id: '1' },
     ];

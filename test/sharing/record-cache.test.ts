@@ -89,7 +89,7 @@ describe('field sets', () => {
     // The pinned tweet came in `includes.tweets`, with `tweet.fields=created_at`: cached as a tweet.
     await gql(usersWith('pinnedTweet { text createdAt }'), { ids: ['2'] });
     expect(xCalls(h)).toHaveLength(1);
-    // `Tweet.author` needs the tweet's author_id, which the cached tweet lacks: one /2/tweets call, with
+    // `XTweet.author` needs the tweet's author_id, which the cached tweet lacks: one /2/tweets call, with
     // the union, expanding the author. The cached user answers on its own (its record needs no more).
     await gql(usersWith('pinnedTweet { author { id username } }'), { ids: ['2'] });
     expect(xCalls(h).map((c) => c.path)).toEqual(['/2/users', '/2/tweets']);
@@ -241,7 +241,7 @@ describe('serving stale', () => {
     await gql('{ xUsers(ids: ["1"]) { id pinnedTweet { id author { id } } } }');
     h.emulator('x').faults.always({ kind: 'reset' }, '/2/users');
     const answer = await gql(
-      '{ _entities(representations: [{ __typename: "Tweet", id: "1001" }]) { ... on Tweet { id author { id verifiedType } } } }',
+      '{ _entities(representations: [{ __typename: "Tweet", id: "1001" }]) { ... on XTweet { id author { id verifiedType } } } }',
     );
     expect(answer.body.data._entities).toEqual([{ id: '1001', author: { id: '1', verifiedType: null } }]);
     expect(answer.body.errors!.map((e) => [e.path, e.extensions])).toEqual([

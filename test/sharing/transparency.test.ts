@@ -141,7 +141,7 @@ interface Root {
 
 const representation = fc.oneof(
   fc.constantFrom(...X_IDS).map((id) => ({ __typename: 'XUser', id })),
-  fc.constantFrom('1001', '2001', '999999').map((id) => ({ __typename: 'Tweet', id })),
+  fc.constantFrom('1001', '2001', '999999').map((id) => ({ __typename: 'XTweet', id })),
   fc.constantFrom(...TELEGRAM_IDS).map((id) => ({ __typename: 'TelegramUser', id })),
   fc.constantFrom(...BITRIX24_IDS).map((id) => ({ __typename: 'Bitrix24User', portal: 'portal-a', id })),
   fc.constantFrom(...NEXUDUS_IDS).map((id) => ({ __typename: 'NexudusUser', id })),

@@ -52,12 +52,12 @@ describe('xUsers batching', () => {
 });
 
 describe('field pushdown', () => {
-  it('aliases, named fragments and inline fragments on User merge into one call with their union', async () => {
+  it('aliases, named fragments and inline fragments on ExternalUser merge into one call with their union', async () => {
     const { body } = await h.gql(`
       query {
         first: xUsers(ids: ["1", "2"]) { ...Card }
         second: xUsers(ids: ["2", "3"]) {
-          ... on User { avatarUrl displayName }
+          ... on ExternalUser { avatarUrl displayName }
           loc: location
         }
       }
@@ -95,7 +95,7 @@ describe('field pushdown', () => {
     expect(call!.query['tweet.fields']!.split(',').sort()).toEqual(['created_at', 'lang', 'public_metrics']);
   });
 
-  it('Tweet.author goes back through the user loader: no extra call for an author already loaded', async () => {
+  it('XTweet.author goes back through the user loader: no extra call for an author already loaded', async () => {
     const { body } = await h.gql(`{
       xUsers(ids: ["1", "2"]) { name pinnedTweet { author { id name pinnedTweet { id } } } }
     }`);
@@ -109,15 +109,15 @@ describe('field pushdown', () => {
 describe('_entities', () => {
   const entities = `query($r: [_Any!]!) { _entities(representations: $r) {
     ... on XUser { id username }
-    ... on Tweet { id text author { username } }
+    ... on XTweet { id text author { username } }
   } }`;
 
   it('Tweet representations take one /2/tweets call, with their authors expanded into it', async () => {
     const { body } = await h.gql(entities, {
       r: [
-        { __typename: 'Tweet', id: '1001' },
-        { __typename: 'Tweet', id: '2002' },
-        { __typename: 'Tweet', id: '424242' },
+        { __typename: 'XTweet', id: '1001' },
+        { __typename: 'XTweet', id: '2002' },
+        { __typename: 'XTweet', id: '424242' },
         { __typename: 'XUser', id: '2' },
       ],
     });

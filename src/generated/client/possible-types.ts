@@ -2,7 +2,7 @@
 
       export type PossibleTypesResultData = {
   "possibleTypes": {
-    "User": [
+    "ExternalUser": [
       "Bitrix24User",
       "NexudusUser",
       "TelegramUser",
@@ -12,7 +12,7 @@
 };
       const result: PossibleTypesResultData = {
   "possibleTypes": {
-    "User": [
+    "ExternalUser": [
       "Bitrix24User",
       "NexudusUser",
       "TelegramUser",

@@ -17,7 +17,7 @@ export const typePolicies = {
       "id"
     ]
   },
-  "Tweet": {
+  "XTweet": {
     "keyFields": [
       "id"
     ]

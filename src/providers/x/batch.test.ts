@@ -119,7 +119,7 @@ describe('X lookups: fields', () => {
     const selected = new Set(['XUser.id', 'XUser.name', 'XUser.username']);
     expect(xUsers.fields(selected)).toEqual([]);
     expect(xUsersByUsername.fields(selected)).toEqual([]);
-    expect(xTweets.fields(new Set(['Tweet.id', 'Tweet.text']))).toEqual([]);
+    expect(xTweets.fields(new Set(['XTweet.id', 'XTweet.text']))).toEqual([]);
   });
 
   it('asks for the user.fields the selection needs, each once', () => {
@@ -130,23 +130,23 @@ describe('X lookups: fields', () => {
   });
 
   it('expands a selected pinned post, with its tweet.fields, and asks for tweet.fields only with an expansion', () => {
-    expect(xUsers.fields(new Set(['XUser.pinnedTweet', 'Tweet.createdAt', 'Tweet.text', 'Tweet.author']))).toEqual([
+    expect(xUsers.fields(new Set(['XUser.pinnedTweet', 'XTweet.createdAt', 'XTweet.text', 'XTweet.author']))).toEqual([
       'expansions=pinned_tweet_id',
       'tweet.fields=author_id',
       'tweet.fields=created_at',
       'user.fields=pinned_tweet_id',
     ]);
-    expect(xUsers.fields(new Set(['XUser.createdAt', 'Tweet.createdAt']))).toEqual(['user.fields=created_at']);
+    expect(xUsers.fields(new Set(['XUser.createdAt', 'XTweet.createdAt']))).toEqual(['user.fields=created_at']);
   });
 
-  it('expands a post’s author, with the user.fields, only when Tweet.author is selected', () => {
-    expect(xTweets.fields(new Set(['Tweet.author', 'Tweet.lang', 'XUser.createdAt']))).toEqual([
+  it('expands a post’s author, with the user.fields, only when XTweet.author is selected', () => {
+    expect(xTweets.fields(new Set(['XTweet.author', 'XTweet.lang', 'XUser.createdAt']))).toEqual([
       'expansions=author_id',
       'tweet.fields=author_id',
       'tweet.fields=lang',
       'user.fields=created_at',
     ]);
-    expect(xTweets.fields(new Set(['Tweet.lang', 'XUser.createdAt']))).toEqual(['tweet.fields=lang']);
+    expect(xTweets.fields(new Set(['XTweet.lang', 'XUser.createdAt']))).toEqual(['tweet.fields=lang']);
   });
 
   it('asks for everything it can map when there is no selection', () => {

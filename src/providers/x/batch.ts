@@ -47,7 +47,7 @@ export const xUsersByUsername = new Lookup<XApiUser>({
 export const xTweets = new Lookup<XApiTweet>({
   provider: X,
   name: 'tweets',
-  type: 'Tweet',
+  type: 'XTweet',
   key: { isValid: isXId, expected: 'an X post id (a decimal number from 1 to 2^63-1, without leading zeros)' },
   fields: (selected) => tweetFieldSet(selected ? planXFields(selected) : FULL_X_PLAN),
   recordFields: (fields) => parametersOf(fields, 'tweet.fields'),

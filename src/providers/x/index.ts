@@ -6,7 +6,7 @@ import { xConfig } from './config.js';
 import { X } from './id.js';
 import { xResolvers } from './resolvers.js';
 
-/** X API v2: users by id and by username, and posts (`pinnedTweet`, `Tweet` entities). */
+/** X API v2: users by id and by username, and posts (`pinnedTweet`, `XTweet` entities). */
 export const xProvider = defineProvider({
   id: X,
   config: () => xConfig,

@@ -71,13 +71,13 @@ describe('planXFields', () => {
     });
   });
 
-  it('asks for author_id and the author expansion for Tweet.author', () => {
-    expect(plan('Tweet.author')).toEqual({ ...EMPTY, tweetFields: ['author_id'], expandTweetAuthor: true });
+  it('asks for author_id and the author expansion for XTweet.author', () => {
+    expect(plan('XTweet.author')).toEqual({ ...EMPTY, tweetFields: ['author_id'], expandTweetAuthor: true });
   });
 
   it('maps tweet fields, and asks nothing for the default id and text', () => {
-    expect(plan('Tweet.id', 'Tweet.text')).toEqual(EMPTY);
-    expect(plan('Tweet.lang', 'Tweet.createdAt', 'Tweet.publicMetrics', 'Tweet.text')).toEqual({
+    expect(plan('XTweet.id', 'XTweet.text')).toEqual(EMPTY);
+    expect(plan('XTweet.lang', 'XTweet.createdAt', 'XTweet.publicMetrics', 'XTweet.text')).toEqual({
       ...EMPTY,
       tweetFields: ['created_at', 'lang', 'public_metrics'],
     });
@@ -85,21 +85,21 @@ describe('planXFields', () => {
 
   it('keeps user and tweet fields of the same name apart', () => {
     expect(plan('XUser.createdAt')).toEqual({ ...EMPTY, userFields: ['created_at'] });
-    expect(plan('Tweet.createdAt')).toEqual({ ...EMPTY, tweetFields: ['created_at'] });
-    expect(plan('XUserPublicMetrics.followersCount', 'TweetPublicMetrics.likeCount')).toEqual(EMPTY);
+    expect(plan('XTweet.createdAt')).toEqual({ ...EMPTY, tweetFields: ['created_at'] });
+    expect(plan('XUserPublicMetrics.followersCount', 'XTweetPublicMetrics.likeCount')).toEqual(EMPTY);
   });
 
   it('sorts and deduplicates whatever the selection order', () => {
     const p = plan(
       'XUser.withheld',
       'XUser.avatarUrl',
-      'Tweet.publicMetrics',
+      'XTweet.publicMetrics',
       'XUser.pinnedTweet',
       'XUser.createdAt',
-      'Tweet.author',
+      'XTweet.author',
       'XUser.mostRecentTweet',
       'XUser.profileImageUrl',
-      'Tweet.createdAt',
+      'XTweet.createdAt',
     );
     expect(p).toEqual({
       userFields: ['created_at', 'most_recent_tweet_id', 'pinned_tweet_id', 'profile_image_url', 'withheld'],
@@ -119,7 +119,7 @@ describe('planXFields', () => {
     const schema: GraphQLSchema = buildSchema(providers);
     const document = parse(`{
       xUsers(ids: ["1"]) {
-        ... on User { displayName avatarUrl }
+        ... on ExternalUser { displayName avatarUrl }
         pinnedTweet { text author { verified } }
       }
     }`);
@@ -162,7 +162,7 @@ describe('FULL_X_PLAN', () => {
   it('covers every field any selection of the schema can produce', () => {
     const schema = buildSchema(providers);
     const everything = new Set<string>();
-    for (const typeName of ['XUser', 'Tweet']) {
+    for (const typeName of ['XUser', 'XTweet']) {
       const type = schema.getType(typeName) as { getFields(): Record<string, unknown> };
       for (const field of Object.keys(type.getFields())) everything.add(`${typeName}.${field}`);
     }

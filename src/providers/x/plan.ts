@@ -10,7 +10,7 @@ export interface XFieldPlan {
   userFields: readonly XUserField[];
   userExpansions: readonly XUserExpansion[];
   tweetFields: readonly XTweetField[];
-  /** `Tweet.author` is selected: `/2/tweets` expands `author_id` so authors arrive in the same call. */
+  /** `XTweet.author` is selected: `/2/tweets` expands `author_id` so authors arrive in the same call. */
   expandTweetAuthor: boolean;
 }
 
@@ -67,7 +67,7 @@ function build(selected: SelectedFields): XFieldPlan {
       for (const f of USER_FIELDS[field] ?? []) userFields.add(f);
       const expansion = USER_EXPANSIONS[field];
       if (expansion) userExpansions.add(expansion);
-    } else if (type === 'Tweet') {
+    } else if (type === 'XTweet') {
       const f = TWEET_FIELDS[field];
       if (f) tweetFields.add(f);
     }
@@ -76,20 +76,20 @@ function build(selected: SelectedFields): XFieldPlan {
     userFields: [...userFields].sort(),
     userExpansions: [...userExpansions].sort(),
     tweetFields: [...tweetFields].sort(),
-    expandTweetAuthor: selected.has('Tweet.author'),
+    expandTweetAuthor: selected.has('XTweet.author'),
   };
 }
 
 /** Everything this subgraph can map, for callers that have no operation to plan from. */
 export const FULL_X_PLAN: XFieldPlan = build(
-  new Set([...Object.keys(USER_FIELDS).map((f) => `XUser.${f}`), ...Object.keys(TWEET_FIELDS).map((f) => `Tweet.${f}`)]),
+  new Set([...Object.keys(USER_FIELDS).map((f) => `XUser.${f}`), ...Object.keys(TWEET_FIELDS).map((f) => `XTweet.${f}`)]),
 );
 
 /**
  * The plan as each lookup's field set: exactly the query parameters its call sends besides the keys,
  * as `param=value` strings (`user.fields=created_at`, `expansions=pinned_tweet_id`). A user lookup asks
  * for `tweet.fields` only with an expansion to apply them to; a tweet lookup expands its author (with
- * the user fields) only when `Tweet.author` is selected.
+ * the user fields) only when `XTweet.author` is selected.
  */
 export function userFieldSet(plan: XFieldPlan): FieldSet {
   const fields = [...plan.userFields.map((f) => `user.fields=${f}`), ...plan.userExpansions.map((e) => `expansions=${e}`)];

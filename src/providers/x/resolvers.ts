@@ -34,13 +34,13 @@ export const xResolvers: Resolvers = {
   XWithheld: {
     countryCodes: (w) => w.country_codes,
   },
-  Tweet: {
+  XTweet: {
     __resolveReference: (reference, context) => context.load(xTweets, reference.id),
     createdAt: (tweet) => tweet.created_at ?? null,
     publicMetrics: (tweet) => tweet.public_metrics ?? null,
     author: (tweet, _args, context) => (tweet.author_id ? context.load(xUsers, tweet.author_id) : null),
   },
-  TweetPublicMetrics: {
+  XTweetPublicMetrics: {
     retweetCount: (m) => m.retweet_count,
     replyCount: (m) => m.reply_count,
     likeCount: (m) => m.like_count,
