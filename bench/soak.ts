@@ -63,7 +63,7 @@ function nextOperation(): { body: unknown; abandonAfterMs?: number } {
     ];
     return {
       body: {
-        query: 'query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on User { id displayName } } }',
+        query: 'query($r: [_Any!]!) { _entities(representations: $r) { __typename ... on ExternalUser { id displayName } } }',
         variables: { r: representations },
       },
     };
