@@ -19,6 +19,9 @@ export interface GraphQLService {
   access: AccessControl;
 }
 
+/** graphql-js's message when `parseOptions.maxTokens` stops a parse ("more that" is its spelling). */
+const TOKEN_LIMIT = /^Syntax Error: Document contains more th(?:at|an) \d+ tokens\. Parsing aborted\.$/;
+
 export async function startGraphQL(config: Config, logger: Logger): Promise<GraphQLService> {
   const schema = buildSchema(config.providers, { accessDirectivesInSdl: config.accessDirectivesInSdl });
   // Wraps the resolvers of the fields the schema protects (README, "Access control").
@@ -47,6 +50,11 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
     logger,
     // A document is refused while it is parsed once it has this many tokens (README, "Limits").
     parseOptions: { maxTokens: config.limits.maxTokens },
+    // graphql-js says only "Document contains more that N tokens": the limit is named as every other limit's is.
+    formatError: (formatted) =>
+      formatted.extensions?.code === 'GRAPHQL_PARSE_FAILED' && TOKEN_LIMIT.test(formatted.message)
+        ? { ...formatted, extensions: { ...formatted.extensions, limit: 'MAX_QUERY_TOKENS', max: config.limits.maxTokens } }
+        : formatted,
     validationRules: operationLimitRules(config.limits),
     plugins: subgraphPlugins(config, schema, access),
   });

@@ -1,5 +1,5 @@
 import { ProviderError } from '../core/errors.js';
-import type { Lookup } from '../core/lookup.js';
+import type { KeyCeiling, Lookup } from '../core/lookup.js';
 import type { ProviderId } from '../core/types.js';
 
 /**
@@ -28,22 +28,20 @@ export class OperationKeys {
    * Counts `key` of `lookup` in `partition` under credential `scope`; `own` is the lookup's ceiling for the
    * operation's fields, if it has one. The error to answer `key` with when it is one too many.
    */
-  admit(
-    lookup: Lookup<unknown>,
-    key: string,
-    partition: string,
-    scope: string,
-    own: { limit: number; why: string } | undefined,
-  ): ProviderError | undefined {
+  admit(lookup: Lookup<unknown>, key: string, partition: string, scope: string, own: KeyCeiling | undefined): ProviderError | undefined {
     const normalized = lookup.key.normalize?.(key) ?? key;
     if (this.primed.has(`${lookup.name}\0${partition}\0${normalized}`)) return undefined;
     const { provider } = lookup;
     const limit = this.maxPerProvider;
     if (!this.take(`${provider.name}\0${scope}\0${partition}`, `${lookup.name}\0${normalized}`, limit)) {
-      return overLimit(provider, key, `at most ${limit} distinct ids per provider in one operation (MAX_IDS_PER_OPERATION)`, limit);
+      return overLimit(provider, key, {
+        variable: 'MAX_IDS_PER_OPERATION',
+        max: limit,
+        why: `at most ${limit} distinct ids per provider in one operation (MAX_IDS_PER_OPERATION)`,
+      });
     }
-    if (own !== undefined && !this.take(`${provider.name}\0${scope}\0${partition}\0${lookup.name}`, normalized, own.limit)) {
-      return overLimit(provider, key, own.why, own.limit);
+    if (own !== undefined && !this.take(`${provider.name}\0${scope}\0${partition}\0${lookup.name}`, normalized, own.max)) {
+      return overLimit(provider, key, own);
     }
     return undefined;
   }
@@ -67,10 +65,11 @@ export class OperationKeys {
   }
 }
 
-function overLimit(provider: ProviderId, key: string, why: string, limit: number): ProviderError {
+/** As every limit answers: `extensions.limit` names the variable, `extensions.max` gives its value. */
+function overLimit(provider: ProviderId, key: string, ceiling: KeyCeiling): ProviderError {
   return new ProviderError(
     { code: 'BAD_USER_INPUT', provider, id: key },
-    `${provider.label}: ${JSON.stringify(key)} was not looked up: ${why}`,
-    { limit },
+    `${provider.label}: ${JSON.stringify(key)} was not looked up: ${ceiling.why}`,
+    { limit: ceiling.variable, max: ceiling.max },
   );
 }

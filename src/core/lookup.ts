@@ -32,6 +32,13 @@ export class RuntimeSlot<T> {
 }
 
 /** What a lookup is, as its provider defines it. */
+/** A lookup's own ceiling on distinct keys per operation: `variable` sets `max`; `why` is the error's message. */
+export interface KeyCeiling {
+  variable: string;
+  max: number;
+  why: string;
+}
+
 export interface LookupDefinition {
   readonly provider: ProviderId;
   /** Names the lookup in logs and cache keys (`users`, `usersByUsername`); unique within the provider. */
@@ -72,6 +79,13 @@ export interface LookupDefinition {
 }
 
 /** What runs a lookup: its client's calls, bound to it in a runtime. */
+/** A lookup's own ceiling on distinct keys per operation: `variable` sets `max`; `why` is the error's message. */
+export interface KeyCeiling {
+  variable: string;
+  max: number;
+  why: string;
+}
+
 export interface LookupCalls<R> {
   /** Most distinct keys one `fetch` takes; the core cuts larger batches. */
   readonly maxBatchSize: number;
@@ -85,7 +99,7 @@ export interface LookupCalls<R> {
    * A ceiling of the lookup's own on the distinct keys one operation may ask with these fields, beyond
    * the provider-wide MAX_IDS_PER_OPERATION: for a call that costs one upstream request per key.
    */
-  maxKeysPerOperation?(fields: FieldSet): { limit: number; why: string } | undefined;
+  maxKeysPerOperation?(fields: FieldSet): KeyCeiling | undefined;
   /**
    * How a record is kept in the record cache, which may be Redis (JSON). Without one, a record is kept
    * as it is: right for plain JSON records; a record with binary parts (MTProto's) needs its own.

@@ -60,8 +60,8 @@ describe("Nexudus's single-record fan-out has a per-operation ceiling", () => {
     const { body } = await h.gql('{ nexudusUsers(ids: ["1", "2", "3", "4", "5"]) { id isAdmin } }');
     expect(body.data.nexudusUsers.map((user: { id: string } | null) => user?.id ?? null)).toEqual(['1', '2', '3', null, null]);
     expect(body.errors!.map((e) => e.extensions)).toEqual([
-      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '4', limit: 3 },
-      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '5', limit: 3 },
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '4', limit: 'NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION', max: 3 },
+      { code: 'BAD_USER_INPUT', provider: 'nexudus', id: '5', limit: 'NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION', max: 3 },
     ]);
     expect(body.errors![0]!.message).toContain('NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION');
     expect(h.emulator('nexudus').requests.filter((r) => r.kind === 'single')).toHaveLength(3);

@@ -46,6 +46,8 @@ describe('refused before it runs, the limit named', () => {
     // The token limit is met first: the document is not even parsed to the end.
     expect(errors[0]!.extensions!.code).toBe('GRAPHQL_PARSE_FAILED');
     expect(errors[0]!.message).toContain('tokens');
+    // Named as every limit is: the variable, and its value.
+    expect(errors[0]!.extensions).toMatchObject({ limit: 'MAX_QUERY_TOKENS', max: 5_000 });
     const fewer = `{ xUsers(ids: ["1"]) { ${Array.from({ length: 51 }, (_, i) => `a${i}: id`).join(' ')} } }`;
     expect((await refusedBeforeRunning(fewer)).errors[0]!.extensions).toMatchObject({ limit: 'MAX_QUERY_ALIASES', max: 50 });
   });

@@ -169,7 +169,10 @@ describe('bad input fails alone, and nothing is sent for it', () => {
     expect(body.data.b.slice(0, 400).every((user: unknown) => user !== null)).toBe(true);
     expect(body.data.b[400]).toBeNull();
     expect(body.errors).toEqual([
-      expect.objectContaining({ path: ['b', 400], extensions: { code: 'BAD_USER_INPUT', provider: 'x', id: '2401', limit: 1000 } }),
+      expect.objectContaining({
+        path: ['b', 400],
+        extensions: { code: 'BAD_USER_INPUT', provider: 'x', id: '2401', limit: 'MAX_IDS_PER_OPERATION', max: 1000 },
+      }),
     ]);
     expect(xCalls(h, '/2/users')).toHaveLength(10);
 

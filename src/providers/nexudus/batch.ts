@@ -49,7 +49,8 @@ export function bindNexudusLookups(client: NexudusClient, runtime: Runtime): voi
     maxKeysPerOperation: (fields) =>
       fields.includes(FULL)
         ? {
-            limit: client.maxFullRecordsPerOperation,
+            variable: 'NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION',
+            max: client.maxFullRecordsPerOperation,
             why: `at most ${client.maxFullRecordsPerOperation} users per operation when a full-record field is selected (NEXUDUS_MAX_FULL_RECORDS_PER_OPERATION)`,
           }
         : undefined,
