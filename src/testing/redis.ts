@@ -76,13 +76,18 @@ export interface OwnRedis {
 }
 
 /** Starts `redis-server` on a free loopback port (or `port`), without persistence; resolves once it accepts connections. */
-export async function startOwnRedis(options: { password?: string; port?: number } = {}): Promise<OwnRedis> {
+/** What a run without `redis-server` is told: the prerequisite, named, and the way around it. */
+export const MISSING_REDIS_SERVER =
+  'redis-server is not installed (or not on PATH): the tests start their own on a free port. Install it ' +
+  '(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis), see docs/contributing.md';
+
+export async function startOwnRedis(options: { password?: string; port?: number; command?: string } = {}): Promise<OwnRedis> {
   const port = options.port ?? (await freePort());
   let child: ChildProcess | undefined;
   const launch = async () => {
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
     if (options.password !== undefined) args.push('--requirepass', options.password);
-    const started = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const started = spawn(options.command ?? 'redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     child = started;
     await new Promise<void>((resolve, reject) => {
       let out = '';
@@ -95,6 +100,10 @@ export async function startOwnRedis(options: { password?: string; port?: number 
       };
       started.stdout!.on('data', onData);
       started.once('exit', (code) => reject(new Error(`redis-server on ${port} exited ${code}: ${out}`)));
+      // ENOENT: without this the run dies of an unhandled 'error' event that never says what is missing.
+      started.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new Error(error.code === 'ENOENT' ? MISSING_REDIS_SERVER : `redis-server could not start: ${error.message}`)),
+      );
     });
   };
   const kill = async () => {
