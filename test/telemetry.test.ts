@@ -212,3 +212,46 @@ async function fetchGql(
   });
   return { status: res.status, headers: res.headers, body: await res.json() };
 }
+
+describe('metrics', () => {
+  /** The value of one sample of /metrics (0 when absent), e.g. `users_subgraph_graphql_requests_total{operation_type="query"}`. */
+  async function sample(series: string): Promise<number> {
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+    return line === undefined ? 0 : Number(line.slice(series.length + 1));
+  }
+  const REQUESTS = (type: string) => `users_subgraph_graphql_requests_total{operation_type="${type}"}`;
+  const ERRORS = (type: string, code: string) => `users_subgraph_graphql_errors_total{operation_type="${type}",code="${code}"}`;
+  const DURATIONS = (type: string) => `users_subgraph_graphql_request_duration_seconds_count{operation_type="${type}"}`;
+
+  it('count requests, time them and count their errors by code, per operation type; a document that does not parse is "unknown"', async () => {
+    const before = {
+      queries: await sample(REQUESTS('query')),
+      timed: await sample(DURATIONS('query')),
+      notFound: await sample(ERRORS('query', 'NOT_FOUND')),
+      unknown: await sample(REQUESTS('unknown')),
+      parseFailed: await sample(ERRORS('unknown', 'GRAPHQL_PARSE_FAILED')),
+    };
+    await fetchGql(QUERY, { x: [ID, MISSING] });
+    await fetchGql('{ xUsers(ids: ["1"]) { id }');
+    await vi.waitFor(async () => {
+      expect(await sample(REQUESTS('query'))).toBe(before.queries + 1);
+      expect(await sample(DURATIONS('query'))).toBe(before.timed + 1);
+      expect(await sample(ERRORS('query', 'NOT_FOUND'))).toBe(before.notFound + 1);
+      expect(await sample(REQUESTS('unknown'))).toBe(before.unknown + 1);
+      expect(await sample(ERRORS('unknown', 'GRAPHQL_PARSE_FAILED'))).toBe(before.parseFailed + 1);
+    });
+  });
+
+  it("Node's default metrics keep their standard names, and the upstream window shows its limit beside what is left", async () => {
+    await fetchGql('{ xUsers(ids: ["1"]) { id } }');
+    const text = await (await fetch(`${h.url}/metrics`)).text();
+    expect(text).toMatch(/^process_cpu_seconds_total /m);
+    expect(text).toMatch(/^nodejs_heap_size_used_bytes /m);
+    expect(text).not.toMatch(/^users_subgraph_process_/m);
+    const limit = /^users_subgraph_upstream_budget_limit\{provider="x",method="([^"]+)"\} (\d+)$/m.exec(text);
+    expect(limit, 'X window limit').not.toBeNull();
+    const left = new RegExp(`^users_subgraph_upstream_budget_remaining\\{provider="x",method="${limit![1]}"\\} (\\d+)$`, 'm').exec(text);
+    expect(Number(left![1])).toBeLessThan(Number(limit![2]));
+  });
+});
