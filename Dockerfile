@@ -1,7 +1,9 @@
 # syntax=docker/dockerfile:1
-# users-subgraph (README, "Container"):
+# users-subgraph (docs/operations.md, "Container"):
 #   docker build -t users-subgraph .
-#   docker run --rm -p 4001:4001 users-subgraph        # the embedded demo; pass provider variables with -e
+#   docker run --rm -p 4001:4001 -e X_BEARER_TOKEN=... users-subgraph   # provider variables with -e
+#   docker run --rm -p 4001:4001 -e DEMO=1 users-subgraph             # the embedded demo, asked for
+# The image sets NODE_ENV=production: with no provider configured and no DEMO=1 it refuses to start (exit 78).
 #
 # Three stages: `build` compiles the TypeScript with every dependency; `deps` installs the production
 # dependencies alone, with the one native addon (better-sqlite3, Telegram's session store) compiled there;
@@ -59,5 +61,5 @@ EXPOSE 4001
 # No curl in a slim image: Node's fetch. /health is 200 while the process is up.
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||4001)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# Node as PID 1 receives SIGTERM itself and drains (README, "HTTP endpoints"); as `npm start` runs it.
+# Node as PID 1 receives SIGTERM itself and drains (docs/operations.md, "HTTP endpoints"); as `npm start` runs it.
 CMD ["node", "--max-semi-space-size=32", "dist/src/main.js"]

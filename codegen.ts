@@ -48,7 +48,7 @@ function entityKeys(): Array<[type: string, fields: string[]]> {
 }
 
 /**
- * For Apollo Client (README, "Apollo Client"): how its cache must key each entity, read off the schema's
+ * For Apollo Client (docs/schema.md, "Apollo Client"): how its cache must key each entity, read off the schema's
  * `@key` directives, so a key that is not `id` alone (Bitrix24's `portal id`) cannot be forgotten.
  */
 function typePolicies(): string {

@@ -1,5 +1,5 @@
 /**
- * The cold burst of issue 19 (README, "Upstream budget"): 200 clients send 10 operations each, one after
+ * The cold burst of issue 19 (docs/upstream-budget.md, "The upstream budget"): 200 clients send 10 operations each, one after
  * the other, each asking for 1–10 X users drawn from a Zipf distribution over 5,000 ids, against an X
  * emulator 50 ms away. What it costs the upstream budget: calls, ids per call, 429s at X's side, items
  * that answered RATE_LIMITED, and the operations' latency.

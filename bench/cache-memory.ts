@@ -1,5 +1,5 @@
 /**
- * What the record cache costs in memory (README, "Benchmark"): the same cold load — 10 clients back to
+ * What the record cache costs in memory (docs/benchmarks.md, "Benchmarks"): the same cold load — 10 clients back to
  * back, each operation 100 X users never asked before, 15 fields — against the built subgraph with X's
  * cache off, then as shipped (on, CACHE_MAX_BYTES of 64 MiB), each for BENCH_MEMORY_SECONDS (60). Read
  * after the load, from /proc and the subgraph's /metrics: RSS, the V8 heap, external memory (the cache's

@@ -1,5 +1,5 @@
 /**
- * The benchmark (README, "Benchmark"): what one operation costs the subgraph, in CPU and in latency,
+ * The benchmark (docs/benchmarks.md, "Benchmarks"): what one operation costs the subgraph, in CPU and in latency,
  * against what the same work costs the upstream itself, scenario by scenario.
  *
  * Three processes: the upstream emulators (bench/upstreams.ts), the subgraph (built, run as `npm start`

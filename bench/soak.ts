@@ -1,5 +1,5 @@
 /**
- * Soak (README, "Soak"): N minutes of mixed load on the embedded demo, run as `npm start` runs it, with
+ * Soak (docs/contributing.md, "Soak"): N minutes of mixed load on the embedded demo, run as `npm start` runs it, with
  * the subgraph's memory sampled all along. It reports the slope of RSS over the run (what a leak shows
  * as), the answers by code, and what the emulated upstreams were asked. Not part of `npm test`.
  *

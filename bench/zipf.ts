@@ -1,5 +1,5 @@
 /**
- * Sharing benchmark (README, "Benchmark"): how many user resolutions each upstream call buys when
+ * Sharing benchmark (docs/benchmarks.md, "Benchmarks"): how many user resolutions each upstream call buys when
  * many clients ask for overlapping users, as real traffic does. N concurrent clients (closed loop),
  * each operation asking for 1–10 X users drawn from a Zipf distribution over 5,000 ids, against:
  *

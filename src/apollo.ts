@@ -24,7 +24,7 @@ const TOKEN_LIMIT = /^Syntax Error: Document contains more th(?:at|an) \d+ token
 
 export async function startGraphQL(config: Config, logger: Logger): Promise<GraphQLService> {
   const schema = buildSchema(config.providers, { accessDirectivesInSdl: config.accessDirectivesInSdl });
-  // Wraps the resolvers of the fields the schema protects (README, "Access control").
+  // Wraps the resolvers of the fields the schema protects (docs/access-control.md, "Access control").
   const access = enforceAccess(schema, config.auth, logger);
   const apollo = new ApolloServer<RequestContext>({
     // Compiled queries run through Apollo's executor interface (`src/execution/`); the schema is the same.
@@ -48,7 +48,7 @@ export async function startGraphQL(config: Config, logger: Logger): Promise<Grap
     // their JSON length and knows nothing of what is compiled from them. 0: none kept (each is parsed again).
     documentStore: config.documentCacheEntries === 0 ? null : new InMemoryLRUCache<DocumentNode>({ max: config.documentCacheEntries }),
     logger,
-    // A document is refused while it is parsed once it has this many tokens (README, "Limits").
+    // A document is refused while it is parsed once it has this many tokens (docs/limits.md, "Limits").
     parseOptions: { maxTokens: config.limits.maxTokens },
     // graphql-js says only "Document contains more that N tokens": the limit is named as every other limit's is.
     formatError: (formatted) =>

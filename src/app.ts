@@ -22,7 +22,7 @@ import { leaseMsFor } from './upstream/shared-pacer.js';
 export interface App {
   url: string;
   server: RunningServer;
-  /** Drains and stops (README, "HTTP endpoints"); resolves whether every request finished by itself. */
+  /** Drains and stops (docs/operations.md, "HTTP endpoints"); resolves whether every request finished by itself. */
   close(): Promise<{ drained: boolean }>;
 }
 
@@ -34,7 +34,7 @@ export interface StartOptions {
 }
 
 /**
- * The layer under every request's loaders (README, "Sharing upstream calls"): the record cache and
+ * The layer under every request's loaders (docs/sharing.md, "Sharing upstream calls"): the record cache and
  * coalescing. With Redis, the cache is shared by every replica (this process's memory while Redis is
  * lost), its keys under `<REDIS_KEY_PREFIX>cache:`.
  */

@@ -21,7 +21,7 @@ function configError(env: Env): ConfigError {
   throw new Error(`expected a ConfigError for ${Object.keys(env).join(', ')}`);
 }
 
-/** The headers of callers' own credentials when no variable renames them (README, "Per-caller credentials"). */
+/** The headers of callers' own credentials when no variable renames them (docs/access-control.md, "Per-caller credentials"). */
 const DEFAULT_CALLER_HEADERS = new Map<string, Record<string, string>>([
   ['x', { token: 'x-caller-x-token' }],
   ['bitrix24', { token: 'x-caller-bitrix24-token', portal: 'x-caller-bitrix24-portal' }],

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     throw error;
   }
   const logger = createLogger(config.logLevel);
-  // OpenTelemetry only when the OTEL_* variables ask for it (README, "Tracing and logs"): else nothing is loaded.
+  // OpenTelemetry only when the OTEL_* variables ask for it (docs/operations.md, "Tracing and logs"): else nothing is loaded.
   const tracing = await startTracing(process.env, logger);
   const app = await startApp(config, logger);
 

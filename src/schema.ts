@@ -49,7 +49,7 @@ export function buildSchema(providers: readonly Provider[], options: SchemaOptio
     service.resolve = () => published;
   }
   resolveEntitiesOneByOne(schema);
-  // A record served stale or incomplete answers only the fields it was fetched with (README, "Record cache").
+  // A record served stale or incomplete answers only the fields it was fetched with (docs/sharing.md, "Record cache").
   guardPartialRecords(
     schema,
     providers.flatMap((provider) => provider.lookups),

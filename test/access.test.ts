@@ -8,7 +8,7 @@ import { startTestIssuer, type TestIssuer } from '../src/testing/jwks.js';
 import { type Harness, startHarness } from './support/harness.js';
 
 /**
- * Access control over HTTP (README, "Access control"): who is authenticated, what a refused field
+ * Access control over HTTP (docs/access-control.md, "Access control"): who is authenticated, what a refused field
  * answers, that nothing is fetched for it, that bad credentials refuse the request before anything
  * runs, that no credential reaches a log line; and the production defaults of introspection and
  * inline traces.

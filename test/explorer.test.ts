@@ -10,7 +10,7 @@ import { providers } from '../src/providers/registry.js';
 import { type Harness, startHarness } from './support/harness.js';
 
 /**
- * The explorer (README, "Explorer"): GraphiQL served with its whole bundle inlined, driven in Debian's
+ * The explorer (docs/operations.md, "Explorer"): GraphiQL served with its whole bundle inlined, driven in Debian's
  * headless Chromium with every request that is not to loopback refused, so it must work offline; and
  * which page a browser gets, or none, under each EXPLORER setting and the production defaults.
  */

@@ -7,7 +7,7 @@ import { providers } from '../src/providers/registry.js';
 import { type Harness, startHarness } from './support/harness.js';
 import { xCalls } from './support/x.js';
 
-/** The HTTP surface (README, "HTTP endpoints"): endpoints, GraphQL over POST and GET, CSRF prevention, limits. */
+/** The HTTP surface (docs/operations.md, "HTTP endpoints"): endpoints, GraphQL over POST and GET, CSRF prevention, limits. */
 let h: Harness;
 beforeAll(async () => {
   h = await startHarness({ env: { MAX_REQUEST_BYTES: '4096' } });

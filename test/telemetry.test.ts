@@ -5,7 +5,7 @@ import { startTracingForTests, type Tracing } from '../src/telemetry/tracing.js'
 import { type Harness, startHarness } from './support/harness.js';
 
 /**
- * Tracing and logs through the real server (README, "Tracing and logs"): spans go to an in-memory
+ * Tracing and logs through the real server (docs/operations.md, "Tracing and logs"): spans go to an in-memory
  * exporter through the telemetry module's test hook, one operation asks all four providers' emulators.
  */
 

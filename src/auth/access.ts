@@ -7,7 +7,7 @@ import { type AccessRule, accessRules, type Refusal, refusalOf } from './directi
 import { createIdentify, type Identify } from './identify.js';
 
 /**
- * Access control without a router (README, "Access control"): the subgraph enforces the schema's
+ * Access control without a router (docs/access-control.md, "Access control"): the subgraph enforces the schema's
  * `@authenticated` and `@requiresScopes` itself. Only the protected fields' resolvers are wrapped, so
  * every other field resolves exactly as before; a refused field is `null` with an UNAUTHENTICATED or
  * FORBIDDEN error at its path, and the rest of the result stands. `narrow` takes the refused fields out

@@ -1,5 +1,5 @@
 /**
- * Who sent a request, as far as this subgraph can tell (README, "Access control"): built once per
+ * Who sent a request, as far as this subgraph can tell (docs/access-control.md, "Access control"): built once per
  * request from its headers (`identify.ts`), before anything runs, and read by the resolvers of
  * protected fields.
  */

@@ -3,7 +3,7 @@ import type { KeyCeiling, Lookup } from '../core/lookup.js';
 import type { ProviderId } from '../core/types.js';
 
 /**
- * What bounds the upstream calls one operation can cost (README, "Limits"): the distinct keys it asks of
+ * What bounds the upstream calls one operation can cost (docs/limits.md, "Limits"): the distinct keys it asks of
  * each provider, per credential scope and partition, at most MAX_IDS_PER_OPERATION, and at most a
  * lookup's own ceiling for the fields asked (one upstream call per key, for example). Counted after
  * GraphQL coerced the key (default values and a scalar given for a list included), where it is used.

@@ -25,7 +25,7 @@ import { HandedOver } from './replica-queue.js';
  *    a stale entry, or the part of a record it gave, answers the fields it has: never the others.
  *
  * Every request gets exactly the answers for its own keys. With the cache on or off, the answer is the
- * same but for stale data, which is marked as such (README, "Record cache").
+ * same but for stale data, which is marked as such (docs/sharing.md, "Record cache").
  */
 export interface SharedLookupsOptions {
   cache: RecordCache;

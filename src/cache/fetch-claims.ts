@@ -6,7 +6,7 @@ import { ClaimWatch } from './claim-watch.js';
 
 /**
  * Which replica is fetching which record right now, so that two replicas missing the same key at the
- * same moment make one upstream call, not two (README, "Sharing upstream calls"). Within a process the
+ * same moment make one upstream call, not two (docs/sharing.md, "Sharing upstream calls"). Within a process the
  * coalescer already does this; across processes a replica *claims* the keys it is about to fetch, and
  * a replica that finds a key claimed by another waits for that replica's answer to reach the shared
  * cache instead of asking the upstream itself.

@@ -11,8 +11,7 @@ import type { RecordCache } from './record-cache.js';
  *
  * Memory: nothing here bounds it. Redis does, with its `maxmemory` and an eviction policy that may
  * drop these keys (`allkeys-lru`, or `volatile-ttl`: every key here has a TTL); under `noeviction` a
- * full Redis refuses writes, which `set` reports and the caller survives (README, "Sharing upstream
- * calls").
+ * full Redis refuses writes, which `set` reports and the caller survives (docs/sharing.md, "Sharing upstream calls").
  *
  * Failures (Redis down, a command timing out) reject: `RedisOrMemoryCache` turns them into its memory
  * path, so no request sees them.

@@ -2,7 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { Logger } from 'pino';
 import type { ProviderId } from './types.js';
 
-/** `extensions.code` of every error this subgraph produces (README, "The schema"). */
+/** `extensions.code` of every error this subgraph produces (docs/schema.md, "The schema"). */
 export type ErrorCode =
   | 'NOT_FOUND'
   | 'SUSPENDED'

@@ -36,7 +36,7 @@ export interface CircuitSettings {
   coolDownMs: number;
 }
 
-/** What one operation may cost before it runs, and while it runs (README, "Limits"). */
+/** What one operation may cost before it runs, and while it runs (docs/limits.md, "Limits"). */
 export interface OperationLimits {
   /** The whole operation's deadline: work still queued or in flight upstream is then dropped. */
   timeoutMs: number;

@@ -5,8 +5,7 @@ import { type CallerHeaderSource, callerHeaderSettings } from './headers.js';
 import { TOKEN_SYNTAX } from './syntax.js';
 
 /**
- * The header names of callers' own credentials, as the variables set them (README, "Per-caller
- * credentials"): the registry's providers through loadConfig, and made-up providers for the clashes.
+ * The header names of callers' own credentials, as the variables set them (docs/access-control.md, "Per-caller credentials"): the registry's providers through loadConfig, and made-up providers for the clashes.
  */
 
 function problems(env: Record<string, string>): string[] {

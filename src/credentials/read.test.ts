@@ -5,7 +5,7 @@ import { type CredentialSource, callerCredentialReader, credentialScope } from '
 import { NAME_SYNTAX, TOKEN_SYNTAX } from './syntax.js';
 
 /**
- * Reading a request's own credentials from its headers (README, "Per-caller credentials"): what is
+ * Reading a request's own credentials from its headers (docs/access-control.md, "Per-caller credentials"): what is
  * taken, what refuses the request, and the scope each token is kept under.
  */
 

@@ -7,7 +7,7 @@ import type { CallerHeaderNames } from './headers.js';
 import { matches } from './syntax.js';
 
 /**
- * A request's own credentials (README, "Per-caller credentials"), read from its headers once, before
+ * A request's own credentials (docs/access-control.md, "Per-caller credentials"), read from its headers once, before
  * anything runs: by provider name, then partition (a Bitrix24 portal; `''` for a provider that has
  * none), the token to make its lookups with and the scope they are kept under.
  */

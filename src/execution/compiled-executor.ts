@@ -9,7 +9,7 @@ import { fixListItemCompletion } from './list-items.js';
  * compiled function knows the operation's shape, so each field costs a property read and a call where
  * graphql-js looks up its definition, builds its arguments and resolve info, and checks its type. On
  * the cold path (100 users × 15 fields = 1,500 fields an operation) that interpreting was a fifth of
- * the CPU an operation cost, its largest single part (README, "Benchmark").
+ * the CPU an operation cost, its largest single part (docs/benchmarks.md, "Benchmarks").
  *
  * It plugs in through Apollo Server's executor interface (the `gateway` option, which Apollo Gateway
  * uses for its query plans): parsing, validation, the document cache, plugins and the HTTP answer stay

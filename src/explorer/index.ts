@@ -4,7 +4,7 @@ import { promisify } from 'node:util';
 import { gzip } from 'node:zlib';
 
 /**
- * The explorer a browser gets at `/graphql` or `/` (README, "Explorer"): GraphiQL with its whole bundle
+ * The explorer a browser gets at `/graphql` or `/` (docs/operations.md, "Explorer"): GraphiQL with its whole bundle
  * inlined in the page (`@graphql-yoga/render-graphiql`: scripts, styles, fonts, Monaco's workers as
  * blobs), so it works with no network beyond this server; Apollo Sandbox (loaded from Apollo's CDN,
  * served by Apollo Server's landing page plugin); or none.

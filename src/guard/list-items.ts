@@ -17,7 +17,7 @@ const LIST_ITEMS_LIMIT = 'MAX_LIST_ITEMS_PER_OPERATION';
 const RESULT_VALUES_LIMIT = 'MAX_RESULT_VALUES_PER_OPERATION';
 
 /**
- * The ceiling on raw list items one operation may hand this subgraph (README, "Limits"): items of id
+ * The ceiling on raw list items one operation may hand this subgraph (docs/limits.md, "Limits"): items of id
  * lists and `_entities` representations, duplicates included, as GraphQL coerced them (default values,
  * and a scalar given for a list as the one-item list it becomes), counted in the order the root fields
  * run. Items beyond `maxItems` are never resolved: each answers `null` and BAD_USER_INPUT at its own

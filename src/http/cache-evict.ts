@@ -9,7 +9,7 @@ import type { ProviderId } from '../core/types.js';
 import { readBody, sendJson } from './io.js';
 
 /**
- * `POST /cache/evict` (README, "Sharing upstream calls"): removes cached records, so that a user whose
+ * `POST /cache/evict` (docs/sharing.md, "Sharing upstream calls"): removes cached records, so that a user whose
  * profile just changed is fetched again instead of served until its TTL runs out. On only when
  * CACHE_ADMIN_TOKEN is set; the caller sends it as `Authorization: Bearer <token>`.
  *

@@ -115,7 +115,7 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
   }
 
   return async (req, res) => {
-    // The request's id (echoed), its span and its one log line (README, "Tracing and logs"), whatever answers it.
+    // The request's id (echoed), its span and its one log line (docs/operations.md, "Tracing and logs"), whatever answers it.
     const telemetry = new OperationTelemetry(req.headers, logger);
     res.setHeader('x-request-id', telemetry.requestId);
     let failed = false;

@@ -23,7 +23,7 @@ export interface Routes {
 }
 
 /**
- * The subgraph's endpoints (README, "HTTP endpoints"): `/graphql` (and `/`; a browser's page there is
+ * The subgraph's endpoints (docs/operations.md, "HTTP endpoints"): `/graphql` (and `/`; a browser's page there is
  * the explorer, `src/explorer/`), `/health`, `/ready`, `/cache/evict` and `/metrics`.
  */
 export function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
@@ -33,7 +33,7 @@ export function router(routes: Routes): (req: IncomingMessage, res: ServerRespon
     switch (path) {
       case '/graphql':
       case '/':
-        // A browser's page (README, "Explorer"): GraphiQL, or nothing when EXPLORER=off; Apollo serves Sandbox.
+        // A browser's page (docs/operations.md, "Explorer"): GraphiQL, or nothing when EXPLORER=off; Apollo serves Sandbox.
         if (config.explorer !== 'sandbox' && prefersHtml(req.method, req.headers.accept)) {
           return config.explorer === 'graphiql' ? serveGraphiQL(req, res) : sendJson(res, 404, { error: 'not found' });
         }

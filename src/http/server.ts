@@ -74,7 +74,7 @@ export async function startServer(
   });
   const route = router({ config, graphql, inFlight, circuits, budgets, shared, logger });
 
-  // Timeouts on the socket (README, "HTTP endpoints"): headers within HTTP_HEADERS_TIMEOUT_MS, the whole
+  // Timeouts on the socket (docs/operations.md, "HTTP endpoints"): headers within HTTP_HEADERS_TIMEOUT_MS, the whole
   // request within that and OPERATION_TIMEOUT_MS (Node answers 408 past either; the handler cuts a slow
   // body at the operation's own deadline), idle keep-alive HTTP_KEEP_ALIVE_TIMEOUT_MS (65 s: above the 60 s
   // of common load balancers). A socket silent for longer than either, one that never sends a byte

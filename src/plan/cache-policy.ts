@@ -13,8 +13,7 @@ import {
 } from 'graphql';
 
 /**
- * How long a response may be reused by a cache above the subgraph, and by whom (README, "Cache-Control
- * hints"): computed from the `@cacheControl` hints of what a document selects, once per document.
+ * How long a response may be reused by a cache above the subgraph, and by whom (docs/sharing.md, "Cache-Control for the layers above"): computed from the `@cacheControl` hints of what a document selects, once per document.
  *
  * Apollo Server's cache-control plugin computes the same thing while the operation runs, with a hook on
  * every field resolved; here the document alone decides, so it costs nothing per field and is cached

@@ -71,7 +71,7 @@ export interface ProviderDefinition<Config, Client> {
 }
 
 /**
- * How a caller sends its own credential for a provider (README, "Per-caller credentials"): the headers
+ * How a caller sends its own credential for a provider (docs/access-control.md, "Per-caller credentials"): the headers
  * that carry it, by role (`token`, `portal`), and how their values become a token per partition. The core
  * reads them once per request, before anything runs; a lookup in a partition the caller has a token for
  * is made with that token, under its scope (a one-way hash), and every other with the server's credentials.

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { redisFallbacks, redisUp } from '../telemetry/metrics.js';
 
 /**
- * The subgraph's one connection to Redis (README, "Sharing upstream calls"), when `REDIS_URL` is set:
+ * The subgraph's one connection to Redis (docs/sharing.md, "Sharing upstream calls"), when `REDIS_URL` is set:
  * what the replicas share — cached records, rate budgets, pacing, rotating tokens — lives there.
  *
  * Redis is a real dependency with a graceful loss. Every user of this link has an in-memory path and

@@ -13,7 +13,7 @@ import { RequestContext } from './context.js';
 export interface RequestContextSources {
   runtime: Runtime;
   shared: SharedLookups | undefined;
-  /** Who a request's credentials name (README, "Access control"). */
+  /** Who a request's credentials name (docs/access-control.md, "Access control"). */
   access: Pick<AccessControl, 'identify'>;
   /** The providers whose callers may send credentials of their own, and the headers' names by provider. */
   credentialSources: readonly CredentialSource[];

@@ -49,7 +49,7 @@ export interface RequestSetup {
   limits?: RequestLimits;
   /** The record cache and coalescing under every request; none (each tick's keys share a call) when absent. */
   shared?: SharedLookups;
-  /** Who sent the request (README, "Access control"); anonymous when absent. */
+  /** Who sent the request (docs/access-control.md, "Access control"); anonymous when absent. */
   caller?: Caller;
   /** The caller's own credentials, by provider name and partition; none when absent. */
   credentials?: CallerCredentials;
@@ -57,7 +57,7 @@ export interface RequestSetup {
   telemetry?: OperationTelemetry;
 }
 
-/** A stale answer a request served because its upstream could not answer (README, "Record cache"). */
+/** A stale answer a request served because its upstream could not answer (docs/sharing.md, "Record cache"). */
 export interface StaleNote {
   provider: string;
   id: string;
@@ -76,16 +76,16 @@ export class RequestContext implements RequestSink, PartialRecords, ResolverCont
   readonly runtime: Runtime;
   readonly logger: Logger;
   readonly limits: RequestLimits;
-  /** Who sent the request (README, "Access control"). */
+  /** Who sent the request (docs/access-control.md, "Access control"). */
   readonly caller: Caller;
   /**
-   * The caller's own credentials, by provider name and partition (README, "Per-caller credentials"). A
+   * The caller's own credentials, by provider name and partition (docs/access-control.md, "Per-caller credentials"). A
    * lookup in a partition the caller has a credential for is made with it, and shares loaders, calls,
    * cache entries and rate budgets only with requests under the same credential; every other lookup runs
    * under the server's credentials.
    */
   readonly credentials: CallerCredentials;
-  /** The request's id, trace and per-operation log line (README, "Tracing and logs"); absent outside a server. */
+  /** The request's id, trace and per-operation log line (docs/operations.md, "Tracing and logs"); absent outside a server. */
   readonly telemetry: OperationTelemetry | undefined;
   /** Set by the field-plan plugin before execution; until then every mappable field is planned. */
   selected: SelectedFields | undefined;

@@ -2,7 +2,7 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import type { ProviderId } from '../core/types.js';
 
 /**
- * Prometheus metrics (README, "HTTP endpoints"). Labels carry only provider names, method templates and
+ * Prometheus metrics (docs/operations.md, "HTTP endpoints"). Labels carry only provider names, method templates and
  * status codes: never an id, a URL or a credential.
  */
 export const registry = new Registry();

@@ -6,7 +6,7 @@ import { graphqlDuration, graphqlErrors, graphqlRequests } from './metrics.js';
 import { type AttemptStatus, runIn, startOperationSpan } from './tracing.js';
 
 /**
- * What one GraphQL request leaves behind for whoever operates the subgraph (README, "Tracing and logs"):
+ * What one GraphQL request leaves behind for whoever operates the subgraph (docs/operations.md, "Tracing and logs"):
  *
  * - a request id (the caller's `x-request-id` when it is sane, else a new UUID), echoed on the response;
  * - a child logger carrying the request id and the trace id, which the request's context logs with;

@@ -16,7 +16,7 @@ import type { SpanExporter, SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import type { Logger } from 'pino';
 
 /**
- * OpenTelemetry traces (README, "Tracing and logs"): off unless the standard `OTEL_*` variables ask for
+ * OpenTelemetry traces (docs/operations.md, "Tracing and logs"): off unless the standard `OTEL_*` variables ask for
  * them. Only `@opentelemetry/api` is imported statically, and only for its types and no-op globals; the
  * SDK, the exporter and the propagator are loaded by dynamic import when tracing is on, so a process
  * without it loads none of them and pays one `tracer === undefined` check per operation and per upstream

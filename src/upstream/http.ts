@@ -42,7 +42,7 @@ export interface UpstreamRequest {
   method: 'GET' | 'POST';
   /** How logs, metrics and traces name this call; must not contain ids or secrets. */
   label: string;
-  /** How many ids the request asks for, for its span (README, "Tracing and logs"); the ids themselves are never recorded. */
+  /** How many ids the request asks for, for its span (docs/operations.md, "Tracing and logs"); the ids themselves are never recorded. */
   ids?: number;
   /** Appended to the base URL's path. */
   path: EncodedPath;
@@ -160,7 +160,7 @@ export class UpstreamClient {
     sent: (status: AttemptStatus) => void,
   ): Promise<UpstreamResponse> {
     const { provider, random, circuit } = this.options;
-    // Retries and refusals name the operations waiting for this call (README, "Tracing and logs").
+    // Retries and refusals name the operations waiting for this call (docs/operations.md, "Tracing and logs").
     const logger = upstreamLogger(signal, this.options.logger);
     const { clock } = this;
     const call = () =>

@@ -7,8 +7,7 @@ import { UNANSWERED_HOLD_MS } from './http.js';
 import { type PaceRule, type Pacer, type Permit, RulePacer } from './pacing.js';
 
 /**
- * Client-side pacing of one upstream account shared by every replica (README, "Sharing upstream
- * calls"): the state `RulePacer` keeps in memory lives in Redis, so N replicas together keep under the
+ * Client-side pacing of one upstream account shared by every replica (docs/sharing.md, "Sharing upstream calls"): the state `RulePacer` keeps in memory lives in Redis, so N replicas together keep under the
  * account's limits instead of each one under them alone. Same rules, same counting (read RulePacer's
  * comment): a request counts as arriving as late as possible, a finished one at its answer time and
  * one in flight against every limit.

@@ -12,7 +12,7 @@ import { RedisTokenStore } from './token-store.js';
 
 /**
  * What the replicas of a deployment share about the upstream accounts they call, as a provider asks
- * for it (README, "Redis: one cache and one budget for every replica"): a pacer per account, the rate
+ * for it (docs/sharing.md, "Redis: one cache and one budget for every replica"): a pacer per account, the rate
  * budgets an upstream states, an account's rotating token. With `REDIS_URL`, each lives in Redis, so N
  * replicas together keep under one account's limits and renew its token once; without, in this
  * process. A provider names an account and its rules; it never sees Redis, and whether Redis is up or

@@ -30,7 +30,7 @@ export interface InitialToken {
   refreshToken?: string;
 }
 
-/** How the replicas of a deployment share the token (README, "Sharing upstream calls"). */
+/** How the replicas of a deployment share the token (docs/sharing.md, "Sharing upstream calls"). */
 export interface SharedTokenReplicas {
   store: TokenStore;
   /** Epoch ms: renewal times the replicas share are absolute. */

@@ -5,8 +5,7 @@ import { LuaScript } from '../redis/lua-script.js';
 import { Sealer } from './sealed.js';
 
 /**
- * Where the replicas of one deployment keep an upstream account's token (README, "Sharing upstream
- * calls"): the token, the refresh token that came with it, when to renew it, and a renewal lock.
+ * Where the replicas of one deployment keep an upstream account's token (docs/sharing.md, "Sharing upstream calls"): the token, the refresh token that came with it, when to renew it, and a renewal lock.
  * `SharedToken` runs the protocol; this is the storage, and it throws whenever Redis does.
  */
 export interface StoredToken {

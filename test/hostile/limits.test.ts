@@ -2,7 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { demoIds, type Harness, startHarness } from '../support/harness.js';
 
 /**
- * What one operation may cost, bounded before it runs (README, "Limits"): each refusal names its
+ * What one operation may cost, bounded before it runs (docs/limits.md, "Limits"): each refusal names its
  * limit, costs no upstream call, and is quick; and the codes of requests this subgraph does not serve.
  */
 let h: Harness;
@@ -83,7 +83,7 @@ describe('refused before it runs, the limit named', () => {
   });
 });
 
-describe('list items beyond MAX_LIST_ITEMS_PER_OPERATION: an error each, never a refused request (README, "Limits")', () => {
+describe('list items beyond MAX_LIST_ITEMS_PER_OPERATION: an error each, never a refused request (docs/limits.md, "Limits")', () => {
   // Its own server: the answers here are larger than the 64 KiB the server above allows.
   let big: Harness;
   beforeAll(async () => {

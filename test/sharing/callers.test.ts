@@ -5,7 +5,7 @@ import { type GqlResult, type Harness, startHarness } from '../support/harness.j
 import { idsOf, xCalls } from '../support/x.js';
 
 /**
- * Callers' own credentials through the real server (README, "Per-caller credentials"): each lookup runs
+ * Callers' own credentials through the real server (docs/access-control.md, "Per-caller credentials"): each lookup runs
  * under the server's credentials or the caller's, and what one scope fetched, cached, was refused or was
  * rate limited never reaches another. The record cache is on (X_CACHE=1, BITRIX24_CACHE=1), so that
  * isolation is tested where sharing would otherwise happen. Every token carries `SECRET`: none may show

@@ -10,7 +10,7 @@ import { ManualClock } from '../../src/testing/manual-clock.js';
 import { type Harness, startHarness } from '../support/harness.js';
 
 /**
- * The record cache is invisible in answers (README, "Record cache"). fast-check drives two real servers
+ * The record cache is invisible in answers (docs/sharing.md, "Record cache"). fast-check drives two real servers
  * over HTTP, one with every provider's record cache on and one with every cache off, each in front of
  * emulators of its own, through random sequences of steps: time moves on (both servers' clocks alike),
  * upstream faults stand for the step (429s, 5xx, connections reset mid-body, bodies cut in half, HTML
@@ -235,7 +235,7 @@ const faultOf: Record<ProviderName, fc.Arbitrary<Fault>> = {
     // Not `/2/users` or `/2/tweets` alone: with the cache on, a record that came along with another is
     // asked of its own endpoint (a post's author of `/2/users`, a pinned post of `/2/tweets`), where the
     // cache off gets it with the other record. With only that endpoint failing, the cache on answers the
-    // record's fields `null` with the error: less, never wrong (README, "Record cache"; a named test in
+    // record's fields `null` with the error: less, never wrong (docs/sharing.md, "Record cache"; a named test in
     // `record-cache.test.ts`).
     route: fc.constantFrom(undefined, '/2/users/by'),
     fault: fc.oneof(fc.constant('spent-window' as const), ...httpFaults),

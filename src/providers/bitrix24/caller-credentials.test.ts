@@ -11,7 +11,7 @@ import { type Bitrix24Emulator, startBitrix24Emulator } from './emulator/server.
 import { BITRIX24 } from './id.js';
 
 /**
- * A caller's own Bitrix24 access token (README, "Per-caller credentials"): which configured portal it is
+ * A caller's own Bitrix24 access token (docs/access-control.md, "Per-caller credentials"): which configured portal it is
  * for, and the portal client's calls with it: to the portal's REST base only, as `auth`, never renewed.
  * (End to end, through the server: `test/sharing/callers.test.ts`.)
  */

@@ -3,7 +3,7 @@ import type { CallerCredentialSpec } from '../provider.js';
 import type { Bitrix24Service } from './client.js';
 
 /**
- * A caller's own Bitrix24 access token (README, "Per-caller credentials"): the token in
+ * A caller's own Bitrix24 access token (docs/access-control.md, "Per-caller credentials"): the token in
  * `x-caller-bitrix24-token` (BITRIX24_CALLER_TOKEN_HEADER), for the configured portal named in
  * `x-caller-bitrix24-portal` (BITRIX24_CALLER_PORTAL_HEADER), which may be left out when only one portal
  * is configured. Lookups on that portal are made with the token (`auth`), and see what its user may see;

@@ -54,7 +54,7 @@ export class Bitrix24Portal {
   /** `https://<portal host>`: where its users' profile pages are (never the webhook's path, which holds its secret). */
   readonly origin: string;
   private readonly http: UpstreamClient;
-  /** Calls made with a caller's own access token (README, "Per-caller credentials"): the portal's REST base, no renewal. */
+  /** Calls made with a caller's own access token (docs/access-control.md, "Per-caller credentials"): the portal's REST base, no renewal. */
   private readonly callerHttp: UpstreamClient;
   private readonly oauthHttp: UpstreamClient | undefined;
   /** OAuth only: the access token, renewed through the refresh token when the portal says it expired. */

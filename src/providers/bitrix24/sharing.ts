@@ -1,6 +1,5 @@
 /**
- * What the replicas of a deployment share about one Bitrix24 portal through Redis (README, "Sharing
- * upstream calls"): its leaky bucket and its OAuth pair (`SharedState`), both under
+ * What the replicas of a deployment share about one Bitrix24 portal through Redis (docs/sharing.md, "Sharing upstream calls"): its leaky bucket and its OAuth pair (`SharedState`), both under
  * this name.
  */
 

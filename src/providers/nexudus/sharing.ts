@@ -2,8 +2,7 @@ import { createHash } from 'node:crypto';
 import type { NexudusCredentials } from './token.js';
 
 /**
- * What the replicas of a deployment share about one Nexudus account through Redis (README, "Sharing
- * upstream calls"): its pacing and its token (`SharedState`; the token for a password login only,
+ * What the replicas of a deployment share about one Nexudus account through Redis (docs/sharing.md, "Sharing upstream calls"): its pacing and its token (`SharedState`; the token for a password login only,
  * sealed with a key derived from the password, so after a password change the old record reads as absent;
  * a configured token is never renewed), both under `nexudusAccount`.
  */

@@ -18,7 +18,7 @@ export interface TelegramClientOptions {
   rpc: TelegramRpc;
   /** Bots may name a user they have never seen with access_hash 0; user accounts may not. */
   isBot: boolean;
-  /** Most users one `users.getUsers` asks for (README: "Telegram"). */
+  /** Most users one `users.getUsers` asks for (docs/providers/telegram.md, "Telegram"). */
   maxIdsPerCall: number;
   /**
    * Retries: `maxTotalWaitMs` is the FLOOD_WAIT threshold — a FLOOD_WAIT_X of at most that many
@@ -128,7 +128,7 @@ export class TelegramClient {
     signal?: AbortSignal,
   ): Promise<tl.RpcCallReturn[M]> {
     const { retry, circuit } = this.options;
-    // Retries name the operations waiting for this RPC (README, "Tracing and logs").
+    // Retries name the operations waiting for this RPC (docs/operations.md, "Tracing and logs").
     const logger = upstreamLogger(signal, this.options.logger);
     // One span per RPC call (its attempts an attribute); each RPC sent counts for the operations waiting on it.
     return traceUpstreamCall({ provider: TELEGRAM.name, method, ids }, upstreamAttemptObserver(signal, TELEGRAM.name), (sent) => {

@@ -10,7 +10,7 @@ import { startXEmulator, type XEmulator } from './emulator/server.js';
 import { X } from './id.js';
 
 /**
- * A caller's own X user token (README, "Per-caller credentials"): read from its header, sent as the
+ * A caller's own X user token (docs/access-control.md, "Per-caller credentials"): read from its header, sent as the
  * bearer token of the caller's lookups instead of the app's, its rate budget kept apart, its refusal
  * the caller's. (End to end, through the server: `test/sharing/callers.test.ts`.)
  */

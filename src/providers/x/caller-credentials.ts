@@ -3,7 +3,7 @@ import type { CallerCredentialSpec } from '../provider.js';
 import type { XClient } from './client.js';
 
 /**
- * A caller's own X OAuth 2.0 user-context token (README, "Per-caller credentials"), in `x-caller-x-token`
+ * A caller's own X OAuth 2.0 user-context token (docs/access-control.md, "Per-caller credentials"), in `x-caller-x-token`
  * (X_CALLER_TOKEN_HEADER). Its lookups are made as that user (`Authorization: Bearer <token>`), spend
  * that user's rate limits rather than the app's, and see what that user may see: the posts of a
  * protected account it follows, say.

@@ -78,7 +78,7 @@ export class XClient {
 
   /*
    * Each lookup is made with the app's bearer token, or with `credential`, a caller's own OAuth 2
-   * user-context token (README, "Per-caller credentials"): then as that user, under its scope.
+   * user-context token (docs/access-control.md, "Per-caller credentials"): then as that user, under its scope.
    */
 
   usersByIds(
