@@ -8,90 +8,260 @@ import { type CallerHeaderNames, callerHeaderSettings } from './credentials/head
 import type { Configured, Provider } from './providers/registry.js';
 
 /**
- * Configuration from the environment (README, "Configuration"), validated once at start-up: the
- * core's own settings here, each provider's variables by the provider's own schema. A bad value stops
- * the process with a message naming the variable, and never repeating its value: some are secrets.
+ * Configuration from the environment (docs/configuration.md), validated once at start-up: the core's
+ * own settings here, each provider's variables by the provider's own schema. A bad value stops the
+ * process with a message naming the variable, and never repeating its value: some are secrets. Every
+ * variable's `.describe()` is its line in docs/configuration.md (`npm run docs:config`); it is called
+ * last on each entry, since zod's `.describe()` returns a copy with only that description as metadata.
  */
-const settings = z.object({
-  PORT: int(0, 65535, 4001),
+
+/** How the server listens, what it serves to browsers and tools, and what runs operations. */
+const serverSettings = z.object({
+  PORT: int(0, 65535, 4001).describe('The TCP port the HTTP server listens on, 0–65,535; `0` lets the system pick a free one.'),
   HOST: z
     .string()
     .optional()
-    .transform((v) => v || '0.0.0.0'),
+    .transform((v) => v || '0.0.0.0')
+    .describe('The address to listen on. In the container keep `0.0.0.0`: its `HEALTHCHECK` asks `127.0.0.1`.'),
   LOG_LEVEL: z
     .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent', ''])
     .optional()
-    .transform((v) => v || 'info'),
+    .transform((v) => v || 'info')
+    .describe(
+      'The pino level of the JSON log lines on stdout: `fatal`, `error`, `warn`, `info`, `debug`, `trace` or `silent`. ' +
+        '`debug` adds a line per upstream retry; `warn` and quieter levels drop the `info` line each request ends with.',
+    ),
   // Only `1` or unset: `DEMO=0` or `DEMO=false` reads as "not the demo" but would mean nothing, so it is refused.
+  // Unset is `undefined`, not `false`, so that the reference gives it no default: `0` is not a value it takes.
   DEMO: z
     .enum(['1'], { message: 'must be 1 (serve the built-in emulators) or unset' })
     .optional()
-    .transform((v) => v === '1'),
-  // Unset: on in the demo and outside production (README, "Access control").
-  INTROSPECTION: optionalFlag,
-  // Unset: GraphiQL wherever introspection is on, none where it is off (README, "Explorer").
+    .transform((v) => (v === '1' ? true : undefined))
+    .describe(
+      '`1` serves the embedded demo (built-in emulators of all four upstream APIs, on loopback) even when credentials are set ' +
+        'or `NODE_ENV=production`; any other value, `0`, `true` and empty included, is refused. ' +
+        'Unset: the demo runs only when no provider is configured and `NODE_ENV` is not `production`.',
+    ),
+  // Unset: on in the demo and outside production (docs/access-control.md, "Introspection and inline traces").
+  INTROSPECTION: optionalFlag.describe(
+    '`1` or `0` turns schema introspection on or off. Unset: on in the demo and wherever `NODE_ENV` is not `production`, ' +
+      'off otherwise; `_service { sdl }` is served either way.',
+  ),
+  // Unset: GraphiQL wherever introspection is on, none where it is off (docs/operations.md, "Explorer").
   EXPLORER: z
     .enum(['graphiql', 'sandbox', 'off', ''])
     .optional()
-    .transform((v) => v || undefined),
-  INLINE_TRACES: flag(false),
+    .transform((v) => v || undefined)
+    .describe(
+      "What a browser's GET of `/graphql` or `/` gets: `graphiql` (GraphiQL in one page, which works offline), " +
+        "`sandbox` (Apollo Sandbox, loaded from Apollo's CDN) or `off` (404). " +
+        'Unset: `graphiql` wherever introspection is on, `off` wherever it is off.',
+    ),
+  INLINE_TRACES: flag(false).describe(
+    '`1` answers `apollo-federation-include-trace: ftv1` with inline traces, the per-field timings a router reports to GraphOS; ' +
+      'operations then run on graphql-js, whatever `GRAPHQL_EXECUTOR` says.',
+  ),
   // Off: `_service { sdl }` composes with @apollo/gateway, Hive Gateway and a Router without GraphOS (docs/supergraph.md).
-  AUTH_DIRECTIVES_IN_SDL: flag(false),
+  AUTH_DIRECTIVES_IN_SDL: flag(false).describe(
+    'Whether `_service { sdl }` carries `@authenticated` and `@requiresScopes`. `0` leaves them out, so the SDL composes with ' +
+      "@apollo/gateway's `IntrospectAndCompose`, Hive Gateway and a Router without GraphOS; `1` is for a Router connected to " +
+      'GraphOS (Enterprise), which enforces them too; the subgraph enforces access itself either way.',
+  ),
   GRAPHQL_EXECUTOR: z
     .enum(['compiled', 'graphql-js', ''])
     .optional()
-    .transform((v) => v || 'compiled'),
-  GRAPHQL_COMPILE_AFTER_RUNS: int(0, 1_000_000, 1),
-  GRAPHQL_COMPILE_BUDGET_MS: int(0, 1_000_000, 100),
-  MAX_IDS_PER_OPERATION: int(1, 100_000, 1000),
-  MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024),
-  UPSTREAM_TIMEOUT_MS: int(50, 120_000, 5_000),
-  UPSTREAM_MAX_ATTEMPTS: int(1, 10, 3),
-  UPSTREAM_MAX_RETRY_WAIT_MS: int(0, 60_000, 2_000),
-  UPSTREAM_CONNECTIONS: int(1, 1024, 32),
-  UPSTREAM_CIRCUIT_FAILURES: int(1, 1000, 5),
-  UPSTREAM_CIRCUIT_COOL_DOWN_MS: int(100, 600_000, 30_000),
-  UPSTREAM_MAX_HOLD_MS: int(0, 60_000, 2_000),
-  UPSTREAM_MAX_QUEUED_IDS: int(1, 1_000_000, 10_000),
-  OPERATION_TIMEOUT_MS: int(100, 300_000, 10_000),
-  SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000),
-  HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000),
-  MAX_CONNECTIONS: int(1, 1_000_000, 10_000),
-  MAX_OPERATIONS_IN_FLIGHT: int(1, 100_000, 1_000),
-  MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 1_000),
-  GRAPHQL_DOCUMENT_CACHE_ENTRIES: int(0, 100_000, 1_000),
-  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000, 65_000),
-  MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000),
-  MAX_RESULT_VALUES_PER_OPERATION: int(1, 100_000_000, 100_000),
-  MAX_RESULT_VALUES_IN_FLIGHT: int(0, 1_000_000_000, 400_000),
-  MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000),
-  MAX_QUERY_DEPTH: int(1, 1000, 15),
-  MAX_QUERY_ALIASES: int(0, 10_000, 50),
-  MAX_QUERY_FIELDS: int(1, 1_000_000, 2_000),
-  MAX_ROOT_FIELDS: int(1, 10_000, 20),
-  MAX_QUERY_DIRECTIVES: int(0, 10_000, 50),
-  MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024, 16 * 1024 * 1024),
-  CACHE_MAX_BYTES: int(0, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024),
-  CACHE_STALE_SECONDS: int(0, 7 * 24 * 3600, 3600),
-  CACHE_MISSING_TTL_SECONDS: int(0, 24 * 3600, 60),
-  COALESCE_WINDOW_MS: int(0, 1000, 2),
-  // May hold a password: never repeated in a message.
-  REDIS_URL: secret.pipe(
-    z
-      .string()
-      .regex(/^rediss?:\/\/[^\s]*$/, 'must be a redis:// or rediss:// URL')
-      .optional(),
+    .transform((v) => v || 'compiled')
+    .describe(
+      'What runs operations: `compiled` (queries compiled by graphql-jit, with graphql-js for what it cannot compile) or ' +
+        '`graphql-js` alone. With `INLINE_TRACES=1` operations always run on graphql-js.',
+    ),
+  GRAPHQL_COMPILE_AFTER_RUNS: int(0, 1_000_000, 1).describe(
+    'How many times a document runs on graphql-js before it is compiled, 0–1,000,000: a document sent once is not worth ' +
+      'compiling. `0` compiles it on its first run.',
   ),
+  GRAPHQL_COMPILE_BUDGET_MS: int(0, 1_000_000, 100).describe(
+    'Milliseconds of event-loop time compiling may take at once, 0–1,000,000, refilled at a tenth of it a second; a document ' +
+      'that finds it spent runs on graphql-js, and one over 8,192 characters is never compiled. `0` compiles nothing.',
+  ),
+  GRAPHQL_DOCUMENT_CACHE_ENTRIES: int(0, 100_000, 1_000).describe(
+    'Parsed documents kept, each with its compiled query (about 34 KB), 0–100,000: a flood of distinct documents cannot grow ' +
+      'the process past this. `0` keeps none.',
+  ),
+  HTTP_HEADERS_TIMEOUT_MS: int(100, 120_000, 10_000).describe(
+    "Milliseconds a connection may take to send a request's headers, 100–120,000, a socket that sends nothing included; " +
+      'past it Node answers 408 and closes the connection.',
+  ),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: int(1_000, 600_000, 65_000).describe(
+    'Milliseconds an idle keep-alive connection stays open, 1,000–600,000. Keep it above the idle timeout of the load balancer ' +
+      'in front (60 s on common ones), so that the balancer closes first.',
+  ),
+  SHUTDOWN_GRACE_MS: int(0, 600_000, 10_000).describe(
+    'On SIGTERM or SIGINT, milliseconds the requests in flight may take to finish, 0–600,000; those still running then are ' +
+      'cancelled and the process exits 1. `0` cancels them at once.',
+  ),
+});
+
+/** What one operation, and all operations at once, may cost (docs/limits.md). */
+const limitSettings = z.object({
+  MAX_IDS_PER_OPERATION: int(1, 100_000, 1000).describe(
+    'Most distinct ids one operation may ask of one provider, per credential scope and Bitrix24 portal, 1–100,000, counted ' +
+      'after coercion with default values included; each id beyond answers `null` with `BAD_USER_INPUT`, alone.',
+  ),
+  MAX_LIST_ITEMS_PER_OPERATION: int(1, 1_000_000, 10_000).describe(
+    'Most items of id lists and `_entities` representations one operation may hold in all, duplicates included, ' +
+      '1–1,000,000; each item beyond answers `null` with `BAD_USER_INPUT` and is never resolved.',
+  ),
+  MAX_RESULT_VALUES_PER_OPERATION: int(1, 100_000_000, 100_000).describe(
+    'Most values the items of those lists may answer in one operation, 1–100,000,000, estimated before they run as items × ' +
+      'fields selected per item (fragments and nested objects included); the items beyond answer `null`, with one ' +
+      '`BAD_USER_INPUT` per list.',
+  ),
+  MAX_RESULT_VALUES_IN_FLIGHT: int(0, 1_000_000_000, 400_000).describe(
+    'Most values all operations at once may be answering, 0–1,000,000,000, as estimated before each runs (only operations of ' +
+      'at least a tenth of `MAX_RESULT_VALUES_PER_OPERATION` count); one that would pass it is answered 503 `OVERLOADED` with ' +
+      '`Retry-After: 1` before it runs. `0` counts nothing.',
+  ),
+  MAX_QUERY_TOKENS: int(100, 1_000_000, 5_000).describe(
+    'Most tokens a document may have, 100–1,000,000, counted while it is parsed; a longer one is refused with HTTP 400 ' +
+      '`GRAPHQL_PARSE_FAILED`.',
+  ),
+  MAX_QUERY_DEPTH: int(1, 1000, 15).describe(
+    'Deepest field nesting a document may have, counted through its fragments, 1–1,000; a deeper one is refused with HTTP 400 ' +
+      '`GRAPHQL_VALIDATION_FAILED`.',
+  ),
+  MAX_QUERY_ALIASES: int(0, 10_000, 50).describe(
+    'Most aliases a document may have, counted through its fragments, 0–10,000 (`0`: none); more are refused with HTTP 400 ' +
+      '`GRAPHQL_VALIDATION_FAILED`.',
+  ),
+  MAX_QUERY_FIELDS: int(1, 1_000_000, 2_000).describe(
+    'Most field selections a document may have, counted as if its fragments were expanded, 1–1,000,000; more are refused ' +
+      'with HTTP 400 `GRAPHQL_VALIDATION_FAILED`.',
+  ),
+  MAX_ROOT_FIELDS: int(1, 10_000, 20).describe(
+    'Most root fields an operation may select, fragments spread at the root included and `__typename` free, 1–10,000; more ' +
+      'are refused with HTTP 400 `GRAPHQL_VALIDATION_FAILED`.',
+  ),
+  MAX_QUERY_DIRECTIVES: int(0, 10_000, 50).describe(
+    'Most directives a document may use, counted through its fragments, 0–10,000 (`0`: none); more are refused with HTTP 400 ' +
+      '`GRAPHQL_VALIDATION_FAILED`.',
+  ),
+  MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024, 1024 * 1024).describe(
+    'Largest request body in bytes, 1,024–67,108,864 (64 MiB); a larger one is answered 413 `REQUEST_TOO_LARGE`. ' +
+      'The default, 1 MiB, holds some 30,000 X representations.',
+  ),
+  MAX_RESPONSE_BYTES: int(1024, 1024 * 1024 * 1024, 16 * 1024 * 1024).describe(
+    'Largest answer in bytes, 1,024–1,073,741,824 (1 GiB; the default is 16 MiB); a larger one is replaced by a ' +
+      '`RESPONSE_TOO_LARGE` error.',
+  ),
+  OPERATION_TIMEOUT_MS: int(100, 300_000, 10_000).describe(
+    'Deadline of a whole operation in milliseconds, reading its body included, 100–300,000. A body still arriving then is ' +
+      'answered 408 `REQUEST_TIMEOUT`; upstream work still queued or in flight is dropped, and its items answer `DEADLINE_EXCEEDED`.',
+  ),
+  MAX_OPERATIONS_IN_FLIGHT: int(1, 100_000, 1_000).describe(
+    'GraphQL requests in progress at most, 1–100,000; beyond, a request is answered 503 `OVERLOADED` with `Retry-After: 1` at ' +
+      'once (`/health` and `/ready` never are).',
+  ),
+  MAX_CONNECTIONS: int(1, 1_000_000, 10_000).describe(
+    'Open connections at most, 1–1,000,000; one beyond is closed as it is accepted (`users_subgraph_connections_dropped_total`), ' +
+      'and the connections already open carry on.',
+  ),
+  MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 1_000).describe(
+    'How many milliseconds late the event loop may run (measured every 10 ms) before new GraphQL requests are answered 503 ' +
+      '`OVERLOADED` with `Retry-After: 1`, 0–60,000. `0` never turns one away for it.',
+  ),
+});
+
+/** The record cache, coalescing, and the Redis replicas share them through (docs/sharing.md). */
+const sharingSettings = z.object({
+  CACHE_MAX_BYTES: int(0, 64 * 1024 * 1024 * 1024, 64 * 1024 * 1024).describe(
+    'Bytes the in-memory record cache may hold, 0–68,719,476,736 (64 GiB; the default is 64 MiB); with `REDIS_URL` it bounds ' +
+      'only the memory path used while Redis is lost. `0` keeps no memory cache, so without Redis there is no record cache at all.',
+  ),
+  CACHE_STALE_SECONDS: int(0, 7 * 24 * 3600, 3600).describe(
+    'Seconds after it expires that a record may still be served, marked in `extensions.stale`, while its upstream is rate ' +
+      'limited or unavailable, 0–604,800 (7 days). `0` never serves a stale record.',
+  ),
+  CACHE_MISSING_TTL_SECONDS: int(0, 24 * 3600, 60).describe(
+    "Seconds a `NOT_FOUND` (or X's `SUSPENDED`) stays cached, 0–86,400 (1 day); other errors are never cached. `0` caches none.",
+  ),
+  // Turns on POST /cache/evict for whoever sends it as a bearer token.
+  CACHE_ADMIN_TOKEN: secret
+    .pipe(z.string().min(16, 'must be at least 16 characters').optional())
+    .describe(
+      'A credential of 16 or more printable ASCII characters without spaces: a caller sending it as ' +
+        '`Authorization: Bearer` may remove record-cache entries with `POST /cache/evict`; set but blank is refused. ' +
+        'Unset: that endpoint answers 404.',
+    ),
+  COALESCE_WINDOW_MS: int(0, 1000, 2).describe(
+    "Milliseconds a request's ids wait for other requests' ids to join the same upstream call, 0–1,000: it adds at most this " +
+      'to a cache miss. `0` joins only what arrives in the same turn of the event loop.',
+  ),
+  // May hold a password: never repeated in a message.
+  REDIS_URL: secret
+    .pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\/[^\s]*$/, 'must be a redis:// or rediss:// URL')
+        .optional(),
+    )
+    .describe(
+      'A `redis://` or `rediss://` URL of a Redis every replica shares its record cache, fetch claims, rate budgets, pacing ' +
+        'and tokens through; it may hold a password, is never logged, and set but blank is refused. ' +
+        'Unset: each process shares only with itself.',
+    ),
   REDIS_KEY_PREFIX: z
     .string()
     .optional()
-    .transform((v) => v || 'users-subgraph:'),
-  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250),
-  // Turns on POST /cache/evict for whoever sends it as a bearer token.
-  CACHE_ADMIN_TOKEN: secret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
+    .transform((v) => v || 'users-subgraph:')
+    .describe('Starts every Redis key this deployment writes: give each deployment that shares one Redis a prefix of its own.'),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250).describe(
+    "Longest wait for one Redis command in milliseconds, 10–60,000; past it that call is answered from this process's memory, " +
+      'and Redis counts as lost until a `PING` answers.',
+  ),
 });
 
-/** The record cache and coalescing (README, "Sharing upstream calls"). */
+/** How every provider calls its upstream: deadlines, retries, connections, circuits, the budget planner. */
+const upstreamSettings = z.object({
+  UPSTREAM_TIMEOUT_MS: int(50, 120_000, 5_000).describe(
+    'Deadline of one upstream attempt (an HTTP request or a Telegram RPC) in milliseconds, 50–120,000.',
+  ),
+  UPSTREAM_MAX_ATTEMPTS: int(1, 10, 3).describe(
+    'Attempts per upstream call, the first included, 1–10: 429s, 5xx, timeouts and refused connections are tried again. ' +
+      '`1` never retries.',
+  ),
+  UPSTREAM_MAX_RETRY_WAIT_MS: int(0, 60_000, 2_000).describe(
+    'Most milliseconds one upstream call may wait between its attempts in all, 0–60,000 (`0`: no waiting, so in effect no ' +
+      "retries); an upstream asking for longer (X's rate-limit reset, a `Retry-After`) fails the call at once with " +
+      '`retryAfter`. Telegram calls are bounded by `TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS` instead.',
+  ),
+  UPSTREAM_CONNECTIONS: int(1, 1024, 32).describe('Most open keep-alive connections to each HTTP upstream, 1–1,024.'),
+  UPSTREAM_CIRCUIT_FAILURES: int(1, 1000, 5).describe(
+    'Calls in a row that find an upstream unavailable (timeouts, 5xx, refused connections, after their retries) before its ' +
+      'circuit opens, 1–1,000; its other answers (401, 403, 429, not found) never count.',
+  ),
+  UPSTREAM_CIRCUIT_COOL_DOWN_MS: int(100, 600_000, 30_000).describe(
+    "Milliseconds an open circuit fails its upstream's calls at once with `UPSTREAM_UNAVAILABLE` and `retryAfter`, " +
+      '100–600,000; then one call is tried.',
+  ),
+  UPSTREAM_MAX_HOLD_MS: int(0, 60_000, 2_000).describe(
+    "Longest a cache miss waits, in milliseconds, for its upstream call to fill while the upstream's rate budget is scarce, " +
+      '0–60,000; an ample budget holds nothing. `0`: a partial call never waits.',
+  ),
+  UPSTREAM_MAX_QUEUED_IDS: int(1, 1_000_000, 10_000).describe(
+    'Ids waiting at most for one upstream, credential scope and partition (a Bitrix24 portal), 1–1,000,000; beyond, a new id ' +
+      'answers `RATE_LIMITED` at once.',
+  ),
+});
+
+/** The core's own settings, every group of them: what `loadConfig` reads. */
+const settings = z.object({
+  ...serverSettings.shape,
+  ...limitSettings.shape,
+  ...sharingSettings.shape,
+  ...upstreamSettings.shape,
+});
+
+/** The record cache and coalescing (docs/sharing.md). */
 export interface SharingSettings {
   /** Most bytes the in-memory record cache holds. */
   maxBytes: number;
@@ -107,7 +277,7 @@ export interface SharingSettings {
   providers: ReadonlyMap<string, { enabled: boolean; ttlMs: number }>;
 }
 
-/** Redis, when `REDIS_URL` is set: what replicas share (README, "Sharing upstream calls"). */
+/** Redis, when `REDIS_URL` is set: what replicas share (docs/sharing.md, "Redis: one cache and one budget for every replica"). */
 export interface RedisSettings {
   url: string;
   /** Starts every key this deployment writes. */
@@ -154,7 +324,7 @@ export interface Config {
   compileBudgetMs: number;
   /** Who may see the fields the schema protects (`src/auth/`). */
   auth: AuthConfig;
-  /** The headers of callers' own credentials, by provider and role (README, "Per-caller credentials"). */
+  /** The headers of callers' own credentials, by provider and role (docs/access-control.md, "Per-caller credentials"). */
   callerHeaders: CallerHeaderNames;
   maxRequestBytes: number;
   /**
@@ -202,9 +372,23 @@ const cachingSettings = (providers: readonly Provider[]) =>
       Object.fromEntries(
         providers.flatMap((provider) => {
           const name = provider.id.name.toUpperCase();
+          const { label } = provider.id;
           return [
-            [`${name}_CACHE`, flag(true)],
-            [`${name}_CACHE_TTL_SECONDS`, int(0, 7 * 24 * 3600, provider.cacheTtlSeconds)],
+            [
+              `${name}_CACHE`,
+              flag(true).describe(
+                `Whether ${label}'s records are kept in the record cache; \`0\` sends every ${label} lookup upstream ` +
+                  '(coalescing still applies).',
+              ),
+            ],
+            [
+              `${name}_CACHE_TTL_SECONDS`,
+              int(0, 7 * 24 * 3600, provider.cacheTtlSeconds).describe(
+                `Seconds ${label}'s records stay fresh in the record cache, 0–604,800 (7 days); it also caps the ` +
+                  `\`max-age\` of answers that select ${label} fields. \`0\`: never fresh, so every lookup goes upstream, ` +
+                  'though a record may still be served stale (`CACHE_STALE_SECONDS`).',
+              ),
+            ],
           ];
         }),
       ),
@@ -232,11 +416,20 @@ export function configurationVariables(providers: readonly Provider[]): Readonly
   group: string;
   variables: ReadonlyArray<readonly [string, z.ZodType]>;
 }> {
+  const access = variablesOf(authEnv);
+  const accessNames = new Set(access.map(([name]) => name));
   return [
-    { group: 'Server', variables: variablesOf(settings) },
-    { group: 'Access control', variables: variablesOf(authEnv) },
-    { group: 'Per-caller credentials', variables: variablesOf(callerHeaderSettings(providers)) },
+    { group: 'Server', variables: variablesOf(serverSettings) },
+    { group: 'Limits', variables: variablesOf(limitSettings) },
+    { group: 'Sharing and Redis', variables: variablesOf(sharingSettings) },
     { group: 'Record cache per provider', variables: variablesOf(cachingSettings(providers)) },
+    { group: 'Upstream calls', variables: variablesOf(upstreamSettings) },
+    { group: 'Access control', variables: access },
+    {
+      group: 'Per-caller credentials',
+      // The caller headers' schema reads AUTH_SHARED_SECRET_HEADER too, only to keep clear of it: it is listed once, above.
+      variables: variablesOf(callerHeaderSettings(providers)).filter(([name]) => !accessNames.has(name)),
+    },
     ...providers.map((provider) => ({ group: provider.id.label, variables: variablesOf(provider.environment(realIO)) })),
   ];
 }

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { flag, int, secret, text } from '../core/env.js';
 
 /**
- * Who may see the fields the schema marks `@authenticated` or `@requiresScopes` (README, "Access
- * control"): the variables that authenticate callers, validated at start-up like every other. A
- * message names the variable at fault, never its value. The shared secret is kept only as its
- * SHA-256 digest, so no configuration object can leak it into a log line.
+ * Who may see the fields the schema marks `@authenticated` or `@requiresScopes` (docs/access-control.md,
+ * "How a caller authenticates"): the variables that authenticate callers, validated at start-up like
+ * every other. A message names the variable at fault, never its value. The shared secret is kept only
+ * as its SHA-256 digest, so no configuration object can leak it into a log line.
  */
 
 /** A caller that sends the shared secret in `header` is authenticated, with `scopes`. */
@@ -66,18 +66,46 @@ const scopeList = text.pipe(
 
 export const authEnv = z
   .object({
-    AUTH_SHARED_SECRET: secret.pipe(z.string().min(16, 'must be at least 16 characters').optional()),
-    AUTH_SHARED_SECRET_HEADER: text.pipe(z.string().regex(HEADER_NAME, 'must be an HTTP header name').optional()),
-    AUTH_SHARED_SECRET_SCOPES: scopeList,
-    AUTH_JWKS_URL: text.pipe(z.string().refine(isJwksUrl, 'must be an https URL (http only on loopback)').optional()),
-    AUTH_JWT_ISSUER: text,
-    AUTH_JWT_AUDIENCE: text,
-    AUTH_JWT_CLOCK_TOLERANCE_SECONDS: int(0, 600, 30),
-    AUTH_JWT_REQUIRE_EXP: flag(true),
+    AUTH_SHARED_SECRET: secret
+      .pipe(z.string().min(16, 'must be at least 16 characters').optional())
+      .describe(
+        'A secret of 16 or more printable ASCII characters without spaces that the gateway sends in `AUTH_SHARED_SECRET_HEADER`: ' +
+          'a request carrying it is authenticated, with no scope unless `AUTH_SHARED_SECRET_SCOPES` names some. It is compared ' +
+          'in constant time and never logged; set but blank is refused.',
+      ),
+    AUTH_SHARED_SECRET_HEADER: text
+      .pipe(z.string().regex(HEADER_NAME, 'must be an HTTP header name').optional())
+      .describe(
+        `The HTTP header that carries \`AUTH_SHARED_SECRET\`, \`${DEFAULT_SECRET_HEADER}\` when unset. Only with \`AUTH_SHARED_SECRET\`, ` +
+          'and not `Authorization` when `AUTH_JWKS_URL` is set (the JWT travels there).',
+      ),
+    AUTH_SHARED_SECRET_SCOPES: scopeList.describe(
+      'The scopes the shared secret grants, space-separated (the schema asks for `users:personal`), or `none`; only with ' +
+        '`AUTH_SHARED_SECRET`. Unset: none, so the secret authenticates (for `@authenticated` fields) and grants no scope.',
+    ),
+    AUTH_JWKS_URL: text
+      .pipe(z.string().refine(isJwksUrl, 'must be an https URL (http only on loopback)').optional())
+      .describe(
+        'A JWKS URL (https; http only on loopback): a caller whose `Authorization: Bearer` JWT verifies against it is ' +
+          "authenticated, with the token's `scope` and `scp` scopes. Requires `AUTH_JWT_ISSUER`.",
+      ),
+    AUTH_JWT_ISSUER: text.describe('The `iss` a JWT must have: required with `AUTH_JWKS_URL`, refused without it.'),
+    AUTH_JWT_AUDIENCE: text.describe(
+      'The `aud` a JWT must have, comma-separated (any one of them will do); only with `AUTH_JWKS_URL`. Unset: `aud` is not checked.',
+    ),
+    AUTH_JWT_CLOCK_TOLERANCE_SECONDS: int(0, 600, 30).describe("Seconds of leeway on a JWT's `exp` and `nbf`, 0–600."),
+    AUTH_JWT_REQUIRE_EXP: flag(true).describe(
+      'Whether a JWT without `exp`, one that would never expire, is refused with 401; `0` accepts one.',
+    ),
     AUTH_PERSONAL_DATA: z
       .enum(['open', 'protected', ''], { message: 'must be open or protected' })
       .optional()
-      .transform((v) => v || undefined),
+      .transform((v) => v || undefined)
+      .describe(
+        'With neither `AUTH_SHARED_SECRET` nor `AUTH_JWKS_URL`: `open` serves the fields marked `@authenticated` or ' +
+          '`@requiresScopes` to every caller, `protected` refuses them. Unset: `open` in the demo, `protected` otherwise; ' +
+          '`open` is refused when either of those is set.',
+      ),
   })
   .superRefine((vars, ctx) => {
     const problem = (variable: string, message: string) => ctx.addIssue({ code: 'custom', path: [variable], message });

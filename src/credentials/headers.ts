@@ -4,9 +4,10 @@ import { text } from '../core/env.js';
 import type { CallerHeader, Env, ProviderId } from '../core/types.js';
 
 /**
- * The names of the headers that carry callers' own credentials (README, "Per-caller credentials"): each
- * provider declares its headers with a variable and a default name; here those variables are read and
- * checked, like every other at start-up. A provider whose variable says `none` takes no caller credential.
+ * The names of the headers that carry callers' own credentials (docs/access-control.md, "Per-caller
+ * credentials"): each provider declares its headers with a variable and a default name; here those
+ * variables are read and checked, like every other at start-up. A provider whose variable says `none`
+ * takes no caller credential.
  */
 
 /** By provider name, each role's header name (lower case); a provider absent here takes no caller credential. */
@@ -44,7 +45,12 @@ export interface CallerHeaderSource {
 
 export function callerHeaderSettings(providers: readonly CallerHeaderSource[]): z.ZodType<CallerHeaderNames, Env> {
   const declared = providers.flatMap((provider) =>
-    Object.entries(provider.callerCredentials?.headers ?? {}).map(([role, header]) => ({ provider: provider.id.name, role, header })),
+    Object.entries(provider.callerCredentials?.headers ?? {}).map(([role, header]) => ({
+      provider: provider.id.name,
+      label: provider.id.label,
+      role,
+      header,
+    })),
   );
   const headerName = text.pipe(
     z
@@ -54,8 +60,18 @@ export function callerHeaderSettings(providers: readonly CallerHeaderSource[]): 
   );
   return z
     .object({
-      ...Object.fromEntries(declared.map(({ header }) => [header.variable, headerName])),
-      // Read only to keep a caller credential out of the gateway's secret header.
+      ...Object.fromEntries(
+        declared.map(({ label, role, header }) => [
+          header.variable,
+          headerName.describe(
+            `The HTTP header that carries the ${role} of a caller's own ${label} credential, \`${header.defaultName}\` when unset. ` +
+              `\`none\` turns ${label}'s caller credentials off (its headers are then ignored); a name must differ from the ` +
+              "other caller headers, from `AUTH_SHARED_SECRET_HEADER`'s and from headers that mean something else " +
+              '(`authorization`, `cookie`, …).',
+          ),
+        ]),
+      ),
+      // Read only to keep a caller credential out of the gateway's secret header; its description is authEnv's.
       AUTH_SHARED_SECRET_HEADER: text,
     })
     .transform((vars, ctx) => {

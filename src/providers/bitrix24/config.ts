@@ -66,28 +66,66 @@ const portalsFile = z.object({ portals: z.array(portalEntry).min(1) }).strict();
 export function bitrix24Config(io: ConfigIO): z.ZodType<Bitrix24Config | undefined, Env> {
   return z
     .object({
-      BITRIX24_WEBHOOK_URL: secret.pipe(
-        z
-          .string()
-          .regex(...WEBHOOK)
-          .optional(),
+      BITRIX24_WEBHOOK_URL: secret
+        .pipe(
+          z
+            .string()
+            .regex(...WEBHOOK)
+            .optional(),
+        )
+        .describe(
+          "One portal through an incoming webhook, `https://<portal>/rest/<user id>/<secret>/`: the URL holds the webhook's " +
+            'secret, so it is never logged, and set but blank is refused. Not with `BITRIX24_PORTAL_URL`.',
+        ),
+      BITRIX24_PORTAL_URL: text
+        .pipe(
+          z
+            .string()
+            .regex(...PORTAL)
+            .optional(),
+        )
+        .describe(
+          'One portal through OAuth instead of a webhook: its address, such as `https://acme.bitrix24.com`, with ' +
+            '`BITRIX24_ACCESS_TOKEN`. Not with `BITRIX24_WEBHOOK_URL`.',
+        ),
+      BITRIX24_ACCESS_TOKEN: secret.describe(
+        "The OAuth access token of `BITRIX24_PORTAL_URL`'s portal, required with it; set but blank is refused.",
       ),
-      BITRIX24_PORTAL_URL: text.pipe(
-        z
-          .string()
-          .regex(...PORTAL)
-          .optional(),
+      BITRIX24_REFRESH_TOKEN: secret.describe(
+        "The OAuth refresh token of `BITRIX24_PORTAL_URL`'s portal: with `BITRIX24_CLIENT_ID` and `BITRIX24_CLIENT_SECRET` " +
+          'it renews an expired access token. All three or none; set but blank is refused.',
       ),
-      BITRIX24_ACCESS_TOKEN: secret,
-      BITRIX24_REFRESH_TOKEN: secret,
-      BITRIX24_CLIENT_ID: secret,
-      BITRIX24_CLIENT_SECRET: secret,
-      BITRIX24_PORTAL_NAME: text,
-      BITRIX24_OAUTH_URL: httpUrl('https://oauth.bitrix.info'),
-      BITRIX24_PORTALS_FILE: text,
-      BITRIX24_MAX_IDS_PER_CALL: int(1, 500, 50),
-      BITRIX24_RATE_PER_SECOND: int(1, 1000, 2),
-      BITRIX24_RATE_BURST: int(1, 10_000, 50),
+      BITRIX24_CLIENT_ID: secret.describe(
+        "The OAuth app's client id, for renewing `BITRIX24_PORTAL_URL`'s access token: with `BITRIX24_REFRESH_TOKEN` and " +
+          '`BITRIX24_CLIENT_SECRET`, all three or none; set but blank is refused.',
+      ),
+      BITRIX24_CLIENT_SECRET: secret.describe(
+        "The OAuth app's client secret, for renewing `BITRIX24_PORTAL_URL`'s access token: with `BITRIX24_REFRESH_TOKEN` and " +
+          '`BITRIX24_CLIENT_ID`, all three or none; set but blank is refused.',
+      ),
+      BITRIX24_PORTAL_NAME: text.describe(
+        'The name GraphQL gives the portal of `BITRIX24_WEBHOOK_URL` or `BITRIX24_PORTAL_URL` (`Bitrix24User.portal`, the ' +
+          "`portal` argument, a caller's portal header), refused without one of them. Unset: the portal's host.",
+      ),
+      BITRIX24_OAUTH_URL: httpUrl('https://oauth.bitrix.info').describe(
+        "Bitrix24's OAuth server, an http(s) URL, where expired access tokens are renewed.",
+      ),
+      BITRIX24_PORTALS_FILE: text.describe(
+        'The path of a JSON file listing portals, `{"portals": [...]}`, each with a webhook or OAuth tokens and an optional ' +
+          '`name` and `rate` (docs/providers/bitrix24.md); they add to the portal of `BITRIX24_WEBHOOK_URL` or ' +
+          '`BITRIX24_PORTAL_URL`, and all names must differ.',
+      ),
+      BITRIX24_MAX_IDS_PER_CALL: int(1, 500, 50).describe(
+        'Ids per `im.user.list.get` command, 1–500; up to 50 commands travel together in one `batch` request.',
+      ),
+      BITRIX24_RATE_PER_SECOND: int(1, 1000, 2).describe(
+        "Requests a second that each portal's client-side leaky bucket lets through, 1–1,000 (Enterprise plans allow 5); a " +
+          'portal in `BITRIX24_PORTALS_FILE` with a `rate` of its own keeps it.',
+      ),
+      BITRIX24_RATE_BURST: int(1, 10_000, 50).describe(
+        "Requests that each portal's client-side leaky bucket lets through at once, 1–10,000 (Enterprise plans allow 250); a " +
+          'portal in `BITRIX24_PORTALS_FILE` with a `rate` of its own keeps it.',
+      ),
     })
     .transform((vars, ctx): Bitrix24Config | undefined => {
       const problem = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });

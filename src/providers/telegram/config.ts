@@ -22,30 +22,53 @@ export interface TelegramConfig {
 export function telegramConfig(io: ConfigIO): z.ZodType<TelegramConfig | undefined, Env> {
   return z
     .object({
-      TELEGRAM_API_ID: credentialText.pipe(
-        z
-          .string()
-          .regex(/^[1-9]\d{0,11}$/, 'must be the numeric api_id from my.telegram.org')
-          .optional(),
-      ),
-      TELEGRAM_API_HASH: secret.pipe(
-        z
-          .string()
-          .regex(/^[0-9a-f]{32}$/i, 'must be the 32-character api_hash from my.telegram.org')
-          .optional(),
-      ),
-      TELEGRAM_BOT_TOKEN: secret.pipe(
-        z
-          .string()
-          .regex(/^\d+:[A-Za-z0-9_-]{30,}$/, 'must be a bot token from @BotFather (<bot id>:<secret>)')
-          .optional(),
-      ),
+      TELEGRAM_API_ID: credentialText
+        .pipe(
+          z
+            .string()
+            .regex(/^[1-9]\d{0,11}$/, 'must be the numeric api_id from my.telegram.org')
+            .optional(),
+        )
+        .describe(
+          "The app's numeric `api_id` from my.telegram.org (API development tools). With `TELEGRAM_API_HASH`, and a bot token " +
+            'or a saved user session, it turns Telegram on; set but blank is refused.',
+        ),
+      TELEGRAM_API_HASH: secret
+        .pipe(
+          z
+            .string()
+            .regex(/^[0-9a-f]{32}$/i, 'must be the 32-character api_hash from my.telegram.org')
+            .optional(),
+        )
+        .describe(
+          "The app's `api_hash` from my.telegram.org, 32 hexadecimal characters: required with the other `TELEGRAM_` " +
+            'credentials, and set but blank is refused.',
+        ),
+      TELEGRAM_BOT_TOKEN: secret
+        .pipe(
+          z
+            .string()
+            .regex(/^\d+:[A-Za-z0-9_-]{30,}$/, 'must be a bot token from @BotFather (<bot id>:<secret>)')
+            .optional(),
+        )
+        .describe(
+          'The token of the bot to act as, from @BotFather; set but blank is refused. Unset: act as the user whose session ' +
+            '`npm run telegram:login` saved at `TELEGRAM_SESSION_PATH`, and with neither the start is refused.',
+        ),
       TELEGRAM_SESSION_PATH: z
         .string()
         .optional()
-        .transform((v) => v || 'telegram.session'),
-      TELEGRAM_MAX_IDS_PER_CALL: int(1, 200, 100),
-      TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: int(0, 600, 5),
+        .transform((v) => v || 'telegram.session')
+        .describe(
+          'The SQLite file that holds the MTProto session and the peer cache (user id → access hash, usernames): keep it on ' +
+            'a persistent volume. The container image sets `/data/telegram.session`.',
+        ),
+      TELEGRAM_MAX_IDS_PER_CALL: int(1, 200, 100).describe('Users asked per `users.getUsers` RPC, 1–200.'),
+      TELEGRAM_FLOOD_WAIT_THRESHOLD_SECONDS: int(0, 600, 5).describe(
+        'Most seconds one Telegram call may wait between its attempts in all, 0–600, in place of `UPSTREAM_MAX_RETRY_WAIT_MS`: ' +
+          'a `FLOOD_WAIT_X` that fits is waited out and the call tried again, a longer one answers `RATE_LIMITED` with ' +
+          '`retryAfter: X` at once. `0` waits nothing out, so Telegram calls are in effect not retried.',
+      ),
     })
     .transform((vars, ctx): TelegramConfig | undefined => {
       if (vars.TELEGRAM_API_ID === undefined && vars.TELEGRAM_API_HASH === undefined && vars.TELEGRAM_BOT_TOKEN === undefined)

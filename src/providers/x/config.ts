@@ -10,8 +10,11 @@ export interface XConfig {
 
 export const xConfig = z
   .object({
-    X_BEARER_TOKEN: secret,
-    X_API_BASE_URL: httpUrl('https://api.x.com'),
+    X_BEARER_TOKEN: secret.describe(
+      "The X API v2 bearer token the subgraph calls X with: the app's (app-only) or an OAuth 2.0 user token. Setting it " +
+        'turns X on; set but blank is refused.',
+    ),
+    X_API_BASE_URL: httpUrl('https://api.x.com').describe("The origin X's API is called at, an http(s) URL."),
   })
   .transform((vars): XConfig | undefined =>
     vars.X_BEARER_TOKEN === undefined ? undefined : { bearerToken: vars.X_BEARER_TOKEN, baseUrl: vars.X_API_BASE_URL },
