@@ -100,10 +100,14 @@ describe('with a shared secret and a JWKS', () => {
     }
   });
 
-  it('the shared secret: a gateway, which sees every field', async () => {
-    const { body } = await h.gql('{ nexudusUsers(ids: ["25"]) { email isAdmin } }', undefined, { 'x-subgraph-secret': SECRET });
-    expect(body.errors).toBeUndefined();
-    expect(body.data.nexudusUsers[0]).toEqual({ email: 'user25@coworking.example', isAdmin: true });
+  it('the shared secret alone: authenticated, but no scope unless AUTH_SHARED_SECRET_SCOPES names one', async () => {
+    // A gateway sends the secret for every caller: by default that must not open anyone's personal data.
+    const { body } = await h.gql('{ nexudusUsers(ids: ["25"]) { email isAdmin businessIds } }', undefined, { 'x-subgraph-secret': SECRET });
+    expect(body.data.nexudusUsers[0]).toEqual({ email: null, isAdmin: null, businessIds: expect.any(Array) });
+    expect(refusals(body.errors)).toEqual([
+      ['nexudusUsers.0.email', 'FORBIDDEN'],
+      ['nexudusUsers.0.isAdmin', 'FORBIDDEN'],
+    ]);
   });
 
   it('every provider and _entities alike: the refused fields only, at their paths', async () => {

@@ -6,10 +6,10 @@ import { describe, expect, it } from 'vitest';
  * The schema's rules for clients, checked on `schema/` itself (the source of truth), so a new field that
  * breaks one fails `npm test`:
  * - every type, field, argument and enum value says what it is;
- * - every field of an entity (a type with `@key`) and of `User`, but the key, is nullable: a user a
+ * - every field of an entity (a type with `@key`) and of `ExternalUser`, but the key, is nullable: a user a
  *   gateway asked for and the provider did not return must never null anything above it;
  * - a field name the users of several providers share has one type everywhere, so a client can select it
- *   across `User` without aliases;
+ *   across `ExternalUser` without aliases;
  * - every date (a field named `…At`, `…On`, `…Date`, `…Until`) is a `DateTime`.
  */
 const ast = concatAST(
@@ -56,10 +56,17 @@ describe('schema/', () => {
   });
 
   it('makes every field of a user (and of any entity) nullable but its key', () => {
-    const entities = named.filter((d) => d.name.value === 'User' || directiveNames(d).includes('key'));
-    expect(entities.map((d) => d.name.value).sort()).toEqual(['Bitrix24User', 'NexudusUser', 'TelegramUser', 'Tweet', 'User', 'XUser']);
+    const entities = named.filter((d) => d.name.value === 'ExternalUser' || directiveNames(d).includes('key'));
+    expect(entities.map((d) => d.name.value).sort()).toEqual([
+      'Bitrix24User',
+      'ExternalUser',
+      'NexudusUser',
+      'TelegramUser',
+      'XTweet',
+      'XUser',
+    ]);
     const nonNull = entities.flatMap((d) => {
-      const key = d.name.value === 'User' ? ['id'] : keyFields(d);
+      const key = d.name.value === 'ExternalUser' ? ['id'] : keyFields(d);
       return fieldsOf(d)
         .filter((f) => f.type.kind === Kind.NON_NULL_TYPE && !key.includes(f.name.value))
         .map((f) => `${d.name.value}.${f.name.value}`);

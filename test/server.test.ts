@@ -1,3 +1,4 @@
+import { parse, visit } from 'graphql';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
@@ -115,8 +116,18 @@ describe('GraphQL over HTTP', () => {
 
   it('the subgraph SDL is served to composition tools via _service', async () => {
     const { body } = await h.gql('{ _service { sdl } }');
-    expect(body.data._service.sdl).toContain('type XUser implements User');
-    expect(body.data._service.sdl).toContain('@key(fields: "id")');
+    const sdl: string = body.data._service.sdl;
+    expect(sdl).toContain('type XUser implements ExternalUser');
+    expect(sdl).toContain('@key(fields: "id")');
+    // AUTH_DIRECTIVES_IN_SDL unset: what rover subgraph introspect takes composes anywhere, and parses as it is.
+    const used = new Set<string>();
+    visit(parse(sdl), {
+      Directive: (node) => void used.add(node.name.value),
+      DirectiveDefinition: (node) => void used.add(node.name.value),
+    });
+    expect(used).toContain('key');
+    expect([...used].filter((name) => /authenticated|requiresScopes/i.test(name))).toEqual([]);
+    expect(sdl).toContain('import: ["@key", "@shareable"])');
   });
 });
 

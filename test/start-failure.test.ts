@@ -38,7 +38,7 @@ async function clientsConnected(): Promise<number> {
 
 it('a start that fails once Redis is connected closes the Redis link again', async () => {
   const alone = await clientsConnected(); // this test's own connection
-  const config = loadConfig(providers, { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: own.url, NODE_ENV: 'production' });
+  const config = loadConfig(providers, { PORT: String(port), HOST: '127.0.0.1', REDIS_URL: own.url, NODE_ENV: 'production', DEMO: '1' });
   await expect(startApp(config, pino({ level: 'silent' }))).rejects.toThrow(/EADDRINUSE/);
   // The link's QUIT is answered before its close resolves; Redis counts the connection gone soon after.
   while ((await clientsConnected()) !== alone) await new Promise((resolve) => setTimeout(resolve, 10));

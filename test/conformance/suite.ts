@@ -169,8 +169,8 @@ export function describeConformance(kit: AnyKit, registered: readonly AnyKit[]):
         expect(idsOf(body.data.first)).toEqual([a, b, a, b]);
         expect(idsOf(body.data.second)).toEqual([d, null, null]);
         expect([...body.errors!].sort(byPath)).toEqual([
-          errorAt(['second', 1], 'BAD_USER_INPUT', e!, { limit: 3 }),
-          errorAt(['second', 2], 'BAD_USER_INPUT', f!, { limit: 3 }),
+          errorAt(['second', 1], 'BAD_USER_INPUT', e!, { limit: 'MAX_IDS_PER_OPERATION', max: 3 }),
+          errorAt(['second', 2], 'BAD_USER_INPUT', f!, { limit: 'MAX_IDS_PER_OPERATION', max: 3 }),
         ]);
         expect(body.errors![0]!.message).toContain('MAX_IDS_PER_OPERATION');
         expect(

@@ -241,7 +241,7 @@ describe('serving stale', () => {
     await gql('{ xUsers(ids: ["1"]) { id pinnedTweet { id author { id } } } }');
     h.emulator('x').faults.always({ kind: 'reset' }, '/2/users');
     const answer = await gql(
-      '{ _entities(representations: [{ __typename: "Tweet", id: "1001" }]) { ... on XTweet { id author { id verifiedType } } } }',
+      '{ _entities(representations: [{ __typename: "XTweet", id: "1001" }]) { ... on XTweet { id author { id verifiedType } } } }',
     );
     expect(answer.body.data._entities).toEqual([{ id: '1001', author: { id: '1', verifiedType: null } }]);
     expect(answer.body.errors!.map((e) => [e.path, e.extensions])).toEqual([

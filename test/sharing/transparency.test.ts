@@ -85,10 +85,10 @@ afterAll(async () => {
 // ——— Operations ——————————————————————————————————————————————————————————————————————————————————
 
 const schema = buildSchema(providers);
-const KEYS: Record<string, string> = { XUser: 'id', Tweet: 'id', TelegramUser: 'id', Bitrix24User: 'portal id', NexudusUser: 'id' };
+const KEYS: Record<string, string> = { XUser: 'id', XTweet: 'id', TelegramUser: 'id', Bitrix24User: 'portal id', NexudusUser: 'id' };
 const PROVIDER_OF: Record<string, string> = {
   XUser: 'x',
-  Tweet: 'x',
+  XTweet: 'x',
   TelegramUser: 'telegram',
   Bitrix24User: 'bitrix24',
   NexudusUser: 'nexudus',
@@ -175,7 +175,7 @@ const roots: Root[] = [
     field: fc
       .tuple(
         fc.array(representation, { minLength: 1, maxLength: 5 }),
-        ...['XUser', 'Tweet', 'TelegramUser', 'Bitrix24User', 'NexudusUser'].map((type) =>
+        ...['XUser', 'XTweet', 'TelegramUser', 'Bitrix24User', 'NexudusUser'].map((type) =>
           selection(type, 1).map((sel) => `... on ${type} { ${sel} }`),
         ),
       )
@@ -460,7 +460,7 @@ function checkCacheAgainstNone(a: Body, b: Body, t: Body, op: Operation, problem
 
   if (b.extensions?.stale !== undefined) problems.push('cache off marked answers stale');
   for (const note of a.extensions?.stale ?? []) {
-    const type = Object.keys(PROVIDER_OF).find((name) => PROVIDER_OF[name] === note.provider && name !== 'Tweet');
+    const type = Object.keys(PROVIDER_OF).find((name) => PROVIDER_OF[name] === note.provider && name !== 'XTweet');
     const selectable = new Set<string>();
     for (const [typeName, provider] of Object.entries(PROVIDER_OF)) {
       if (provider !== note.provider) continue;

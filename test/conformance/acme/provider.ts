@@ -117,7 +117,7 @@ export const acmeProvider = defineProvider<AcmeConfig, { http: UpstreamClient; a
     },
   },
   typeDefs: /* GraphQL */ `
-    extend enum Provider {
+    extend enum ExternalUserProvider {
       "Acme (a provider of this test only)."
       ACME
     }
@@ -128,9 +128,9 @@ export const acmeProvider = defineProvider<AcmeConfig, { http: UpstreamClient; a
     }
 
     "A person at Acme."
-    type AcmePerson implements User @key(fields: "id") @cacheControl(maxAge: 300) {
+    type AcmePerson implements ExternalUser @key(fields: "id") @cacheControl(maxAge: 300) {
       id: ID!
-      provider: Provider
+      provider: ExternalUserProvider
       displayName: String
       avatarUrl: String
       username: String
