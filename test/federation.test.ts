@@ -1,5 +1,5 @@
 import { composeServices } from '@apollo/composition';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer } from '@apollo/server';
 import { ApolloServerPluginInlineTraceDisabled } from '@apollo/server/plugin/disabled';
 import { startStandaloneServer } from '@apollo/server/standalone';
@@ -9,13 +9,14 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { providers } from '../src/providers/registry.js';
 import { loadTypeDefs } from '../src/schema.js';
 import { type Harness, startHarness } from './support/harness.js';
-import { withoutAccessDirectives } from './support/posts-subgraph.js';
 import { idsOf, xCalls } from './support/x.js';
 
 /**
  * The subgraph behind a real Apollo Gateway: a second subgraph ("posts", defined here) returns
  * `XUser` references, the gateway resolves them through this subgraph's `_entities`, and the X
- * emulator records what that costs upstream.
+ * emulator records what that costs upstream. The gateway composes with `IntrospectAndCompose` from both
+ * running subgraphs, as served by default (AUTH_DIRECTIVES_IN_SDL unset); the posts subgraph has its own
+ * `User` entity and `Provider` enum, as a company's subgraph would.
  */
 
 const POSTS_SDL = /* GraphQL */ `
@@ -26,6 +27,20 @@ const POSTS_SDL = /* GraphQL */ `
     title: String!
     "Nullable so that an author X does not know nulls only this field, not the whole post list."
     author: XUser
+    "This subgraph's own user type, beside the users subgraph's \`ExternalUser\`."
+    createdBy: User!
+    "This subgraph's own enum, beside the users subgraph's \`ExternalUserProvider\`."
+    source: Provider!
+  }
+
+  type User @key(fields: "id") {
+    id: ID!
+    name: String!
+  }
+
+  enum Provider {
+    GITHUB
+    GOOGLE
   }
 
   type XUser @key(fields: "id", resolvable: false) {
@@ -51,6 +66,16 @@ const POSTS: PostRecord[] = [...Array.from({ length: 150 }, (_, i) => String(i +
   (authorId, i) => ({ id: `p${i + 1}`, title: `Post ${i + 1}`, authorId }),
 );
 
+/** The posts subgraph's own `User` who created a post, and its own `Provider`: odd posts GITHUB by staff 1, even GOOGLE by staff 2. */
+function staffOf(post: PostRecord): { id: string; name: string } {
+  const id = Number(post.id.slice(1)) % 2 === 1 ? 's1' : 's2';
+  return { id, name: `Staff ${id}` };
+}
+
+function sourceOf(post: PostRecord): 'GITHUB' | 'GOOGLE' {
+  return Number(post.id.slice(1)) % 2 === 1 ? 'GITHUB' : 'GOOGLE';
+}
+
 const DISTINCT_AUTHOR_IDS = new Set(POSTS.map((p) => p.authorId));
 const UNKNOWN_INDEX = POSTS.findIndex((p) => p.authorId === UNKNOWN_ID);
 
@@ -65,7 +90,12 @@ async function startPostsSubgraph(): Promise<StartedServer> {
       typeDefs: parse(POSTS_SDL),
       resolvers: {
         Query: { posts: () => POSTS },
-        Post: { author: (post: PostRecord) => ({ __typename: 'XUser', id: post.authorId }) },
+        Post: {
+          author: (post: PostRecord) => ({ __typename: 'XUser', id: post.authorId }),
+          createdBy: (post: PostRecord) => staffOf(post),
+          source: (post: PostRecord) => sourceOf(post),
+        },
+        User: { __resolveReference: ({ id }: { id: string }) => ({ id, name: `Staff ${id}` }) },
       },
     }),
     plugins: [ApolloServerPluginInlineTraceDisabled()],
@@ -103,7 +133,8 @@ beforeAll(async () => {
   h = await startHarness();
   posts = await startPostsSubgraph();
 
-  // The schema as it is composes, and the supergraph carries its access rules for Apollo Router to enforce.
+  // schema/ as it is composes, and the supergraph carries its access rules for a Router with GraphOS to
+  // enforce (what the subgraph serves with AUTH_DIRECTIVES_IN_SDL=1; test/gateways/composition.test.ts).
   const withRules = composeServices([
     { name: 'users', url: `${h.url}/graphql`, typeDefs: parse(loadTypeDefs(providers)) },
     { name: 'posts', url: posts.url, typeDefs: parse(POSTS_SDL) },
@@ -113,26 +144,21 @@ beforeAll(async () => {
   expect(withRules.supergraphSdl).toMatch(/email: String @requiresScopes\(scopes: \[\["users:personal"\]\]\)/);
 
   // Apollo Gateway enforces neither directive, so it refuses a supergraph that has them ("feature
-  // https://specs.apollo.dev/authenticated/v0.1 is for: SECURITY but is unsupported"). Behind it, the
-  // subgraph enforces them itself (README, "Access control"): the gateway gets the schema without them.
-  const composed = composeServices([
-    { name: 'users', url: `${h.url}/graphql`, typeDefs: withoutAccessDirectives(parse(loadTypeDefs(providers))) },
-    { name: 'posts', url: posts.url, typeDefs: parse(POSTS_SDL) },
-  ]);
-  if (composed.errors) {
-    throw new Error(`composition failed:\n${composed.errors.map((e) => e.toString()).join('\n')}`);
-  }
-  expect(composed.errors).toBeUndefined();
-  const supergraphSdl = composed.supergraphSdl;
-  expect(supergraphSdl).toContain('XUser');
-
+  // https://specs.apollo.dev/authenticated/v0.1 is for: SECURITY but is unsupported"). By default the
+  // subgraph's `_service { sdl }` leaves them out and enforces them itself (docs/supergraph.md): the gateway
+  // composes from the running subgraphs, as served.
   const apolloGateway = new ApolloGateway({
-    supergraphSdl,
+    supergraphSdl: new IntrospectAndCompose({
+      subgraphs: [
+        { name: 'users', url: `${h.url}/graphql` },
+        { name: 'posts', url: posts.url },
+      ],
+    }),
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource({
         url,
         willSendRequest({ request }) {
-          if (name === 'users') {
+          if (name === 'users' && !request.query?.includes('_service')) {
             usersSubgraphRequests.push({ query: request.query ?? '', variables: { ...(request.variables ?? {}) } });
           }
         },
@@ -182,7 +208,7 @@ function expectBatchedUserCalls(): ReturnType<typeof xCalls> {
 describe('users subgraph behind Apollo Gateway', () => {
   it('resolves XUser references from another subgraph in batched upstream calls, pinned tweets included', async () => {
     const { status, body } = await gatewayQuery(
-      `{ posts { id title author { id name username publicMetrics { followersCount } pinnedTweet { text author { username } } } } }`,
+      `{ posts { id title createdBy { id name } source author { id name username publicMetrics { followersCount } pinnedTweet { text author { username } } } } }`,
     );
     expect(status).toBe(200);
     expect(body.data?.posts).toHaveLength(POSTS.length);
@@ -191,6 +217,9 @@ describe('users subgraph behind Apollo Gateway', () => {
       const expected = POSTS[index]!;
       expect(post.id).toBe(expected.id);
       expect(post.title).toBe(expected.title);
+      // The posts subgraph's own `User` and `Provider`, next to the users subgraph's `XUser`.
+      expect(post.createdBy).toEqual(staffOf(expected));
+      expect(post.source).toBe(sourceOf(expected));
       if (expected.authorId === UNKNOWN_ID) {
         // Not found: the user stays at its position as its key, every other field null (schema: "Every
         // field but a user's key is nullable"), and the error below says why. The list keeps its posts.

@@ -10,7 +10,11 @@ import { type PostsArgs, postsOf, type StartedSubgraph, startPostsSubgraph, UNKN
  * users subgraph, and what that cost upstream (the emulators' request logs; the record cache is off in
  * the harness, so every case costs what it asks).
  *
- * How the gateways differ, and what the subgraph sees of it (README, "Limits"):
+ * Both compose from the subgraphs' live `_service { sdl }` (the default, AUTH_DIRECTIVES_IN_SDL unset), and
+ * the posts subgraph has its own `User` entity and `Provider` enum beside the users subgraph's
+ * `ExternalUser` and `ExternalUserProvider`: every operation below selects both.
+ *
+ * How the gateways differ, and what the subgraph sees of it (docs/limits.md, "Limits"):
  * - @apollo/gateway sends one `_entities` fetch per entity type (four requests for four providers) and
  *   does not remove repeated representations: 1,001 posts by 10 authors are 1,001 representations.
  * - Hive Gateway merges the fetches of one plan step into one request (four aliased `_entities` fields,
@@ -18,7 +22,7 @@ import { type PostsArgs, postsOf, type StartedSubgraph, startPostsSubgraph, UNKN
  */
 
 const PORTAL = 'portal-a';
-/** An X user-context token the X emulator knows as "alice" (README, "Per-caller credentials"). */
+/** An X user-context token the X emulator knows as "alice" (docs/access-control.md, "Per-caller credentials"). */
 const ALICE_X_TOKEN = 'alice-gateway-x-token-0001';
 
 const ALL_PROVIDERS = /* GraphQL */ `
@@ -26,6 +30,8 @@ const ALL_PROVIDERS = /* GraphQL */ `
     posts(count: $count, authors: $authors, unknownAt: $unknownAt) {
       id
       title
+      createdBy { id name }
+      source
       author { id name }
       telegramAuthor { id username }
       bitrixAuthor { portal id name }
@@ -99,6 +105,9 @@ function expectedPost(post: ReturnType<typeof postsOf>[number]) {
   return {
     id: post.id,
     title: post.title,
+    // The posts subgraph's own `User` and `Provider`, beside the users subgraph's types in one supergraph.
+    createdBy: post.createdBy,
+    source: post.source,
     author: { id, name: `Demo User ${id}` },
     telegramAuthor: { id, username: `tg_user${id}` },
     bitrixAuthor: { portal: PORTAL, id, name: `Demo User ${id}` },
@@ -125,6 +134,30 @@ describe.each(['apollo', 'hive'] as const)('through %s', (name) => {
     expect(h.emulator('bitrix24').get(PORTAL)!.requests[0]).toMatchObject({ method: 'batch', commands: 4 });
   });
 
+  it("the posts subgraph's own User and Provider beside ExternalUser and ExternalUserProvider: both resolve, both are in the schema", async () => {
+    const { status, body } = await gateway().query(/* GraphQL */ `
+      {
+        posts(count: 2) { createdBy { id name } source author { id name provider } }
+        user: __type(name: "User") { kind fields { name } }
+        provider: __type(name: "Provider") { enumValues { name } }
+        externalUserProvider: __type(name: "ExternalUserProvider") { enumValues { name } }
+      }
+    `);
+    expect(status).toBe(200);
+    expect(body.errors).toBeUndefined();
+    expect(body.data.posts).toEqual([
+      { createdBy: { id: 'staff-1', name: 'Staff Member 1' }, source: 'GITHUB', author: { id: '1', name: 'Demo User 1', provider: 'X' } },
+      { createdBy: { id: 'staff-2', name: 'Staff Member 2' }, source: 'GOOGLE', author: { id: '2', name: 'Demo User 2', provider: 'X' } },
+    ]);
+    expect(body.data.user).toEqual({ kind: 'OBJECT', fields: [{ name: 'id' }, { name: 'name' }] });
+    expect(body.data.provider.enumValues.map((v: { name: string }) => v.name)).toEqual(['GITHUB', 'GOOGLE']);
+    expect(body.data.externalUserProvider.enumValues.map((v: { name: string }) => v.name)).toEqual(
+      expect.arrayContaining(['X', 'TELEGRAM', 'BITRIX24', 'NEXUDUS']),
+    );
+    // Only `author` went to the users subgraph; `createdBy` and `source` are the posts subgraph's own.
+    expect(usersFetches(gateway())).toHaveLength(1);
+  });
+
   it('a user a provider does not know: NOT_FOUND with code, provider and id passed on, and the list of posts kept', async () => {
     const args: PostsArgs = { count: 5, unknownAt: [2] };
     const { status, body } = await gateway().query(ALL_PROVIDERS, { ...args });
@@ -134,7 +167,7 @@ describe.each(['apollo', 'hive'] as const)('through %s', (name) => {
     for (const index of [0, 1, 3, 4]) expect(body.data.posts[index]).toEqual(expectedPost(expected[index]!));
 
     const missing = body.data.posts[2];
-    expect(missing).toMatchObject({ id: 'p3', title: 'Post 3' });
+    expect(missing).toMatchObject({ id: 'p3', title: 'Post 3', createdBy: { id: 'staff-1', name: 'Staff Member 1' }, source: 'GITHUB' });
     // Every field of a user but its key is nullable (schema/users.graphql, `User`): the missing user stays
     // at its position as its key, every other field null, with the error saying why. The post and the list stand.
     expect(missing.author).toEqual({ id: UNKNOWN.x, name: null });
@@ -196,7 +229,7 @@ describe.each(['apollo', 'hive'] as const)('through %s', (name) => {
     }
   });
 
-  describe('the caps (README, "Limits")', () => {
+  describe('the caps (docs/limits.md, "Limits")', () => {
     it('300 posts x 4 providers (Hive Gateway: 1,200 representations in one request) pass', async () => {
       const args: PostsArgs = { count: 300 };
       const { status, body } = await gateway().query(ALL_PROVIDERS, { ...args });
@@ -228,7 +261,13 @@ describe.each(['apollo', 'hive'] as const)('through %s', (name) => {
       expect(body.data.posts[1000].author?.name ?? null).toBeNull();
       expect(body.errors).toHaveLength(1);
       expect(body.errors![0]!.path?.slice(0, 3)).toEqual(['posts', 1000, 'author']);
-      expect(body.errors![0]!.extensions).toMatchObject({ code: 'BAD_USER_INPUT', provider: 'x', id: '1001', limit: 1000 });
+      expect(body.errors![0]!.extensions).toMatchObject({
+        code: 'BAD_USER_INPUT',
+        provider: 'x',
+        id: '1001',
+        limit: 'MAX_IDS_PER_OPERATION',
+        max: 1000,
+      });
       expect(body.errors![0]!.message).toContain('MAX_IDS_PER_OPERATION');
       expect(upstreamCalls().x).toBe(10);
     });

@@ -1,22 +1,21 @@
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { composeServices } from '@apollo/composition';
-import { ApolloGateway, RemoteGraphQLDataSource } from '@apollo/gateway';
+import { ApolloGateway, IntrospectAndCompose, RemoteGraphQLDataSource } from '@apollo/gateway';
 import { ApolloServer, type ApolloServerPlugin } from '@apollo/server';
 import { startStandaloneServer } from '@apollo/server/standalone';
 import type { Fetcher } from '@apollo/utils.fetcher';
 import { createGatewayRuntime } from '@graphql-hive/gateway';
 import { parse } from 'graphql';
-import { providers } from '../../src/providers/registry.js';
-import { loadTypeDefs } from '../../src/schema.js';
-import { POSTS_SDL, withoutAccessDirectives } from './posts-subgraph.js';
 
 /**
  * Both real gateways in front of the users subgraph and the posts subgraph, in process on loopback
- * ports: `@apollo/gateway` (Apollo Server with an `ApolloGateway` on a static supergraph) and Hive
- * Gateway (`createGatewayRuntime`). Each forwards the callers' own credential headers to the users
- * subgraph (README, "Per-caller credentials") and records every request it sends a subgraph, with the
- * subgraph's HTTP status, so a test sees exactly what reached the subgraph.
+ * ports, each composing from what the running subgraphs serve as `_service { sdl }`, as an adopter's
+ * would: `@apollo/gateway` (Apollo Server with an `ApolloGateway` on `IntrospectAndCompose`) and Hive
+ * Gateway (`createGatewayRuntime` on the supergraph `composeServices` makes of both SDLs, which is what
+ * `rover supergraph compose` or Hive's registry does). Each forwards the callers' own credential headers
+ * to the users subgraph (docs/access-control.md, "Per-caller credentials") and records every request it sends a subgraph,
+ * with the subgraph's HTTP status, so a test sees exactly what reached the subgraph.
  */
 
 /** The headers a caller's own credentials come in (the defaults of `X_CALLER_TOKEN_HEADER` and the Bitrix24 ones). */
@@ -62,12 +61,27 @@ export interface Subgraphs {
   postsUrl: string;
 }
 
-/** The supergraph of both subgraphs; `forApolloGateway` drops the access directives Apollo Gateway refuses. */
-export function composeSupergraph({ usersUrl, postsUrl }: Subgraphs, forApolloGateway: boolean): string {
-  const users = parse(loadTypeDefs(providers));
+/** What a running subgraph serves as `_service { sdl }`: what every composition reads. */
+export async function fetchSubgraphSdl(url: string): Promise<string> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query: '{ _service { sdl } }' }),
+  });
+  const body = (await res.json()) as { data?: { _service?: { sdl?: string } }; errors?: unknown };
+  const sdl = body.data?._service?.sdl;
+  if (res.status !== 200 || typeof sdl !== 'string') {
+    throw new Error(`${url} answered ${res.status} without _service { sdl }: ${JSON.stringify(body).slice(0, 500)}`);
+  }
+  return sdl;
+}
+
+/** The supergraph `composeServices` makes of both subgraphs' live SDL (as `rover supergraph compose` does); throws the composition errors. */
+export async function composeSupergraph({ usersUrl, postsUrl }: Subgraphs): Promise<string> {
+  const [users, posts] = await Promise.all([fetchSubgraphSdl(usersUrl), fetchSubgraphSdl(postsUrl)]);
   const composed = composeServices([
-    { name: 'users', url: usersUrl, typeDefs: forApolloGateway ? withoutAccessDirectives(users) : users },
-    { name: 'posts', url: postsUrl, typeDefs: parse(POSTS_SDL) },
+    { name: 'users', url: usersUrl, typeDefs: parse(users) },
+    { name: 'posts', url: postsUrl, typeDefs: parse(posts) },
   ]);
   if (composed.errors !== undefined) {
     throw new Error(`composition failed:\n${composed.errors.map((e) => e.toString()).join('\n')}`);
@@ -122,7 +136,11 @@ async function post(url: string, query: string, variables?: Record<string, unkno
   return { status: res.status, body };
 }
 
-/** `@apollo/gateway` behind Apollo Server, on a static supergraph composed without the access directives. */
+/**
+ * `@apollo/gateway` behind Apollo Server, composing at start with `IntrospectAndCompose` from the live
+ * subgraphs (their `_service { sdl }`, as served: no script in between). Rejects as Apollo Server's start
+ * does when the gateway cannot load the supergraph.
+ */
 export async function startApolloGateway(subgraphs: Subgraphs): Promise<RunningGateway> {
   const calls: SubgraphCall[] = [];
   const traces: RunningGateway['traces'] = [];
@@ -162,7 +180,12 @@ export async function startApolloGateway(subgraphs: Subgraphs): Promise<RunningG
   };
 
   const gateway = new ApolloGateway({
-    supergraphSdl: composeSupergraph(subgraphs, true),
+    supergraphSdl: new IntrospectAndCompose({
+      subgraphs: [
+        { name: 'users', url: subgraphs.usersUrl },
+        { name: 'posts', url: subgraphs.postsUrl },
+      ],
+    }),
     buildService: ({ name, url }) =>
       new RemoteGraphQLDataSource<{ headers: IncomingHttpHeaders }>({
         url,
@@ -192,11 +215,11 @@ export async function startApolloGateway(subgraphs: Subgraphs): Promise<RunningG
   };
 }
 
-/** Hive Gateway (`createGatewayRuntime`) on the full supergraph, served by node:http. */
+/** Hive Gateway (`createGatewayRuntime`) on the supergraph composed from both subgraphs' live SDL, served by node:http. */
 export async function startHiveGateway(subgraphs: Subgraphs): Promise<RunningGateway> {
   const calls: SubgraphCall[] = [];
   const runtime = createGatewayRuntime({
-    supergraph: composeSupergraph(subgraphs, false),
+    supergraph: await composeSupergraph(subgraphs),
     logging: false,
     propagateHeaders: {
       fromClientToSubgraphs: ({ request, subgraphName }) => (subgraphName === 'users' ? callerHeadersOf(request.headers) : {}),
