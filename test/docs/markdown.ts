@@ -22,9 +22,14 @@ export function filesUnder(dir: string, keep: (name: string) => boolean): string
   return found.sort();
 }
 
-/** README.md and every Markdown file under docs/, as paths relative to the root (`docs/sharing.md`). */
+/** README.md, CHANGELOG.md and every Markdown file under docs/ and examples/, as paths relative to the root (`docs/sharing.md`). */
 export function docFiles(): string[] {
-  return ['README.md', ...filesUnder(join(root, 'docs'), (name) => name.endsWith('.md')).map((path) => relative(root, path))];
+  const markdown = (name: string) => name.endsWith('.md');
+  return [
+    'README.md',
+    'CHANGELOG.md',
+    ...[...filesUnder(join(root, 'docs'), markdown), ...filesUnder(join(root, 'examples'), markdown)].map((path) => relative(root, path)),
+  ];
 }
 
 export function readDoc(path: string): string {
