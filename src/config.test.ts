@@ -329,6 +329,10 @@ describe('loadConfig demo mode', () => {
     for (const blank of ['', ' ', '\t\n']) {
       const error = configError({ ...envOf(provider), [credential!]: blank });
       expect(error.problems).toEqual([`${credential}: is set but empty: give it a value, or unset it`]);
+      // In production too, the blank credential alone: not also "no provider is configured", which it caused.
+      expect(configError({ ...envOf(provider), [credential!]: blank, NODE_ENV: 'production' }).problems).toEqual([
+        `${credential}: is set but empty: give it a value, or unset it`,
+      ]);
     }
   });
 

@@ -497,8 +497,8 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
   }
   const production = env.NODE_ENV === 'production';
   // Fail closed: a production start with no provider is a deployment whose credentials did not arrive,
-  // not a request for made-up users. Outside production, `npm start` on a fresh clone runs the demo.
-  if (parsed.success && !parsed.data.DEMO && configured.length === 0 && production) {
+  // not a request for made-up users (said only when nothing else is wrong: a refused credential is why). Outside production, `npm start` on a fresh clone runs the demo.
+  if (problems.length === 0 && parsed.success && !parsed.data.DEMO && configured.length === 0 && production) {
     problems.push(
       'no provider is configured: set the credentials of at least one (X_BEARER_TOKEN, TELEGRAM_API_ID, ' +
         'BITRIX24_WEBHOOK_URL, NEXUDUS_TOKEN…; docs/configuration.md), or DEMO=1 to serve the built-in emulators',
