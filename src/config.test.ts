@@ -467,3 +467,60 @@ describe('loadConfig errors', () => {
     }
   });
 });
+
+describe('Redis as users run it', () => {
+  const redis = (env: Env) => loadConfig(providers, env).redis;
+
+  it('one node from REDIS_URL, a Cluster from REDIS_CLUSTER_NODES, a master through REDIS_SENTINELS', () => {
+    expect(redis({ REDIS_URL: 'rediss://:pw@cache.internal:6380' })?.topology).toEqual({
+      kind: 'node',
+      url: 'rediss://:pw@cache.internal:6380',
+    });
+    expect(
+      redis({ REDIS_CLUSTER_NODES: 'r1.internal:7000, 10.0.0.2:7001,[::1]:7002', REDIS_PASSWORD: 'cluster-pass', REDIS_TLS: '1' })
+        ?.topology,
+    ).toEqual({
+      kind: 'cluster',
+      nodes: [
+        { host: 'r1.internal', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      password: 'cluster-pass',
+      tls: true,
+    });
+    expect(
+      redis({ REDIS_SENTINELS: 's1:26379,s2:26379', REDIS_SENTINEL_NAME: 'users', REDIS_USERNAME: 'app', REDIS_SENTINEL_PASSWORD: 'sp' })
+        ?.topology,
+    ).toEqual({
+      kind: 'sentinel',
+      sentinels: [
+        { host: 's1', port: 26379 },
+        { host: 's2', port: 26379 },
+      ],
+      name: 'users',
+      username: 'app',
+      sentinelPassword: 'sp',
+      tls: false,
+    });
+    expect(redis({})).toBeUndefined();
+  });
+
+  it.each([
+    [
+      { REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:7000' },
+      'REDIS_CLUSTER_NODES: set one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS',
+    ],
+    [{ REDIS_SENTINELS: 's1:26379' }, 'REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS'],
+    [{ REDIS_SENTINEL_NAME: 'users' }, 'REDIS_SENTINEL_NAME: is set but REDIS_SENTINELS is not'],
+    [{ REDIS_URL: 'redis://a:6379', REDIS_PASSWORD: 'secret-pw-1' }, 'REDIS_PASSWORD: goes in REDIS_URL itself'],
+    [{ REDIS_PASSWORD: 'secret-pw-1' }, 'REDIS_PASSWORD: is set but no Redis is'],
+    [{ REDIS_CLUSTER_NODES: 'no-port' }, 'REDIS_CLUSTER_NODES.0: must be comma-separated host:port'],
+    [{ REDIS_CLUSTER_NODES: 'a:7000', REDIS_PASSWORD: ' ' }, 'REDIS_PASSWORD: is set but empty'],
+    [{ REDIS_URL: 'redis://a:6379', REDIS_KEY_PREFIX: 'app{1}:' }, 'REDIS_KEY_PREFIX: must not contain { or }'],
+  ])('refuses %j, naming the variable and never a password', (env, message) => {
+    const error = configError(env as Env);
+    expect(error.problems.join('\n')).toContain(message);
+    expect(error.message).not.toContain('secret-pw-1');
+  });
+});

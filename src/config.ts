@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { type AuthConfig, authEnv, resolveAuth } from './auth/config.js';
 import { flag, int, optionalFlag, problemsOf, secret, variablesOf } from './core/env.js';
-import type { OperationLimits, UpstreamSettings } from './core/settings.js';
+import type { OperationLimits, RedisAddress, RedisTopology, UpstreamSettings } from './core/settings.js';
 import type { ConfigIO, Env } from './core/types.js';
 import { type CallerHeaderNames, callerHeaderSettings } from './credentials/headers.js';
 import type { Configured, Provider } from './providers/registry.js';
@@ -14,6 +14,19 @@ import type { Configured, Provider } from './providers/registry.js';
  * variable's `.describe()` is its line in docs/configuration.md (`npm run docs:config`); it is called
  * last on each entry, since zod's `.describe()` returns a copy with only that description as metadata.
  */
+
+/** Comma-separated `host:port` (a name, an IPv4 address or a bracketed IPv6 one); unset or empty is `undefined`. */
+const addressList = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === '' ? undefined : v.split(',').map((part) => part.trim())))
+  .pipe(z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$/, 'must be comma-separated host:port')).optional())
+  .transform((list): RedisAddress[] | undefined =>
+    list?.map((entry) => {
+      const at = entry.lastIndexOf(':');
+      return { host: entry.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(entry.slice(at + 1)) };
+    }),
+  );
 
 /** How the server listens, what it serves to browsers and tools, and what runs operations. */
 const serverSettings = z.object({
@@ -209,11 +222,43 @@ const sharingSettings = z.object({
         'and tokens through; it may hold a password, is never logged, and set but blank is refused. ' +
         'Unset: each process shares only with itself.',
     ),
+  REDIS_CLUSTER_NODES: addressList.describe(
+    'Instead of `REDIS_URL`: a Redis Cluster (or Valkey in cluster mode), as comma-separated `host:port` of some of its nodes ' +
+      '(the rest are discovered). Keys that one script or command touches together share a hash tag per upstream and ' +
+      'credential scope; record reads are grouped by slot.',
+  ),
+  REDIS_SENTINELS: addressList.describe(
+    'Instead of `REDIS_URL`: Sentinels, as comma-separated `host:port`, that name the master of `REDIS_SENTINEL_NAME`; the link ' +
+      'follows a failover to the new master.',
+  ),
+  REDIS_SENTINEL_NAME: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined)
+    .describe('The master name the Sentinels monitor (`sentinel monitor <name> …`); required with `REDIS_SENTINELS`.'),
+  REDIS_USERNAME: z
+    .string()
+    .optional()
+    .transform((v) => v?.trim() || undefined)
+    .describe('ACL user of the Cluster nodes or of the Sentinel-managed master (with `REDIS_URL`, put it in the URL).'),
+  REDIS_PASSWORD: secret.describe(
+    'Password of the Cluster nodes or of the Sentinel-managed master (with `REDIS_URL`, put it in the URL); never logged, ' +
+      'and set but blank is refused.',
+  ),
+  REDIS_SENTINEL_PASSWORD: secret.describe(
+    "The Sentinels' own password, when they ask for one; never logged, and set but blank is refused.",
+  ),
+  REDIS_TLS: flag(false).describe('`1`: TLS to the Cluster nodes, or to the Sentinels and the master (with `REDIS_URL`, use `rediss://`).'),
   REDIS_KEY_PREFIX: z
     .string()
     .optional()
     .transform((v) => v || 'users-subgraph:')
-    .describe('Starts every Redis key this deployment writes: give each deployment that shares one Redis a prefix of its own.'),
+    // A brace would make part of the prefix the hash tag of every key: all of them in one Cluster slot.
+    .refine((v) => !/[{}]/.test(v), 'must not contain { or }')
+    .describe(
+      'Starts every Redis key this deployment writes: give each deployment that shares one Redis a prefix of its own. ' +
+        'No `{` or `}` (they would make it the Cluster hash tag of every key).',
+    ),
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250).describe(
     "Longest wait for one Redis command in milliseconds, 10–60,000; past it that call is answered from this process's memory, " +
       'and Redis counts as lost until a `PING` answers.',
@@ -279,7 +324,8 @@ export interface SharingSettings {
 
 /** Redis, when `REDIS_URL` is set: what replicas share (docs/sharing.md, "Redis: one cache and one budget for every replica"). */
 export interface RedisSettings {
-  url: string;
+  /** One node, a Cluster, or a master through Sentinel. */
+  topology: RedisTopology;
   /** Starts every key this deployment writes. */
   keyPrefix: string;
   /** Longest wait for one command before the in-memory path is taken. */
@@ -408,6 +454,55 @@ const cachingSettings = (providers: readonly Provider[]) =>
 
 export const realIO: ConfigIO = { readFile: (path) => readFileSync(path, 'utf8'), exists: existsSync };
 
+/**
+ * Which Redis, from the one variable that names it: REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (at
+ * most one). The Cluster's and Sentinel's credentials come in their own variables; a node's in its URL.
+ */
+function redisTopologyOf(vars: z.output<typeof settings>, problems: string[]): RedisTopology | undefined {
+  const named = (['REDIS_URL', 'REDIS_CLUSTER_NODES', 'REDIS_SENTINELS'] as const).filter((name) => vars[name] !== undefined);
+  if (named.length > 1) {
+    problems.push(`${named[1]}: set one of REDIS_URL, REDIS_CLUSTER_NODES and REDIS_SENTINELS, not ${named.join(' and ')}`);
+    return undefined;
+  }
+  const auth = {
+    ...(vars.REDIS_USERNAME === undefined ? {} : { username: vars.REDIS_USERNAME }),
+    ...(vars.REDIS_PASSWORD === undefined ? {} : { password: vars.REDIS_PASSWORD }),
+    tls: vars.REDIS_TLS,
+  };
+  const forNodes = ['REDIS_USERNAME', 'REDIS_PASSWORD', 'REDIS_SENTINEL_PASSWORD', 'REDIS_TLS'] as const;
+  if (vars.REDIS_SENTINELS === undefined) {
+    if (vars.REDIS_SENTINEL_NAME !== undefined) problems.push('REDIS_SENTINEL_NAME: is set but REDIS_SENTINELS is not');
+    if (vars.REDIS_SENTINEL_PASSWORD !== undefined) problems.push('REDIS_SENTINEL_PASSWORD: is set but REDIS_SENTINELS is not');
+  }
+  if (vars.REDIS_URL !== undefined) {
+    for (const name of forNodes) {
+      if (name !== 'REDIS_SENTINEL_PASSWORD' && vars[name] !== undefined && vars[name] !== false) {
+        problems.push(`${name}: goes in REDIS_URL itself (redis://user:password@host, rediss:// for TLS)`);
+      }
+    }
+    return { kind: 'node', url: vars.REDIS_URL };
+  }
+  if (vars.REDIS_CLUSTER_NODES !== undefined) return { kind: 'cluster', nodes: vars.REDIS_CLUSTER_NODES, ...auth };
+  if (vars.REDIS_SENTINELS !== undefined) {
+    if (vars.REDIS_SENTINEL_NAME === undefined) {
+      problems.push('REDIS_SENTINEL_NAME: is required with REDIS_SENTINELS');
+      return undefined;
+    }
+    return {
+      kind: 'sentinel',
+      sentinels: vars.REDIS_SENTINELS,
+      name: vars.REDIS_SENTINEL_NAME,
+      ...(vars.REDIS_SENTINEL_PASSWORD === undefined ? {} : { sentinelPassword: vars.REDIS_SENTINEL_PASSWORD }),
+      ...auth,
+    };
+  }
+  for (const name of forNodes) {
+    if (vars[name] !== undefined && vars[name] !== false)
+      problems.push(`${name}: is set but no Redis is (REDIS_CLUSTER_NODES or REDIS_SENTINELS)`);
+  }
+  return undefined;
+}
+
 /** Prefixes of this service's variables: one of them that nothing reads is most likely a typo. */
 const OWN_PREFIXES = /^(X|TELEGRAM|BITRIX24|NEXUDUS|AUTH|CACHE|REDIS)_/;
 
@@ -504,6 +599,7 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
         'BITRIX24_WEBHOOK_URL, NEXUDUS_TOKEN…; docs/configuration.md), or DEMO=1 to serve the built-in emulators',
     );
   }
+  const redisTopology = parsed.success ? redisTopologyOf(parsed.data, problems) : undefined;
   // A refused start lists the unknown variables too: `X_BEARER_TOKN` is most often why nothing is configured.
   const warnings = unknownVariables(providers, env);
   if (problems.length > 0 || !parsed.success || !auth.success || !caching.success || !callerHeaders.success)
@@ -559,9 +655,9 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
       ...(vars.CACHE_ADMIN_TOKEN === undefined ? {} : { adminToken: vars.CACHE_ADMIN_TOKEN }),
       providers: caching.data,
     },
-    ...(vars.REDIS_URL === undefined
+    ...(redisTopology === undefined
       ? {}
-      : { redis: { url: vars.REDIS_URL, keyPrefix: vars.REDIS_KEY_PREFIX, commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS } }),
+      : { redis: { topology: redisTopology, keyPrefix: vars.REDIS_KEY_PREFIX, commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS } }),
     upstream: {
       timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
       connections: vars.UPSTREAM_CONNECTIONS,

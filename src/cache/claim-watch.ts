@@ -110,7 +110,7 @@ export class ClaimWatch {
         if (keys.length === 0) break;
         const values = await this.link.orLocal(
           'fetch-claims',
-          (client) => client.mget(keys),
+          (client) => this.link.mget(client, keys),
           () => undefined,
         );
         // Redis unreachable: everyone wakes, and finds out for themselves.

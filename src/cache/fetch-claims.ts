@@ -117,8 +117,18 @@ export class RedisFetchClaims implements FetchClaims {
     return this.watch.wait(keys, ms, signal, 'stored');
   }
 
+  /**
+   * A cache key's claim: `<claim namespace>{<provider|lookup|scope|partition>}|<key>`. The hash tag is the
+   * cache key without its id, so that the claims one call makes (one upstream, scope and partition) are in
+   * one Cluster slot and one script takes them together, while other upstreams and scopes spread.
+   */
   private claimKey(key: string): string {
-    return this.claimNamespace + (key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key);
+    const suffix = key.startsWith(this.cacheNamespace) ? key.slice(this.cacheNamespace.length) : key;
+    const cut = suffix.lastIndexOf('|');
+    if (cut < 0) return this.claimNamespace + suffix;
+    // Braces in a configured name (a Bitrix24 portal's) must not end the tag early.
+    const tag = suffix.slice(0, cut).replace(/[{}]/g, (brace) => (brace === '{' ? '%7B' : '%7D'));
+    return `${this.claimNamespace}{${tag}}${suffix.slice(cut)}`;
   }
 
   claim<T>(keys: readonly string[], read: () => Promise<T>): Promise<[Holder[], T]> {
@@ -147,15 +157,30 @@ export class RedisFetchClaims implements FetchClaims {
     return this.link.orLocal(
       'fetch-claims',
       async (client) => {
-        const answer = await SCRIPT.run(
-          client,
-          keys.map((key) => this.claimKey(key)),
-          [mode, this.me, this.leaseMs, this.watch.channel],
+        const claimKeys = keys.map((key) => this.claimKey(key));
+        // One script per hash slot (one on a single node; one per upstream, scope and partition on a Cluster),
+        // each answer put back at the positions of its keys.
+        const groups = this.link.bySlot(claimKeys);
+        const positions = new Map<string, number[]>();
+        claimKeys.forEach((key, i) => positions.set(key, [...(positions.get(key) ?? []), i]));
+        const answers = await Promise.all(
+          groups.map((group) => SCRIPT.run(client, group, [mode, this.me, this.leaseMs, this.watch.channel])),
         );
         this.scriptCached = true;
         if (mode === 'release') return nobody();
-        if (!Array.isArray(answer) || answer.length !== keys.length) throw new TypeError('claims: an answer of the wrong shape');
-        return answer.map((held) => HOLDERS[held as number] ?? 'nobody');
+        const holders: Holder[] = keys.map((): Holder => 'nobody');
+        groups.forEach((group, g) => {
+          const answer = answers[g];
+          if (!Array.isArray(answer) || answer.length !== group.length) throw new TypeError('claims: an answer of the wrong shape');
+          // A key given twice is in its group twice, in order: the n-th answer for it goes to its n-th position.
+          const seen = new Map<string, number>();
+          group.forEach((key, i) => {
+            const nth = seen.get(key) ?? 0;
+            seen.set(key, nth + 1);
+            holders[positions.get(key)![nth]!] = HOLDERS[answer[i] as number] ?? 'nobody';
+          });
+        });
+        return holders;
       },
       nobody,
     );

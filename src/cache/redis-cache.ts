@@ -1,3 +1,4 @@
+import { Cluster } from 'ioredis';
 import type { RedisLink } from '../redis/link.js';
 import { cacheRejectedEntries } from '../telemetry/metrics.js';
 import type { CacheEntry } from './entry.js';
@@ -30,10 +31,13 @@ export class RedisCache implements RecordCache {
     if (namespace === '') throw new Error('RedisCache needs a key namespace of its own');
   }
 
-  /** One MGET for all `keys`; an entry that is not JSON of an entry, or past its stale time, is none. */
+  /**
+   * One MGET for all `keys` (on a Cluster, one per hash slot, sent together: records are spread over
+   * the slots on purpose); an entry that is not JSON of an entry, or past its stale time, is none.
+   */
   async get(keys: readonly string[]): Promise<Array<CacheEntry | undefined>> {
     if (keys.length === 0) return [];
-    const values = await this.link.client.mget(...keys);
+    const values = await this.link.mget(this.link.client, keys);
     const now = this.now();
     return values.map((value, i) => {
       const entry = value === null ? undefined : parse(value, keys[i]!);
@@ -41,23 +45,33 @@ export class RedisCache implements RecordCache {
     });
   }
 
-  /** One pipeline of `SET key json PX <ms until staleUntil>`; an entry already past it is not written. */
+  /**
+   * One pipeline of `SET key json PX <ms until staleUntil>` (on a Cluster, one per hash slot: a pipeline
+   * there keeps to one slot); an entry already past it is not written.
+   */
   async set(entries: ReadonlyArray<readonly [string, CacheEntry]>): Promise<void> {
     const now = this.now();
-    const pipeline = this.link.client.pipeline();
-    let queued = 0;
+    const writes = new Map<string, [string, number]>();
     for (const [key, entry] of entries) {
       const ttlMs = Math.ceil(entry.staleUntil - now);
       if (!(ttlMs > 0)) continue;
       // Written with its format, its place and when: what reads it checks all three (`entry-check.ts`).
       const { shared: _shared, ...written } = entry;
-      pipeline.set(key, JSON.stringify({ ...written, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), 'PX', ttlMs);
-      queued++;
+      writes.set(key, [JSON.stringify({ ...written, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), ttlMs]);
     }
-    if (queued === 0) return;
-    const results = await pipeline.exec();
-    const failure = results?.find(([error]) => error !== null)?.[0];
-    if (failure) throw failure;
+    if (writes.size === 0) return;
+    await Promise.all(
+      this.link.bySlot([...writes.keys()]).map(async (group) => {
+        const pipeline = this.link.client.pipeline();
+        for (const key of group) {
+          const [json, ttlMs] = writes.get(key)!;
+          pipeline.set(key, json, 'PX', ttlMs);
+        }
+        const results = await pipeline.exec();
+        const failure = results?.find(([error]) => error !== null)?.[0];
+        if (failure) throw failure;
+      }),
+    );
   }
 
   /**
@@ -68,15 +82,20 @@ export class RedisCache implements RecordCache {
   async evict(prefix: string, suffix = ''): Promise<number> {
     if (!prefix.startsWith(this.namespace)) throw new Error('evict: prefix outside the record cache namespace');
     const match = `${escapeGlob(prefix)}*${escapeGlob(suffix)}`;
+    // A Cluster's keys are spread over its masters: each is scanned, and its keys unlinked slot by slot.
+    const client = this.link.client;
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
     let removed = 0;
-    let cursor = '0';
-    do {
-      const [next, keys] = await this.link.client.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
-      cursor = next;
-      // MATCH is applied by Redis; checked again here so that no pattern subtlety can widen it.
-      const mine = keys.filter((key) => key.startsWith(prefix) && key.endsWith(suffix) && key.length >= prefix.length + suffix.length);
-      if (mine.length > 0) removed += await this.link.client.unlink(...mine);
-    } while (cursor !== '0');
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', match, 'COUNT', SCAN_COUNT);
+        cursor = next;
+        // MATCH is applied by Redis; checked again here so that no pattern subtlety can widen it.
+        const mine = keys.filter((key) => key.startsWith(prefix) && key.endsWith(suffix) && key.length >= prefix.length + suffix.length);
+        for (const group of mine.length === 0 ? [] : this.link.bySlot(mine)) removed += await node.unlink(...group);
+      } while (cursor !== '0');
+    }
     return removed;
   }
 }

@@ -57,3 +57,26 @@ export interface OperationLimits {
   maxDirectives: number;
   maxResponseBytes: number;
 }
+
+/** A host and port of a Redis node or a Sentinel. */
+export interface RedisAddress {
+  host: string;
+  port: number;
+}
+
+/** Credentials and TLS for the nodes of a Cluster or a Sentinel set (a single node's are in its URL). */
+export interface RedisAuth {
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+/**
+ * The Redis the replicas share, as it is run (docs/sharing.md): one node (REDIS_URL), a Cluster
+ * (REDIS_CLUSTER_NODES: any of its nodes, the rest are discovered), or a master found through Sentinel
+ * (REDIS_SENTINELS, REDIS_SENTINEL_NAME), which follows a failover.
+ */
+export type RedisTopology =
+  | { kind: 'node'; url: string }
+  | ({ kind: 'cluster'; nodes: readonly RedisAddress[] } & RedisAuth)
+  | ({ kind: 'sentinel'; sentinels: readonly RedisAddress[]; name: string; sentinelPassword?: string } & RedisAuth);

@@ -1,5 +1,7 @@
-import { Redis, ReplyError } from 'ioredis';
+import calculateSlot from 'cluster-key-slot';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions, ReplyError } from 'ioredis';
 import type { Logger } from 'pino';
+import type { RedisTopology } from '../core/settings.js';
 import { redisFallbacks, redisUp } from '../telemetry/metrics.js';
 
 /**
@@ -28,8 +30,13 @@ type FallbackReason = 'down' | 'backoff' | 'timeout' | 'refused' | 'failed';
 
 /** After a failure, how long a use leaves Redis alone: a Redis that is up but failing costs one failure a second per use, not one per request. */
 export const REDIS_BACKOFF_MS = 1_000;
+/** A connection to one node (or to the master Sentinel names), or to a Cluster: both take the same commands. */
+export type RedisClient = Redis | Cluster;
+
 export interface RedisLinkOptions {
-  url: string;
+  /** One node's URL; or `topology`, which may also be a Cluster or Sentinel. */
+  url?: string;
+  topology?: RedisTopology;
   /** Starts every key (e.g. `users-subgraph:`). */
   prefix: string;
   /** Longest wait for one command before the in-memory path is taken instead. */
@@ -42,7 +49,9 @@ export interface RedisLinkOptions {
 }
 
 export class RedisLink {
-  readonly client: Redis;
+  readonly client: RedisClient;
+  /** A Cluster: a multi-key command must keep to one slot (`bySlot`). */
+  readonly cluster: boolean;
   readonly prefix: string;
   private connected = false;
   /**
@@ -66,13 +75,15 @@ export class RedisLink {
   private readonly backoffs = new Map<RedisUse, { until: number; reason: FallbackReason }>();
   private readonly now: () => number;
   /** A second connection for pub/sub (a subscribed connection takes no other command), made on first `subscribe`. */
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private readonly channels = new Map<string, Set<(message: string) => void>>();
 
   constructor(private readonly options: RedisLinkOptions) {
     this.prefix = options.prefix;
     this.now = options.now ?? (() => performance.now());
-    this.client = new Redis(options.url, {
+    const topology: RedisTopology = options.topology ?? { kind: 'node', url: options.url ?? '' };
+    this.cluster = topology.kind === 'cluster';
+    this.client = clientFor(topology, {
       lazyConnect: true,
       // Fail at once rather than queue: the caller has an in-memory path and a request waiting.
       enableOfflineQueue: false,
@@ -122,6 +133,32 @@ export class RedisLink {
     }
   }
 
+  /**
+   * `keys` in groups a multi-key command or script may take at once: one group on a single node; on a
+   * Cluster, one per hash slot (a `MGET` across slots is refused with CROSSSLOT), in the order first met.
+   */
+  bySlot(keys: readonly string[]): string[][] {
+    if (!this.cluster) return [[...keys]];
+    const groups = new Map<number, string[]>();
+    for (const key of keys) {
+      const slot = calculateSlot(key);
+      const group = groups.get(slot);
+      if (group === undefined) groups.set(slot, [key]);
+      else group.push(key);
+    }
+    return [...groups.values()];
+  }
+
+  /** `MGET keys` on `client`: on a Cluster, one per hash slot, sent together, answered in the order of `keys`. */
+  async mget(client: RedisClient, keys: readonly string[]): Promise<Array<string | null>> {
+    const groups = this.bySlot(keys);
+    if (groups.length === 1) return client.mget(...keys);
+    const answers = await Promise.all(groups.map((group) => client.mget(...group)));
+    const byKey = new Map<string, string | null>();
+    groups.forEach((group, g) => group.forEach((key, i) => byKey.set(key, answers[g]![i] ?? null)));
+    return keys.map((key) => byKey.get(key) ?? null);
+  }
+
   /** Whether commands can be sent now; when false, take the in-memory path without trying. */
   get up(): boolean {
     return this.connected && !this.stalled && !this.closed && this.client.status === 'ready';
@@ -138,7 +175,7 @@ export class RedisLink {
    */
   async orLocal<T>(
     use: RedisUse,
-    command: (client: Redis) => Promise<T>,
+    command: (client: RedisClient) => Promise<T>,
     fallback: () => T | Promise<T>,
     /** The longest `command` may take in all (ms): `commandTimeoutMs` unless it sends many commands (a SCAN). */
     timeoutMs = this.options.commandTimeoutMs,
@@ -237,11 +274,14 @@ export class RedisLink {
     return () => listeners.delete(listener);
   }
 
-  private subscriberConnection(): Redis | undefined {
+  private subscriberConnection(): RedisClient | undefined {
     if (this.closed) return undefined;
     if (this.subscriber !== undefined) return this.subscriber;
     // Its commands (SUBSCRIBE) may wait for the connection: nothing waits on them.
-    const subscriber = this.client.duplicate({ enableOfflineQueue: true, lazyConnect: true, commandTimeout: undefined });
+    const subscriber =
+      this.client instanceof Cluster
+        ? this.client.duplicate(undefined, { enableOfflineQueue: true, lazyConnect: true })
+        : this.client.duplicate({ enableOfflineQueue: true, lazyConnect: true, commandTimeout: undefined });
     subscriber.on('error', () => {}); // the command link reports losses; this one reconnects and resubscribes by itself
     subscriber.on('message', (channel: string, message: string) => {
       for (const listener of this.channels.get(channel) ?? []) listener(message);
@@ -338,4 +378,43 @@ function reasonOf(error: unknown): string | undefined {
   const code = (error as { code?: unknown }).code;
   if (typeof code === 'string') return code;
   return error instanceof Error ? error.name : 'unknown';
+}
+
+/**
+ * The client for `topology`, with `common` options on every connection it makes. A Cluster fails a
+ * command at once while it has no slot map (no offline queue) and follows MOVED/ASK itself; a Sentinel
+ * client asks the Sentinels for the master and asks again after a failover.
+ */
+function clientFor(topology: RedisTopology, common: RedisOptions): RedisClient {
+  if (topology.kind === 'node') return new Redis(topology.url, common);
+  const auth: RedisOptions = {
+    ...(topology.username === undefined ? {} : { username: topology.username }),
+    ...(topology.password === undefined ? {} : { password: topology.password }),
+    ...(topology.tls ? { tls: {} } : {}),
+  };
+  if (topology.kind === 'sentinel') {
+    return new Redis({
+      ...common,
+      ...auth,
+      sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
+      name: topology.name,
+      ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
+      ...(topology.tls ? { enableTLSForSentinelMode: true } : {}),
+      sentinelRetryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), 2_000),
+    });
+  }
+  const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = common;
+  const options: ClusterOptions = {
+    lazyConnect: lazyConnect ?? true,
+    enableOfflineQueue: enableOfflineQueue ?? false,
+    clusterRetryStrategy: (attempt: number) => retryStrategy?.(attempt) ?? 2_000,
+    // A failover moves slots: refresh the map and redirect instead of failing the command outright.
+    retryDelayOnFailover: 50,
+    retryDelayOnClusterDown: 50,
+    redisOptions: { ...perNode, ...auth },
+  };
+  return new Cluster(
+    topology.nodes.map(({ host, port }) => ({ host, port })),
+    options,
+  );
 }
