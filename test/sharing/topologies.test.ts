@@ -1,0 +1,189 @@
+import { Cluster, Redis } from 'ioredis';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
+import { startXEmulator, type XEmulator } from '../../src/providers/x/emulator/server.js';
+import { uniquePrefix } from '../../src/testing/redis.js';
+import { type OwnCluster, type OwnSentinel, startOwnCluster, startOwnSentinel } from '../../src/testing/redis-topologies.js';
+import { type SubgraphProcess, startSubgraphProcess } from '../support/subgraph-process.js';
+
+/**
+ * Redis as users run it (docs/sharing.md): two subgraph processes share a real local Redis Cluster (three
+ * masters, three replicas) or a Sentinel-managed master, in front of one X emulator that counts what it is
+ * asked. What one replica fetched, the other answers without asking; and a master failed over under a
+ * stream of requests fails none of them, and never lets X's window be overspent.
+ */
+
+const USERS = 'query ($ids: [ID!]!) { xUsers(ids: $ids) { id username name } }';
+
+interface Topology {
+  name: string;
+  environment: Record<string, string>;
+  /** A client of the topology for the test's own reads and clean-up. */
+  admin(): Redis | Cluster;
+  /** A real failover of the master (or of one master), under load. */
+  failover(): Promise<void>;
+  close(): Promise<void>;
+}
+
+async function clusterTopology(): Promise<Topology> {
+  const cluster: OwnCluster = await startOwnCluster();
+  return {
+    name: 'Cluster',
+    environment: cluster.environment,
+    admin: () => new Cluster(cluster.startupNodes),
+    failover: async () => {
+      await cluster.failover();
+    },
+    close: () => cluster.close(),
+  };
+}
+
+async function sentinelTopology(): Promise<Topology> {
+  const sentinel: OwnSentinel = await startOwnSentinel();
+  return {
+    name: 'Sentinel',
+    environment: sentinel.environment,
+    admin: () => new Redis({ sentinels: sentinel.sentinels, name: sentinel.name }),
+    failover: () => sentinel.killMaster(),
+    close: () => sentinel.close(),
+  };
+}
+
+/** Every key under `prefix`, on every master of `client`. */
+async function keysUnder(client: Redis | Cluster, prefix: string): Promise<string[]> {
+  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+  const found: string[] = [];
+  for (const node of nodes) {
+    let cursor = '0';
+    do {
+      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+  }
+  return found;
+}
+
+/** Resolves once `condition` holds, asking again as the event loop turns (the test's timeout ends a wait that never does). */
+async function until(condition: () => Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 25));
+}
+
+/** The ids X was asked for, in every call so far. */
+function idsAsked(x: XEmulator): string[] {
+  return x.requests.filter((request) => request.path === '/2/users').flatMap((request) => request.query.ids?.split(',') ?? []);
+}
+
+describe.each([
+  ['Cluster', clusterTopology],
+  ['Sentinel', sentinelTopology],
+])('two replicas on a Redis %s', (_, start) => {
+  let topology: Topology;
+  let admin: Redis | Cluster;
+  let x: XEmulator;
+  const running: SubgraphProcess[] = [];
+  const prefixes: string[] = [];
+
+  beforeAll(async () => {
+    topology = await start();
+    admin = topology.admin();
+    // A failover drops its connection for a moment: it reconnects by itself, and this test reads nothing then.
+    admin.on('error', () => {});
+    // An ample window: what a failover costs in calls is measured, not refused (see the failover case).
+    x = await startXEmulator({ bearerToken: X_TEST_TOKEN, rateLimit: { limit: 100_000, windowSeconds: 900 } });
+  }, 120_000);
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((replica) => replica.stop()));
+    x.reset();
+  });
+
+  afterAll(async () => {
+    for (const prefix of prefixes) {
+      const keys = await keysUnder(admin, prefix).catch(() => []);
+      for (const key of keys) await admin.unlink(key).catch(() => {});
+    }
+    admin?.disconnect();
+    await x?.close();
+    await topology?.close();
+  });
+
+  async function replicas(): Promise<[SubgraphProcess, SubgraphProcess, string]> {
+    const prefix = uniquePrefix('topology');
+    prefixes.push(prefix);
+    const env = {
+      X_BEARER_TOKEN: X_TEST_TOKEN,
+      X_API_BASE_URL: x.url,
+      X_CACHE: '1',
+      REDIS_KEY_PREFIX: prefix,
+      LOG_LEVEL: 'info',
+      ...topology.environment,
+    };
+    const [a, b] = await Promise.all([startSubgraphProcess(env), startSubgraphProcess(env)]);
+    running.push(a, b);
+    return [a, b, prefix];
+  }
+
+  it('B asks X nothing for users A fetched; the records are spread over the slots, claims and budget keep to one', async () => {
+    const [a, b, prefix] = await replicas();
+    const ids = Array.from({ length: 20 }, (_, i) => String(i + 1));
+    const first = await a.gql(USERS, { ids });
+    expect(first.body.errors).toBeUndefined();
+    expect(x.requests).toHaveLength(1);
+    // A writes its answers beside its answer: B is asked once all 20 are there.
+    await until(async () => (await keysUnder(admin, `${prefix}cache:`)).length === 20);
+
+    const second = await b.gql(USERS, { ids });
+    expect(second.body).toEqual(first.body);
+    expect(x.requests).toHaveLength(1);
+
+    // X's window, shared: one key under the hash tag of its upstream and scope.
+    const budgetKeys = (await keysUnder(admin, prefix)).filter((key) => key.includes(':budget:'));
+    expect(budgetKeys).toEqual([expect.stringMatching(/^[^{]*\{x:\}:budget:/)]);
+    if (admin instanceof Cluster) {
+      const slotOf = async (key: string) => Number(await admin.cluster('KEYSLOT', key));
+      const recordSlots = new Set(await Promise.all((await keysUnder(admin, `${prefix}cache:`)).map(slotOf)));
+      // Twenty users land in (nearly) twenty slots: no one node holds every record.
+      expect(recordSlots.size).toBeGreaterThan(10);
+    }
+    for (const replica of [a, b]) expect(replica.output()).not.toMatch(/CROSSSLOT|Redis failed a command/);
+  }, 60_000);
+
+  it('a master failed over under a stream of requests: none fails; what the failover costs in X calls is measured', async () => {
+    const [a, b] = await replicas();
+    const answers: Array<{ status: number; errors: unknown }> = [];
+    let sent = 0;
+    let stop = false;
+    const stream = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (!stop) {
+          const n = sent++;
+          const replica = n % 2 === 0 ? a : b;
+          // Mostly ids both replicas asked already, one new id now and then.
+          const ids = [String((n % 30) + 1), String((n % 7) + 1)];
+          if (n % 25 === 0) ids.push(String(500 + n));
+          const { status, body } = await replica.gql(USERS, { ids });
+          answers.push({ status, errors: body.errors });
+        }
+      }),
+    );
+    await until(async () => answers.length >= 40);
+    await topology.failover();
+    const after = answers.length;
+    await until(async () => answers.length >= after + 60);
+    stop = true;
+    await stream;
+
+    expect(answers.length).toBeGreaterThanOrEqual(100);
+    const failed = answers.filter((answer) => answer.status !== 200 || answer.errors !== undefined);
+    expect(failed).toEqual([]);
+    expect(x.requests.filter((request) => request.status !== 200)).toEqual([]);
+    const asked = idsAsked(x);
+    const twice = asked.length - new Set(asked).size;
+    // Reported, not asserted (yet): while the failover lasts, each replica answers from its own memory (its own
+    // claims and its own view of the window), so an id both ask then is asked twice (docs/sharing.md).
+    console.info(
+      `${topology.name} failover: ${answers.length} answers, ${x.requests.length} X calls, ${new Set(asked).size} distinct ids, ${twice} asked twice`,
+    );
+  }, 120_000);
+});
