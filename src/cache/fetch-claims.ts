@@ -162,7 +162,7 @@ export class RedisFetchClaims implements FetchClaims {
         // each answer put back at the positions of its keys.
         const groups = this.link.bySlot(claimKeys);
         const positions = new Map<string, number[]>();
-        claimKeys.forEach((key, i) => positions.set(key, [...(positions.get(key) ?? []), i]));
+        for (const [i, key] of claimKeys.entries()) positions.set(key, [...(positions.get(key) ?? []), i]);
         const answers = await Promise.all(
           groups.map((group) => SCRIPT.run(client, group, [mode, this.me, this.leaseMs, this.watch.channel])),
         );

@@ -155,7 +155,9 @@ export class RedisLink {
     if (groups.length === 1) return client.mget(...keys);
     const answers = await Promise.all(groups.map((group) => client.mget(...group)));
     const byKey = new Map<string, string | null>();
-    groups.forEach((group, g) => group.forEach((key, i) => byKey.set(key, answers[g]![i] ?? null)));
+    for (const [g, group] of groups.entries()) {
+      for (const [i, key] of group.entries()) byKey.set(key, answers[g]![i] ?? null);
+    }
     return keys.map((key) => byKey.get(key) ?? null);
   }
 

@@ -167,7 +167,10 @@ describe('examples/.env.example', () => {
     // Without one, NODE_ENV=production refuses to start, as .env.example says.
     expect(() => loadConfig(providers, { NODE_ENV: 'production', ...values })).toThrow(/no provider is configured/);
     // With the compose file's REDIS_URL too.
-    expect(loadConfig(providers, { ...env, REDIS_URL: 'redis://redis:6379' }).redis?.topology).toEqual({ kind: 'node', url: 'redis://redis:6379' });
+    expect(loadConfig(providers, { ...env, REDIS_URL: 'redis://redis:6379' }).redis?.topology).toEqual({
+      kind: 'node',
+      url: 'redis://redis:6379',
+    });
   });
 });
 
