@@ -506,6 +506,12 @@ describe('Redis as users run it', () => {
     expect(redis({})).toBeUndefined();
   });
 
+  it('claims, windows and records wait out a failover (REDIS_FAILOVER_WAIT_MS) only where there is one: a Cluster or Sentinel', () => {
+    expect(redis({ REDIS_URL: 'redis://a:6379' })?.failoverWaitMs).toBe(0);
+    expect(redis({ REDIS_CLUSTER_NODES: 'a:7000' })?.failoverWaitMs).toBe(3_000);
+    expect(redis({ REDIS_SENTINELS: 's:26379', REDIS_SENTINEL_NAME: 'm', REDIS_FAILOVER_WAIT_MS: '500' })?.failoverWaitMs).toBe(500);
+  });
+
   it.each([
     [
       { REDIS_URL: 'redis://a:6379', REDIS_CLUSTER_NODES: 'b:7000' },

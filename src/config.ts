@@ -259,6 +259,11 @@ const sharingSettings = z.object({
       'Starts every Redis key this deployment writes: give each deployment that shares one Redis a prefix of its own. ' +
         'No `{` or `}` (they would make it the Cluster hash tag of every key).',
     ),
+  REDIS_FAILOVER_WAIT_MS: int(0, 60_000, 3_000).describe(
+    'With a Cluster or Sentinel: how long, from the start of an outage, fetch claims and the upstream windows wait for ' +
+      "a failover to finish (tried again every 50 ms) before they answer from this process's memory, 0–60,000. From memory, " +
+      'two replicas may ask for the same id and spend one window twice. One node has no failover: it answers from memory at once.',
+  ),
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250).describe(
     "Longest wait for one Redis command in milliseconds, 10–60,000; past it that call is answered from this process's memory, " +
       'and Redis counts as lost until a `PING` answers.',
@@ -330,6 +335,8 @@ export interface RedisSettings {
   keyPrefix: string;
   /** Longest wait for one command before the in-memory path is taken. */
   commandTimeoutMs: number;
+  /** How long claims and windows wait out a failover of a Cluster or Sentinel (0 for one node). */
+  failoverWaitMs: number;
 }
 
 /** A provider whose credentials are set: how to start it. */
@@ -657,7 +664,14 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     },
     ...(redisTopology === undefined
       ? {}
-      : { redis: { topology: redisTopology, keyPrefix: vars.REDIS_KEY_PREFIX, commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS } }),
+      : {
+          redis: {
+            topology: redisTopology,
+            keyPrefix: vars.REDIS_KEY_PREFIX,
+            commandTimeoutMs: vars.REDIS_COMMAND_TIMEOUT_MS,
+            failoverWaitMs: redisTopology.kind === 'node' ? 0 : vars.REDIS_FAILOVER_WAIT_MS,
+          },
+        }),
     upstream: {
       timeoutMs: vars.UPSTREAM_TIMEOUT_MS,
       connections: vars.UPSTREAM_CONNECTIONS,

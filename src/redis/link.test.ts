@@ -20,7 +20,10 @@ let own: OwnRedis | undefined;
 let link: RedisLink | undefined;
 let logs: ReturnType<typeof captureLogs>;
 
-function open(url: string, options: { commandTimeoutMs?: number; probeIntervalMs?: number; now?: () => number } = {}): RedisLink {
+function open(
+  url: string,
+  options: { commandTimeoutMs?: number; probeIntervalMs?: number; now?: () => number; failoverWaitMs?: number } = {},
+): RedisLink {
   logs = captureLogs('debug');
   link = new RedisLink({ url, prefix: 'test:link:', commandTimeoutMs: options.commandTimeoutMs ?? 500, logger: logs.logger, ...options });
   return link;
@@ -223,6 +226,49 @@ describe("RedisLink.orLocal: Redis, or this process's memory, decided in one pla
     );
     expect([answer, tried]).toEqual(['memory', false]);
     expect((await fallbacks('rate-budget')).down).toBe((before.down ?? 0) + 1);
+  });
+
+  it('with a failover wait, claims, windows and records wait for Redis to come back; other uses, and a longer outage, answer from memory', async () => {
+    own = await startOwnRedis();
+    let clock = 0;
+    const redis = open(own.url, { failoverWaitMs: 3_000, now: () => clock });
+    await redis.connect();
+    await own.kill();
+    await redis.waitUntil(false);
+    // Pacing does not wait: its memory path lets no replica disagree with another.
+    expect(
+      await redis.orLocal(
+        'pacing',
+        async (client) => client.ping(),
+        () => 'memory',
+      ),
+    ).toBe('memory');
+    // A claim waits, and is answered by Redis once it is back (the outage is timed on the link's clock).
+    const claim = redis.orLocal(
+      'fetch-claims',
+      async (client) => client.ping(),
+      () => 'memory',
+    );
+    await own.restart();
+    expect(await claim).toBe('PONG');
+    expect(messages()).toContain('Redis failed a command: waiting out a failover before answering from memory');
+    // An outage past the wait: answered from memory, at once, for every call until Redis answers again.
+    await own.kill();
+    await redis.waitUntil(false);
+    const started = redis.orLocal(
+      'record-cache',
+      async (client) => client.ping(),
+      () => 'memory',
+    );
+    clock += 3_001;
+    expect(await started).toBe('memory');
+    expect(
+      await redis.orLocal(
+        'rate-budget',
+        async (client) => client.ping(),
+        () => 'memory',
+      ),
+    ).toBe('memory');
   });
 
   it('a failing use backs off alone for REDIS_BACKOFF_MS, said once when it starts and once when Redis takes it again', async () => {

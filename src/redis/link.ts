@@ -28,6 +28,13 @@ export type RedisUse = 'record-cache' | 'fetch-claims' | 'rate-budget' | 'pacing
 /** Why a call was answered from memory (`users_subgraph_redis_fallbacks_total{reason}`). */
 type FallbackReason = 'down' | 'backoff' | 'timeout' | 'refused' | 'failed';
 
+/**
+ * The uses whose memory path lets replicas disagree: a claim taken from memory lets two replicas ask for
+ * the same id, and a window spent from memory lets them overspend it. On a Cluster or Sentinel they wait
+ * out a failover (REDIS_FAILOVER_WAIT_MS) rather than take it.
+ */
+const WAITS_OUT_FAILOVERS: ReadonlySet<RedisUse> = new Set(['fetch-claims', 'rate-budget', 'record-cache']);
+
 /** After a failure, how long a use leaves Redis alone: a Redis that is up but failing costs one failure a second per use, not one per request. */
 export const REDIS_BACKOFF_MS = 1_000;
 /** A connection to one node (or to the master Sentinel names), or to a Cluster: both take the same commands. */
@@ -44,6 +51,12 @@ export interface RedisLinkOptions {
   logger: Logger;
   /** How often a Redis that stopped answering on an open connection is asked whether it is back (ms). */
   probeIntervalMs?: number;
+  /**
+   * How long, from the start of an outage, the uses whose memory path would let replicas disagree (claims:
+   * an id asked twice; a window's ledger: calls overspent) wait for Redis before they answer from memory.
+   * For a Cluster or Sentinel, whose failover takes seconds (REDIS_FAILOVER_WAIT_MS); 0 for one node.
+   */
+  failoverWaitMs?: number;
   /** Monotonic milliseconds that backoffs are timed on (tests move their own). */
   now?: () => number;
 }
@@ -74,6 +87,8 @@ export class RedisLink {
   /** Per use, after a failure: until when it leaves Redis alone, and why it failed (said once). */
   private readonly backoffs = new Map<RedisUse, { until: number; reason: FallbackReason }>();
   private readonly now: () => number;
+  /** When the outage that uses waiting out a failover are in began (`patiently`); undefined while Redis answers. */
+  private outageSince: number | undefined;
   /** A second connection for pub/sub (a subscribed connection takes no other command), made on first `subscribe`. */
   private subscriber: RedisClient | undefined;
   private readonly channels = new Map<string, Set<(message: string) => void>>();
@@ -182,6 +197,7 @@ export class RedisLink {
     /** The longest `command` may take in all (ms): `commandTimeoutMs` unless it sends many commands (a SCAN). */
     timeoutMs = this.options.commandTimeoutMs,
   ): Promise<T> {
+    if ((this.options.failoverWaitMs ?? 0) > 0 && WAITS_OUT_FAILOVERS.has(use)) return this.patiently(use, command, fallback, timeoutMs);
     if (!this.up) {
       redisFallbacks.inc({ use, reason: 'down' });
       return fallback();
@@ -211,6 +227,50 @@ export class RedisLink {
       this.options.logger.info({ use }, 'Redis takes this use again');
     }
     return result;
+  }
+
+  /**
+   * `orLocal` for a use that waits out a failover: tried again every 50 ms while Redis is lost or failing,
+   * until REDIS_FAILOVER_WAIT_MS after the outage began, then answered from memory. The outage is timed
+   * once for every call: past its wait, calls answer from memory at once until a command succeeds again.
+   */
+  private async patiently<T>(
+    use: RedisUse,
+    command: (client: RedisClient) => Promise<T>,
+    fallback: () => T | Promise<T>,
+    timeoutMs: number,
+  ): Promise<T> {
+    const waitMs = this.options.failoverWaitMs ?? 0;
+    let reason: FallbackReason = 'down';
+    for (;;) {
+      if (this.up) {
+        try {
+          const result = await timed(command(this.client), timeoutMs);
+          if (this.outageSince !== undefined) {
+            this.outageSince = undefined;
+            this.options.logger.info({ use }, 'Redis takes this use again');
+          }
+          return result;
+        } catch (error) {
+          // An answer of the wrong shape is no failover: waiting would not change it.
+          if (error instanceof TypeError) {
+            redisFallbacks.inc({ use, reason: 'failed' });
+            return fallback();
+          }
+          reason = this.classify(error);
+        }
+      }
+      const now = this.now();
+      if (this.outageSince === undefined) {
+        this.outageSince = now;
+        this.options.logger.warn({ use, waitMs }, 'Redis failed a command: waiting out a failover before answering from memory');
+      }
+      const left = this.outageSince + waitMs - now;
+      if (left <= 0) break;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(50, left)));
+    }
+    redisFallbacks.inc({ use, reason });
+    return fallback();
   }
 
   /** Whether `use` would try Redis now: the link is up and `use` does not back off. */
