@@ -159,27 +159,25 @@ export class RedisFetchClaims implements FetchClaims {
       async (client) => {
         const claimKeys = keys.map((key) => this.claimKey(key));
         // One script per hash slot (one on a single node; one per upstream, scope and partition on a Cluster),
-        // each answer put back at the positions of its keys.
-        const groups = this.link.bySlot(claimKeys);
-        const positions = new Map<string, number[]>();
-        for (const [i, key] of claimKeys.entries()) positions.set(key, [...(positions.get(key) ?? []), i]);
+        // each answer put back at the position of its key.
+        const groups = this.link.slotGroups(claimKeys);
         const answers = await Promise.all(
-          groups.map((group) => SCRIPT.run(client, group, [mode, this.me, this.leaseMs, this.watch.channel])),
+          groups.map((group) =>
+            SCRIPT.run(
+              client,
+              group.map((i) => claimKeys[i]!),
+              [mode, this.me, this.leaseMs, this.watch.channel],
+            ),
+          ),
         );
         this.scriptCached = true;
         if (mode === 'release') return nobody();
-        const holders: Holder[] = keys.map((): Holder => 'nobody');
-        groups.forEach((group, g) => {
+        const holders = new Array<Holder>(keys.length).fill('nobody');
+        for (const [g, group] of groups.entries()) {
           const answer = answers[g];
           if (!Array.isArray(answer) || answer.length !== group.length) throw new TypeError('claims: an answer of the wrong shape');
-          // A key given twice is in its group twice, in order: the n-th answer for it goes to its n-th position.
-          const seen = new Map<string, number>();
-          group.forEach((key, i) => {
-            const nth = seen.get(key) ?? 0;
-            seen.set(key, nth + 1);
-            holders[positions.get(key)![nth]!] = HOLDERS[answer[i] as number] ?? 'nobody';
-          });
-        });
+          for (const [j, i] of group.entries()) holders[i] = HOLDERS[answer[j] as number] ?? 'nobody';
+        }
         return holders;
       },
       nobody,

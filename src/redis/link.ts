@@ -149,31 +149,38 @@ export class RedisLink {
   }
 
   /**
-   * `keys` in groups a multi-key command or script may take at once: one group on a single node; on a
-   * Cluster, one per hash slot (a `MGET` across slots is refused with CROSSSLOT), in the order first met.
+   * The positions of `keys` in groups a multi-key command or script may take at once: one group on a single
+   * node; on a Cluster, one per hash slot (a `MGET` across slots is refused with CROSSSLOT), in the order
+   * first met. Positions, not keys: a key given twice keeps both its places, and answers go back by index.
    */
-  bySlot(keys: readonly string[]): string[][] {
-    if (!this.cluster) return [[...keys]];
-    const groups = new Map<number, string[]>();
-    for (const key of keys) {
+  slotGroups(keys: readonly string[]): number[][] {
+    if (!this.cluster) return [keys.map((_, i) => i)];
+    const groups = new Map<number, number[]>();
+    for (const [i, key] of keys.entries()) {
       const slot = calculateSlot(key);
       const group = groups.get(slot);
-      if (group === undefined) groups.set(slot, [key]);
-      else group.push(key);
+      if (group === undefined) groups.set(slot, [i]);
+      else group.push(i);
     }
     return [...groups.values()];
   }
 
+  /** `keys` in the groups of `slotGroups`. */
+  bySlot(keys: readonly string[]): string[][] {
+    if (!this.cluster) return [[...keys]];
+    return this.slotGroups(keys).map((group) => group.map((i) => keys[i]!));
+  }
+
   /** `MGET keys` on `client`: on a Cluster, one per hash slot, sent together, answered in the order of `keys`. */
   async mget(client: RedisClient, keys: readonly string[]): Promise<Array<string | null>> {
-    const groups = this.bySlot(keys);
-    if (groups.length === 1) return client.mget(...keys);
-    const answers = await Promise.all(groups.map((group) => client.mget(...group)));
-    const byKey = new Map<string, string | null>();
+    if (!this.cluster) return client.mget(...keys);
+    const groups = this.slotGroups(keys);
+    const answers = await Promise.all(groups.map((group) => client.mget(...group.map((i) => keys[i]!))));
+    const values = new Array<string | null>(keys.length).fill(null);
     for (const [g, group] of groups.entries()) {
-      for (const [i, key] of group.entries()) byKey.set(key, answers[g]![i] ?? null);
+      for (const [j, i] of group.entries()) values[i] = answers[g]![j] ?? null;
     }
-    return keys.map((key) => byKey.get(key) ?? null);
+    return values;
   }
 
   /** Whether commands can be sent now; when false, take the in-memory path without trying. */
