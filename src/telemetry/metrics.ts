@@ -75,15 +75,33 @@ export const plannerRefusals = new Counter({
   registers: [registry],
 });
 
-/** Each running app's budgets (`SharedState.budgets`), for the gauge below; an app removes its own when it stops. */
-const budgetSources = new Set<() => Promise<Array<{ provider: string; label: string; remaining: number; limit: number }>>>();
+type BudgetReading = { provider: string; label: string; remaining: number; limit: number };
 
-/** Registers where `budgetRemaining` reads an app's budgets; returns what unregisters it. */
-export function observeBudgets(
-  read: () => Promise<Array<{ provider: string; label: string; remaining: number; limit: number }>>,
-): () => void {
+/** Each running app's budgets (`SharedState.budgets`), for the gauges below; an app removes its own when it stops. */
+const budgetSources = new Set<() => Promise<BudgetReading[]>>();
+
+/** Registers where the budget gauges read an app's budgets; returns what unregisters it. */
+export function observeBudgets(read: () => Promise<BudgetReading[]>): () => void {
   budgetSources.add(read);
   return () => budgetSources.delete(read);
+}
+
+/**
+ * Every app's budgets, read once per scrape: both gauges collect from the same reading (with Redis, a read
+ * is a script per window), which is dropped once the scrape's turn of the event loop is over.
+ */
+let scrape: Promise<BudgetReading[]> | undefined;
+function readBudgets(): Promise<BudgetReading[]> {
+  scrape ??= (async () => {
+    const readings: BudgetReading[] = [];
+    for (const read of budgetSources) readings.push(...(await read()));
+    return readings;
+  })().finally(() => {
+    setImmediate(() => {
+      scrape = undefined;
+    });
+  });
+  return scrape;
 }
 
 export const budgetRemaining = new Gauge({
@@ -92,9 +110,7 @@ export const budgetRemaining = new Gauge({
   labelNames: ['provider', 'method'] as const,
   registers: [registry],
   async collect() {
-    for (const read of budgetSources) {
-      for (const reading of await read()) this.set({ provider: reading.provider, method: reading.label }, reading.remaining);
-    }
+    for (const reading of await readBudgets()) this.set({ provider: reading.provider, method: reading.label }, reading.remaining);
   },
 });
 
@@ -104,9 +120,7 @@ export const budgetLimit = new Gauge({
   labelNames: ['provider', 'method'] as const,
   registers: [registry],
   async collect() {
-    for (const read of budgetSources) {
-      for (const reading of await read()) this.set({ provider: reading.provider, method: reading.label }, reading.limit);
-    }
+    for (const reading of await readBudgets()) this.set({ provider: reading.provider, method: reading.label }, reading.limit);
   },
 });
 
