@@ -1,11 +1,11 @@
 import { fileURLToPath } from 'node:url';
 import { Client, type CombinedError, fetchExchange } from '@urql/core';
 import { type CacheExchangeOpts, cacheExchange } from '@urql/exchange-graphcache';
-import ts from 'typescript';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { typePolicies } from '../src/generated/client/type-policies.js';
 import { keys, possibleTypes, resolvers } from '../src/generated/client/urql-graphcache.js';
 import { type Harness, startHarness } from './support/harness.js';
+import { typeErrors } from './support/type-check.js';
 
 /**
  * urql with Graphcache against the real server, set up as examples/urql/client.ts (the docs' snippet) does: the
@@ -232,27 +232,14 @@ describe('examples/urql/client.ts (the docs snippet)', () => {
     const generated = `${root}src/generated/client/urql-graphcache.ts`;
     // A browser client's settings, with the example's folder and src/generated/client/ overlaid (rootDirs), so that
     // its `./urql-graphcache` is the generated file, as after copying it.
-    const { options, errors } = ts.convertCompilerOptionsFromJson(
-      {
-        strict: true,
-        noUncheckedIndexedAccess: true,
-        noEmit: true,
-        skipLibCheck: true,
-        isolatedModules: true,
-        verbatimModuleSyntax: true,
-        target: 'ES2022',
-        module: 'ESNext',
-        moduleResolution: 'Bundler',
-        lib: ['ES2022', 'DOM'],
-        types: [],
-        rootDirs: ['examples/urql', 'src/generated/client'],
-      },
-      root,
-    );
-    expect(errors).toEqual([]);
-    const program = ts.createProgram([example], options);
-    const host: ts.FormatDiagnosticsHost = { getCanonicalFileName: (f) => f, getCurrentDirectory: () => root, getNewLine: () => '\n' };
-    expect(ts.formatDiagnostics(ts.getPreEmitDiagnostics(program), host)).toBe('');
+    const { errors, program } = typeErrors([example], {
+      module: 'ESNext',
+      moduleResolution: 'Bundler',
+      lib: ['ES2022', 'DOM'],
+      types: [],
+      rootDirs: ['examples/urql', 'src/generated/client'],
+    });
+    expect(errors).toBe('');
     expect(program.getSourceFile(generated)).toBeDefined();
   }, 30_000);
 });
