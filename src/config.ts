@@ -260,9 +260,9 @@ const sharingSettings = z.object({
         'No `{` or `}` (they would make it the Cluster hash tag of every key).',
     ),
   REDIS_FAILOVER_WAIT_MS: int(0, 60_000, 3_000).describe(
-    'With a Cluster or Sentinel: how long, from the start of an outage, fetch claims and the upstream windows wait for ' +
-      "a failover to finish (tried again every 50 ms) before they answer from this process's memory, 0–60,000. From memory, " +
-      'two replicas may ask for the same id and spend one window twice. One node has no failover: it answers from memory at once.',
+    'With a Cluster or Sentinel: how long, from the start of an outage, the record cache, fetch claims and the upstream windows ' +
+      "wait for a failover to finish (tried again every 50 ms) before they answer from this process's memory, 0–60,000. From " +
+      'memory, two replicas may ask for the same id and spend one window twice. One node has no failover: it answers from memory at once.',
   ),
   REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 250).describe(
     "Longest wait for one Redis command in milliseconds, 10–60,000; past it that call is answered from this process's memory, " +

@@ -29,8 +29,8 @@ export type RedisUse = 'record-cache' | 'fetch-claims' | 'rate-budget' | 'pacing
 type FallbackReason = 'down' | 'backoff' | 'timeout' | 'refused' | 'failed';
 
 /**
- * The uses whose memory path lets replicas disagree: a claim taken from memory lets two replicas ask for
- * the same id, and a window spent from memory lets them overspend it. On a Cluster or Sentinel they wait
+ * The uses whose memory path lets replicas disagree: a record or a claim read from memory lets two replicas
+ * ask for the same id, and a window spent from memory lets them overspend it. On a Cluster or Sentinel they wait
  * out a failover (REDIS_FAILOVER_WAIT_MS) rather than take it.
  */
 const WAITS_OUT_FAILOVERS: ReadonlySet<RedisUse> = new Set(['fetch-claims', 'rate-budget', 'record-cache']);
@@ -52,8 +52,8 @@ export interface RedisLinkOptions {
   /** How often a Redis that stopped answering on an open connection is asked whether it is back (ms). */
   probeIntervalMs?: number;
   /**
-   * How long, from the start of an outage, the uses whose memory path would let replicas disagree (claims:
-   * an id asked twice; a window's ledger: calls overspent) wait for Redis before they answer from memory.
+   * How long, from the start of an outage, the uses whose memory path would let replicas disagree (records
+   * and claims: an id asked twice; a window's ledger: calls overspent) wait for Redis before they answer from memory.
    * For a Cluster or Sentinel, whose failover takes seconds (REDIS_FAILOVER_WAIT_MS); 0 for one node.
    */
   failoverWaitMs?: number;
