@@ -51,22 +51,21 @@ export class RedisCache implements RecordCache {
    */
   async set(entries: ReadonlyArray<readonly [string, CacheEntry]>): Promise<void> {
     const now = this.now();
-    const writes = new Map<string, [string, number]>();
+    const keys: string[] = [];
+    const writes: Array<[json: string, ttlMs: number]> = [];
     for (const [key, entry] of entries) {
       const ttlMs = Math.ceil(entry.staleUntil - now);
       if (!(ttlMs > 0)) continue;
       // Written with its format, its place and when: what reads it checks all three (`entry-check.ts`).
       const { shared: _shared, ...written } = entry;
-      writes.set(key, [JSON.stringify({ ...written, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), ttlMs]);
+      keys.push(key);
+      writes.push([JSON.stringify({ ...written, v: ENTRY_VERSION, place: key, at: entry.at ?? now }), ttlMs]);
     }
-    if (writes.size === 0) return;
+    if (keys.length === 0) return;
     await Promise.all(
-      this.link.bySlot([...writes.keys()]).map(async (group) => {
+      this.link.slotGroups(keys).map(async (group) => {
         const pipeline = this.link.client.pipeline();
-        for (const key of group) {
-          const [json, ttlMs] = writes.get(key)!;
-          pipeline.set(key, json, 'PX', ttlMs);
-        }
+        for (const i of group) pipeline.set(keys[i]!, writes[i]![0], 'PX', writes[i]![1]);
         const results = await pipeline.exec();
         const failure = results?.find(([error]) => error !== null)?.[0];
         if (failure) throw failure;
