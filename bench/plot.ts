@@ -2,21 +2,24 @@
  * Draws the results of `npm run bench` as one self-contained SVG: `npm run bench` writes it to
  * `bench/results/latest.svg`, which the README shows. Two horizontal bar-chart panels, one row per
  * scenario: CPU per operation (subgraph against the upstream emulator, with the goal line) and p99
- * latency (subgraph against the upstream's own p99). No dependencies, no external fonts or CSS, so the
- * file renders the same on GitHub, in a browser and in an image viewer.
+ * latency (subgraph against the upstream's own p99). The peer's rows (Hive Gateway + Mesh, `target:
+ * 'peer'`) sit beside the subgraph's for the same work, their own bar in a colour of its own against the
+ * same upstream bar, and the ratios of each size (`comparisons`) are written under the panels. No
+ * dependencies, no external fonts or CSS, so the file renders the same on GitHub, in a browser and in an
+ * image viewer.
  */
-import type { BenchResults, ScenarioResult } from './results.js';
+import type { BenchResults, Comparison, ScenarioResult } from './results.js';
 
 const WIDTH = 900;
 const MARGIN = 16;
 /** Right edge of the scenario labels; bars start a little after it. */
-const LABEL_RIGHT = 300;
-const PLOT_LEFT = 310;
+const LABEL_RIGHT = 336;
+const PLOT_LEFT = 346;
 /** Room right of the longest bar for its printed value. */
 const PLOT_RIGHT = WIDTH - 70;
 const PLOT_WIDTH = PLOT_RIGHT - PLOT_LEFT;
 /** ~12px sans-serif fits about this many characters between the left margin and LABEL_RIGHT. */
-const MAX_LABEL_CHARS = 44;
+const MAX_LABEL_CHARS = 50;
 
 const ROW_HEIGHT = 28;
 const BAR_HEIGHT = 10;
@@ -24,17 +27,30 @@ const PANEL_TITLE_HEIGHT = 30;
 const PANEL_AXIS_HEIGHT = 22;
 const PANEL_GAP = 18;
 const HEADER_HEIGHT = 104;
+/** The comparisons under the panels: a title, then a line each. */
+const NOTE_TITLE_HEIGHT = 26;
+const NOTE_LINE_HEIGHT = 17;
 
 const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sans-serif';
-const COLOURS = { subgraph: '#4e79a7', upstream: '#f28e2b', goal: '#c0392b', grid: '#e3e3e3', text: '#222', muted: '#666' };
+const COLOURS = {
+  subgraph: '#4e79a7',
+  peer: '#59a14f',
+  upstream: '#f28e2b',
+  goal: '#c0392b',
+  grid: '#e3e3e3',
+  text: '#222',
+  muted: '#666',
+};
 
-type Series = 'subgraph-cpu' | 'upstream-cpu' | 'subgraph-p99' | 'upstream-p99';
+type Series = 'subgraph-cpu' | 'upstream-cpu' | 'subgraph-p99' | 'upstream-p99' | 'peer-cpu' | 'peer-p99';
 
 interface BarSpec {
   series: Series;
   colour: string;
   /** null: not measured, no bar and no value at all */
   value: (scenario: ScenarioResult) => number | null;
+  /** The series and colour of this bar in a peer's row (the value is the peer's own) */
+  peer?: { series: Series; colour: string };
 }
 
 interface PanelSpec {
@@ -52,16 +68,20 @@ interface Scale {
 export function renderPlot(results: BenchResults): string {
   const panels = panelsOf(results);
   const panelHeight = heightOfPanel(results.scenarios.length);
-  const height = HEADER_HEIGHT + panels.length * panelHeight + (panels.length - 1) * PANEL_GAP + MARGIN;
+  const panelsBottom = HEADER_HEIGHT + panels.length * panelHeight + (panels.length - 1) * PANEL_GAP;
+  const comparisons = results.comparisons ?? [];
+  const notesHeight = comparisons.length === 0 ? 0 : NOTE_TITLE_HEIGHT + comparisons.length * NOTE_LINE_HEIGHT;
+  const height = panelsBottom + notesHeight + MARGIN;
   const body = [
     header(results),
-    legend(),
+    legend(results.scenarios.some((s) => s.target === 'peer')),
     ...panels.map((panel, i) => renderPanel(panel, results.scenarios, HEADER_HEIGHT + i * (panelHeight + PANEL_GAP))),
-  ];
+    comparisons.length === 0 ? '' : notes(comparisons, panelsBottom),
+  ].filter((part) => part !== '');
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family=${attr(FONT)} fill="${COLOURS.text}" role="img">`,
     // Read aloud in place of the picture (and what a README shows while it loads).
-    `<title>${escapeXml(`CPU per operation and p99 latency per scenario, subgraph against upstream: ${results.machine.cpuModel}, ${results.machine.cores} cores`)}</title>`,
+    `<title>${escapeXml(`CPU per operation and p99 latency per scenario, subgraph${results.scenarios.some((s) => s.target === 'peer') ? ' and peer' : ''} against upstream: ${results.machine.cpuModel}, ${results.machine.cores} cores`)}</title>`,
     `<rect x="0" y="0" width="${WIDTH}" height="${height}" fill="#fff"/>`,
     ...body,
     '</svg>',
@@ -76,7 +96,12 @@ function panelsOf(results: BenchResults): PanelSpec[] {
       title: 'CPU per operation (ms)',
       decimals: 2,
       bars: [
-        { series: 'subgraph-cpu', colour: COLOURS.subgraph, value: (s) => s.subgraphCpuMsPerOp },
+        {
+          series: 'subgraph-cpu',
+          colour: COLOURS.subgraph,
+          value: (s) => s.subgraphCpuMsPerOp,
+          peer: { series: 'peer-cpu', colour: COLOURS.peer },
+        },
         { series: 'upstream-cpu', colour: COLOURS.upstream, value: (s) => s.upstreamCpuMsPerOp },
       ],
       goal: { value: goal, label: `goal ${goal} ms (100 users)` },
@@ -85,7 +110,7 @@ function panelsOf(results: BenchResults): PanelSpec[] {
       title: 'p99 latency (ms)',
       decimals: 1,
       bars: [
-        { series: 'subgraph-p99', colour: COLOURS.subgraph, value: (s) => s.p99Ms },
+        { series: 'subgraph-p99', colour: COLOURS.subgraph, value: (s) => s.p99Ms, peer: { series: 'peer-p99', colour: COLOURS.peer } },
         { series: 'upstream-p99', colour: COLOURS.upstream, value: (s) => s.upstreamP99Ms },
       ],
     },
@@ -117,7 +142,7 @@ function formatDate(date: string): string {
   return new Date(time).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 }
 
-function legend(): string {
+function legend(withPeer: boolean): string {
   const y = 86;
   const swatch = (x: number, colour: string, label: string) =>
     `<rect x="${x}" y="${y - 9}" width="12" height="${BAR_HEIGHT}" fill="${colour}"/>\n` + text(x + 17, y, label, { 'font-size': 12 });
@@ -128,6 +153,32 @@ function legend(): string {
     swatch(110, COLOURS.upstream, 'upstream emulator (raw requests for p99)'),
     `<line x1="${goalX}" y1="${y - 4}" x2="${goalX + 18}" y2="${y - 4}" stroke="${COLOURS.goal}" stroke-width="2" stroke-dasharray="4 3"/>`,
     text(goalX + 23, y, 'goal', { 'font-size': 12 }),
+    withPeer ? swatch(500, COLOURS.peer, 'peer: Hive Gateway + Mesh over the OpenAPI spec') : '',
+    '</g>',
+  ]
+    .filter((part) => part !== '')
+    .join('\n');
+}
+
+/** Under the panels: per size, each process's CPU per operation over the upstream's own, and RSS. */
+function notes(comparisons: Comparison[], top: number): string {
+  const x = (value: number) => (Number.isFinite(value) ? `${value.toFixed(1)}×` : 'n/a');
+  const y = top + NOTE_TITLE_HEIGHT - 6;
+  return [
+    '<g data-role="comparisons">',
+    text(MARGIN, y, 'Subgraph against peer: CPU per operation over the upstream’s own in the same phase, and RSS', {
+      'font-size': 14,
+      'font-weight': 'bold',
+    }),
+    ...comparisons.map((c, i) =>
+      text(
+        MARGIN,
+        y + (i + 1) * NOTE_LINE_HEIGHT,
+        `${c.size}: subgraph (cache ${c.subgraphCache}) ${x(c.subgraphOverUpstream)}, peer ${x(c.peerOverUpstream)}, ` +
+          `peer ÷ subgraph ${x(c.peerOverSubgraph)}; RSS ${Math.round(c.subgraphRssMiB)} MiB against ${Math.round(c.peerRssMiB)} MiB`,
+        { 'font-size': 12 },
+      ),
+    ),
     '</g>',
   ].join('\n');
 }
@@ -193,7 +244,8 @@ function formatTick(tick: number): string {
 function renderRow(panel: PanelSpec, scenario: ScenarioResult, scale: Scale, rowTop: number): string {
   const label = scenario.path === 'warm' ? `${scenario.label} (cache on)` : scenario.label;
   const parts = [rowLabel(label, rowTop + ROW_HEIGHT / 2 + 4)];
-  panel.bars.forEach((bar, i) => {
+  panel.bars.forEach((spec, i) => {
+    const bar = scenario.target === 'peer' && spec.peer !== undefined ? { ...spec, ...spec.peer } : spec;
     const value = bar.value(scenario);
     if (value === null) return;
     parts.push(renderBar(bar, scenario, value, scale, rowTop + 3 + i * (BAR_HEIGHT + 2), panel.decimals));

@@ -20,7 +20,12 @@ export interface ScenarioResult {
   label: string;
   /** 'cold' (every operation's ids new: each one goes upstream) or 'warm' (a Zipf workload on the cache) */
   path: 'cold' | 'warm';
-  /** Whether the record cache was on (as shipped) or off; absent in results written before it was recorded */
+  /**
+   * What answered the operations: this subgraph, or the peer (Hive Gateway + GraphQL Mesh over X's OpenAPI
+   * specification, bench/peer.ts); absent in results written before the peer was measured (the subgraph)
+   */
+  target?: 'subgraph' | 'peer';
+  /** Whether the record cache was on (as shipped) or off; absent in results written before it was recorded, and for the peer (it has none) */
   cache?: 'on' | 'off';
   /** Operations answered in the closed-loop phase (the clients back to back: the throughput the CPU allows) */
   operations: number;
@@ -37,7 +42,7 @@ export interface ScenarioResult {
   /** Latency in the closed-loop phase (each process at its own saturation) */
   saturation?: { p50Ms: number; p99Ms: number; upstreamP99Ms: number | null };
   errors: number;
-  /** CPU time (user+system) of the subgraph process per operation */
+  /** CPU time (user+system) of the subgraph process per operation (of the peer's process when `target` is 'peer') */
   subgraphCpuMsPerOp: number;
   /** CPU time of the upstream emulator process(es) per operation, null when not measured */
   upstreamCpuMsPerOp: number | null;
@@ -45,8 +50,29 @@ export interface ScenarioResult {
   upstreamP99Ms: number | null;
   /** Operations a second the upstream itself served in the closed-loop raw phase (the same clients), null when not measured */
   upstreamOperationsPerSecond: number | null;
+  /** Upstream calls per operation: from the subgraph's /metrics; for the peer, the requests its probe operation made */
   upstreamCallsPerOp: number;
+  /** RSS of the subgraph's (or the peer's) process after the scenario */
   rssMiB: number;
+}
+
+/**
+ * The subgraph and the peer on the same work (one size: users and fields), each as a ratio of CPU per
+ * operation to the upstream's own CPU per operation in the same phase, and against each other.
+ */
+export interface Comparison {
+  /** e.g. '100 users · 15 fields' */
+  size: string;
+  /** The scenarios compared (names) */
+  subgraph: string;
+  peer: string;
+  /** Whether the subgraph's record cache was on (as shipped; the one compared when measured) or off */
+  subgraphCache: 'on' | 'off';
+  subgraphOverUpstream: number;
+  peerOverUpstream: number;
+  peerOverSubgraph: number;
+  subgraphRssMiB: number;
+  peerRssMiB: number;
 }
 
 export interface BenchResults {
@@ -56,8 +82,11 @@ export interface BenchResults {
   /** git commit the subgraph was built from */
   commit: string;
   machine: MachineInfo;
-  settings: { seconds: number; clients: number; loadGenerator: string; emulatorMode: string };
+  /** `peer`: what the peer rows ran (packages and versions); absent when no peer was measured */
+  settings: { seconds: number; clients: number; loadGenerator: string; emulatorMode: string; peer?: string };
   scenarios: ScenarioResult[];
+  /** The subgraph against the peer, per size measured for both; absent in results written before the peer */
+  comparisons?: Comparison[];
   goals: { cpuMsPerHundredUserOp: number; p99OverUpstream: number; rssMiB: number };
 }
 

@@ -26,13 +26,20 @@
  *
  * The warm scenario (Zipf, cache on) asks an X emulator that answers after BENCH_WARM_UPSTREAM_LATENCY_MS
  * (50): the others answer at once, so that their figures are the work alone.
+ *
+ * The peer (bench/peer.ts): Hive Gateway serving a supergraph GraphQL Mesh composed from X's OpenAPI
+ * specification, in a process of its own against the same X emulator, runs the 1, 10 and 100 user
+ * lookups with 15 fields through the same four steps, with ids from the same generator; after the table,
+ * its CPU per operation and RSS against the subgraph's, size by size (also in latest.json's
+ * `comparisons`). BENCH_PEER=0 leaves it out.
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { peerDescription, startPeer } from './peer.js';
 import { renderPlot } from './plot.js';
 import { counterSum, cpuMs, nodeFlags, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
-import { type BenchResults, machineInfo, type ScenarioResult } from './results.js';
+import { type BenchResults, type Comparison, machineInfo, type ScenarioResult } from './results.js';
 import type { CapturedRequest, UpstreamMessage } from './upstreams.js';
 import { seeded, zipfIds } from './zipf-workload.js';
 
@@ -41,6 +48,7 @@ const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
 const clients = Number(process.env.BENCH_CLIENTS ?? 10);
 const emulatorMode = process.env.BENCH_EMULATOR === 'memoized' ? 'memoized' : 'honest';
 const only = process.env.BENCH_SCENARIOS?.split(',');
+const withPeer = process.env.BENCH_PEER !== '0';
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 
 // ——— Scenarios ———————————————————————————————————————————————————————————————————————————————
@@ -48,9 +56,12 @@ const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 /**
  * Which subgraph process a scenario runs against: X alone with its record cache off (`x-cold`) or as
  * shipped (`x-cold-cached`: every operation's ids are new to it, so each one is a miss that is stored),
- * all four providers with the caches off, or X as shipped with a Zipf workload (`x-warm`).
+ * all four providers with the caches off, or X as shipped with a Zipf workload (`x-warm`); or the peer
+ * (`peer`: Hive Gateway + GraphQL Mesh over X's OpenAPI specification, bench/peer.ts).
  */
-type Deployment = 'x-cold' | 'x-cold-cached' | 'all-cold' | 'x-warm';
+type Deployment = 'x-cold' | 'x-cold-cached' | 'all-cold' | 'x-warm' | 'peer';
+
+type Answer = { data?: Record<string, unknown>; errors?: unknown };
 
 interface Scenario {
   name: string;
@@ -58,8 +69,12 @@ interface Scenario {
   deployment: Deployment;
   /** The GraphQL request of client `client`'s `n`th operation. */
   body(client: number, n: number): string;
-  /** Whether an answer is whole (no errors, every item there). */
-  complete(answer: { data?: Record<string, unknown[] | null>; errors?: unknown }): boolean;
+  /** Whether an answer is whole (no errors, every item there); `request` is the body that asked for it. */
+  complete(answer: Answer, request: string): boolean;
+  /** Whether an answer's text, unparsed (the open loop), holds no error; by default, no `"errors"` in it at all. */
+  unparsedOk?(text: string): boolean;
+  /** For the peer's scenarios: the size they measure and the subgraph's scenario (cache off) doing the same work. */
+  compare?: { size: string; subgraph: string };
   /** An operation every `intervalMs` per client instead of back to back (an upstream's own rate limit); no open-loop phase then. */
   intervalMs?: number;
   clients?: number;
@@ -77,8 +92,12 @@ const range = (from: number, count: number) => Array.from({ length: count }, (_,
 const gql = (query: string, variables: Record<string, unknown>) => JSON.stringify({ query, variables });
 const allThere =
   (count: number, ...fields: string[]) =>
-  (answer: { data?: Record<string, unknown[] | null>; errors?: unknown }) =>
-    answer.errors === undefined && fields.every((field) => answer.data?.[field]?.length === count);
+  (answer: Answer) =>
+    answer.errors === undefined &&
+    fields.every((field) => {
+      const items = answer.data?.[field];
+      return Array.isArray(items) && items.length === count;
+    });
 
 /**
  * Ids no operation asked before: the cold path, with the cache on or off, never meets an id twice
@@ -101,12 +120,62 @@ function cold(scenario: Omit<Scenario, 'deployment'>): Scenario[] {
 }
 
 function xUsers(users: number, fields: string, label: string): Scenario[] {
-  return cold({
-    name: `x-${users}-users-${fields === FIELDS_3 ? 3 : 15}-fields`,
+  const name = `x-${users}-users-${fields === FIELDS_3 ? 3 : 15}-fields`;
+  const subgraph = cold({
+    name,
     label,
     body: () => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, { ids: freshIds(users) }),
     complete: allThere(users, 'xUsers'),
   });
+  // The peer beside the subgraph, on the same work: the 15-field lookups.
+  return fields === FIELDS_15 ? [...subgraph, peerUsers(users, name)] : subgraph;
+}
+
+/**
+ * The peer's field for `GET /2/users` (Mesh names it after the operationId, getUsersByIds), asking X for
+ * the `user.fields` the subgraph asks for its 15 fields (FIELDS_15: created_at, description, location,
+ * profile_image_url, protected, public_metrics, url, verified, verified_type; id, name and username always
+ * come) and selecting them all: the subgraph's displayName, avatarUrl and profileUrl are its names for
+ * name, profile_image_url and a URL made of username. X's own `errors` (ids it did not find) are
+ * selected too, so that an answer missing users says so.
+ */
+const PEER_QUERY = `query Peer($ids: [UserId]!) {
+  getUsersByIds(ids: $ids, user_fields: [created_at, description, location, profile_image_url, protected, public_metrics, url, verified, verified_type]) {
+    __typename
+    ... on Get2UsersResponse {
+      data { id name username created_at description location url profile_image_url protected verified verified_type public_metrics { followers_count } }
+      errors { title detail }
+    }
+  }
+}`;
+
+type PeerUsers = { __typename?: string; data?: Array<{ id?: unknown; name?: unknown } | null> | null; errors?: unknown[] | null };
+
+/** The peer's answer is whole: no GraphQL errors, no X errors, and every id asked answered by a user, once. */
+const peerWhole = (count: number) => (answer: Answer, request: string) => {
+  const users = answer.data?.getUsersByIds as PeerUsers | null | undefined;
+  if (answer.errors !== undefined || users?.__typename !== 'Get2UsersResponse' || (users.errors ?? []).length > 0) return false;
+  const asked = new Set((JSON.parse(request) as { variables: { ids: string[] } }).variables.ids);
+  const data = users.data ?? [];
+  return (
+    data.length === count &&
+    asked.size === count &&
+    data.every((user) => user !== null && typeof user.id === 'string' && typeof user.name === 'string' && asked.delete(user.id))
+  );
+};
+
+function peerUsers(users: number, subgraph: string): Scenario {
+  const size = `${users} ${users === 1 ? 'user' : 'users'} · 15 fields`;
+  return {
+    name: `peer-${users}-users-15-fields`,
+    label: `peer: Hive Gateway + Mesh · ${size}`,
+    deployment: 'peer',
+    body: () => gql(PEER_QUERY, { ids: freshIds(users) }),
+    complete: peerWhole(users),
+    // `"errors":null` is the peer's answer when X found every id: only a list of errors is a failure.
+    unparsedOk: (text) => !text.includes('"errors":['),
+    compare: { size, subgraph },
+  };
 }
 
 const MIXED = `query Mixed($x: [ID!]!, $t: [ID!]!, $b: [ID!]!, $n: [ID!]!) {
@@ -216,6 +285,7 @@ function passThrough(): Record<string, string> {
 
 /** The subgraph a deployment runs: the built one as `npm start` runs it, or with Telegram's emulator in its process. */
 function startDeployment(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
+  if (deployment === 'peer') return startPeer(upstreamEnv);
   const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN!, ...passThrough() };
   // The cold path: caches off, and no coalescing window (operations arriving within 2 ms of each other would
   // share calls: a saving, but one that hides the cost of an operation that goes upstream on its own).
@@ -348,26 +418,30 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   const clientCount = scenario.clients ?? clients;
   // Connections enough for the open loop's operations in flight (the closed loop opens one per client).
   const graphPool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
+  const peer = scenario.deployment === 'peer';
   const send = async (client: number, n: number) => {
+    const request = scenario.body(client, n);
     const res = await graphPool.request({
       method: 'POST',
       path: subgraph.path,
       headers: { 'content-type': 'application/json' },
-      body: scenario.body(client, n),
+      body: request,
     });
-    return { status: res.statusCode, text: await res.body.text() };
+    return { status: res.statusCode, text: await res.body.text(), request };
   };
-  const whole = (answer: { status: number; text: string }) => answer.status === 200 && scenario.complete(JSON.parse(answer.text));
+  const whole = (answer: { status: number; text: string; request: string }) =>
+    answer.status === 200 && scenario.complete(JSON.parse(answer.text), answer.request);
   const ask = async (client: number, n: number) => whole(await send(client, n));
   // The open loop only checks that none failed: parsing there would add this process's own garbage
   // collection pauses to the latencies it takes. The probe and the closed loop check whole answers.
+  const unparsedOk = scenario.unparsedOk ?? ((text: string) => !text.includes('"errors"'));
   const askUnparsed = async (client: number, n: number) => {
     const { status, text } = await send(client, n);
-    return status === 200 && !text.includes('"errors"');
+    return status === 200 && unparsedOk(text);
   };
 
   // 1. The probe: a whole answer, and the upstream requests one operation makes.
-  let probe = { status: 0, text: '' };
+  let probe = { status: 0, text: '', request: '' };
   const captured = await upstreams.capture(async () => {
     probe = await send(clientCount - 1, 0);
   });
@@ -401,11 +475,13 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   const raw = hasRaw ? await load(clientCount, replay, none, scenario.intervalMs) : undefined;
   if (raw !== undefined && raw.errors > 0) throw new Error(`${scenario.name}: ${raw.errors} raw upstream replays failed`);
 
-  // 3. The subgraph phase, the clients back to back: CPU per operation and throughput.
-  const callsBefore = await counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total');
+  // 3. The subgraph phase, the clients back to back: CPU per operation and throughput. The peer has no
+  // counter of its upstream calls: its probe's requests are its calls per operation.
+  const calls = () => (peer ? Promise.resolve(0) : counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total'));
+  const callsBefore = await calls();
   const cpu = cpuMeter([subgraph.child.pid!, upstreams.child.pid!]);
   const result = await load(clientCount, ask, cpu, scenario.intervalMs);
-  const callsAfter = await counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total');
+  const callsAfter = await calls();
 
   // 4. Latency at one fixed rate for both, half the subgraph's throughput: a comparison of latencies
   // at saturation would compare queues (each process at its own maximum), not the work of an operation.
@@ -424,7 +500,8 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     name: scenario.name,
     label: scenario.label,
     path: scenario.deployment === 'x-warm' ? 'warm' : 'cold',
-    cache: scenario.deployment === 'x-cold' || scenario.deployment === 'all-cold' ? 'off' : 'on',
+    target: peer ? 'peer' : 'subgraph',
+    ...(peer ? {} : { cache: scenario.deployment === 'x-cold' || scenario.deployment === 'all-cold' ? 'off' : 'on' }),
     operations: result.operations,
     operationsPerSecond: result.operations / seconds,
     p50Ms: latency.p50,
@@ -437,7 +514,7 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     upstreamP99Ms: (atRate === undefined ? raw?.p99 : atRate.upstream?.p99) ?? null,
     upstreamOperationsPerSecond: raw === undefined ? null : raw.operations / seconds,
     // Warm-up operations made calls too: per operation sent.
-    upstreamCallsPerOp: (callsAfter - callsBefore) / result.sent,
+    upstreamCallsPerOp: peer ? captured.length : (callsAfter - callsBefore) / result.sent,
     rssMiB: rssMiB(subgraph.child.pid!),
   };
 }
@@ -451,19 +528,55 @@ function table(results: ScenarioResult[]): string {
       `| ${r.label}${r.path === 'warm' ? ' (cache on)' : ''} | ${f(r.operationsPerSecond, 0)} | ${f(r.upstreamOperationsPerSecond, 0)} | ${f(r.subgraphCpuMsPerOp, 3)} | ${f(r.upstreamCpuMsPerOp, 3)} | ${f(r.rateOpsPerSecond ?? null, 0)} | ${f(r.p50Ms, 1)} / ${f(r.p99Ms, 1)} | ${f(r.upstreamP99Ms, 1)} | ${f(r.saturation?.p99Ms ?? null, 1)} / ${f(r.saturation?.upstreamP99Ms ?? null, 1)} | ${f(r.upstreamCallsPerOp, 3)} | ${f(r.rssMiB, 0)} | ${r.errors} |`,
   );
   return [
-    '| scenario | ops/s | upstream ops/s | subgraph CPU ms/op | upstream CPU ms/op | at ops/s | p50 / p99 ms | upstream p99 ms | saturated p99 / upstream ms | calls/op | RSS MiB | errors |',
+    '| scenario | ops/s | upstream ops/s | subgraph (or peer) CPU ms/op | upstream CPU ms/op | at ops/s | p50 / p99 ms | upstream p99 ms | saturated p99 / upstream ms | calls/op | RSS MiB | errors |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...rows,
   ].join('\n');
 }
 
+/**
+ * The subgraph against the peer, per size measured for both: each process's CPU per operation over the
+ * upstream's own in the same phase, the peer's over the subgraph's, and their RSS. The subgraph as
+ * shipped (cache on) when it ran, else with the cache off.
+ */
+function comparisonsOf(results: ScenarioResult[]): Comparison[] {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  return scenarios.flatMap((scenario) => {
+    const peer = byName.get(scenario.name);
+    if (scenario.compare === undefined || peer === undefined) return [];
+    const subgraph = byName.get(`${scenario.compare.subgraph}-cached`) ?? byName.get(scenario.compare.subgraph);
+    if (subgraph === undefined) return [];
+    return [
+      {
+        size: scenario.compare.size,
+        subgraph: subgraph.name,
+        peer: peer.name,
+        subgraphCache: subgraph.cache ?? 'on',
+        subgraphOverUpstream: subgraph.subgraphCpuMsPerOp / (subgraph.upstreamCpuMsPerOp ?? Number.NaN),
+        peerOverUpstream: peer.subgraphCpuMsPerOp / (peer.upstreamCpuMsPerOp ?? Number.NaN),
+        peerOverSubgraph: peer.subgraphCpuMsPerOp / subgraph.subgraphCpuMsPerOp,
+        subgraphRssMiB: subgraph.rssMiB,
+        peerRssMiB: peer.rssMiB,
+      },
+    ];
+  });
+}
+
+function comparisonLine(c: Comparison): string {
+  const x = (value: number) => (Number.isFinite(value) ? `${value.toFixed(1)}×` : 'n/a');
+  return (
+    `${c.size}: subgraph (cache ${c.subgraphCache}) CPU/op ÷ upstream = ${x(c.subgraphOverUpstream)}, peer ÷ upstream = ${x(c.peerOverUpstream)},` +
+    ` peer ÷ subgraph = ${x(c.peerOverSubgraph)}; RSS subgraph ${c.subgraphRssMiB.toFixed(0)} MiB, peer ${c.peerRssMiB.toFixed(0)} MiB`
+  );
+}
+
 async function main(): Promise<void> {
   execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
-  const chosen = scenarios.filter((s) => only === undefined || only.includes(s.name));
+  const chosen = scenarios.filter((s) => (only === undefined || only.includes(s.name)) && (withPeer || s.deployment !== 'peer'));
   const upstreams = await startUpstreams();
   const results: ScenarioResult[] = [];
   try {
-    for (const deployment of ['x-cold', 'x-cold-cached', 'all-cold', 'x-warm'] as const) {
+    for (const deployment of ['x-cold', 'x-cold-cached', 'all-cold', 'x-warm', 'peer'] as const) {
       const own = chosen.filter((s) => s.deployment === deployment);
       if (own.length === 0) continue;
       const subgraph = await startDeployment(deployment, upstreams.env);
@@ -487,13 +600,22 @@ async function main(): Promise<void> {
   results.sort((a, b) => order(a.name) - order(b.name));
   const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
   const dirty = execSync('git status --porcelain -- src bench', { cwd: root, encoding: 'utf8' }).trim() !== '';
+  const measuredPeer = results.some((r) => r.target === 'peer');
+  const comparisons = comparisonsOf(results);
   const report: BenchResults = {
     version: 1,
     date: new Date().toISOString(),
     commit: dirty ? `${commit}+` : commit,
     machine: machineInfo(),
-    settings: { seconds, clients, loadGenerator: 'node (undici, closed loop)', emulatorMode },
+    settings: {
+      seconds,
+      clients,
+      loadGenerator: 'node (undici, closed loop)',
+      emulatorMode,
+      ...(measuredPeer ? { peer: peerDescription() } : {}),
+    },
     scenarios: results,
+    ...(comparisons.length > 0 ? { comparisons } : {}),
     goals: { cpuMsPerHundredUserOp: 0.7, p99OverUpstream: 2, rssMiB: 140 },
   };
   mkdirSync(outDir, { recursive: true });
@@ -504,6 +626,8 @@ async function main(): Promise<void> {
     `\n${m.cpuModel}, ${m.cores} cores, ${m.memoryGiB} GiB, Node ${m.node}; ${clients} clients, ${seconds} s per phase, emulator ${emulatorMode}\n`,
   );
   console.log(table(results));
+  if (measuredPeer) console.log(`\npeer: ${report.settings.peer}`);
+  for (const comparison of comparisons) console.log(comparisonLine(comparison));
   console.log(`\nwritten: ${outDir}/latest.json, ${outDir}/latest.svg`);
 }
 
