@@ -44,7 +44,7 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
     }
     let body: unknown;
     if (req.method === 'POST') {
-      const raw = await readBody(req, maxRequestBytes, AbortSignal.any([signal, inFlight.bodiesCut]));
+      const raw = await readBody(req, maxRequestBytes, [signal, inFlight.bodiesCut]);
       if (raw === TIMED_OUT && !signal.aborted) {
         // A shutdown started while this body was still arriving: it is not waited for.
         telemetry.noteError('SHUTTING_DOWN');

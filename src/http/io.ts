@@ -10,27 +10,45 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * (the connection stays usable), never held in memory.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<string | undefined>;
-export function readBody(req: IncomingMessage, limit: number, signal: AbortSignal): Promise<string | undefined | typeof TIMED_OUT>;
-export function readBody(req: IncomingMessage, limit: number, signal?: AbortSignal): Promise<string | undefined | typeof TIMED_OUT> {
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  signals: readonly AbortSignal[],
+): Promise<string | undefined | typeof TIMED_OUT>;
+export function readBody(
+  req: IncomingMessage,
+  limit: number,
+  signals: readonly AbortSignal[] = [],
+): Promise<string | undefined | typeof TIMED_OUT> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     let tooLargeBody = false;
-    // The operation's deadline covers reading its body: a body that trickles in is cut at it (408).
-    const onAbort = () => resolve(TIMED_OUT);
-    if (signal?.aborted) return resolve(TIMED_OUT);
-    signal?.addEventListener('abort', onAbort, { once: true });
+    // Any of `signals` cuts the body short (the operation's deadline, a drain): a body that trickles in is cut
+    // at it (408). One listener on each, removed at the end, and not AbortSignal.any: a signal made by `any`
+    // is held by a WeakRef from each source, which V8's scavenges treat as strong, so with one long-lived
+    // source (the drain's) every request's signal, and all its listeners reach, was promoted to the old
+    // generation (issue 22: the tail).
+    const onAbort = () => {
+      stopListening();
+      resolve(TIMED_OUT);
+    };
+    const stopListening = () => {
+      for (const signal of signals) signal.removeEventListener('abort', onAbort);
+    };
+    if (signals.some((signal) => signal.aborted)) return resolve(TIMED_OUT);
+    for (const signal of signals) signal.addEventListener('abort', onAbort, { once: true });
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > limit) tooLargeBody = true;
       else chunks.push(chunk);
     });
     req.on('end', () => {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
       resolve(tooLargeBody ? undefined : Buffer.concat(chunks).toString('utf8'));
     });
     req.on('error', (error) => {
-      signal?.removeEventListener('abort', onAbort);
+      stopListening();
       reject(error);
     });
   });
