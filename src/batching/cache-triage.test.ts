@@ -1,6 +1,9 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import type { CacheEntry } from '../cache/entry.js';
+import { RecordWrites } from '../cache/fetch-claims.js';
 import { MemoryCache } from '../cache/memory-cache.js';
+import type { RecordCache } from '../cache/record-cache.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { type CachePolicy, CacheTriage } from './cache-triage.js';
@@ -178,5 +181,42 @@ describe('CacheTriage', () => {
     expect(await triage.evict('demo', '2')).toBe(1);
     expect((await triage.visit(callOf(lookup, request()), ['1', '2', '3'])).missing).toEqual(['2']);
     expect(await triage.evict()).toBe(2);
+  });
+
+  it('tells its writes of each write it sends until it is acknowledged, failed or not: what a release waits for on a Cluster', async () => {
+    const { clock, lookup, row } = setUp();
+    const memory = new MemoryCache(1 << 24, () => clock.wallNow());
+    // A cache whose writes are answered when the test says, the first as written, the second as failed.
+    const answers: Array<(ok: boolean) => void> = [];
+    const cache: RecordCache = {
+      get: (keys) => memory.get(keys),
+      evict: (prefix, suffix) => memory.evict(prefix, suffix),
+      set: (entries: ReadonlyArray<readonly [string, CacheEntry]>) =>
+        new Promise<void>((resolve, reject) => {
+          answers.push((ok) => (ok ? resolve(memory.set(entries)) : reject(new Error('OOM'))));
+        }),
+    };
+    const writes = new RecordWrites();
+    const triage = new CacheTriage({ cache, policy: () => POLICY, clock, logger: pino({ level: 'silent' }), writes });
+    const call = callOf(lookup, request());
+    const place = (key: string) => `demo|users|||${key}`;
+    triage.store(call, ['a'], new Map([['1', row('1', 'a')]]));
+    triage.store(call, ['a'], new Map([['2', row('2', 'a')]]));
+    // An answer that is not kept (not about the user) is no write to wait for.
+    triage.store(call, ['a'], new Map([['3', failure('RATE_LIMITED', '3')]]));
+    expect(writes.size).toBe(2);
+    expect(writes.settled([place('3')])).toBeUndefined();
+    let settled = false;
+    void writes.settled([place('1'), place('2'), place('3')])!.then(() => {
+      settled = true;
+    });
+    answers[0]!(true);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(false);
+    expect(writes.settled([place('1')])).toBeUndefined();
+    answers[1]!(false);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(settled).toBe(true);
+    expect(writes.size).toBe(0);
   });
 });

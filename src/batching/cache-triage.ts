@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import { type CacheEntry, covers } from '../cache/entry.js';
 import { capFreshness } from '../cache/entry-check.js';
+import type { RecordWrites } from '../cache/fetch-claims.js';
 import type { RecordCache } from '../cache/record-cache.js';
 import type { Clock } from '../core/clock.js';
 import { IncompleteRecord, ProviderError } from '../core/errors.js';
@@ -49,6 +50,8 @@ export interface CacheTriageOptions {
   logger: Logger;
   /** Prefixes every cache key (several deployments may share one Redis). */
   keyPrefix?: string;
+  /** Where the writes `store` sends are told of, for the claims' releases to wait on (`FetchClaims.writes`: a Cluster's). */
+  writes?: RecordWrites;
 }
 
 /** One request's batch on its way through the cache. */
@@ -195,9 +198,13 @@ export class CacheTriage {
       if (entry !== undefined) entries.push([prefix + key, entry]);
     }
     if (entries.length === 0) return;
-    this.options.cache
+    // Not awaited: the requests have their answers without waiting for the cache. The write is sent now,
+    // before any request hears of the answers, so before any claim on these keys is given back; where that
+    // is not enough to order the two (a Cluster), the release waits for it (`RecordWrites`, `FetchClaims`).
+    const write = this.options.cache
       .set(entries)
       .catch((error: unknown) => this.options.logger.warn({ err: error }, 'record cache unwritable: answers not kept'));
+    this.options.writes?.track(entries, write);
   }
 
   /** Cached entries; a store that fails answers nothing (misses), never a failed request. */

@@ -44,7 +44,7 @@ export class ReplicaClaims {
     await this.waitForOthers(visit, keys, go, 'stored');
   }
 
-  /** Gives back the claims the visit took (after its answers were stored: the same connection, in order). */
+  /** Gives back the claims the visit took, once its answers' writes are in Redis (`FetchClaims.release`). */
   release<R>(visit: CacheVisit<R>): void {
     this.claims.release(visit.claimed);
   }

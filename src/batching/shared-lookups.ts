@@ -49,7 +49,14 @@ export class SharedLookups {
 
   constructor(options: SharedLookupsOptions) {
     const { cache, policy, clock, logger, keyPrefix, windowMs } = options;
-    this.triage = new CacheTriage({ cache, policy, clock, logger, ...(keyPrefix === undefined ? {} : { keyPrefix }) });
+    this.triage = new CacheTriage({
+      cache,
+      policy,
+      clock,
+      logger,
+      ...(keyPrefix === undefined ? {} : { keyPrefix }),
+      ...(options.claims?.writes === undefined ? {} : { writes: options.claims.writes }),
+    });
     this.coalescer = new Coalescer({
       windowMs,
       ...(options.hold === undefined ? {} : { hold: options.hold }),
@@ -105,7 +112,8 @@ export class SharedLookups {
         await this.claims.waitForHandedOver(visit, handed, go);
       }
     } finally {
-      // After the answers were stored (the same connection, in order): waiters elsewhere find them.
+      // After the answers were stored (sent first on the same connection; on a Cluster the release waits for
+      // their acknowledgement, `FetchClaims.writes`): waiters elsewhere find them.
       this.claims?.release(visit);
     }
     return this.triage.settle(call, sent, fetched, visit);
