@@ -28,9 +28,13 @@ export interface Subgraph {
  * Starts a subgraph (`script`: the built `dist/src/main.js` unless told otherwise; `args` go before it)
  * with only `env` and PATH, and resolves once its `users-subgraph ready` line says where it listens.
  * Its log after that is read and dropped, except warnings and worse, shown next to the figures they
- * explain (Redis lost, say).
+ * explain (Redis lost, say), and except what `onOutput` is given: all of it, as it comes (V8's GC trace,
+ * say, which goes to stdout too).
  */
-export function startSubgraph(env: Record<string, string>, options: { args?: string[]; script?: string } = {}): Promise<Subgraph> {
+export function startSubgraph(
+  env: Record<string, string>,
+  options: { args?: string[]; script?: string; onOutput?: (chunk: string) => void } = {},
+): Promise<Subgraph> {
   const script = options.script ?? 'dist/src/main.js';
   const child = spawn(process.execPath, [...(options.args ?? nodeFlags()), script], {
     cwd: root,
@@ -45,6 +49,7 @@ export function startSubgraph(env: Record<string, string>, options: { args?: str
       if (line === undefined) return;
       const endpoint = new URL(JSON.parse(line).endpoint as string);
       child.stdout!.off('data', onData).on('data', (more: string) => {
+        options.onOutput?.(more);
         for (const l of more.split('\n')) if (/"level":(4|5|6)\d/.test(l)) process.stderr.write(`${l}\n`);
       });
       resolve({ child, origin: endpoint.origin, path: endpoint.pathname });

@@ -33,14 +33,14 @@
  * its CPU per operation and RSS against the subgraph's, size by size (also in latest.json's
  * `comparisons`). BENCH_PEER=0 leaves it out.
  */
-import { type ChildProcess, execSync, spawn } from 'node:child_process';
+import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { peerDescription, startPeer } from './peer.js';
 import { renderPlot } from './plot.js';
 import { counterSum, cpuMs, nodeFlags, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
 import { type BenchResults, type Comparison, machineInfo, type ScenarioResult } from './results.js';
-import type { CapturedRequest, UpstreamMessage } from './upstreams.js';
+import { startUpstreams, type Upstreams } from './upstream-process.js';
 import { seeded, zipfIds } from './zipf-workload.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -233,49 +233,6 @@ function randomOf(client: number, n: number): () => number {
 }
 
 // ——— Processes ——————————————————————————————————————————————————————————————————————————————
-
-interface Upstreams {
-  child: ChildProcess;
-  env: Record<string, string>;
-  capture(during: () => Promise<void>): Promise<CapturedRequest[]>;
-}
-
-function startUpstreams(): Promise<Upstreams> {
-  // `node --import tsx`, not the tsx CLI: the pid read must be the process that answers.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bench/upstreams.ts'], {
-    cwd: root,
-    env: {
-      PATH: process.env.PATH ?? '',
-      BENCH_EMULATOR: emulatorMode,
-      BENCH_WARM_UPSTREAM_LATENCY_MS: process.env.BENCH_WARM_UPSTREAM_LATENCY_MS ?? '50',
-    },
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  // The next message; both listeners go once it comes (one capture per scenario would pile them up).
-  const next = () =>
-    new Promise<UpstreamMessage>((resolve, reject) => {
-      const exited = (code: number | null) => reject(new Error(`upstream emulators exited ${code}`));
-      child.once('exit', exited).once('message', (message) => {
-        child.off('exit', exited);
-        resolve(message as UpstreamMessage);
-      });
-    });
-  return next().then((message) => {
-    if (!('env' in message)) throw new Error('upstream emulators: expected their variables first');
-    return {
-      child,
-      env: message.env,
-      async capture(during) {
-        child.send({ capture: true });
-        await during();
-        const reply = next();
-        child.send({ capture: false });
-        const answer = await reply;
-        return 'captured' in answer ? answer.captured : [];
-      },
-    };
-  });
-}
 
 /** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='GRAPHQL_EXECUTOR=graphql-js,…'), to compare settings. */
 function passThrough(): Record<string, string> {
@@ -573,7 +530,7 @@ function comparisonLine(c: Comparison): string {
 async function main(): Promise<void> {
   execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
   const chosen = scenarios.filter((s) => (only === undefined || only.includes(s.name)) && (withPeer || s.deployment !== 'peer'));
-  const upstreams = await startUpstreams();
+  const upstreams = await startUpstreams(emulatorMode);
   const results: ScenarioResult[] = [];
   try {
     for (const deployment of ['x-cold', 'x-cold-cached', 'all-cold', 'x-warm', 'peer'] as const) {

@@ -1,0 +1,181 @@
+/**
+ * What survives a scavenge, per operation (docs/benchmarks.md, "The tail: what survives a scavenge"): the
+ * measurement behind the p99 at a fixed rate. A scavenge pauses the process for as long as copying what
+ * survives it takes; requests arriving meanwhile wait. Pause times on a shared machine are noisy, the bytes
+ * promoted are not (two runs of one shape agree within a few percent), so this is what to compare when
+ * changing the request path, a dependency or Node's flags.
+ *
+ * For each operation shape, a subgraph of its own (built, run with `npm start`'s Node flags plus
+ * `--trace-gc-nvp`) is sent operations at a fixed rate (open loop, fresh ids unless the shape reuses
+ * them) by this process; after a warm-up, every scavenge's `promoted=` bytes are summed over the
+ * measured seconds and divided by the operations answered. Also: scavenges a second and their mean pause.
+ *
+ *   npm run bench:promotion
+ *   BENCH_SECONDS=10 BENCH_NODE_FLAGS='--max-semi-space-size=8' npm run bench:promotion
+ *   BENCH_SUBGRAPH_ENV=GRAPHQL_EXECUTOR=graphql-js npm run bench:promotion
+ *
+ * Results: bench/results/promotion.json.
+ */
+import { execSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { Pool } from 'undici';
+import { nodeFlags, root, startSubgraph, stop } from './processes.js';
+import { machineInfo } from './results.js';
+import { startUpstreams } from './upstream-process.js';
+
+const seconds = Number(process.env.BENCH_SECONDS ?? 6);
+const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
+
+const FIELDS_15 =
+  'id name username displayName avatarUrl profileUrl createdAt description location url profileImageUrl protected verified verifiedType publicMetrics { followersCount }';
+
+interface Shape {
+  name: string;
+  /** Operations a second: well below saturation, so that no queue keeps requests alive. */
+  rate: number;
+  /** The subgraph's variables beyond X's. */
+  env: Record<string, string>;
+  body(n: number): string;
+}
+
+let nextId = 3_000_000;
+const fresh = (count: number) => Array.from({ length: count }, () => String(nextId++));
+const same = (count: number) => Array.from({ length: count }, (_, i) => String(2_000_000 + i));
+const users = (ids: string[], fields: string) =>
+  JSON.stringify({ query: `query P($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, variables: { ids } });
+
+const shapes: Shape[] = [
+  { name: '{ __typename }', rate: 400, env: {}, body: () => JSON.stringify({ query: '{ __typename }' }) },
+  {
+    name: 'xUsers · 1 fresh user · 3 fields · cache off',
+    rate: 400,
+    env: { X_CACHE: '0' },
+    body: () => users(fresh(1), 'id name username'),
+  },
+  { name: 'xUsers · 100 fresh users · 15 fields · cache off', rate: 60, env: { X_CACHE: '0' }, body: () => users(fresh(100), FIELDS_15) },
+  { name: 'xUsers · the same 100 users · 15 fields · cache on (hits)', rate: 100, env: {}, body: () => users(same(100), FIELDS_15) },
+];
+
+/** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='A=1,B=2'). */
+function passThrough(): Record<string, string> {
+  const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
+interface Result {
+  shape: string;
+  rate: number;
+  operations: number;
+  errors: number;
+  promotedKiBPerOp: number;
+  scavengesPerSecond: number;
+  meanScavengeMs: number;
+}
+
+async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promise<Result> {
+  // V8's trace comes on stdout, a line per collection; only the measured seconds' scavenges count.
+  let pending = '';
+  let measuring = false;
+  const scavenges: Array<{ promoted: number; pause: number }> = [];
+  const onOutput = (chunk: string) => {
+    pending += chunk;
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    if (!measuring) return;
+    for (const line of lines) {
+      if (!line.includes(' gc=s ')) continue;
+      scavenges.push({ promoted: Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0), pause: Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? 0) });
+    }
+  };
+  const subgraph = await startSubgraph(
+    {
+      X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!,
+      X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN!,
+      COALESCE_WINDOW_MS: '0',
+      ...shape.env,
+      ...passThrough(),
+    },
+    { args: [...nodeFlags(), '--trace-gc-nvp'], onOutput },
+  );
+  const pool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
+  try {
+    const run = async (forSeconds: number) => {
+      let answered = 0;
+      let errors = 0;
+      const pendingOps: Promise<void>[] = [];
+      const start = performance.now();
+      for (let i = 0; ; i++) {
+        const due = start + (i * 1000) / shape.rate;
+        if (due >= start + forSeconds * 1000) break;
+        const ahead = due - performance.now();
+        if (ahead > 1) await new Promise((resolve) => setTimeout(resolve, ahead));
+        pendingOps.push(
+          pool
+            .request({ method: 'POST', path: subgraph.path, headers: { 'content-type': 'application/json' }, body: shape.body(i) })
+            .then(async (res) => {
+              const text = await res.body.text();
+              if (res.statusCode === 200 && !text.includes('"errors"')) answered++;
+              else errors++;
+            }),
+        );
+      }
+      await Promise.all(pendingOps);
+      return { answered, errors };
+    };
+    await run(warmUpSeconds);
+    measuring = true;
+    const { answered, errors } = await run(seconds);
+    measuring = false;
+    const promoted = scavenges.reduce((sum, s) => sum + s.promoted, 0);
+    const paused = scavenges.reduce((sum, s) => sum + s.pause, 0);
+    return {
+      shape: shape.name,
+      rate: shape.rate,
+      operations: answered,
+      errors,
+      promotedKiBPerOp: answered === 0 ? Number.NaN : promoted / 1024 / answered,
+      scavengesPerSecond: scavenges.length / seconds,
+      meanScavengeMs: scavenges.length === 0 ? 0 : paused / scavenges.length,
+    };
+  } finally {
+    await pool.close();
+    await stop(subgraph.child);
+  }
+}
+
+async function main(): Promise<void> {
+  execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  const upstreams = await startUpstreams();
+  const results: Result[] = [];
+  try {
+    for (const shape of shapes) {
+      const result = await measure(shape, upstreams.env);
+      results.push(result);
+      console.log(`${shape.name}: ${result.promotedKiBPerOp.toFixed(2)} KiB promoted per operation`);
+    }
+  } finally {
+    upstreams.child.disconnect();
+    await stop(upstreams.child);
+  }
+  const f = (value: number, digits: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
+  const table = [
+    '| operation | rate /s | answered | errors | KiB promoted / op | scavenges / s | mean pause ms |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+    ...results.map(
+      (r) =>
+        `| ${r.shape} | ${r.rate} | ${r.operations} | ${r.errors} | ${f(r.promotedKiBPerOp, 2)} | ${f(r.scavengesPerSecond, 1)} | ${f(r.meanScavengeMs, 1)} |`,
+    ),
+  ].join('\n');
+  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  mkdirSync(outDir, { recursive: true });
+  writeFileSync(
+    `${outDir}/promotion.json`,
+    `${JSON.stringify({ version: 1, date: new Date().toISOString(), commit, machine: machineInfo(), nodeFlags: nodeFlags(), seconds, results }, null, 2)}\n`,
+  );
+  console.log(
+    `\nNode flags: ${nodeFlags().join(' ')} --trace-gc-nvp; ${seconds} s per shape\n\n${table}\n\nwritten: ${outDir}/promotion.json`,
+  );
+}
+
+await main();
