@@ -171,7 +171,7 @@ async function main(): Promise<void> {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(
     `${outDir}/promotion.json`,
-    `${JSON.stringify({ version: 1, date: new Date().toISOString(), commit, machine: machineInfo(), nodeFlags: nodeFlags(), seconds, results }, null, 2)}\n`,
+    `${JSON.stringify({ version: 1, date: new Date().toISOString(), commit, machine: machineInfo(), nodeFlags: nodeFlags().join(' '), seconds, results }, null, 2)}\n`,
   );
   console.log(
     `\nNode flags: ${nodeFlags().join(' ')} --trace-gc-nvp; ${seconds} s per shape\n\n${table}\n\nwritten: ${outDir}/promotion.json`,
