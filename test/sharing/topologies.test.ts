@@ -108,7 +108,7 @@ describe.each([
     await topology?.close();
   });
 
-  async function replicas(): Promise<[SubgraphProcess, SubgraphProcess, string]> {
+  async function replicas(more: Record<string, string> = {}): Promise<[SubgraphProcess, SubgraphProcess, string]> {
     const prefix = uniquePrefix('topology');
     prefixes.push(prefix);
     const env = {
@@ -118,6 +118,7 @@ describe.each([
       REDIS_KEY_PREFIX: prefix,
       LOG_LEVEL: 'info',
       ...topology.environment,
+      ...more,
     };
     const [a, b] = await Promise.all([startSubgraphProcess(env), startSubgraphProcess(env)]);
     running.push(a, b);
@@ -149,8 +150,12 @@ describe.each([
     for (const replica of [a, b]) expect(replica.output()).not.toMatch(/CROSSSLOT|Redis failed a command/);
   }, 60_000);
 
-  it('a master failed over under a stream of requests: none fails; what the failover costs in X calls is measured', async () => {
-    const [a, b] = await replicas();
+  it('a master failed over under a stream of requests: none fails, and no id is fetched twice', async () => {
+    // The failover is waited out (REDIS_FAILOVER_WAIT_MS) rather than answered from memory, where each replica
+    // would fetch for itself. The default, 3 s, covers these failovers (about 2 s on the Cluster, 2–3 s with
+    // Sentinel, measured); a wait this test cannot outlast on a loaded machine keeps what is asserted the
+    // mechanism, not this machine's speed.
+    const [a, b] = await replicas({ REDIS_FAILOVER_WAIT_MS: '15000' });
     const answers: Array<{ status: number; errors: unknown }> = [];
     let sent = 0;
     let stop = false;
@@ -179,11 +184,7 @@ describe.each([
     expect(failed).toEqual([]);
     expect(x.requests.filter((request) => request.status !== 200)).toEqual([]);
     const asked = idsAsked(x);
-    const twice = asked.length - new Set(asked).size;
-    // Reported, not asserted (yet): while the failover lasts, each replica answers from its own memory (its own
-    // claims and its own view of the window), so an id both ask then is asked twice (docs/sharing.md).
-    console.info(
-      `${topology.name} failover: ${answers.length} answers, ${x.requests.length} X calls, ${new Set(asked).size} distinct ids, ${twice} asked twice`,
-    );
+    console.info(`${topology.name} failover: ${answers.length} answers, ${x.requests.length} X calls, ${new Set(asked).size} distinct ids`);
+    expect(asked.length - new Set(asked).size).toBe(0);
   }, 120_000);
 });
