@@ -187,4 +187,36 @@ describe.each([
     console.info(`${topology.name} failover: ${answers.length} answers, ${x.requests.length} X calls, ${new Set(asked).size} distinct ids`);
     expect(asked.length - new Set(asked).size).toBe(0);
   }, 120_000);
+
+  it("a master failed over while X's window runs out: the window is never overspent", async () => {
+    const [a, b] = await replicas({ REDIS_FAILOVER_WAIT_MS: '15000' });
+    // 20 calls left in X's window: fewer than the stream wants, so the window runs out while it flows.
+    const window = 20;
+    x.setRemaining('/2/users', window, Math.floor(Date.now() / 1000) + 900);
+    let sent = 0;
+    let stop = false;
+    const stream = Promise.all(
+      Array.from({ length: 4 }, async () => {
+        while (!stop) {
+          const n = sent++;
+          const replica = n % 2 === 0 ? a : b;
+          // Three ids no one asked before, each time: every operation needs a call.
+          await replica.gql(USERS, { ids: [String(1_000 + 3 * n), String(1_001 + 3 * n), String(1_002 + 3 * n)] });
+        }
+      }),
+    );
+    await until(async () => x.requests.length >= 5);
+    await topology.failover();
+    await until(async () => sent >= 200 || x.requests.length >= window);
+    // The calls still in flight when the window ran out are answered too.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    stop = true;
+    await stream;
+
+    console.info(
+      `${topology.name} failover with a scarce window: ${sent} operations, ${x.requests.length} X calls for a window of ${window}`,
+    );
+    expect(x.requests.filter((request) => request.status === 429)).toEqual([]);
+    expect(x.requests.length).toBeLessThanOrEqual(window);
+  }, 120_000);
 });
