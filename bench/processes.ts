@@ -16,6 +16,12 @@ export function nodeFlags(): string[] {
   return start.split(' ').filter((word) => word.startsWith('--'));
 }
 
+/** The subgraph's own variables given to a benchmark (BENCH_SUBGRAPH_ENV='GRAPHQL_EXECUTOR=graphql-js,…'), to compare settings. */
+export function passThrough(): Record<string, string> {
+  const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
+}
+
 export interface Subgraph {
   child: ChildProcess;
   /** `http://127.0.0.1:<port>` */

@@ -19,7 +19,7 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import { nodeFlags, root, startSubgraph, stop } from './processes.js';
+import { nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { startUpstreams } from './upstream-process.js';
 
@@ -56,12 +56,6 @@ const shapes: Shape[] = [
   { name: 'xUsers · 100 fresh users · 15 fields · cache off', rate: 60, env: { X_CACHE: '0' }, body: () => users(fresh(100), FIELDS_15) },
   { name: 'xUsers · the same 100 users · 15 fields · cache on (hits)', rate: 100, env: {}, body: () => users(same(100), FIELDS_15) },
 ];
-
-/** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='A=1,B=2'). */
-function passThrough(): Record<string, string> {
-  const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
-  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-}
 
 interface Result {
   shape: string;

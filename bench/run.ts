@@ -38,7 +38,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { peerDescription, startPeer } from './peer.js';
 import { renderPlot } from './plot.js';
-import { counterSum, cpuMs, nodeFlags, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
+import { counterSum, cpuMs, nodeFlags, passThrough, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
 import { type BenchResults, type Comparison, machineInfo, type ScenarioResult } from './results.js';
 import { startUpstreams, type Upstreams } from './upstream-process.js';
 import { seeded, zipfIds } from './zipf-workload.js';
@@ -233,12 +233,6 @@ function randomOf(client: number, n: number): () => number {
 }
 
 // ——— Processes ——————————————————————————————————————————————————————————————————————————————
-
-/** The subgraph's own variables given to the benchmark (BENCH_SUBGRAPH_ENV='GRAPHQL_EXECUTOR=graphql-js,…'), to compare settings. */
-function passThrough(): Record<string, string> {
-  const pairs = (process.env.BENCH_SUBGRAPH_ENV ?? '').split(',').filter((pair) => pair.includes('='));
-  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 1)]));
-}
 
 /** The subgraph a deployment runs: the built one as `npm start` runs it, or with Telegram's emulator in its process. */
 function startDeployment(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
