@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { redisFallbacks, redisUp } from '../telemetry/metrics.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { freePort, type OwnRedis, startOwnRedis } from '../testing/redis.js';
-import { RedisLink, timed } from './link.js';
+import { RedisLink, reconnectDelayMs, timed } from './link.js';
 
 /**
  * The one Redis connection, against redis-servers of this test's own (never the shared one: it is
@@ -329,5 +329,34 @@ describe("RedisLink.orLocal: Redis, or this process's memory, decided in one pla
     own.resume();
     await redis.waitUntil(true);
     expect(redis.usable('tokens')).toBe(true); // a Redis that came back starts afresh
+  });
+});
+
+describe('reconnecting', () => {
+  it('tries one node again at most 2 s apart, a Cluster or Sentinel at most 200 ms apart', () => {
+    const delays = (kind: 'node' | 'cluster' | 'sentinel') =>
+      Array.from({ length: 10 }, (_, attempt) => reconnectDelayMs(kind, attempt + 1));
+    expect(delays('node')).toEqual([100, 200, 400, 800, 1_600, 2_000, 2_000, 2_000, 2_000, 2_000]);
+    // A failover is waited out for REDIS_FAILOVER_WAIT_MS (3 s): the attempt after the new master is named
+    // must come well within it (at 2 s apart, a Sentinel failover's came past it and every id was fetched again).
+    expect(delays('sentinel')).toEqual([100, 200, 200, 200, 200, 200, 200, 200, 200, 200]);
+    expect(delays('cluster')).toEqual(delays('sentinel'));
+  });
+
+  it('gives the Sentinel client those delays, for the master and for the Sentinels themselves', async () => {
+    const logs = captureLogs();
+    const sentinel = new RedisLink({
+      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls: false },
+      prefix: 'test:link:',
+      commandTimeoutMs: 500,
+      logger: logs.logger,
+    });
+    try {
+      const options = (sentinel.client as unknown as { options: Record<string, (attempt: number) => number> }).options;
+      expect(options.retryStrategy!(20)).toBe(200);
+      expect(options.sentinelRetryStrategy!(20)).toBe(200);
+    } finally {
+      await sentinel.close();
+    }
   });
 });

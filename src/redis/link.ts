@@ -37,8 +37,16 @@ const WAITS_OUT_FAILOVERS: ReadonlySet<RedisUse> = new Set(['fetch-claims', 'rat
 
 /** After a failure, how long a use leaves Redis alone: a Redis that is up but failing costs one failure a second per use, not one per request. */
 export const REDIS_BACKOFF_MS = 1_000;
-/** The longest wait between reconnection attempts to a Cluster or Sentinel (ms): well within REDIS_FAILOVER_WAIT_MS. */
-const FAILOVER_RETRY_CAP_MS = 200;
+/**
+ * How long the link waits before reconnection attempt `attempt` (ms): 50, 100, 200, … at most 2 s apart for one
+ * node; at most 200 ms apart for a Cluster or Sentinel, whose failover is waited out for REDIS_FAILOVER_WAIT_MS
+ * (3 s) only. With 2 s between attempts, the attempt after the Sentinels named the new master came ~3 s into
+ * the failover, past that wait, and every request of the outage answered from memory (two replicas each
+ * fetched every id again).
+ */
+export function reconnectDelayMs(topology: RedisTopology['kind'], attempt: number): number {
+  return Math.min(50 * 2 ** Math.min(attempt, 6), topology === 'node' ? 2_000 : 200);
+}
 
 /** A connection to one node (or to the master Sentinel names), or to a Cluster: both take the same commands. */
 export type RedisClient = Redis | Cluster;
@@ -109,11 +117,8 @@ export class RedisLink {
       // No commandTimeout here: `orLocal` times commands itself, so that a process too busy to read an answer
       // that came in time does not take Redis for hung (see `timed`).
       connectTimeout: Math.max(1_000, options.commandTimeoutMs * 4),
-      // Reconnect forever: 50 ms, 100 ms, ... at most 2 s apart; on a Cluster or Sentinel at most 200 ms apart,
-      // since a failover is waited out for REDIS_FAILOVER_WAIT_MS (3 s) only: with 2 s between attempts, the
-      // attempt after the new master was named came ~3 s into a Sentinel failover, past that wait, and every
-      // request of the outage answered from memory (two replicas each fetched every id again).
-      retryStrategy: (attempt) => Math.min(50 * 2 ** Math.min(attempt, 6), topology.kind === 'node' ? 2_000 : FAILOVER_RETRY_CAP_MS),
+      // Reconnect forever, the attempts capped by topology (`reconnectDelayMs`).
+      retryStrategy: (attempt) => reconnectDelayMs(topology.kind, attempt),
     });
     redisUp.set(0);
     this.client.on('ready', () => {
@@ -475,7 +480,7 @@ function clientFor(topology: RedisTopology, common: RedisOptions): RedisClient {
       name: topology.name,
       ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
       ...(topology.tls ? { enableTLSForSentinelMode: true } : {}),
-      sentinelRetryStrategy: (attempt: number) => Math.min(50 * 2 ** Math.min(attempt, 6), FAILOVER_RETRY_CAP_MS),
+      sentinelRetryStrategy: (attempt: number) => reconnectDelayMs('sentinel', attempt),
     });
   }
   const { retryStrategy, enableOfflineQueue, lazyConnect, ...perNode } = common;
