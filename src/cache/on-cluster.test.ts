@@ -22,13 +22,17 @@ let link: RedisLink;
 let other: RedisLink;
 const silent = pino({ level: 'silent' });
 
+/** Two links to the cluster (two replicas' views of it), connected. */
+async function twoLinks(prefix: string, commandTimeoutMs: number): Promise<[RedisLink, RedisLink]> {
+  const topology = { kind: 'cluster' as const, nodes: cluster.startupNodes, tls: false };
+  const links = [0, 1].map(() => new RedisLink({ topology, prefix, commandTimeoutMs, logger: silent })) as [RedisLink, RedisLink];
+  for (const one of links) expect(await one.connect()).toBe(true);
+  return links;
+}
+
 beforeAll(async () => {
   cluster = await startOwnCluster();
-  const topology = { kind: 'cluster' as const, nodes: cluster.startupNodes, tls: false };
-  link = new RedisLink({ topology, prefix: 'on-cluster:', commandTimeoutMs: 2_000, logger: silent });
-  other = new RedisLink({ topology, prefix: 'on-cluster:', commandTimeoutMs: 2_000, logger: silent });
-  expect(await link.connect()).toBe(true);
-  expect(await other.connect()).toBe(true);
+  [link, other] = await twoLinks('on-cluster:', 2_000);
 }, 60_000);
 
 afterAll(async () => {
@@ -96,11 +100,7 @@ describe('a record and its claim on different masters', () => {
   let waiter: RedisLink;
 
   beforeAll(async () => {
-    const topology = { kind: 'cluster' as const, nodes: cluster.startupNodes, tls: false };
-    holder = new RedisLink({ topology, prefix: ORDER, commandTimeoutMs: 30_000, logger: silent });
-    waiter = new RedisLink({ topology, prefix: ORDER, commandTimeoutMs: 30_000, logger: silent });
-    expect(await holder.connect()).toBe(true);
-    expect(await waiter.connect()).toBe(true);
+    [holder, waiter] = await twoLinks(ORDER, 30_000);
   }, 30_000);
 
   afterAll(async () => {
