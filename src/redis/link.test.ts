@@ -343,6 +343,38 @@ describe('reconnecting', () => {
     expect(delays('cluster')).toEqual(delays('sentinel'));
   });
 
+  it('with REDIS_TLS, speaks TLS to the Sentinels as well as to the master (never the Sentinel password in plaintext)', async () => {
+    const sentinel = new RedisLink({
+      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls: true },
+      prefix: 'test:link:',
+      commandTimeoutMs: 500,
+      logger: captureLogs().logger,
+    });
+    try {
+      const options = (sentinel.client as unknown as { options: Record<string, unknown> }).options;
+      expect(options.enableTLSForSentinelMode).toBe(true);
+      expect(options.sentinelTLS).toEqual({});
+    } finally {
+      await sentinel.close();
+    }
+  });
+
+  it('starts without Redis when no Sentinel answers: the first attempt settles, it does not hang start-up', async () => {
+    const logs = captureLogs();
+    const sentinel = new RedisLink({
+      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls: false },
+      prefix: 'test:link:',
+      commandTimeoutMs: 500,
+      logger: logs.logger,
+    });
+    try {
+      expect(await sentinel.connect()).toBe(false);
+      expect(logs.entries().filter((line) => line.msg === 'Redis unreachable at start: serving from memory, retrying')).toHaveLength(1);
+    } finally {
+      await sentinel.close();
+    }
+  });
+
   it('gives the Sentinel client those delays, for the master and for the Sentinels themselves', async () => {
     const logs = captureLogs();
     const sentinel = new RedisLink({

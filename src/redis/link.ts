@@ -143,7 +143,7 @@ export class RedisLink {
   async connect(): Promise<boolean> {
     this.starting = true;
     try {
-      await this.client.connect();
+      await firstAttempt(this.client);
       return true;
     } catch (error) {
       if (!this.closed && !this.lossReported) {
@@ -452,6 +452,29 @@ export function timed<T>(work: Promise<T>, ms: number): Promise<T> {
   });
 }
 
+/**
+ * `client.connect()`, settled by the first attempt: it resolves once the client is ready and rejects at the
+ * first error. One node and a Cluster reject by themselves; a Sentinel client whose Sentinels all fail
+ * never does (it keeps asking them, `sentinelRetryStrategy`), and start-up would hang on it, silently.
+ * The client keeps retrying in the background either way.
+ */
+function firstAttempt(client: RedisClient): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const failed = (error: unknown) => {
+      client.off('error', failed);
+      reject(error);
+    };
+    client.on('error', failed);
+    client.connect().then(
+      () => {
+        client.off('error', failed);
+        resolve();
+      },
+      (error: unknown) => failed(error),
+    );
+  });
+}
+
 /** A connection error's kind, for logs: its code, never a message that could repeat the URL. */
 function reasonOf(error: unknown): string | undefined {
   if (error === undefined) return undefined;
@@ -479,7 +502,9 @@ function clientFor(topology: RedisTopology, common: RedisOptions): RedisClient {
       sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
       name: topology.name,
       ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
-      ...(topology.tls ? { enableTLSForSentinelMode: true } : {}),
+      // TLS to the master (enableTLSForSentinelMode) and to the Sentinels themselves (sentinelTLS): without
+      // the latter, the Sentinels are asked, and REDIS_SENTINEL_PASSWORD sent, in plaintext.
+      ...(topology.tls ? { enableTLSForSentinelMode: true, sentinelTLS: {} } : {}),
       sentinelRetryStrategy: (attempt: number) => reconnectDelayMs('sentinel', attempt),
     });
   }
