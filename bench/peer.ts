@@ -25,13 +25,12 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { getComposedSchemaFromConfig } from '@graphql-mesh/compose-cli';
-import { root, type Subgraph } from './processes.js';
+import { freePort, root, type Subgraph } from './processes.js';
 
 const SPEC = `${root}test/fixtures/x-openapi-2.159.json`;
 const require = createRequire(import.meta.url);
@@ -75,17 +74,6 @@ export async function composeSupergraph(baseUrl: string, token: string): Promise
     },
     composeLogger,
   );
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address !== null && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 /** Resolves once the gateway answers a GraphQL request (its supergraph loaded), rejects if it exits first. */

@@ -8,7 +8,9 @@
  * For each operation shape, a subgraph of its own (built, run with `npm start`'s Node flags plus
  * `--trace-gc-nvp`) is sent operations at a fixed rate (open loop, fresh ids unless the shape reuses
  * them) by this process; after a warm-up, every scavenge's `promoted=` bytes are summed over the
- * measured seconds and divided by the operations answered. Also: scavenges a second and their mean pause.
+ * measured seconds and divided by the operations answered. Also: scavenges a second and their mean pause;
+ * and then what an operation allocates and where (bench/allocation-sampler.ts: V8's sampling heap profiler
+ * over the inspector, the same shape sent one at a time): the volume that paces the scavenges.
  *
  *   npm run bench:promotion
  *   BENCH_SECONDS=10 BENCH_NODE_FLAGS='--max-semi-space-size=8' npm run bench:promotion
@@ -19,12 +21,15 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
-import { nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
+import { type AllocationProfile, sampleAllocations } from './allocation-sampler.js';
+import { freePort, nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { startUpstreams } from './upstream-process.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 6);
 const warmUpSeconds = Number(process.env.BENCH_WARMUP_SECONDS ?? 2);
+/** Operations sent one at a time while the heap is sampled, per shape. */
+const ALLOCATION_OPERATIONS = Number(process.env.BENCH_ALLOCATION_OPERATIONS ?? 300);
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 
 const FIELDS_15 =
@@ -65,6 +70,8 @@ interface Result {
   promotedKiBPerOp: number;
   scavengesPerSecond: number;
   meanScavengeMs: number;
+  /** What an operation allocates (every object, collected or not), and the largest sites (allocation-sampler.ts). */
+  allocation: AllocationProfile;
 }
 
 async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promise<Result> {
@@ -82,6 +89,7 @@ async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promi
       scavenges.push({ promoted: Number(/ promoted=(\d+)/.exec(line)?.[1] ?? 0), pause: Number(/ pause=([\d.]+)/.exec(line)?.[1] ?? 0) });
     }
   };
+  const inspectPort = await freePort();
   const subgraph = await startSubgraph(
     {
       X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!,
@@ -90,7 +98,7 @@ async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promi
       ...shape.env,
       ...passThrough(),
     },
-    { args: [...nodeFlags(), '--trace-gc-nvp'], onOutput },
+    { args: [...nodeFlags(), '--trace-gc-nvp', `--inspect=127.0.0.1:${inspectPort}`], onOutput },
   );
   const pool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
   try {
@@ -121,6 +129,18 @@ async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promi
     measuring = true;
     const { answered, errors } = await run(seconds);
     measuring = false;
+    // Then what each operation allocates, the same shape one at a time while the heap is sampled.
+    let n = 1_000_000;
+    const allocation = await sampleAllocations(inspectPort, ALLOCATION_OPERATIONS, async () => {
+      const res = await pool.request({
+        method: 'POST',
+        path: subgraph.path,
+        headers: { 'content-type': 'application/json' },
+        body: shape.body(n++),
+      });
+      const text = await res.body.text();
+      if (res.statusCode !== 200 || text.includes('"errors"')) throw new Error(`${shape.name}: an operation failed: ${text.slice(0, 300)}`);
+    });
     const promoted = scavenges.reduce((sum, s) => sum + s.promoted, 0);
     const paused = scavenges.reduce((sum, s) => sum + s.pause, 0);
     return {
@@ -131,6 +151,7 @@ async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promi
       promotedKiBPerOp: answered === 0 ? Number.NaN : promoted / 1024 / answered,
       scavengesPerSecond: scavenges.length / seconds,
       meanScavengeMs: scavenges.length === 0 ? 0 : paused / scavenges.length,
+      allocation,
     };
   } finally {
     await pool.close();
@@ -154,13 +175,21 @@ async function main(): Promise<void> {
   }
   const f = (value: number, digits: number) => (Number.isNaN(value) ? 'n/a' : value.toFixed(digits));
   const table = [
-    '| operation | rate /s | answered | errors | KiB promoted / op | scavenges / s | mean pause ms |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| operation | rate /s | answered | errors | KiB allocated / op | KiB promoted / op | scavenges / s | mean pause ms |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
     ...results.map(
       (r) =>
-        `| ${r.shape} | ${r.rate} | ${r.operations} | ${r.errors} | ${f(r.promotedKiBPerOp, 2)} | ${f(r.scavengesPerSecond, 1)} | ${f(r.meanScavengeMs, 1)} |`,
+        `| ${r.shape} | ${r.rate} | ${r.operations} | ${r.errors} | ${f(r.allocation.kibPerOp, 1)} | ${f(r.promotedKiBPerOp, 2)} | ${f(r.scavengesPerSecond, 1)} | ${f(r.meanScavengeMs, 1)} |`,
     ),
   ].join('\n');
+  const sites = results
+    .map((r) =>
+      [
+        `${r.shape}: ${f(r.allocation.kibPerOp, 1)} KiB allocated per operation`,
+        ...r.allocation.sites.map((s) => `  ${f(s.kibPerOp, 1).padStart(7)}  ${s.site}`),
+      ].join('\n'),
+    )
+    .join('\n\n');
   const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
   mkdirSync(outDir, { recursive: true });
   writeFileSync(
@@ -168,7 +197,7 @@ async function main(): Promise<void> {
     `${JSON.stringify({ version: 1, date: new Date().toISOString(), commit, machine: machineInfo(), nodeFlags: nodeFlags().join(' '), seconds, results }, null, 2)}\n`,
   );
   console.log(
-    `\nNode flags: ${nodeFlags().join(' ')} --trace-gc-nvp; ${seconds} s per shape\n\n${table}\n\nwritten: ${outDir}/promotion.json`,
+    `\nNode flags: ${nodeFlags().join(' ')} --trace-gc-nvp; ${seconds} s per shape; allocation sampled over ${ALLOCATION_OPERATIONS} operations\n\n${table}\n\nWhere it is allocated (KiB per operation, by function of the built code):\n\n${sites}\n\nwritten: ${outDir}/promotion.json`,
   );
 }
 
