@@ -143,7 +143,7 @@ export class RedisLink {
   async connect(): Promise<boolean> {
     this.starting = true;
     try {
-      await firstAttempt(this.client);
+      await firstAttempt(this.client, () => this.connected);
       return true;
     } catch (error) {
       if (!this.closed && !this.lossReported) {
@@ -453,25 +453,28 @@ export function timed<T>(work: Promise<T>, ms: number): Promise<T> {
 }
 
 /**
- * `client.connect()`, settled by the first attempt: it resolves once the client is ready and rejects at the
- * first error. One node and a Cluster reject by themselves; a Sentinel client whose Sentinels all fail
- * never does (it keeps asking them, `sentinelRetryStrategy`), and start-up would hang on it, silently.
- * The client keeps retrying in the background either way.
+ * `client.connect()`, settled by the first attempt: it resolves once the link is up (`isUp`: the client's
+ * `ready`, which the link hears first, having listened since it was made) and rejects at the first error.
+ * One node and a Cluster reject by themselves; a Sentinel client whose Sentinels all fail never does (it
+ * keeps asking them, `sentinelRetryStrategy`), and start-up would hang on it, silently. A Cluster resolves
+ * `connect()` before it says `ready`: a command sent then would have taken the memory path. The client keeps
+ * retrying in the background either way.
  */
-function firstAttempt(client: RedisClient): Promise<void> {
+function firstAttempt(client: RedisClient, isUp: () => boolean): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    const failed = (error: unknown) => {
+    const settle = (error?: unknown) => {
       client.off('error', failed);
-      reject(error);
+      client.off('ready', ready);
+      if (error === undefined) resolve();
+      else reject(error);
     };
+    const failed = (error: unknown) => settle(error ?? new Error('Redis connection failed'));
+    const ready = () => settle();
     client.on('error', failed);
-    client.connect().then(
-      () => {
-        client.off('error', failed);
-        resolve();
-      },
-      (error: unknown) => failed(error),
-    );
+    client.on('ready', ready);
+    client.connect().then(() => {
+      if (isUp()) settle();
+    }, failed);
   });
 }
 
