@@ -8,14 +8,14 @@ import { Lookup, Runtime } from '../core/lookup.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
 import { RedisLink } from '../redis/link.js';
 import { ManualClock } from '../testing/manual-clock.js';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_TOPOLOGY, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import type { LookupCall, RequestSink } from './lookup-call.js';
 import { SharedLookups } from './shared-lookups.js';
 
 /**
- * Two replicas' shared layers on one real Redis (127.0.0.1:6379, a key prefix of this test's own), each
- * with its own "upstream": a function that records its calls and answers when the test opens its gate.
- * What is asserted is who called the upstream for which keys: a key one replica is fetching costs the
+ * Two replicas' shared layers on one real Redis (the run's own, whatever its topology, a key prefix of this
+ * test's own), each with its own "upstream": a function that records its calls and answers when the test opens
+ * its gate. What is asserted is who called the upstream for which keys: a key one replica is fetching costs the
  * other none. Poll waits run on a manual clock (`clock.run`), Redis round trips on real I/O.
  */
 
@@ -122,7 +122,7 @@ function setUp() {
 }
 
 beforeAll(async () => {
-  link = new RedisLink({ url: SHARED_REDIS_URL, prefix: uniquePrefix('fetch-claims'), commandTimeoutMs: 2_000, logger });
+  link = new RedisLink({ topology: SHARED_REDIS_TOPOLOGY, prefix: uniquePrefix('fetch-claims'), commandTimeoutMs: 2_000, logger });
   expect(await link.connect()).toBe(true);
 });
 afterEach(async () => {
@@ -150,55 +150,60 @@ describe('claims between replicas', () => {
     expect(fromB.get('1')).toEqual({ id: '1', by: 'a' });
   });
 
-  it('a thousand requests waiting on another replica cost Redis one look per poll, not one per waiter, and wake on its release message (issue 20)', async () => {
-    // A Redis of this test's own: its INFO commandstats counts this test's commands and nothing else.
-    const own = await startOwnRedis();
-    const ownLink = new RedisLink({ url: own.url, prefix: 'claims-watch:', commandTimeoutMs: 2_000, logger });
-    const counter = new Redis(own.url);
-    try {
-      expect(await ownLink.connect()).toBe(true);
-      const clock = new ManualClock();
-      const a = replica('a', clock, 'claims-watch:', ownLink);
-      const b = replica('b', clock, 'claims-watch:', ownLink);
-      const ids = Array.from({ length: 100 }, (_, i) => String(i + 1));
-      const first = a.shared.load(call(a), ids);
-      await until(() => a.calls.length === 1);
-      const waiters = 1_000;
-      const asked = Array.from({ length: waiters }, (_, i) => ids[i % ids.length]!);
-      const loads = asked.map((id) => b.shared.load(call(b), [id]));
-      await until(() => b.claimed.length === waiters);
-      expect(b.claimed.every((holders) => holders[0] === 'other')).toBe(true);
-      await counter.config('RESETSTAT');
-      // A second of the manual clock, one timer at a time. Every waiter's lease timer stays pending; the
-      // watch's next look is armed only once Redis answered the last one, so waiting for it waits out the I/O.
-      for (;;) {
-        await until(() => clock.pending === waiters + 1);
-        if (clock.now() + (clock.nextIn() ?? 0) > 1_000) break;
-        await clock.step();
-      }
-      const stats = await counter.info('commandstats');
-      const calls = (command: string) => Number(stats.match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0);
-      // Looks at 5, 15, 35, 75, 155 ms (5, 10, 20, 40, 80 apart), then every 100 ms up to 955: 13 MGETs of
-      // the 100 watched claims for the 1,000 waiters, and no waiter claimed again.
-      expect(calls('mget')).toBe(13);
-      expect(calls('evalsha') + calls('eval')).toBe(0);
-      expect(b.claimed.length).toBe(waiters);
+  // Counts the commands of a redis-server of its own: one node, whatever the topology the suite runs on (the default
+  // project runs it).
+  it.skipIf(SHARED_REDIS_TOPOLOGY.kind !== 'node')(
+    'a thousand requests waiting on another replica cost Redis one look per poll, not one per waiter, and wake on its release message (issue 20)',
+    async () => {
+      // A Redis of this test's own: its INFO commandstats counts this test's commands and nothing else.
+      const own = await startOwnRedis();
+      const ownLink = new RedisLink({ url: own.url, prefix: 'claims-watch:', commandTimeoutMs: 2_000, logger });
+      const counter = new Redis(own.url);
+      try {
+        expect(await ownLink.connect()).toBe(true);
+        const clock = new ManualClock();
+        const a = replica('a', clock, 'claims-watch:', ownLink);
+        const b = replica('b', clock, 'claims-watch:', ownLink);
+        const ids = Array.from({ length: 100 }, (_, i) => String(i + 1));
+        const first = a.shared.load(call(a), ids);
+        await until(() => a.calls.length === 1);
+        const waiters = 1_000;
+        const asked = Array.from({ length: waiters }, (_, i) => ids[i % ids.length]!);
+        const loads = asked.map((id) => b.shared.load(call(b), [id]));
+        await until(() => b.claimed.length === waiters);
+        expect(b.claimed.every((holders) => holders[0] === 'other')).toBe(true);
+        await counter.config('RESETSTAT');
+        // A second of the manual clock, one timer at a time. Every waiter's lease timer stays pending; the
+        // watch's next look is armed only once Redis answered the last one, so waiting for it waits out the I/O.
+        for (;;) {
+          await until(() => clock.pending === waiters + 1);
+          if (clock.now() + (clock.nextIn() ?? 0) > 1_000) break;
+          await clock.step();
+        }
+        const stats = await counter.info('commandstats');
+        const calls = (command: string) => Number(stats.match(new RegExp(`cmdstat_${command}:calls=(\\d+)`))?.[1] ?? 0);
+        // Looks at 5, 15, 35, 75, 155 ms (5, 10, 20, 40, 80 apart), then every 100 ms up to 955: 13 MGETs of
+        // the 100 watched claims for the 1,000 waiters, and no waiter claimed again.
+        expect(calls('mget')).toBe(13);
+        expect(calls('evalsha') + calls('eval')).toBe(0);
+        expect(b.claimed.length).toBe(waiters);
 
-      // A's answer: its release message wakes B's waiters without B's clock moving (no poll).
-      a.open();
-      const before = clock.now();
-      await first;
-      const answers = await Promise.all(loads);
-      expect(clock.now()).toBe(before);
-      expect(answers.map((answer, i) => answer.get(asked[i]!))).toEqual(asked.map((id) => ({ id, by: 'a' })));
-      expect(a.calls).toEqual([ids]);
-      expect(b.calls).toEqual([]);
-    } finally {
-      counter.disconnect();
-      await ownLink.close();
-      await own.close();
-    }
-  });
+        // A's answer: its release message wakes B's waiters without B's clock moving (no poll).
+        a.open();
+        const before = clock.now();
+        await first;
+        const answers = await Promise.all(loads);
+        expect(clock.now()).toBe(before);
+        expect(answers.map((answer, i) => answer.get(asked[i]!))).toEqual(asked.map((id) => ({ id, by: 'a' })));
+        expect(a.calls).toEqual([ids]);
+        expect(b.calls).toEqual([]);
+      } finally {
+        counter.disconnect();
+        await ownLink.close();
+        await own.close();
+      }
+    },
+  );
 
   it('sends its own keys at once while it waits for another replica’s: no replica waits holding a claim', async () => {
     const { clock, a, b } = setUp();
@@ -273,11 +278,14 @@ describe('claims between replicas', () => {
     const { clock, a, namespace } = setUp();
     const loading = a.shared.load(call(a), ['1']);
     await until(() => a.calls.length === 1);
-    expect(await keysUnder(admin, `${namespace}claim:`)).toHaveLength(1);
+    const claims = await keysUnder(admin, `${namespace}claim:`);
+    expect(claims).toHaveLength(1);
     a.open();
     await clock.run(loading);
-    // The release went down the link's connection: one more round trip on it, and Redis has applied it.
-    await link.client.ping();
+    // The release went down the link's connection: one more round trip on it, and Redis has applied it. On a Cluster it
+    // is sent only once the entry's write (to another master) was acknowledged (fetch-claims.ts): wait for it there.
+    await link.client.pttl(claims[0]!);
+    while (link.cluster && (await admin.exists(claims[0]!)) === 1) await new Promise((resolve) => setTimeout(resolve, 5));
     expect(await admin.pttl((await keysUnder(admin, `${namespace}cache:`))[0]!)).toBeGreaterThan(0);
     expect(await keysUnder(admin, `${namespace}claim:`)).toEqual([]);
   });

@@ -1,14 +1,15 @@
+import { Cluster } from 'ioredis';
 import { pino } from 'pino';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { RedisLink } from '../redis/link.js';
 import { registry } from '../telemetry/metrics.js';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../testing/redis.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_TOPOLOGY, sharedRedis, uniquePrefix } from '../testing/redis.js';
 import type { CacheEntry } from './entry.js';
 import { escapeGlob, RedisCache } from './redis-cache.js';
 
 /**
- * The record cache in a real Redis (127.0.0.1:6379), under a key namespace of this test's own, on an
- * injected wall time (the entries' times are epoch ms; only Redis's own expiry runs on real time).
+ * The record cache in a real Redis (the run's own, whatever its topology), under a key namespace of this test's
+ * own, on an injected wall time (the entries' times are epoch ms; only Redis's own expiry runs on real time).
  */
 
 const T0 = Date.UTC(2025, 0, 1);
@@ -24,7 +25,7 @@ function record(id: string, fields: string[] = ['a'], freshMs = 1_000, staleMs =
 
 beforeAll(async () => {
   link = new RedisLink({
-    url: SHARED_REDIS_URL,
+    topology: SHARED_REDIS_TOPOLOGY,
     prefix: uniquePrefix('redis-cache'),
     commandTimeoutMs: 1_000,
     logger: pino({ level: 'silent' }),
@@ -57,7 +58,7 @@ async function rejected(): Promise<Record<'place' | 'version' | 'shape', number>
 }
 
 describe('RedisCache', () => {
-  it('stores entries as JSON with a TTL until their stale time, and reads them back in order with one MGET', async () => {
+  it('stores entries as JSON with a TTL until their stale time, and reads them back in order with one MGET (one per hash slot on a Cluster)', async () => {
     const one = record('1');
     const missing: CacheEntry = { missing: { code: 'NOT_FOUND' }, fields: [], freshUntil: now + 60_000, staleUntil: now + 60_000, at: now };
     await cache.set([
@@ -71,14 +72,12 @@ describe('RedisCache', () => {
     expect(ttl).toBeLessThanOrEqual(6_000);
 
     const mget = vi.spyOn(link.client, 'mget');
-    expect(await cache.get([`${ns}x|users|||404`, `${ns}x|users|||2`, `${ns}x|users|||1`])).toEqual([
-      { ...missing, shared: true },
-      undefined,
-      { ...one, shared: true },
-    ]);
-    expect(mget).toHaveBeenCalledTimes(1);
+    const keys = [`${ns}x|users|||404`, `${ns}x|users|||2`, `${ns}x|users|||1`];
+    expect(await cache.get(keys)).toEqual([{ ...missing, shared: true }, undefined, { ...one, shared: true }]);
+    const mgets = link.bySlot(keys).length; // 1; on a Cluster, one per hash slot
+    expect(mget).toHaveBeenCalledTimes(mgets);
     expect(await cache.get([])).toEqual([]);
-    expect(mget).toHaveBeenCalledTimes(1); // nothing to ask
+    expect(mget).toHaveBeenCalledTimes(mgets); // nothing to ask
   });
 
   it('writes nothing for an entry already past its stale time, and reads none that is past it on its clock', async () => {
@@ -114,11 +113,12 @@ describe('RedisCache', () => {
   });
 
   it('reports a write Redis refuses', async () => {
-    // A command of the pipeline fails in Redis (not on the connection): its error is the write's.
-    await admin.set(`${ns}k|string`, 'x', 'PX', 10_000);
+    // A command of the pipeline fails in Redis (not on the connection): its error is the write's. (Both keys in one
+    // hash slot: a Cluster's pipeline keeps to one.)
+    await admin.set(`${ns}{k}|string`, 'x', 'PX', 10_000);
     const pipeline = link.client.pipeline.bind(link.client);
-    vi.spyOn(link.client, 'pipeline').mockImplementation(() => pipeline().lpush(`${ns}k|string`, 'x'));
-    await expect(cache.set([[`${ns}k|1`, record('1')]])).rejects.toThrow(/WRONGTYPE/);
+    vi.spyOn(link.client, 'pipeline').mockImplementation(() => pipeline().lpush(`${ns}{k}|string`, 'x'));
+    await expect(cache.set([[`${ns}{k}|1`, record('1')]])).rejects.toThrow(/WRONGTYPE/);
   });
 
   describe('evict', () => {
@@ -173,14 +173,29 @@ describe('RedisCache', () => {
       expect(() => new RedisCache(link, '')).toThrow();
     });
 
-    it('pages through a large cache: 2,500 keys in SCAN pages of 1,000, UNLINKed page by page', async () => {
+    it('pages through a large cache: 2,500 keys in SCAN pages of 1,000, each page UNLINKed in one round trip', async () => {
       const entries = Array.from({ length: 2_500 }, (_, i) => [`${ns}x|users|||${i}`, record(String(i))] as const);
       await cache.set(entries);
       await cache.set([[`${ns}nexudus|users|||1`, record('1')]]);
-      const unlink = vi.spyOn(link.client, 'unlink');
+      // On a Cluster, each master is scanned and unlinks its own keys, one UNLINK per slot, a page's in one pipeline.
+      const unlinked: string[][] = [];
+      const pipelines = (link.client instanceof Cluster ? link.client.nodes('master') : [link.client]).map((node) => {
+        const pipeline = node.pipeline.bind(node);
+        return vi.spyOn(node, 'pipeline').mockImplementation((...args: Parameters<typeof node.pipeline>) => {
+          const made = pipeline(...args);
+          const unlink = made.unlink.bind(made);
+          made.unlink = ((...keys: string[]) => {
+            unlinked.push(keys);
+            return unlink(...keys);
+          }) as typeof made.unlink;
+          return made;
+        });
+      });
       expect(await cache.evict(`${ns}x|`)).toBe(2_500);
-      expect(unlink.mock.calls.length).toBeGreaterThanOrEqual(3);
-      expect(unlink.mock.calls.every((args) => args.length <= 1_000 + 100)).toBe(true); // SCAN's COUNT is a hint
+      const roundTrips = pipelines.reduce((sum, spy) => sum + spy.mock.calls.length, 0);
+      expect(roundTrips).toBeGreaterThanOrEqual(3);
+      expect(unlinked.flat()).toHaveLength(2_500);
+      expect(unlinked.every((keys) => keys.length <= 1_000 + 100)).toBe(true); // SCAN's COUNT is a hint
       expect(await keysUnder(admin, ns)).toEqual([`${ns}nexudus|users|||1`]);
     });
   });

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, MISSING_REDIS_SERVER } from './redis.js';
+import { redisTlsArgs, type TlsFiles } from './redis-tls.js';
 
 /**
  * Redis Cluster and Redis Sentinel for tests, each of processes of its own on free loopback ports (never the
@@ -306,6 +307,8 @@ const common = (port: number, dir: string, password: string | undefined): string
 export interface ClusterNode extends Address {
   /** The cluster bus port (`--cluster-port`). */
   readonly busPort: number;
+  /** With `tls`: the node's TLS port (`port` stays plaintext, for the helper's own probes). */
+  readonly tlsPort: number | undefined;
   /** Whether its process runs now. */
   readonly running: boolean;
   /** Its process id while it runs. */
@@ -325,9 +328,12 @@ export interface OwnCluster {
   readonly nodes: readonly ClusterNode[];
   /** For `new Cluster(startupNodes)`. */
   readonly startupNodes: Address[];
-  /** `127.0.0.1:p1,127.0.0.1:p2,…`: the value of `REDIS_CLUSTER_NODES`. */
+  /** `127.0.0.1:p1,127.0.0.1:p2,…`: the value of `REDIS_CLUSTER_NODES` (with `tls`, the TLS ports). */
   readonly env: string;
-  /** `REDIS_CLUSTER_NODES` (and `REDIS_PASSWORD` with a password), for a process under test. */
+  /**
+   * `REDIS_CLUSTER_NODES` (and `REDIS_PASSWORD` with a password), for a process under test; with `tls`, the TLS
+   * ports and `REDIS_TLS=1` (the process must also trust the CA: `NODE_EXTRA_CA_CERTS`).
+   */
   readonly environment: Record<string, string>;
   readonly password: string | undefined;
   /** The temp dir its nodes work in (removed by `close()`). */
@@ -360,6 +366,12 @@ export interface OwnClusterOptions {
   timeoutMs?: number;
   /** The redis-cli to run (a test of a machine without one names one that is not there). */
   cliCommand?: string;
+  /**
+   * Each node also serves TLS on a port of its own (`tlsPort`) with these files (src/testing/redis-tls.ts), and the
+   * bus and replication use TLS (`--tls-cluster yes --tls-replication yes`). A TLS client is told the TLS ports
+   * (CLUSTER SLOTS, MOVED); `port`, `startupNodes` and the helper's probes stay plaintext.
+   */
+  tls?: TlsFiles;
 }
 
 interface NodeLine {
@@ -393,6 +405,7 @@ class OwnClusterNode implements ClusterNode {
     readonly server: ServerProcess,
     readonly busPort: number,
     private readonly password: string | undefined,
+    readonly tlsPort: number | undefined,
   ) {}
 
   get port(): number {
@@ -421,7 +434,7 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
   const replicasPerMaster = options.replicasPerMaster ?? 1;
   if (!Number.isInteger(masterCount) || masterCount < 3) throw new Error(`a Cluster needs at least 3 masters, not ${masterCount}`);
   if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) throw new Error(`replicasPerMaster must be ≥ 0`);
-  const { password } = options;
+  const { password, tls } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   const dir = await makeRoot('cluster');
   const servers: ServerProcess[] = [];
@@ -438,8 +451,10 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
     const nodes = await allStarted(
       Array.from({ length: masterCount * (1 + replicasPerMaster) }, async () => {
         let busPort = 0;
-        const server = await startOnFreePorts(2, taken, servers, timeoutMs, async ([port, bus]) => {
+        let tlsPort: number | undefined;
+        const server = await startOnFreePorts(tls === undefined ? 2 : 3, taken, servers, timeoutMs, async ([port, bus, tlsOn]) => {
           busPort = bus!;
+          tlsPort = tlsOn;
           const nodeDir = join(dir, `node-${port}`);
           await mkdir(nodeDir, { recursive: true });
           const args = [
@@ -455,10 +470,11 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
             // A replica however long unlinked may still be promoted: a test's failover must not depend on timing.
             '--cluster-replica-validity-factor',
             '0',
+            ...(tls === undefined ? [] : [...redisTlsArgs(tls, tlsOn!), '--tls-cluster', 'yes', '--tls-replication', 'yes']),
           ];
           return new ServerProcess(`cluster node ${port}`, port!, password, args);
         });
-        return new OwnClusterNode(server, busPort, password);
+        return new OwnClusterNode(server, busPort, password, tlsPort);
       }),
     );
 
@@ -587,13 +603,15 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
       return undefined;
     };
 
+    const clusterNodes = nodes.map((node) => `${HOST}:${node.tlsPort ?? node.port}`).join(',');
     return {
       nodes,
       startupNodes: nodes.map((node) => ({ host: HOST, port: node.port })),
-      env: nodes.map((node) => `${HOST}:${node.port}`).join(','),
+      env: clusterNodes,
       environment: {
-        REDIS_CLUSTER_NODES: nodes.map((node) => `${HOST}:${node.port}`).join(','),
+        REDIS_CLUSTER_NODES: clusterNodes,
         ...(password === undefined ? {} : { REDIS_PASSWORD: password }),
+        ...(tls === undefined ? {} : { REDIS_TLS: '1' }),
       },
       password,
       dir,

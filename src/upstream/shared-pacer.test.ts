@@ -1,28 +1,36 @@
-import { Redis } from 'ioredis';
+import { type Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLink } from '../redis/link.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { ManualClock, settle } from '../testing/manual-clock.js';
 import { busiestWindow, seeded } from '../testing/pace-simulation.js';
-import { deleteKeysUnder, freePort, type OwnRedis, SHARED_REDIS_URL, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
+import {
+  deleteKeysUnder,
+  freePort,
+  type OwnRedis,
+  SHARED_REDIS_TOPOLOGY,
+  sharedRedis,
+  startOwnRedis,
+  uniquePrefix,
+} from '../testing/redis.js';
 import type { PaceRule, Permit } from './pacing.js';
 import { SharedPacer, type SharedPacerOptions } from './shared-pacer.js';
 
 /**
- * SharedPacer against a real Redis: two instances on one account stand for two replicas. Time is a
- * manual clock, handed to the script as its `now`, and moved only when no call to Redis is under way:
- * every run is the same.
+ * SharedPacer against a real Redis (the run's own, whatever its topology): two instances on one account stand
+ * for two replicas. Time is a manual clock, handed to the script as its `now`, and moved only when no call to
+ * Redis is under way: every run is the same.
  */
 
 const prefix = uniquePrefix('shared-pacer');
 let link: RedisLink;
-let raw: Redis;
+let raw: Redis | Cluster;
 let clock: ManualClock;
 let accounts = 0;
 const pacers: SharedPacer[] = [];
 
 beforeAll(async () => {
-  link = new RedisLink({ url: SHARED_REDIS_URL, prefix, commandTimeoutMs: 2_000, logger: captureLogs('silent').logger });
+  link = new RedisLink({ topology: SHARED_REDIS_TOPOLOGY, prefix, commandTimeoutMs: 2_000, logger: captureLogs('silent').logger });
   expect(await link.connect()).toBe(true);
   raw = sharedRedis();
 });
@@ -262,7 +270,9 @@ describe('SharedPacer: giving up', () => {
   });
 });
 
-describe('SharedPacer without Redis', () => {
+// A link to nothing, and a redis-server of its own it kills: one node, whatever the topology the suite runs on (the
+// default project runs them).
+describe.skipIf(SHARED_REDIS_TOPOLOGY.kind !== 'node')('SharedPacer without Redis', () => {
   let own: OwnRedis | undefined;
   afterEach(async () => {
     await own?.close();

@@ -1,23 +1,26 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLink } from '../redis/link.js';
 import { captureLogs } from '../testing/log-capture.js';
-import { deleteKeysUnder, freePort, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../testing/redis.js';
+import { deleteKeysUnder, freePort, keysUnder, SHARED_REDIS_TOPOLOGY, sharedRedis, uniquePrefix } from '../testing/redis.js';
 import { Sealer } from './sealed.js';
 import { RedisTokenStore, type RedisTokenStoreOptions } from './token-store.js';
 
-/** RedisTokenStore against a real Redis: what lands there is sealed, what comes back is checked, the lock is the holder's. */
+/**
+ * RedisTokenStore against a real Redis (the run's shared one, whatever its topology): what lands there is sealed,
+ * what comes back is checked, the lock is the holder's.
+ */
 
 const prefix = uniquePrefix('token-store');
 const SECRET = 'cl1ent-s3cret-XYZ';
 const TOKEN = 'acc3ss-T0KEN-abcdef';
 const REFRESH = 'refr3sh-T0KEN-123456';
 let link: RedisLink;
-let raw: Redis;
+let raw: Redis | Cluster;
 let accounts = 0;
 
 beforeAll(async () => {
-  link = new RedisLink({ url: SHARED_REDIS_URL, prefix, commandTimeoutMs: 2_000, logger: captureLogs('silent').logger });
+  link = new RedisLink({ topology: SHARED_REDIS_TOPOLOGY, prefix, commandTimeoutMs: 2_000, logger: captureLogs('silent').logger });
   expect(await link.connect()).toBe(true);
   raw = sharedRedis();
 });
@@ -37,7 +40,7 @@ describe('RedisTokenStore', () => {
     const s = store();
     expect(await s.read()).toBeUndefined();
     await s.write({ gen: 1, token: TOKEN, refreshToken: REFRESH, renewAt: 1_700_000_000_000 });
-    const keys = await raw.keys(`${prefix}*`);
+    const keys = await keysUnder(raw, prefix);
     expect(keys).toEqual([link.key('token', `{acct-${accounts}}`)]);
     const value = (await raw.get(keys[0]!))!;
     expect(value.startsWith('v1.')).toBe(true);
@@ -108,6 +111,18 @@ describe('RedisTokenStore', () => {
     const after = await b.lock(60_000);
     expect(after).toBeDefined();
     await after!();
+  });
+
+  it('a store is available as soon as its link connected', async () => {
+    const fresh = new RedisLink({ topology: SHARED_REDIS_TOPOLOGY, prefix, commandTimeoutMs: 2_000, logger: captureLogs('silent').logger });
+    try {
+      expect(await fresh.connect()).toBe(true);
+      const s = new RedisTokenStore({ link: fresh, account: `acct-${++accounts}`, secret: SECRET, purpose: 'acme test', ttlMs: 60_000 });
+      expect(s.available).toBe(true);
+      expect(await s.read()).toBeUndefined();
+    } finally {
+      await fresh.close();
+    }
   });
 
   it('throws when Redis cannot be reached, and says it is not available', async () => {

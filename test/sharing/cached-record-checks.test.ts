@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, expect, it } from 'vitest';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../src/testing/redis.js';
+import { deleteKeysUnder, keysUnder, sharedRedis, sharedRedisEnvironment, uniquePrefix } from '../../src/testing/redis.js';
 import { type Harness, startHarness } from '../support/harness.js';
 import { idsOf, xCalls } from '../support/x.js';
 
@@ -15,7 +15,7 @@ const redis = sharedRedis();
 const prefix = uniquePrefix('cached-record-checks');
 let h: Harness;
 beforeAll(async () => {
-  h = await startHarness({ env: { X_CACHE: '1', REDIS_URL: SHARED_REDIS_URL, REDIS_KEY_PREFIX: prefix } });
+  h = await startHarness({ env: { X_CACHE: '1', ...sharedRedisEnvironment(), REDIS_KEY_PREFIX: prefix } });
 });
 afterAll(async () => {
   await h.close();

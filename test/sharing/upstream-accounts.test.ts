@@ -1,15 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Bitrix24Emulator, startBitrix24Emulator } from '../../src/providers/bitrix24/emulator/server.js';
 import { type NexudusEmulator, startNexudusEmulator } from '../../src/providers/nexudus/emulator/server.js';
-import { deleteKeysUnder, keysUnder, SHARED_REDIS_URL, sharedRedis, uniquePrefix } from '../../src/testing/redis.js';
+import { deleteKeysUnder, keysUnder, sharedRedis, sharedRedisEnvironment, uniquePrefix } from '../../src/testing/redis.js';
 import { type SubgraphProcess, startSubgraphProcess } from '../support/subgraph-process.js';
 
 /**
  * One upstream account, two replicas: two subgraph processes (`node --import tsx src/main.ts`,
- * configured only through their environment) sharing one Redis, in front of one Bitrix24 portal in
- * OAuth mode and one Nexudus account. Bitrix24's refresh tokens rotate: two replicas renewing on their
- * own would spend the same refresh token twice, and the second would get invalid_grant. Nexudus refuses
- * a request within 100 ms of the previous one: two replicas pacing on their own would provoke it.
+ * configured only through their environment) sharing one Redis (the run's own, whatever its topology), in
+ * front of one Bitrix24 portal in OAuth mode and one Nexudus account. Bitrix24's refresh tokens rotate: two
+ * replicas renewing on their own would spend the same refresh token twice, and the second would get
+ * invalid_grant. Nexudus refuses a request within 100 ms of the previous one: two replicas pacing on their own
+ * would provoke it.
  */
 
 const OAUTH = {
@@ -46,7 +47,7 @@ beforeAll(async () => {
     // Every operation goes upstream: what is counted here is renewals and pacing, not the record cache.
     BITRIX24_CACHE: '0',
     NEXUDUS_CACHE: '0',
-    REDIS_URL: SHARED_REDIS_URL,
+    ...sharedRedisEnvironment(),
     REDIS_KEY_PREFIX: prefix,
     LOG_LEVEL: 'info',
   };
