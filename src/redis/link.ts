@@ -76,6 +76,11 @@ export class RedisLink {
   readonly client: RedisClient;
   /** A Cluster: a multi-key command must keep to one slot (`bySlot`). */
   readonly cluster: boolean;
+  /**
+   * On a Cluster or Sentinel, whose failovers promote a replica: how long a write that must survive one (a
+   * window's ledger) waits for a replica to have it (`LuaScript.run`); undefined for one node.
+   */
+  readonly replicaAckMs: number | undefined;
   readonly prefix: string;
   private connected = false;
   /**
@@ -109,6 +114,9 @@ export class RedisLink {
     this.now = options.now ?? (() => performance.now());
     const topology: RedisTopology = options.topology ?? { kind: 'node', url: options.url ?? '' };
     this.cluster = topology.kind === 'cluster';
+    // A quarter of a command's timeout: replication on a LAN takes well under a millisecond, and the command
+    // (with its wait) must still answer within the timeout rather than be taken for a hung Redis.
+    this.replicaAckMs = topology.kind === 'node' ? undefined : Math.max(5, Math.floor(options.commandTimeoutMs / 4));
     this.client = clientFor(topology, {
       lazyConnect: true,
       // Fail at once rather than queue: the caller has an in-memory path and a request waiting.

@@ -160,6 +160,7 @@ export class RedisWindowBudget implements CallBudget {
           client,
           [this.key],
           [this.now?.() ?? '', kind, this.assumed.limit, this.assumed.windowMs, TOKEN_HORIZON_MS],
+          this.link.replicaAckMs,
         )) as [number, number, number];
         const [granted, retryInMs, exhausted] = answer.map(Number) as [number, number, number];
         return granted === 1 ? { granted: true } : { granted: false, retryInMs: Math.max(0, retryInMs), exhausted: exhausted === 1 };
@@ -185,6 +186,7 @@ export class RedisWindowBudget implements CallBudget {
             this.assumed.limit,
             this.assumed.windowMs,
           ],
+          this.link.replicaAckMs,
         );
       },
       () => undefined,

@@ -66,16 +66,12 @@ export class RedisSharedQueue implements SharedQueue {
     return this.link.orLocal<SharedTake>(
       'rate-budget',
       async (client) => {
-        const answer = (await TAKE_SHARED.run(client, this.keys, [
-          this.now?.() ?? '',
-          kind,
-          this.assumed.limit,
-          this.assumed.windowMs,
-          TOKEN_HORIZON_MS,
-          this.me,
-          room,
-          ...mine,
-        ])) as [number, number, number, string[], string[]];
+        const answer = (await TAKE_SHARED.run(
+          client,
+          this.keys,
+          [this.now?.() ?? '', kind, this.assumed.limit, this.assumed.windowMs, TOKEN_HORIZON_MS, this.me, room, ...mine],
+          this.link.replicaAckMs,
+        )) as [number, number, number, string[], string[]];
         const [granted, retryInMs, exhausted, takenFromMe, theirs] = answer;
         if (!Array.isArray(takenFromMe) || !Array.isArray(theirs) || theirs.length % 2 !== 0) {
           throw new TypeError('shared queue: an answer of the wrong shape');
