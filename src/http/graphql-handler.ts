@@ -98,8 +98,12 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
     res.statusCode = response.status ?? 200;
     for (const [name, value] of response.headers) res.setHeader(name, value);
     if (response.body.kind === 'complete') {
+      // Encoded once, here: given the string, Node scans it for its length (flattening Apollo's concatenation,
+      // a copy on the heap) and encodes it again on the socket (another); a Buffer's bytes live off the heap.
       const text = response.body.string;
-      if (tooLarge(text, maxResponseBytes)) {
+      // UTF-8 takes at least a byte per UTF-16 unit: an answer that long is refused before it is encoded.
+      const body = text.length > maxResponseBytes ? undefined : Buffer.from(text, 'utf8');
+      if (body === undefined || body.length > maxResponseBytes) {
         telemetry.logger.warn({ maxResponseBytes }, 'answer too large; refused');
         telemetry.noteError('RESPONSE_TOO_LARGE');
         res.statusCode = 200;
@@ -107,7 +111,8 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
         res.end(responseTooLarge(maxResponseBytes));
         return;
       }
-      res.end(text);
+      res.setHeader('content-length', body.length);
+      res.end(body);
       return;
     }
     for await (const chunk of response.body.asyncIterator) res.write(chunk);
@@ -168,11 +173,6 @@ export function graphqlHandler(options: GraphQLHandlerOptions): (req: IncomingMe
 }
 
 /** Whether `text` is more than `maxBytes` of UTF-8, measured only when it could be. */
-function tooLarge(text: string, maxBytes: number): boolean {
-  if (text.length * 3 <= maxBytes) return false; // UTF-8 takes at most 3 bytes per UTF-16 unit
-  return Buffer.byteLength(text) > maxBytes;
-}
-
 function responseTooLarge(maxBytes: number): string {
   return JSON.stringify({
     errors: [
