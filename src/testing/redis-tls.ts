@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 /**
  * TLS for tests (docs/sharing.md, "Cluster and Sentinel", on TLS): a throwaway CA and a certificate for 127.0.0.1
@@ -32,18 +31,6 @@ export interface TestCertificates extends TlsFiles {
   dir: string;
   /** Removes the dir; safe to call twice. */
   cleanup(): Promise<void>;
-}
-
-/** Dirs still there: a worker that exits without `cleanup()` does not leave them behind. */
-const liveDirs = new Set<string>();
-let exitHookInstalled = false;
-
-function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
-  process.once('exit', () => {
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
-  });
 }
 
 /** One config for both certificates (own file: the machine's openssl.cnf does not change what is made). */
@@ -82,13 +69,8 @@ function openssl(args: string[], cwd: string, command: string): Promise<void> {
  * temp dir that `cleanup()` removes (and, failing that, the worker's exit).
  */
 export async function makeTestCertificates(options: { days?: number; command?: string } = {}): Promise<TestCertificates> {
-  installExitHook();
-  const dir = await mkdtemp(join(tmpdir(), `users-subgraph-tls-${process.pid}-`));
-  liveDirs.add(dir);
-  const cleanup = async () => {
-    await rm(dir, { recursive: true, force: true });
-    liveDirs.delete(dir);
-  };
+  const dir = await makeTempDir('tls');
+  const cleanup = () => removeTempDir(dir);
   const command = options.command ?? 'openssl';
   const days = String(options.days ?? 2);
   try {

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { rmSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, MISSING_REDIS_SERVER } from './redis.js';
 import { redisTlsArgs, type TlsFiles } from './redis-tls.js';
+import { makeTempDir, removeTempDir } from './temp-dir.js';
 
 /**
  * Redis Cluster and Redis Sentinel for tests, each of processes of its own on free loopback ports (never the
@@ -32,9 +31,8 @@ export interface Address {
 // ---------------------------------------------------------------------------------------------------------------
 // Processes
 
-/** Children still running and temp dirs still there: a worker that exits without `close()` does not leave them behind. */
+/** Children still running: a worker that exits without `close()` does not leave them behind (nor their dirs: `temp-dir.ts`). */
 const liveChildren = new Set<ChildProcess>();
-const liveDirs = new Set<string>();
 let exitHookInstalled = false;
 
 function installExitHook(): void {
@@ -42,20 +40,7 @@ function installExitHook(): void {
   exitHookInstalled = true;
   process.once('exit', () => {
     for (const child of liveChildren) child.kill('SIGKILL');
-    for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
   });
-}
-
-async function makeRoot(kind: string): Promise<string> {
-  installExitHook();
-  const dir = await mkdtemp(join(tmpdir(), `users-subgraph-${kind}-${process.pid}-`));
-  liveDirs.add(dir);
-  return dir;
-}
-
-async function removeRoot(dir: string): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  liveDirs.delete(dir);
 }
 
 /** Thrown by a check: the wait ends at once with `error`. */
@@ -154,6 +139,7 @@ class ServerProcess {
     this.output = '';
     const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
+    installExitHook();
     liveChildren.add(child);
     let failure: Error | undefined;
     const collect = (chunk: Buffer) => {
@@ -252,6 +238,7 @@ async function killAll(servers: readonly ServerProcess[]): Promise<void> {
 /** Runs `redis-cli` to its end; rejects with its output on a non-zero exit, and names it when it is missing. */
 async function runCli(command: string, args: string[], timeoutMs: number): Promise<string> {
   const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  installExitHook();
   liveChildren.add(child);
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => {
@@ -436,7 +423,7 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
   if (!Number.isInteger(replicasPerMaster) || replicasPerMaster < 0) throw new Error(`replicasPerMaster must be ≥ 0`);
   const { password, tls } = options;
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const dir = await makeRoot('cluster');
+  const dir = await makeTempDir('cluster');
   const servers: ServerProcess[] = [];
   const taken = new Set<number>();
   let closed = false;
@@ -444,7 +431,7 @@ export async function startOwnCluster(options: OwnClusterOptions = {}): Promise<
   const close = async () => {
     closed = true;
     await killAll(servers);
-    await removeRoot(dir);
+    await removeTempDir(dir);
   };
 
   try {
@@ -717,13 +704,13 @@ export async function startOwnSentinel(options: OwnSentinelOptions = {}): Promis
   const { password } = options;
   const name = options.name ?? 'mymaster';
   const timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
-  const dir = await makeRoot('sentinel');
+  const dir = await makeTempDir('sentinel');
   const servers: ServerProcess[] = [];
   const taken = new Set<number>();
 
   const close = async () => {
     await killAll(servers);
-    await removeRoot(dir);
+    await removeTempDir(dir);
   };
 
   try {
