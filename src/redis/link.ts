@@ -499,7 +499,7 @@ function reasonOf(error: unknown): string | undefined {
  * command at once while it has no slot map (no offline queue) and follows MOVED/ASK itself; a Sentinel
  * client asks the Sentinels for the master and asks again after a failover.
  */
-function clientFor(topology: RedisTopology, common: RedisOptions): RedisClient {
+export function clientFor(topology: RedisTopology, common: RedisOptions): RedisClient {
   if (topology.kind === 'node') return new Redis(topology.url, common);
   const auth: RedisOptions = {
     ...(topology.username === undefined ? {} : { username: topology.username }),

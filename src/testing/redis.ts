@@ -2,9 +2,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import calculateSlot from 'cluster-key-slot';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import { escapeGlob } from '../cache/redis-cache.js';
 import type { RedisAddress, RedisTopology } from '../core/settings.js';
+import { clientFor } from '../redis/link.js';
 import { redisTlsArgs, type TlsFiles } from './redis-tls.js';
 
 /**
@@ -81,27 +82,8 @@ export function uniquePrefix(name: string): string {
  * `deleteKeysUnder`, one key per command).
  */
 export function sharedRedis(topology: RedisTopology = SHARED_REDIS_TOPOLOGY): Redis | Cluster {
-  const common = { maxRetriesPerRequest: 1, lazyConnect: false };
-  if (topology.kind === 'node') return new Redis(topology.url, common);
-  const auth = {
-    ...(topology.username === undefined ? {} : { username: topology.username }),
-    ...(topology.password === undefined ? {} : { password: topology.password }),
-    ...(topology.tls ? { tls: {} } : {}),
-  };
-  if (topology.kind === 'sentinel') {
-    return new Redis({
-      ...common,
-      ...auth,
-      sentinels: topology.sentinels.map(({ host, port }) => ({ host, port })),
-      name: topology.name,
-      ...(topology.sentinelPassword === undefined ? {} : { sentinelPassword: topology.sentinelPassword }),
-      ...(topology.tls ? { enableTLSForSentinelMode: true } : {}),
-    });
-  }
-  return new Cluster(
-    topology.nodes.map(({ host, port }) => ({ host, port })),
-    { redisOptions: { ...common, ...auth } },
-  );
+  // The link's own client (TLS, passwords, Sentinel), but one that queues commands until it is connected.
+  return clientFor(topology, { maxRetriesPerRequest: 1, lazyConnect: false, enableOfflineQueue: true });
 }
 
 /** The connections a SCAN must go through to see every key of `client`: each master of a Cluster, once it knows them. */
