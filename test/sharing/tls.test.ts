@@ -4,7 +4,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
 import { startXEmulator, type XEmulator } from '../../src/providers/x/emulator/server.js';
-import { type OwnRedis, startOwnRedis, uniquePrefix } from '../../src/testing/redis.js';
+import { keysUnder, type OwnRedis, startOwnRedis, uniquePrefix } from '../../src/testing/redis.js';
 import { makeTestCertificates, type TestCertificates } from '../../src/testing/redis-tls.js';
 import { type OwnCluster, startOwnCluster } from '../../src/testing/redis-topologies.js';
 import { type SubgraphProcess, startSubgraphProcess } from '../support/subgraph-process.js';
@@ -71,23 +71,6 @@ async function replicas(into: Started, envs: Array<Record<string, string>>): Pro
   const failed = made.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed !== undefined) throw failed.reason;
   return made.map((result) => (result as PromiseFulfilledResult<SubgraphProcess>).value);
-}
-
-/** Every key under `prefix`, on every master of `client`. */
-async function keysUnder(client: Redis | Cluster, prefix: string): Promise<string[]> {
-  // A Cluster client learns its masters on connecting: before it is ready, it knows none.
-  if (client instanceof Cluster && client.status !== 'ready') await client.ping();
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  const found: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-  }
-  return found;
 }
 
 /** Resolves once `condition` holds, asking again as the event loop turns (the test's timeout ends a wait that never does). */

@@ -2,7 +2,7 @@ import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { X_TEST_TOKEN } from '../../src/providers/x/emulator/index.js';
 import { startXEmulator, type XEmulator } from '../../src/providers/x/emulator/server.js';
-import { uniquePrefix } from '../../src/testing/redis.js';
+import { keysUnder, uniquePrefix } from '../../src/testing/redis.js';
 import { type OwnCluster, type OwnSentinel, startOwnCluster, startOwnSentinel } from '../../src/testing/redis-topologies.js';
 import { type SubgraphProcess, startSubgraphProcess } from '../support/subgraph-process.js';
 
@@ -47,21 +47,6 @@ async function sentinelTopology(): Promise<Topology> {
     failover: () => sentinel.killMaster(),
     close: () => sentinel.close(),
   };
-}
-
-/** Every key under `prefix`, on every master of `client`. */
-async function keysUnder(client: Redis | Cluster, prefix: string): Promise<string[]> {
-  const nodes = client instanceof Cluster ? client.nodes('master') : [client];
-  const found: string[] = [];
-  for (const node of nodes) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-      cursor = next;
-      found.push(...keys);
-    } while (cursor !== '0');
-  }
-  return found;
 }
 
 /** Resolves once `condition` holds, asking again as the event loop turns (the test's timeout ends a wait that never does). */
