@@ -343,52 +343,44 @@ describe('reconnecting', () => {
     expect(delays('cluster')).toEqual(delays('sentinel'));
   });
 
-  it('with REDIS_TLS, speaks TLS to the Sentinels as well as to the master (never the Sentinel password in plaintext)', async () => {
+  /** `test` with a link to Sentinels that nobody answers (a free port), closed after. */
+  async function withUnansweredSentinel(tls: boolean, test: (sentinel: RedisLink, logs: ReturnType<typeof captureLogs>) => Promise<void>) {
+    const logs = captureLogs();
     const sentinel = new RedisLink({
-      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls: true },
+      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls },
       prefix: 'test:link:',
       commandTimeoutMs: 500,
-      logger: captureLogs().logger,
+      logger: logs.logger,
     });
     try {
-      const options = (sentinel.client as unknown as { options: Record<string, unknown> }).options;
-      expect(options.enableTLSForSentinelMode).toBe(true);
-      expect(options.sentinelTLS).toEqual({});
+      await test(sentinel, logs);
     } finally {
       await sentinel.close();
     }
+  }
+
+  /** The options ioredis's client was made with. */
+  const optionsOf = (link: RedisLink) => (link.client as unknown as { options: Record<string, unknown> }).options;
+
+  it('with REDIS_TLS, speaks TLS to the Sentinels as well as to the master (never the Sentinel password in plaintext)', async () => {
+    await withUnansweredSentinel(true, async (sentinel) => {
+      expect(optionsOf(sentinel).enableTLSForSentinelMode).toBe(true);
+      expect(optionsOf(sentinel).sentinelTLS).toEqual({});
+    });
   });
 
   it('starts without Redis when no Sentinel answers: the first attempt settles, it does not hang start-up', async () => {
-    const logs = captureLogs();
-    const sentinel = new RedisLink({
-      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls: false },
-      prefix: 'test:link:',
-      commandTimeoutMs: 500,
-      logger: logs.logger,
-    });
-    try {
+    await withUnansweredSentinel(false, async (sentinel, logs) => {
       expect(await sentinel.connect()).toBe(false);
       expect(logs.entries().filter((line) => line.msg === 'Redis unreachable at start: serving from memory, retrying')).toHaveLength(1);
-    } finally {
-      await sentinel.close();
-    }
+    });
   });
 
   it('gives the Sentinel client those delays, for the master and for the Sentinels themselves', async () => {
-    const logs = captureLogs();
-    const sentinel = new RedisLink({
-      topology: { kind: 'sentinel', sentinels: [{ host: '127.0.0.1', port: await freePort() }], name: 'mymaster', tls: false },
-      prefix: 'test:link:',
-      commandTimeoutMs: 500,
-      logger: logs.logger,
-    });
-    try {
-      const options = (sentinel.client as unknown as { options: Record<string, (attempt: number) => number> }).options;
+    await withUnansweredSentinel(false, async (sentinel) => {
+      const options = optionsOf(sentinel) as Record<string, (attempt: number) => number>;
       expect(options.retryStrategy!(20)).toBe(200);
       expect(options.sentinelRetryStrategy!(20)).toBe(200);
-    } finally {
-      await sentinel.close();
-    }
+    });
   });
 });
