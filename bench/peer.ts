@@ -30,7 +30,8 @@ import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import type { getComposedSchemaFromConfig } from '@graphql-mesh/compose-cli';
-import { freePort, root, type Subgraph } from './processes.js';
+import { freePort } from '../src/testing/redis.js';
+import { root, type Subgraph } from './processes.js';
 
 const SPEC = `${root}test/fixtures/x-openapi-2.159.json`;
 const require = createRequire(import.meta.url);

@@ -5,7 +5,6 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -101,16 +100,4 @@ export async function counterSum(origin: string, name: string, labels: (text: st
   let sum = 0;
   for (const m of text.matchAll(new RegExp(`^${name}\\{([^}]*)\\} ([\\d.e+]+)$`, 'gm'))) if (labels(m[1]!)) sum += Number(m[2]);
   return sum;
-}
-
-/** A loopback port nothing listens on now (for a child's `--inspect`, or a server that cannot take port 0). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => (address !== null && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
 }

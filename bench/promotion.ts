@@ -21,8 +21,9 @@
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
+import { freePort } from '../src/testing/redis.js';
 import { type AllocationProfile, sampleAllocations } from './allocation-sampler.js';
-import { freePort, nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
+import { nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { startUpstreams } from './upstream-process.js';
 
