@@ -86,6 +86,19 @@ describe('GraphQL over HTTP', () => {
     expect(xCalls(h)).toHaveLength(0);
   });
 
+  it('an answer goes out whole: its content-length is its byte length, not its length in characters', async () => {
+    // The refused id is echoed in the answer: two characters beyond Latin-1, five more bytes than characters.
+    const res = await fetch(`${h.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ query: '{ xUsers(ids: ["é🙂"]) { id } }' }),
+    });
+    const bytes = Buffer.from(await res.arrayBuffer());
+    expect(Number(res.headers.get('content-length'))).toBe(bytes.length);
+    expect(bytes.length).toBeGreaterThan(bytes.toString('utf8').length);
+    expect(JSON.parse(bytes.toString('utf8')).errors[0].extensions).toMatchObject({ code: 'BAD_USER_INPUT', id: 'é🙂' });
+  });
+
   it('malformed JSON is a 400, an oversize body a 413', async () => {
     const bad = await fetch(`${h.url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"query":' });
     expect(bad.status).toBe(400);
