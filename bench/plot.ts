@@ -4,7 +4,8 @@
  * scenario: CPU per operation (subgraph against the upstream emulator, with the goal line) and p99
  * latency (subgraph against the upstream's own p99). The peer's rows (Hive Gateway + Mesh, `target:
  * 'peer'`) sit beside the subgraph's for the same work, their own bar in a colour of its own against the
- * same upstream bar, and the ratios of each size (`comparisons`) are written under the panels. No
+ * same upstream bar, as do the floor's (bench/floor.ts, `target: 'floor'`, grey), and the ratios of each
+ * size (`comparisons`) are written under the panels. No
  * dependencies, no external fonts or CSS, so the file renders the same on GitHub, in a browser and in an
  * image viewer.
  */
@@ -35,6 +36,7 @@ const FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, Helvetica, Arial, sa
 const COLOURS = {
   subgraph: '#4e79a7',
   peer: '#59a14f',
+  floor: '#9c9c9c',
   upstream: '#f28e2b',
   goal: '#c0392b',
   grid: '#e3e3e3',
@@ -42,7 +44,7 @@ const COLOURS = {
   muted: '#666',
 };
 
-type Series = 'subgraph-cpu' | 'upstream-cpu' | 'subgraph-p99' | 'upstream-p99' | 'peer-cpu' | 'peer-p99';
+type Series = 'subgraph-cpu' | 'upstream-cpu' | 'subgraph-p99' | 'upstream-p99' | 'peer-cpu' | 'peer-p99' | 'floor-cpu' | 'floor-p99';
 
 interface BarSpec {
   series: Series;
@@ -51,6 +53,8 @@ interface BarSpec {
   value: (scenario: ScenarioResult) => number | null;
   /** The series and colour of this bar in a peer's row (the value is the peer's own) */
   peer?: { series: Series; colour: string };
+  /** The same in a floor's row (bench/floor.ts) */
+  floor?: { series: Series; colour: string };
 }
 
 interface PanelSpec {
@@ -74,7 +78,10 @@ export function renderPlot(results: BenchResults): string {
   const height = panelsBottom + notesHeight + MARGIN;
   const body = [
     header(results),
-    legend(results.scenarios.some((s) => s.target === 'peer')),
+    legend(
+      results.scenarios.some((s) => s.target === 'peer'),
+      results.scenarios.some((s) => s.target === 'floor'),
+    ),
     ...panels.map((panel, i) => renderPanel(panel, results.scenarios, HEADER_HEIGHT + i * (panelHeight + PANEL_GAP))),
     comparisons.length === 0 ? '' : notes(comparisons, panelsBottom),
   ].filter((part) => part !== '');
@@ -101,6 +108,7 @@ function panelsOf(results: BenchResults): PanelSpec[] {
           colour: COLOURS.subgraph,
           value: (s) => s.subgraphCpuMsPerOp,
           peer: { series: 'peer-cpu', colour: COLOURS.peer },
+          floor: { series: 'floor-cpu', colour: COLOURS.floor },
         },
         { series: 'upstream-cpu', colour: COLOURS.upstream, value: (s) => s.upstreamCpuMsPerOp },
       ],
@@ -110,7 +118,13 @@ function panelsOf(results: BenchResults): PanelSpec[] {
       title: 'p99 latency (ms)',
       decimals: 1,
       bars: [
-        { series: 'subgraph-p99', colour: COLOURS.subgraph, value: (s) => s.p99Ms, peer: { series: 'peer-p99', colour: COLOURS.peer } },
+        {
+          series: 'subgraph-p99',
+          colour: COLOURS.subgraph,
+          value: (s) => s.p99Ms,
+          peer: { series: 'peer-p99', colour: COLOURS.peer },
+          floor: { series: 'floor-p99', colour: COLOURS.floor },
+        },
         { series: 'upstream-p99', colour: COLOURS.upstream, value: (s) => s.upstreamP99Ms },
       ],
     },
@@ -142,7 +156,7 @@ function formatDate(date: string): string {
   return new Date(time).toISOString().slice(0, 16).replace('T', ' ') + ' UTC';
 }
 
-function legend(withPeer: boolean): string {
+function legend(withPeer: boolean, withFloor: boolean): string {
   const y = 86;
   const swatch = (x: number, colour: string, label: string) =>
     `<rect x="${x}" y="${y - 9}" width="12" height="${BAR_HEIGHT}" fill="${colour}"/>\n` + text(x + 17, y, label, { 'font-size': 12 });
@@ -153,7 +167,8 @@ function legend(withPeer: boolean): string {
     swatch(110, COLOURS.upstream, 'upstream emulator (raw requests for p99)'),
     `<line x1="${goalX}" y1="${y - 4}" x2="${goalX + 18}" y2="${y - 4}" stroke="${COLOURS.goal}" stroke-width="2" stroke-dasharray="4 3"/>`,
     text(goalX + 23, y, 'goal', { 'font-size': 12 }),
-    withPeer ? swatch(500, COLOURS.peer, 'peer: Hive Gateway + Mesh over the OpenAPI spec') : '',
+    withPeer ? swatch(500, COLOURS.peer, 'peer: Hive Gateway + Mesh') : '',
+    withFloor ? swatch(700, COLOURS.floor, 'floor: least Node can do') : '',
     '</g>',
   ]
     .filter((part) => part !== '')
@@ -166,7 +181,7 @@ function notes(comparisons: Comparison[], top: number): string {
   const y = top + NOTE_TITLE_HEIGHT - 6;
   return [
     '<g data-role="comparisons">',
-    text(MARGIN, y, 'Subgraph against peer: CPU per operation over the upstream’s own in the same phase, and RSS', {
+    text(MARGIN, y, 'Subgraph against peer and floor: CPU per operation over the upstream’s own in the same phase, and RSS', {
       'font-size': 14,
       'font-weight': 'bold',
     }),
@@ -175,7 +190,10 @@ function notes(comparisons: Comparison[], top: number): string {
         MARGIN,
         y + (i + 1) * NOTE_LINE_HEIGHT,
         `${c.size}: subgraph (cache ${c.subgraphCache}) ${x(c.subgraphOverUpstream)}, peer ${x(c.peerOverUpstream)}, ` +
-          `peer ÷ subgraph ${x(c.peerOverSubgraph)}; RSS ${Math.round(c.subgraphRssMiB)} MiB against ${Math.round(c.peerRssMiB)} MiB`,
+          `peer ÷ subgraph ${x(c.peerOverSubgraph)}` +
+          (c.floorOverUpstream === undefined ? '' : `, floor ${x(c.floorOverUpstream)}`) +
+          `; RSS ${Math.round(c.subgraphRssMiB)} MiB against ${Math.round(c.peerRssMiB)} MiB` +
+          (c.floorRssMiB === undefined ? '' : ` (floor ${Math.round(c.floorRssMiB)})`),
         { 'font-size': 12 },
       ),
     ),
@@ -245,7 +263,8 @@ function renderRow(panel: PanelSpec, scenario: ScenarioResult, scale: Scale, row
   const label = scenario.path === 'warm' ? `${scenario.label} (cache on)` : scenario.label;
   const parts = [rowLabel(label, rowTop + ROW_HEIGHT / 2 + 4)];
   panel.bars.forEach((spec, i) => {
-    const bar = scenario.target === 'peer' && spec.peer !== undefined ? { ...spec, ...spec.peer } : spec;
+    const own = scenario.target === 'peer' ? spec.peer : scenario.target === 'floor' ? spec.floor : undefined;
+    const bar = own === undefined ? spec : { ...spec, ...own };
     const value = bar.value(scenario);
     if (value === null) return;
     parts.push(renderBar(bar, scenario, value, scale, rowTop + 3 + i * (BAR_HEIGHT + 2), panel.decimals));

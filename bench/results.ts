@@ -21,10 +21,11 @@ export interface ScenarioResult {
   /** 'cold' (every operation's ids new: each one goes upstream) or 'warm' (a Zipf workload on the cache) */
   path: 'cold' | 'warm';
   /**
-   * What answered the operations: this subgraph, or the peer (Hive Gateway + GraphQL Mesh over X's OpenAPI
-   * specification, bench/peer.ts); absent in results written before the peer was measured (the subgraph)
+   * What answered the operations: this subgraph, the peer (Hive Gateway + GraphQL Mesh over X's OpenAPI
+   * specification, bench/peer.ts) or the floor (the least a Node process does for the same answer,
+   * bench/floor.ts); absent in results written before the peer was measured (the subgraph)
    */
-  target?: 'subgraph' | 'peer';
+  target?: 'subgraph' | 'peer' | 'floor';
   /** Whether the record cache was on (as shipped) or off; absent in results written before it was recorded, and for the peer (it has none) */
   cache?: 'on' | 'off';
   /** Operations answered in the closed-loop phase (the clients back to back: the throughput the CPU allows) */
@@ -73,6 +74,10 @@ export interface Comparison {
   peerOverSubgraph: number;
   subgraphRssMiB: number;
   peerRssMiB: number;
+  /** The floor's CPU per operation over the upstream's own, the subgraph's over the floor's, and its RSS, when it ran (bench/floor.ts) */
+  floorOverUpstream?: number;
+  subgraphOverFloor?: number;
+  floorRssMiB?: number;
 }
 
 export interface BenchResults {

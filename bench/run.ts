@@ -32,6 +32,10 @@
  * lookups with 15 fields through the same four steps, with ids from the same generator; after the table,
  * its CPU per operation and RSS against the subgraph's, size by size (also in latest.json's
  * `comparisons`). BENCH_PEER=0 leaves it out.
+ *
+ * The floor (bench/floor.ts): the least a Node process does for the same answer (node:http, undici, one
+ * JSON.parse, one JSON.stringify; no GraphQL), on the same three lookups: what no Node server avoids, and
+ * so what the subgraph's own layers cost, as its CPU per operation over the floor's in the same run.
  */
 import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -57,9 +61,10 @@ const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
  * Which subgraph process a scenario runs against: X alone with its record cache off (`x-cold`) or as
  * shipped (`x-cold-cached`: every operation's ids are new to it, so each one is a miss that is stored),
  * all four providers with the caches off, or X as shipped with a Zipf workload (`x-warm`); or the peer
- * (`peer`: Hive Gateway + GraphQL Mesh over X's OpenAPI specification, bench/peer.ts).
+ * (`peer`: Hive Gateway + GraphQL Mesh over X's OpenAPI specification, bench/peer.ts); or the floor
+ * (`floor`: the least a Node process does for the same answer, bench/floor.ts).
  */
-type Deployment = 'x-cold' | 'x-cold-cached' | 'all-cold' | 'x-warm' | 'peer';
+type Deployment = 'x-cold' | 'x-cold-cached' | 'all-cold' | 'x-warm' | 'peer' | 'floor';
 
 type Answer = { data?: Record<string, unknown>; errors?: unknown };
 
@@ -73,7 +78,7 @@ interface Scenario {
   complete(answer: Answer, request: string): boolean;
   /** Whether an answer's text, unparsed (the open loop), holds no error; by default, no `"errors"` in it at all. */
   unparsedOk?(text: string): boolean;
-  /** For the peer's scenarios: the size they measure and the subgraph's scenario (cache off) doing the same work. */
+  /** For the peer's and the floor's scenarios: the size they measure and the subgraph's scenario (cache off) doing the same work. */
   compare?: { size: string; subgraph: string };
   /** An operation every `intervalMs` per client instead of back to back (an upstream's own rate limit); no open-loop phase then. */
   intervalMs?: number;
@@ -127,8 +132,8 @@ function xUsers(users: number, fields: string, label: string): Scenario[] {
     body: () => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${fields} } }`, { ids: freshIds(users) }),
     complete: allThere(users, 'xUsers'),
   });
-  // The peer beside the subgraph, on the same work: the 15-field lookups.
-  return fields === FIELDS_15 ? [...subgraph, peerUsers(users, name)] : subgraph;
+  // The peer and the floor beside the subgraph, on the same work: the 15-field lookups.
+  return fields === FIELDS_15 ? [...subgraph, peerUsers(users, name), floorUsers(users, name)] : subgraph;
 }
 
 /**
@@ -174,6 +179,19 @@ function peerUsers(users: number, subgraph: string): Scenario {
     complete: peerWhole(users),
     // `"errors":null` is the peer's answer when X found every id: only a list of errors is a failure.
     unparsedOk: (text) => !text.includes('"errors":['),
+    compare: { size, subgraph },
+  };
+}
+
+/** The floor (bench/floor.ts) reads the subgraph's own request, and answers as the subgraph does. */
+function floorUsers(users: number, subgraph: string): Scenario {
+  const size = `${users} ${users === 1 ? 'user' : 'users'} · 15 fields`;
+  return {
+    name: `floor-${users}-users-15-fields`,
+    label: `floor: node:http + undici + JSON · ${size}`,
+    deployment: 'floor',
+    body: () => gql(`query Bench($ids: [ID!]!) { xUsers(ids: $ids) { ${FIELDS_15} } }`, { ids: freshIds(users) }),
+    complete: allThere(users, 'xUsers'),
     compare: { size, subgraph },
   };
 }
@@ -237,6 +255,10 @@ function randomOf(client: number, n: number): () => number {
 /** The subgraph a deployment runs: the built one as `npm start` runs it, or with Telegram's emulator in its process. */
 function startDeployment(deployment: Deployment, upstreamEnv: Record<string, string>): Promise<Subgraph> {
   if (deployment === 'peer') return startPeer(upstreamEnv);
+  if (deployment === 'floor') {
+    const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN! };
+    return startSubgraph(x, { args: [...nodeFlags(), '--import', 'tsx'], script: 'bench/floor.ts' });
+  }
   const x = { X_API_BASE_URL: upstreamEnv.X_API_BASE_URL!, X_BEARER_TOKEN: upstreamEnv.X_BEARER_TOKEN!, ...passThrough() };
   // The cold path: caches off, and no coalescing window (operations arriving within 2 ms of each other would
   // share calls: a saving, but one that hides the cost of an operation that goes upstream on its own).
@@ -370,6 +392,8 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   // Connections enough for the open loop's operations in flight (the closed loop opens one per client).
   const graphPool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
   const peer = scenario.deployment === 'peer';
+  // Neither the peer nor the floor counts its upstream calls: their probe's requests are their calls per operation.
+  const uncounted = peer || scenario.deployment === 'floor';
   const send = async (client: number, n: number) => {
     const request = scenario.body(client, n);
     const res = await graphPool.request({
@@ -428,7 +452,7 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
 
   // 3. The subgraph phase, the clients back to back: CPU per operation and throughput. The peer has no
   // counter of its upstream calls: its probe's requests are its calls per operation.
-  const calls = () => (peer ? Promise.resolve(0) : counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total'));
+  const calls = () => (uncounted ? Promise.resolve(0) : counterSum(subgraph.origin, 'users_subgraph_upstream_requests_total'));
   const callsBefore = await calls();
   const cpu = cpuMeter([subgraph.child.pid!, upstreams.child.pid!]);
   const result = await load(clientCount, ask, cpu, scenario.intervalMs);
@@ -451,8 +475,8 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     name: scenario.name,
     label: scenario.label,
     path: scenario.deployment === 'x-warm' ? 'warm' : 'cold',
-    target: peer ? 'peer' : 'subgraph',
-    ...(peer ? {} : { cache: scenario.deployment === 'x-cold' || scenario.deployment === 'all-cold' ? 'off' : 'on' }),
+    target: peer ? 'peer' : uncounted ? 'floor' : 'subgraph',
+    ...(uncounted ? {} : { cache: scenario.deployment === 'x-cold' || scenario.deployment === 'all-cold' ? 'off' : 'on' }),
     operations: result.operations,
     operationsPerSecond: result.operations / seconds,
     p50Ms: latency.p50,
@@ -465,7 +489,7 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     upstreamP99Ms: (atRate === undefined ? raw?.p99 : atRate.upstream?.p99) ?? null,
     upstreamOperationsPerSecond: raw === undefined ? null : raw.operations / seconds,
     // Warm-up operations made calls too: per operation sent.
-    upstreamCallsPerOp: peer ? captured.length : (callsAfter - callsBefore) / result.sent,
+    upstreamCallsPerOp: uncounted ? captured.length : (callsAfter - callsBefore) / result.sent,
     rssMiB: rssMiB(subgraph.child.pid!),
   };
 }
@@ -494,7 +518,8 @@ function comparisonsOf(results: ScenarioResult[]): Comparison[] {
   const byName = new Map(results.map((r) => [r.name, r]));
   return scenarios.flatMap((scenario) => {
     const peer = byName.get(scenario.name);
-    if (scenario.compare === undefined || peer === undefined) return [];
+    if (scenario.deployment !== 'peer' || scenario.compare === undefined || peer === undefined) return [];
+    const floor = byName.get(scenario.name.replace(/^peer-/, 'floor-'));
     const subgraph = byName.get(`${scenario.compare.subgraph}-cached`) ?? byName.get(scenario.compare.subgraph);
     if (subgraph === undefined) return [];
     return [
@@ -508,6 +533,13 @@ function comparisonsOf(results: ScenarioResult[]): Comparison[] {
         peerOverSubgraph: peer.subgraphCpuMsPerOp / subgraph.subgraphCpuMsPerOp,
         subgraphRssMiB: subgraph.rssMiB,
         peerRssMiB: peer.rssMiB,
+        ...(floor === undefined
+          ? {}
+          : {
+              floorOverUpstream: floor.subgraphCpuMsPerOp / (floor.upstreamCpuMsPerOp ?? Number.NaN),
+              subgraphOverFloor: subgraph.subgraphCpuMsPerOp / floor.subgraphCpuMsPerOp,
+              floorRssMiB: floor.rssMiB,
+            }),
       },
     ];
   });
@@ -517,7 +549,10 @@ function comparisonLine(c: Comparison): string {
   const x = (value: number) => (Number.isFinite(value) ? `${value.toFixed(1)}×` : 'n/a');
   return (
     `${c.size}: subgraph (cache ${c.subgraphCache}) CPU/op ÷ upstream = ${x(c.subgraphOverUpstream)}, peer ÷ upstream = ${x(c.peerOverUpstream)},` +
-    ` peer ÷ subgraph = ${x(c.peerOverSubgraph)}; RSS subgraph ${c.subgraphRssMiB.toFixed(0)} MiB, peer ${c.peerRssMiB.toFixed(0)} MiB`
+    ` peer ÷ subgraph = ${x(c.peerOverSubgraph)}; RSS subgraph ${c.subgraphRssMiB.toFixed(0)} MiB, peer ${c.peerRssMiB.toFixed(0)} MiB` +
+    (c.floorOverUpstream === undefined
+      ? ''
+      : `; floor ÷ upstream = ${x(c.floorOverUpstream)}, subgraph ÷ floor = ${x(c.subgraphOverFloor!)}, RSS floor ${c.floorRssMiB!.toFixed(0)} MiB`)
   );
 }
 
@@ -527,7 +562,7 @@ async function main(): Promise<void> {
   const upstreams = await startUpstreams(emulatorMode);
   const results: ScenarioResult[] = [];
   try {
-    for (const deployment of ['x-cold', 'x-cold-cached', 'all-cold', 'x-warm', 'peer'] as const) {
+    for (const deployment of ['x-cold', 'x-cold-cached', 'all-cold', 'x-warm', 'peer', 'floor'] as const) {
       const own = chosen.filter((s) => s.deployment === deployment);
       if (own.length === 0) continue;
       const subgraph = await startDeployment(deployment, upstreams.env);

@@ -282,6 +282,48 @@ describe('renderPlot', () => {
     expect(plot).toContain(`<title>xUsers &amp; friends · 100 users · 15 fields · with a very long description</title>`);
   });
 
+  it('draws the peer and the floor in colours of their own beside the subgraph, and writes their ratios under the panels', () => {
+    const withOthers = renderPlot(
+      fixture({
+        scenarios: [
+          scenario('x-100-users-15-fields', 'xUsers · 100 users · 15 fields'),
+          scenario('peer-100-users-15-fields', 'peer · 100 users', { target: 'peer', subgraphCpuMsPerOp: 1.2 }),
+          scenario('floor-100-users-15-fields', 'floor · 100 users', { target: 'floor', subgraphCpuMsPerOp: 0.2 }),
+        ],
+        comparisons: [
+          {
+            size: '100 users · 15 fields',
+            subgraph: 'x-100-users-15-fields',
+            peer: 'peer-100-users-15-fields',
+            subgraphCache: 'on',
+            subgraphOverUpstream: 4,
+            peerOverUpstream: 12,
+            peerOverSubgraph: 3,
+            subgraphRssMiB: 120,
+            peerRssMiB: 400,
+            floorOverUpstream: 2,
+            subgraphOverFloor: 2,
+            floorRssMiB: 90,
+          },
+        ],
+      }),
+    );
+    expectWellFormed(withOthers);
+    const cpu = panel(withOthers, 'CPU per operation (ms)');
+    const fills = (series: string, name: string) => bar(cpu, series, name)?.fill;
+    expect(fills('subgraph-cpu', 'x-100-users-15-fields')).toBe('#4e79a7');
+    expect(fills('peer-cpu', 'peer-100-users-15-fields')).toBe('#59a14f');
+    expect(fills('floor-cpu', 'floor-100-users-15-fields')).toBe('#9c9c9c');
+    expect(barWidth(cpu, 'floor-cpu', 'floor-100-users-15-fields') / barWidth(cpu, 'subgraph-cpu', 'x-100-users-15-fields')).toBeCloseTo(
+      0.5,
+      2,
+    );
+    expect(bar(panel(withOthers, 'p99 latency (ms)'), 'floor-p99', 'floor-100-users-15-fields')).toBeDefined();
+    const written = texts(withOthers).map((t) => t.content);
+    expect(written).toContain('floor: least Node can do');
+    expect(written.some((t) => t.includes('peer ÷ subgraph 3.0×, floor 2.0×; RSS 120 MiB against 400 MiB (floor 90)'))).toBe(true);
+  });
+
   it('fits 1 to 20 scenarios inside the width, growing in height', () => {
     const heightOf = (plot: string) => Number(/^<svg [^>]*height="(\d+(?:\.\d+)?)"/.exec(plot)![1]);
     const widthOf = (plot: string) => Number(/^<svg [^>]*width="(\d+(?:\.\d+)?)"/.exec(plot)![1]);
