@@ -3,7 +3,9 @@
  * the inspector protocol (the process runs with `--inspect` on a port given here), keeping every sample
  * whether or not a scavenge or a mark-compact collected its object since. So its total is what the code
  * allocated, not what survived: the volume that sets how often scavenges run, and with the request lifetimes,
- * how much each one promotes. Sites are functions (name, file, line), summed over every stack that ends in them.
+ * how much each one promotes. Sites are functions (name, file, line), summed over every stack that ends in them;
+ * a built-in's allocations (a `Set` growing in `add`) are named with the function of the project or a package
+ * that called it.
  *
  * Used by bench/promotion.ts (`npm run bench:promotion`): after a shape's promotion is measured, the same
  * subgraph is sent `operations` more of it, one at a time, while sampling.
@@ -77,16 +79,19 @@ export async function sampleAllocations(
     const { profile } = (await cdp.send('HeapProfiler.stopSampling')) as { profile: { head: SamplingNode } };
     const bySite = new Map<string, number>();
     let total = 0;
-    const walk = (node: SamplingNode) => {
+    // A built-in (Set.prototype.add, Map.prototype.set: no file) is named with its caller, which is what can change.
+    const nameOf = ({ functionName, url, lineNumber }: SamplingNode['callFrame']) =>
+      `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
+    const walk = (node: SamplingNode, caller: string) => {
+      const own = nameOf(node.callFrame);
+      const site = node.callFrame.url === '' && caller !== '' ? `${node.callFrame.functionName || '(anonymous)'} in ${caller}` : own;
       if (node.selfSize > 0) {
-        const { functionName, url, lineNumber } = node.callFrame;
-        const site = `${functionName || '(anonymous)'} ${url.split('/').slice(-2).join('/')}:${lineNumber + 1}`;
         bySite.set(site, (bySite.get(site) ?? 0) + node.selfSize);
         total += node.selfSize;
       }
-      for (const child of node.children) walk(child);
+      for (const child of node.children) walk(child, node.callFrame.url === '' ? caller : own);
     };
-    walk(profile.head);
+    walk(profile.head, '');
     const sites = [...bySite]
       .sort((a, b) => b[1] - a[1])
       .slice(0, top)

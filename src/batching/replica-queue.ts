@@ -23,8 +23,8 @@ export class ReplicaQueue {
     private readonly lookup: Lookup<unknown>,
     private readonly clock: Clock,
     private readonly group: {
-      /** The group's waiting keys, oldest first, with the fields their requests need. */
-      waiting(): Iterable<[string, { fields: ReadonlySet<string> }]>;
+      /** The group's waiting keys, oldest first, with the fields their requests need (sorted). */
+      waiting(): Iterable<[string, { fields: FieldSet }]>;
       /** Keys another replica's call took: their requests answer `HandedOver`. */
       handOver(keys: readonly string[]): void;
     },
@@ -36,7 +36,7 @@ export class ReplicaQueue {
     for (const [key, { fields }] of this.group.waiting()) {
       if (this.parked.has(key)) continue;
       this.parked.add(key);
-      unparked.push({ key, fields: [...fields].sort() });
+      unparked.push({ key, fields });
     }
     if (unparked.length > 0) void this.shared.park(unparked);
     this.poll();
