@@ -32,6 +32,16 @@ function isoAt(epochMs: number, seconds: number): string {
 }
 
 /**
+ * Where user `id` falls in the cycle of dates: itself for the demo's users, and beyond them the ids wrap
+ * round, so that an emulator that knows ids up to 10^15 (the benchmarks') dates each of them within the
+ * same eight years, its tweets still after it. Without the wrap, ids in the millions were created in the
+ * 29th century and ids above ~4·10^9 past the end of `Date` (the emulator answered 500).
+ */
+function dateSlot(id: number): number {
+  return ((id - 1) % DEMO_MAX_ID) + 1;
+}
+
+/**
  * Parses a canonical positive decimal id (`"42"`, not `"042"` or `"4.2"`) within `1..maxId`.
  * Non-canonical spellings are unknown ids, like on X, where an id is an opaque string.
  */
@@ -66,7 +76,7 @@ export function demoXUser(id: number): XApiUser {
     id: String(id),
     name: `Demo User ${id}`,
     username: demoXUsername(id),
-    created_at: isoAt(USER_EPOCH_MS, id * USER_STEP_S),
+    created_at: isoAt(USER_EPOCH_MS, dateSlot(id) * USER_STEP_S),
     description: `Synthetic demo profile #${id}. Not a real person.`,
     location: LOCATIONS[id % LOCATIONS.length] ?? 'Remote',
     url: `https://example.com/u${id}`,
@@ -108,7 +118,7 @@ export function demoXTweet(tweetId: string, maxKnownId: number = DEMO_MAX_ID): X
     text: pinned ? `Hello from @${author}, demo tweet ${tweetId}.` : `Latest from @${author}: demo tweet ${tweetId}.`,
     edit_history_tweet_ids: [tweetId],
     author_id: String(authorId),
-    created_at: isoAt(TWEET_EPOCH_MS, authorId * TWEET_STEP_S + (pinned ? 0 : 3600)),
+    created_at: isoAt(TWEET_EPOCH_MS, dateSlot(authorId) * TWEET_STEP_S + (pinned ? 0 : 3600)),
     lang: 'en',
     public_metrics: {
       retweet_count: (authorId * 3 + slot) % 500,

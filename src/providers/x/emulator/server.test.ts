@@ -188,6 +188,16 @@ describe('demo data', () => {
       expect(demoXTweet(u.most_recent_tweet_id ?? '')?.author_id).toBe(String(id));
     }
     expect(demoXTweet(String(DEMO_MAX_ID * 1000 + 1000 + 2))).toBeUndefined();
+    // Beyond the demo's users (the benchmarks' emulator knows ids up to 10^15), dates stay real: in the
+    // demo's years, each user's tweets after it. Ids above ~4·10^9 used to throw (a 500 from the emulator).
+    for (const id of [DEMO_MAX_ID + 1, 1_000_000, 4_294_967_296, 5_000_000_000, 999_999_999_999]) {
+      const u = demoXUser(id);
+      expect(u.created_at! >= '2009-03-01' && u.created_at! < '2017-06-01', `${id}: ${u.created_at}`).toBe(true);
+      const tweet = demoXTweet(u.most_recent_tweet_id!, 1e15)!;
+      expect(tweet.author_id).toBe(String(id));
+      expect(tweet.created_at! > u.created_at!).toBe(true);
+    }
+    expect(demoXUser(1_000_000).created_at).toBe(demoXUser(DEMO_MAX_ID).created_at);
     expect(demoXTweet('1003')).toBeUndefined();
     expect(demoXTweet('01002')).toBeUndefined();
   });
