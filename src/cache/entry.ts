@@ -35,9 +35,11 @@ export interface CacheEntry {
 export function covers(have: FieldSet, need: FieldSet): boolean {
   if (need.length === 0) return true;
   if (need.length > have.length) return false;
+  // Indexed, not `for…of`: called per record and per field on every hit, where the iterator's result objects
+  // were 35 KiB of a 100-user operation's allocations.
   let i = 0;
-  for (const field of have) {
-    if (field === need[i]) i++;
+  for (let at = 0; at < have.length; at++) {
+    if (have[at] === need[i]) i++;
     if (i === need.length) return true;
   }
   return i === need.length;
