@@ -157,15 +157,16 @@ export class CacheTriage {
         if (record !== UNREADABLE && !(record instanceof ProviderError)) {
           const ttlMs = this.options.policy(lookup.provider).ttlMs;
           const staleSeconds = Math.max(0, Math.round((now - (entry.freshUntil - ttlMs)) / 1000));
-          request.servePartial({ lookup, key, record, fields: entry.fields, error: plain(value), staleSeconds });
-          results.set(key, record);
+          results.set(key, request.servePartial({ lookup, key, record, fields: entry.fields, error: plain(value), staleSeconds }) as R);
           staleServed++;
           continue;
         }
       }
       if (incomplete !== undefined) {
-        request.servePartial({ lookup, key, record: incomplete.record, fields: incomplete.fields, error: plain(incomplete) });
-        results.set(key, incomplete.record as R);
+        results.set(
+          key,
+          request.servePartial({ lookup, key, record: incomplete.record, fields: incomplete.fields, error: plain(incomplete) }) as R,
+        );
         continue;
       }
       results.set(key, value);

@@ -30,8 +30,12 @@ export interface PartialAnswer {
 export interface RequestSink {
   readonly signal: AbortSignal;
   prime<R>(lookup: Lookup<R>, key: string, value: R | ProviderError, partition: string): void;
-  /** `answer.record` is this request's answer for its key, whole only in the fields it was fetched with. */
-  servePartial(answer: PartialAnswer): void;
+  /**
+   * `answer.record` is this request's answer for its key, whole only in the fields it was fetched with:
+   * resolves what the request is to be given for it (the record, or a view of it that answers the fields it
+   * lacks with their error: `src/plan/partial-records.ts`).
+   */
+  servePartial(answer: PartialAnswer): unknown;
   /** A request was sent upstream for a call this request waits on: for its log line (`src/telemetry/`). */
   noteUpstream?(provider: string): void;
   /** Which request this is, and its trace: named in the log lines of the upstream calls it waits on. */

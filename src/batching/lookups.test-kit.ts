@@ -98,7 +98,16 @@ export interface TestRequest extends RequestSink {
 export function request(): TestRequest {
   const controller = new AbortController();
   const partial: PartialAnswer[] = [];
-  return { controller, partial, signal: controller.signal, prime: () => {}, servePartial: (answer) => partial.push(answer) };
+  return {
+    controller,
+    partial,
+    signal: controller.signal,
+    prime: () => {},
+    servePartial: (answer) => {
+      partial.push(answer);
+      return answer.record;
+    },
+  };
 }
 
 export function callOf(

@@ -191,7 +191,7 @@ describe('a record and its claim on different masters', () => {
             partition: '',
             credential: undefined,
             fields: [],
-            request: { signal: new AbortController().signal, prime: () => {}, servePartial: () => {} },
+            request: { signal: new AbortController().signal, prime: () => {}, servePartial: (answer) => answer.record },
           },
           [id],
         );

@@ -11,7 +11,7 @@ import { ProviderError } from '../core/errors.js';
 import { checkKey, type Lookup, type ResolverContext, type Runtime } from '../core/lookup.js';
 import type { FieldSet, SelectedFields } from '../core/types.js';
 import type { CallerCredentials } from '../credentials/read.js';
-import { answeredFields, type PartialRecords } from '../plan/partial-records.js';
+import { answeredFields, type PartialRecords, partialView } from '../plan/partial-records.js';
 import type { OperationTelemetry } from '../telemetry/operation.js';
 
 /** What bounds one request's work. */
@@ -118,17 +118,19 @@ export class RequestContext implements RequestSink, PartialRecords, ResolverCont
     return this.credentials.size > 0;
   }
 
-  servePartial(answer: PartialAnswer): void {
-    const { record } = answer;
-    if (typeof record === 'object' && record !== null) {
+  servePartial(answer: PartialAnswer): unknown {
+    const served = partialView(answer);
+    if (typeof served === 'object' && served !== null) {
       this.partialRecords ??= new WeakMap();
-      this.partialRecords.set(record, answer);
+      this.partialRecords.set(served, answer);
     }
-    if (answer.staleSeconds === undefined) return;
-    const fields = answeredFields(answer, this.selected);
-    const note: StaleNote = { provider: answer.lookup.provider.name, id: answer.key, ageSeconds: answer.staleSeconds };
-    if (fields !== undefined) note.fields = fields;
-    this.stale.push(note);
+    if (answer.staleSeconds !== undefined) {
+      const fields = answeredFields(answer, this.selected);
+      const note: StaleNote = { provider: answer.lookup.provider.name, id: answer.key, ageSeconds: answer.staleSeconds };
+      if (fields !== undefined) note.fields = fields;
+      this.stale.push(note);
+    }
+    return served;
   }
 
   /** An upstream request was sent for this operation (a shared call counts for every request waiting on it). */
