@@ -15,7 +15,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
-import { cpuMs, root, rssMiB, startSubgraph, stop } from './processes.js';
+import { cpuMs, measuredCommit, root, rssMiB, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 
 const seconds = Number(process.env.BENCH_MEMORY_SECONDS ?? 60);
@@ -141,7 +141,7 @@ async function main(): Promise<void> {
     );
   }
   mkdirSync(outDir, { recursive: true });
-  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  const commit = measuredCommit();
   writeFileSync(
     `${outDir}/cache-memory.json`,
     `${JSON.stringify({ date: new Date().toISOString(), commit, machine: machineInfo(), seconds, clients, maxBytes, readings, pairs }, null, 2)}\n`,

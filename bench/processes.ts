@@ -3,11 +3,22 @@
  * `bench/zipf.ts`, `bench/soak.ts`): the built subgraph with `npm start`'s Node flags, its CPU and RSS
  * from /proc, and sums of its counters from /metrics.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The commit the figures are of: HEAD's short hash, with `+` when `src/` or `bench/` differ from it (the
+ * figures are then of code that is not committed). The benchmarks' own results, which an earlier benchmark
+ * of the same `npm run bench` has just written, do not count.
+ */
+export function measuredCommit(): string {
+  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  const changed = execSync("git status --porcelain -- src bench ':!bench/results'", { cwd: root, encoding: 'utf8' }).trim();
+  return changed === '' ? commit : `${commit}+`;
+}
 
 /** Node's flags as `npm start` gives them (package.json), unless BENCH_NODE_FLAGS='--a --b' says otherwise. */
 export function nodeFlags(): string[] {

@@ -23,7 +23,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { freePort } from '../src/testing/redis.js';
 import { type AllocationProfile, sampleAllocations } from './allocation-sampler.js';
-import { nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
+import { measuredCommit, nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { startUpstreams } from './upstream-process.js';
 
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
       ].join('\n'),
     )
     .join('\n\n');
-  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  const commit = measuredCommit();
   mkdirSync(outDir, { recursive: true });
   writeFileSync(
     `${outDir}/promotion.json`,

@@ -39,7 +39,7 @@ import { Pool } from 'undici';
 import { startXEmulator, type XEmulator, type XEmulatorRequest } from '../src/providers/x/emulator/server.js';
 import { startOwnRedis } from '../src/testing/redis.js';
 import { startOwnCluster } from '../src/testing/redis-topologies.js';
-import { counterSum, cpuMs, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
+import { counterSum, cpuMs, measuredCommit, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
 import { type MachineInfo, machineInfo } from './results.js';
 import { seeded, UNIVERSE, zipfIds } from './zipf-workload.js';
 
@@ -499,12 +499,11 @@ async function main(): Promise<void> {
     },
   );
   const base = cells.find((cell) => cell.topology === 'node' && cell.replicas === 1) ?? cells[0]!;
-  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
-  const dirty = execSync('git status --porcelain -- src bench', { cwd: root, encoding: 'utf8' }).trim() !== '';
+  const commit = measuredCommit();
   const results: ReplicaResults = {
     version: 1,
     date: new Date().toISOString(),
-    commit: dirty ? `${commit}+` : commit,
+    commit,
     machine: machineInfo(),
     settings: { seconds, warmUpSeconds, clients, upstreamLatencyMs: latencyMs, universe: UNIVERSE, subgraph: subgraphMain },
     cells,

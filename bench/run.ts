@@ -42,7 +42,18 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { peerDescription, startPeer } from './peer.js';
 import { renderPlot } from './plot.js';
-import { counterSum, cpuMs, nodeFlags, passThrough, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
+import {
+  counterSum,
+  cpuMs,
+  measuredCommit,
+  nodeFlags,
+  passThrough,
+  root,
+  rssMiB,
+  type Subgraph,
+  startSubgraph,
+  stop,
+} from './processes.js';
 import { type BenchResults, type Comparison, machineInfo, type ScenarioResult } from './results.js';
 import { startUpstreams, type Upstreams } from './upstream-process.js';
 import { seeded, zipfIds } from './zipf-workload.js';
@@ -584,14 +595,13 @@ async function main(): Promise<void> {
   // Each scenario's run with the cache on right after its run with it off, in the order they are declared.
   const order = (name: string) => scenarios.findIndex((scenario) => scenario.name === name);
   results.sort((a, b) => order(a.name) - order(b.name));
-  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
-  const dirty = execSync('git status --porcelain -- src bench', { cwd: root, encoding: 'utf8' }).trim() !== '';
+  const commit = measuredCommit();
   const measuredPeer = results.some((r) => r.target === 'peer');
   const comparisons = comparisonsOf(results);
   const report: BenchResults = {
     version: 1,
     date: new Date().toISOString(),
-    commit: dirty ? `${commit}+` : commit,
+    commit,
     machine: machineInfo(),
     settings: {
       seconds,

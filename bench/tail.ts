@@ -23,7 +23,7 @@ import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { makeTempDir, removeTempDir } from '../src/testing/temp-dir.js';
-import { nodeFlags, root, type Subgraph, startSubgraph, stop } from './processes.js';
+import { measuredCommit, nodeFlags, root, type Subgraph, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { startUpstreams } from './upstream-process.js';
 
@@ -234,7 +234,7 @@ async function main(): Promise<void> {
       `| ${r.target} | ${f(r.p50Ms)} / ${f(r.p99Ms)} / ${f(r.maxMs)} | ${f(gc?.scavengesPerSecond)} | ${f(gc?.scavengePauseMs.p50)} / ${f(gc?.scavengePauseMs.p90)} / ${f(gc?.scavengePauseMs.max)} | ${pct(gc?.pausedShare)} | ${pct(gc?.slowOverlappingPause)} | ${pct(gc?.pauseShareOfSlowLatency)} | ${f(gc?.loopDelayP99Ms)} |`,
     );
   }
-  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
+  const commit = measuredCommit();
   mkdirSync(outDir, { recursive: true });
   const report = { date: new Date().toISOString(), commit, machine: machineInfo(), seconds, users: USERS, results };
   writeFileSync(`${outDir}/tail.json`, `${JSON.stringify(report, null, 2)}\n`);
