@@ -137,6 +137,35 @@ describe('Coalescer', () => {
     expect(upstream.calls.map((call) => call.keys)).toEqual([['8']]);
   });
 
+  it('asks once for a key two waiting requests need, with the fields of both, and answers each request its own keys', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp({ maxBatchSize: 10 });
+    const narrow = coalescer.fetch(callOf(lookup, request(), ['a']), ['1', '2']);
+    const wide = coalescer.fetch(callOf(lookup, request(), ['b']), ['2', '3']);
+    const same = coalescer.fetch(callOf(lookup, request(), ['a']), ['4']);
+    await flushWindow(clock, narrow, wide, same);
+    expect(upstream.calls.map((call) => [call.keys, call.fields])).toEqual([
+      [
+        ['1', '2', '3', '4'],
+        ['a', 'b'],
+      ],
+    ]);
+    expect([...(await narrow).keys()]).toEqual(['1', '2']);
+    expect([...(await wide).keys()]).toEqual(['2', '3']);
+    expect((await wide).get('2')).toEqual({ id: '2', fields: ['a', 'b'] });
+  });
+
+  it('a request that leaves before a key it shares went leaves the key in the call for the other', async () => {
+    const { clock, upstream, coalescer, lookup } = setUp();
+    const leaving = request();
+    const left = coalescer.fetch(callOf(lookup, leaving), ['7', '8']).catch((error: unknown) => error);
+    const stays = coalescer.fetch(callOf(lookup, request()), ['7']);
+    leaving.controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'client gone'));
+    await flushWindow(clock, left, stays);
+    expect(await left).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['7']]);
+    expect((await stays).get('7')).toEqual({ id: '7', fields: [] });
+  });
+
   it('a request already gone asks for nothing and leaves no group behind (one per caller scope would pile up)', async () => {
     const { upstream, coalescer, lookup } = setUp();
     for (let i = 0; i < 20; i++) {

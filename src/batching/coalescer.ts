@@ -139,6 +139,8 @@ class Group implements PlannerQueue {
   private readonly maxBatchSize: number;
   /** The lookup, as `badKeys` names it. */
   private readonly badKeysOf: string;
+  /** How long this group's keys waited for their call: its provider's histogram child, labelled once. */
+  private readonly held: ReturnType<typeof heldSeconds.labels>;
   /** When the lookup's calls have a budget: what decides when each call goes. */
   private readonly planner: Planner | undefined;
   /** With Redis, the group's side of the queue the replicas share (only where their answers reach each other). */
@@ -155,6 +157,7 @@ class Group implements PlannerQueue {
   ) {
     this.maxBatchSize = target.calls.maxBatchSize;
     this.badKeysOf = `${target.lookup.provider.name}:${target.lookup.name}`;
+    this.held = heldSeconds.labels({ provider: target.lookup.provider.name });
     const budget = options.hold && target.calls.budget?.(target.credential?.scope ?? '', target.partition);
     this.replicas =
       budget?.share !== undefined && options.shares?.(target)
@@ -370,8 +373,7 @@ class Group implements PlannerQueue {
     const provider = this.target.lookup.provider.name;
     batchFill.observe({ provider, reason }, (taken.length + carried.length) / this.maxBatchSize);
     const now = this.options.clock.now();
-    const held = heldSeconds.labels({ provider });
-    for (const [, entry] of taken) held.observe(Math.max(0, now - entry.since) / 1000);
+    for (const [, entry] of taken) this.held.observe(Math.max(0, now - entry.since) / 1000);
     const fields = new Set<string>();
     const waiters = new Map<Waiter, string[]>();
     let added: FieldSet | undefined;
