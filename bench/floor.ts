@@ -16,9 +16,7 @@
  */
 import { createServer } from 'node:http';
 import { Pool } from 'undici';
-
-/** The `user.fields` the subgraph asks X for its 15 fields (id, name and username always come). */
-const USER_FIELDS = 'created_at,description,location,profile_image_url,protected,public_metrics,url,verified,verified_type';
+import { X_USER_FIELDS_15 } from './workload.js';
 
 interface XUser {
   id: string;
@@ -66,7 +64,7 @@ async function answer(body: string): Promise<{ status: number; text: string }> {
   const ids = (JSON.parse(body) as { variables: { ids: string[] } }).variables.ids;
   const res = await pool.request({
     method: 'GET',
-    path: `${basePath}/2/users?ids=${ids.join(',')}&user.fields=${USER_FIELDS}`,
+    path: `${basePath}/2/users?ids=${ids.join(',')}&user.fields=${X_USER_FIELDS_15}`,
     headers: { authorization },
   });
   const text = await res.body.text();

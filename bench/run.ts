@@ -56,6 +56,7 @@ import {
 } from './processes.js';
 import { type BenchResults, type Comparison, machineInfo, type ScenarioResult } from './results.js';
 import { startUpstreams, type Upstreams } from './upstream-process.js';
+import { FIELDS_15, openLoop, quantile, sleep } from './workload.js';
 import { seeded, zipfIds } from './zipf-workload.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 10);
@@ -99,9 +100,6 @@ interface Scenario {
 }
 
 const FIELDS_3 = 'id name username';
-// 15 leaf fields; X's user.fields: created_at, description, location, url, profile_image_url, protected, verified, verified_type, public_metrics.
-const FIELDS_15 =
-  'id name username displayName avatarUrl profileUrl createdAt description location url profileImageUrl protected verified verifiedType publicMetrics { followersCount }';
 const FIELDS_8 = 'id name username createdAt description location profileImageUrl verified';
 
 const range = (from: number, count: number) => Array.from({ length: count }, (_, i) => String(from + i));
@@ -302,8 +300,6 @@ interface Load {
   errors: number;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /**
  * Closed-loop clients (or paced ones, every `intervalMs`): a warm-up (JIT, connections, document
  * cache), then `seconds` measured. `measure` brackets the measured window (CPU readings).
@@ -343,8 +339,7 @@ async function load(
   clearTimeout(started);
   measure.end();
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  return { operations: latencies.length, sent, p50: at(0.5), p99: at(0.99), errors };
+  return { operations: latencies.length, sent, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors };
 }
 
 /** The CPU two processes spent between `start()` and `end()`. */
@@ -365,35 +360,14 @@ function cpuMeter(pids: number[]) {
 }
 
 /**
- * Open loop: an operation every 1/rate s whatever the answers do, each timed from when it was due (so a
- * stall counts against every operation it delays), after a warm-up second. Operation `i` goes as client
- * `i % spread`: enough id sets that operations in flight together rarely share a call.
+ * The open loop (`bench/workload.ts`) at `rate`: operation `i` goes as client `i % spread`, enough id sets
+ * that operations in flight together rarely share a call.
  */
-async function openLoop(rate: number, spread: number, operation: (client: number, n: number) => Promise<boolean>): Promise<Load> {
-  const latencies: number[] = [];
-  let errors = 0;
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  const measureFrom = start + 1_000;
-  const end = measureFrom + seconds * 1000;
-  const interval = 1000 / rate;
-  for (let i = 0; ; i++) {
-    const due = start + i * interval;
-    if (due >= end) break;
-    const ahead = due - performance.now();
-    if (ahead > 1) await sleep(ahead);
-    pending.push(
-      operation(i % spread, Math.floor(i / spread)).then((ok) => {
-        if (due < measureFrom) return;
-        latencies.push(performance.now() - due);
-        if (!ok) errors++;
-      }),
-    );
-  }
-  await Promise.all(pending);
-  latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? Number.NaN;
-  return { operations: latencies.length, sent: pending.length, p50: at(0.5), p99: at(0.99), errors };
+async function openLoopLoad(rate: number, spread: number, operation: (client: number, n: number) => Promise<boolean>): Promise<Load> {
+  const { timed, sent } = await openLoop(rate, seconds, (i) => operation(i % spread, Math.floor(i / spread)));
+  const latencies = timed.map((t) => t.end - t.due).sort((a, b) => a - b);
+  const errors = timed.filter((t) => !t.ok).length;
+  return { operations: latencies.length, sent, p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), errors };
 }
 
 // ——— One scenario —————————————————————————————————————————————————————————————————————————————
@@ -402,9 +376,9 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   const clientCount = scenario.clients ?? clients;
   // Connections enough for the open loop's operations in flight (the closed loop opens one per client).
   const graphPool = new Pool(subgraph.origin, { connections: 64, pipelining: 1 });
-  const peer = scenario.deployment === 'peer';
+  const target = scenario.deployment === 'peer' || scenario.deployment === 'floor' ? scenario.deployment : 'subgraph';
   // Neither the peer nor the floor counts its upstream calls: their probe's requests are their calls per operation.
-  const uncounted = peer || scenario.deployment === 'floor';
+  const uncounted = target !== 'subgraph';
   const send = async (client: number, n: number) => {
     const request = scenario.body(client, n);
     const res = await graphPool.request({
@@ -475,8 +449,8 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
   if (scenario.intervalMs === undefined) {
     const rate = Math.max(1, Math.round(result.operations / seconds / 2));
     const spread = scenario.spread ?? clientCount;
-    const upstream = hasRaw ? await openLoop(rate, spread, replay) : undefined;
-    atRate = { rate, subgraph: await openLoop(rate, spread, askUnparsed), upstream };
+    const upstream = hasRaw ? await openLoopLoad(rate, spread, replay) : undefined;
+    atRate = { rate, subgraph: await openLoopLoad(rate, spread, askUnparsed), upstream };
   }
   await graphPool.close();
   await Promise.all([...pools.values()].map((pool) => pool.close()));
@@ -486,7 +460,7 @@ async function run(scenario: Scenario, subgraph: Subgraph, upstreams: Upstreams)
     name: scenario.name,
     label: scenario.label,
     path: scenario.deployment === 'x-warm' ? 'warm' : 'cold',
-    target: peer ? 'peer' : uncounted ? 'floor' : 'subgraph',
+    target,
     ...(uncounted ? {} : { cache: scenario.deployment === 'x-cold' || scenario.deployment === 'all-cold' ? 'off' : 'on' }),
     operations: result.operations,
     operationsPerSecond: result.operations / seconds,
@@ -530,7 +504,9 @@ function comparisonsOf(results: ScenarioResult[]): Comparison[] {
   return scenarios.flatMap((scenario) => {
     const peer = byName.get(scenario.name);
     if (scenario.deployment !== 'peer' || scenario.compare === undefined || peer === undefined) return [];
-    const floor = byName.get(scenario.name.replace(/^peer-/, 'floor-'));
+    // The floor that did the same work as the subgraph's scenario the peer is compared with.
+    const floorScenario = scenarios.find((other) => other.deployment === 'floor' && other.compare?.subgraph === scenario.compare!.subgraph);
+    const floor = floorScenario && byName.get(floorScenario.name);
     const subgraph = byName.get(`${scenario.compare.subgraph}-cached`) ?? byName.get(scenario.compare.subgraph);
     if (subgraph === undefined) return [];
     return [

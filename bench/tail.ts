@@ -25,53 +25,16 @@ import { Pool } from 'undici';
 import { makeTempDir, removeTempDir } from '../src/testing/temp-dir.js';
 import { measuredCommit, nodeFlags, root, type Subgraph, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
+import { type GcTimeline, summarize, type TailResult } from './tail-analysis.js';
 import { startUpstreams } from './upstream-process.js';
+import { FIELDS_15, openLoop, type Timed, X_USER_FIELDS_15 } from './workload.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 15);
 const USERS = 100;
-const FIELDS_15 =
-  'id name username displayName avatarUrl profileUrl createdAt description location url profileImageUrl protected verified verifiedType publicMetrics { followersCount }';
-const USER_FIELDS = 'created_at,description,location,profile_image_url,protected,public_metrics,url,verified,verified_type';
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
-
-/** What bench/gc-timeline.mjs writes. */
-export interface GcTimeline {
-  /** Each collection: [start (ms since the epoch), pause (ms), kind ('minor', 'major', 'incremental' or 'weak')]. */
-  pauses: Array<[number, number, string]>;
-  /** How late the event loop ran its timers (ms past when they were due), from the measured window's start. */
-  loopDelay: { p50: number; p99: number; max: number };
-}
-
-interface Timed {
-  /** When it was due and when its answer was read, ms since the epoch. */
-  due: number;
-  end: number;
-}
-
-interface TailResult {
-  target: 'upstream' | 'floor' | 'subgraph, cache off' | 'subgraph, cache on';
-  rateOpsPerSecond: number;
-  p50Ms: number;
-  p99Ms: number;
-  maxMs: number;
-  /** The process's collections during the measured window: scavenges (minor) and mark-compact steps. */
-  gc?: {
-    scavengesPerSecond: number;
-    scavengePauseMs: { p50: number; p90: number; max: number };
-    /** Share of the window the process spent paused, all kinds. */
-    pausedShare: number;
-    /** Of the operations at or above the p99: the share a pause overlapped, and the pauses' share of their latency. */
-    slowOverlappingPause: number;
-    pauseShareOfSlowLatency: number;
-    loopDelayP99Ms: number;
-  };
-}
 
 let nextId = 1_000_000;
 const freshIds = () => Array.from({ length: USERS }, () => String(nextId++));
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
 
 /** Back to back from 10 clients for `ms` (after a 2 s warm-up): operations answered a second. */
 async function saturation(operation: () => Promise<boolean>, ms: number): Promise<number> {
@@ -90,59 +53,11 @@ async function saturation(operation: () => Promise<boolean>, ms: number): Promis
   return answered / (ms / 1000);
 }
 
-/** Open loop at `rate` for `seconds` after a warm-up second: each operation's due and end times. */
-async function openLoop(rate: number, operation: () => Promise<boolean>): Promise<Timed[]> {
-  const timed: Timed[] = [];
-  const pending: Promise<void>[] = [];
-  const start = performance.now();
-  const measureFrom = start + 1_000;
-  const end = measureFrom + seconds * 1000;
-  for (let i = 0; ; i++) {
-    const due = start + (i * 1000) / rate;
-    if (due >= end) break;
-    const ahead = due - performance.now();
-    if (ahead > 1) await sleep(ahead);
-    pending.push(
-      operation().then((ok) => {
-        if (!ok) throw new Error('an operation failed in the open loop');
-        if (due >= measureFrom) timed.push({ due: performance.timeOrigin + due, end: performance.timeOrigin + performance.now() });
-      }),
-    );
-  }
-  await Promise.all(pending);
+/** The shared open loop (`bench/workload.ts`) at `rate`; every operation must answer whole. */
+async function timedAt(rate: number, operation: () => Promise<boolean>): Promise<Timed[]> {
+  const { timed } = await openLoop(rate, seconds, operation);
+  if (timed.some((t) => !t.ok)) throw new Error('an operation failed in the open loop');
   return timed;
-}
-
-function summarize(target: TailResult['target'], rate: number, timed: Timed[], timeline?: GcTimeline): TailResult {
-  const latencies = timed.map((t) => t.end - t.due).sort((a, b) => a - b);
-  const p99 = quantile(latencies, 0.99);
-  const result: TailResult = {
-    target,
-    rateOpsPerSecond: rate,
-    p50Ms: quantile(latencies, 0.5),
-    p99Ms: p99,
-    maxMs: latencies[latencies.length - 1] ?? Number.NaN,
-  };
-  if (timeline === undefined || timed.length === 0) return result;
-  const from = Math.min(...timed.map((t) => t.due));
-  const to = Math.max(...timed.map((t) => t.end));
-  const inWindow = timeline.pauses.filter(([start, pause]) => start + pause > from && start < to);
-  const scavenges = inWindow
-    .filter(([, , kind]) => kind === 'minor')
-    .map(([, pause]) => pause)
-    .sort((a, b) => a - b);
-  const overlap = (t: Timed) =>
-    inWindow.reduce((sum, [start, pause]) => sum + Math.max(0, Math.min(t.end, start + pause) - Math.max(t.due, start)), 0);
-  const slow = timed.filter((t) => t.end - t.due >= p99);
-  result.gc = {
-    scavengesPerSecond: scavenges.length / ((to - from) / 1000),
-    scavengePauseMs: { p50: quantile(scavenges, 0.5), p90: quantile(scavenges, 0.9), max: scavenges[scavenges.length - 1] ?? 0 },
-    pausedShare: inWindow.reduce((sum, [, pause]) => sum + pause, 0) / (to - from),
-    slowOverlappingPause: slow.filter((t) => overlap(t) > 0).length / slow.length,
-    pauseShareOfSlowLatency: slow.reduce((sum, t) => sum + overlap(t), 0) / slow.reduce((sum, t) => sum + (t.end - t.due), 0),
-    loopDelayP99Ms: timeline.loopDelay.p99,
-  };
-  return result;
 }
 
 async function main(): Promise<void> {
@@ -190,7 +105,7 @@ async function main(): Promise<void> {
         if (rate === 0) rate = Math.max(1, Math.round((await saturation(operation, 5_000)) / 2));
         else await saturation(operation, 1_000); // warm-up only
         process_.child.kill('SIGUSR2'); // bench/gc-timeline.mjs: the event loop's delay is measured from here
-        const timed = await openLoop(rate, operation);
+        const timed = await timedAt(rate, operation);
         await pool.close();
         await stop(process_.child);
         const timeline = JSON.parse(readFileSync(timelineFile(name), 'utf8')) as GcTimeline;
@@ -206,14 +121,14 @@ async function main(): Promise<void> {
     const call = async () => {
       const res = await raw.request({
         method: 'GET',
-        path: `${basePath}/2/users?ids=${freshIds().join(',')}&user.fields=${USER_FIELDS}`,
+        path: `${basePath}/2/users?ids=${freshIds().join(',')}&user.fields=${X_USER_FIELDS_15}`,
         headers: { authorization: `Bearer ${x.X_BEARER_TOKEN}` },
       });
       await res.body.text();
       return res.statusCode === 200;
     };
     await saturation(call, 1_000);
-    results.unshift(summarize('upstream', rate, await openLoop(rate, call)));
+    results.unshift(summarize('upstream', rate, await timedAt(rate, call)));
     await raw.close();
   } finally {
     upstreams.child.disconnect();
