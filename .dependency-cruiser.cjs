@@ -46,6 +46,14 @@ module.exports = {
       to: { path: '^src/providers/', pathNot: ['^src/providers/$1/', '^src/providers/provider[.]ts$', '^src/providers/kit[.]ts$'] },
     },
     {
+      name: 'providers-never-see-redis',
+      comment:
+        'Nothing under src/providers/ imports src/redis/ or ioredis: a provider asks its context (`shared`) for a pacer, a token store or a rate budget, kept in Redis or in memory; it never sees Redis.',
+      severity: 'error',
+      from: { path: '^src/providers/' },
+      to: { path: ['^src/redis/', '(^|/)node_modules/ioredis/'] },
+    },
+    {
       name: 'providers-through-the-registry',
       comment:
         'Outside src/providers/, production code names providers only through src/providers/registry.ts (the generated resolver types map to their wire types).',

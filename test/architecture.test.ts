@@ -54,6 +54,16 @@ const PLANTED: Record<string, { source: string; breaks: string[] }> = {
     breaks: ['providers-stand-alone'],
   },
   'src/providers/telegram/index.ts': { source: 'export const telegram = 1;\n', breaks: [] },
+  // A provider reaching for Redis, through the link or the client package, instead of asking for what it shares.
+  'src/providers/x/client.ts': {
+    source: "import { link } from '../../redis/link.js';\nexport const client = link;\n",
+    breaks: ['providers-never-see-redis'],
+  },
+  'src/providers/telegram/client.ts': {
+    source: "import type { Redis } from 'ioredis';\nexport type Client = Redis;\n",
+    breaks: ['providers-never-see-redis'],
+  },
+  'src/redis/link.ts': { source: 'export const link = 1;\n', breaks: [] },
   // The contract used below the providers.
   'src/guard/limits.ts': {
     source: "import type { Contract } from '../providers/provider.js';\nexport type Limits = Contract;\n",
