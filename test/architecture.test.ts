@@ -77,10 +77,14 @@ const PLANTED: Record<string, { source: string; breaks: string[] }> = {
   'src/http/server.ts': { source: "import { gone } from './nowhere.js';\nexport const server = gone;\n", breaks: ['not-to-unresolvable'] },
 };
 
-let tree: string;
-beforeAll(() => {
-  tree = mkdtempSync(join(tmpdir(), 'users-subgraph-rules-'));
-  for (const [path, { source }] of Object.entries(PLANTED)) {
+/** Writes `files` into a new temp tree beside the repository's packages; `afterAll` removes it. */
+const trees: string[] = [];
+function plant(files: Record<string, { source: string }>): string {
+  const tree = mkdtempSync(join(tmpdir(), 'users-subgraph-rules-'));
+  trees.push(tree);
+  // Both folders the cruise is given, whatever is planted: a missing one would fail it for that alone.
+  for (const folder of ['src', 'test']) mkdirSync(join(tree, folder));
+  for (const [path, { source }] of Object.entries(files)) {
     mkdirSync(dirname(join(tree, path)), { recursive: true });
     writeFileSync(join(tree, path), source);
   }
@@ -90,27 +94,41 @@ beforeAll(() => {
   );
   writeFileSync(join(tree, 'package.json'), JSON.stringify({ name: 'planted', type: 'module', devDependencies: { vitest: '*' } }));
   symlinkSync(join(root, 'node_modules'), join(tree, 'node_modules'), 'dir');
-});
+  return tree;
+}
 afterAll(() => {
-  rmSync(tree, { recursive: true, force: true });
+  for (const tree of trees) rmSync(tree, { recursive: true, force: true });
 });
 
-const cruise = (outputType: string) =>
+/** The cruise `npm run deps` runs, with the repository's rules, over `tree`: its exit code and output. */
+const cruise = (tree: string, outputType: string) =>
   run(process.execPath, [cli, 'src', 'test', '--config', join(root, '.dependency-cruiser.cjs'), '--output-type', outputType], {
     cwd: tree,
-  });
+  }).then(
+    ({ stdout }) => ({ code: 0, stdout }),
+    (error: { code: number; stdout: string }) => ({ code: error.code, stdout: error.stdout }),
+  );
+
+let tree: string;
+beforeAll(() => {
+  tree = plant(PLANTED);
+});
 
 it('finds exactly the breaches planted, one rule each, type-only imports included', async () => {
-  const { stdout } = await cruise('json').catch((error: { stdout: string }) => error);
+  const { stdout } = await cruise(tree, 'json');
   const found = (JSON.parse(stdout) as { summary: { violations: Array<{ from: string; rule: { name: string } }> } }).summary.violations;
   const expected = Object.entries(PLANTED).flatMap(([path, { breaks }]) => breaks.map((rule) => `${path}: ${rule}`));
   expect(new Set(found.map((violation) => `${violation.from}: ${violation.rule.name}`))).toEqual(new Set(expected));
 });
 
 it('fails the command npm test runs when it finds one', async () => {
-  const outcome = await cruise('err').then(
-    () => ({ code: 0 }),
-    (error: { code: number }) => error,
-  );
-  expect(outcome.code).toBeGreaterThan(0);
+  expect((await cruise(tree, 'err')).code).toBeGreaterThan(0);
+});
+
+it('fails it for a cycle of type-only imports alone, naming no-circular', async () => {
+  const cycle = plant({ 'src/core/a.ts': PLANTED['src/core/a.ts']!, 'src/core/b.ts': PLANTED['src/core/b.ts']! });
+  const { code, stdout } = await cruise(cycle, 'err');
+  expect(code).toBeGreaterThan(0);
+  expect(stdout).toContain('no-circular');
+  expect(stdout).toMatch(/1 dependency violations? \(1 errors?, 0 warnings\)/);
 });
