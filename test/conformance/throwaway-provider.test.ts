@@ -5,9 +5,11 @@ import { acmeKit } from './acme/kit.js';
 import { describeConformance } from './suite.js';
 
 /**
- * "Adding a provider" (README, docs/architecture.md), followed for a provider that exists only here (`acme/`): its folder's
- * worth of code (the provider from the contract, an emulator, its conformance data), registered beside the
- * registry's own, and the conformance suite runs for it as it does for them; no test was written for it.
+ * The steps of adding a provider (docs/architecture.md, "Adding a provider"), followed for a provider beyond the
+ * registry's that exists only here (`acme/`): its folder's worth of code (the provider from the contract, an
+ * emulator, its conformance data), its SDL given as `typeDefs` (step 2's way for a provider outside `schema/`),
+ * registered beside the registry's own in this test rather than in `registry.ts` and `kits.ts`; the conformance
+ * suite runs for it as it does for them, and no test was written for it.
  */
 const registered = [...kits, acmeKit];
 
