@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { CallBudget, Permit } from '../core/lookup.js';
 import { ManualClock, settle } from '../testing/manual-clock.js';
-import { Planner, type PlannerQueue, type SendReason } from './planner.js';
+import { NOTHING_TO_SEND, Planner, type PlannerQueue, type SendReason } from './planner.js';
 
 /** A queue of keys that records what the planner did with them, on the test's clock. */
 class RecordingQueue implements PlannerQueue {
@@ -187,6 +187,23 @@ describe('Planner', () => {
     expect(budget.asked.length).toBe(asked);
     await clock.advance(500);
     expect(queue.refused[0]?.keys).toEqual(['1', '2', '3', '4']);
+  });
+
+  it('a call left with nothing to carry (another replica took its keys) refuses nothing: the keys behind it are decided on again', async () => {
+    let handedOver = false;
+    const budget = new ScriptedBudget((kind) => {
+      if (kind === 'paced') return { granted: false, retryInMs: 60_000, exhausted: false };
+      if (handedOver) return ample();
+      // The call's keys, '1' and '2', went in another replica's call while the permit was asked for.
+      handedOver = true;
+      queue.keys.splice(0, 2);
+      return NOTHING_TO_SEND;
+    });
+    const { clock, queue } = setUp(budget, { maxHoldMs: 1_000 });
+    queue.add('1', '2', '3');
+    await clock.advance(1_000);
+    expect(queue.refused).toEqual([]);
+    expect(queue.sent).toEqual([{ at: 1_000, reason: 'due', keys: ['3'] }]);
   });
 
   it('a budget that cannot be read does not stop calls', async () => {

@@ -33,6 +33,15 @@ export interface PlannerQueue {
   holding?(): void;
 }
 
+/**
+ * A budget's answer that the call it was asked for has nothing to carry and took no permit: every key it
+ * would have carried left the queue meanwhile (another replica's call took them, `ReplicaQueue.take`). The
+ * planner decides again on what the queue holds now, and refuses nothing for it; to anything else it reads
+ * as a refusal to ask again at once. Only ever answered once those keys have left, so that deciding again
+ * moves on.
+ */
+export const NOTHING_TO_SEND: Permit = Object.freeze({ granted: false, retryInMs: 0, exhausted: false });
+
 export interface PlannerOptions {
   /** Keys one call carries at most. */
   maxBatchSize: number;
@@ -109,6 +118,7 @@ export class Planner {
         // The window is spent until its reset: asking again before then would only cost a round trip.
         if (this.exhaustedUntil !== undefined && now < this.exhaustedUntil && age < maxHoldMs) return this.hold(maxHoldMs - age);
         const permit = await this.take('window');
+        if (permit === NOTHING_TO_SEND) continue;
         if (permit.granted) {
           this.queue.send('full');
           continue;
@@ -124,11 +134,13 @@ export class Planner {
       if (this.heldUntil !== undefined && now < this.heldUntil && this.cancelTimer !== undefined) return this.queue.holding?.();
       if (age >= maxHoldMs) {
         const permit = await this.take('window');
+        if (permit === NOTHING_TO_SEND) continue;
         if (permit.granted) this.queue.send('due');
         else this.queue.refuse(clock.now() - maxHoldMs, permit.retryInMs);
         continue;
       }
       const permit = await this.take('paced');
+      if (permit === NOTHING_TO_SEND) continue;
       if (permit.granted) {
         this.queue.send('paced');
         continue;

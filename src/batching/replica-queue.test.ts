@@ -20,6 +20,8 @@ class FakeSharedQueue implements SharedQueue {
   /** What the next permit carries of "other replicas". */
   theirs: Array<{ key: string; fields: FieldSet }> = [];
   permit: (kind: 'window' | 'paced') => Permit = () => ({ granted: true });
+  /** Permits taken, of either kind. */
+  permits = 0;
 
   async park(keys: ReadonlyArray<{ key: string; fields: FieldSet }>): Promise<void> {
     for (const { key, fields } of keys) this.parked.set(key, fields);
@@ -29,8 +31,11 @@ class FakeSharedQueue implements SharedQueue {
   }
   async take(kind: 'window' | 'paced', mine: readonly string[]): Promise<SharedTake> {
     const takenFromMe = mine.filter((key) => this.takenByOther.delete(key));
+    // As the script: a call left with none of its own keys asks for no permit.
+    if (takenFromMe.length === mine.length) return { permit: { granted: false, retryInMs: 0, exhausted: false }, takenFromMe, theirs: [] };
     const permit = this.permit(kind);
     if (!permit.granted) return { permit, takenFromMe, theirs: [] };
+    this.permits++;
     for (const key of mine) this.parked.delete(key);
     const theirs = this.theirs;
     this.theirs = [];
@@ -88,6 +93,20 @@ describe('Coalescer with a queue the replicas share', () => {
     expect(answers.get('1')).toBeInstanceOf(HandedOver);
     expect(answers.get('2')).toEqual({ id: '2', fields: [] });
     expect(upstream.calls.map((call) => call.keys)).toEqual([['2']]);
+  });
+
+  it('a call whose keys another replica all took is not made and takes no permit: its requests wait for that answer', async () => {
+    const { clock, queue, upstream, lookup, coalescer } = setUp();
+    const answer = coalescer.fetch(callOf(lookup, request()), ['1', '2', '3']);
+    // Between two of the group's polls (every 20 ms), just before its keys are due: another replica's call took them.
+    await clock.advance(990);
+    for (const key of ['1', '2', '3']) queue.takenByOther.add(key);
+    await clock.advance(10);
+    const answers = await answer;
+    expect([...answers.values()].every((value) => value instanceof HandedOver)).toBe(true);
+    expect(upstream.calls).toEqual([]);
+    expect(queue.permits).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 
   it("carries other replicas' keys in its own call, with their fields, and goes on for them when its own request leaves", async () => {

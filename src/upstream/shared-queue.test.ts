@@ -66,8 +66,23 @@ describe('RedisSharedQueue', () => {
     // The one call of the window: A's, which carries B's key.
     expect(await a.take('window', ['1'], 100)).toMatchObject({ permit: { granted: true }, theirs: [{ key: '2', fields: [] }] });
     await a.park([{ key: '3', fields: [] }]);
-    const refused = await b.take('window', ['2'], 100);
+    const refused = await b.take('window', ['2', '4'], 100);
     expect(refused).toEqual({ permit: { granted: false, retryInMs: 900_000, exhausted: true }, takenFromMe: ['2'], theirs: [] });
+  });
+
+  it('takes no permit when another replica took every key of the call, nor carries the parked keys of others for it', async () => {
+    const { a, b } = await twoReplicas(2);
+    await a.park([{ key: '1', fields: [] }]);
+    // The first call of the window: B's, which carries A's key.
+    expect(await b.take('window', ['9'], 100)).toMatchObject({ permit: { granted: true }, theirs: [{ key: '1', fields: [] }] });
+    await b.park([{ key: '10', fields: [] }]);
+    // A's call would carry nothing of its own: no call, so the window keeps its second call; B's parked key stays B's.
+    expect(await a.take('window', ['1'], 100)).toEqual({
+      permit: { granted: false, retryInMs: 0, exhausted: false },
+      takenFromMe: ['1'],
+      theirs: [],
+    });
+    expect(await a.take('window', ['2'], 100)).toEqual({ permit: { granted: true }, takenFromMe: [], theirs: [{ key: '10', fields: [] }] });
   });
 
   it("never takes the caller's own parked keys as another's, and never more than the call's room", async () => {
@@ -86,7 +101,7 @@ describe('RedisSharedQueue', () => {
     const { a, b } = await twoReplicas();
     await a.park(ids(1, 2).map((key) => ({ key, fields: [] })));
     await a.unpark(['1']);
-    expect((await b.take('window', [], 100)).theirs.map(({ key }) => key)).toEqual(['2']);
+    expect((await b.take('window', ['9'], 100)).theirs.map(({ key }) => key)).toEqual(['2']);
   });
 
   it('keeps every key under the ledger hash tag, each expiring by itself', async () => {

@@ -62,6 +62,10 @@ export class RedisSharedQueue implements SharedQueue {
     );
   }
 
+  /**
+   * When another replica took every key of `mine`, no permit is taken: refused, to ask again at once, with
+   * all of `mine` in `takenFromMe` (`ReplicaQueue.take` reads that as nothing to send).
+   */
   async take(kind: 'window' | 'paced', mine: readonly string[], room: number): Promise<SharedTake> {
     return this.link.orLocal<SharedTake>(
       'rate-budget',
@@ -84,7 +88,9 @@ export class RedisSharedQueue implements SharedQueue {
         const permit: Permit =
           Number(granted) === 1
             ? { granted: true }
-            : { granted: false, retryInMs: Math.max(0, Number(retryInMs)), exhausted: Number(exhausted) === 1 };
+            : Number(granted) === 2
+              ? { granted: false, retryInMs: 0, exhausted: false }
+              : { granted: false, retryInMs: Math.max(0, Number(retryInMs)), exhausted: Number(exhausted) === 1 };
         return {
           permit,
           takenFromMe: takenFromMe.map(String),
@@ -166,8 +172,9 @@ return out`);
 
 /**
  * ARGV: now, kind, assumed limit, window ms, token horizon ms, me, room, then the keys of this replica's
- * next call. Answers granted, retry in ms, exhausted, the keys another replica took from this one, and
- * (with a permit) the other replicas' keys this call carries, as key and fields pairs.
+ * next call. Answers granted (1, 0, or 2: every key of the call was taken, no permit asked), retry in ms,
+ * exhausted, the keys another replica took from this one, and (with a permit) the other replicas' keys
+ * this call carries, as key and fields pairs.
  */
 const TAKE_SHARED = new LuaScript(`${TAKE_PERMIT}
 ${QUEUE_KEYS}
@@ -183,6 +190,10 @@ for i = 8, #ARGV do
     mine[#mine + 1] = m
   end
 end
+-- Every key of this call another replica took: it sends them, so this one has no call to make and takes no
+-- permit. Not even to carry others' parked keys: each owner sends its own when its planner says, and a call
+-- made only for them would spend the window the planner is holding those keys to save.
+if #mine == 0 then return { 2, 0, 0, takenFromMe, {} } end
 local permit = takePermit(kind, tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]))
 if permit[1] ~= 1 then return { permit[1], permit[2], permit[3], takenFromMe, {} } end
 for _, m in ipairs(mine) do
