@@ -1,7 +1,7 @@
 /**
  * The peer `npm run bench` measures beside the subgraph (docs/benchmarks.md, "The peer"): what the same
  * X lookups cost when a general-purpose gateway serves X's REST API as GraphQL. GraphQL Mesh composes a
- * supergraph from X's own OpenAPI specification (test/fixtures/x-openapi-2.159.json, the one the X
+ * supergraph from X's own OpenAPI specification (src/providers/x/emulator/x-openapi-2.159.json, the one the X
  * emulator is tested against), its source pointed at the benchmark's X emulator with the benchmark's
  * bearer token, and Hive Gateway serves it in a Node process of its own, so that its CPU and RSS are
  * read from /proc as the subgraph's are.
@@ -33,7 +33,7 @@ import type { getComposedSchemaFromConfig } from '@graphql-mesh/compose-cli';
 import { freePort } from '../src/testing/redis.js';
 import { root, type Subgraph } from './processes.js';
 
-const SPEC = `${root}test/fixtures/x-openapi-2.159.json`;
+const SPEC = `${root}src/providers/x/emulator/x-openapi-2.159.json`;
 const require = createRequire(import.meta.url);
 const gatewayPackage = require.resolve('@graphql-hive/gateway/package.json');
 

@@ -1,7 +1,7 @@
 /**
  * X API v2 wire format: the JSON that `GET /2/users`, `/2/users/by` and `/2/tweets` send back.
  * Names are X's own (snake_case); the mapping to GraphQL lives in `resolvers.ts`.
- * Shapes follow X's OpenAPI spec 2.159 (`test/fixtures/x-openapi-2.159.json`: User, Tweet, Expansions,
+ * Shapes follow X's OpenAPI spec 2.159 (`src/providers/x/emulator/x-openapi-2.159.json`: User, Tweet, Expansions,
  * Problem); the zod schemas check every response against them at the boundary.
  */
 

@@ -1,6 +1,11 @@
 /**
  * Tests the X emulator over real HTTP. Every body is checked against X's own OpenAPI spec (2.159), so the
  * emulator cannot drift into a shape a real client would never see.
+ *
+ * The spec, `x-openapi-2.159.json` beside this file, is X's official OpenAPI specification of the X API v2,
+ * version 2.159, as published by X (api.x.com/2/openapi.json at that version); the emulator's enums are also
+ * checked against its lists. Kept unchanged; replace it with a newer version deliberately, and expect the
+ * drift tests to say what moved.
  */
 import { readFileSync } from 'node:fs';
 import { Ajv, type ValidateFunction } from 'ajv';
@@ -31,7 +36,7 @@ interface OpenApiSpec {
   };
 }
 
-const spec = JSON.parse(readFileSync(new URL('../../../../test/fixtures/x-openapi-2.159.json', import.meta.url), 'utf8')) as OpenApiSpec;
+const spec = JSON.parse(readFileSync(new URL('./x-openapi-2.159.json', import.meta.url), 'utf8')) as OpenApiSpec;
 const SPEC_ID = 'https://x-openapi-2.159.local/spec.json';
 
 /** Ajv over the spec's components. OpenAPI 3.0 is draft-07-ish; `discriminator`/`example` are ignored (strict: false). */
