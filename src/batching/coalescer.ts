@@ -194,6 +194,13 @@ class Group implements PlannerQueue {
     else this.flushKeys(stash.mine, stash.theirs, reason);
   }
 
+  sendable(): boolean {
+    const stash = this.stash;
+    if (stash === undefined) return this.pending.size > 0;
+    // A shared permit's call carries the other replicas' keys it took along even when none of this replica's still wait: their owners wait for its answer.
+    return stash.theirs.length > 0 || stash.mine.some((key) => this.pending.has(key));
+  }
+
   /** The planner waits: with Redis, this replica's waiting keys are parked for other replicas' calls to take. */
   holding(): void {
     this.replicas?.hold();
@@ -201,6 +208,8 @@ class Group implements PlannerQueue {
 
   /** One permit from the shared queue's script, with the keys it lets this call carry (`ReplicaQueue.take`). */
   private async takeShared(kind: 'window' | 'paced'): Promise<Permit> {
+    // A permit whose call did not go (nothing left to carry) leaves its keys behind: never those of a later call.
+    this.stash = undefined;
     const mine: string[] = [];
     for (const key of this.pending.keys()) {
       if (mine.length === this.maxBatchSize) break;

@@ -28,6 +28,10 @@ class RecordingQueue implements PlannerQueue {
     return this.keys[0]?.since;
   }
 
+  sendable(): boolean {
+    return this.keys.length > 0;
+  }
+
   send(reason: SendReason): void {
     const taken = this.keys.splice(0, this.maxBatchSize).map((entry) => entry.key);
     this.sent.push({ at: this.clock.now(), reason, keys: taken });
@@ -204,6 +208,46 @@ describe('Planner', () => {
     await clock.advance(1_000);
     expect(queue.refused).toEqual([]);
     expect(queue.sent).toEqual([{ at: 1_000, reason: 'due', keys: ['3'] }]);
+  });
+
+  it.each([
+    ['full', 4],
+    ['paced', 1],
+  ] as const)('sends no %s call when its keys left while the permit was asked for', async (_reason, count) => {
+    const clock = new ManualClock();
+    const queue = new RecordingQueue(clock, 4);
+    queue.planner = new Planner(
+      queue,
+      {
+        async take() {
+          await settle();
+          // Their requests went away meanwhile.
+          queue.keys.splice(0);
+          return { granted: true };
+        },
+      },
+      { maxBatchSize: 4, windowMs: 2, maxHoldMs: 1_000, clock },
+    );
+    queue.add(...Array.from({ length: count }, (_, i) => String(i)));
+    await clock.advance(2);
+    await settle();
+    expect(queue.sent).toEqual([]);
+    expect(clock.pending).toBe(0);
+  });
+
+  it('sends no due call when its keys left while the permit was asked for', async () => {
+    const { clock, queue } = setUp(
+      new ScriptedBudget((kind) => {
+        if (kind === 'paced') return { granted: false, retryInMs: 60_000, exhausted: false };
+        queue.keys.splice(0);
+        return ample();
+      }),
+      { maxHoldMs: 1_000 },
+    );
+    queue.add('1');
+    await clock.advance(1_000);
+    expect(queue.sent).toEqual([]);
+    expect(queue.refused).toEqual([]);
   });
 
   it('a budget that cannot be read does not stop calls', async () => {

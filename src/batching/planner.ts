@@ -27,6 +27,8 @@ export interface PlannerQueue {
   oldestSince(): number | undefined;
   /** Sends one call for up to a whole call's worth of the oldest keys. */
   send(reason: SendReason): void;
+  /** Whether the call `send` would make now carries any key (asked once a permit is granted: keys leave while it is asked for). */
+  sendable(): boolean;
   /** Answers every key asked for at or before `since` RATE_LIMITED without a call: the window has none left for `retryInMs`. */
   refuse(since: number, retryInMs: number): void;
   /** The keys waiting now wait past their coalescing window, for the budget or to fill (with Redis: parked for other replicas' calls). */
@@ -120,7 +122,7 @@ export class Planner {
         const permit = await this.take('window');
         if (permit === NOTHING_TO_SEND) continue;
         if (permit.granted) {
-          this.queue.send('full');
+          this.sendGranted('full');
           continue;
         }
         // No call left in the window: the keys wait for their deadline, then answer RATE_LIMITED.
@@ -135,18 +137,30 @@ export class Planner {
       if (age >= maxHoldMs) {
         const permit = await this.take('window');
         if (permit === NOTHING_TO_SEND) continue;
-        if (permit.granted) this.queue.send('due');
+        if (permit.granted) this.sendGranted('due');
         else this.queue.refuse(clock.now() - maxHoldMs, permit.retryInMs);
         continue;
       }
       const permit = await this.take('paced');
       if (permit === NOTHING_TO_SEND) continue;
       if (permit.granted) {
-        this.queue.send('paced');
+        this.sendGranted('paced');
         continue;
       }
       return this.hold(Math.min(permit.retryInMs, maxHoldMs - age));
     }
+  }
+
+  /**
+   * Sends the call a permit was granted for, unless every key it would carry left while the permit was
+   * asked for (their requests went away, another replica took them): no call goes then. The permit stays
+   * spent, one call of the window unused until its reset (X's count, read from later answers, only ever
+   * lowers ours within a window). It is not given back: the budgets (`call-budget.ts`) have no way to, and
+   * one would be safe only if no reset and no answer replacing the count came in between, or the window
+   * would count a call the upstream never allowed.
+   */
+  private sendGranted(reason: SendReason): void {
+    if (this.queue.sendable()) this.queue.send(reason);
   }
 
   /** The keys wait `ms` for the budget or to fill: said to the queue, then a wake-up set. */

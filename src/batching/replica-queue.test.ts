@@ -22,6 +22,8 @@ class FakeSharedQueue implements SharedQueue {
   permit: (kind: 'window' | 'paced') => Permit = () => ({ granted: true });
   /** Permits taken, of either kind. */
   permits = 0;
+  /** When set, a take answers only once it resolves (Redis's round trip). */
+  gate: Promise<void> | undefined;
 
   async park(keys: ReadonlyArray<{ key: string; fields: FieldSet }>): Promise<void> {
     for (const { key, fields } of keys) this.parked.set(key, fields);
@@ -30,6 +32,7 @@ class FakeSharedQueue implements SharedQueue {
     for (const key of keys) this.parked.delete(key);
   }
   async take(kind: 'window' | 'paced', mine: readonly string[]): Promise<SharedTake> {
+    await this.gate;
     const takenFromMe = mine.filter((key) => this.takenByOther.delete(key));
     // As the script: a call left with none of its own keys asks for no permit.
     if (takenFromMe.length === mine.length) return { permit: { granted: false, retryInMs: 0, exhausted: false }, takenFromMe, theirs: [] };
@@ -128,6 +131,40 @@ describe('Coalescer with a queue the replicas share', () => {
     expect(upstream.calls[0]!.signal.aborted).toBe(false);
     open();
     await answer;
+  });
+
+  it("a permit's call goes for the other replicas' keys it took along though this replica's own left while it was asked for", async () => {
+    const { clock, queue, upstream, lookup, coalescer } = setUp();
+    queue.theirs = [{ key: '50', fields: [] }];
+    const mine = request();
+    const answer = coalescer.fetch(callOf(lookup, mine), ['1']).catch((error: unknown) => error);
+    await clock.advance(999);
+    // The due call's permit is on its way when the request leaves.
+    let open!: () => void;
+    queue.gate = new Promise((resolve) => (open = resolve));
+    await clock.advance(1);
+    mine.controller.abort(new Error('client gone'));
+    await answer;
+    open();
+    await settle();
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['50']]);
+  });
+
+  it('no call goes when its keys left while the permit was asked for', async () => {
+    const { clock, queue, upstream, lookup, coalescer } = setUp();
+    const mine = request();
+    const answer = coalescer.fetch(callOf(lookup, mine), ['1']).catch((error: unknown) => error);
+    await clock.advance(999);
+    // The due call's permit is on its way when the request leaves.
+    let open!: () => void;
+    queue.gate = new Promise((resolve) => (open = resolve));
+    await clock.advance(1);
+    mine.controller.abort(new Error('client gone'));
+    await answer;
+    open();
+    await settle();
+    expect(upstream.calls).toEqual([]);
+    expect(clock.pending).toBe(0);
   });
 
   it('where answers do not reach the other replicas (no shared cache), nothing is parked', async () => {
