@@ -73,15 +73,6 @@ describe('one webhook portal', () => {
     expect(portal.requests.map((r) => r.status)).toEqual([503, 200]);
   });
 
-  it('OPERATION_TIME_LIMIT (429) is RATE_LIMITED with retryAfter from the time block', async () => {
-    portal.failNext(1, 429);
-    const { body } = await h.gql(usersQuery, { ids: ['1'] });
-    expect(body.data.bitrix24Users).toEqual([null]);
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'RATE_LIMITED', provider: 'bitrix24', id: '1' });
-    expect(body.errors![0]!.extensions!.retryAfter).toBeGreaterThan(0);
-    expect(portal.requests).toHaveLength(1);
-  });
-
   it('a sub-error of one batch command fails only the ids of that command', async () => {
     portal.failCommand(60, 'ACCESS_DENIED');
     const { body } = await h.gql(usersQuery, { ids: demoIds(120) });

@@ -1,10 +1,10 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { NEXUDUS_LOGIN, NEXUDUS_STATIC_TOKEN } from '../../src/providers/nexudus/emulator/index.js';
 import { demoIds, type Harness, startHarness } from '../support/harness.js';
 
 /**
  * Nexudus over the real server against its emulator: one shared token, list calls for partial
- * records, single-record calls only when a full-record field is selected, 409 pacing.
+ * records, single-record calls only when a full-record field is selected, 409 pacing. That no credential
+ * or token leaks, whatever the upstream does: the conformance suite's fault matrix, test/conformance/.
  */
 const calls = (h: Harness, kind: 'token' | 'list' | 'single') => h.emulator('nexudus').requests.filter((r) => r.kind === kind);
 const query = 'query($ids: [ID!]!) { nexudusUsers(ids: $ids) { id fullName email active } }';
@@ -86,16 +86,6 @@ describe('with a username and password', () => {
     for (const { body } of results) expect(body.errors).toBeUndefined();
     expect(calls(h, 'token')).toHaveLength(1);
     expect(calls(h, 'token')[0]!.grantType).toBe('refresh_token');
-  });
-
-  it('credentials and tokens appear in no response, log line or metric', async () => {
-    h.emulator('nexudus').expireTokens();
-    const { body } = await h.gql(query, { ids: ['1', '999999'] });
-    const metrics = await (await fetch(`${h.url}/metrics`)).text();
-    for (const text of [JSON.stringify(body), h.logs.join('\n'), metrics]) {
-      expect(text).not.toContain(NEXUDUS_LOGIN.password);
-      expect(text).not.toContain(NEXUDUS_STATIC_TOKEN);
-    }
   });
 });
 

@@ -7,7 +7,8 @@ import { xCalls } from '../support/x.js';
 /**
  * An upstream fault gives partial data with typed errors at each affected index — never a crash, a
  * hang, or a leaked credential. Each test gets its own subgraph: the client remembers X's rate-limit
- * state across requests, as it must.
+ * state across requests, as it must. A 5xx or a timeout at every attempt, as every provider meets them:
+ * the conformance suite's fault matrix, test/conformance/.
  */
 let h: Harness | undefined;
 afterEach(async () => {
@@ -69,26 +70,6 @@ describe('outages', () => {
     const { body } = await h.gql('{ xUsers(ids: ["1"]) { id } }');
     expect(body.errors).toBeUndefined();
     expect(xCalls(h, '/2/users').map((r) => r.status)).toEqual([503, 200]);
-  });
-
-  it('a persistent 5xx gives UPSTREAM_UNAVAILABLE at every index after UPSTREAM_MAX_ATTEMPTS calls', async () => {
-    h = await startHarness({ env: { UPSTREAM_MAX_ATTEMPTS: '3' } });
-    h.emulator('x').failNext(10, 502);
-    const { status, body } = await h.gql(mixed);
-    expect(status).toBe(200);
-    expect(body.data.byId).toEqual([null, null]);
-    expect(codesAt(body.errors)).toMatchObject({ 'byId.0': 'UPSTREAM_UNAVAILABLE', 'byId.1': 'UPSTREAM_UNAVAILABLE' });
-    expect(xCalls(h, '/2/users')).toHaveLength(3);
-  });
-
-  it('an upstream slower than UPSTREAM_TIMEOUT_MS gives UPSTREAM_UNAVAILABLE, not a hang', async () => {
-    h = await startHarness({ emulators: { x: { latencyMs: 2_000 } }, env: { UPSTREAM_TIMEOUT_MS: '150', UPSTREAM_MAX_ATTEMPTS: '2' } });
-    const { status, body } = await h.gql('{ xUsers(ids: ["1"]) { id } }');
-    // Both attempts were given up before the upstream answered either (it answers after 2 s).
-    expect(xCalls(h).map((r) => r.status)).toEqual([0, 0]);
-    expect(status).toBe(200);
-    expect(body.data.xUsers).toEqual([null]);
-    expect(body.errors![0]!.extensions).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE', provider: 'x', id: '1' });
   });
 
   it('an upstream that is not listening gives UPSTREAM_UNAVAILABLE', async () => {
