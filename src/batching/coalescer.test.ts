@@ -1,6 +1,7 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
 import { ProviderError, WorkAbandoned } from '../core/errors.js';
+import type { Permit } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
 import { ManualClock, settle } from '../testing/manual-clock.js';
 import { Coalescer } from './coalescer.js';
@@ -213,6 +214,44 @@ describe('Coalescer', () => {
       ['others', ['a'], ['101', '102', '103']],
       ['others', ['b'], ['104']],
     ]);
+  });
+});
+
+describe('the queue cap with a budget (UPSTREAM_MAX_QUEUED_IDS)', () => {
+  /** A coalescer whose lookup's calls have `permit` for a budget, queues of at most two keys, a hold of 2 s. */
+  function capped(permit: (kind: 'window' | 'paced') => Permit) {
+    const clock = new ManualClock();
+    const upstream: Upstream = { calls: [] };
+    const lookup = lookupOn(upstream, { maxBatchSize: 10, budget: () => ({ take: permit }) });
+    const coalescer = new Coalescer({
+      windowMs: 2,
+      hold: { maxHoldMs: 2_000, maxQueuedKeys: 2 },
+      clock,
+      logger: pino({ level: 'silent' }),
+    });
+    return { clock, upstream, lookup, coalescer };
+  }
+
+  it('with the window spent, a key past the cap is told to retry at its reset', async () => {
+    const { clock, lookup, coalescer } = capped(() => ({ granted: false, retryInMs: 90_000, exhausted: true }));
+    const held = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
+    await clock.advance(2);
+    const over = await coalescer.fetch(callOf(lookup, request()), ['3']);
+    expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 90 });
+    await clock.advance(2_000);
+    await held;
+  });
+
+  it('with calls left but no pace for a partial one, a key past the cap is told to retry after a hold', async () => {
+    const { clock, lookup, coalescer } = capped((kind) =>
+      kind === 'paced' ? { granted: false, retryInMs: 60_000, exhausted: false } : { granted: true },
+    );
+    const held = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
+    await clock.advance(2);
+    const over = await coalescer.fetch(callOf(lookup, request()), ['3']);
+    expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 2 });
+    await clock.advance(2_000);
+    await held;
   });
 });
 

@@ -323,7 +323,9 @@ class Group implements PlannerQueue {
       if (full.length > 0) {
         const { provider } = call.lookup;
         plannerRefusals.inc({ provider: provider.name, reason: 'queue_full' }, full.length);
-        const retryAfter = Math.max(1, Math.ceil((this.options.hold?.maxHoldMs ?? 1000) / 1000));
+        // A spent window: its reset is when a retry can be answered; otherwise about a hold from now the backlog has moved.
+        const retryInMs = this.planner?.exhaustedForMs() ?? this.options.hold?.maxHoldMs ?? 1000;
+        const retryAfter = Math.max(1, Math.ceil(retryInMs / 1000));
         for (const key of full) this.answer(waiter, key, new ProviderError({ code: 'RATE_LIMITED', provider, id: key, retryAfter }));
       }
       this.schedule();

@@ -89,6 +89,12 @@ export class Planner {
     return this.deciding || this.cancelTimer !== undefined;
   }
 
+  /** How long until the window resets, when the budget last said it is spent; undefined when not known to be. */
+  exhaustedForMs(): number | undefined {
+    const now = this.options.clock.now();
+    return this.exhaustedUntil !== undefined && now < this.exhaustedUntil ? this.exhaustedUntil - now : undefined;
+  }
+
   /** Stops the timer (the queue is empty and idle). */
   stop(): void {
     this.cancelTimer?.();
@@ -126,7 +132,6 @@ export class Planner {
           continue;
         }
         // No call left in the window: the keys wait for their deadline, then answer RATE_LIMITED.
-        if (permit.exhausted) this.exhaustedUntil = now + permit.retryInMs;
         if (age < maxHoldMs) return this.hold(maxHoldMs - age);
         this.queue.refuse(now - maxHoldMs, permit.retryInMs);
         continue;
@@ -169,7 +174,7 @@ export class Planner {
     this.wake(ms);
   }
 
-  /** Until when the window is known to be spent (no full batch is asked for before then). */
+  /** Until when the window is known to be spent, as the budget's last answer said (no full batch is asked for before then). */
   private exhaustedUntil: number | undefined;
   /** Whether the keys waiting have had their coalescing window. */
   private windowClosed = false;
@@ -207,7 +212,10 @@ export class Planner {
 
   private async take(kind: 'window' | 'paced'): Promise<Permit> {
     try {
-      return await this.budget.take(kind);
+      const permit = await this.budget.take(kind);
+      if (permit.granted) this.exhaustedUntil = undefined;
+      else if (permit.exhausted) this.exhaustedUntil = this.options.clock.now() + permit.retryInMs;
+      return permit;
     } catch {
       // A budget that cannot be read does not stop calls: the upstream's own answer decides, as without a planner.
       return { granted: true };
