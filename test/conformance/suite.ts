@@ -17,7 +17,8 @@ import { TestClock } from '../support/test-clock.js';
  * - caps: MAX_IDS_PER_OPERATION, and PROVIDER_NOT_CONFIGURED without credentials;
  * - the record cache: invisible in answers (a property against the same server without it), and a
  *   repeated operation costs nothing;
- * - cancellation: a hanging upstream ends at the operation's deadline, with one attempt;
+ * - cancellation: a hanging upstream ends at the operation's deadline, with one attempt; a client that goes
+ *   away while its lookup is at the upstream leaves no work behind (the call cut off, nothing sent after it);
  * - faults: every way its upstream fails gives the error its kit names, at every id and nowhere else,
  *   leaks nothing, and the next operation recovers.
  */
@@ -36,6 +37,23 @@ const RETRY_WAIT_MS = 300;
 type Answer = GqlResult<Record<string, unknown>>;
 type GqlError = NonNullable<Answer['body']['errors']>[number];
 const byPath = (a: GqlError, b: GqlError) => JSON.stringify(a.path).localeCompare(JSON.stringify(b.path));
+
+/** Resolves once `condition` holds, checking as the event loop turns (a test timeout ends a wait that never does). */
+async function until(condition: () => boolean | Promise<boolean>): Promise<void> {
+  while (!(await condition())) await new Promise((resolve) => setTimeout(resolve, 10));
+}
+
+/** Operations the server is answering now, and upstream calls of `provider` cut off because their caller gave up (all methods). */
+async function metricsOf(h: Harness, provider: string): Promise<{ inFlight: number; aborted: number }> {
+  const text = await (await fetch(`${h.url}/metrics`)).text();
+  const inFlight = Number(/^users_subgraph_operations_in_flight (\d+)/m.exec(text)?.[1] ?? Number.NaN);
+  const cutOff = new RegExp(
+    `^users_subgraph_upstream_requests_total\\{provider="${provider}",method="[^"]*",status="aborted"\\} (\\d+)`,
+    'gm',
+  );
+  const aborted = [...text.matchAll(cutOff)].reduce((sum, match) => sum + Number(match[1]), 0);
+  return { inFlight, aborted };
+}
 
 /** Registers the conformance tests of `kit`'s provider; `registered`: every provider served beside it (the registry's). */
 export function describeConformance(kit: AnyKit, registered: readonly AnyKit[]): void {
@@ -274,6 +292,47 @@ export function describeConformance(kit: AnyKit, registered: readonly AnyKit[]):
         expect(body.errors).toEqual(ids.map((id, index) => errorAt([field, index], 'DEADLINE_EXCEEDED', id)));
         expect(body.errors![0]!.message).toContain('OPERATION_TIMEOUT_MS');
         expect(lookups(h)).toHaveLength(1);
+      } finally {
+        await h.close();
+      }
+    });
+
+    it('a client that goes away while its lookup is at the upstream leaves no work behind: the call is cut off, nothing follows it, the next client is answered', async () => {
+      // Deadlines far beyond the test's timeout: only the client's leaving can end the operation in time.
+      const h = await startHarness({
+        kits: [kit],
+        env: { OPERATION_TIMEOUT_MS: '60000', UPSTREAM_TIMEOUT_MS: '60000', UPSTREAM_MAX_ATTEMPTS: '3' },
+      });
+      try {
+        // Tokens and connections in hand first: the operation then sends its lookup and nothing else.
+        expect((await h.gql(list(key), { ids: c.known(1, 91) })).body.errors).toBeUndefined();
+        h.reset();
+        const before = await metricsOf(h, name);
+        c.slow(handle(h), 60_000);
+        const client = new AbortController();
+        const abandoned = fetch(`${h.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: list(key), variables: { ids: c.known(2, 92) } }),
+          signal: client.signal,
+        }).then(
+          () => 'answered',
+          () => 'aborted',
+        );
+        await until(() => lookups(h).length > 0);
+        client.abort();
+        expect(await abandoned).toBe('aborted');
+        await until(async () => (await metricsOf(h, name)).inFlight === 0);
+        // The call at the upstream was cut off, once, and not retried; nothing was sent after it.
+        expect(await metricsOf(h, name)).toEqual({ inFlight: 0, aborted: before.aborted + 1 });
+        expect(c.requests(handle(h))).toEqual([c.lookupRequest]);
+
+        h.reset();
+        const ids = c.known(2, 94);
+        const { body } = await h.gql(list(key), { ids });
+        expect(body.errors).toBeUndefined();
+        expect(idsOf(body.data[field])).toEqual(ids);
+        expect(c.requests(handle(h))).toEqual([c.lookupRequest]);
       } finally {
         await h.close();
       }

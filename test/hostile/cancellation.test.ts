@@ -22,7 +22,8 @@ async function operationsInFlight(harness: Harness): Promise<number> {
   return Number(/^users_subgraph_operations_in_flight (\d+)/m.exec(text)?.[1] ?? Number.NaN);
 }
 
-// The operation's deadline (OPERATION_TIMEOUT_MS) for every provider: the conformance suite, test/conformance/.
+// The operation's deadline (OPERATION_TIMEOUT_MS), and a client that goes away while its call is at the upstream, for
+// every provider: the conformance suite, test/conformance/. Here, calls still queued in a pacer when it goes.
 
 describe('a client that goes away', () => {
   it('drops its queued and in-flight upstream calls: nothing more is sent for it, and the next client is not kept waiting', async () => {
