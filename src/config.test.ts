@@ -192,7 +192,7 @@ describe('loadConfig defaults', () => {
       CACHE_STALE_SECONDS: '30',
       CACHE_MISSING_TTL_SECONDS: '5',
       COALESCE_WINDOW_MS: '0',
-      UPSTREAM_MAX_HOLD_MS: '5000',
+      UPSTREAM_MAX_HOLD_MS: '1500',
       UPSTREAM_MAX_QUEUED_IDS: '500',
       HTTP_HEADERS_TIMEOUT_MS: '2000',
       HTTP_KEEP_ALIVE_TIMEOUT_MS: '30000',
@@ -259,7 +259,7 @@ describe('loadConfig defaults', () => {
         connections: 8,
         retry: { maxAttempts: 5, maxTotalWaitMs: 0, baseDelayMs: 100 },
         circuit: { failures: 3, coolDownMs: 1000 },
-        planner: { maxHoldMs: 5000, maxQueuedIds: 500 },
+        planner: { maxHoldMs: 1500, maxQueuedIds: 500 },
       },
       providers,
       configured: [],
@@ -401,6 +401,21 @@ describe('loadConfig errors', () => {
     expect(error.message).toMatch(/^Invalid configuration:/);
     expect(error.message).toContain(`${name}: `);
     expect(named(error)).toEqual([name]);
+  });
+
+  it('refuses an UPSTREAM_MAX_HOLD_MS at or above OPERATION_TIMEOUT_MS, naming both and neither value', () => {
+    for (const [hold, timeout] of [
+      ['10000', undefined],
+      ['4000', '4000'],
+      ['60000', '5000'],
+    ] as const) {
+      const error = configError({ UPSTREAM_MAX_HOLD_MS: hold, ...(timeout === undefined ? {} : { OPERATION_TIMEOUT_MS: timeout }) });
+      expect(named(error)).toEqual(['UPSTREAM_MAX_HOLD_MS']);
+      expect(error.problems[0]).toContain('OPERATION_TIMEOUT_MS');
+      for (const value of [hold, timeout ?? '10000']) expect(error.message).not.toContain(value);
+    }
+    expect(loadConfig(providers, { UPSTREAM_MAX_HOLD_MS: '3999', OPERATION_TIMEOUT_MS: '4000' }).upstream.planner.maxHoldMs).toBe(3999);
+    expect(loadConfig(providers, { UPSTREAM_MAX_HOLD_MS: '0', OPERATION_TIMEOUT_MS: '100' }).upstream.planner.maxHoldMs).toBe(0);
   });
 
   it.each(cases)('names PORT alone with $name configured', ({ provider }) => {

@@ -295,7 +295,7 @@ const upstreamSettings = z.object({
   ),
   UPSTREAM_MAX_HOLD_MS: int(0, 60_000, 2_000).describe(
     "Longest a cache miss waits, in milliseconds, for its upstream call to fill while the upstream's rate budget is scarce, " +
-      '0–60,000; an ample budget holds nothing. `0`: a partial call never waits.',
+      '0–60,000, below `OPERATION_TIMEOUT_MS`; an ample budget holds nothing. `0`: a partial call never waits.',
   ),
   UPSTREAM_MAX_QUEUED_IDS: int(1, 1_000_000, 10_000).describe(
     'Ids waiting at most for one upstream, credential scope and partition (a Bitrix24 portal), 1–1,000,000; beyond, a new id ' +
@@ -607,6 +607,10 @@ export function loadConfig(providers: readonly Provider[], env: Env = process.en
     );
   }
   const redisTopology = parsed.success ? redisTopologyOf(parsed.data, problems) : undefined;
+  // An id held until the operation's deadline answers DEADLINE_EXCEEDED: the stale record or RATE_LIMITED that ends a hold never comes.
+  if (parsed.success && parsed.data.UPSTREAM_MAX_HOLD_MS >= parsed.data.OPERATION_TIMEOUT_MS) {
+    problems.push('UPSTREAM_MAX_HOLD_MS: must be below OPERATION_TIMEOUT_MS, or a held id answers DEADLINE_EXCEEDED');
+  }
   // A refused start lists the unknown variables too: `X_BEARER_TOKN` is most often why nothing is configured.
   const warnings = unknownVariables(providers, env);
   if (problems.length > 0 || !parsed.success || !auth.success || !caching.success || !callerHeaders.success)
