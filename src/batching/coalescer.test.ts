@@ -217,6 +217,10 @@ describe('Coalescer', () => {
   });
 });
 
+/** A budget that never allows a partial call at its pace: keys wait to fill, up to the hold, then go due. */
+const scarce = (kind: 'window' | 'paced'): Permit =>
+  kind === 'paced' ? { granted: false, retryInMs: 60_000, exhausted: false } : { granted: true };
+
 describe('the queue cap with a budget (UPSTREAM_MAX_QUEUED_IDS)', () => {
   /** A coalescer whose lookup's calls have `permit` for a budget, queues of at most two keys, a hold of 2 s. */
   function capped(permit: (kind: 'window' | 'paced') => Permit) {
@@ -242,16 +246,82 @@ describe('the queue cap with a budget (UPSTREAM_MAX_QUEUED_IDS)', () => {
     await held;
   });
 
+  it('a key past the cap answers RATE_LIMITED at once, without a call; the keys queued wait on, and a key already queued still joins', async () => {
+    const { clock, upstream, lookup, coalescer } = capped(scarce);
+    const held = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
+    await clock.advance(2);
+    const over = await coalescer.fetch(callOf(lookup, request()), ['3']);
+    expect(clock.now()).toBe(2);
+    expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', id: '3' });
+    expect(upstream.calls).toEqual([]);
+    const mixed = coalescer.fetch(callOf(lookup, request()), ['4', '2']);
+    await clock.advance(1_998);
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['1', '2']]);
+    const answers = await mixed;
+    expect(answers.get('4')).toMatchObject({ code: 'RATE_LIMITED', id: '4' });
+    expect(answers.get('2')).toEqual({ id: '2', fields: [] });
+    expect([...(await held).values()]).toEqual([
+      { id: '1', fields: [] },
+      { id: '2', fields: [] },
+    ]);
+    // Below the cap again: a new key queues.
+    const later = coalescer.fetch(callOf(lookup, request()), ['5']);
+    await clock.advance(2_000);
+    expect((await later).get('5')).toEqual({ id: '5', fields: [] });
+  });
+
   it('with calls left but no pace for a partial one, a key past the cap is told to retry after a hold', async () => {
-    const { clock, lookup, coalescer } = capped((kind) =>
-      kind === 'paced' ? { granted: false, retryInMs: 60_000, exhausted: false } : { granted: true },
-    );
+    const { clock, lookup, coalescer } = capped(scarce);
     const held = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
     await clock.advance(2);
     const over = await coalescer.fetch(callOf(lookup, request()), ['3']);
     expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 2 });
     await clock.advance(2_000);
     await held;
+  });
+});
+
+describe('a request that leaves while its keys are held for the budget', () => {
+  function held() {
+    const clock = new ManualClock();
+    const upstream: Upstream = { calls: [] };
+    const lookup = lookupOn(upstream, { maxBatchSize: 10, budget: () => ({ take: scarce }) });
+    const coalescer = new Coalescer({
+      windowMs: 2,
+      hold: { maxHoldMs: 1_000, maxQueuedKeys: 100 },
+      clock,
+      logger: pino({ level: 'silent' }),
+    });
+    return { clock, upstream, lookup, coalescer };
+  }
+
+  it('takes its keys out of the queue: the due call carries only those another request still waits for', async () => {
+    const { clock, upstream, lookup, coalescer } = held();
+    const leaving = request();
+    const left = coalescer.fetch(callOf(lookup, leaving), ['1', '2']).catch((error: unknown) => error);
+    const stays = coalescer.fetch(callOf(lookup, request()), ['2', '3']);
+    await clock.advance(500);
+    expect(coalescer.has(callOf(lookup, leaving), '1')).toBe(true);
+    leaving.controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'client gone'));
+    expect(await left).toMatchObject({ code: 'UPSTREAM_UNAVAILABLE' });
+    expect(coalescer.has(callOf(lookup, leaving), '1')).toBe(false);
+    expect(coalescer.has(callOf(lookup, leaving), '2')).toBe(true);
+    await clock.advance(500);
+    expect(upstream.calls.map((call) => call.keys)).toEqual([['2', '3']]);
+    expect([...(await stays).keys()]).toEqual(['2', '3']);
+  });
+
+  it('the only request leaving: no call goes, and nothing is left waiting', async () => {
+    const { clock, upstream, lookup, coalescer } = held();
+    const leaving = request();
+    const left = coalescer.fetch(callOf(lookup, leaving), ['1']).catch((error: unknown) => error);
+    await clock.advance(500);
+    leaving.controller.abort(new WorkAbandoned('UPSTREAM_UNAVAILABLE', 'client gone'));
+    await left;
+    await clock.advance(1_000);
+    expect(upstream.calls).toEqual([]);
+    expect(coalescer.groupCount).toBe(0);
+    expect(clock.pending).toBe(0);
   });
 });
 
