@@ -11,11 +11,10 @@
  *   npm run bench:memory
  *   BENCH_MEMORY_SECONDS=20 BENCH_MEMORY_ROUNDS=2 npm run bench:memory
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
-import { cpuMs, measuredCommit, root, rssMiB, startSubgraph, stop } from './processes.js';
+import { buildSubgraph, cpuMs, measuredCommit, root, rssMiB, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 
 const seconds = Number(process.env.BENCH_MEMORY_SECONDS ?? 60);
@@ -96,7 +95,7 @@ async function measure(cache: 'off' | 'on', baseUrl: string): Promise<Reading> {
 }
 
 async function main(): Promise<void> {
-  execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const x = await startXEmulator({
     bearerToken: token,
     port: 0,

@@ -5,6 +5,7 @@
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -15,9 +16,19 @@ export const root = fileURLToPath(new URL('..', import.meta.url));
  * of the same `npm run bench` has just written, do not count.
  */
 export function measuredCommit(): string {
-  const commit = execSync('git rev-parse --short HEAD', { cwd: root, encoding: 'utf8' }).trim();
-  const changed = execSync("git status --porcelain -- src bench ':!bench/results'", { cwd: root, encoding: 'utf8' }).trim();
+  // Another build (BENCH_SUBGRAPH): the commit of the checkout it was built in, which is what was measured.
+  const cwd = process.env.BENCH_SUBGRAPH === undefined ? root : dirname(resolve(root, process.env.BENCH_SUBGRAPH));
+  const commit = execSync('git rev-parse --short HEAD', { cwd, encoding: 'utf8' }).trim();
+  const changed = execSync("git status --porcelain -- src bench ':!bench/results'", { cwd, encoding: 'utf8' }).trim();
   return changed === '' ? commit : `${commit}+`;
+}
+
+/** The subgraph the benchmarks start: this checkout's build, or another (BENCH_SUBGRAPH=/elsewhere/dist/src/main.js). */
+export const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
+
+/** Builds this checkout's subgraph, unless the benchmark measures another build (BENCH_SUBGRAPH), built where it is. */
+export function buildSubgraph(): void {
+  if (process.env.BENCH_SUBGRAPH === undefined) execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
 }
 
 /** Node's flags as `npm start` gives them (package.json), unless BENCH_NODE_FLAGS='--a --b' says otherwise. */
@@ -42,7 +53,7 @@ export interface Subgraph {
 }
 
 /**
- * Starts a subgraph (`script`: the built `dist/src/main.js` unless told otherwise; `args` go before it)
+ * Starts a subgraph (`script`: `subgraphMain` unless told otherwise; `args` go before it)
  * with only `env` and PATH, and resolves once its `users-subgraph ready` line says where it listens.
  * Its log after that is read and dropped, except warnings and worse, shown next to the figures they
  * explain (Redis lost, say), and except what `onOutput` is given: all of it, as it comes (V8's GC trace,
@@ -52,7 +63,7 @@ export function startSubgraph(
   env: Record<string, string>,
   options: { args?: string[]; script?: string; onOutput?: (chunk: string) => void } = {},
 ): Promise<Subgraph> {
-  const script = options.script ?? 'dist/src/main.js';
+  const script = options.script ?? subgraphMain;
   const child = spawn(process.execPath, [...(options.args ?? nodeFlags()), script], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },

@@ -18,12 +18,11 @@
  *
  * Results: bench/results/promotion.json.
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { freePort } from '../src/testing/redis.js';
 import { type AllocationProfile, sampleAllocations } from './allocation-sampler.js';
-import { measuredCommit, nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
+import { buildSubgraph, measuredCommit, nodeFlags, passThrough, root, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { startUpstreams } from './upstream-process.js';
 
@@ -161,7 +160,7 @@ async function measure(shape: Shape, upstreamEnv: Record<string, string>): Promi
 }
 
 async function main(): Promise<void> {
-  execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const upstreams = await startUpstreams();
   const results: Result[] = [];
   try {

@@ -37,12 +37,12 @@
  * JSON.parse, one JSON.stringify; no GraphQL), on the same three lookups: what no Node server avoids, and
  * so what the subgraph's own layers cost, as its CPU per operation over the floor's in the same run.
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { peerDescription, startPeer } from './peer.js';
 import { renderPlot } from './plot.js';
 import {
+  buildSubgraph,
   counterSum,
   cpuMs,
   measuredCommit,
@@ -570,7 +570,7 @@ function comparisonLine(c: Comparison): string {
 }
 
 async function main(): Promise<void> {
-  execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const chosen = scenarios.filter((s) => (only === undefined || only.includes(s.name)) && (withPeer || s.deployment !== 'peer'));
   const upstreams = await startUpstreams(emulatorMode);
   const results: ScenarioResult[] = [];

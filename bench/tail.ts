@@ -19,11 +19,10 @@
  *
  * Writes bench/results/tail.json.
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { makeTempDir, removeTempDir } from '../src/testing/temp-dir.js';
-import { measuredCommit, nodeFlags, root, type Subgraph, startSubgraph, stop } from './processes.js';
+import { buildSubgraph, measuredCommit, nodeFlags, root, type Subgraph, startSubgraph, stop } from './processes.js';
 import { machineInfo } from './results.js';
 import { type GcTimeline, summarize, type TailResult } from './tail-analysis.js';
 import { startUpstreams } from './upstream-process.js';
@@ -61,7 +60,7 @@ async function timedAt(rate: number, operation: () => Promise<boolean>): Promise
 }
 
 async function main(): Promise<void> {
-  execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const temp = await makeTempDir('bench-tail');
   const upstreams = await startUpstreams('honest');
   const x = { X_API_BASE_URL: upstreams.env.X_API_BASE_URL!, X_BEARER_TOKEN: upstreams.env.X_BEARER_TOKEN! };
