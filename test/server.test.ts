@@ -3,6 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { Runtime } from '../src/core/lookup.js';
+import { READY_BUDGETS_WAIT_MS } from '../src/http/routes.js';
 import { type RunningServer, startServer } from '../src/http/server.js';
 import { providers } from '../src/providers/registry.js';
 import { type Harness, startHarness } from './support/harness.js';
@@ -165,5 +166,27 @@ describe('a provider without credentials', () => {
       ['xUsers.0', 'PROVIDER_NOT_CONFIGURED'],
       ['xUsers.1', 'PROVIDER_NOT_CONFIGURED'],
     ]);
+  });
+});
+
+describe('/ready while the budgets cannot be read (Redis failing over)', () => {
+  let server: RunningServer;
+  const reading = { provider: 'x', label: 'GET /2/users', limit: 300, remaining: 120, resetInMs: 60_000 };
+  let answer: () => Promise<Array<typeof reading>> = async () => [reading];
+  beforeAll(async () => {
+    const config = { ...loadConfig(providers, { PORT: '0', HOST: '127.0.0.1' }), demo: false };
+    server = await startServer(config, new Runtime(), pino({ level: 'silent' }), { budgets: () => answer() });
+  });
+  afterAll(() => server.close());
+
+  it('answers at once with the last reading instead of waiting on a reading that does not come', async () => {
+    const ready = async () => (await (await fetch(`${server.url}/ready`)).json()) as { status: string; budgets: unknown };
+    expect(await ready()).toMatchObject({ status: 'ready', budgets: [reading] });
+    // A reading that never comes (a Cluster client waiting out a failover): the last one, within the wait.
+    answer = () => new Promise(() => {});
+    const started = performance.now();
+    expect(await ready()).toMatchObject({ status: 'ready', budgets: [reading] });
+    // Bounded by the wait, not by the reading: never resolved, it would have hung the probe.
+    expect(performance.now() - started).toBeGreaterThanOrEqual(READY_BUDGETS_WAIT_MS - 5);
   });
 });

@@ -28,6 +28,7 @@ export interface Routes {
  */
 export function router(routes: Routes): (req: IncomingMessage, res: ServerResponse) => Promise<void> {
   const { config, graphql, inFlight, circuits, budgets, shared, logger } = routes;
+  const readBudgets = budgets === undefined ? async () => [] : latestWithin(budgets, READY_BUDGETS_WAIT_MS);
   return async (req, res) => {
     const path = (req.url ?? '/').split('?', 1)[0];
     switch (path) {
@@ -49,7 +50,7 @@ export function router(routes: Routes): (req: IncomingMessage, res: ServerRespon
           // The demo is ready too, but a probe or a person reading this should see it is not the real APIs.
           demo: config.demo,
           circuits: circuits?.states() ?? [],
-          budgets: (await budgets?.()) ?? [],
+          budgets: await readBudgets(),
         };
         return sendJson(res, accepting ? 200 : 503, body);
       }
@@ -63,6 +64,38 @@ export function router(routes: Routes): (req: IncomingMessage, res: ServerRespon
       }
       default:
         return sendJson(res, 404, { error: 'not found' });
+    }
+  };
+}
+
+/**
+ * How long `/ready` waits for the budgets' reading. It comes from Redis, which may be failing over (a
+ * Cluster's or a Sentinel's client waits that out, seconds): a probe's timeout is often a second, and every
+ * replica shares the Redis, so a slow reading would take them all out of service at once.
+ */
+export const READY_BUDGETS_WAIT_MS = 250;
+
+/**
+ * `read`, answered within `ms`: its reading, or, when it is late or fails, the last one it gave (`[]` before
+ * any). A late reading still lands, for the next call.
+ */
+export function latestWithin<T>(read: () => Promise<T[]>, ms: number): () => Promise<T[]> {
+  let last: T[] = [];
+  return async () => {
+    const reading = read().then((value) => {
+      last = value;
+      return value;
+    });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<T[]>((resolve) => {
+      timer = setTimeout(() => resolve(last), ms);
+    });
+    try {
+      return await Promise.race([reading, late]);
+    } catch {
+      return last;
+    } finally {
+      clearTimeout(timer);
     }
   };
 }
