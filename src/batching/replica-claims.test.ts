@@ -9,6 +9,7 @@ import type { FieldSet, ProviderId } from '../core/types.js';
 import { RedisLink } from '../redis/link.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { deleteKeysUnder, keysUnder, SHARED_REDIS_TOPOLOGY, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
+import { untilIo } from '../testing/until-io.js';
 import type { LookupCall, RequestSink } from './lookup-call.js';
 import { SharedLookups } from './shared-lookups.js';
 
@@ -107,14 +108,6 @@ function call(r: Replica, fields: FieldSet = ['name']): LookupCall<Row> {
   };
 }
 
-/** Resolves once `predicate` holds, checking after each turn of real I/O (Redis answers). */
-async function until(predicate: () => boolean): Promise<void> {
-  for (let turns = 0; !predicate(); turns++) {
-    if (turns > 10_000) throw new Error('never happened');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 function setUp() {
   const clock = new ManualClock();
   const namespace = link.key(Math.random().toString(36).slice(2), '');
@@ -137,9 +130,9 @@ describe('claims between replicas', () => {
   it('a key another replica is fetching is awaited in the shared cache: one upstream call in all', async () => {
     const { clock, a, b } = setUp();
     const first = a.shared.load(call(a), ['1', '2']);
-    await until(() => a.calls.length === 1);
+    await untilIo(() => a.calls.length === 1);
     const second = b.shared.load(call(b), ['1', '2']);
-    await until(() => b.claimed.length === 1);
+    await untilIo(() => b.claimed.length === 1);
     expect(b.claimed[0]).toEqual(['other', 'other']);
     a.open();
     const [fromA, fromB] = await Promise.all([clock.run(first), clock.run(second)]);
@@ -166,17 +159,17 @@ describe('claims between replicas', () => {
         const b = replica('b', clock, 'claims-watch:', ownLink);
         const ids = Array.from({ length: 100 }, (_, i) => String(i + 1));
         const first = a.shared.load(call(a), ids);
-        await until(() => a.calls.length === 1);
+        await untilIo(() => a.calls.length === 1);
         const waiters = 1_000;
         const asked = Array.from({ length: waiters }, (_, i) => ids[i % ids.length]!);
         const loads = asked.map((id) => b.shared.load(call(b), [id]));
-        await until(() => b.claimed.length === waiters);
+        await untilIo(() => b.claimed.length === waiters);
         expect(b.claimed.every((holders) => holders[0] === 'other')).toBe(true);
         await counter.config('RESETSTAT');
         // A second of the manual clock, one timer at a time. Every waiter's lease timer stays pending; the
         // watch's next look is armed only once Redis answered the last one, so waiting for it waits out the I/O.
         for (;;) {
-          await until(() => clock.pending === waiters + 1);
+          await untilIo(() => clock.pending === waiters + 1);
           if (clock.now() + (clock.nextIn() ?? 0) > 1_000) break;
           await clock.step();
         }
@@ -208,10 +201,10 @@ describe('claims between replicas', () => {
   it('sends its own keys at once while it waits for another replica’s: no replica waits holding a claim', async () => {
     const { clock, a, b } = setUp();
     const held = a.shared.load(call(a), ['2']);
-    await until(() => a.calls.length === 1);
+    await untilIo(() => a.calls.length === 1);
     const mixed = b.shared.load(call(b), ['1', '2']);
     // B's call for 1 goes while A still holds 2 (A's gate is shut).
-    await until(() => b.calls.length === 1);
+    await untilIo(() => b.calls.length === 1);
     expect(b.calls).toEqual([['1']]);
     b.open();
     a.open();
@@ -226,9 +219,9 @@ describe('claims between replicas', () => {
     const { clock, a, b } = setUp();
     a.fail = new ProviderError({ code: 'RATE_LIMITED', provider: PROVIDER });
     const failing = a.shared.load(call(a), ['1']);
-    await until(() => a.calls.length === 1);
+    await untilIo(() => a.calls.length === 1);
     const waiting = b.shared.load(call(b), ['1']);
-    await until(() => b.claimed.length === 1);
+    await untilIo(() => b.claimed.length === 1);
     a.open();
     b.open();
     expect((await clock.run(failing)).get('1')).toBeInstanceOf(ProviderError);
@@ -240,18 +233,18 @@ describe('claims between replicas', () => {
     const { clock, a, b, c } = setUp();
     a.fail = new ProviderError({ code: 'UPSTREAM_UNAVAILABLE', provider: PROVIDER });
     const failing = a.shared.load(call(a), ['1']);
-    await until(() => a.calls.length === 1);
+    await untilIo(() => a.calls.length === 1);
     const waitingB = b.shared.load(call(b), ['1']);
     const waitingC = c.shared.load(call(c), ['1']);
-    await until(() => b.claimed.length === 1 && c.claimed.length === 1);
+    await untilIo(() => b.claimed.length === 1 && c.claimed.length === 1);
     a.open();
     expect((await clock.run(failing)).get('1')).toBeInstanceOf(ProviderError);
     // B and C poll on; the first to claim after A gave it back asks, the other keeps waiting on it.
-    await until(() => b.calls.length + c.calls.length === 1);
+    await untilIo(() => b.calls.length + c.calls.length === 1);
     for (let poll = 0; poll < 10; poll++) {
       await clock.timerSet();
       await clock.advance(5);
-      await until(() => clock.pending > 0);
+      await untilIo(() => clock.pending > 0);
     }
     expect(b.calls.length + c.calls.length).toBe(1);
     b.open();
@@ -266,7 +259,7 @@ describe('claims between replicas', () => {
     const { clock, a, b } = setUp();
     // A fetches 1 and never answers (its gate stays shut): a replica that died mid-call.
     void a.shared.load(call(a), ['1']).catch(() => {});
-    await until(() => a.calls.length === 1);
+    await untilIo(() => a.calls.length === 1);
     b.open();
     const waiting = b.shared.load(call(b), ['1']);
     expect((await clock.run(waiting)).get('1')).toEqual({ id: '1', by: 'b' });
@@ -277,7 +270,7 @@ describe('claims between replicas', () => {
   it('claims live beside the cache under their own keys, and are gone once answered', async () => {
     const { clock, a, namespace } = setUp();
     const loading = a.shared.load(call(a), ['1']);
-    await until(() => a.calls.length === 1);
+    await untilIo(() => a.calls.length === 1);
     const claims = await keysUnder(admin, `${namespace}claim:`);
     expect(claims).toHaveLength(1);
     a.open();

@@ -4,6 +4,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisLink } from '../redis/link.js';
 import { ManualClock } from '../testing/manual-clock.js';
 import { deleteKeysUnder, SHARED_REDIS_TOPOLOGY, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
+import { untilIo } from '../testing/until-io.js';
 import { ClaimWatch } from './claim-watch.js';
 
 /**
@@ -38,14 +39,6 @@ async function subscribers(channel: string): Promise<number> {
   return counts.reduce((sum, count) => sum + count, 0);
 }
 
-/** Resolves once `predicate` holds, checking after each turn of real I/O. */
-async function until(predicate: () => boolean): Promise<void> {
-  for (let turns = 0; !predicate(); turns++) {
-    if (turns > 10_000) throw new Error('never happened');
-    await new Promise((resolve) => setImmediate(resolve));
-  }
-}
-
 function watchOn(clock: ManualClock, on: RedisLink = link) {
   return new ClaimWatch(on, clock, `${prefix}released`, 5, 100);
 }
@@ -76,7 +69,7 @@ describe('ClaimWatch', () => {
     expect(waiters.some((w) => w.settled)).toBe(false);
     expect(watch.size).toBe(1); // one watch for the three
     watch.released([key]);
-    await until(() => waiters.every((w) => w.settled));
+    await untilIo(() => waiters.every((w) => w.settled));
     expect(waiters.every((w) => w.error === undefined)).toBe(true);
     expect(watch.size).toBe(0);
   });
@@ -93,7 +86,7 @@ describe('ClaimWatch', () => {
     const publisher = sharedRedis();
     try {
       await publisher.publish(`${prefix}released`, `${prefix}claim:unrelated\n${key}`);
-      await until(() => waiter.settled);
+      await untilIo(() => waiter.settled);
     } finally {
       publisher.disconnect();
     }
@@ -106,7 +99,7 @@ describe('ClaimWatch', () => {
     const key = `${prefix}claim:3`; // never set: as a lapsed one
     const waiter = track(watch.wait([key], 10_000, new AbortController().signal));
     await clock.advance(5);
-    await until(() => waiter.settled);
+    await untilIo(() => waiter.settled);
     expect(waiter.error).toBeUndefined();
   });
 
@@ -119,7 +112,7 @@ describe('ClaimWatch', () => {
     expect(waiter.settled).toBe(false);
     await admin.set(entry, '{}', 'PX', 10_000);
     await clock.advance(100);
-    await until(() => waiter.settled);
+    await untilIo(() => waiter.settled);
   });
 
   it('gives up after its time, and an aborted wait rejects with the reason and leaves the watch', async () => {
@@ -131,10 +124,10 @@ describe('ClaimWatch', () => {
     const controller = new AbortController();
     const aborted = track(watch.wait([key], 10_000, controller.signal));
     await clock.advance(250);
-    await until(() => timed.settled);
+    await untilIo(() => timed.settled);
     expect(aborted.settled).toBe(false);
     controller.abort(new Error('client gone'));
-    await until(() => aborted.settled);
+    await untilIo(() => aborted.settled);
     expect((aborted.error as Error).message).toBe('client gone');
     expect(watch.size).toBe(0);
   });
@@ -155,7 +148,7 @@ describe('ClaimWatch', () => {
       await own.kill();
       await ownLink.waitUntil(false);
       await clock.advance(5);
-      await until(() => waiter.settled);
+      await untilIo(() => waiter.settled);
       expect(waiter.error).toBeUndefined();
     } finally {
       await ownLink.close();
