@@ -1,30 +1,30 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { RedisLink } from '../redis/link.js';
 import { captureLogs } from '../testing/log-capture.js';
 import { ManualClock } from '../testing/manual-clock.js';
-import { type OwnRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
+import { deleteKeysUnder, keysUnder, SHARED_REDIS_TOPOLOGY, sharedRedis, startOwnRedis, uniquePrefix } from '../testing/redis.js';
 import { RedisWindowBudget } from './call-budget.js';
 import { RedisSharedQueue } from './shared-queue.js';
 
 /**
- * The queue the replicas share, on a redis-server of its own: replica A parks what it holds, replica B's
+ * The queue the replicas share, on the run's shared Redis (one node, and a Cluster and a Sentinel's master in the
+ * sharing projects, vitest.config.ts): replica A parks what it holds, replica B's
  * permit takes it along; A hears it was taken, once; nothing is taken without a permit, or past a call's
  * room; and every key the scripts touch carries one hash tag.
  */
 
 const silent = captureLogs('silent').logger;
 const WINDOW = { limit: 40, windowMs: 900_000 };
-let redis: OwnRedis;
 const links: RedisLink[] = [];
+const prefixes: string[] = [];
+const admin = sharedRedis();
 
-beforeAll(async () => {
-  redis = await startOwnRedis();
-});
 afterEach(async () => {
   await Promise.all(links.splice(0).map((link) => link.close()));
+  for (const prefix of prefixes.splice(0)) await deleteKeysUnder(admin, prefix);
 });
 afterAll(async () => {
-  await redis.close();
+  await admin.quit();
 });
 
 const now = () => Date.UTC(2026, 0, 1);
@@ -32,7 +32,8 @@ const now = () => Date.UTC(2026, 0, 1);
 /** Two replicas' views of one queue (and its ledger), under a prefix of the test's own. */
 async function twoReplicas(limit = WINDOW.limit): Promise<{ a: RedisSharedQueue; b: RedisSharedQueue; link: RedisLink; prefix: string }> {
   const prefix = uniquePrefix('shared-queue');
-  const link = new RedisLink({ url: redis.url, prefix, commandTimeoutMs: 2_000, logger: silent });
+  prefixes.push(prefix);
+  const link = new RedisLink({ topology: SHARED_REDIS_TOPOLOGY, prefix, commandTimeoutMs: 2_000, logger: silent });
   links.push(link);
   expect(await link.connect()).toBe(true);
   const ledger = link.key('{x:}', 'budget', 'GET /2/users');
@@ -105,30 +106,34 @@ describe('RedisSharedQueue', () => {
   });
 
   it('keeps every key under the ledger hash tag, each expiring by itself', async () => {
-    const { a, b, link, prefix } = await twoReplicas();
+    const { a, b, prefix } = await twoReplicas();
     await a.park(ids(1, 2).map((key) => ({ key, fields: ['name'] })));
     // B's call has room for one of A's two: the queue keeps the other.
     await b.take('window', ids(1001, 99), 100);
-    const keys = await link.client.keys(`${prefix}*`);
+    const keys = await keysUnder(admin, prefix);
     expect(keys.length).toBe(4);
     for (const key of keys) {
       expect(key).toContain('{x:}');
-      expect(await link.client.pttl(key)).toBeGreaterThan(0);
+      expect(await admin.pttl(key)).toBeGreaterThan(0);
     }
   });
 
-  it('answers as this replica alone when Redis is gone: a permit from its own ledger, nothing taken', async () => {
-    const own = await startOwnRedis();
-    const link = new RedisLink({ url: own.url, prefix: uniquePrefix('shared-queue'), commandTimeoutMs: 200, logger: silent });
-    links.push(link);
-    expect(await link.connect()).toBe(true);
-    const ledger = link.key('{x:}', 'budget', 'GET /2/users');
-    const local = new RedisWindowBudget(link, ledger, WINDOW, new ManualClock(), now);
-    const queue = new RedisSharedQueue(link, ledger, `${link.key('{x:}')}:queue:users`, WINDOW, local, now, 'replica-a');
-    await own.kill();
-    await queue.park([{ key: '1', fields: [] }]);
-    expect(await queue.take('window', ['1'], 100)).toEqual({ permit: { granted: true }, takenFromMe: [], theirs: [] });
-    expect(await queue.taken(['1'])).toEqual([]);
-    await own.close();
-  });
+  // A redis-server of its own, killed: one node, whatever the topology the suite runs on (the default project runs it).
+  it.skipIf(SHARED_REDIS_TOPOLOGY.kind !== 'node')(
+    'answers as this replica alone when Redis is gone: a permit from its own ledger, nothing taken',
+    async () => {
+      const own = await startOwnRedis();
+      const link = new RedisLink({ url: own.url, prefix: uniquePrefix('shared-queue'), commandTimeoutMs: 200, logger: silent });
+      links.push(link);
+      expect(await link.connect()).toBe(true);
+      const ledger = link.key('{x:}', 'budget', 'GET /2/users');
+      const local = new RedisWindowBudget(link, ledger, WINDOW, new ManualClock(), now);
+      const queue = new RedisSharedQueue(link, ledger, `${link.key('{x:}')}:queue:users`, WINDOW, local, now, 'replica-a');
+      await own.kill();
+      await queue.park([{ key: '1', fields: [] }]);
+      expect(await queue.take('window', ['1'], 100)).toEqual({ permit: { granted: true }, takenFromMe: [], theirs: [] });
+      expect(await queue.taken(['1'])).toEqual([]);
+      await own.close();
+    },
+  );
 });
