@@ -221,27 +221,32 @@ describe('Coalescer', () => {
 const scarce = (kind: 'window' | 'paced'): Permit =>
   kind === 'paced' ? { granted: false, retryInMs: 60_000, exhausted: false } : { granted: true };
 
-describe('the queue cap with a budget (UPSTREAM_MAX_QUEUED_IDS)', () => {
-  /** A coalescer whose lookup's calls have `permit` for a budget, queues of at most two keys, a hold of 2 s. */
-  function capped(permit: (kind: 'window' | 'paced') => Permit) {
-    const clock = new ManualClock();
-    const upstream: Upstream = { calls: [] };
-    const lookup = lookupOn(upstream, { maxBatchSize: 10, budget: () => ({ take: permit }) });
-    const coalescer = new Coalescer({
-      windowMs: 2,
-      hold: { maxHoldMs: 2_000, maxQueuedKeys: 2 },
-      clock,
-      logger: pino({ level: 'silent' }),
-    });
-    return { clock, upstream, lookup, coalescer };
-  }
+/** A coalescer whose lookup's calls have `permit` for a budget (a window of 2 ms, calls of up to 10 keys). */
+function budgeted(permit: (kind: 'window' | 'paced') => Permit, hold: { maxHoldMs: number; maxQueuedKeys: number }) {
+  const clock = new ManualClock();
+  const upstream: Upstream = { calls: [] };
+  const lookup = lookupOn(upstream, { maxBatchSize: 10, budget: () => ({ take: permit }) });
+  const coalescer = new Coalescer({ windowMs: 2, hold, clock, logger: pino({ level: 'silent' }) });
+  return { clock, upstream, lookup, coalescer };
+}
 
-  it('with the window spent, a key past the cap is told to retry at its reset', async () => {
-    const { clock, lookup, coalescer } = capped(() => ({ granted: false, retryInMs: 90_000, exhausted: true }));
+describe('the queue cap with a budget (UPSTREAM_MAX_QUEUED_IDS)', () => {
+  /** Queues of at most two keys, a hold of 2 s. */
+  const capped = (permit: (kind: 'window' | 'paced') => Permit) => budgeted(permit, { maxHoldMs: 2_000, maxQueuedKeys: 2 });
+
+  it.each([
+    [
+      'with the window spent, a key past the cap is told to retry at its reset',
+      () => ({ granted: false, retryInMs: 90_000, exhausted: true }),
+      90,
+    ],
+    ['with calls left but no pace for a partial one, a key past the cap is told to retry after a hold', scarce, 2],
+  ] as const)('%s', async (_name, permit: (kind: 'window' | 'paced') => Permit, retryAfter) => {
+    const { clock, lookup, coalescer } = capped(permit);
     const held = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
     await clock.advance(2);
     const over = await coalescer.fetch(callOf(lookup, request()), ['3']);
-    expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 90 });
+    expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', retryAfter });
     await clock.advance(2_000);
     await held;
   });
@@ -269,31 +274,10 @@ describe('the queue cap with a budget (UPSTREAM_MAX_QUEUED_IDS)', () => {
     await clock.advance(2_000);
     expect((await later).get('5')).toEqual({ id: '5', fields: [] });
   });
-
-  it('with calls left but no pace for a partial one, a key past the cap is told to retry after a hold', async () => {
-    const { clock, lookup, coalescer } = capped(scarce);
-    const held = coalescer.fetch(callOf(lookup, request()), ['1', '2']);
-    await clock.advance(2);
-    const over = await coalescer.fetch(callOf(lookup, request()), ['3']);
-    expect(over.get('3')).toMatchObject({ code: 'RATE_LIMITED', retryAfter: 2 });
-    await clock.advance(2_000);
-    await held;
-  });
 });
 
 describe('a request that leaves while its keys are held for the budget', () => {
-  function held() {
-    const clock = new ManualClock();
-    const upstream: Upstream = { calls: [] };
-    const lookup = lookupOn(upstream, { maxBatchSize: 10, budget: () => ({ take: scarce }) });
-    const coalescer = new Coalescer({
-      windowMs: 2,
-      hold: { maxHoldMs: 1_000, maxQueuedKeys: 100 },
-      clock,
-      logger: pino({ level: 'silent' }),
-    });
-    return { clock, upstream, lookup, coalescer };
-  }
+  const held = () => budgeted(scarce, { maxHoldMs: 1_000, maxQueuedKeys: 100 });
 
   it('takes its keys out of the queue: the due call carries only those another request still waits for', async () => {
     const { clock, upstream, lookup, coalescer } = held();

@@ -137,32 +137,14 @@ describe('Coalescer with a queue the replicas share', () => {
     const { clock, queue, upstream, lookup, coalescer } = setUp();
     queue.theirs = [{ key: '50', fields: [] }];
     const mine = request();
-    const answer = coalescer.fetch(callOf(lookup, mine), ['1']).catch((error: unknown) => error);
-    await clock.advance(999);
-    // The due call's permit is on its way when the request leaves.
-    let open!: () => void;
-    queue.gate = new Promise((resolve) => (open = resolve));
-    await clock.advance(1);
-    mine.controller.abort(new Error('client gone'));
-    await answer;
-    open();
-    await settle();
+    await leaveWhileThePermitIsAsked(clock, queue, mine, coalescer.fetch(callOf(lookup, mine), ['1']));
     expect(upstream.calls.map((call) => call.keys)).toEqual([['50']]);
   });
 
   it('no call goes when its keys left while the permit was asked for', async () => {
     const { clock, queue, upstream, lookup, coalescer } = setUp();
     const mine = request();
-    const answer = coalescer.fetch(callOf(lookup, mine), ['1']).catch((error: unknown) => error);
-    await clock.advance(999);
-    // The due call's permit is on its way when the request leaves.
-    let open!: () => void;
-    queue.gate = new Promise((resolve) => (open = resolve));
-    await clock.advance(1);
-    mine.controller.abort(new Error('client gone'));
-    await answer;
-    open();
-    await settle();
+    await leaveWhileThePermitIsAsked(clock, queue, mine, coalescer.fetch(callOf(lookup, mine), ['1']));
     expect(upstream.calls).toEqual([]);
     expect(clock.pending).toBe(0);
   });
@@ -188,3 +170,24 @@ describe('Coalescer with a queue the replicas share', () => {
     expect(queue.parked.size).toBe(0);
   });
 });
+
+/**
+ * The request `mine` made `answer` with: its key held to its deadline (1 s), then the due call's permit is
+ * on its way when the request leaves; the permit is granted once the request is gone.
+ */
+async function leaveWhileThePermitIsAsked(
+  clock: ManualClock,
+  queue: { gate: Promise<void> | undefined },
+  mine: { controller: AbortController },
+  answer: Promise<unknown>,
+): Promise<void> {
+  const settled = answer.catch((error: unknown) => error);
+  await clock.advance(999);
+  let open!: () => void;
+  queue.gate = new Promise((resolve) => (open = resolve));
+  await clock.advance(1);
+  mine.controller.abort(new Error('client gone'));
+  await settled;
+  open();
+  await settle();
+}
