@@ -185,27 +185,22 @@ const representation = fc.oneof(
   fc.constantFrom(...NEXUDUS_IDS).map((id) => ({ __typename: 'NexudusUser', id })),
 );
 
+/** A root field asking `keys` from `values` by one list argument, its items selected from `type`'s fields. */
+const listRoot = (field: string, argument: string, values: readonly string[], type: string, depth: number): fc.Arbitrary<RootText> =>
+  fc.tuple(list(values), selection(type, depth)).map(([keys, sel]) => ({
+    text: `${field}(${argument}: ${literal(keys)}) { ${sel} }`,
+    root: { field, keys },
+  }));
+
 const roots: Array<fc.Arbitrary<RootText>> = [
-  fc.tuple(list(X_IDS), selection('XUser', 2)).map(([ids, sel]) => ({
-    text: `xUsers(ids: ${literal(ids)}) { ${sel} }`,
-    root: { field: 'xUsers', keys: ids },
-  })),
-  fc.tuple(list(X_USERNAMES), selection('XUser', 1)).map(([names, sel]) => ({
-    text: `xUsersByUsername(usernames: ${literal(names)}) { ${sel} }`,
-    root: { field: 'xUsersByUsername', keys: names },
-  })),
+  listRoot('xUsers', 'ids', X_IDS, 'XUser', 2),
+  listRoot('xUsersByUsername', 'usernames', X_USERNAMES, 'XUser', 1),
   fc.tuple(fc.boolean(), list(TELEGRAM_IDS), list(TELEGRAM_USERNAMES), selection('TelegramUser', 1)).map(([byId, ids, names, sel]) => ({
     text: byId ? `telegramUsers(ids: ${literal(ids)}) { ${sel} }` : `telegramUsers(usernames: ${literal(names)}) { ${sel} }`,
     root: { field: 'telegramUsers', keys: byId ? ids : names },
   })),
-  fc.tuple(list(BITRIX24_IDS), selection('Bitrix24User', 1)).map(([ids, sel]) => ({
-    text: `bitrix24Users(ids: ${literal(ids)}) { ${sel} }`,
-    root: { field: 'bitrix24Users', keys: ids },
-  })),
-  fc.tuple(list(NEXUDUS_IDS), selection('NexudusUser', 1)).map(([ids, sel]) => ({
-    text: `nexudusUsers(ids: ${literal(ids)}) { ${sel} }`,
-    root: { field: 'nexudusUsers', keys: ids },
-  })),
+  listRoot('bitrix24Users', 'ids', BITRIX24_IDS, 'Bitrix24User', 1),
+  listRoot('nexudusUsers', 'ids', NEXUDUS_IDS, 'NexudusUser', 1),
   fc
     .tuple(
       fc.array(representation, { minLength: 1, maxLength: 5 }),
