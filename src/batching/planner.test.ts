@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { CallBudget, Permit } from '../core/lookup.js';
+import { type CallBudget, NOTHING_TO_SEND, type Permit } from '../core/lookup.js';
 import { ManualClock, settle } from '../testing/manual-clock.js';
-import { NOTHING_TO_SEND, Planner, type PlannerQueue, type SendReason } from './planner.js';
+import { Planner, type PlannerQueue, type SendReason } from './planner.js';
 
 /** A queue of keys that records what the planner did with them, on the test's clock. */
 class RecordingQueue implements PlannerQueue {

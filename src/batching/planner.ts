@@ -1,5 +1,5 @@
 import type { Clock } from '../core/clock.js';
-import type { CallBudget, Permit } from '../core/lookup.js';
+import { type CallBudget, NOTHING_TO_SEND, type Permit } from '../core/lookup.js';
 
 /**
  * The upstream budget planner (docs/upstream-budget.md): when one queue of misses (a lookup's keys under
@@ -34,15 +34,6 @@ export interface PlannerQueue {
   /** The keys waiting now wait past their coalescing window, for the budget or to fill (with Redis: parked for other replicas' calls). */
   holding?(): void;
 }
-
-/**
- * A budget's answer that the call it was asked for has nothing to carry and took no permit: every key it
- * would have carried left the queue meanwhile (another replica's call took them, `ReplicaQueue.take`). The
- * planner decides again on what the queue holds now, and refuses nothing for it; to anything else it reads
- * as a refusal to ask again at once. Only ever answered once those keys have left, so that deciding again
- * moves on.
- */
-export const NOTHING_TO_SEND: Permit = Object.freeze({ granted: false, retryInMs: 0, exhausted: false });
 
 export interface PlannerOptions {
   /** Keys one call carries at most. */

@@ -1,6 +1,6 @@
 import pino from 'pino';
 import { describe, expect, it } from 'vitest';
-import type { CallBudget, Permit, SharedQueue, SharedTake } from '../core/lookup.js';
+import { type CallBudget, NOTHING_TO_SEND, type Permit, type SharedQueue, type SharedTake } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
 import { ManualClock, settle } from '../testing/manual-clock.js';
 import { Coalescer } from './coalescer.js';
@@ -35,7 +35,7 @@ class FakeSharedQueue implements SharedQueue {
     await this.gate;
     const takenFromMe = mine.filter((key) => this.takenByOther.delete(key));
     // As the script: a call left with none of its own keys asks for no permit.
-    if (takenFromMe.length === mine.length) return { permit: { granted: false, retryInMs: 0, exhausted: false }, takenFromMe, theirs: [] };
+    if (takenFromMe.length === mine.length) return { permit: NOTHING_TO_SEND, takenFromMe, theirs: [] };
     const permit = this.permit(kind);
     if (!permit.granted) return { permit, takenFromMe, theirs: [] };
     this.permits++;

@@ -2,7 +2,6 @@ import type { Clock } from '../core/clock.js';
 import { ProviderError } from '../core/errors.js';
 import type { Lookup, Permit, SharedQueue } from '../core/lookup.js';
 import type { FieldSet, ProviderId } from '../core/types.js';
-import { NOTHING_TO_SEND } from './planner.js';
 
 /**
  * One coalescing group's side of the queue the replicas share (`SharedQueue`, with Redis;
@@ -56,9 +55,8 @@ export class ReplicaQueue {
     this.handOver(takenFromMe);
     const gone = new Set(takenFromMe);
     const sent = mine.filter((key) => !gone.has(key));
-    // Another replica's call took every key of this one (its requests now wait for that answer): the
-    // script took no permit, and the keys still waiting behind them are decided on afresh.
-    if (mine.length > 0 && sent.length === 0 && theirs.length === 0) return { permit: NOTHING_TO_SEND, mine: [], theirs: [] };
+    // Refused, or NOTHING_TO_SEND: another replica's call took every key of this one (its requests now wait for
+    // that answer), the script took no permit, and the planner decides afresh on the keys still waiting.
     if (!permit.granted) return { permit, mine: [], theirs: [] };
     for (const key of sent) this.parked.delete(key);
     return { permit, mine: sent, theirs: theirs.filter((entry) => this.plausible(entry)) };

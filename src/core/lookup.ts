@@ -162,6 +162,15 @@ export interface SharedTake {
 /** A permit, or when to ask again; `exhausted`: the window has no call left before `retryInMs`. */
 export type Permit = { granted: true } | { granted: false; retryInMs: number; exhausted: boolean };
 
+/**
+ * A budget's answer that the call it was asked for has nothing to carry and took no permit: every key it
+ * would have carried left the queue meanwhile (another replica's call took them: the shared queue's script answers it, `RedisSharedQueue.take`). The
+ * planner decides again on what the queue holds now, and refuses nothing for it; to anything else it reads
+ * as a refusal to ask again at once. Only ever answered once those keys have left, so that deciding again
+ * moves on.
+ */
+export const NOTHING_TO_SEND: Permit = Object.freeze({ granted: false, retryInMs: 0, exhausted: false });
+
 /** What a fetch may use besides its keys. */
 export interface FetchScope {
   /** Partitions a provider's loaders (a Bitrix24 portal); `''` when the provider has one. */

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { CallBudget, Permit, SharedQueue, SharedTake } from '../core/lookup.js';
+import { type CallBudget, NOTHING_TO_SEND, type Permit, type SharedQueue, type SharedTake } from '../core/lookup.js';
 import type { FieldSet } from '../core/types.js';
 import type { RedisLink } from '../redis/link.js';
 import { LuaScript } from '../redis/lua-script.js';
@@ -63,8 +63,8 @@ export class RedisSharedQueue implements SharedQueue {
   }
 
   /**
-   * When another replica took every key of `mine`, no permit is taken: refused, to ask again at once, with
-   * all of `mine` in `takenFromMe` (`ReplicaQueue.take` reads that as nothing to send).
+   * When another replica took every key of `mine`, no permit is taken: the permit is `NOTHING_TO_SEND`, with
+   * all of `mine` in `takenFromMe`, and the planner decides afresh.
    */
   async take(kind: 'window' | 'paced', mine: readonly string[], room: number): Promise<SharedTake> {
     return this.link.orLocal<SharedTake>(
@@ -89,7 +89,7 @@ export class RedisSharedQueue implements SharedQueue {
           Number(granted) === 1
             ? { granted: true }
             : Number(granted) === 2
-              ? { granted: false, retryInMs: 0, exhausted: false }
+              ? NOTHING_TO_SEND
               : { granted: false, retryInMs: Math.max(0, Number(retryInMs)), exhausted: Number(exhausted) === 1 };
         return {
           permit,
