@@ -23,9 +23,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Client, Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
-import { root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
+import { root, rssMiB, type Subgraph, startSubgraph, stop, subgraphMain } from './processes.js';
 
-const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
 const attacks = (process.env.BENCH_ATTACKS ?? 'badids,outputs,documents,slowbody,sigterm').split(',');
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 const token = 'bench-token';
@@ -46,10 +45,7 @@ const subgraphEnv: Record<string, string> = Object.fromEntries(
 
 async function withSubgraph<T>(env: Record<string, string>, work: (subgraph: Subgraph, emulator: Emulator) => Promise<T>): Promise<T> {
   const emulator = await startXEmulator({ bearerToken: token, rateLimit: { limit: 1_000_000, windowSeconds: 900 } });
-  const subgraph = await startSubgraph(
-    { X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url, ...subgraphEnv, ...env },
-    { script: subgraphMain },
-  );
+  const subgraph = await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url, ...subgraphEnv, ...env });
   try {
     return await work(subgraph, emulator);
   } finally {
@@ -176,7 +172,7 @@ async function documents() {
 
 async function slowBody() {
   const emulator = await startXEmulator({ bearerToken: token });
-  const subgraph = await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url }, { script: subgraphMain });
+  const subgraph = await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url });
   try {
     const url = new URL(subgraph.origin);
     const socket = connect(Number(url.port), url.hostname);
@@ -212,7 +208,7 @@ async function slowBody() {
 
 async function sigterm() {
   const emulator = await startXEmulator({ bearerToken: token, rateLimit: { limit: 1_000_000, windowSeconds: 900 } });
-  const subgraph = await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url }, { script: subgraphMain });
+  const subgraph = await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: emulator.url });
   const counts = { ok: 0, refused503: 0, noAnswer: 0, other: 0 };
   let exited = false;
   const exit = new Promise<number | null>((resolve) =>

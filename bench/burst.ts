@@ -17,19 +17,17 @@
  *
  * Results: bench/results/burst.json, and the trade-off as bench/results/burst-holds.svg.
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
 import { startOwnRedis } from '../src/testing/redis.js';
 import { renderHoldPlot } from './hold-plot.js';
-import { root, type Subgraph, startSubgraph, stop } from './processes.js';
+import { buildSubgraph, root, type Subgraph, startSubgraph, stop } from './processes.js';
 import { seeded, UNIVERSE, zipfIds } from './zipf-workload.js';
 
 const clients = Number(process.env.BENCH_CLIENTS ?? 200);
 const perClient = Number(process.env.BENCH_REQUESTS_PER_CLIENT ?? 10);
 const latencyMs = Number(process.env.BENCH_UPSTREAM_LATENCY_MS ?? 50);
-const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
 const phases = (process.env.BENCH_BURST_PHASES ?? 'ample,scarce,replicas,holds').split(',');
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 const token = 'bench-token';
@@ -70,15 +68,12 @@ async function runBurst(
   try {
     for (const env of replicaEnvs) {
       replicas.push(
-        await startSubgraph(
-          {
-            X_BEARER_TOKEN: token,
-            X_API_BASE_URL: emulator.url,
-            ...(holdMs === undefined ? {} : { UPSTREAM_MAX_HOLD_MS: String(holdMs) }),
-            ...env,
-          },
-          { script: subgraphMain },
-        ),
+        await startSubgraph({
+          X_BEARER_TOKEN: token,
+          X_API_BASE_URL: emulator.url,
+          ...(holdMs === undefined ? {} : { UPSTREAM_MAX_HOLD_MS: String(holdMs) }),
+          ...env,
+        }),
       );
     }
     const pools = replicas.map((r) => new Pool(r.origin, { connections: Math.ceil(clients / replicas.length), pipelining: 1 }));
@@ -143,7 +138,7 @@ async function runBurst(
 }
 
 async function main(): Promise<void> {
-  if (!process.env.BENCH_SUBGRAPH) execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const results: BurstResult[] = [];
   const ample = 1_000_000_000;
   if (phases.includes('ample')) results.push(await runBurst('one replica, ample window', [{}], ample));

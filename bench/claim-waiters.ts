@@ -17,10 +17,9 @@ import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
 import { startOwnRedis } from '../src/testing/redis.js';
-import { counterSum, root, type Subgraph, startSubgraph, stop } from './processes.js';
+import { counterSum, root, type Subgraph, startSubgraph, stop, subgraphMain } from './processes.js';
 
 const waiterCounts = (process.env.BENCH_CLAIM_WAITERS ?? '200,1000').split(',').map(Number);
-const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 const token = 'bench-token';
 const UPSTREAM_MS = 4_000;
@@ -57,7 +56,7 @@ async function run(waiters: number): Promise<ClaimWaitResult> {
       UPSTREAM_TIMEOUT_MS: '10000',
       OPERATION_TIMEOUT_MS: '20000',
     };
-    for (let i = 0; i < 2; i++) replicas.push(await startSubgraph(env, { script: subgraphMain }));
+    for (let i = 0; i < 2; i++) replicas.push(await startSubgraph(env));
     const [a, b] = replicas as [Subgraph, Subgraph];
     const ids = Array.from({ length: 100 }, (_, i) => String(1_000 + i));
     const post = (pool: Pool, ids: string[]) =>

@@ -32,14 +32,24 @@
  *   BENCH_SECONDS=20 BENCH_CLIENTS=200 BENCH_REPLICAS=1,4 BENCH_TOPOLOGIES=cluster npm run bench:replicas
  *   BENCH_SUBGRAPH=/elsewhere/dist/src/main.js npm run bench:replicas   # another build, not built here
  */
-import { execSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { startXEmulator, type XEmulator, type XEmulatorRequest } from '../src/providers/x/emulator/server.js';
 import { startOwnRedis } from '../src/testing/redis.js';
 import { startOwnCluster } from '../src/testing/redis-topologies.js';
-import { counterSum, cpuMs, measuredCommit, root, rssMiB, type Subgraph, startSubgraph, stop } from './processes.js';
+import {
+  buildSubgraph,
+  counterSum,
+  cpuMs,
+  measuredCommit,
+  root,
+  rssMiB,
+  type Subgraph,
+  startSubgraph,
+  stop,
+  subgraphMain,
+} from './processes.js';
 import { type MachineInfo, machineInfo } from './results.js';
 import { seeded, UNIVERSE, zipfIds } from './zipf-workload.js';
 
@@ -66,7 +76,6 @@ const topologyNames = (process.env.BENCH_TOPOLOGIES ?? 'node,cluster').split(','
   if (!(TOPOLOGIES as readonly string[]).includes(name)) throw new Error(`BENCH_TOPOLOGIES takes node and cluster, not ${name}`);
   return name as TopologyName;
 });
-const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
 const outDir = process.env.BENCH_OUT ?? `${root}bench/results`;
 const token = 'bench-token';
 const SEED = 20261123;
@@ -199,7 +208,7 @@ function withTopology<R>(name: TopologyName, body: (topology: Topology) => Promi
 
 /** Starts `count` replicas at once; if one fails to start, stops the others and throws. */
 async function startReplicas(env: Record<string, string>, count: number): Promise<Subgraph[]> {
-  const starts = await Promise.allSettled(Array.from({ length: count }, () => startSubgraph(env, { script: subgraphMain })));
+  const starts = await Promise.allSettled(Array.from({ length: count }, () => startSubgraph(env)));
   const started = starts.flatMap((start) => (start.status === 'fulfilled' ? [start.value] : []));
   const failed = starts.find((start): start is PromiseRejectedResult => start.status === 'rejected');
   if (failed !== undefined) {
@@ -477,7 +486,7 @@ function asJson(results: ReplicaResults): string {
 }
 
 async function main(): Promise<void> {
-  if (!process.env.BENCH_SUBGRAPH) execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const cells = await using(
     () => startTimedEmulator(),
     (emulator) => emulator.close(),

@@ -21,18 +21,16 @@
  *   BENCH_CLIENTS=200 BENCH_SECONDS=20 BENCH_UPSTREAM_LATENCY_MS=50 npm run bench:zipf
  *   BENCH_SUBGRAPH=/elsewhere/dist/src/main.js BENCH_PHASES=cold npm run bench:zipf   # another build
  */
-import { execSync } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { Pool } from 'undici';
 import { startXEmulator } from '../src/providers/x/emulator/server.js';
-import { counterSum, root, type Subgraph, startSubgraph } from './processes.js';
+import { buildSubgraph, counterSum, type Subgraph, startSubgraph } from './processes.js';
 import { seeded, UNIVERSE, zipfIds } from './zipf-workload.js';
 
 const seconds = Number(process.env.BENCH_SECONDS ?? 20);
 const clients = Number(process.env.BENCH_CLIENTS ?? 200);
 const latencyMs = Number(process.env.BENCH_UPSTREAM_LATENCY_MS ?? 50);
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const subgraphMain = process.env.BENCH_SUBGRAPH ?? 'dist/src/main.js';
 const phases = (process.env.BENCH_PHASES ?? 'cold,coalescing,one,two').split(',');
 const token = 'bench-token';
 const QUERY = 'query Zipf($ids: [ID!]!) { xUsers(ids: $ids) { id name username } }';
@@ -59,7 +57,7 @@ async function runPhase(name: string, replicaEnvs: Array<Record<string, string>>
   const replicas: Subgraph[] = [];
   try {
     for (const env of replicaEnvs) {
-      replicas.push(await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: upstream, ...env }, { script: subgraphMain }));
+      replicas.push(await startSubgraph({ X_BEARER_TOKEN: token, X_API_BASE_URL: upstream, ...env }));
     }
     emulator.reset();
     const pools = replicas.map((r) => new Pool(r.origin, { connections: Math.ceil(clients / replicas.length), pipelining: 1 }));
@@ -117,7 +115,7 @@ async function runPhase(name: string, replicaEnvs: Array<Record<string, string>>
 type XEmu = Awaited<ReturnType<typeof startXEmulator>>;
 
 async function main(): Promise<void> {
-  if (!process.env.BENCH_SUBGRAPH) execSync('npm run build --silent', { cwd: root, stdio: 'inherit' });
+  buildSubgraph();
   const emulator = await startXEmulator({ bearerToken: token, rateLimit: { limit: 1_000_000_000, windowSeconds: 900 }, latencyMs });
   const prefix = `bench-zipf-${process.pid}-${Date.now()}:`;
   const results: PhaseResult[] = [];
